@@ -1,0 +1,3 @@
+"""Wires the suite: the kvm-netcheck plugin (options, facts, reports) and the object fixtures."""
+
+pytest_plugins = ["kvmnetcheck.plugin", "fixtures.objects"]

@@ -1,0 +1,1 @@
+"""Reaching hosts: the one collector session and the read-only libvirt connection."""

@@ -1,0 +1,181 @@
+# kvm-netcheck fact collector: run once per host, read-only.
+#
+# Usage: sh -c "$(cat collector.sh)" collector NONCE WANT_VIRSH
+#
+# Every fact the checks need is printed in one pass as sections:
+#   @@NONCE@@ KIND<TAB>ARG
+#   ...raw output...
+#   @@NONCE@@ rc<TAB>STATUS
+# The nonce comes from the control node, so nothing a host prints (a file, a
+# bridge name, a log line) can forge a section header. Names and paths are only
+# ever expanded inside double quotes; nothing read from the host is evaluated.
+# Only commands that read state are used: cat, getconf, iptables -S/-save,
+# nft list, tc ... show, firewall-cmd --state/--list-*, virsh --readonly.
+
+N=$1
+WANT_VIRSH=$2
+LC_ALL=C
+export LC_ALL
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+MAX=262144
+
+if command -v timeout >/dev/null 2>&1; then T="timeout 20"; else T=""; fi
+
+sec() { printf '\n@@%s@@ %s\t%s\n' "$N" "$1" "$2"; }
+end() { printf '\n@@%s@@ rc\t%s\n' "$N" "$1"; }
+# run KIND ARG CMD...: one command's stdout and stderr as a section
+run() {
+    k=$1; a=$2; shift 2
+    sec "$k" "$a"
+    out=$("$@" 2>&1)
+    rc=$?
+    printf '%s\n' "$out" | head -c "$MAX"
+    end "$rc"
+}
+# show KIND PATH: a file's content (bounded) as a section
+show() {
+    sec "$1" "$2"
+    out=$(head -c "$MAX" -- "$2" 2>&1)
+    rc=$?
+    printf '%s\n' "$out"
+    end "$rc"
+}
+have() { command -v "$1" >/dev/null 2>&1; }
+
+sec meta ""
+printf 'collector=1\n'
+printf 'hostname=%s\n' "$(cat /proc/sys/kernel/hostname 2>/dev/null)"
+printf 'uid=%s\n' "$(id -u 2>/dev/null)"
+printf 'clk_tck=%s\n' "$(getconf CLK_TCK 2>/dev/null)"
+printf 'kernel=%s\n' "$(uname -r 2>/dev/null)"
+for b in virsh libvirtd virtnetworkd iptables iptables-save nft tc firewall-cmd journalctl ip; do
+    have "$b" && printf 'have=%s\n' "$b"
+done
+[ -c /dev/vhost-net ] && printf 'vhost_net_dev=1\n'
+[ -d /sys/module/vhost_net ] && printf 'vhost_net_module=1\n'
+for s in /run/libvirt/libvirt-sock-ro /var/run/libvirt/libvirt-sock-ro /run/libvirt/virtnetworkd-sock-ro; do
+    [ -S "$s" ] && printf 'libvirt_socket=%s\n' "$s"
+done
+end 0
+
+# Linux bridges: sysfs values, units converted by the parser (USER_HZ ticks).
+for br in /sys/class/net/*/bridge; do
+    [ -d "$br" ] || continue
+    d=${br%/bridge}
+    sec bridge "${d##*/}"
+    for a in stp_state forward_delay hello_time max_age bridge_id root_id root_port root_path_cost priority; do
+        if v=$(cat "$br/$a" 2>/dev/null); then printf '%s=%s\n' "$a" "$v"; fi
+    done
+    printf 'operstate=%s\n' "$(cat "$d/operstate" 2>/dev/null)"
+    for p in "$d"/brif/*; do
+        [ -e "$p" ] || continue
+        printf 'port=%s state=%s\n' "${p##*/}" "$(cat "$p/state" 2>/dev/null)"
+    done
+    end 0
+    if have tc; then
+        run tc_qdisc "${d##*/}" tc qdisc show dev "${d##*/}"
+        for parent in $(tc qdisc show dev "${d##*/}" 2>/dev/null | awk '$3 ~ /:$/ {print $3}'); do
+            run tc_filter "${d##*/} $parent" tc filter show dev "${d##*/}" parent "$parent"
+        done
+        run tc_filter "${d##*/} egress" tc filter show dev "${d##*/}" egress
+    fi
+done
+
+if have iptables; then
+    run iptables_version "" iptables --version
+    # "CHECKSUM target options" appears only when the extension loads.
+    sec iptables_checksum_help ""
+    iptables -j CHECKSUM -h 2>&1 | grep -F -e CHECKSUM | head -n 5
+    end 0
+fi
+if have iptables-save; then
+    run iptables_save "" $T iptables-save
+fi
+if have nft; then
+    run nft_tables "" $T nft list tables
+    run nft_libvirt "ip" $T nft list table ip libvirt_network
+fi
+
+# firewalld: only when it runs (firewall-cmd --state answers "running").
+if have firewall-cmd; then
+    run firewalld_state "" $T firewall-cmd --state
+    if $T firewall-cmd --state >/dev/null 2>&1; then
+        run firewalld_version "" $T firewall-cmd --version
+        run firewalld_zones "" $T firewall-cmd --list-all-zones
+    fi
+fi
+
+for f in /etc/libvirt/network.conf; do
+    [ -f "$f" ] && show file "$f"
+done
+
+# libvirtd's warning about the DHCP checksum rule (older libvirt logs it).
+sec libvirt_log ""
+for f in /var/log/libvirt/libvirtd.log /var/log/libvirt/virtnetworkd.log /var/log/messages /var/log/syslog; do
+    if [ -r "$f" ]; then
+        printf 'searched=%s\n' "$f"
+        grep -F -h -m 20 -e 'fixup DHCP response checksums' -e 'to support CHECKSUM rule' -- "$f" 2>/dev/null | head -c 8192
+    fi
+done
+if have journalctl; then
+    printf 'searched=journal\n'
+    $T journalctl -q --no-pager -o short-iso -t libvirtd -t virtnetworkd --since=-90d 2>/dev/null \
+        | grep -F -m 20 -e 'fixup DHCP response checksums' -e 'to support CHECKSUM rule' | head -c 8192
+fi
+end 0
+
+# Persistent bridge configuration made outside libvirt.
+for f in /etc/sysconfig/network-scripts/ifcfg-* /etc/sysconfig/network/ifcfg-* \
+         /etc/NetworkManager/system-connections/* /run/NetworkManager/system-connections/* \
+         /etc/network/interfaces /etc/network/interfaces.d/* \
+         /etc/systemd/network/*.netdev /run/systemd/network/*.netdev \
+         /etc/netplan/*.yaml /etc/netplan/*.yml; do
+    [ -f "$f" ] && show file "$f"
+done
+for f in /etc/sysconfig/network-scripts/ifup-eth /usr/libexec/network-scripts/ifup-eth; do
+    if [ -f "$f" ]; then
+        sec ifup_eth "$f"
+        grep -n -e 'forward_delay' -e 'setfd' -- "$f" 2>/dev/null | head -n 20
+        end 0
+    fi
+done
+
+# Running QEMU processes: which guest, and whether it holds /dev/vhost-net.
+sec qemu_procs ""
+for p in /proc/[0-9]*; do
+    c=$(cat "$p/comm" 2>/dev/null) || continue
+    case $c in
+        qemu-system*|qemu-kvm|kvm)
+            name=$(tr '\000' '\n' < "$p/cmdline" 2>/dev/null | awk 'prev=="-name"{print; exit} {prev=$0}')
+            n=0
+            for fd in "$p"/fd/*; do
+                [ "$(readlink "$fd" 2>/dev/null)" = /dev/vhost-net ] && n=$((n+1))
+            done
+            printf 'pid=%s vhost_fds=%s name=%s\n' "${p##*/}" "$n" "$name"
+            ;;
+    esac
+done
+end 0
+
+# Fallback libvirt view when the control node could not open a connection.
+if [ "$WANT_VIRSH" = 1 ] && have virsh; then
+    V="$T virsh --readonly -q -c qemu:///system"
+    run virsh_version "" $V version
+    run virsh_uri "" $V uri
+    sec virsh_nets active
+    $V net-list --uuid 2>&1
+    end $?
+    for u in $($V net-list --all --uuid 2>/dev/null); do
+        run virsh_net_xml "$u" $V net-dumpxml "$u"
+        run virsh_net_xml_inactive "$u" $V net-dumpxml --inactive "$u"
+        run virsh_net_autostart "$u" $V net-info "$u"
+    done
+    sec virsh_doms active
+    $V list --uuid 2>&1
+    end $?
+    for u in $($V list --all --uuid 2>/dev/null); do
+        run virsh_dom_xml "$u" $V dumpxml "$u"
+    done
+fi
+sec done ""
+end 0

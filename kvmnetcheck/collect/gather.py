@@ -1,0 +1,159 @@
+"""Gather every host's facts: one collector session and one libvirt connection per host.
+
+Hosts are gathered concurrently with a bounded pool. A host that fails in any
+way becomes HostFacts with `error` set; it never stops the others.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Callable, Optional
+
+import testinfra
+
+from ..facts.host import build_host_facts
+from ..facts.model import HostFacts
+from .libvirt_source import SshWrappers, read_libvirt, uri_for_backend
+
+COLLECTOR = resources.files(__package__).joinpath("collector.sh").read_text()
+
+
+@dataclass
+class GatherOptions:
+    connection: Optional[str] = None
+    ssh_config: Optional[str] = None
+    ssh_identity_file: Optional[str] = None
+    ssh_extra_args: Optional[str] = None
+    sudo: bool = False
+    sudo_user: Optional[str] = None
+    ansible_inventory: Optional[str] = None
+    force_ansible: bool = False
+    libvirt_uris: dict[str, str] = field(default_factory=dict)  # host name -> URI, or "none"
+    workers: int = 16
+    host_timeout: float = 300.0
+
+
+def expand_hosts(specs: list[Optional[str]], opts: GatherOptions) -> list[tuple[str, object]]:
+    """(display name, testinfra Host or an error string) for every host the specs name."""
+    out = []
+    for spec in specs:
+        try:
+            hosts = testinfra.get_hosts(
+                [spec], connection=opts.connection, ssh_config=opts.ssh_config,
+                ssh_identity_file=opts.ssh_identity_file, sudo=opts.sudo, sudo_user=opts.sudo_user,
+                ansible_inventory=opts.ansible_inventory, force_ansible=opts.force_ansible,
+                **({"ssh_extra_args": opts.ssh_extra_args} if opts.ssh_extra_args else {}),
+            )
+        except Exception as e:  # a bad spec or inventory is that host's result, not a crash
+            out.append((display_name(spec or "local://"), f"cannot use host {spec!r}: {_short(e)}"))
+            continue
+        for h in hosts:
+            out.append((display_name_of(h), h))
+    return out
+
+
+def display_name(spec: str) -> str:
+    rest = spec.split("://", 1)[1] if "://" in spec else spec
+    rest = rest.rsplit("@", 1)[-1]
+    return rest or "localhost"
+
+
+def display_name_of(host) -> str:
+    b = host.backend
+    if b.get_connection_type() == "local":
+        return "localhost"
+    return b.get_hostname()
+
+
+def gather_one(name: str, host, opts: GatherOptions, wrappers: SshWrappers) -> HostFacts:
+    if isinstance(host, str):
+        return HostFacts(host=name, spec=name, error=host)
+    spec = host.backend.get_pytest_id()
+    raw = None
+    override = opts.libvirt_uris.get(name)
+    uri = None
+    if override != "none":
+        try:
+            uri = override or uri_for_backend(host.backend, wrappers)
+        except Exception as e:
+            raw_err = f"no libvirt URI for {spec}: {_short(e)}"
+            uri = None
+        else:
+            raw_err = None
+        if uri:
+            raw = read_libvirt(uri)
+        elif raw_err:
+            from .libvirt_source import RawLibvirt
+            raw = RawLibvirt("none", None, error=raw_err)
+    nonce = secrets.token_hex(12)
+    want_virsh = "1" if (raw is None or raw.error) else "0"
+    try:
+        # the host's own `timeout` bounds a collector that hangs there
+        result = host.run(
+            'T=; command -v timeout >/dev/null 2>&1 && T="timeout %s"; '
+            "exec $T sh -c %s kvmnetcheck-collector %s %s",
+            str(int(opts.host_timeout)), COLLECTOR, nonce, want_virsh)
+    except Exception as e:
+        return HostFacts(host=name, spec=spec, error=f"cannot reach {spec}: {_short(e)}")
+    if f"@@{nonce}@@ meta" not in result.stdout:
+        why = (result.stderr or result.stdout or "").strip().splitlines()[-3:]
+        return HostFacts(host=name, spec=spec,
+                         error=f"cannot run the collector on {spec} (exit {result.rc}): " + " | ".join(why)[:500])
+    try:
+        return build_host_facts(name, spec, result.stdout, nonce, raw)
+    except Exception as e:  # a parser bug must cost one host, not the run
+        return HostFacts(host=name, spec=spec, error=f"facts from {spec} could not be parsed: {_short(e)}")
+
+
+def gather_all(specs: list[Optional[str]], opts: GatherOptions,
+               progress: Optional[Callable[[int, int, str], None]] = None) -> list[HostFacts]:
+    hosts = expand_hosts(specs, opts)
+    wrappers = SshWrappers()
+    results: dict[int, HostFacts] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, opts.workers), thread_name_prefix="gather")
+    try:
+        futures = {pool.submit(gather_one, name, h, opts, wrappers): i for i, (name, h) in enumerate(hosts)}
+        deadline = time.monotonic() + opts.host_timeout * (1 + len(hosts) // max(1, opts.workers))
+        pending = set(futures)
+        done_count = 0
+        while pending:
+            done, pending = wait(pending, timeout=max(0.0, deadline - time.monotonic()) or 0.01,
+                                 return_when="FIRST_COMPLETED")
+            for f in done:
+                i = futures[f]
+                try:
+                    results[i] = f.result()
+                except Exception as e:
+                    results[i] = HostFacts(host=hosts[i][0], spec=hosts[i][0], error=_short(e))
+                done_count += 1
+                if progress:
+                    progress(done_count, len(hosts), results[i].host)
+            if time.monotonic() >= deadline:
+                for f in pending:
+                    i = futures[f]
+                    results[i] = HostFacts(host=hosts[i][0], spec=hosts[i][0],
+                                           error=f"no answer within {opts.host_timeout:.0f} s")
+                break
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        wrappers.cleanup()
+    return _unique_names([results[i] for i in range(len(hosts))])
+
+
+def _unique_names(facts: list[HostFacts]) -> list[HostFacts]:
+    """Two specs may name the same host: keep the first, and keep ids unique."""
+    seen: set[str] = set()
+    out = []
+    for f in facts:
+        if f.host in seen:
+            continue
+        seen.add(f.host)
+        out.append(f)
+    return out
+
+
+def _short(e: BaseException) -> str:
+    return " ".join(str(e).split())[:500] or type(e).__name__

@@ -1,0 +1,168 @@
+"""The libvirt view of a host, through a read-only libvirt-python connection.
+
+`qemu:///system` for the local host; `qemu+ssh://` derived from the testinfra
+host for a remote one, reusing its ssh_config, identity file and extra ssh
+arguments through a small ssh wrapper (libvirt's `command=` URI parameter).
+Only read-only calls are made: openReadOnly, list*, XMLDesc, isActive.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+import tempfile
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Optional
+
+try:
+    import libvirt
+except ImportError:  # the suite still works through the virsh fallback
+    libvirt = None
+
+# libvirt prints every error to stderr unless told otherwise
+if libvirt is not None:
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+
+
+@dataclass
+class RawNetwork:
+    uuid: Optional[str]
+    active: bool
+    persistent: bool
+    autostart: Optional[bool]
+    xml: str
+    inactive_xml: Optional[str]
+
+
+@dataclass
+class RawLibvirt:
+    source: str  # libvirt-python | virsh | none
+    uri: Optional[str]
+    lib_version: Optional[tuple[int, int, int]] = None
+    hypervisor_version: Optional[str] = None
+    networks: list[RawNetwork] = field(default_factory=list)
+    domains: list[tuple[bool, str]] = field(default_factory=list)  # (active, xml)
+    error: Optional[str] = None
+
+
+def _version_tuple(v: int) -> tuple[int, int, int]:
+    return (v // 1000000, (v // 1000) % 1000, v % 1000)
+
+
+def read_libvirt(uri: str) -> RawLibvirt:
+    if libvirt is None:
+        return RawLibvirt("none", uri, error="libvirt-python is not installed on the control node")
+    try:
+        conn = libvirt.openReadOnly(uri)
+    except libvirt.libvirtError as e:
+        return RawLibvirt("none", uri, error=f"cannot open {uri} read-only: {_one_line(e)}")
+    try:
+        raw = RawLibvirt("libvirt-python", uri)
+        raw.lib_version = _version_tuple(conn.getLibVersion())
+        try:
+            raw.hypervisor_version = "QEMU " + ".".join(map(str, _version_tuple(conn.getVersion())))
+        except libvirt.libvirtError:
+            pass
+        for net in conn.listAllNetworks():
+            try:
+                active = bool(net.isActive())
+                persistent = bool(net.isPersistent())
+                xml = net.XMLDesc(0)
+                inactive = net.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE) if persistent and active else None
+                try:
+                    autostart = bool(net.autostart())
+                except libvirt.libvirtError:
+                    autostart = None
+                raw.networks.append(RawNetwork(net.UUIDString(), active, persistent, autostart, xml, inactive))
+            except libvirt.libvirtError as e:
+                if e.get_error_code() != libvirt.VIR_ERR_NO_NETWORK:  # vanished meanwhile
+                    raise
+        for dom in conn.listAllDomains():
+            try:
+                raw.domains.append((bool(dom.isActive()), dom.XMLDesc(0)))
+            except libvirt.libvirtError as e:
+                if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise
+        return raw
+    except libvirt.libvirtError as e:
+        return RawLibvirt("none", uri, error=f"reading {uri} failed: {_one_line(e)}")
+    finally:
+        try:
+            conn.close()
+        except libvirt.libvirtError:
+            pass
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())[:300]
+
+
+class SshWrappers:
+    """One small ssh wrapper script per distinct set of ssh options, for libvirt's command=."""
+
+    def __init__(self):
+        self._dir: Optional[str] = None
+        self._made: dict[tuple, str] = {}
+        self._lock = threading.Lock()
+
+    def get(self, extra_args: tuple[str, ...]) -> str:
+        with self._lock:
+            if extra_args in self._made:
+                return self._made[extra_args]
+            if self._dir is None:
+                self._dir = tempfile.mkdtemp(prefix="kvmnetcheck-ssh-")
+            path = os.path.join(self._dir, f"ssh{len(self._made)}")
+            words = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", *extra_args]
+            with open(path, "w") as f:
+                f.write("#!/bin/sh\nexec " + " ".join(shlex.quote(w) for w in words) + ' "$@"\n')
+            os.chmod(path, stat.S_IRWXU)
+            self._made[extra_args] = path
+            return path
+
+    def cleanup(self):
+        if self._dir:
+            for p in self._made.values():
+                try:
+                    os.unlink(p)
+                except OSError:
+                    pass
+            try:
+                os.rmdir(self._dir)
+            except OSError:
+                pass
+
+
+def uri_for_backend(backend, wrappers: SshWrappers) -> Optional[str]:
+    """The read-only libvirt URI that reaches the same host as a testinfra backend."""
+    name = backend.get_connection_type()
+    if name == "local":
+        return "qemu:///system"
+    if name == "ansible":
+        try:
+            inner = backend.ansible_runner.get_host(
+                backend.host, ssh_config=backend.ssh_config, ssh_identity_file=backend.ssh_identity_file)
+        except Exception:
+            return None
+        return uri_for_backend(inner.backend, wrappers) if inner is not None else None
+    if name not in ("ssh", "safe-ssh", "paramiko"):
+        return None
+    host = backend.host
+    extra: list[str] = []
+    ssh_config = getattr(backend, "ssh_config", None)
+    if ssh_config:
+        extra += ["-F", os.path.abspath(os.path.expanduser(ssh_config))]
+    identity = getattr(backend, "ssh_identity_file", None)
+    if identity:
+        extra += ["-i", os.path.abspath(os.path.expanduser(identity))]
+    ssh_extra = getattr(backend, "ssh_extra_args", None)
+    if ssh_extra:
+        extra += shlex.split(ssh_extra)
+    netloc = urllib.parse.quote(host.name, safe=":[]")
+    if host.user:
+        netloc = urllib.parse.quote(host.user, safe="") + "@" + netloc
+    if host.port:
+        netloc += f":{host.port}"
+    params = {"no_tty": "1", "command": wrappers.get(tuple(extra))}
+    return f"qemu+ssh://{netloc}/system?" + urllib.parse.urlencode(params)

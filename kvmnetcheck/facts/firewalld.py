@@ -1,0 +1,86 @@
+"""firewalld: `firewall-cmd --state` and `firewall-cmd --list-all-zones`.
+
+    libvirt (active)
+      target: ACCEPT
+      interfaces: virbr0
+      services: dhcp dhcpv6 dns ssh tftp
+      ports:
+      rich rules:
+    	rule priority="32767" reject
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from .model import Firewalld, FirewalldZone
+
+_ZONE_HEAD = re.compile(r"^(\S+)(?:\s+\(([^)]*)\))?\s*$")
+
+
+def parse_zones(text: str) -> tuple[FirewalldZone, ...]:
+    zones = []
+    cur: Optional[dict] = None
+    in_rich = False
+    for raw in (text or "").splitlines():
+        if not raw.strip():
+            continue
+        if not raw[0].isspace():
+            m = _ZONE_HEAD.match(raw)
+            if m:
+                if cur:
+                    zones.append(cur)
+                cur = {"name": m.group(1), "target": None, "interfaces": [], "services": [],
+                       "ports": [], "rich": []}
+                in_rich = False
+            continue
+        if cur is None:
+            continue
+        key, sep, value = raw.strip().partition(":")
+        if in_rich and (raw.startswith("\t") or raw.startswith("    ")) and not sep:
+            cur["rich"].append(raw.strip())
+            continue
+        if in_rich and raw.strip().startswith("rule "):
+            cur["rich"].append(raw.strip())
+            continue
+        if not sep:
+            continue
+        key = key.strip()
+        in_rich = key == "rich rules"
+        words = value.split()
+        if key == "target":
+            cur["target"] = value.strip() or None
+        elif key == "interfaces":
+            cur["interfaces"] = words
+        elif key == "services":
+            cur["services"] = words
+        elif key == "ports":
+            cur["ports"] = words
+    if cur:
+        zones.append(cur)
+    out = []
+    for z in zones:
+        target = z["target"]
+        # libvirt's own zone accepts by target but ends in a catch-all reject rule:
+        # only what it lists is really allowed.
+        if target and target.upper() == "ACCEPT" and any(
+            re.fullmatch(r'rule(?: priority="?-?\d+"?)? (reject|drop)', r) for r in z["rich"]
+        ):
+            target = "ACCEPT+reject"
+        out.append(FirewalldZone(z["name"], target, tuple(z["interfaces"]), tuple(z["services"]),
+                                 tuple(z["ports"])))
+    return tuple(out)
+
+
+def build_firewalld(installed: bool, state_text: Optional[str], version_text: Optional[str],
+                    zones_text: Optional[str], zones_rc: Optional[int]) -> Firewalld:
+    if not installed:
+        return Firewalld(installed=False, running=False)
+    running = (state_text or "").strip().splitlines()[-1:] == ["running"]
+    if not running:
+        return Firewalld(installed=True, running=False)
+    if zones_text is None or zones_rc not in (0, None):
+        return Firewalld(installed=True, running=True, version=(version_text or "").strip() or None,
+                         error="firewall-cmd --list-all-zones failed: " + (zones_text or "").strip()[:200])
+    return Firewalld(installed=True, running=True, version=(version_text or "").strip() or None,
+                     zones=parse_zones(zones_text))

@@ -1,0 +1,101 @@
+"""iptables: version, the CHECKSUM extension, and the rules from iptables-save.
+
+    iptables v1.8.9 (nf_tables)
+    iptables v1.4.7
+
+    *mangle
+    :LIBVIRT_PRT - [0:0]
+    -A POSTROUTING -j LIBVIRT_PRT
+    -A LIBVIRT_PRT -o virbr0 -p udp -m udp --dport 68 -j CHECKSUM --checksum-fill
+    COMMIT
+"""
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Optional
+
+from .model import Iptables, IptablesRule
+
+_VERSION = re.compile(r"iptables v(\d+(?:\.\d+)*)(?:\s+\((\w+)\))?")
+
+
+def parse_version(text: str) -> tuple[Optional[tuple[int, ...]], Optional[str], Optional[str]]:
+    m = _VERSION.search(text or "")
+    if not m:
+        return None, None, None
+    version = tuple(int(p) for p in m.group(1).split("."))
+    return version, m.group(0), m.group(2)
+
+
+def parse_checksum_help(text: str) -> Optional[bool]:
+    """True when `iptables -j CHECKSUM -h` shows the target's options.
+
+    The collector keeps only the lines naming CHECKSUM: the options header when
+    the extension loads, "Couldn't load target `CHECKSUM'" when it does not, and
+    nothing at all from releases that never had it.
+    """
+    text = text or ""
+    if "CHECKSUM target options" in text:
+        return True
+    if text.strip() == "" or "load target" in text or "CHECKSUM" in text:
+        return False
+    return None
+
+
+def parse_save(text: str) -> tuple[IptablesRule, ...]:
+    rules = []
+    table = None
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if line.startswith("*"):
+            table = line[1:].strip() or None
+        elif line.startswith("-A ") and table:
+            rule = _parse_rule(table, line)
+            if rule is not None:
+                rules.append(rule)
+    return tuple(rules)
+
+
+def _parse_rule(table: str, line: str) -> Optional[IptablesRule]:
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        words = line.split()
+    if len(words) < 2:
+        return None
+    chain = words[1]
+    opts = {"-i": None, "-o": None, "-j": None}
+    negated = False
+    for i, w in enumerate(words):
+        if w == "!":
+            negated = True
+            continue
+        if w in opts and i + 1 < len(words):
+            opts[w] = None if (negated and w in ("-i", "-o")) else words[i + 1]
+        negated = False
+    return IptablesRule(table, chain, line, opts["-i"], opts["-o"], opts["-j"])
+
+
+def build_iptables(installed: bool, version_text: Optional[str], help_text: Optional[str],
+                   save_text: Optional[str], save_rc: Optional[int]) -> Iptables:
+    if not installed:
+        return Iptables(installed=False)
+    version, vtext, variant = parse_version(version_text or "")
+    rules_error = None
+    rules: tuple[IptablesRule, ...] = ()
+    if save_text is None:
+        rules_error = "iptables-save is not installed"
+    elif save_rc not in (0, None) or "Permission denied" in save_text or "you must be root" in save_text.lower():
+        rules_error = "iptables-save failed: " + (save_text.strip().splitlines() or ["no output"])[-1][:200]
+    else:
+        rules = parse_save(save_text)
+    return Iptables(
+        installed=True,
+        version=version,
+        version_text=vtext,
+        variant=variant,
+        checksum_extension=parse_checksum_help(help_text) if help_text is not None else None,
+        rules=rules,
+        rules_error=rules_error,
+    )

@@ -1,0 +1,378 @@
+"""Typed facts about one host: what the checks read, with units already converted.
+
+Everything here is immutable and built once per host by the parsers. A value the
+collector could not read is None (or an empty tuple) and, where it matters, the
+reason is kept beside it so a check can say why it cannot decide.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+# sysfs stp_state values
+STP_OFF = 0
+STP_KERNEL = 1
+STP_USER = 2
+
+# kernel limits on forward_delay while STP is on (net/bridge/br_private.h)
+MIN_FORWARD_DELAY_S = 2.0
+MAX_FORWARD_DELAY_S = 30.0
+
+PORT_STATES = {0: "disabled", 1: "listening", 2: "learning", 3: "forwarding", 4: "blocking"}
+
+
+@dataclass(frozen=True)
+class BridgePort:
+    name: str
+    state: Optional[int]
+
+    @property
+    def state_name(self) -> str:
+        return PORT_STATES.get(self.state, "unknown") if self.state is not None else "unknown"
+
+
+@dataclass(frozen=True)
+class Bridge:
+    """A Linux bridge as the kernel runs it now (/sys/class/net/BR/bridge)."""
+
+    name: str
+    stp_state: Optional[int]
+    forward_delay_s: Optional[float]
+    hello_time_s: Optional[float] = None
+    max_age_s: Optional[float] = None
+    bridge_id: Optional[str] = None
+    root_id: Optional[str] = None
+    root_port: Optional[int] = None
+    priority: Optional[int] = None
+    operstate: Optional[str] = None
+    ports: tuple[BridgePort, ...] = ()
+    error: Optional[str] = None
+
+    @property
+    def kernel_stp(self) -> bool:
+        return self.stp_state == STP_KERNEL
+
+    @property
+    def new_port_block_s(self) -> Optional[float]:
+        """How long a newly added port passes no traffic (listening + learning)."""
+        if self.stp_state == STP_OFF:
+            return 0.0
+        if self.stp_state == STP_KERNEL and self.forward_delay_s is not None:
+            return 2 * self.forward_delay_s
+        return None
+
+    @property
+    def is_stp_root(self) -> Optional[bool]:
+        if self.root_port is None or self.bridge_id is None or self.root_id is None:
+            return None
+        return self.root_port == 0 and _same_bridge_id(self.bridge_id, self.root_id)
+
+
+def _same_bridge_id(a: str, b: str) -> bool:
+    return a.strip().lower() == b.strip().lower()
+
+
+@dataclass(frozen=True)
+class DhcpConfig:
+    ranges: tuple[tuple[str, str], ...] = ()
+    hosts: int = 0
+    bootp_file: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class NetworkIp:
+    family: str
+    address: Optional[str]
+    prefix: Optional[str]
+    dhcp: Optional[DhcpConfig]
+    tftp_root: Optional[str]
+
+
+# forward modes whose network makes and owns its bridge
+BRIDGE_CREATING_MODES = frozenset({"none", "nat", "route", "open"})
+
+
+@dataclass(frozen=True)
+class NetworkDefinition:
+    """One libvirt network XML (the running or the persistent definition)."""
+
+    name: str
+    uuid: Optional[str]
+    forward_mode: str  # "none" when there is no <forward>
+    bridge_name: Optional[str]
+    stp: bool  # libvirt default: on
+    delay_s: int  # libvirt default: 0
+    stp_attr: Optional[str]  # as written, None when absent
+    delay_attr: Optional[str]
+    zone: Optional[str]
+    ips: tuple[NetworkIp, ...]
+    bridge_xml: Optional[str]  # the <bridge .../> element as text, for the report
+
+    @property
+    def creates_bridge(self) -> bool:
+        return self.forward_mode in BRIDGE_CREATING_MODES
+
+    @property
+    def serves_dhcp(self) -> bool:
+        return any(ip.dhcp is not None for ip in self.ips)
+
+    @property
+    def serves_pxe(self) -> bool:
+        return any(ip.tftp_root or (ip.dhcp and ip.dhcp.bootp_file) for ip in self.ips)
+
+    @property
+    def kernel_forward_delay_s(self) -> float:
+        """The forward delay the kernel will really apply (clamped while STP is on)."""
+        return min(max(float(self.delay_s), MIN_FORWARD_DELAY_S), MAX_FORWARD_DELAY_S)
+
+    @property
+    def new_port_block_s(self) -> float:
+        return 2 * self.kernel_forward_delay_s if self.stp else 0.0
+
+
+@dataclass(frozen=True)
+class LibvirtNetwork:
+    name: str
+    uuid: Optional[str]
+    active: bool
+    persistent: bool
+    autostart: Optional[bool]
+    live: NetworkDefinition  # running definition (== persistent one when inactive)
+    persistent_def: Optional[NetworkDefinition]
+
+    @property
+    def bridge_name(self) -> Optional[str]:
+        return self.live.bridge_name
+
+
+@dataclass(frozen=True)
+class GuestNic:
+    guest: str
+    mac: Optional[str]
+    type: str  # network | bridge | direct | user | hostdev | ...
+    source_network: Optional[str]
+    source_bridge: Optional[str]  # for network NICs, the bridge a running guest really uses
+    model: Optional[str]
+    driver_name: Optional[str]
+    target_dev: Optional[str]
+    boot_order: Optional[int]
+    index: int
+
+    @property
+    def label(self) -> str:
+        return self.mac or f"nic{self.index}"
+
+
+@dataclass(frozen=True)
+class Guest:
+    name: str
+    uuid: Optional[str]
+    active: bool
+    domain_type: Optional[str]
+    boots_from_network: bool  # <os><boot dev='network'/> or a <boot order> on a NIC
+    os_hint: Optional[str]  # from libosinfo metadata, when libvirt has it
+    nics: tuple[GuestNic, ...]
+
+
+@dataclass(frozen=True)
+class IptablesRule:
+    table: str
+    chain: str
+    text: str  # the rule as iptables-save prints it (-A CHAIN ...)
+    in_iface: Optional[str]
+    out_iface: Optional[str]
+    target: Optional[str]
+
+
+@dataclass(frozen=True)
+class Iptables:
+    installed: bool
+    version: Optional[tuple[int, ...]] = None
+    version_text: Optional[str] = None
+    variant: Optional[str] = None  # nf_tables | legacy | None (old releases)
+    checksum_extension: Optional[bool] = None
+    rules: tuple[IptablesRule, ...] = ()
+    rules_error: Optional[str] = None  # why iptables-save gave nothing usable
+
+    def checksum_rules_for(self, bridge: str) -> tuple[IptablesRule, ...]:
+        return tuple(
+            r for r in self.rules
+            if r.table == "mangle" and r.target == "CHECKSUM" and r.out_iface == bridge
+        )
+
+    def rules_mentioning(self, bridge: str) -> tuple[IptablesRule, ...]:
+        return tuple(r for r in self.rules if bridge in (r.in_iface, r.out_iface))
+
+
+@dataclass(frozen=True)
+class TcFilters:
+    """tc filters of one bridge, reduced to what matters: a csum action for UDP."""
+
+    bridge: str
+    csum_udp: bool
+    lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FirewalldZone:
+    name: str
+    target: Optional[str]
+    interfaces: tuple[str, ...]
+    services: tuple[str, ...]
+    ports: tuple[str, ...]
+
+    def allows(self, service: str, port: str) -> bool:
+        return (self.target or "").upper() == "ACCEPT" or service in self.services or port in self.ports
+
+
+@dataclass(frozen=True)
+class Firewalld:
+    installed: bool
+    running: bool
+    version: Optional[str] = None
+    zones: tuple[FirewalldZone, ...] = ()
+    error: Optional[str] = None
+
+    def zone_of(self, iface: str) -> Optional[FirewalldZone]:
+        for z in self.zones:
+            if iface in z.interfaces:
+                return z
+        return None
+
+    def zone(self, name: str) -> Optional[FirewalldZone]:
+        for z in self.zones:
+            if z.name == name:
+                return z
+        return None
+
+
+@dataclass(frozen=True)
+class NftLibvirt:
+    installed: bool
+    table_present: bool
+    text: str = ""
+
+    def mentions(self, bridge: str) -> bool:
+        return f'"{bridge}"' in self.text
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    """A bridge as a distribution's persistent network config defines it."""
+
+    bridge: str
+    path: str
+    format: str  # ifcfg | nmconnection | ifupdown | networkd | netplan
+    stp: bool
+    forward_delay_s: Optional[float]  # None: the key is unset (tool default applies)
+    default_delay_s: float  # what the tool applies when the delay is unset
+    lines: tuple[str, ...]  # the lines that set STP and the delay, for the report
+    problem: Optional[str] = None  # a value the tool cannot apply (DELAY=0.0 and the like)
+
+    @property
+    def effective_forward_delay_s(self) -> float:
+        d = self.default_delay_s if self.forward_delay_s is None else self.forward_delay_s
+        return min(max(d, MIN_FORWARD_DELAY_S), MAX_FORWARD_DELAY_S)
+
+    @property
+    def new_port_block_s(self) -> float:
+        return 2 * self.effective_forward_delay_s if self.stp else 0.0
+
+
+@dataclass(frozen=True)
+class QemuProcess:
+    pid: int
+    guest: str
+    vhost_fds: int
+
+
+@dataclass(frozen=True)
+class LibvirtView:
+    source: str  # "libvirt-python" | "virsh" | "none"
+    uri: Optional[str]
+    libvirt_version: Optional[tuple[int, int, int]]
+    hypervisor_version: Optional[str]
+    networks: tuple[LibvirtNetwork, ...]
+    guests: tuple[Guest, ...]
+    error: Optional[str] = None  # why libvirt could not be read (when source == "none")
+    notes: tuple[str, ...] = ()  # e.g. why the primary source was not used
+
+    def network(self, name: Optional[str]) -> Optional[LibvirtNetwork]:
+        for n in self.networks:
+            if n.name == name:
+                return n
+        return None
+
+    def network_of_bridge(self, bridge: str) -> Optional[LibvirtNetwork]:
+        for n in self.networks:
+            if n.live.creates_bridge and n.bridge_name == bridge:
+                return n
+        return None
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    host: str  # the name the user gave (testinfra host spec without scheme)
+    spec: str
+    error: Optional[str] = None  # set when the host could not be reached or read
+    hostname: Optional[str] = None
+    uid: Optional[int] = None
+    clk_tck: Optional[int] = None
+    kernel: Optional[str] = None
+    commands: frozenset[str] = frozenset()
+    vhost_net: bool = False
+    vhost_net_module: bool = False
+    libvirt_installed: bool = False
+    bridges: tuple[Bridge, ...] = ()
+    tc: tuple[TcFilters, ...] = ()
+    iptables: Iptables = field(default_factory=lambda: Iptables(installed=False))
+    nft: NftLibvirt = field(default_factory=lambda: NftLibvirt(installed=False, table_present=False))
+    firewalld: Firewalld = field(default_factory=lambda: Firewalld(installed=False, running=False))
+    firewall_backend_config: Optional[str] = None  # from /etc/libvirt/network.conf
+    libvirt_log_lines: tuple[str, ...] = ()
+    libvirt_log_sources: tuple[str, ...] = ()
+    bridge_configs: tuple[BridgeConfig, ...] = ()
+    qemu: tuple[QemuProcess, ...] = ()
+    libvirt: LibvirtView = field(
+        default_factory=lambda: LibvirtView("none", None, None, None, (), (), error="not gathered")
+    )
+    parse_errors: tuple[str, ...] = ()
+
+    @property
+    def reachable(self) -> bool:
+        return self.error is None
+
+    def bridge(self, name: Optional[str]) -> Optional[Bridge]:
+        for b in self.bridges:
+            if b.name == name:
+                return b
+        return None
+
+    def tc_for(self, bridge: str) -> Optional[TcFilters]:
+        for t in self.tc:
+            if t.bridge == bridge:
+                return t
+        return None
+
+    def qemu_for(self, guest: str) -> Optional[QemuProcess]:
+        for q in self.qemu:
+            if q.guest == guest:
+                return q
+        return None
+
+    @property
+    def firewall_backend(self) -> tuple[Optional[str], str]:
+        """libvirt's firewall backend and how we know it: (iptables|nftables|None, evidence)."""
+        if self.firewall_backend_config in ("iptables", "nftables"):
+            return self.firewall_backend_config, "firewall_backend in /etc/libvirt/network.conf"
+        if self.nft.table_present:
+            return "nftables", "nft table 'ip libvirt_network' is present"
+        if any(r.chain.startswith("LIBVIRT_") for r in self.iptables.rules):
+            return "iptables", "iptables has libvirt's LIBVIRT_* chains"
+        v = self.libvirt.libvirt_version
+        if v is not None and v < (10, 4, 0):
+            return "iptables", f"libvirt {'.'.join(map(str, v))} predates the nftables backend (10.4)"
+        return None, "no firewall_backend setting, no libvirt rules and no libvirt version seen"
+
+    def bridge_configs_for(self, bridge: str) -> tuple[BridgeConfig, ...]:
+        return tuple(c for c in self.bridge_configs if c.bridge == bridge)

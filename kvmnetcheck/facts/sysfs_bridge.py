@@ -1,0 +1,77 @@
+"""Bridge state from /sys/class/net/BR/bridge/* and brif/*/state.
+
+Sample (as the collector prints it):
+
+    stp_state=1
+    forward_delay=1500
+    hello_time=200
+    bridge_id=8000.525400123456
+    root_id=8000.525400123456
+    root_port=0
+    priority=32768
+    operstate=up
+    port=vnet0 state=3
+
+Timers are in USER_HZ ticks (getconf CLK_TCK): forward_delay 1500 at 100 Hz is 15 s.
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from .keyvalue import first, parse_key_values, to_int
+from .model import Bridge, BridgePort
+
+_BRIDGE_ID = re.compile(r"^[0-9a-fA-F]{4}\.[0-9a-fA-F]{12}$")
+_PORT = re.compile(r"^port=(\S+) state=(\S*)$")
+
+
+def parse_bridge(name: str, text: str, clk_tck: Optional[int]) -> Bridge:
+    kv = parse_key_values(text)
+    hz = clk_tck if clk_tck and clk_tck > 0 else None
+    problems = []
+
+    def seconds(key: str) -> Optional[float]:
+        ticks = to_int(first(kv, key))
+        if ticks is None or hz is None or ticks < 0:
+            return None
+        return ticks / hz
+
+    def bridge_id(key: str) -> Optional[str]:
+        v = first(kv, key)
+        if v is None:
+            return None
+        if not _BRIDGE_ID.match(v):
+            problems.append(f"{key} {v!r} is not a bridge id")
+            return None
+        return v.lower()
+
+    stp_state = to_int(first(kv, "stp_state"))
+    if stp_state not in (0, 1, 2):
+        if first(kv, "stp_state") is not None:
+            problems.append(f"stp_state {first(kv, 'stp_state')!r} is not 0, 1 or 2")
+        stp_state = None
+    if stp_state is None:
+        problems.append("stp_state could not be read")
+    fd = seconds("forward_delay")
+    if fd is None:
+        problems.append("forward_delay could not be read" + ("" if hz else " (CLK_TCK unknown)"))
+    ports = []
+    for line in text.splitlines():
+        m = _PORT.match(line)
+        if m:
+            ports.append(BridgePort(m.group(1), to_int(m.group(2))))
+    return Bridge(
+        name=name,
+        stp_state=stp_state,
+        forward_delay_s=fd,
+        hello_time_s=seconds("hello_time"),
+        max_age_s=seconds("max_age"),
+        bridge_id=bridge_id("bridge_id"),
+        root_id=bridge_id("root_id"),
+        root_port=to_int(first(kv, "root_port")),
+        priority=to_int(first(kv, "priority")),
+        operstate=first(kv, "operstate"),
+        ports=tuple(ports),
+        error="; ".join(problems) or None,
+    )

@@ -1,0 +1,283 @@
+"""The pytest plugin: options, the per-host fact store, and every report the suite writes.
+
+Checks are plain test functions marked with @check(ID); each parametrized item
+carries a `subject(host, object)` mark. This plugin turns each item's outcome
+into a Result, replaces a failing check's traceback by its finding (observed
+values, limit, fix), and writes results.json, JUnit properties, pytest-html
+extras and a terminal summary grouped by host.
+"""
+from __future__ import annotations
+
+import html
+import os
+import sys
+import time
+from typing import Optional
+
+import pytest
+
+from .checks import CHECKS, Finding, Policy
+from .collect.gather import GatherOptions, gather_all
+from .facts.model import HostFacts
+from .report.results import Result, write_results
+
+DEFAULT_MAX_PORT_BLOCK_S = 4.0  # kernel STP with the minimum forward delay (2 s), see DOMAIN.md s.6
+
+FACTS = pytest.StashKey[list]()
+RESULTS = pytest.StashKey[list]()
+
+
+# ---------------------------------------------------------------- options
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("kvm-netcheck")
+    g.addoption("--max-port-block", type=float, default=None, metavar="SECONDS",
+                help="longest a new bridge port may pass no traffic (2 x forward_delay with kernel STP); "
+                     f"default from ini max_port_block_s, else {DEFAULT_MAX_PORT_BLOCK_S:g}")
+    parser.addini("max_port_block_s", "longest a new bridge port may stay blocked, in seconds",
+                  default=str(DEFAULT_MAX_PORT_BLOCK_S))
+    g.addoption("--libvirt-uri", action="append", default=[], metavar="HOST=URI",
+                help="libvirt URI to read HOST through (repeatable); URI 'none' uses virsh on the host only")
+    g.addoption("--gather-workers", type=int, default=16, metavar="N",
+                help="hosts gathered at once (default 16)")
+    g.addoption("--host-timeout", type=float, default=300.0, metavar="SECONDS",
+                help="time one host may take to answer (default 300)")
+    g.addoption("--results-json", default=None, metavar="PATH",
+                help="where to write results.json (default from ini results_json)")
+    parser.addini("results_json", "where to write results.json", default="reports/results.json")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "check(id): the compliance check a test implements")
+    config.addinivalue_line("markers", "subject(host, object): the host and object one result is about")
+    config.stash[RESULTS] = []
+    meta = _metadata(config)
+    if meta is not None:
+        meta["kvm-netcheck policy"] = f"max port block {policy_of(config).max_port_block_s:g} s"
+
+
+def _metadata(config) -> Optional[dict]:
+    try:
+        from pytest_metadata.plugin import metadata_key
+    except ImportError:
+        return None
+    return config.stash.get(metadata_key, None)
+
+
+def policy_of(config: pytest.Config) -> Policy:
+    v = config.getoption("--max-port-block")
+    if v is None:
+        raw = config.getini("max_port_block_s")
+        try:
+            v = float(raw)
+        except ValueError:
+            raise pytest.UsageError(f"ini max_port_block_s = {raw!r} is not a number of seconds") from None
+    if v < 0:
+        raise pytest.UsageError("--max-port-block must not be negative")
+    return Policy(max_port_block_s=v)
+
+
+def gather_options(config: pytest.Config) -> GatherOptions:
+    uris = {}
+    for item in config.getoption("--libvirt-uri") or []:
+        host, sep, uri = item.partition("=")
+        if not sep or not host or not uri:
+            raise pytest.UsageError(f"--libvirt-uri wants HOST=URI, got {item!r}")
+        uris[host] = uri
+    o = config.option
+    return GatherOptions(
+        connection=getattr(o, "connection", None), ssh_config=getattr(o, "ssh_config", None),
+        ssh_identity_file=getattr(o, "ssh_identity_file", None),
+        ssh_extra_args=getattr(o, "ssh_extra_args", None), sudo=getattr(o, "sudo", False),
+        sudo_user=getattr(o, "sudo_user", None), ansible_inventory=getattr(o, "ansible_inventory", None),
+        force_ansible=getattr(o, "force_ansible", False), libvirt_uris=uris,
+        workers=config.getoption("--gather-workers"), host_timeout=config.getoption("--host-timeout"),
+    )
+
+
+def host_specs(config: pytest.Config) -> list[Optional[str]]:
+    hosts = getattr(config.option, "hosts", None)
+    if not hosts:
+        return [None]  # testinfra's local://
+    return [h.strip() for h in hosts.split(",") if h.strip()]
+
+
+def facts_for(config: pytest.Config) -> list[HostFacts]:
+    """Every host's facts, gathered once for the whole run on first use."""
+    if FACTS not in config.stash:
+        tr = config.pluginmanager.get_plugin("terminalreporter")
+        started = time.monotonic()
+
+        def progress(done, total, name):
+            if tr is not None and total > 1 and sys.stdout.isatty():
+                tr.write(f"\rgathering facts: {done}/{total} hosts", flush=True)
+
+        facts = gather_all(host_specs(config), gather_options(config), progress)
+        config.stash[FACTS] = facts
+        if tr is not None:
+            bad = sum(1 for f in facts if not f.reachable)
+            tr.write_line(f"\nkvm-netcheck: gathered {len(facts)} host(s) in {time.monotonic() - started:.1f} s"
+                          + (f", {bad} unreachable" if bad else ""))
+    return config.stash[FACTS]
+
+
+# ---------------------------------------------------------------- results
+
+def _check_id(item) -> Optional[str]:
+    m = item.get_closest_marker("check")
+    return m.args[0] if m and m.args else None
+
+
+def _subject(item) -> tuple[str, str]:
+    m = item.get_closest_marker("subject")
+    if m and len(m.args) == 2:
+        return m.args[0], m.args[1]
+    return "", ""
+
+
+def pytest_collection_modifyitems(session, config, items):
+    for item in items:
+        cid = _check_id(item)
+        if cid is None:
+            continue
+        host, obj = _subject(item)
+        item.user_properties.extend([("check", cid), ("host", host), ("object", obj),
+                                     ("severity", CHECKS[cid].severity)])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    cid = _check_id(item)
+    if cid is None:
+        return
+    if rep.when == "call" or (rep.when == "setup" and not rep.passed):
+        result = _result(item, call, rep, cid)
+        item.config.stash[RESULTS].append(result)
+        rep.kvm_result = result
+        if result.outcome == "failed" and isinstance(getattr(call.excinfo, "value", None), Finding):
+            rep.longrepr = _finding_text(result)
+        _html_extras(rep, result)
+
+
+def _result(item, call, rep, cid: str) -> Result:
+    host, obj = _subject(item)
+    r = Result(check=cid, host=host, object=obj, outcome="passed", severity=CHECKS[cid].severity,
+               test=item.nodeid)
+    exc = call.excinfo.value if call.excinfo is not None else None
+    if rep.skipped:
+        r.outcome = "skipped"
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        r.message = reason.removeprefix("Skipped: ")
+    elif isinstance(exc, Finding):
+        r.outcome = "failed"
+        r.message, r.remediation, r.observed, r.limit = exc.message, exc.remediation, exc.observed, exc.limit
+    elif rep.failed and isinstance(exc, AssertionError) and rep.when == "call":
+        r.outcome = "failed"
+        r.message = str(exc).split("\nassert ")[0].strip()
+    elif rep.failed:
+        r.outcome = "error"
+        r.message = f"the check could not run: {type(exc).__name__}: {exc}" if exc else str(rep.longrepr)[-500:]
+    return r
+
+
+def _finding_text(r: Result) -> str:
+    c = CHECKS[r.check]
+    lines = [f"[{r.severity}] {r.check} on {r.host}: {r.object}", r.message]
+    if r.limit:
+        lines.append(f"limit: {r.limit}")
+    lines.append(f"why: {c.rationale}")
+    lines.append(f"source: {c.guide}")
+    lines.append("fix:")
+    lines += ["    " + ln for ln in r.remediation.splitlines()]
+    return "\n".join(lines)
+
+
+def _html_extras(rep, r: Result) -> None:
+    if r.outcome not in ("failed", "error", "skipped"):
+        return
+    try:
+        from pytest_html import extras
+    except ImportError:
+        return
+    e = html.escape
+    c = CHECKS[r.check]
+    parts = [f'<div class="kvm-finding" data-check="{e(r.check)}">',
+             f"<p><b>[{e(r.severity)}] {e(r.check)}</b> on <b>{e(r.host)}</b>: {e(r.object)}</p>",
+             f"<p>{e(r.message)}</p>"]
+    if r.outcome == "failed":
+        if r.observed:
+            parts.append("<table class='kvm-observed'>" + "".join(
+                f"<tr><th>{e(str(k))}</th><td><code>{e(str(v))}</code></td></tr>" for k, v in r.observed.items())
+                + "</table>")
+        if r.limit:
+            parts.append(f"<p><b>Limit:</b> {e(r.limit)}</p>")
+        parts.append(f"<p><b>Why:</b> {e(c.rationale)}</p>")
+        parts.append(f"<p><b>Source:</b> {e(c.guide)}</p>")
+        parts.append(f"<p><b>Fix:</b></p><pre class='kvm-remediation'>{e(r.remediation)}</pre>")
+    parts.append("</div>")
+    rep.extras = getattr(rep, "extras", []) + [extras.html("".join(parts))]
+
+
+def pytest_html_report_title(report):
+    report.title = "kvm-netcheck compliance report"
+
+
+def pytest_html_results_table_header(cells):
+    cells.insert(1, '<th class="sortable" data-column-type="severity">Severity</th>')
+    cells.insert(1, '<th class="sortable" data-column-type="object">Object</th>')
+    cells.insert(1, '<th class="sortable" data-column-type="host">Host</th>')
+    cells.insert(1, '<th class="sortable" data-column-type="check">Check</th>')
+
+
+def pytest_html_results_table_row(report, cells):
+    r = getattr(report, "kvm_result", None)
+    vals = (r.check, r.host, r.object, r.severity) if r else ("", "", "", "")
+    for v, col in reversed(list(zip(vals, ("check", "host", "object", "severity")))):
+        cells.insert(1, f'<td class="col-{col}">{html.escape(v)}</td>')
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    results: list[Result] = config.stash.get(RESULTS, [])
+    facts: list[HostFacts] = config.stash.get(FACTS, [])
+    if not results and not facts:
+        return
+    tr = terminalreporter
+    tr.section("kvm-netcheck findings")
+    failed = [r for r in results if r.outcome in ("failed", "error")]
+    order = {s: i for i, s in enumerate(("critical", "high", "medium", "low"))}
+    by_host: dict[str, list[Result]] = {}
+    for r in failed:
+        by_host.setdefault(r.host, []).append(r)
+    for host in sorted(by_host):
+        tr.write_line(f"{host}:", bold=True)
+        for r in sorted(by_host[host], key=lambda r: (order.get(r.severity, 9), r.check, r.object)):
+            tag = "ERROR" if r.outcome == "error" else "FAIL"
+            tr.write_line(f"  {tag} [{r.severity}] {r.check} {r.object}: {r.message}", red=True)
+            for ln in r.remediation.splitlines():
+                tr.write_line(f"      {ln}")
+    counts = {o: sum(1 for r in results if r.outcome == o) for o in ("passed", "failed", "skipped", "error")}
+    tr.write_line(f"hosts: {len(facts)} ({sum(1 for f in facts if not f.reachable)} unreachable); "
+                  + ", ".join(f"{n} {o}" for o, n in counts.items()))
+    for f in facts:
+        if f.reachable:
+            src = f.libvirt.source if f.libvirt.source != "none" else f"none ({f.libvirt.error})"
+            tr.write_line(f"  {f.host}: libvirt read through {src}")
+    path = _results_path(config)
+    if path:
+        tr.write_line(f"results: {path}")
+
+
+def _results_path(config) -> str:
+    return config.getoption("--results-json") or config.getini("results_json")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    if FACTS not in config.stash and not config.stash.get(RESULTS):
+        return
+    if hasattr(config, "workerinput"):
+        return
+    write_results(_results_path(config), config.stash.get(FACTS, []), config.stash.get(RESULTS, []),
+                  {"max_port_block_s": policy_of(config).max_port_block_s})

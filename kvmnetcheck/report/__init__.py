@@ -1,0 +1,1 @@
+"""Reports: results.json, JUnit properties, pytest-html extras and the terminal summary."""

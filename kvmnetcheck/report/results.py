@@ -1,0 +1,66 @@
+"""One Result per (check, host, object), and results.json."""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+from .. import __version__
+from ..facts.model import HostFacts
+
+OUTCOMES = ("passed", "failed", "skipped", "error")
+
+
+@dataclass
+class Result:
+    check: str
+    host: str
+    object: str
+    outcome: str
+    severity: str
+    message: str = ""
+    remediation: str = ""
+    observed: dict[str, Any] = field(default_factory=dict)
+    limit: Optional[str] = None
+    test: str = ""
+
+
+def host_summary(f: HostFacts) -> dict[str, Any]:
+    v = f.libvirt
+    return {
+        "host": f.host,
+        "spec": f.spec,
+        "reachable": f.reachable,
+        "error": f.error,
+        "hostname": f.hostname,
+        "libvirt_source": v.source if f.reachable else None,
+        "libvirt_uri": _public_uri(v.uri) if f.reachable else None,
+        "libvirt_version": ".".join(map(str, v.libvirt_version)) if v.libvirt_version else None,
+        "libvirt_error": v.error if f.reachable and v.source == "none" else None,
+        "notes": list(v.notes) + list(f.parse_errors),
+        "counts": {"bridges": len(f.bridges), "networks": len(v.networks), "guests": len(v.guests),
+                   "nics": sum(len(g.nics) for g in v.guests)},
+    }
+
+
+def _public_uri(uri: Optional[str]) -> Optional[str]:
+    # the ssh wrapper's temp path means nothing to a reader
+    return uri.split("?", 1)[0] if uri else None
+
+
+def write_results(path: str, hosts: list[HostFacts], results: list[Result], policy: dict[str, Any]) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    doc = {
+        "tool": {"name": "kvm-netcheck", "version": __version__},
+        "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "policy": policy,
+        "hosts": [host_summary(h) for h in hosts],
+        "results": [asdict(r) for r in results],
+    }
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, indent=1, default=str)
+        f.write("\n")
+    os.replace(tmp, path)

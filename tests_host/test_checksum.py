@@ -1,0 +1,85 @@
+"""DHCP reply checksums: can the host fill them in, and does it, for each DHCP network."""
+import pytest
+
+from kvmnetcheck.checks import Finding, check, render
+from kvmnetcheck.checks.derive import checksum_fixup
+
+FIRST_WITH_CHECKSUM = (1, 4, 10)
+
+
+@check("iptables-checksum-support")
+def test_iptables_supports_checksum_target(host_facts):
+    """iptables is 1.4.10 or newer and its CHECKSUM extension loads, where libvirt uses iptables."""
+    if not host_facts.libvirt_installed:
+        pytest.skip("no libvirt on this host")
+    backend, evidence = host_facts.firewall_backend
+    if backend == "nftables":
+        pytest.skip(f"libvirt uses its nftables backend ({evidence}): it fixes checksums without iptables")
+    ipt = host_facts.iptables
+    if not ipt.installed:
+        if backend is None:
+            pytest.skip("iptables is not installed and libvirt's firewall backend is unknown "
+                        "(a libvirt >= 10.4 without iptables uses nftables)")
+        raise Finding(f"libvirt uses its iptables backend ({evidence}) but iptables is not installed",
+                      observed={"backend": backend}, limit="iptables >= 1.4.10 with CHECKSUM",
+                      remediation=render("iptables-checksum-support", "default"))
+    if ipt.version is None:
+        pytest.fail(f"iptables --version could not be read on {host_facts.host}", pytrace=False)
+    old = ipt.version < FIRST_WITH_CHECKSUM
+    if not old and ipt.checksum_extension is not False:
+        return
+    why = (f"{ipt.version_text} is older than 1.4.10, the first release with the CHECKSUM target" if old
+           else f"{ipt.version_text} cannot load its CHECKSUM extension (libxt_CHECKSUM)")
+    raise Finding(
+        f"{why}: libvirt cannot add its DHCP checksum rule",
+        observed={"iptables": ipt.version_text, "CHECKSUM extension": ipt.checksum_extension,
+                  "libvirt firewall backend": f"{backend or 'unknown'} ({evidence})"},
+        limit="iptables >= 1.4.10 with the CHECKSUM extension",
+        remediation=render("iptables-checksum-support", "default"),
+    )
+
+
+@check("dhcp-checksum-fixup")
+def test_dhcp_network_fixes_reply_checksums(host_facts, network):
+    """A DHCP network on a vhost-net host has a checksum fix-up on its bridge."""
+    live = network.live
+    if not live.serves_dhcp:
+        pytest.skip("the network serves no DHCP from this host")
+    if not live.creates_bridge or not network.bridge_name:
+        pytest.skip(f"forward mode '{live.forward_mode}': libvirt serves no DHCP on a bridge of its own")
+    if not network.active:
+        pytest.skip("the network is not running: libvirt adds its fix-up when it starts")
+    if not host_facts.vhost_net:
+        pytest.skip("no /dev/vhost-net on this host: QEMU fills in virtio checksums itself")
+    fix = checksum_fixup(host_facts, network.bridge_name)
+    if fix.present:
+        return
+    backend, evidence = host_facts.firewall_backend
+    variant = "nftables" if backend == "nftables" else "iptables"
+    raise Finding(
+        f"network {network.name} serves DHCP on {network.bridge_name} from a host with vhost-net, but "
+        f"{fix.evidence}: guests using virtio with vhost-net get replies with unfilled UDP checksums",
+        observed={"bridge": network.bridge_name, "vhost-net": "/dev/vhost-net present",
+                  "libvirt firewall backend": f"{backend or 'unknown'} ({evidence})", "fix-up": fix.evidence},
+        limit="a CHECKSUM --checksum-fill rule (-o BRIDGE, udp dport 68) or a tc csum filter on the bridge",
+        remediation=render("dhcp-checksum-fixup", variant, network=network.name, bridge=network.bridge_name,
+                           rule_match=f"-o {network.bridge_name} .*CHECKSUM"),
+    )
+
+
+@check("libvirt-checksum-warning")
+def test_libvirtd_log_has_no_checksum_warning(host_facts):
+    """libvirtd's log has no warning that it could not add the DHCP checksum rule."""
+    if not host_facts.libvirt_installed:
+        pytest.skip("no libvirt on this host")
+    lines = host_facts.libvirt_log_lines
+    if lines:
+        raise Finding(
+            f"libvirtd logged {len(lines)} line(s) saying it could not fix up DHCP response checksums: "
+            f"{lines[0]}",
+            observed={"log lines": " | ".join(lines[:5]), "searched": ", ".join(host_facts.libvirt_log_sources)},
+            limit="no such warning",
+            remediation=render("libvirt-checksum-warning", "default"),
+        )
+    if not host_facts.libvirt_log_sources:
+        pytest.skip("no libvirtd log could be read (no log file, no journal)")

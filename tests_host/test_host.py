@@ -1,0 +1,38 @@
+"""Host-level checks: can the host be read at all, and can its libvirt be read."""
+import pytest
+
+from kvmnetcheck.checks import Finding, check, render
+
+
+@check("host-reachable")
+def test_host_is_reachable_and_readable(target):
+    """The host can be reached and its network facts read."""
+    if target.error:
+        raise Finding(
+            f"{target.host} could not be checked: {target.error}",
+            observed={"host": target.spec, "error": target.error},
+            remediation=render("host-reachable", "default", target=target.host),
+        )
+    ipt = target.iptables
+    if ipt.installed and ipt.rules_error:
+        raise Finding(
+            f"{target.host} was reached as uid {target.uid}, but its iptables rules could not be read: "
+            f"{ipt.rules_error}",
+            observed={"uid": target.uid, "iptables-save": ipt.rules_error},
+            remediation=render("host-reachable", "default", target=target.host),
+        )
+
+
+@check("libvirt-readable")
+def test_libvirt_is_readable(host_facts):
+    """libvirt on the host can be read over a read-only connection or virsh --readonly."""
+    v = host_facts.libvirt
+    if v.source != "none":
+        return
+    if not host_facts.libvirt_installed:
+        pytest.skip("no libvirt on this host (no virsh, libvirtd or libvirt socket): nothing to check")
+    raise Finding(
+        f"libvirt is installed on {host_facts.host} but could not be read: {v.error}",
+        observed={"uri": (v.uri or "").split("?")[0], "error": v.error},
+        remediation=render("libvirt-readable", "default", host=host_facts.host),
+    )
