@@ -1,0 +1,46 @@
+# kvm-netcheck: `make report` checks this machine, `make test` runs the project's own tests.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+
+# what libvirt-python needs to build, and a venv
+SYS_BUILD := python3-venv python3-dev gcc pkg-config libvirt-dev
+# what the lab of real hosts needs (make test, make demo)
+SYS_LAB := libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 \
+           ipxe-qemu dnsmasq-base iptables openssh-server openssh-client iproute2 tcpdump procps \
+           util-linux firewalld dbus
+
+.PHONY: report test demo sysdeps-build sysdeps-lab clean
+
+report: $(VENV)/.installed
+	$(PYTEST)
+
+test: sysdeps-lab $(VENV)/.installed
+	$(PYTEST) -c selftests/pytest.ini selftests
+
+demo: sysdeps-lab $(VENV)/.installed
+	$(PY) -m lab.demo
+
+sysdeps-build:
+	@missing=$$(for p in $(SYS_BUILD); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+sysdeps-lab: sysdeps-build
+	@missing=$$(for p in $(SYS_LAB); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml | sysdeps-build
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) reports/*.html reports/*.xml reports/*.json
