@@ -47,3 +47,14 @@ def run_suite(out_dir: str, *args: str, timeout: float = 900) -> SuiteRun:
         with open(rj) as f:
             results = json.load(f)
     return SuiteRun(p.returncode, p.stdout, p.stderr, results, html, junit)
+
+
+def html_report_data(path: str) -> dict:
+    """pytest-html keeps its results as a JSON blob in the page; return it decoded."""
+    import html as _html
+    import re
+
+    text = open(path).read()
+    m = re.search(r'data-jsonblob="([^"]*)"', text)
+    assert m, "no data blob in the HTML report"
+    return json.loads(_html.unescape(m.group(1)))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from conftest import REPO, run_suite
+from conftest import html_report_data, run_suite
 
 SCENARIOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios")
 
@@ -122,10 +122,13 @@ def test_every_reachable_host_costs_one_collector_session_and_one_libvirt_connec
 
 def test_report_shows_every_failure_with_its_fix(scenario_run):
     run, names, _ = scenario_run
-    html = open(run.html_path).read()
+    data = html_report_data(run.html_path)
+    extras = {test_id: " ".join(e["content"] for rep in reps for e in rep.get("extras", []))
+              for test_id, reps in data["tests"].items()}
     for r in run.results["results"]:
         if r["outcome"] == "failed":
-            assert f'data-check="{r["check"]}"' in html
-    assert "kvm-remediation" in html
+            block = extras.get(r["test"], "")
+            assert f'data-check="{r["check"]}"' in block, r["test"]
+            assert "kvm-remediation" in block and "Why:" in block, r["test"]
     junit = open(run.junit_path).read()
     assert 'name="check" value="bridge-forward-delay"' in junit
