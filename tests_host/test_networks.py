@@ -1,5 +1,5 @@
 """libvirt networks: the bridge they make, and the firewall around it."""
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 
@@ -7,11 +7,16 @@ from kvmnetcheck.checks import Finding, check, render
 from kvmnetcheck.checks.derive import Unreadable
 
 
+def _attr(value):
+    # libvirt writes single quotes; fall back to quoteattr's choice for a name holding one
+    return f"'{escape(value)}'" if "'" not in value else quoteattr(value)
+
+
 def _suggested_bridge(name, policy):
     # delay='0' still means a 2 s kernel forward delay (4 s blocked) while STP is on
     if policy.max_port_block_s >= 4:
-        return f"<bridge name={quoteattr(name or 'virbrN')} stp='on' delay='0'/>  (or stp='off')"
-    return f"<bridge name={quoteattr(name or 'virbrN')} stp='off'/>"
+        return f"<bridge name={_attr(name or 'virbrN')} stp='on' delay='0'/>  (or stp='off')"
+    return f"<bridge name={_attr(name or 'virbrN')} stp='off'/>"
 
 
 @check("libvirt-network-stp-delay")
@@ -35,7 +40,7 @@ def test_network_bridge_forwards_new_ports_promptly(host_facts, network, policy)
     labels = " and ".join(lbl for lbl, _ in bad)
     only_running = [lbl for lbl, _ in bad] == ["running"]
     raise Finding(
-        f"network {network.name}: the {labels} definition has {element}, so with STP on the kernel uses a "
+        f"network {network.name}: the {labels} definition{'s have' if len(bad) > 1 else ' has'} {element}, so with STP on the kernel uses a "
         f"forward delay of {d.kernel_forward_delay_s:g} s and a new guest port passes no traffic for "
         f"{d.new_port_block_s:g} s, over the limit of {policy.max_port_block_s:g} s"
         + (" (the saved definition is already fixed: the network was not restarted)" if only_running else ""),

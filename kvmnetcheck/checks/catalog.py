@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shlex
 import string
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 from dataclasses import dataclass
 
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -31,7 +31,8 @@ class _ShellFormatter(string.Formatter):
         if format_spec == "raw":
             return str(value)
         if format_spec == "xml":
-            return quoteattr(str(value))
+            v = str(value)
+            return f"'{escape(v)}'" if "'" not in v else quoteattr(v)
         return shlex.quote(str(value))
 
 

@@ -97,7 +97,7 @@ def gather_one(name: str, host, opts: GatherOptions, wrappers: SshWrappers) -> H
             "exec $T sh -c %s kvmnetcheck-collector %s %s",
             str(int(opts.host_timeout)), COLLECTOR, nonce, want_virsh)
     except Exception as e:
-        return HostFacts(host=name, spec=spec, error=f"cannot reach {spec}: {_short(e)}")
+        return HostFacts(host=name, spec=spec, error=f"cannot reach {spec}: {_connection_error(e)}")
     if f"@@{nonce}@@ meta" not in result.stdout:
         why = (result.stderr or result.stdout or "").strip().splitlines()[-3:]
         return HostFacts(host=name, spec=spec,
@@ -153,6 +153,15 @@ def _unique_names(facts: list[HostFacts]) -> list[HostFacts]:
         seen.add(f.host)
         out.append(f)
     return out
+
+
+def _connection_error(e: BaseException) -> str:
+    # testinfra's ssh backend raises RuntimeError(CommandResult) when ssh itself fails (exit 255)
+    res = e.args[0] if e.args else None
+    if hasattr(res, "stderr") and hasattr(res, "rc"):
+        lines = [ln.strip() for ln in (res.stderr or "").splitlines() if ln.strip()]
+        return f"ssh exited {res.rc}" + (": " + " | ".join(lines[-3:])[:500] if lines else " with no message")
+    return _short(e)
 
 
 def _short(e: BaseException) -> str:

@@ -51,13 +51,18 @@ def _version_tuple(v: int) -> tuple[int, int, int]:
     return (v // 1000000, (v // 1000) % 1000, v % 1000)
 
 
+def public_uri(uri: Optional[str]) -> Optional[str]:
+    """The URI without its query (the ssh wrapper's temporary path means nothing to a reader)."""
+    return uri.split("?", 1)[0] if uri else uri
+
+
 def read_libvirt(uri: str) -> RawLibvirt:
     if libvirt is None:
         return RawLibvirt("none", uri, error="libvirt-python is not installed on the control node")
     try:
         conn = libvirt.openReadOnly(uri)
     except libvirt.libvirtError as e:
-        return RawLibvirt("none", uri, error=f"cannot open {uri} read-only: {_one_line(e)}")
+        return RawLibvirt("none", uri, error=f"cannot open {public_uri(uri)} read-only: {_one_line(e)}")
     try:
         raw = RawLibvirt("libvirt-python", uri)
         raw.lib_version = _version_tuple(conn.getLibVersion())
@@ -87,7 +92,7 @@ def read_libvirt(uri: str) -> RawLibvirt:
                     raise
         return raw
     except libvirt.libvirtError as e:
-        return RawLibvirt("none", uri, error=f"reading {uri} failed: {_one_line(e)}")
+        return RawLibvirt("none", uri, error=f"reading {public_uri(uri)} failed: {_one_line(e)}")
     finally:
         try:
             conn.close()

@@ -108,6 +108,7 @@ def build_host_facts(host: str, spec: str, output: str, nonce: str,
             notes.append(raw_libvirt.error)
         if virsh_raw.error and raw_libvirt is not None:
             virsh_raw.error = f"{raw_libvirt.error}; virsh fallback: {virsh_raw.error}"
+            virsh_raw.uri = raw_libvirt.uri
         view = build_libvirt_view(virsh_raw, problems, tuple(notes))
     else:
         view = build_libvirt_view(raw_libvirt, problems, ())

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
 from .. import __version__
+from ..collect.libvirt_source import public_uri
 from ..facts.model import HostFacts
 
 OUTCOMES = ("passed", "failed", "skipped", "error")
@@ -36,18 +37,13 @@ def host_summary(f: HostFacts) -> dict[str, Any]:
         "error": f.error,
         "hostname": f.hostname,
         "libvirt_source": v.source if f.reachable else None,
-        "libvirt_uri": _public_uri(v.uri) if f.reachable else None,
+        "libvirt_uri": public_uri(v.uri) if f.reachable else None,
         "libvirt_version": ".".join(map(str, v.libvirt_version)) if v.libvirt_version else None,
         "libvirt_error": v.error if f.reachable and v.source == "none" else None,
         "notes": list(v.notes) + list(f.parse_errors),
         "counts": {"bridges": len(f.bridges), "networks": len(v.networks), "guests": len(v.guests),
                    "nics": sum(len(g.nics) for g in v.guests)},
     }
-
-
-def _public_uri(uri: Optional[str]) -> Optional[str]:
-    # the ssh wrapper's temp path means nothing to a reader
-    return uri.split("?", 1)[0] if uri else None
 
 
 def write_results(path: str, hosts: list[HostFacts], results: list[Result], policy: dict[str, Any]) -> None:

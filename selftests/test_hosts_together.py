@@ -1,0 +1,118 @@
+"""Several real hosts in one run: STP root election across hosts, read-only proof, the local host."""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from conftest import REPO, run_suite
+
+LIB = open(os.path.join(REPO, "selftests", "scenarios", "lib.sh")).read()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    from lab import Lab
+
+    with Lab(str(tmp_path_factory.mktemp("lab2"))) as lab:
+        yield lab
+
+
+def _wait_root_election(h, bridge, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if h.read_file(f"/sys/class/net/{bridge}/bridge/root_port").strip() != "0":
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{h.name}:{bridge} never saw another root")
+
+
+def test_stp_root_election_between_two_hosts(lab, tmp_path):
+    """Two hosts' bridges joined by a veth pair: the kernel elects the lower priority as root,
+    and the suite fails bridge-stp-root only on the other one."""
+    a = lab.add_host("roota")
+    b = lab.add_host("rootb")
+    a.sh(LIB + "\nbridge br0 1 200 4096")
+    b.sh(LIB + "\nbridge br0 1 200 32768")
+    lab.link(a, "br0", b, "br0")
+    _wait_root_election(b, "br0")
+    run = run_suite(str(tmp_path), "--hosts=ssh://roota,ssh://rootb", f"--ssh-config={lab.ssh_config}")
+    ra = run.result("bridge-stp-root", "roota", "br0")
+    rb = run.result("bridge-stp-root", "rootb", "br0")
+    assert ra and ra["outcome"] == "passed", ra
+    assert rb and rb["outcome"] == "failed", rb
+    root_id = a.read_file("/sys/class/net/br0/bridge/bridge_id").strip()
+    assert root_id in rb["message"]
+    assert "stp_state 0" in rb["remediation"]
+
+
+def _snapshot(h) -> dict:
+    cmds = {
+        "links": "ip -d -o link show | sed -E -e 's/[a-z_]+_timer +[0-9.]+//g'",
+        "bridges": "for d in /sys/class/net/*/bridge; do [ -d \"$d\" ] || continue; "
+                   "for a in stp_state forward_delay priority root_id bridge_id; do "
+                   "printf '%s %s %s\\n' \"$d\" $a \"$(cat $d/$a)\"; done; done",
+        "iptables": "iptables-save | grep -v '^#'",
+        "tc": "for i in $(ls /sys/class/net); do tc qdisc show dev $i; done",
+        "nets": "virsh -q -c qemu:///system net-list --all; for n in $(virsh -q -c qemu:///system net-list --all --name); do virsh -c qemu:///system net-dumpxml $n; done",
+        "doms": "virsh -q -c qemu:///system list --all; for d in $(virsh -q -c qemu:///system list --all --name); do virsh -c qemu:///system dumpxml $d; done",
+        "files": "find /etc/sysconfig /etc/libvirt /var/lib/libvirt /var/log/libvirt -xdev -printf '%p %s %T@ %m\\n' 2>/dev/null | sort",
+        "procs": "ps -eo pid,ppid,comm --no-headers | awk -v me=$$ '$1 != me && $2 != me' | sort",
+    }
+    return {k: h.sh(v, check=False).stdout for k, v in cmds.items()}
+
+
+def _settled_snapshot(h) -> dict:
+    # a freshly started network still changes by itself (carrier goes down with no guest on it)
+    prev = _snapshot(h)
+    for _ in range(15):
+        time.sleep(1)
+        cur = _snapshot(h)
+        if cur == prev:
+            return cur
+        prev = cur
+    raise AssertionError("the host never settled")
+
+
+def test_suite_changes_nothing_on_the_host(lab, tmp_path):
+    """A full run over SSH leaves bridges, rules, libvirt objects, files and processes as they were."""
+    h = lab.add_host("ro1", libvirt=True)
+    h.add_vhost_net_standin()
+    h.sh(LIB + """
+net_define lan "name='virbr7' stp='on' delay='15'"
+bridge br0 1 1500
+mkdir -p /etc/sysconfig/network-scripts
+printf 'DEVICE=br0\\nTYPE=Bridge\\nSTP=on\\n' > /etc/sysconfig/network-scripts/ifcfg-br0
+guest_define g1 "<interface type='network'><source network='lan'/><model type='virtio'/></interface>"
+""", timeout=240)
+    before = _settled_snapshot(h)
+    run = run_suite(str(tmp_path), "--hosts=ssh://ro1", f"--ssh-config={lab.ssh_config}")
+    assert run.results["hosts"][0]["libvirt_source"] == "libvirt-python"
+    assert any(r["outcome"] == "failed" for r in run.results["results"])
+    after = _snapshot(h)
+    for key in before:
+        assert before[key] == after[key], f"{key} changed:\n--- before\n{before[key]}\n--- after\n{after[key]}"
+
+
+def test_virsh_fallback_is_used_and_named(lab, tmp_path):
+    """With the libvirt connection refused (URI 'none'), the collector's virsh --readonly output is used."""
+    h = lab.add_host("fb1", libvirt=True)
+    h.sh(LIB + "\nnet_define lan \"name='virbr7' stp='on' delay='15'\"")
+    run = run_suite(str(tmp_path), "--hosts=ssh://fb1", f"--ssh-config={lab.ssh_config}",
+                    "--libvirt-uri=fb1=none")
+    host = run.results["hosts"][0]
+    assert host["libvirt_source"] == "virsh", host
+    r = run.result("libvirt-network-stp-delay", "fb1", "lan")
+    assert r and r["outcome"] == "failed", r
+    assert "virsh read" in run.stdout or "libvirt read through virsh" in run.stdout
+
+
+def test_local_host_report(tmp_path):
+    """No --hosts: the suite checks this machine (local://) and writes all three reports."""
+    run = run_suite(str(tmp_path))
+    assert run.returncode in (0, 1), run.stdout[-2000:] + run.stderr[-2000:]
+    assert [h["host"] for h in run.results["hosts"]] == ["localhost"]
+    r = run.result("host-reachable", "localhost")
+    assert r and r["outcome"] == "passed", r
+    assert os.path.getsize(run.html_path) > 10000 and os.path.getsize(run.junit_path) > 0
