@@ -12,19 +12,24 @@ import html
 import os
 import sys
 import time
+from dataclasses import asdict
 from typing import Optional
 
 import pytest
 
 from .checks import CHECKS, Finding, Policy
-from .collect.gather import GatherOptions, gather_all
+from .collect import raw as raw_store
+from .collect.gather import GatherOptions, facts_from_raw, gather_all
 from .facts.model import HostFacts
 from .report.results import Result, write_results
 
 DEFAULT_MAX_PORT_BLOCK_S = 4.0  # kernel STP with the minimum forward delay (2 s), see DOMAIN.md s.6
 
+RAWS = pytest.StashKey[list]()
 FACTS = pytest.StashKey[list]()
 RESULTS = pytest.StashKey[list]()
+WORKER_FACTS_DIR = "kvmnetcheck_facts_dir"
+_CONFIG: Optional[pytest.Config] = None  # logreport gets no config argument
 
 
 # ---------------------------------------------------------------- options
@@ -45,15 +50,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--results-json", default=None, metavar="PATH",
                 help="where to write results.json (default from ini results_json)")
     parser.addini("results_json", "where to write results.json", default="reports/results.json")
+    g.addoption("--save-facts", default=None, metavar="DIR",
+                help="also write each host's raw gathered facts to DIR (for --facts later)")
+    g.addoption("--facts", default=None, metavar="DIR",
+                help="check the facts saved in DIR instead of reaching any host")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "check(id): the compliance check a test implements")
     config.addinivalue_line("markers", "subject(host, object): the host and object one result is about")
+    _refuse_path_taken_as_rootdir(config)
     config.stash[RESULTS] = []
+    global _CONFIG
+    _CONFIG = config
     meta = _metadata(config)
     if meta is not None:
         meta["kvm-netcheck policy"] = f"max port block {policy_of(config).max_port_block_s:g} s"
+
+
+def _refuse_path_taken_as_rootdir(config) -> None:
+    # pytest picks its rootdir before plugin options are known, so `--facts DIR` (with a space)
+    # makes DIR the rootdir and collects the wrong tests; only `--facts=DIR` is safe
+    for opt in ("--facts", "--save-facts"):
+        value = config.getoption(opt)
+        if value and config.inipath is None and os.path.realpath(value) == os.path.realpath(config.rootpath):
+            raise pytest.UsageError(f"pytest took {value} for the directory to test: write {opt}={value}")
 
 
 def _metadata(config) -> Optional[dict]:
@@ -102,23 +123,56 @@ def host_specs(config: pytest.Config) -> list[Optional[str]]:
     return [h.strip() for h in hosts.split(",") if h.strip()]
 
 
-def facts_for(config: pytest.Config) -> list[HostFacts]:
-    """Every host's facts, gathered once for the whole run on first use."""
-    if FACTS not in config.stash:
-        tr = config.pluginmanager.get_plugin("terminalreporter")
-        started = time.monotonic()
-
+def raws_for(config: pytest.Config) -> list:
+    """Every host's raw facts, gathered (or loaded) once for the whole run."""
+    if RAWS in config.stash:
+        return config.stash[RAWS]
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    worker_dir = getattr(config, "workerinput", {}).get(WORKER_FACTS_DIR)
+    source = worker_dir or config.getoption("--facts")
+    started = time.monotonic()
+    if source:
+        try:
+            raws = raw_store.load(source)
+        except raw_store.FactsFormatError as e:
+            raise pytest.UsageError(str(e)) from None
+    else:
         def progress(done, total, name):
             if tr is not None and total > 1 and sys.stdout.isatty():
                 tr.write(f"\rgathering facts: {done}/{total} hosts", flush=True)
 
-        facts = gather_all(host_specs(config), gather_options(config), progress)
-        config.stash[FACTS] = facts
-        if tr is not None:
-            bad = sum(1 for f in facts if not f.reachable)
-            tr.write_line(f"\nkvm-netcheck: gathered {len(facts)} host(s) in {time.monotonic() - started:.1f} s"
-                          + (f", {bad} unreachable" if bad else ""))
+        raws = gather_all(host_specs(config), gather_options(config), progress)
+        save_dir = config.getoption("--save-facts")
+        if save_dir:
+            raw_store.save(save_dir, raws)
+    config.stash[RAWS] = raws
+    if tr is not None and not worker_dir:
+        bad = sum(1 for r in raws if r.error)
+        verb = f"loaded from {source}" if source else "gathered"
+        tr.write_line(f"\nkvm-netcheck: {len(raws)} host(s) {verb} in {time.monotonic() - started:.1f} s"
+                      + (f", {bad} unreachable" if bad else ""))
+    return raws
+
+
+def facts_for(config: pytest.Config) -> list[HostFacts]:
+    """Every host's parsed facts (parsed once per process)."""
+    if FACTS not in config.stash:
+        config.stash[FACTS] = [facts_from_raw(r) for r in raws_for(config)]
     return config.stash[FACTS]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """pytest-xdist: the controller gathers once and hands the saved facts to every worker."""
+    config = node.config
+    raws = raws_for(config)
+    if not hasattr(config, "_kvmnetcheck_worker_dir"):
+        import tempfile
+
+        d = tempfile.mkdtemp(prefix="kvmnetcheck-facts-")
+        raw_store.save(d, raws)
+        config._kvmnetcheck_worker_dir = d
+    node.workerinput[WORKER_FACTS_DIR] = config._kvmnetcheck_worker_dir
 
 
 # ---------------------------------------------------------------- results
@@ -154,11 +208,16 @@ def pytest_runtest_makereport(item, call):
         return
     if rep.when == "call" or (rep.when == "setup" and not rep.passed):
         result = _result(item, call, rep, cid)
-        item.config.stash[RESULTS].append(result)
-        rep.kvm_result = result
+        rep.kvm_result = asdict(result)  # plain data: travels from xdist workers to the controller
         if result.outcome == "failed" and isinstance(getattr(call.excinfo, "value", None), Finding):
             rep.longrepr = _finding_text(result)
         _html_extras(rep, result)
+
+
+def pytest_runtest_logreport(report):
+    d = getattr(report, "kvm_result", None)
+    if d is not None and _CONFIG is not None:
+        _CONFIG.stash[RESULTS].append(Result(**d))
 
 
 def _result(item, call, rep, cid: str) -> Result:
@@ -233,7 +292,7 @@ def pytest_html_results_table_header(cells):
 
 def pytest_html_results_table_row(report, cells):
     r = getattr(report, "kvm_result", None)
-    vals = (r.check, r.host, r.object, r.severity) if r else ("", "", "", "")
+    vals = (r["check"], r["host"], r["object"], r["severity"]) if r else ("", "", "", "")
     for v, col in reversed(list(zip(vals, ("check", "host", "object", "severity")))):
         cells.insert(1, f'<td class="col-{col}">{html.escape(v)}</td>')
 
@@ -275,9 +334,15 @@ def _results_path(config) -> str:
 
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
-    if FACTS not in config.stash and not config.stash.get(RESULTS):
-        return
     if hasattr(config, "workerinput"):
         return
+    if RAWS not in config.stash and not config.stash.get(RESULTS, []):
+        return
+    facts_for(config)
+    d = getattr(config, "_kvmnetcheck_worker_dir", None)
+    if d:
+        import shutil
+
+        shutil.rmtree(d, ignore_errors=True)
     write_results(_results_path(config), config.stash.get(FACTS, []), config.stash.get(RESULTS, []),
                   {"max_port_block_s": policy_of(config).max_port_block_s})

@@ -48,7 +48,7 @@ printf 'hostname=%s\n' "$(cat /proc/sys/kernel/hostname 2>/dev/null)"
 printf 'uid=%s\n' "$(id -u 2>/dev/null)"
 printf 'clk_tck=%s\n' "$(getconf CLK_TCK 2>/dev/null)"
 printf 'kernel=%s\n' "$(uname -r 2>/dev/null)"
-for b in virsh libvirtd virtnetworkd iptables iptables-save nft tc firewall-cmd journalctl ip; do
+for b in virsh libvirtd virtnetworkd iptables iptables-save iptables-legacy-save nft tc firewall-cmd journalctl ip; do
     have "$b" && printf 'have=%s\n' "$b"
 done
 [ -c /dev/vhost-net ] && printf 'vhost_net_dev=1\n'
@@ -90,6 +90,10 @@ if have iptables; then
 fi
 if have iptables-save; then
     run iptables_save "" $T iptables-save
+fi
+# rules in the legacy tables are invisible to iptables-nft's save (and the other way round)
+if have iptables-legacy-save && [ "$(readlink -f "$(command -v iptables-save)")" != "$(readlink -f "$(command -v iptables-legacy-save)")" ]; then
+    run iptables_legacy_save "" $T iptables-legacy-save
 fi
 if have nft; then
     run nft_tables "" $T nft list tables

@@ -5,6 +5,7 @@ way becomes HostFacts with `error` set; it never stops the others.
 """
 from __future__ import annotations
 
+import datetime
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -16,7 +17,8 @@ import testinfra
 
 from ..facts.host import build_host_facts
 from ..facts.model import HostFacts
-from .libvirt_source import SshWrappers, read_libvirt, uri_for_backend
+from .libvirt_source import RawLibvirt, SshWrappers, read_libvirt, uri_for_backend
+from .raw import RawHost
 
 COLLECTOR = resources.files(__package__).joinpath("collector.sh").read_text()
 
@@ -68,26 +70,22 @@ def display_name_of(host) -> str:
     return b.get_hostname()
 
 
-def gather_one(name: str, host, opts: GatherOptions, wrappers: SshWrappers) -> HostFacts:
+def collect_raw(name: str, host, opts: GatherOptions, wrappers: SshWrappers) -> RawHost:
+    """Everything read from one host: one libvirt connection, then one collector session."""
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     if isinstance(host, str):
-        return HostFacts(host=name, spec=name, error=host)
+        return RawHost(host=name, spec=name, error=host, gathered_at=now)
     spec = host.backend.get_pytest_id()
     raw = None
     override = opts.libvirt_uris.get(name)
-    uri = None
     if override != "none":
         try:
             uri = override or uri_for_backend(host.backend, wrappers)
         except Exception as e:
-            raw_err = f"no libvirt URI for {spec}: {_short(e)}"
-            uri = None
+            raw = RawLibvirt("none", None, error=f"no libvirt URI for {spec}: {_short(e)}")
         else:
-            raw_err = None
-        if uri:
-            raw = read_libvirt(uri)
-        elif raw_err:
-            from .libvirt_source import RawLibvirt
-            raw = RawLibvirt("none", None, error=raw_err)
+            if uri:
+                raw = read_libvirt(uri)
     nonce = secrets.token_hex(12)
     want_virsh = "1" if (raw is None or raw.error) else "0"
     try:
@@ -97,25 +95,33 @@ def gather_one(name: str, host, opts: GatherOptions, wrappers: SshWrappers) -> H
             "exec $T sh -c %s kvmnetcheck-collector %s %s",
             str(int(opts.host_timeout)), COLLECTOR, nonce, want_virsh)
     except Exception as e:
-        return HostFacts(host=name, spec=spec, error=f"cannot reach {spec}: {_connection_error(e)}")
+        return RawHost(host=name, spec=spec, error=f"cannot reach {spec}: {_connection_error(e)}",
+                       gathered_at=now)
     if f"@@{nonce}@@ meta" not in result.stdout:
         why = (result.stderr or result.stdout or "").strip().splitlines()[-3:]
-        return HostFacts(host=name, spec=spec,
-                         error=f"cannot run the collector on {spec} (exit {result.rc}): " + " | ".join(why)[:500])
+        return RawHost(host=name, spec=spec, gathered_at=now,
+                       error=f"cannot run the collector on {spec} (exit {result.rc}): " + " | ".join(why)[:500])
+    return RawHost(host=name, spec=spec, nonce=nonce, output=result.stdout, libvirt=raw, gathered_at=now)
+
+
+def facts_from_raw(raw: RawHost) -> HostFacts:
+    if raw.error:
+        return HostFacts(host=raw.host, spec=raw.spec, error=raw.error)
     try:
-        return build_host_facts(name, spec, result.stdout, nonce, raw)
+        return build_host_facts(raw.host, raw.spec, raw.output, raw.nonce, raw.libvirt)
     except Exception as e:  # a parser bug must cost one host, not the run
-        return HostFacts(host=name, spec=spec, error=f"facts from {spec} could not be parsed: {_short(e)}")
+        return HostFacts(host=raw.host, spec=raw.spec,
+                         error=f"facts from {raw.spec} could not be parsed: {_short(e)}")
 
 
 def gather_all(specs: list[Optional[str]], opts: GatherOptions,
-               progress: Optional[Callable[[int, int, str], None]] = None) -> list[HostFacts]:
+               progress: Optional[Callable[[int, int, str], None]] = None) -> list[RawHost]:
     hosts = expand_hosts(specs, opts)
     wrappers = SshWrappers()
-    results: dict[int, HostFacts] = {}
+    results: dict[int, RawHost] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, opts.workers), thread_name_prefix="gather")
     try:
-        futures = {pool.submit(gather_one, name, h, opts, wrappers): i for i, (name, h) in enumerate(hosts)}
+        futures = {pool.submit(collect_raw, name, h, opts, wrappers): i for i, (name, h) in enumerate(hosts)}
         deadline = time.monotonic() + opts.host_timeout * (1 + len(hosts) // max(1, opts.workers))
         pending = set(futures)
         done_count = 0
@@ -127,15 +133,15 @@ def gather_all(specs: list[Optional[str]], opts: GatherOptions,
                 try:
                     results[i] = f.result()
                 except Exception as e:
-                    results[i] = HostFacts(host=hosts[i][0], spec=hosts[i][0], error=_short(e))
+                    results[i] = RawHost(host=hosts[i][0], spec=hosts[i][0], error=_short(e))
                 done_count += 1
                 if progress:
                     progress(done_count, len(hosts), results[i].host)
             if time.monotonic() >= deadline:
                 for f in pending:
                     i = futures[f]
-                    results[i] = HostFacts(host=hosts[i][0], spec=hosts[i][0],
-                                           error=f"no answer within {opts.host_timeout:.0f} s")
+                    results[i] = RawHost(host=hosts[i][0], spec=hosts[i][0],
+                                         error=f"no answer within {opts.host_timeout:.0f} s")
                 break
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -143,7 +149,7 @@ def gather_all(specs: list[Optional[str]], opts: GatherOptions,
     return _unique_names([results[i] for i in range(len(hosts))])
 
 
-def _unique_names(facts: list[HostFacts]) -> list[HostFacts]:
+def _unique_names(facts: list[RawHost]) -> list[RawHost]:
     """Two specs may name the same host: keep the first, and keep ids unique."""
     seen: set[str] = set()
     out = []

@@ -48,11 +48,31 @@ def _bool(value: Optional[str], default: bool) -> bool:
 def _float(value) -> Optional[float]:
     if value is None:
         return None
-    try:
-        f = float(str(value).strip().strip("'\""))
-    except ValueError:
+    text = str(value).strip().strip("'\"")
+    if not re.fullmatch(r"\d{1,9}(\.\d{0,9})?", text):
         return None
-    return f if f >= 0 else None
+    return float(text)
+
+
+_SPAN_UNITS = {"us": 1e-6, "usec": 1e-6, "ms": 1e-3, "msec": 1e-3, "": 1.0, "s": 1.0, "sec": 1.0,
+               "second": 1.0, "seconds": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0, "minutes": 60.0,
+               "h": 3600.0, "hr": 3600.0, "hour": 3600.0, "hours": 3600.0}
+
+
+def _timespan(value) -> Optional[float]:
+    """Seconds from a plain number or a systemd/netplan time span ("4", "4s", "500ms", "1min 30s")."""
+    if value is None:
+        return None
+    text = str(value).strip().strip("'\"").lower()
+    parts = re.findall(r"(\d{1,9}(?:\.\d{1,9})?)\s*([a-z]*)", text)
+    if not parts or re.sub(r"[\d.\sa-z]", "", text) or "".join(n + u for n, u in parts) != re.sub(r"\s", "", text):
+        return None
+    total = 0.0
+    for number, unit in parts:
+        if unit not in _SPAN_UNITS:
+            return None
+        total += float(number) * _SPAN_UNITS[unit]
+    return total
 
 
 def _lines_with(text: str, keys) -> tuple[str, ...]:
@@ -88,6 +108,8 @@ def parse_shell_vars(text: str) -> dict[str, str]:
 def parse_ifcfg(path: str, text: str, ifup_style: Optional[str]) -> list[BridgeConfig]:
     """ifup_style: "ip" (ifup-eth uses ip link), "brctl", or None (NetworkManager reads ifcfg)."""
     v = parse_shell_vars(text)
+    if v.get("BRIDGE", "").lower() == "yes" and "TYPE" not in v:
+        return _parse_suse_ifcfg(path, text, v)
     if v.get("TYPE", "").lower() != "bridge":
         return []
     name = v.get("DEVICE") or os.path.basename(path).removeprefix("ifcfg-")
@@ -101,7 +123,7 @@ def parse_ifcfg(path: str, text: str, ifup_style: Optional[str]) -> list[BridgeC
     if raw is not None and raw.strip() != "":
         if ifup_style == "ip":
             if re.fullmatch(r"\d+", raw.strip()):
-                delay = int(raw) / 100.0
+                delay = min(int(raw.strip()[:10]), 10**9) / 100.0
             else:
                 problem = (f"DELAY={raw} is not a whole number: this ifup-eth hands it to "
                            "`ip link ... forward_delay`, which refuses it, so the bridge keeps "
@@ -122,6 +144,16 @@ def parse_ifcfg(path: str, text: str, ifup_style: Optional[str]) -> list[BridgeC
         default_delay_s=KERNEL_DEFAULT_FD_S,
         lines=_lines_with(text, ["STP", "DELAY", "BRIDGING_OPTS", "TYPE", "DEVICE"]),
         problem=problem if stp else None,
+    )]
+
+
+def _parse_suse_ifcfg(path: str, text: str, v: dict[str, str]) -> list[BridgeConfig]:
+    """SUSE wicked: BRIDGE='yes', BRIDGE_STP (off), BRIDGE_FORWARDDELAY (seconds, kernel default 15)."""
+    name = os.path.basename(path).removeprefix("ifcfg-")
+    return [BridgeConfig(
+        bridge=name, path=path, format="ifcfg", stp=_bool(v.get("BRIDGE_STP"), False),
+        forward_delay_s=_float(v.get("BRIDGE_FORWARDDELAY")), default_delay_s=KERNEL_DEFAULT_FD_S,
+        lines=_lines_with(text, ["BRIDGE", "BRIDGE_STP", "BRIDGE_FORWARDDELAY"]),
     )]
 
 
@@ -165,20 +197,26 @@ def parse_nmconnection(path: str, text: str) -> list[BridgeConfig]:
 
 def parse_ifupdown(path: str, text: str) -> list[BridgeConfig]:
     stanzas: dict[str, dict[str, str]] = {}
+    stanza_lines: dict[str, list[str]] = {}
     cur = None
-    for line in text.splitlines():
+    for n, line in enumerate(text.splitlines(), 1):
         s = line.strip()
         if not s or s.startswith("#"):
             continue
         words = s.split()
         if words[0] == "iface" and len(words) >= 2:
             cur = stanzas.setdefault(words[1], {})
+            stanza_lines.setdefault(words[1], []).append(f"{n}: {s}")
+            name = words[1]
             continue
         if words[0] in ("auto", "allow-hotplug", "mapping", "source", "source-directory") or words[0].startswith("allow-"):
             cur = None
             continue
         if cur is not None and len(words) >= 1:
-            cur[words[0].replace("-", "_")] = " ".join(words[1:])
+            key = words[0].replace("-", "_")
+            cur[key] = " ".join(words[1:])
+            if key in ("bridge_stp", "bridge_fd", "bridge_ports"):
+                stanza_lines[name].append(f"{n}: {s}")
     out = []
     for name, opts in stanzas.items():
         if "bridge_ports" not in opts and "bridge_stp" not in opts and "bridge_fd" not in opts:
@@ -187,7 +225,7 @@ def parse_ifupdown(path: str, text: str) -> list[BridgeConfig]:
         out.append(BridgeConfig(
             bridge=name, path=path, format="ifupdown", stp=stp,
             forward_delay_s=_float(opts.get("bridge_fd")), default_delay_s=KERNEL_DEFAULT_FD_S,
-            lines=_lines_with(text, ["iface", "bridge_stp", "bridge-stp", "bridge_fd", "bridge-fd"]),
+            lines=tuple(stanza_lines.get(name, ())),
         ))
     return out
 
@@ -210,7 +248,7 @@ def parse_netdev(path: str, text: str) -> list[BridgeConfig]:
     return [BridgeConfig(
         bridge=name, path=path, format="networkd",
         stp=_bool(cp.get("Bridge", "STP", fallback=None), False),
-        forward_delay_s=_float(raw.rstrip("s") if raw else None), default_delay_s=KERNEL_DEFAULT_FD_S,
+        forward_delay_s=_timespan(raw), default_delay_s=KERNEL_DEFAULT_FD_S,
         lines=_lines_with(text, ["Name", "Kind", "STP", "ForwardDelaySec"]),
     )]
 
@@ -220,26 +258,61 @@ def parse_netdev(path: str, text: str) -> list[BridgeConfig]:
 def parse_netplan(path: str, text: str) -> list[BridgeConfig]:
     try:
         doc = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except Exception:  # YAMLError, and constructor errors such as a bad date or !!int
         return []
-    bridges = (doc or {}).get("network", {}) if isinstance(doc, dict) else {}
-    bridges = bridges.get("bridges") if isinstance(bridges, dict) else None
+    net = doc.get("network") if isinstance(doc, dict) else None
+    bridges = net.get("bridges") if isinstance(net, dict) else None
     if not isinstance(bridges, dict):
         return []
+    default_renderer = str(net.get("renderer") or "networkd")
     out = []
     for name, conf in bridges.items():
-        params = conf.get("parameters") if isinstance(conf, dict) else None
-        stp = False
-        delay = None
+        conf = conf if isinstance(conf, dict) else {}
+        renderer = str(conf.get("renderer") or default_renderer)
+        params = conf.get("parameters")
         if isinstance(params, dict):
             stp = _bool(str(params.get("stp")) if "stp" in params else None, True)
-            delay = _float(params.get("forward-delay"))
+            delay = _timespan(params.get("forward-delay"))
+            lines = _netplan_lines(text, str(name), ("stp", "forward-delay"))
+        else:
+            # no parameters: netplan writes no bridge keys, so the renderer's own defaults apply
+            stp = renderer == "NetworkManager"
+            delay = None
+            lines = _netplan_lines(text, str(name), ()) or [f"bridges.{name}: no parameters (renderer {renderer})"]
         out.append(BridgeConfig(
             bridge=str(name), path=path, format="netplan", stp=stp, forward_delay_s=delay,
-            default_delay_s=KERNEL_DEFAULT_FD_S,
-            lines=_lines_with(text, [str(name), "stp", "forward-delay", "parameters"]),
+            default_delay_s=KERNEL_DEFAULT_FD_S, lines=tuple(lines),
         ))
     return out
+
+
+def _netplan_lines(text: str, bridge: str, keys: tuple[str, ...]) -> list[str]:
+    """The file's own lines (numbered) that define `bridge` and set the given parameters."""
+    try:
+        root = yaml.compose(text)
+    except Exception:
+        return []
+    src = text.splitlines()
+
+    def child(node, key):
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == key:
+                    return k, v
+        return None, None
+
+    _, net = child(root, "network")
+    _, bridges = child(net, "bridges")
+    key_node, conf = child(bridges, bridge)
+    if key_node is None:
+        return []
+    marks = [key_node.start_mark.line]
+    _, params = child(conf, "parameters")
+    for k in keys:
+        kn, _ = child(params, k)
+        if kn is not None:
+            marks.append(kn.start_mark.line)
+    return [f"{n + 1}: {src[n].strip()}" for n in marks if n < len(src)]
 
 
 def parse_config_file(path: str, text: str, ifup: Optional[str]) -> list[BridgeConfig]:

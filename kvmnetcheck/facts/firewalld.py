@@ -64,7 +64,8 @@ def parse_zones(text: str) -> tuple[FirewalldZone, ...]:
         # libvirt's own zone accepts by target but ends in a catch-all reject rule:
         # only what it lists is really allowed.
         if target and target.upper() == "ACCEPT" and any(
-            re.fullmatch(r'rule(?: priority="?-?\d+"?)? (reject|drop)', r) for r in z["rich"]
+            re.fullmatch(r'rule(?: priority="?-?\d+"?)?(?: family="?\w+"?)? (reject|drop)(?: type="?[\w-]+"?)?', r)
+            for r in z["rich"]
         ):
             target = "ACCEPT+reject"
         out.append(FirewalldZone(z["name"], target, tuple(z["interfaces"]), tuple(z["services"]),

@@ -45,12 +45,14 @@ def build_host_facts(host: str, spec: str, output: str, nonce: str,
         texts = [f.text for f in by_kind.get("tc_filter", []) if f.arg.split(" ", 1)[0] == s.arg and f.ok]
         tcs.append(tc.parse_filters(s.arg, texts))
 
+    legacy = one("iptables_legacy_save")
     ipt = iptables.build_iptables(
         installed="iptables" in commands,
         version_text=_text(one("iptables_version")),
         help_text=_text(one("iptables_checksum_help")),
         save_text=_text(one("iptables_save")),
         save_rc=_rc(one("iptables_save")),
+        legacy_text=legacy.text if legacy is not None and legacy.ok else None,
     )
     nft_sec = one("nft_libvirt")
     nft = NftLibvirt(installed="nft" in commands,
@@ -96,9 +98,7 @@ def build_host_facts(host: str, spec: str, output: str, nonce: str,
         for line in q.text.splitlines():
             m = re.match(r"pid=(\d+) vhost_fds=(\d+) name=(.*)$", line)
             if m:
-                name = m.group(3)
-                name = name[len("guest="):].split(",debug-threads")[0] if name.startswith("guest=") else name
-                qemu.append(QemuProcess(int(m.group(1)), name, int(m.group(2))))
+                qemu.append(QemuProcess(int(m.group(1)), _qemu_guest_name(m.group(3)), int(m.group(2))))
 
     libvirt_installed = bool({"virsh", "libvirtd", "virtnetworkd"} & commands) or "libvirt_socket" in kv
     if raw_libvirt is None or raw_libvirt.error:
@@ -138,6 +138,25 @@ def build_host_facts(host: str, spec: str, output: str, nonce: str,
     )
 
 
+def _qemu_guest_name(arg: str) -> str:
+    """The guest name from QEMU's -name argument: `guest=NAME,debug-threads=on` or plain `NAME`.
+
+    QEMU option values escape a comma as `,,`; the first single comma ends the value.
+    """
+    value = arg[len("guest="):] if arg.startswith("guest=") else arg
+    out, i = [], 0
+    while i < len(value):
+        if value[i] == ",":
+            if value[i + 1:i + 2] == ",":
+                out.append(",")
+                i += 2
+                continue
+            break
+        out.append(value[i])
+        i += 1
+    return "".join(out)
+
+
 def _text(s: Optional[Section]) -> Optional[str]:
     return s.text if s is not None else None
 
@@ -148,7 +167,7 @@ def _rc(s: Optional[Section]) -> Optional[int]:
 
 def _network_conf_backend(text: str) -> Optional[str]:
     for line in text.splitlines():
-        m = re.match(r'\s*firewall_backend\s*=\s*"?([a-z]+)"?', line)
+        m = re.match(r'\s*firewall_backend\s*=\s*["\']?([a-z]+)["\']?', line)
         if m:
             return m.group(1)
     return None

@@ -17,7 +17,7 @@ from typing import Optional
 
 from .model import Iptables, IptablesRule
 
-_VERSION = re.compile(r"iptables v(\d+(?:\.\d+)*)(?:\s+\((\w+)\))?")
+_VERSION = re.compile(r"iptables v(\d{1,6}(?:\.\d{1,6}){0,5})(?!\d)(?:\s+\((\w+)\))?")
 
 
 def parse_version(text: str) -> tuple[Optional[tuple[int, ...]], Optional[str], Optional[str]]:
@@ -78,7 +78,8 @@ def _parse_rule(table: str, line: str) -> Optional[IptablesRule]:
 
 
 def build_iptables(installed: bool, version_text: Optional[str], help_text: Optional[str],
-                   save_text: Optional[str], save_rc: Optional[int]) -> Iptables:
+                   save_text: Optional[str], save_rc: Optional[int],
+                   legacy_text: Optional[str] = None) -> Iptables:
     if not installed:
         return Iptables(installed=False)
     version, vtext, variant = parse_version(version_text or "")
@@ -90,6 +91,8 @@ def build_iptables(installed: bool, version_text: Optional[str], help_text: Opti
         rules_error = "iptables-save failed: " + (save_text.strip().splitlines() or ["no output"])[-1][:200]
     else:
         rules = parse_save(save_text)
+    if legacy_text:
+        rules += parse_save(legacy_text)
     return Iptables(
         installed=True,
         version=version,

@@ -22,6 +22,6 @@ def parse_filters(bridge: str, texts: list[str]) -> TcFilters:
             m = _CSUM.search(line)
             if m:
                 lines.append(line.strip())
-                if "udp" in m.group(1):
+                if re.search(r"\budp\b", m.group(1)):  # not udplite
                     csum_udp = True
     return TcFilters(bridge=bridge, csum_udp=csum_udp, lines=tuple(lines))

@@ -1,0 +1,224 @@
+"""firewalld: `firewall-cmd --state` and `firewall-cmd --list-all-zones`."""
+import pytest
+
+from kvmnetcheck.facts.firewalld import build_firewalld, parse_zones
+
+# firewalld 1.3 (Debian 12) with libvirt 9: virbr0 in libvirt's zone, eth0 in public.
+# firewall-cmd prints a blank after every "key:" even when the list is empty, and
+# indents rich rules with a tab.
+ZONES = (
+    "block\n"
+    "  target: %%REJECT%%\n"
+    "  icmp-block-inversion: no\n"
+    "  interfaces: \n"
+    "  sources: \n"
+    "  services: \n"
+    "  ports: \n"
+    "  protocols: \n"
+    "  forward: yes\n"
+    "  masquerade: no\n"
+    "  forward-ports: \n"
+    "  source-ports: \n"
+    "  icmp-blocks: \n"
+    "  rich rules: \n"
+    "\n"
+    "libvirt (active)\n"
+    "  target: ACCEPT\n"
+    "  icmp-block-inversion: no\n"
+    "  interfaces: virbr0\n"
+    "  sources: \n"
+    "  services: dhcp dhcpv6 dns ssh tftp\n"
+    "  ports: \n"
+    "  protocols: icmp ipv6-icmp\n"
+    "  forward: no\n"
+    "  masquerade: no\n"
+    "  forward-ports: \n"
+    "  source-ports: \n"
+    "  icmp-blocks: \n"
+    "  rich rules: \n"
+    "\trule priority=\"32767\" reject\n"
+    "\n"
+    "public (default, active)\n"
+    "  target: default\n"
+    "  icmp-block-inversion: no\n"
+    "  interfaces: eth0\n"
+    "  sources: \n"
+    "  services: dhcpv6-client ssh\n"
+    "  ports: 8080/tcp\n"
+    "  protocols: \n"
+    "  forward: yes\n"
+    "  masquerade: no\n"
+    "  forward-ports: \n"
+    "  source-ports: \n"
+    "  icmp-blocks: \n"
+    "  rich rules: \n"
+    "\trule family=\"ipv6\" source address=\"fe80::/64\" service name=\"dhcpv6-client\" accept\n"
+    "\n"
+    "trusted\n"
+    "  target: ACCEPT\n"
+    "  icmp-block-inversion: no\n"
+    "  interfaces: \n"
+    "  sources: \n"
+    "  services: \n"
+    "  ports: \n"
+    "  protocols: \n"
+    "  forward: yes\n"
+    "  masquerade: no\n"
+    "  forward-ports: \n"
+    "  source-ports: \n"
+    "  icmp-blocks: \n"
+    "  rich rules: \n"
+    "\n"
+)
+
+# RHEL 8 libvirt zone (firewalld 0.9) holding two bridges, zone= set on a network
+ZONES_TWO_BRIDGES = (
+    "libvirt (active)\n"
+    "  target: ACCEPT\n"
+    "  icmp-block-inversion: no\n"
+    "  interfaces: virbr0 virbr1\n"
+    "  sources: \n"
+    "  services: dhcp dhcpv6 dns ssh tftp\n"
+    "  ports: \n"
+    "  protocols: icmp ipv6-icmp\n"
+    "  masquerade: no\n"
+    "  forward-ports: \n"
+    "  source-ports: \n"
+    "  icmp-blocks: \n"
+    "  rich rules: \n"
+    "\trule priority=\"32767\" drop\n"
+)
+
+STATE_RUNNING = "running\n"
+STATE_NOT_RUNNING = "not running\n"
+
+BLANK = ""
+
+GARBLED = (
+    "  interfaces: virbr0\n"       # before any zone header: ignored
+    "FirewallD is not running\n"   # not a zone header (several words)
+    "work (active\n"               # broken parenthesis: not a header
+    "odd\n"
+    "  target:\n"
+    "  services dhcp\n"            # no colon
+    "  interfaces: virbr9\n"
+    "\trule priority=\"32767\" reject\n"  # outside rich rules: ignored
+)
+
+
+def test_parse_zones():
+    zones = parse_zones(ZONES)
+    assert [z.name for z in zones] == ["block", "libvirt", "public", "trusted"]
+    block, libvirt, public, trusted = zones
+    assert block.target == "%%REJECT%%"
+    assert block.interfaces == () and block.services == () and block.ports == ()
+    # ACCEPT with libvirt's catch-all reject rule
+    assert libvirt.target == "ACCEPT+reject"
+    assert libvirt.interfaces == ("virbr0",)
+    assert libvirt.services == ("dhcp", "dhcpv6", "dns", "ssh", "tftp")
+    assert public.target == "default"
+    assert public.interfaces == ("eth0",)
+    assert public.services == ("dhcpv6-client", "ssh")
+    assert public.ports == ("8080/tcp",)
+    assert trusted.target == "ACCEPT"
+
+
+def test_libvirt_zone_allows_only_listed():
+    libvirt = parse_zones(ZONES)[1]
+    assert libvirt.allows("dhcp", "67/udp") is True
+    assert libvirt.allows("tftp", "69/udp") is True
+    assert libvirt.allows("http", "80/tcp") is False  # the reject rule catches it
+
+
+def test_trusted_zone_allows_anything():
+    trusted = parse_zones(ZONES)[3]
+    assert trusted.allows("dhcp", "67/udp") is True
+    assert trusted.allows("anything", "12345/tcp") is True
+
+
+def test_public_zone_by_service_or_port():
+    public = parse_zones(ZONES)[2]
+    assert public.allows("dhcp", "67/udp") is False
+    assert public.allows("ssh", "22/tcp") is True
+    assert public.allows("http-alt", "8080/tcp") is True
+
+
+def test_block_zone_allows_nothing():
+    block = parse_zones(ZONES)[0]
+    assert block.allows("dhcp", "67/udp") is False
+
+
+def test_drop_catch_all_and_two_interfaces():
+    (z,) = parse_zones(ZONES_TWO_BRIDGES)
+    assert z.target == "ACCEPT+reject"
+    assert z.interfaces == ("virbr0", "virbr1")
+    assert z.allows("dhcp", "67/udp") and not z.allows("nfs", "2049/tcp")
+
+
+def test_rich_rule_that_is_not_catch_all_keeps_accept():
+    text = ZONES_TWO_BRIDGES.replace('\trule priority="32767" drop',
+                                     '\trule family="ipv4" source address="10.0.0.0/8" reject')
+    (z,) = parse_zones(text)
+    assert z.target == "ACCEPT"
+    assert z.allows("nfs", "2049/tcp")
+
+
+def test_build_firewalld_running():
+    fw = build_firewalld(True, STATE_RUNNING, "1.3.0\n", ZONES, 0)
+    assert fw.installed and fw.running
+    assert fw.version == "1.3.0"
+    assert fw.error is None
+    assert fw.zone_of("virbr0").name == "libvirt"
+    assert fw.zone_of("eth0").name == "public"
+    assert fw.zone_of("virbr9") is None
+    assert fw.zone("trusted").target == "ACCEPT"
+    assert fw.zone("nope") is None
+
+
+def test_build_firewalld_not_running():
+    fw = build_firewalld(True, STATE_NOT_RUNNING, None, None, None)
+    assert fw.installed and not fw.running
+    assert fw.zones == () and fw.error is None
+
+
+def test_build_firewalld_state_with_warning_first():
+    fw = build_firewalld(True, "Warning: something odd\nrunning\n", "0.9.3", ZONES_TWO_BRIDGES, 0)
+    assert fw.running
+    assert fw.zone_of("virbr1").name == "libvirt"
+
+
+def test_build_firewalld_not_installed():
+    fw = build_firewalld(False, STATE_RUNNING, "1.3.0", ZONES, 0)
+    assert (fw.installed, fw.running, fw.zones) == (False, False, ())
+
+
+def test_build_firewalld_zones_failed():
+    fw = build_firewalld(True, STATE_RUNNING, "1.3.0", "Authorization failed.\n", 11)
+    assert fw.running
+    assert fw.zones == ()
+    assert fw.error == "firewall-cmd --list-all-zones failed: Authorization failed."
+
+
+def test_build_firewalld_zones_missing():
+    fw = build_firewalld(True, STATE_RUNNING, "", None, None)
+    assert fw.version is None
+    assert fw.error == "firewall-cmd --list-all-zones failed: "
+
+
+@pytest.mark.parametrize("text", [BLANK, None, "\n\n", "   target: ACCEPT\n"])
+def test_parse_zones_empty(text):
+    assert parse_zones(text) == ()
+
+
+def test_parse_zones_garbled():
+    zones = parse_zones(GARBLED)
+    assert [(z.name, z.target, z.interfaces, z.services) for z in zones] == [
+        ("odd", None, ("virbr9",), ()),
+    ]
+
+
+def test_catch_all_reject_with_type():
+    text = ZONES_TWO_BRIDGES.replace('\trule priority="32767" drop',
+                                     '\trule priority="32767" reject type="icmp-port-unreachable"')
+    (z,) = parse_zones(text)
+    assert z.allows("nfs", "2049/tcp") is False

@@ -1,0 +1,326 @@
+"""Fuzz every parser with arbitrary text and with mutations of the real samples.
+
+Each parser must return its documented type (with sane values) or, for the XML
+parsers, raise XmlError; nothing else may escape. A host's output is untrusted
+input: one odd file or a cut-off session must never crash a whole run.
+
+The runs are derandomized (same examples every time) and short. For a longer,
+random exploration:
+
+    KVMNETCHECK_FUZZ_RANDOM=1 KVMNETCHECK_FUZZ_EXAMPLES=5000 .venv/bin/pytest ... selftests/unit/test_fuzz.py
+"""
+import math
+import os
+import re
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+import test_bridge_config as S_CFG
+import test_firewalld as S_FW
+import test_host_facts as S_HOST
+import test_iptables as S_IPT
+import test_libvirt_xml as S_XML
+import test_sections as S_SEC
+import test_sysfs_bridge as S_BR
+import test_tc as S_TC
+from kvmnetcheck.collect.libvirt_source import RawLibvirt, RawNetwork
+from kvmnetcheck.facts.bridge_config import (
+    parse_ifcfg, parse_ifupdown, parse_netdev, parse_netplan, parse_nmconnection,
+)
+from kvmnetcheck.facts.firewalld import parse_zones
+from kvmnetcheck.facts.host import build_host_facts
+from kvmnetcheck.facts.iptables import parse_checksum_help, parse_save, parse_version
+from kvmnetcheck.facts.libvirt_xml import XmlError, parse_domain, parse_network
+from kvmnetcheck.facts.model import (
+    MAX_FORWARD_DELAY_S, MIN_FORWARD_DELAY_S, Bridge, BridgeConfig, BridgePort, FirewalldZone, Guest, GuestNic,
+    HostFacts, IptablesRule, NetworkDefinition, TcFilters,
+)
+from kvmnetcheck.facts.sections import Section, split_sections
+from kvmnetcheck.facts.tc import parse_filters
+
+EXAMPLES = int(os.environ.get("KVMNETCHECK_FUZZ_EXAMPLES", "200"))
+RANDOM = os.environ.get("KVMNETCHECK_FUZZ_RANDOM") == "1"
+
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,  # write nothing (.hypothesis/) into the checkout
+    derandomize=not RANDOM,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example,
+                           HealthCheck.filter_too_much],
+)
+
+# bits that matter to one parser or another
+TOKENS = [
+    "\n", "\t", " ", "=", "'", '"', "\\", "<", ">", "/>", "</", "&", "&amp;", "&x;", ";", "!", "! ", "-", "*",
+    "#", ":", "[", "]", "(", ")", "{", "}", "@@", "\x00", "\r", "\ufeff", "\udcff", "é", "0", "-1", "1.5",
+    "99999999999999999999", "nan", "inf", "-A ", "-o ", "-i ", "-j ", "*filter\n", "COMMIT\n", "stp_state=",
+    "forward_delay=", "port=x state=", "  target: ACCEPT\n", "\trule priority=\"1\" reject\n", "csum (udp)",
+    "<![CDATA[", "]]>", "<!--", "-->", "<!DOCTYPE x>", "<?xml version='1.0'?>", "xmlns='urn:x'", "<bridge ",
+    "delay='", "stp='off'", "<boot order='", "[bridge]\n", "[Bridge]\n", "iface br0 inet manual\n", "bridge_stp on\n",
+    "TYPE=Bridge\n", "parameters:\n", "  ", "- ", "? ", "|\n", "!!binary ", "*a", "&a ", "%",
+]
+PIECES = st.one_of(st.sampled_from(TOKENS), st.text(max_size=8))
+_VALUE = re.compile(r"""'([^'<>\n]*)'|"([^"<>\n]*)"|>([^<>]*)<|[=:] ?([^\n]*)""")
+
+
+@st.composite
+def mutated(draw, samples):
+    """A real sample with a few random edits: insert, delete, replace, duplicate, truncate."""
+    text = draw(st.sampled_from(samples))
+    for _ in range(draw(st.sampled_from((0, 1, 1, 2, 2, 3, 6)))):
+        op = draw(st.sampled_from(("insert", "delete", "replace", "duplicate", "truncate", "value", "value")))
+        i = draw(st.integers(0, len(text)))
+        j = draw(st.integers(i, min(len(text), i + 60)))
+        if op == "value":
+            # change one value (a quoted attribute, an element's text, what follows = or :)
+            # and keep the structure around it
+            spots = [m.span(m.lastindex) for m in _VALUE.finditer(text)]
+            if spots:
+                a, b = draw(st.sampled_from(spots))
+                text = text[:a] + draw(PIECES) + text[b:]
+        elif op == "insert":
+            text = text[:i] + draw(PIECES) + text[i:]
+        elif op == "delete":
+            text = text[:i] + text[j:]
+        elif op == "replace":
+            text = text[:i] + draw(PIECES) + text[j:]
+        elif op == "duplicate":
+            text = text[:j] + text[i:j] + text[j:]
+        else:
+            text = text[:i]
+    return text
+
+
+@st.composite
+def _inputs(draw, samples):
+    # mostly real samples with a few edits (they get deep into the parsers), some pure noise
+    kind = draw(st.sampled_from(("mutated", "mutated", "mutated", "mutated", "text", "pieces")))
+    if kind == "text":
+        return draw(st.text(max_size=400))
+    if kind == "pieces":
+        return "".join(draw(st.lists(PIECES, max_size=40)))
+    return draw(mutated(samples))
+
+
+def inputs(*samples):
+    return _inputs(list(samples))
+
+
+def _delay_ok(v):
+    return v is None or (isinstance(v, float) and not math.isnan(v) and v >= 0)
+
+
+# ------------------------------------------------------------------ sections
+
+@FUZZ
+@given(inputs(S_SEC.OUTPUT, S_SEC.TRUNCATED, S_SEC.MISSING_RC, S_SEC.FORGED, S_HOST.OUTPUT[:3000]),
+       st.sampled_from([S_SEC.NONCE, S_HOST.NONCE]))
+def test_split_sections(text, nonce):
+    sections = split_sections(text, nonce)
+    assert isinstance(sections, list)
+    marker = f"@@{nonce}@@ "
+    for s in sections:
+        assert isinstance(s, Section)
+        assert isinstance(s.kind, str) and isinstance(s.arg, str) and isinstance(s.text, str)
+        assert s.rc is None or isinstance(s.rc, int)
+        assert not any(line.startswith(marker) for line in s.text.split("\n"))
+    assert len(sections) <= text.count(marker)
+
+
+# ------------------------------------------------------------------ sysfs bridge
+
+@FUZZ
+@given(inputs(S_BR.VIRBR0, S_BR.BR0_NOT_ROOT, S_BR.STP_OFF_BR, S_BR.USER_STP, S_BR.GARBLED),
+       st.one_of(st.none(), st.integers(-10, 2000)))
+def test_parse_bridge(text, clk):
+    b = parse_bridge_checked(text, clk)
+    assert b.stp_state in (0, 1, 2, None)
+    for v in (b.forward_delay_s, b.hello_time_s, b.max_age_s):
+        assert _delay_ok(v)
+    assert b.new_port_block_s is None or b.new_port_block_s >= 0
+    assert b.is_stp_root in (True, False, None)
+    assert all(isinstance(p, BridgePort) and isinstance(p.state_name, str) for p in b.ports)
+    for bid in (b.bridge_id, b.root_id):
+        assert bid is None or (len(bid) == 17 and bid == bid.lower())
+
+
+def parse_bridge_checked(text, clk):
+    from kvmnetcheck.facts.sysfs_bridge import parse_bridge
+    b = parse_bridge("virbr0", text, clk)
+    assert isinstance(b, Bridge) and b.name == "virbr0"
+    return b
+
+
+# ------------------------------------------------------------------ iptables
+
+@FUZZ
+@given(inputs(S_IPT.VERSION_147, S_IPT.VERSION_189_NFT, S_IPT.VERSION_187_LEGACY, S_IPT.HELP_MISSING_147))
+def test_parse_version(text):
+    version, vtext, variant = parse_version(text)
+    assert version is None or (isinstance(version, tuple) and all(isinstance(p, int) for p in version))
+    assert (version is None) == (vtext is None)
+    assert variant is None or isinstance(variant, str)
+
+
+@FUZZ
+@given(inputs(S_IPT.HELP_PRESENT, S_IPT.HELP_MISSING_147, S_IPT.HELP_EMPTY))
+def test_parse_checksum_help(text):
+    assert parse_checksum_help(text) in (True, False, None)
+
+
+@FUZZ
+@given(inputs(S_IPT.SAVE_LIBVIRT9, S_IPT.SAVE_OLD_LIBVIRT, S_IPT.SAVE_NEGATED_AND_COMMENTS, S_IPT.GARBLED))
+def test_parse_save(text):
+    rules = parse_save(text)
+    assert isinstance(rules, tuple)
+    for r in rules:
+        assert isinstance(r, IptablesRule)
+        assert r.table and r.chain
+        assert r.text.startswith("-A ")
+        assert r.out_iface != "!" and r.in_iface != "!"
+
+
+# ------------------------------------------------------------------ tc
+
+@FUZZ
+@given(st.lists(inputs(S_TC.CSUM_UDP, S_TC.CSUM_IPH_ONLY, S_TC.NO_CSUM, S_TC.GARBLED), max_size=3))
+def test_parse_filters(texts):
+    f = parse_filters("virbr0", texts)
+    assert isinstance(f, TcFilters)
+    assert f.csum_udp in (True, False)
+    assert all(isinstance(line, str) and "csum" in line for line in f.lines)
+    assert not f.csum_udp or f.lines
+
+
+# ------------------------------------------------------------------ firewalld
+
+@FUZZ
+@given(inputs(S_FW.ZONES, S_FW.ZONES_TWO_BRIDGES, S_FW.GARBLED))
+def test_parse_zones(text):
+    zones = parse_zones(text)
+    assert isinstance(zones, tuple)
+    for z in zones:
+        assert isinstance(z, FirewalldZone)
+        assert z.name and not z.name[0].isspace()
+        assert all(isinstance(x, str) for x in z.interfaces + z.services + z.ports)
+        assert z.allows("dhcp", "67/udp") in (True, False)
+
+
+# ------------------------------------------------------------------ libvirt XML
+
+NETWORKS = [S_XML.NET_DEFAULT, S_XML.NET_ISOLATED, S_XML.NET_ROUTED, S_XML.NET_HOST_BRIDGE, S_XML.NET_PXE,
+            S_XML.NET_NO_BRIDGE]
+DOMAINS = [S_XML.DOM_RUNNING, S_XML.DOM_BOOT_ORDER, S_XML.DOM_MINIMAL]
+
+
+@FUZZ
+@given(inputs(*NETWORKS, S_XML.BILLION_LAUGHS))
+def test_parse_network(text):
+    try:
+        n = parse_network(text)
+    except XmlError:
+        event("XmlError")
+        return
+    event("parsed")
+    assert isinstance(n, NetworkDefinition)
+    assert n.name
+    assert isinstance(n.delay_s, int) and n.delay_s >= 0
+    assert n.stp in (True, False)
+    assert MIN_FORWARD_DELAY_S <= n.kernel_forward_delay_s <= MAX_FORWARD_DELAY_S
+    assert n.serves_dhcp in (True, False) and n.serves_pxe in (True, False)
+
+
+@FUZZ
+@given(inputs(*DOMAINS), st.booleans())
+def test_parse_domain(text, active):
+    try:
+        g = parse_domain(text, active)
+    except XmlError:
+        event("XmlError")
+        return
+    event("parsed")
+    assert isinstance(g, Guest)
+    assert g.name and g.active is active
+    for i, nic in enumerate(g.nics):
+        assert isinstance(nic, GuestNic) and nic.index == i and nic.guest == g.name
+        assert nic.boot_order is None or isinstance(nic.boot_order, int)
+        assert nic.label
+
+
+# ------------------------------------------------------------------ bridge configs
+
+def _check_configs(configs, fmt):
+    assert isinstance(configs, list)
+    for c in configs:
+        assert isinstance(c, BridgeConfig) and c.format == fmt
+        assert isinstance(c.bridge, str) and c.bridge
+        assert c.stp in (True, False)
+        assert _delay_ok(c.forward_delay_s)
+        assert MIN_FORWARD_DELAY_S <= c.effective_forward_delay_s <= MAX_FORWARD_DELAY_S
+        assert c.new_port_block_s in (0.0,) or 2 * MIN_FORWARD_DELAY_S <= c.new_port_block_s <= 2 * MAX_FORWARD_DELAY_S
+
+
+IFCFGS = [S_CFG.IFCFG_STP_DELAY0, S_CFG.IFCFG_STP_DELAY_FLOAT, S_CFG.IFCFG_STP_NO_DELAY, S_CFG.IFCFG_STP_OFF,
+          S_CFG.IFCFG_BRIDGING_OPTS, S_CFG.IFCFG_QUOTED, S_CFG.IFCFG_ETH]
+
+
+@FUZZ
+@given(inputs(*IFCFGS), st.sampled_from(["ip", "brctl", None]))
+def test_parse_ifcfg(text, style):
+    _check_configs(parse_ifcfg(S_CFG.IFCFG_PATH, text, style), "ifcfg")
+
+
+@FUZZ
+@given(inputs(S_CFG.NM_DEFAULT, S_CFG.NM_STP_FALSE, S_CFG.NM_DELAY_2, S_CFG.NM_ETHERNET))
+def test_parse_nmconnection(text):
+    _check_configs(parse_nmconnection(S_CFG.NM_PATH, text), "nmconnection")
+
+
+@FUZZ
+@given(inputs(S_CFG.IFUPDOWN))
+def test_parse_ifupdown(text):
+    _check_configs(parse_ifupdown(S_CFG.IFUPDOWN_PATH, text), "ifupdown")
+
+
+@FUZZ
+@given(inputs(S_CFG.NETDEV_STP, S_CFG.NETDEV_PLAIN))
+def test_parse_netdev(text):
+    _check_configs(parse_netdev(S_CFG.NETDEV_PATH, text), "networkd")
+
+
+@FUZZ
+@given(inputs(S_CFG.NETPLAN, S_CFG.NETPLAN_NO_BRIDGES))
+def test_parse_netplan(text):
+    configs = parse_netplan(S_CFG.NETPLAN_PATH, text)
+    event(f"{len(configs)} bridges")
+    _check_configs(configs, "netplan")
+
+
+# ------------------------------------------------------------------ the whole host
+
+def _raw_libvirt():
+    xml = st.one_of(mutated(NETWORKS), st.text(max_size=100))
+    net = st.builds(RawNetwork, st.just("0f3a6d2e-8c1b-4b7a-9f4e-2d1c5b6a7e80"), st.booleans(), st.booleans(),
+                    st.one_of(st.none(), st.booleans()), xml, st.one_of(st.none(), xml))
+    dom = st.tuples(st.booleans(), st.one_of(mutated(DOMAINS), st.text(max_size=100)))
+    ok = st.builds(lambda nets, doms: RawLibvirt("libvirt-python", "qemu:///system", (10, 0, 0), "QEMU 8.2.2",
+                                                 nets, doms),
+                   st.lists(net, max_size=2), st.lists(dom, max_size=2))
+    failed = st.just(RawLibvirt("none", "qemu:///system", error="cannot open qemu:///system read-only"))
+    return st.one_of(st.none(), ok, failed)
+
+
+@FUZZ
+@given(inputs(S_HOST.OUTPUT), _raw_libvirt())
+def test_build_host_facts(text, raw):
+    f = build_host_facts("kvm01", "ssh://kvm01", text, S_HOST.NONCE, raw)
+    assert isinstance(f, HostFacts)
+    event("reachable" if f.reachable else "not recognised")
+    event(f"libvirt source {f.libvirt.source}")
+    assert f.error is None or f.error == "the collector printed nothing recognisable"
+    assert f.libvirt.source in ("libvirt-python", "virsh", "none")
+    assert all(isinstance(p, str) for p in f.parse_errors)
+    backend, evidence = f.firewall_backend
+    assert backend in ("iptables", "nftables", None) and evidence
