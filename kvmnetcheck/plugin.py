@@ -232,6 +232,7 @@ def _result(item, call, rep, cid: str) -> Result:
     elif isinstance(exc, Finding):
         r.outcome = "failed"
         r.message, r.remediation, r.observed, r.limit = exc.message, exc.remediation, exc.observed, exc.limit
+        r.fix_script = exc.script
     elif rep.failed and isinstance(exc, AssertionError) and rep.when == "call":
         r.outcome = "failed"
         r.message = str(exc).split("\nassert ")[0].strip()

@@ -1,9 +1,14 @@
 """Each guest NIC: will its bridge let it talk in time, and will its DHCP replies be valid?"""
 import pytest
 
-from kvmnetcheck.checks import Finding, check, render
+import re
+
+from kvmnetcheck.checks import Finding, Remedy, check, remedy, render
 from kvmnetcheck.checks.derive import Unreadable, bridge_owner, checksum_fixup, nic_attachment, pxe_words
 from kvmnetcheck.facts.model import STP_USER
+
+
+MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 
 
 @check("guest-nic-bridge-delay")
@@ -43,7 +48,7 @@ def test_guest_nic_bridge_forwards_promptly(host_facts, guest, nic, policy):
                   "from": source, "new_port_blocked_s": block, "boots from network": guest.boots_from_network,
                   "guest running": guest.active},
         limit=policy.describe_limit(),
-        remediation=render("guest-nic-bridge-delay", variant, **values),
+        remediation=remedy("guest-nic-bridge-delay", variant, **values),
     )
 
 
@@ -77,6 +82,7 @@ def test_guest_nic_gets_valid_dhcp_checksums(host_facts, guest, nic):
                                                           if proc else ""),
                   "dhcp from": f"network {net.name} on {at.bridge}", "fix-up": fix.evidence},
         limit="one of the four conditions must not hold",
-        remediation=render("guest-nic-dhcp-checksum", "default", guest=guest.name, mac=nic.mac or "",
-                           network=net.name),
+        remediation=remedy("guest-nic-dhcp-checksum", "default", guest=guest.name, mac=nic.mac or "",
+                           network=net.name) if nic.mac and MAC.fullmatch(nic.mac) else
+        Remedy(render("guest-nic-dhcp-checksum", "default", guest=guest.name, mac=nic.mac or "", network=net.name)),
     )

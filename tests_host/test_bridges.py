@@ -1,7 +1,7 @@
 """Linux bridges as the kernel runs them, and as their persistent config will bring them back."""
 import pytest
 
-from kvmnetcheck.checks import Finding, check, render
+from kvmnetcheck.checks import Finding, check, remedy
 from kvmnetcheck.checks.derive import CONFIG_HINTS, Unreadable, bridge_owner
 from kvmnetcheck.facts.model import STP_OFF, STP_USER
 
@@ -42,7 +42,7 @@ def test_bridge_forwards_new_ports_within_limit(host_facts, bridge, policy):
         observed={"stp_state": state, "forward_delay_s": bridge.forward_delay_s, "new_port_blocked_s": block,
                   "ports": ", ".join(f"{p.name}={p.state_name}" for p in bridge.ports) or "none"},
         limit=policy.describe_limit(),
-        remediation=render("bridge-forward-delay", owner.kind, **values),
+        remediation=remedy("bridge-forward-delay", owner.kind, **values),
     )
 
 
@@ -66,7 +66,7 @@ def test_bridge_with_stp_is_root(host_facts, bridge):
         observed={"bridge_id": bridge.bridge_id, "root_id": bridge.root_id, "root_port": bridge.root_port,
                   "priority": bridge.priority, "forward_delay_s": bridge.forward_delay_s},
         limit="the bridge is the STP root, or STP is off",
-        remediation=render("bridge-stp-root", "default", bridge=bridge.name,
+        remediation=remedy("bridge-stp-root", "default", bridge=bridge.name,
                            where=bridge_owner(host_facts, bridge.name).where()),
     )
 
@@ -82,7 +82,7 @@ def test_bridge_config_keeps_new_ports_open(host_facts, bridge_config, policy):
     if c.problem:
         raise Finding(f"{c.path} defines bridge {c.bridge} with STP on, but {c.problem}",
                       observed=observed, limit=policy.describe_limit(),
-                      remediation=render("bridge-persistent-config", c.format, **values))
+                      remediation=remedy("bridge-persistent-config", c.format, **values))
     block = c.new_port_block_s
     if block <= policy.max_port_block_s:
         return
@@ -92,5 +92,5 @@ def test_bridge_config_keeps_new_ports_open(host_facts, bridge_config, policy):
         f"{c.path} brings bridge {c.bridge} up with STP on and {delay}: after the next ifup or reboot a new "
         f"port passes no traffic for {block:g} s, over the limit of {policy.max_port_block_s:g} s",
         observed=observed, limit=policy.describe_limit(),
-        remediation=render("bridge-persistent-config", c.format, **values),
+        remediation=remedy("bridge-persistent-config", c.format, **values),
     )

@@ -1,7 +1,7 @@
 """DHCP reply checksums: can the host fill them in, and does it, for each DHCP network."""
 import pytest
 
-from kvmnetcheck.checks import Finding, check, render
+from kvmnetcheck.checks import Finding, check, remedy
 from kvmnetcheck.checks.derive import checksum_fixup
 
 FIRST_WITH_CHECKSUM = (1, 4, 10)
@@ -22,7 +22,7 @@ def test_iptables_supports_checksum_target(host_facts):
                         "(a libvirt >= 10.4 without iptables uses nftables)")
         raise Finding(f"libvirt uses its iptables backend ({evidence}) but iptables is not installed",
                       observed={"backend": backend}, limit="iptables >= 1.4.10 with CHECKSUM",
-                      remediation=render("iptables-checksum-support", "default"))
+                      remediation=remedy("iptables-checksum-support", "default"))
     if ipt.version is None:
         pytest.fail(f"iptables --version could not be read on {host_facts.host}", pytrace=False)
     old = ipt.version < FIRST_WITH_CHECKSUM
@@ -35,7 +35,7 @@ def test_iptables_supports_checksum_target(host_facts):
         observed={"iptables": ipt.version_text, "CHECKSUM extension": ipt.checksum_extension,
                   "libvirt firewall backend": f"{backend or 'unknown'} ({evidence})"},
         limit="iptables >= 1.4.10 with the CHECKSUM extension",
-        remediation=render("iptables-checksum-support", "default"),
+        remediation=remedy("iptables-checksum-support", "default"),
     )
 
 
@@ -62,7 +62,7 @@ def test_dhcp_network_fixes_reply_checksums(host_facts, network):
         observed={"bridge": network.bridge_name, "vhost-net": "/dev/vhost-net present",
                   "libvirt firewall backend": f"{backend or 'unknown'} ({evidence})", "fix-up": fix.evidence},
         limit="a CHECKSUM --checksum-fill rule (-o BRIDGE, udp dport 68) or a tc csum filter on the bridge",
-        remediation=render("dhcp-checksum-fixup", variant, network=network.name, bridge=network.bridge_name,
+        remediation=remedy("dhcp-checksum-fixup", variant, network=network.name, bridge=network.bridge_name,
                            rule_match=f"-o {network.bridge_name} .*CHECKSUM"),
     )
 
@@ -79,7 +79,7 @@ def test_libvirtd_log_has_no_checksum_warning(host_facts):
             f"{lines[0]}",
             observed={"log lines": " | ".join(lines[:5]), "searched": ", ".join(host_facts.libvirt_log_sources)},
             limit="no such warning",
-            remediation=render("libvirt-checksum-warning", "default"),
+            remediation=remedy("libvirt-checksum-warning", "default"),
         )
     if not host_facts.libvirt_log_sources:
         pytest.skip("no libvirtd log could be read (no log file, no journal)")

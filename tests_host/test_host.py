@@ -1,7 +1,7 @@
 """Host-level checks: can the host be read at all, and can its libvirt be read."""
 import pytest
 
-from kvmnetcheck.checks import Finding, check, render
+from kvmnetcheck.checks import Finding, check, remedy
 
 
 @check("host-reachable")
@@ -11,7 +11,7 @@ def test_host_is_reachable_and_readable(target):
         raise Finding(
             f"{target.host} could not be checked: {target.error}",
             observed={"host": target.spec, "error": target.error},
-            remediation=render("host-reachable", "default", target=target.host),
+            remediation=remedy("host-reachable", "default", target=target.host),
         )
     ipt = target.iptables
     if ipt.installed and ipt.rules_error:
@@ -19,7 +19,7 @@ def test_host_is_reachable_and_readable(target):
             f"{target.host} was reached as uid {target.uid}, but its iptables rules could not be read: "
             f"{ipt.rules_error}",
             observed={"uid": target.uid, "iptables-save": ipt.rules_error},
-            remediation=render("host-reachable", "default", target=target.host),
+            remediation=remedy("host-reachable", "default", target=target.host),
         )
 
 
@@ -34,5 +34,5 @@ def test_libvirt_is_readable(host_facts):
     raise Finding(
         f"libvirt is installed on {host_facts.host} but could not be read: {v.error}",
         observed={"uri": (v.uri or "").split("?")[0], "error": v.error},
-        remediation=render("libvirt-readable", "default", host=host_facts.host),
+        remediation=remedy("libvirt-readable", "default", host=host_facts.host),
     )

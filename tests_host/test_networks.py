@@ -3,7 +3,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 
-from kvmnetcheck.checks import Finding, check, render
+from kvmnetcheck.checks import Finding, check, remedy
 from kvmnetcheck.checks.derive import Unreadable
 
 
@@ -48,7 +48,7 @@ def test_network_bridge_forwards_new_ports_promptly(host_facts, network, policy)
                   "delay (XML)": d.delay_s, "kernel forward_delay_s": d.kernel_forward_delay_s,
                   "new_port_blocked_s": d.new_port_block_s, "active": network.active},
         limit=policy.describe_limit(),
-        remediation=render("libvirt-network-stp-delay", "restart" if only_running else "edit",
+        remediation=remedy("libvirt-network-stp-delay", "restart" if only_running else "edit",
                            network=network.name, bridge=d.bridge_name or "virbrN",
                            bridge_xml=_suggested_bridge(d.bridge_name, policy)),
     )
@@ -83,7 +83,7 @@ def test_network_survives_firewalld(host_facts, network):
     zone = fw.zone_of(bridge)
     if expected and (zone is None or zone.name not in expected):
         problems.append(f"{bridge} is in zone {zone.name if zone else '(none)'!s}, expected {expected[0]} ({why})")
-        fixes.append(render("firewalld-libvirt-conflict", "zone", zone=expected[0], bridge=bridge))
+        fixes.append(remedy("firewalld-libvirt-conflict", "zone", zone=expected[0], bridge=bridge))
         zone = fw.zone(expected[0]) or zone
     if zone is not None:
         needs = []
@@ -95,7 +95,7 @@ def test_network_survives_firewalld(host_facts, network):
             if not zone.allows(service, port):
                 problems.append(f"zone {zone.name} does not admit {service} (services: "
                                 f"{' '.join(zone.services) or 'none'}, target {zone.target})")
-                fixes.append(render("firewalld-libvirt-conflict", "service", zone=zone.name, service=service))
+                fixes.append(remedy("firewalld-libvirt-conflict", "service", zone=zone.name, service=service))
     backend, evidence = host_facts.firewall_backend
     ipt_rules = host_facts.iptables.rules_mentioning(bridge)
     nft_rules = host_facts.nft.mentions(bridge)
@@ -104,7 +104,7 @@ def test_network_survives_firewalld(host_facts, network):
     if not ipt_rules and not nft_rules:
         problems.append(f"libvirt's firewall rules for {bridge} are gone (none in iptables"
                         + (" nor in nft table ip libvirt_network" if host_facts.nft.installed else "") + ")")
-        fixes.append(render("firewalld-libvirt-conflict", "rules", bridge=bridge))
+        fixes.append(remedy("firewalld-libvirt-conflict", "rules", bridge=bridge))
     if not problems:
         return
     raise Finding(
@@ -114,5 +114,5 @@ def test_network_survives_firewalld(host_facts, network):
                   "firewalld": fw.version or "running", "libvirt firewall backend": f"{backend} ({evidence})",
                   "libvirt rules for bridge": len(ipt_rules) + (1 if nft_rules else 0)},
         limit="bridge in its zone, DHCP (and TFTP for PXE) admitted, libvirt's rules present",
-        remediation="\n".join(fixes),
+        remediation=sum(fixes[1:], fixes[0]),
     )

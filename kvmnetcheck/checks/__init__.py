@@ -6,9 +6,9 @@ from typing import Any, Optional
 
 import pytest
 
-from .catalog import CHECKS, SEVERITIES, Check, render
+from .catalog import CHECKS, SEVERITIES, Check, Remedy, remedy, render
 
-__all__ = ["CHECKS", "SEVERITIES", "Check", "Finding", "Policy", "check", "render"]
+__all__ = ["CHECKS", "SEVERITIES", "Check", "Finding", "Policy", "Remedy", "check", "remedy", "render"]
 
 
 def check(check_id: str):
@@ -25,11 +25,14 @@ def check(check_id: str):
 class Finding(AssertionError):
     """A failed check, carrying what was observed, the limit, and the fix for this object."""
 
-    def __init__(self, message: str, *, remediation: str, observed: Optional[dict[str, Any]] = None,
+    def __init__(self, message: str, *, remediation: "Remedy | str", observed: Optional[dict[str, Any]] = None,
                  limit: Optional[str] = None):
         super().__init__(message)
         self.message = message
-        self.remediation = remediation
+        if isinstance(remediation, str):
+            remediation = Remedy(remediation)
+        self.remediation = remediation.text
+        self.script = remediation.script
         self.observed = observed or {}
         self.limit = limit
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import shlex
 import string
+from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
-from dataclasses import dataclass
 
 SEVERITIES = ("critical", "high", "medium", "low")
 GUIDE = "RHEL Virtualization Deployment and Administration Guide, appendix B.8"
@@ -23,7 +23,10 @@ class Check:
     requirement: str  # one line: what a good host looks like
     rationale: str  # why a failure breaks PXE/DHCP
     guide: str  # where the guide says it
-    remediation: dict[str, str]  # variant -> template
+    remediation: dict[str, str]  # variant -> template: what a person reads and types
+    # variant -> template: the same fix as commands that need no editor, for fix scripts;
+    # a variant missing here cannot be scripted safely and is left to a person
+    scripts: dict[str, str] = field(default_factory=dict)
 
 
 class _ShellFormatter(string.Formatter):
@@ -39,11 +42,41 @@ class _ShellFormatter(string.Formatter):
 _FMT = _ShellFormatter()
 
 
+@dataclass(frozen=True)
+class Remedy:
+    """A fix for one object: the text a person reads, and the same as a script where that is safe."""
+
+    text: str
+    script: str = ""
+
+    def __add__(self, other: "Remedy") -> "Remedy":
+        return Remedy("\n".join(t for t in (self.text, other.text) if t),
+                      "\n".join(t for t in (self.script, other.script) if t))
+
+
+def remedy(check_id: str, variant: str, **values) -> Remedy:
+    return Remedy(render(check_id, variant, **values), render_script(check_id, variant, **values))
+
+
+def render_script(check_id: str, variant: str, **values) -> str:
+    """The non-interactive fix for one object, or "" where none can be scripted safely."""
+    template = CHECKS[check_id].scripts.get(variant)
+    return _FMT.format(template, **values).strip("\n") if template else ""
+
+
 def render(check_id: str, variant: str, **values) -> str:
     """The remediation text for one object: names shell-quoted, {x:xml} as an XML attribute, {x:raw} as is."""
     template = CHECKS[check_id].remediation[variant]
     return _FMT.format(template, **values).strip("\n")
 
+
+_NET_STP_OFF_SCRIPT = """\
+f=$(mktemp) && virsh net-dumpxml --inactive {network} \\
+  | sed -e "/<bridge /{{s/ stp='[^']*'//; s/ delay='[^']*'//; s/<bridge /<bridge stp='off' /}}" > "$f" \\
+  && virsh net-define "$f" && rm -f "$f"
+virsh net-destroy {network} && virsh net-start {network}"""
+
+_LIVE_STP_OFF_SCRIPT = "ip link set dev {bridge} type bridge stp_state 0"
 
 _LIVE_STP_OFF = """\
 # takes effect at once; ports already forwarding are not disturbed
@@ -103,6 +136,8 @@ virsh net-destroy {network} && virsh net-start {network}
 # or, without a restart, on the live bridge:
 ip link set dev {bridge} type bridge stp_state 0""",
         },
+        scripts={"edit": _NET_STP_OFF_SCRIPT,
+                 "restart": "virsh net-destroy {network} && virsh net-start {network}"},
     ),
     Check(
         id="bridge-forward-delay",
@@ -125,6 +160,7 @@ virsh net-edit {network}
 # make it last in whatever creates {bridge} at boot (no ifcfg, NetworkManager, ifupdown,
 # networkd or netplan definition of it was found on this host)""",
         },
+        scripts={v: _LIVE_STP_OFF_SCRIPT for v in ("live", "libvirt", "config", "unmanaged")},
     ),
     Check(
         id="bridge-stp-root",
@@ -139,6 +175,7 @@ virsh net-edit {network}
 ip link set dev {bridge} type bridge stp_state 0
 # then make it last where the bridge is defined{where:raw}""",
         },
+        scripts={"default": _LIVE_STP_OFF_SCRIPT},
     ),
     Check(
         id="bridge-persistent-config",
@@ -177,6 +214,13 @@ networkctl reload && networkctl reconfigure {bridge}""",
 #   stp: false
 #   forward-delay: 0
 netplan apply""",
+        },
+        scripts={
+            "ifcfg": """\
+sed -i -e 's/^STP=.*/STP=off/' -e 's/^BRIDGE_STP=.*/BRIDGE_STP=off/' {path}
+grep -q -e '^STP=' -e '^BRIDGE_STP=' {path} || echo STP=off >> {path}""",
+            "nmconnection": "nmcli connection modify {connection} bridge.stp no",
+            "networkd": "sed -i -e 's/^STP=.*/STP=no/' {path}",
         },
     ),
     Check(
@@ -217,6 +261,7 @@ virsh net-destroy {network} && virsh net-start {network}
 tc filter show dev {bridge} egress
 # meanwhile, per guest: virsh edit GUEST, <driver name='qemu'/> in each virtio <interface>""",
         },
+        scripts={v: "virsh net-destroy {network} && virsh net-start {network}" for v in ("iptables", "nftables")},
     ),
     Check(
         id="libvirt-checksum-warning",
@@ -254,6 +299,7 @@ ip link set dev {bridge} type bridge stp_state 0""",
 ip link set dev {bridge} type bridge stp_state 0
 # and make it last where the bridge is defined{where:raw}""",
         },
+        scripts={"network": _NET_STP_OFF_SCRIPT, "bridge": _LIVE_STP_OFF_SCRIPT},
     ),
     Check(
         id="guest-nic-dhcp-checksum",
@@ -274,6 +320,11 @@ virsh shutdown {guest}    # wait until it is shut off, then:
 virsh start {guest}
 # or restore the fix-up for the whole network (see dhcp-checksum-fixup for {network})""",
         },
+        scripts={"default": """\
+f=$(mktemp) && virsh dumpxml --inactive {guest} \\
+  | sed -e "/<mac address='{mac:raw}'\\/>/a <driver name='qemu'/>" > "$f" \\
+  && virsh define "$f" && rm -f "$f"
+# takes effect at the guest's next cold start: virsh shutdown {guest}, then virsh start {guest}"""},
     ),
     Check(
         id="firewalld-libvirt-conflict",
@@ -296,6 +347,15 @@ firewall-cmd --permanent --zone={zone} --add-service={service}""",
 # there to re-add them); restart libvirt so it puts them back:
 systemctl restart libvirtd      # or virtnetworkd on modular daemons
 # last resort from the guide: systemctl stop firewalld && systemctl restart libvirtd""",
+        },
+        scripts={
+            "zone": """\
+firewall-cmd --zone={zone} --change-interface={bridge}
+firewall-cmd --permanent --zone={zone} --change-interface={bridge}""",
+            "service": """\
+firewall-cmd --zone={zone} --add-service={service}
+firewall-cmd --permanent --zone={zone} --add-service={service}""",
+            "rules": "systemctl restart libvirtd 2>/dev/null || service libvirtd restart",
         },
     ),
 ]}

@@ -23,6 +23,7 @@ class Result:
     severity: str
     message: str = ""
     remediation: str = ""
+    fix_script: str = ""  # the remediation as commands needing no editor, where that is safe
     observed: dict[str, Any] = field(default_factory=dict)
     limit: Optional[str] = None
     test: str = ""
