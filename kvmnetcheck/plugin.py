@@ -34,7 +34,11 @@ _CONFIG: Optional[pytest.Config] = None  # logreport gets no config argument
 
 # ---------------------------------------------------------------- options
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager) -> None:
+    from . import gate
+
+    if not pluginmanager.is_registered(gate):
+        pluginmanager.register(gate, "kvmnetcheck-gate")
     g = parser.getgroup("kvm-netcheck")
     g.addoption("--max-port-block", type=float, default=None, metavar="SECONDS",
                 help="longest a new bridge port may pass no traffic (2 x forward_delay with kernel STP); "
