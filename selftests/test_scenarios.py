@@ -1,6 +1,6 @@
 """Every check against real lab hosts: each scenario sets one host into a known state, the suite
 checks all of them over real SSH in one run, and each scenario's (check, object) must come out as
-its file name says (.pass or .fail)."""
+its file name says (.pass, .fail, or .skip where the check must not apply)."""
 from __future__ import annotations
 
 import glob
@@ -20,7 +20,7 @@ SCENARIOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios"
 class Scenario:
     check: str
     name: str
-    expect: str  # passed | failed
+    expect: str  # passed | failed | skipped
     path: str
     object: str
     needs: frozenset
@@ -29,19 +29,22 @@ class Scenario:
 
     @property
     def id(self) -> str:
-        return f"{self.check}/{self.name}.{'pass' if self.expect == 'passed' else 'fail'}"
+        return f"{self.check}/{self.name}.{EXTENSIONS_BACK[self.expect]}"
+
+
+EXTENSIONS = {".pass": "passed", ".fail": "failed", ".skip": "skipped"}
+EXTENSIONS_BACK = {v: k[1:] for k, v in EXTENSIONS.items()}
 
 
 def load_scenarios() -> list[Scenario]:
     out = []
-    for path in sorted(glob.glob(os.path.join(SCENARIOS, "*", "*.pass")) +
-                       glob.glob(os.path.join(SCENARIOS, "*", "*.fail"))):
+    for path in sorted(p for ext in EXTENSIONS for p in glob.glob(os.path.join(SCENARIOS, "*", "*" + ext))):
         body = open(path).read()
         head = dict(re.findall(r"^# (object|needs|state): (.*)$", body, re.MULTILINE))
         base, ext = os.path.splitext(os.path.basename(path))
         out.append(Scenario(
             check=os.path.basename(os.path.dirname(path)), name=base,
-            expect="passed" if ext == ".pass" else "failed", path=path,
+            expect=EXTENSIONS[ext], path=path,
             object=head.get("object", "").strip(), needs=frozenset(head.get("needs", "").split()),
             state=head.get("state", "up").strip(), body=body))
     return sorted(out, key=lambda s: s.id)

@@ -27,6 +27,13 @@ def test_host_is_reachable_and_readable(target):
 def test_libvirt_is_readable(host_facts):
     """libvirt on the host can be read over a read-only connection or virsh --readonly."""
     v = host_facts.libvirt
+    if v.source == "files":
+        raise Finding(
+            f"no libvirt daemon on {host_facts.host} answered; its networks and guests were read from "
+            "libvirt's state files instead: " + "; ".join(v.notes),
+            observed={"source": "state files under /run/libvirt and /etc/libvirt", "notes": " | ".join(v.notes)},
+            remediation=remedy("libvirt-readable", "default", host=host_facts.host),
+        )
     if v.source != "none":
         return
     if not host_facts.libvirt_installed:

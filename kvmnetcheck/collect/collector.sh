@@ -181,5 +181,21 @@ if [ "$WANT_VIRSH" = 1 ] && have virsh; then
         run virsh_dom_xml "$u" $V dumpxml "$u"
     done
 fi
+# Last resort when no daemon answers: libvirt's own state files. Networks and guests keep
+# running without the daemon, and this is when firewall rules go missing.
+if [ "$WANT_VIRSH" = 1 ]; then
+    for f in /run/libvirt/network/*.xml; do
+        [ -f "$f" ] && show libvirt_net_status "$f"
+    done
+    for f in /etc/libvirt/qemu/networks/*.xml; do
+        [ -f "$f" ] && show libvirt_net_config "$f"
+    done
+    for f in /run/libvirt/qemu/*.xml; do
+        [ -f "$f" ] && show libvirt_dom_status "$f"
+    done
+    for f in /etc/libvirt/qemu/*.xml; do
+        [ -f "$f" ] && show libvirt_dom_config "$f"
+    done
+fi
 sec done ""
 end 0

@@ -38,13 +38,14 @@ class RawNetwork:
 
 @dataclass
 class RawLibvirt:
-    source: str  # libvirt-python | virsh | none
+    source: str  # libvirt-python | virsh | files | none
     uri: Optional[str]
     lib_version: Optional[tuple[int, int, int]] = None
     hypervisor_version: Optional[str] = None
     networks: list[RawNetwork] = field(default_factory=list)
     domains: list[tuple[bool, str]] = field(default_factory=list)  # (active, xml)
     error: Optional[str] = None
+    note: Optional[str] = None  # how the view was obtained, when not the usual way
 
 
 def _version_tuple(v: int) -> tuple[int, int, int]:

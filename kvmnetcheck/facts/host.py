@@ -103,6 +103,9 @@ def build_host_facts(host: str, spec: str, output: str, nonce: str,
     libvirt_installed = bool({"virsh", "libvirtd", "virtnetworkd"} & commands) or "libvirt_socket" in kv
     if raw_libvirt is None or raw_libvirt.error:
         virsh_raw = raw_from_virsh(by_kind)
+        state_files = ("libvirt_net_status", "libvirt_net_config", "libvirt_dom_status", "libvirt_dom_config")
+        if virsh_raw.error and any(by_kind.get(k) for k in state_files):
+            virsh_raw = raw_from_state_files(by_kind, virsh_raw.error)
         notes = []
         if raw_libvirt is not None and raw_libvirt.error:
             notes.append(raw_libvirt.error)
@@ -216,10 +219,42 @@ def raw_from_virsh(by_kind: dict[str, list[Section]]) -> RawLibvirt:
     return raw
 
 
+def raw_from_state_files(by_kind: dict[str, list[Section]], why: str) -> RawLibvirt:
+    """Networks and guests from libvirt's own files, when no daemon answers.
+
+    Running ones from the status files under /run/libvirt, defined ones from /etc/libvirt/qemu.
+    """
+    raw = RawLibvirt("files", None)
+
+    def name_of(xml: str, parse) -> Optional[str]:
+        try:
+            return parse(xml).name
+        except libvirt_xml.XmlError:
+            return None
+
+    net_status = {name_of(s.text, libvirt_xml.parse_network): s.text
+                  for s in by_kind.get("libvirt_net_status", []) if s.ok}
+    net_config = {name_of(s.text, libvirt_xml.parse_network): s.text
+                  for s in by_kind.get("libvirt_net_config", []) if s.ok}
+    for name in sorted(n for n in set(net_status) | set(net_config) if n):
+        live = net_status.get(name) or net_config[name]
+        raw.networks.append(RawNetwork(None, name in net_status, name in net_config, None, live,
+                                       net_config.get(name) if name in net_status else None))
+    parse_dom = lambda x: libvirt_xml.parse_domain(x, False)  # noqa: E731
+    dom_status = {name_of(s.text, parse_dom): s.text for s in by_kind.get("libvirt_dom_status", []) if s.ok}
+    dom_config = {name_of(s.text, parse_dom): s.text for s in by_kind.get("libvirt_dom_config", []) if s.ok}
+    for name in sorted(n for n in set(dom_status) | set(dom_config) if n):
+        raw.domains.append((name in dom_status, dom_status.get(name) or dom_config[name]))
+    raw.note = f"no libvirt daemon answered ({why}); networks and guests were read from libvirt's state files"
+    return raw
+
+
 def build_libvirt_view(raw: RawLibvirt, problems: list[str], notes: tuple[str, ...]) -> LibvirtView:
     if raw.error:
         return LibvirtView("none", raw.uri, raw.lib_version, raw.hypervisor_version, (), (),
                            error=raw.error, notes=notes)
+    if raw.note:
+        notes = notes + (raw.note,)
     networks = []
     for n in raw.networks:
         try:

@@ -25,6 +25,9 @@ class XmlError(ValueError):
     """The XML could not be used; the message says why."""
 
 
+# /run/libvirt/network/NAME.xml and /run/libvirt/qemu/NAME.xml
+_STATUS_WRAPPERS = {"networkstatus": "network", "domstatus": "domain"}
+
 _PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
     huge_tree=False, remove_comments=True, remove_pis=True,
@@ -43,6 +46,11 @@ def _parse(text: str, root_tag: str):
         raise XmlError(f"malformed XML: {e}") from None
     if root.getroottree().docinfo.doctype:
         raise XmlError("XML carries a DOCTYPE, which libvirt never writes")
+    if root.tag in _STATUS_WRAPPERS and _STATUS_WRAPPERS[root.tag] == root_tag:
+        inner = root.find(root_tag)  # libvirt's status files wrap the live definition
+        if inner is None:
+            raise XmlError(f"<{root.tag}> without <{root_tag}>")
+        return inner
     if root.tag != root_tag:
         raise XmlError(f"expected <{root_tag}>, got <{root.tag}>")
     return root

@@ -55,3 +55,40 @@ start_firewalld() {
         sleep 0.5
     done
 }
+
+# as_nftables_backend BRIDGE: make the host look as libvirt >= 10.4 with firewall_backend=nftables
+# leaves it (STAND-IN: libvirt 9.0 here has only the iptables backend): the setting in network.conf,
+# libvirt's nft table for the bridge, and no iptables CHECKSUM rule
+as_nftables_backend() {
+    echo 'firewall_backend = "nftables"' > /etc/libvirt/network.conf
+    iptables -t mangle -D LIBVIRT_PRT -o "$1" -p udp -m udp --dport 68 -j CHECKSUM --checksum-fill
+    nft add table ip libvirt_network
+    nft add chain ip libvirt_network guest_input '{ type filter hook forward priority 0; policy accept; }'
+    nft add rule ip libvirt_network guest_input oifname "$1" ct state established,related counter accept
+}
+
+# tc_csum_standin BRIDGE: STAND-IN for the tc csum filter newer libvirt adds on the bridge; this
+# kernel has no tc classifiers or csum action, so the host's own `tc` (bind-mounted in its mount
+# namespace only) shows the filter such a host has
+tc_csum_standin() {
+    mkdir -p /etc/knc
+    cp /usr/sbin/tc /etc/knc/tc.real
+    cat > /etc/knc/tc <<SH
+#!/bin/sh
+if [ "\$*" = "filter show dev $1 egress" ]; then
+    cat <<'OUT'
+filter protocol ip pref 49152 u32 chain 0
+filter protocol ip pref 49152 u32 chain 0 fh 800: ht divisor 1
+filter protocol ip pref 49152 u32 chain 0 fh 800::800 order 2048 key ht 800 bkt 0 flowid ??? not_in_hw
+  match 00110000/00ff0000 at 8
+  match 00000044/0000ffff at 20
+	action order 1: csum (iph, udp) action pass
+	 index 1 ref 1 bind 1
+OUT
+    exit 0
+fi
+exec /etc/knc/tc.real "\$@"
+SH
+    chmod 755 /etc/knc/tc
+    mount --bind /etc/knc/tc /usr/sbin/tc
+}
