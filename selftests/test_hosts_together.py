@@ -116,3 +116,38 @@ def test_local_host_report(tmp_path):
     r = run.result("host-reachable", "localhost")
     assert r and r["outcome"] == "passed", r
     assert os.path.getsize(run.html_path) > 10000 and os.path.getsize(run.junit_path) > 0
+
+
+@pytest.fixture
+def user_space_stp_bridge():
+    """A bridge whose STP runs in user space: only possible in the initial network namespace, where
+    the kernel calls /sbin/bridge-stp (here a helper that accepts), so it lives on this machine."""
+    import subprocess
+
+    helper = "/sbin/bridge-stp"
+    had_helper = os.path.exists(helper)
+    name = f"kncustp{os.getpid() % 10000}"
+    if not had_helper:
+        with open(helper, "w") as f:
+            f.write("#!/bin/sh\n# accepts user-space STP for the kvm-netcheck self-test\nexit 0\n")
+        os.chmod(helper, 0o755)
+    try:
+        subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
+        subprocess.run(["ip", "link", "set", name, "type", "bridge", "stp_state", "1"], check=True)
+        state = open(f"/sys/class/net/{name}/bridge/stp_state").read().strip()
+        if state != "2":
+            pytest.skip(f"the kernel did not hand STP to user space (stp_state {state})")
+        yield name
+    finally:
+        subprocess.run(["ip", "link", "del", name], check=False)
+        if not had_helper:
+            os.unlink(helper)
+
+
+def test_user_space_stp_is_reported_apart(user_space_stp_bridge, tmp_path):
+    """stp_state 2: the kernel does not time the ports, so neither a pass nor a kernel-rule failure."""
+    run = run_suite(str(tmp_path))
+    for check in ("bridge-forward-delay", "bridge-stp-root"):
+        r = run.result(check, "localhost", user_space_stp_bridge)
+        assert r and r["outcome"] == "skipped", r
+        assert "user-space STP" in r["message"]

@@ -1,0 +1,188 @@
+"""PID 1 of one lab host.
+
+Started by :class:`lab.core.Lab` as::
+
+    unshare --pid --fork --mount-proc --net --mount --uts --propagation private \\
+        -- PYTHON holder.py --knc-lab-holder ROOT NAME
+
+so it runs as PID 1 of fresh pid/net/mount/uts namespaces.  It shapes the
+mount namespace into a private "host" (own /sys, /run, /dev, an overlay over
+/etc, private libvirt state dirs), writes ``ROOT/NAME/ready`` (``ok`` or the
+error text) and then reaps orphans forever.
+
+Why a reaper and not ``sleep infinity``: daemons that fork into the
+background (libvirtd, virtlogd, dnsmasq, sshd sessions) are re-parented to
+PID 1 of their pid namespace; without a reaper their corpses stay as zombies
+that ``pgrep`` still matches, which would confuse checks like "dnsmasq is no
+longer running".  Killing this process (SIGKILL from outside) makes the
+kernel kill every process of the host, which is how a host is torn down.
+
+The ``--knc-lab-holder ROOT NAME`` words in argv are the marker ``python -m
+lab down`` uses to find holders even when the state file is gone.
+
+Only the stdlib is used: this file runs with whatever interpreter started
+the lab and must not import the ``lab`` package.
+"""
+
+import grp
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+
+MARKER = "--knc-lab-holder"
+
+# Device nodes recreated in the private /dev (copied with the real node's
+# mode, owner and device number).  QEMU guests need null/urandom/ptmx and
+# libvirt opens /dev/net/tun; kvm is kept (root:kvm 0660) as on a Debian
+# KVM host.
+DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty", "net/tun", "kvm")
+
+
+def run(*argv):
+    """Run a command, raising with its output when it fails."""
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError("%s -> rc=%d: %s" % (" ".join(argv), proc.returncode, proc.stdout.strip()))
+
+
+def make_private_dev():
+    """Replace /dev with a small tmpfs so /dev can differ per host.
+
+    Needed so a test can add e.g. /dev/vhost-net to one host only.  Node
+    metadata is read from the real /dev before it is covered.
+    """
+    try:
+        kvm_gid = grp.getgrnam("kvm").gr_gid
+    except KeyError:
+        kvm_gid = None
+    nodes = {}
+    for name in DEV_NODES:
+        try:
+            st = os.stat("/dev/" + name)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISCHR(st.st_mode):
+            nodes[name] = st
+    # Drop the real /dev and its submounts (devpts, shm) from this namespace.
+    run("umount", "--recursive", "--lazy", "/dev")
+    run("mount", "-t", "tmpfs", "-o", "mode=0755,nosuid,size=4m", "knc-dev", "/dev")
+    for name, st in nodes.items():
+        path = "/dev/" + name
+        mode, uid, gid = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
+        if name == "kvm" and kvm_gid is not None:
+            # As udev sets it on a Debian KVM host.  With the real node's
+            # 0600 root:root, libvirtd finds KVM "usable when probed but
+            # not now" and re-probes QEMU on every define (~5 s each).
+            mode, gid = 0o660, kvm_gid
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.mknod(path, stat.S_IFCHR | mode, st.st_rdev)
+        os.chown(path, uid, gid)
+        os.chmod(path, mode)
+    os.makedirs("/dev/pts", exist_ok=True)
+    # A new devpts instance: ptys allocated in this host stay in this host.
+    run("mount", "-t", "devpts", "-o", "newinstance,ptmxmode=0666,mode=0620,gid=5", "devpts", "/dev/pts")
+    os.symlink("pts/ptmx", "/dev/ptmx")
+    os.makedirs("/dev/shm", exist_ok=True)
+    run("mount", "-t", "tmpfs", "-o", "mode=1777,nosuid,nodev,size=64m", "shm", "/dev/shm")
+    os.makedirs("/dev/mqueue", exist_ok=True)
+    for fd, name in enumerate(("stdin", "stdout", "stderr")):
+        os.symlink("/proc/self/fd/%d" % fd, "/dev/" + name)
+    os.symlink("/proc/self/fd", "/dev/fd")
+
+
+def setup(root, name):
+    """Build the host's private view of the filesystem."""
+    hostdir = os.path.join(root, name)
+    with open(os.path.join(hostdir, "holder.json")) as f:
+        cfg = json.load(f)
+
+    # Fresh sysfs: /sys/class/net then lists only this netns' interfaces.
+    # The real /sys and its cgroup submounts are dropped first so nothing
+    # here (libvirtd in particular) sees or touches the real cgroups.
+    run("umount", "--recursive", "--lazy", "/sys")
+    run("mount", "-t", "sysfs", "-o", "nosuid,nodev,noexec", "sysfs", "/sys")
+
+    # Private /run: sockets and pid files of this host's daemons.
+    run("mount", "-t", "tmpfs", "-o", "mode=0755,nosuid,nodev,size=64m", "knc-run", "/run")
+    for d, mode in (("sshd", 0o755), ("libvirt", 0o755), ("lock", 0o1777), ("user", 0o755)):
+        os.makedirs("/run/" + d, exist_ok=True)
+        os.chmod("/run/" + d, mode)
+
+    # Copy-on-write /etc: scenario files are created in ROOT/NAME/etc-upper.
+    run("mount", "-t", "overlay", "-o",
+        "lowerdir=/etc,upperdir=%s,workdir=%s" % (os.path.join(hostdir, "etc-upper"),
+                                                  os.path.join(hostdir, "etc-work")),
+        "knc-etc", "/etc")
+    # A host starts with no libvirt network defined unless asked otherwise.
+    nets = "/etc/libvirt/qemu/networks"
+    removals = [os.path.join(nets, "autostart", "default.xml")]
+    if not cfg.get("default_network"):
+        removals.append(os.path.join(nets, "default.xml"))
+    for path in removals:
+        if os.path.lexists(path):
+            os.unlink(path)
+    with open("/etc/hostname", "w") as f:
+        f.write(name + "\n")
+    # Let the host resolve its own name (libvirtd and sudo-like tools ask).
+    with open("/etc/hosts") as f:
+        hosts = f.read()
+    if not any(name in line.split()[1:] for line in hosts.splitlines() if not line.startswith("#")):
+        with open("/etc/hosts", "a") as f:
+            f.write("%s127.0.1.1\t%s\n" % ("" if hosts.endswith("\n") or not hosts else "\n", name))
+
+    # Private libvirt state, caches and logs.
+    for target, src in cfg.get("binds", {}).items():
+        if os.path.isdir(target):
+            run("mount", "--bind", src, target)
+
+    if cfg.get("private_dev", True):
+        make_private_dev()
+
+    socket.sethostname(name)
+    run("ip", "link", "set", "lo", "up")
+
+
+def reap_forever():
+    """Reap every child (including re-parented orphans) until killed."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    while True:
+        signal.sigtimedwait({signal.SIGCHLD}, 5.0)
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+
+
+def main(argv):
+    if len(argv) != 4 or argv[1] != MARKER:
+        sys.stderr.write("usage: holder.py %s ROOT NAME\n" % MARKER)
+        return 2
+    root, name = argv[2], argv[3]
+    ready = os.path.join(root, name, "ready")
+    try:
+        setup(root, name)
+    except Exception as exc:  # reported to the parent through the ready file
+        with open(ready + ".tmp", "w") as f:
+            f.write("error: %s\n" % exc)
+        os.rename(ready + ".tmp", ready)
+        return 1
+    with open(ready + ".tmp", "w") as f:
+        f.write("ok\n")
+    os.rename(ready + ".tmp", ready)
+    # Keep no handle on the launcher's stdio.
+    devnull = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    reap_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
