@@ -13,6 +13,13 @@ def test_host_is_reachable_and_readable(target):
             observed={"host": target.spec, "error": target.error},
             remediation=remedy("host-reachable", "default", target=target.host),
         )
+    if target.unreadable:
+        raise Finding(
+            f"{target.host} was reached as uid {target.uid}, but these could not be read: "
+            + ", ".join(target.unreadable[:10]) + (" ..." if len(target.unreadable) > 10 else ""),
+            observed={"uid": target.uid, "unreadable": " ".join(target.unreadable)},
+            remediation=remedy("host-reachable", "default", target=target.host),
+        )
     ipt = target.iptables
     if ipt.installed and ipt.rules_error:
         raise Finding(

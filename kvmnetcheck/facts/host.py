@@ -72,8 +72,11 @@ def build_host_facts(host: str, spec: str, output: str, nonce: str,
     ifup_sec = by_kind.get("ifup_eth", [])
     if ifup_sec:
         ifup = bridge_config.ifup_style("\n".join(s.text for s in ifup_sec))
+    unreadable = []
     for s in by_kind.get("file", []):
         if not s.ok:
+            if "Permission denied" in s.text:
+                unreadable.append(s.arg)
             continue
         if s.arg == "/etc/libvirt/network.conf":
             backend_cfg = _network_conf_backend(s.text)
@@ -138,6 +141,7 @@ def build_host_facts(host: str, spec: str, output: str, nonce: str,
         qemu=tuple(qemu),
         libvirt=view,
         parse_errors=tuple(problems),
+        unreadable=tuple(unreadable),
     )
 
 

@@ -337,6 +337,7 @@ class HostFacts:
         default_factory=lambda: LibvirtView("none", None, None, None, (), (), error="not gathered")
     )
     parse_errors: tuple[str, ...] = ()
+    unreadable: tuple[str, ...] = ()  # files the checking user was not allowed to read
 
     @property
     def reachable(self) -> bool:
