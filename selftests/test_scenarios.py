@@ -26,6 +26,7 @@ class Scenario:
     needs: frozenset
     state: str
     body: str
+    message: str  # a phrase the result's message must contain, if any
 
     @property
     def id(self) -> str:
@@ -40,13 +41,13 @@ def load_scenarios() -> list[Scenario]:
     out = []
     for path in sorted(p for ext in EXTENSIONS for p in glob.glob(os.path.join(SCENARIOS, "*", "*" + ext))):
         body = open(path).read()
-        head = dict(re.findall(r"^# (object|needs|state): (.*)$", body, re.MULTILINE))
+        head = dict(re.findall(r"^# (object|needs|state|message): (.*)$", body, re.MULTILINE))
         base, ext = os.path.splitext(os.path.basename(path))
         out.append(Scenario(
             check=os.path.basename(os.path.dirname(path)), name=base,
             expect=EXTENSIONS[ext], path=path,
             object=head.get("object", "").strip(), needs=frozenset(head.get("needs", "").split()),
-            state=head.get("state", "up").strip(), body=body))
+            state=head.get("state", "up").strip(), body=body, message=head.get("message", "").strip()))
     return sorted(out, key=lambda s: s.id)
 
 
@@ -101,6 +102,7 @@ def test_scenario_outcome(scenario_run, scenario):
         + repr([(x['check'], x['object'], x['outcome']) for x in run.for_host(host)])
         + "\n" + run.stdout[-3000:] + run.stderr[-2000:])
     assert r["outcome"] == scenario.expect, f"{scenario.id}: {r['outcome']}: {r['message']}"
+    assert scenario.message in r["message"], r["message"]
     if r["outcome"] == "failed":
         assert r["remediation"].strip(), "a failure must carry its fix"
         assert r["message"].strip()
