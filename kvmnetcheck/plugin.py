@@ -8,16 +8,19 @@ extras and a terminal summary grouped by host.
 """
 from __future__ import annotations
 
+import contextlib
 import html
+import json
 import os
+import re
 import sys
 import time
-from dataclasses import asdict
 from typing import Optional
 
 import pytest
 
 from .checks import CHECKS, Finding, Policy
+from .checks.derive import Unreadable
 from .collect import raw as raw_store
 from .collect.gather import GatherOptions, facts_from_raw, gather_all
 from .facts.model import HostFacts
@@ -28,6 +31,7 @@ DEFAULT_MAX_PORT_BLOCK_S = 4.0  # kernel STP with the minimum forward delay (2 s
 RAWS = pytest.StashKey[list]()
 FACTS = pytest.StashKey[list]()
 RESULTS = pytest.StashKey[list]()
+REPORT_SECTIONS = pytest.StashKey[dict]()  # more top-level parts of results.json (the gate's)
 WORKER_FACTS_DIR = "kvmnetcheck_facts_dir"
 _CONFIG: Optional[pytest.Config] = None  # logreport gets no config argument
 
@@ -69,6 +73,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _CONFIG = config
     meta = _metadata(config)
     if meta is not None:
+        _keep_safe_metadata(config, meta)
         meta["kvm-netcheck policy"] = f"max port block {policy_of(config).max_port_block_s:g} s"
 
 
@@ -79,6 +84,26 @@ def _refuse_path_taken_as_rootdir(config) -> None:
         value = config.getoption(opt)
         if value and config.inipath is None and os.path.realpath(value) == os.path.realpath(config.rootpath):
             raise pytest.UsageError(f"pytest took {value} for the directory to test: write {opt}={value}")
+
+
+_METADATA_KEPT = ("Python", "Platform", "Packages", "Plugins")
+
+
+def _keep_safe_metadata(config, meta: dict) -> None:
+    """The HTML report's environment table shows pytest-metadata's dict, which copies CI variables
+    (GIT_URL, BUILD_URL... may carry credentials): keep what describes the run, the suite's own
+    entries and what the user passed with --metadata*, nothing else."""
+    given = {k for k, _ in (config.getoption("metadata", None) or [])}
+    try:
+        given |= set(json.loads(config.getoption("metadata_from_json", None) or "{}"))
+        path = config.getoption("metadata_from_json_file", None)
+        if path:
+            with open(path) as f:
+                given |= set(json.load(f))
+    except (OSError, ValueError, TypeError):
+        pass
+    for key in [k for k in meta if k not in _METADATA_KEPT and not k.startswith("kvm-netcheck") and k not in given]:
+        del meta[key]
 
 
 def _metadata(config) -> Optional[dict]:
@@ -142,8 +167,10 @@ def raws_for(config: pytest.Config) -> list:
             raise pytest.UsageError(str(e)) from None
     else:
         def progress(done, total, name):
-            if tr is not None and total > 1 and sys.stdout.isatty():
-                tr.write(f"\rgathering facts: {done}/{total} hosts", flush=True)
+            if tr is not None and total > 1 and tr.isatty():  # sys.stdout is pytest's capture here
+                with _uncaptured(config):
+                    tr.write(f"\rgathering facts: {done}/{total} hosts, {time.monotonic() - started:.0f} s",
+                             flush=True)
 
         raws = gather_all(host_specs(config), gather_options(config), progress)
         save_dir = config.getoption("--save-facts")
@@ -153,9 +180,16 @@ def raws_for(config: pytest.Config) -> list:
     if tr is not None and not worker_dir:
         bad = sum(1 for r in raws if r.error)
         verb = f"loaded from {source}" if source else "gathered"
-        tr.write_line(f"\nkvm-netcheck: {len(raws)} host(s) {verb} in {time.monotonic() - started:.1f} s"
-                      + (f", {bad} unreachable" if bad else ""))
+        with _uncaptured(config):
+            tr.write_line(f"\nkvm-netcheck: {len(raws)} host(s) {verb} in {time.monotonic() - started:.1f} s"
+                          + (f", {bad} unreachable" if bad else ""))
     return raws
+
+
+def _uncaptured(config):
+    """Facts are gathered during collection, while pytest captures output: write past it."""
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    return capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()
 
 
 def facts_for(config: pytest.Config) -> list[HostFacts]:
@@ -163,6 +197,12 @@ def facts_for(config: pytest.Config) -> list[HostFacts]:
     if FACTS not in config.stash:
         config.stash[FACTS] = [facts_from_raw(r) for r in raws_for(config)]
     return config.stash[FACTS]
+
+
+def pytest_sessionstart(session):
+    config = session.config
+    if config.getoption("--facts") and not hasattr(config, "workerinput"):
+        raws_for(config)  # a directory this version cannot read stops the run here, in one line
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -212,9 +252,16 @@ def pytest_runtest_makereport(item, call):
         return
     if rep.when == "call" or (rep.when == "setup" and not rep.passed):
         result = _result(item, call, rep, cid)
-        rep.kvm_result = asdict(result)  # plain data: travels from xdist workers to the controller
-        if result.outcome == "failed" and isinstance(getattr(call.excinfo, "value", None), Finding):
+        # plain data: travels from xdist workers to the controller (a shallow copy: the fields are
+        # plain values already, and asdict's deep walk costs seconds over 50,000 results)
+        rep.kvm_result = {**vars(result), "observed": dict(result.observed)}
+        exc = getattr(call.excinfo, "value", None)
+        if result.outcome == "failed" and isinstance(exc, Finding):
             rep.longrepr = _finding_text(result)
+        elif result.outcome == "error" and isinstance(exc, Unreadable):
+            # a fact missing on the host, not a bug in the check: what is missing, no traceback
+            rep.longrepr = _printable(f"[{result.severity}] {result.check} on {result.host}: {result.object}\n"
+                                      f"{result.message}")
         _html_extras(rep, result)
 
 
@@ -255,7 +302,7 @@ def _finding_text(r: Result) -> str:
     lines.append(f"source: {c.guide}")
     lines.append("fix:")
     lines += ["    " + ln for ln in r.remediation.splitlines()]
-    return "\n".join(lines)
+    return "\n".join(_printable(ln) for ln in lines)
 
 
 def _html_extras(rep, r: Result) -> None:
@@ -300,6 +347,43 @@ def pytest_html_results_table_row(report, cells):
     vals = (r["check"], r["host"], r["object"], r["severity"]) if r else ("", "", "", "")
     for v, col in reversed(list(zip(vals, ("check", "host", "object", "severity")))):
         cells.insert(1, f'<td class="col-{col}">{html.escape(v)}</td>')
+    # pytest-html writes the test id into its row unescaped, and ids carry names read from hosts
+    for i, cell in enumerate(cells):
+        if cell.startswith('<td class="col-testId">'):
+            test_id = report.nodeid + ("" if report.when == "call" else f"::{report.when}")
+            cells[i] = f'<td class="col-testId">{html.escape(test_id)}</td>'
+
+
+def pytest_html_results_summary(prefix, summary, postfix, session):
+    """What could not be parsed has no result of its own: name it at the top of the report."""
+    config = session.config
+    if RAWS not in config.stash:
+        return
+    unread = [(f.host, p) for f in facts_for(config) for p in f.parse_errors]
+    if unread:
+        prefix.append("<div class='kvm-unread'><p><b>Facts that could not be read</b> (no check saw them):</p><ul>"
+                      + "".join(f"<li>{html.escape(h)}: {html.escape(p)}</li>" for h, p in unread) + "</ul></div>")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """Control characters shown as \\xNN: names from a host may carry terminal escape sequences."""
+    return "\n".join(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", ln) for ln in text.split("\n"))
+
+
+class _PrintableTerminal:
+    """Lines with control characters written escaped: names from a host may carry terminal escapes."""
+
+    def __init__(self, tr):
+        self._tr = tr
+
+    def write_line(self, line: str, **markup) -> None:
+        self._tr.write_line(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", line), **markup)
+
+    def __getattr__(self, name):
+        return getattr(self._tr, name)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -307,7 +391,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     facts: list[HostFacts] = config.stash.get(FACTS, [])
     if not results and not facts:
         return
-    tr = terminalreporter
+    tr = _PrintableTerminal(terminalreporter)
     tr.section("kvm-netcheck findings")
     failed = [r for r in results if r.outcome in ("failed", "error")]
     order = {s: i for i, s in enumerate(("critical", "high", "medium", "low"))}
@@ -328,6 +412,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         if f.reachable:
             src = f.libvirt.source if f.libvirt.source != "none" else f"none ({f.libvirt.error})"
             tr.write_line(f"  {f.host}: libvirt read through {src}")
+            for problem in f.parse_errors:
+                tr.write_line(f"  {f.host}: could not read: {problem}", yellow=True)
     path = _results_path(config)
     if path:
         tr.write_line(f"results: {path}")
@@ -350,4 +436,4 @@ def pytest_sessionfinish(session, exitstatus):
 
         shutil.rmtree(d, ignore_errors=True)
     write_results(_results_path(config), config.stash.get(FACTS, []), config.stash.get(RESULTS, []),
-                  {"max_port_block_s": policy_of(config).max_port_block_s})
+                  {"max_port_block_s": policy_of(config).max_port_block_s}, config.stash.get(REPORT_SECTIONS, None))

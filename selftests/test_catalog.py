@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from conftest import REPO
+from support import REPO
 from kvmnetcheck.checks.catalog import CHECKS, SEVERITIES, render
 
 KEBAB = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")

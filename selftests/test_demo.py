@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO
+from support import REPO
 
 
 def test_demo_reports_each_broken_host():

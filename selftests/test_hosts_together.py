@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import REPO, run_suite
+from support import REPO, run_suite
 
 LIB = open(os.path.join(REPO, "selftests", "scenarios", "lib.sh")).read()
 
@@ -63,6 +63,14 @@ def _snapshot(h) -> dict:
     return {k: h.sh(v, check=False).stdout for k, v in cmds.items()}
 
 
+def _wait_ssh_sessions_closed(h, timeout=15.0):
+    # the suite's last SSH session may still be closing when it exits
+    deadline = time.monotonic() + timeout
+    while h.sh("pgrep -x sshd", check=False).returncode == 0:
+        assert time.monotonic() < deadline, "an SSH session stayed open after the run"
+        time.sleep(0.2)
+
+
 def _settled_snapshot(h) -> dict:
     # a freshly started network still changes by itself (carrier goes down with no guest on it)
     prev = _snapshot(h)
@@ -90,6 +98,7 @@ guest_define g1 "<interface type='network'><source network='lan'/><model type='v
     run = run_suite(str(tmp_path), "--hosts=ssh://ro1", f"--ssh-config={lab.ssh_config}")
     assert run.results["hosts"][0]["libvirt_source"] == "libvirt-python"
     assert any(r["outcome"] == "failed" for r in run.results["results"])
+    _wait_ssh_sessions_closed(h)
     after = _snapshot(h)
     for key in before:
         assert before[key] == after[key], f"{key} changed:\n--- before\n{before[key]}\n--- after\n{after[key]}"

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from conftest import REPO, run_suite
+from support import REPO, run_suite
 
 LIB = open(os.path.join(REPO, "selftests", "scenarios", "lib.sh")).read()
 GUEST_NIC = "<interface type='network'><mac address='52:54:00:00:09:01'/><source network='pxe'/><model type='virtio'/></interface>"

@@ -13,6 +13,13 @@ def test_host_is_reachable_and_readable(target):
             observed={"host": target.spec, "error": target.error},
             remediation=remedy("host-reachable", "default", target=target.host),
         )
+    if target.parse_errors:
+        raise Finding(
+            f"{target.host} was reached, but part of what it returned could not be used: "
+            + "; ".join(target.parse_errors[:5]) + (" ..." if len(target.parse_errors) > 5 else ""),
+            observed={"problems": " | ".join(target.parse_errors)},
+            remediation=remedy("host-reachable", "partial", target=target.host),
+        )
     if target.unreadable:
         raise Finding(
             f"{target.host} was reached as uid {target.uid}, but these could not be read: "

@@ -97,6 +97,10 @@ CHECKS: dict[str, Check] = {c.id: c for c in [
 ssh {target} true
 # the collector reads iptables and sysfs: log in as root, or pass --sudo
 # (with a sudo rule that needs no password for the checking user)""",
+            "partial": """\
+# the objects named above were not checked; look at them on the host, e.g.:
+ssh {target} virsh --readonly net-dumpxml NETWORK
+# a document refused for a DOCTYPE, entities or its size was not written by libvirt: find out who did""",
         },
     ),
     Check(

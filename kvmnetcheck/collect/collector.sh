@@ -23,14 +23,14 @@ if command -v timeout >/dev/null 2>&1; then T="timeout 20"; else T=""; fi
 
 sec() { printf '\n@@%s@@ %s\t%s\n' "$N" "$1" "$2"; }
 end() { printf '\n@@%s@@ rc\t%s\n' "$N" "$1"; }
-# run KIND ARG CMD...: one command's stdout and stderr as a section
+# run KIND ARG CMD...: one command's stdout and stderr as a section. The output streams
+# through head (the rest is read and dropped), so a command that prints without end costs no
+# memory on the host; its exit status comes back on fd 3.
 run() {
     k=$1; a=$2; shift 2
     sec "$k" "$a"
-    out=$("$@" 2>&1)
-    rc=$?
-    printf '%s\n' "$out" | head -c "$MAX"
-    end "$rc"
+    { rc=$( { { "$@" 3>&- 4>&- 2>&1; echo "$?" >&3; } | { head -c "$MAX"; cat >/dev/null; } >&4; } 3>&1 ); } 4>&1
+    end "${rc:-1}"
 }
 # show KIND PATH: a file's content (bounded) as a section
 show() {
@@ -73,11 +73,11 @@ for br in /sys/class/net/*/bridge; do
     done
     end 0
     if have tc; then
-        run tc_qdisc "${d##*/}" tc qdisc show dev "${d##*/}"
-        for parent in $(tc qdisc show dev "${d##*/}" 2>/dev/null | awk '$3 ~ /:$/ {print $3}'); do
-            run tc_filter "${d##*/} $parent" tc filter show dev "${d##*/}" parent "$parent"
+        run tc_qdisc "${d##*/}" $T tc qdisc show dev "${d##*/}"
+        for parent in $($T tc qdisc show dev "${d##*/}" 2>/dev/null | awk '$3 ~ /:$/ && !seen[$3]++ {print $3}' | head -n 32); do
+            run tc_filter "${d##*/} $parent" $T tc filter show dev "${d##*/}" parent "$parent"
         done
-        run tc_filter "${d##*/} egress" tc filter show dev "${d##*/}" egress
+        run tc_filter "${d##*/} egress" $T tc filter show dev "${d##*/}" egress
     fi
 done
 

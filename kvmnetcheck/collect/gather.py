@@ -6,9 +6,14 @@ way becomes HostFacts with `error` set; it never stops the others.
 from __future__ import annotations
 
 import datetime
+import os
+import queue
 import secrets
+import signal
+import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Callable, Optional
@@ -41,6 +46,8 @@ class GatherOptions:
 def expand_hosts(specs: list[Optional[str]], opts: GatherOptions) -> list[tuple[str, object]]:
     """(display name, testinfra Host or an error string) for every host the specs name."""
     out = []
+    if opts.ansible_inventory or any((s or "").startswith("ansible://") for s in specs):
+        _ansible_on_path()
     for spec in specs:
         try:
             hosts = testinfra.get_hosts(
@@ -57,6 +64,15 @@ def expand_hosts(specs: list[Optional[str]], opts: GatherOptions) -> list[tuple[
     return out
 
 
+def _ansible_on_path() -> None:
+    """testinfra reads inventories with `ansible-inventory` from PATH: `.venv/bin/pytest` run without
+    the venv activated must still find the one installed beside it."""
+    here = os.path.dirname(sys.executable)
+    path = os.environ.get("PATH", "")
+    if os.access(os.path.join(here, "ansible-inventory"), os.X_OK) and here not in path.split(os.pathsep):
+        os.environ["PATH"] = here + os.pathsep + path
+
+
 def display_name(spec: str) -> str:
     rest = spec.split("://", 1)[1] if "://" in spec else spec
     rest = rest.rsplit("@", 1)[-1]
@@ -70,8 +86,13 @@ def display_name_of(host) -> str:
     return b.get_hostname()
 
 
-def collect_raw(name: str, host, opts: GatherOptions, wrappers: SshWrappers) -> RawHost:
-    """Everything read from one host: one libvirt connection, then one collector session."""
+def collect_raw(name: str, host, opts: GatherOptions, wrappers: SshWrappers,
+                deadline: Optional[float] = None) -> RawHost:
+    """Everything read from one host: one libvirt connection, then one collector session.
+
+    `deadline` (time.monotonic()) is the host's: past it, no further session is opened."""
+    if deadline is None:
+        deadline = time.monotonic() + opts.host_timeout
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     if isinstance(host, str):
         return RawHost(host=name, spec=name, error=host, gathered_at=now)
@@ -86,6 +107,9 @@ def collect_raw(name: str, host, opts: GatherOptions, wrappers: SshWrappers) -> 
         else:
             if uri:
                 raw = read_libvirt(uri)
+    left = deadline - time.monotonic()
+    if left <= 0:  # the libvirt connection took the host's whole time
+        return RawHost(host=name, spec=spec, error=f"no answer within {opts.host_timeout:g} s", gathered_at=now)
     nonce = secrets.token_hex(12)
     want_virsh = "1" if (raw is None or raw.error) else "0"
     try:
@@ -93,15 +117,17 @@ def collect_raw(name: str, host, opts: GatherOptions, wrappers: SshWrappers) -> 
         result = host.run(
             'T=; command -v timeout >/dev/null 2>&1 && T="timeout %s"; '
             "exec $T sh -c %s kvmnetcheck-collector %s %s",
-            str(int(opts.host_timeout)), COLLECTOR, nonce, want_virsh)
+            str(max(1, int(left))), COLLECTOR, nonce, want_virsh)
     except Exception as e:
         return RawHost(host=name, spec=spec, error=f"cannot reach {spec}: {_connection_error(e)}",
                        gathered_at=now)
-    if f"@@{nonce}@@ meta" not in result.stdout:
-        why = (result.stderr or result.stdout or "").strip().splitlines()[-3:]
+    # a host's files are not always UTF-8 (a Latin-1 comment): decode here, never in testinfra
+    out = result.stdout_bytes.decode("utf-8", "replace")
+    if f"@@{nonce}@@ meta" not in out:
+        why = (result.stderr_bytes.decode("utf-8", "replace") or out).strip().splitlines()[-3:]
         return RawHost(host=name, spec=spec, gathered_at=now,
                        error=f"cannot run the collector on {spec} (exit {result.rc}): " + " | ".join(why)[:500])
-    return RawHost(host=name, spec=spec, nonce=nonce, output=result.stdout, libvirt=raw, gathered_at=now)
+    return RawHost(host=name, spec=spec, nonce=nonce, output=out, libvirt=raw, gathered_at=now)
 
 
 def facts_from_raw(raw: RawHost) -> HostFacts:
@@ -119,34 +145,100 @@ def gather_all(specs: list[Optional[str]], opts: GatherOptions,
     hosts = expand_hosts(specs, opts)
     wrappers = SshWrappers()
     results: dict[int, RawHost] = {}
-    pool = ThreadPoolExecutor(max_workers=max(1, opts.workers), thread_name_prefix="gather")
+    futures: dict[Future, int] = {}
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for i, (name, h) in enumerate(hosts):
+        f = Future()
+        futures[f] = i
+        todo.put((f, name, h))
+
+    started: dict[Future, float] = {}  # when a worker took the host: its own deadline runs from there
+    abandoned: set[Future] = set()
+
+    def worker():
+        while True:
+            try:
+                f, name, h = todo.get_nowait()
+            except queue.Empty:
+                return
+            started[f] = time.monotonic()
+            if f.set_running_or_notify_cancel():
+                try:
+                    f.set_result(collect_raw(name, h, opts, wrappers, started[f] + opts.host_timeout))
+                except BaseException as e:
+                    f.set_exception(e)
+            if f in abandoned:  # a replacement took this thread's place meanwhile
+                return
+
+    def start_worker():
+        threading.Thread(target=worker, name=f"gather{len(threads)}", daemon=True).start()
+        threads.append(1)
+
+    # daemon threads: a host that never answers (a command stuck in the kernel ignores `timeout`)
+    # must not keep the run from ending, as a pool's threads would at exit
+    threads: list[int] = []
+    for _ in range(min(max(1, opts.workers), len(hosts))):
+        start_worker()
+    pending = set(futures)
+    timed_out = False
     try:
-        futures = {pool.submit(collect_raw, name, h, opts, wrappers): i for i, (name, h) in enumerate(hosts)}
-        deadline = time.monotonic() + opts.host_timeout * (1 + len(hosts) // max(1, opts.workers))
-        pending = set(futures)
         done_count = 0
         while pending:
-            done, pending = wait(pending, timeout=max(0.0, deadline - time.monotonic()) or 0.01,
-                                 return_when="FIRST_COMPLETED")
-            for f in done:
+            done, pending = wait(pending, timeout=0.2, return_when="FIRST_COMPLETED")
+            now = time.monotonic()
+            late = {f for f in pending if f in started and now - started[f] >= opts.host_timeout}
+            pending -= late
+            for f in list(done) + list(late):
                 i = futures[f]
-                try:
-                    results[i] = f.result()
-                except Exception as e:
-                    results[i] = RawHost(host=hosts[i][0], spec=hosts[i][0], error=_short(e))
+                if f in late:
+                    results[i] = RawHost(host=hosts[i][0], spec=hosts[i][0],
+                                         error=f"no answer within {opts.host_timeout:g} s")
+                    abandoned.add(f)
+                    timed_out = True
+                    start_worker()  # the late host keeps its thread; the rest keep their concurrency
+                else:
+                    try:
+                        results[i] = f.result()
+                    except Exception as e:
+                        results[i] = RawHost(host=hosts[i][0], spec=hosts[i][0], error=_short(e))
                 done_count += 1
                 if progress:
                     progress(done_count, len(hosts), results[i].host)
-            if time.monotonic() >= deadline:
-                for f in pending:
-                    i = futures[f]
-                    results[i] = RawHost(host=hosts[i][0], spec=hosts[i][0],
-                                         error=f"no answer within {opts.host_timeout:.0f} s")
-                break
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        for f in futures:
+            f.cancel()
+        if pending or timed_out:
+            _stop_ssh_clients()
         wrappers.cleanup()
     return _unique_names([results[i] for i in range(len(hosts))])
+
+
+def _stop_ssh_clients() -> None:
+    """End the ssh clients this process still runs (hosts past their deadline), so none lingers."""
+    def children(pid: int) -> list[tuple[int, list[bytes]]]:
+        out = []
+        for d in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{d}/stat", "rb") as f:
+                    ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == pid:
+                out.append((int(d), argv))
+        return out
+
+    for pid, argv in children(os.getpid()):
+        # testinfra runs `/bin/sh -c "ssh ..."`; libvirt runs the ssh wrapper, which execs ssh
+        line = b" ".join(argv[2:3]) if argv[:2] == [b"/bin/sh", b"-c"] else argv[0]
+        if os.path.basename(line.split(b" ", 1)[0]) not in (b"ssh", b"sshpass"):
+            continue
+        for victim in [c for c, _ in children(pid)] + [pid]:
+            try:
+                os.kill(victim, signal.SIGTERM)
+            except OSError:
+                pass
 
 
 def _unique_names(facts: list[RawHost]) -> list[RawHost]:

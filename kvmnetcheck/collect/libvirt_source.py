@@ -105,6 +105,18 @@ def _one_line(e: Exception) -> str:
     return " ".join(str(e).split())[:300]
 
 
+# libvirt runs `ssh ... -- HOST 'REMOTE COMMAND'`: the last argument is the command, run as
+# the privileged user (ansible_become, --sudo) the same way the collector is
+_BECOME_WRAPPER = r"""n=$#; i=0
+for a do
+    i=$((i+1)); shift
+    if [ "$i" -lt "$n" ]; then set -- "$@" "$a"; else cmd=$a; fi
+done
+q=$(printf '%s' "$cmd" | sed "s/'/'\\\\''/g")
+exec SSH "$@" "BECOME sh -c '$q'"
+"""
+
+
 class SshWrappers:
     """One small ssh wrapper script per distinct set of ssh options, for libvirt's command=."""
 
@@ -113,18 +125,26 @@ class SshWrappers:
         self._made: dict[tuple, str] = {}
         self._lock = threading.Lock()
 
-    def get(self, extra_args: tuple[str, ...]) -> str:
+    def get(self, extra_args: tuple[str, ...], become: Optional[tuple[str, ...]] = None) -> str:
+        """A wrapper running ssh with extra_args; with `become` (the sudo words, e.g. ("sudo", "-n")),
+        the remote command libvirt asks for (its last argument) runs through them."""
+        key = (extra_args, become)
         with self._lock:
-            if extra_args in self._made:
-                return self._made[extra_args]
+            if key in self._made:
+                return self._made[key]
             if self._dir is None:
                 self._dir = tempfile.mkdtemp(prefix="kvmnetcheck-ssh-")
             path = os.path.join(self._dir, f"ssh{len(self._made)}")
             words = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", *extra_args]
+            ssh = " ".join(shlex.quote(w) for w in words)
             with open(path, "w") as f:
-                f.write("#!/bin/sh\nexec " + " ".join(shlex.quote(w) for w in words) + ' "$@"\n')
+                if become:
+                    f.write("#!/bin/sh\n" + _BECOME_WRAPPER.replace("SSH", ssh).replace(
+                        "BECOME", " ".join(shlex.quote(w) for w in become)))
+                else:
+                    f.write("#!/bin/sh\nexec " + ssh + ' "$@"\n')
             os.chmod(path, stat.S_IRWXU)
-            self._made[extra_args] = path
+            self._made[key] = path
             return path
 
     def cleanup(self):
@@ -170,5 +190,9 @@ def uri_for_backend(backend, wrappers: SshWrappers) -> Optional[str]:
         netloc = urllib.parse.quote(host.user, safe="") + "@" + netloc
     if host.port:
         netloc += f":{host.port}"
-    params = {"no_tty": "1", "command": wrappers.get(tuple(extra))}
+    become = None
+    if getattr(backend, "sudo", False):
+        user = getattr(backend, "sudo_user", None)
+        become = ("sudo", "-n") + (("-u", user) if user else ()) + ("--",)
+    params = {"no_tty": "1", "command": wrappers.get(tuple(extra), become)}
     return f"qemu+ssh://{netloc}/system?" + urllib.parse.urlencode(params)

@@ -11,7 +11,7 @@ from .. import __version__
 from ..collect.libvirt_source import public_uri
 from ..facts.model import HostFacts
 
-OUTCOMES = ("passed", "failed", "skipped", "error")
+OUTCOMES = ("passed", "failed", "skipped", "error", "waived")
 
 
 @dataclass
@@ -27,6 +27,7 @@ class Result:
     observed: dict[str, Any] = field(default_factory=dict)
     limit: Optional[str] = None
     test: str = ""
+    waiver: Optional[dict[str, Any]] = None  # the waiver entry that applied (outcome waived) or had expired
 
 
 def host_summary(f: HostFacts) -> dict[str, Any]:
@@ -47,12 +48,15 @@ def host_summary(f: HostFacts) -> dict[str, Any]:
     }
 
 
-def write_results(path: str, hosts: list[HostFacts], results: list[Result], policy: dict[str, Any]) -> None:
+def write_results(path: str, hosts: list[HostFacts], results: list[Result], policy: dict[str, Any],
+                  sections: Optional[dict[str, Any]] = None) -> None:
+    """Write results.json; `sections` adds top-level parts (gate, waivers, drift, fix scripts)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     doc = {
         "tool": {"name": "kvm-netcheck", "version": __version__},
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "policy": policy,
+        **(sections or {}),
         "hosts": [host_summary(h) for h in hosts],
         "results": [asdict(r) for r in results],
     }

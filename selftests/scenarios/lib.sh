@@ -2,10 +2,13 @@
 # after this file; it sets the host into one known state with real tools.
 set -eu
 V="virsh -q -c qemu:///system"
+# lab hosts share the machine's /tmp: keep this script's files apart from other hosts'
+KT=$(mktemp -d /tmp/knc-scenario.XXXXXX)
+trap 'rm -rf "$KT"' EXIT
 
 # net_define NAME BRIDGE_ATTRS [FORWARD_XML] [IP_EXTRA_XML]: define and start a DHCP network
 net_define() {
-    cat > "/tmp/net-$1.xml" <<XML
+    cat > "$KT/net-$1.xml" <<XML
 <network>
   <name>$1</name>
   ${3:-}
@@ -16,13 +19,13 @@ net_define() {
   </ip>
 </network>
 XML
-    $V net-define "/tmp/net-$1.xml" >/dev/null
+    $V net-define "$KT/net-$1.xml" >/dev/null
     $V net-start "$1" >/dev/null
 }
 
 # guest_define NAME INTERFACE_XML [OS_BOOT_XML]: define (not start) a diskless guest
 guest_define() {
-    cat > "/tmp/dom-$1.xml" <<XML
+    cat > "$KT/dom-$1.xml" <<XML
 <domain type='qemu'>
   <name>$1</name>
   <memory unit='MiB'>128</memory>
@@ -32,7 +35,7 @@ guest_define() {
   </devices>
 </domain>
 XML
-    $V define "/tmp/dom-$1.xml" >/dev/null
+    $V define "$KT/dom-$1.xml" >/dev/null
 }
 
 # bridge NAME STP FORWARD_DELAY_TICKS [PRIORITY]: a host bridge made outside libvirt

@@ -11,14 +11,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples")
-
-
-def read_sample(name: str) -> str:
-    with open(os.path.join(SAMPLES, name), encoding="utf-8") as f:
-        return f.read()
-
-
 # Hypothesis keeps caches in ./.hypothesis (even with database=None); keep them out of the checkout.
 if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
     from hypothesis.configuration import set_hypothesis_home_dir

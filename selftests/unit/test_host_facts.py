@@ -1,10 +1,19 @@
 """build_host_facts: the collector's whole output (plus the libvirt view) into HostFacts."""
+import os
+
 import pytest
 
-from conftest import read_sample
 from kvmnetcheck.collect.libvirt_source import RawLibvirt, RawNetwork
 from kvmnetcheck.facts import bridge_config
 from kvmnetcheck.facts.host import build_host_facts
+
+SAMPLE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples")
+
+
+def read_sample(name: str) -> str:
+    with open(os.path.join(SAMPLE_DIR, name), encoding="utf-8") as f:
+        return f.read()
+
 
 # samples/collector_debian12.txt: a Debian 12 host with libvirt 9.0 (iptables backend),
 # firewalld 1.3, the default NAT network on virbr0 set up for PXE, an inactive isolated

@@ -1,0 +1,105 @@
+"""Drift: what changed since a previous results.json (new, fixed, still failing).
+
+A finding is a result that failed or was waived: a waiver accepts a problem, it
+does not remove it. A finding from the baseline counts as fixed only when its
+host was checked this time and the object now passes, no longer applies
+(skipped), or is gone; if the host could not be checked it is "not rechecked".
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from ..facts.model import HostFacts
+from .results import Result
+from .verdict import UNREACHABLE_CHECK
+
+FINDING = ("failed", "waived")
+Key = tuple[str, str, str]
+
+
+class BaselineError(ValueError):
+    """A --baseline file that is not a results.json this suite wrote."""
+
+
+@dataclass(frozen=True)
+class Baseline:
+    path: str
+    generated: str
+    outcomes: dict[Key, dict[str, Any]]  # (check, host, object) -> that result
+
+
+def load_baseline(path: str) -> Optional[Baseline]:
+    """The previous run's results, or None when there is no such file yet (a first nightly run)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except FileNotFoundError:
+        return None
+    except json.JSONDecodeError as e:
+        raise BaselineError(f"{path}:{e.lineno}: not JSON: {e.msg}") from None
+    except OSError as e:
+        raise BaselineError(f"{path}: cannot read: {e.strerror or e}") from None
+    results = doc.get("results") if isinstance(doc, dict) else None
+    if not isinstance(results, list):
+        raise BaselineError(f"{path}: not a kvm-netcheck results.json (no 'results' list)")
+    outcomes = {}
+    for i, r in enumerate(results):
+        try:
+            outcomes[(r["check"], r["host"], r["object"])] = r
+            r["outcome"]
+        except (KeyError, TypeError):
+            raise BaselineError(f"{path}: result #{i + 1} lacks check, host, object or outcome") from None
+    return Baseline(path, str(doc.get("generated", "")), outcomes)
+
+
+@dataclass
+class Drift:
+    baseline: str
+    baseline_generated: str
+    new: list[dict] = field(default_factory=list)
+    fixed: list[dict] = field(default_factory=list)
+    still_failing: list[dict] = field(default_factory=list)
+    not_rechecked: list[dict] = field(default_factory=list)
+
+    def counts(self) -> str:
+        return (f"{len(self.new)} new, {len(self.fixed)} fixed, {len(self.still_failing)} still failing"
+                + (f", {len(self.not_rechecked)} not rechecked" if self.not_rechecked else ""))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"baseline": self.baseline, "baseline_generated": self.baseline_generated,
+                "new": self.new, "fixed": self.fixed, "still_failing": self.still_failing,
+                "not_rechecked": self.not_rechecked}
+
+
+def _entry(key: Key, now: Optional[Result], was: Optional[dict]) -> dict[str, Any]:
+    """One line of drift; the message is the finding's, from whichever run had it."""
+    was = was or {}
+    return {"check": key[0], "host": key[1], "object": key[2],
+            "severity": now.severity if now else was.get("severity", ""),
+            "now": now.outcome if now else "absent", "was": was.get("outcome", "absent"),
+            "message": now.message if now and now.outcome in FINDING else was.get("message", "")}
+
+
+def compare(baseline: Baseline, results: list[Result], hosts: list[HostFacts]) -> Drift:
+    now = {(r.check, r.host, r.object): r for r in results if r.host}
+    unreachable = {r.host for r in results if r.check == UNREACHABLE_CHECK and r.outcome != "passed"}
+    checked = {h.host for h in hosts if h.reachable and h.host not in unreachable}
+    d = Drift(baseline.path, baseline.generated)
+    for key, r in sorted(now.items()):
+        if r.outcome not in FINDING:
+            continue
+        was = baseline.outcomes.get(key)
+        (d.still_failing if was and was["outcome"] in FINDING else d.new).append(_entry(key, r, was))
+    for key, was in sorted(baseline.outcomes.items()):
+        if was["outcome"] not in FINDING:
+            continue
+        r = now.get(key)
+        if r is not None and r.outcome in FINDING:
+            continue
+        if key[1] in checked and (r is None or r.outcome in ("passed", "skipped")):
+            d.fixed.append(_entry(key, r, was))
+        else:
+            d.not_rechecked.append(_entry(key, r, was))
+    return d

@@ -1,0 +1,119 @@
+"""Fix scripts: reports/fix/HOST.sh, run on a real lab host, make the next run pass for every
+check and object it covered; their order, comments and guards."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import pytest
+
+from gate_lab import shared_gate_lab
+from kvmnetcheck.facts.model import HostFacts
+from kvmnetcheck.report.fixscripts import host_script, write_fix_scripts
+from kvmnetcheck.report.results import Result
+
+STEP = re.compile(r"^# (?:--- \d+\. \[\w+\] ([a-z-]+) (\S+)|\[\w+\] ([a-z-]+) (\S+): fixed by the same commands .*)$",
+                  re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def nightly(request, tmp_path_factory):
+    return shared_gate_lab(request, tmp_path_factory).nightly()
+
+
+def _covered(script: str) -> set[tuple[str, str]]:
+    """(check, object) of each scripted fix: its step header, or 'fixed by the same commands'."""
+    head = script.split("# --- Not scripted")[0].split("# --- Waived")[0]
+    return {(m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4)) for m in STEP.finditer(head)}
+
+
+def test_fix_script_run_on_the_host_makes_the_next_run_pass(nightly):
+    script = nightly.fix_script
+    covered = _covered(script)
+    assert covered == {("bridge-forward-delay", "br0"), ("bridge-forward-delay", "virbr7"),
+                       ("libvirt-network-stp-delay", "lan")}, script
+    for check, obj in covered:
+        assert nightly.first.result(check, "gfix", obj)["outcome"] == "failed"
+    assert nightly.fix_run.returncode == 0, nightly.fix_run.stdout + nightly.fix_run.stderr
+    assert "kvm-netcheck fixes done" in nightly.fix_run.stdout
+    for check, obj in covered:
+        r = nightly.second.result(check, "gfix", obj)
+        assert r and r["outcome"] == "passed", (check, obj, r)
+    assert not [r for r in nightly.second.for_host("gfix") if r["outcome"] in ("failed", "error")]
+    assert "gfix" not in nightly.second.results["fix_scripts"]
+
+
+def test_fix_script_is_commented_ordered_and_never_run_by_the_suite(nightly):
+    script = nightly.fix_script
+    assert script.startswith("#!/bin/sh\n# kvm-netcheck fix script for gfix")
+    assert "set -eu" in script
+    # the live bridge settings come before the network's redefinition and restart
+    assert script.index("ip link set dev br0 type bridge stp_state 0") < script.index("virsh net-define")
+    assert script.index("virsh net-define") < script.index("virsh net-destroy lan && virsh net-start lan")
+    # each fix says what it fixes and why
+    assert "# --- 3. [high] libvirt-network-stp-delay lan\n# network lan: the running and saved" in script
+    # the first run only wrote it: gfix was still failing when the first run ended
+    assert nightly.first.result("libvirt-network-stp-delay", "gfix", "lan")["outcome"] == "failed"
+    assert nightly.first.results["fix_scripts"]["gfix"].endswith("/fix/gfix.sh")
+
+
+def _r(check, obj, script="", outcome="failed", severity="high", remediation="", waiver=None) -> Result:
+    return Result(check=check, host="kvm01", object=obj, outcome=outcome, severity=severity,
+                  message=f"{check} fails on {obj}", remediation=remediation or f"# fix {obj} by hand\nedit it",
+                  fix_script=script, waiver=waiver)
+
+
+RESULTS = [
+    _r("firewalld-libvirt-conflict", "lan", "firewall-cmd --zone=libvirt --change-interface=virbr7"),
+    _r("dhcp-checksum-fixup", "lan", "virsh net-destroy lan && virsh net-start lan"),
+    _r("libvirt-network-stp-delay", "lan", "virsh net-destroy lan && virsh net-start lan"),
+    _r("bridge-forward-delay", "br0", "ip link set dev br0 type bridge stp_state 0"),
+    _r("bridge-persistent-config", "br0@/etc/sysconfig/network-scripts/ifcfg-br0",
+       "sed -i -e 's/^STP=.*/STP=off/' /etc/sysconfig/network-scripts/ifcfg-br0", severity="medium"),
+    _r("iptables-checksum-support", "kvm01", severity="medium",
+       remediation="# update iptables\nyum update iptables kernel"),
+    _r("bridge-stp-root", "br5", "ip link set dev br5 type bridge stp_state 0", outcome="waived", severity="medium",
+       waiver={"status": "applied", "expires": "2030-01-01", "where": "w.yaml:2", "reason": "ring"}),
+]
+
+
+def test_safe_order_one_copy_of_each_command_and_the_rest_as_comments():
+    s = host_script("kvm01", "kvm01", RESULTS, "a test")
+    order = [s.index(x) for x in ("STP=off", "stp_state 0", "net-destroy lan", "firewall-cmd")]
+    assert order == sorted(order), s
+    assert s.count("virsh net-destroy lan && virsh net-start lan") == 1
+    assert "# [high] dhcp-checksum-fixup lan: fixed by the same commands as [high] libvirt-network-stp-delay lan" in s
+    manual = s[s.index("# --- Not scripted"):]
+    assert "#   yum update iptables kernel" in manual and "\nyum update" not in s
+    waived = s[s.index("# --- Waived"):]
+    assert "# [medium] bridge-stp-root br5: waived until 2030-01-01 (w.yaml:2): ring" in waived
+    assert "dev br5" not in s.split("# --- Waived")[0]
+    assert _covered(s) == {("bridge-persistent-config", "br0@/etc/sysconfig/network-scripts/ifcfg-br0"),
+                           ("bridge-forward-delay", "br0"), ("libvirt-network-stp-delay", "lan"),
+                           ("dhcp-checksum-fixup", "lan"), ("firewalld-libvirt-conflict", "lan")}
+    assert subprocess.run(["sh", "-n"], input=s, text=True).returncode == 0
+
+
+def test_script_refuses_to_run_on_another_host(tmp_path):
+    marker = tmp_path / "ran"
+    s = host_script("kvm01", "no-such-hostname.example", [_r("bridge-forward-delay", "br0", f"touch {marker}")], "t")
+    p = subprocess.run(["sh"], input=s, text=True, capture_output=True)
+    assert p.returncode == 2 and "this script fixes no-such-hostname.example" in p.stderr
+    assert not marker.exists()
+    p = subprocess.run(["sh"], input=s, text=True, capture_output=True, env={**os.environ, "KVMNETCHECK_ANY_HOST": "1"})
+    assert p.returncode == 0 and marker.exists()
+
+
+def test_scripts_only_for_hosts_with_failures_and_stale_ones_removed(tmp_path):
+    d = tmp_path / "fix"
+    d.mkdir()
+    (d / "old.sh").write_text(host_script("old", None, [_r("bridge-forward-delay", "br0", "true")], "t"))
+    (d / "mine.sh").write_text("#!/bin/sh\necho a script someone else keeps here\n")
+    results = [_r("bridge-forward-delay", "br0", "ip link set dev br0 type bridge stp_state 0"),
+               Result(check="host-reachable", host="down1", object="down1", outcome="failed", severity="critical",
+                      message="ssh exited 255", remediation="ssh down1 true")]
+    written = write_fix_scripts(str(d), results, [HostFacts(host="kvm01", spec="kvm01", hostname="kvm01"),
+                                                  HostFacts(host="down1", spec="down1", error="x")], "t")
+    assert written == {"kvm01": str(d / "kvm01.sh")}
+    assert sorted(os.listdir(d)) == ["kvm01.sh", "mine.sh"]

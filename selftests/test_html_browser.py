@@ -1,0 +1,91 @@
+"""The HTML report in a real headless browser (Debian's chromium): the fleet view renders at the
+top, pytest-html draws each failure with its remediation, and the host/check filter hides rows."""
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+import tempfile
+
+import pytest
+
+from gate_lab import HOSTS, shared_gate_lab
+
+CHROMIUM = shutil.which("chromium")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+
+
+def chromium(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory(prefix="kvm-chromium-") as profile:
+        return subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", *args],
+            capture_output=True, text=True, timeout=timeout)
+
+
+def rendered(url: str):
+    """The page's DOM after its scripts ran."""
+    import lxml.html
+
+    p = chromium("--dump-dom", url)
+    assert p.returncode == 0 and "<html" in p.stdout, p.stderr[-2000:]
+    return p.stdout, lxml.html.fromstring(p.stdout)
+
+
+@pytest.fixture(scope="module")
+def report(request, tmp_path_factory):
+    return shared_gate_lab(request, tmp_path_factory).nightly().second
+
+
+def _text(el) -> str:
+    return " ".join(el.text_content().split())
+
+
+def test_fleet_matrix_and_remediation_render_in_the_browser(report):
+    raw = open(report.html_path).read()
+    assert "<pre class='kvm-remediation'>" not in raw  # only pytest-html's script draws the rows
+    dom, doc = rendered("file://" + report.html_path)
+    # the fleet view is moved to the top, above pytest-html's environment table
+    assert dom.index('id="kvm-fleet"') < dom.index('id="environment-header"')
+    matrix = doc.get_element_by_id("kvm-fleet-matrix")
+    rows = {tr.get("data-host"): tr for tr in matrix.xpath("./tbody/tr")}
+    assert sorted(rows) == sorted(HOSTS)
+
+    def cell(host, check):
+        return _text(rows[host].xpath(f'./td[@data-check="{check}"]')[0])
+
+    assert cell("ghigh", "bridge-forward-delay") == "1W"
+    assert cell("gdrift", "bridge-forward-delay") == "1F 1P"
+    assert cell("gfix", "libvirt-network-stp-delay") == "1P"
+    assert cell("gdown", "host-reachable") == "1F"
+    unchecked = doc.get_element_by_id("kvm-unchecked")
+    assert [li.get("data-host") for li in unchecked.xpath(".//li")] == ["gdown"]
+    assert "ssh" in _text(unchecked)
+    assert "gate FAILED (exit 1)" in _text(doc.get_element_by_id("kvm-gate"))
+    # every failed result is a rendered row with its remediation block
+    blocks = doc.xpath('//table[@id="results-table"]//pre[@class="kvm-remediation"]')
+    failed = [r for r in report.results["results"] if r["outcome"] == "failed"]
+    assert len(blocks) >= len(failed) > 0
+    assert any("virsh net-edit" in _text(b) or "stp_state 0" in _text(b) for b in blocks)
+
+
+def test_filter_by_host_and_check_hides_other_rows(report):
+    want = [r for r in report.results["results"] if r["host"] == "gdrift" and r["check"] == "bridge-forward-delay"]
+    assert len(want) == 2
+    _, doc = rendered(f"file://{report.html_path}?kvm-host=gdrift&kvm-check=bridge-forward-delay")
+    status = doc.get_element_by_id("kvm-filter-status")
+    rows = doc.xpath('//table[@id="results-table"]/tbody[contains(@class, "results-table-row")]')
+    assert int(status.get("data-rows")) == len(rows) > len(want)
+    assert int(status.get("data-shown")) == len(want), _text(status)
+    assert _text(status) == f"{len(want)} of {len(rows)} results shown"
+
+
+def test_screenshot_of_the_report(report, tmp_path):
+    shot = tmp_path / "report.png"
+    p = chromium(f"--screenshot={shot}", "--window-size=1400,1800", "file://" + report.html_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", data[16:24]) == (1400, 1800)
+    assert len(data) > 50_000  # a page with content, not a blank one
