@@ -63,7 +63,8 @@ def test_remediation_quotes_hostile_names(cid):
     hostile = "b$(touch /tmp/pwned);x'\"<i>"
     fields = dict(bridge=hostile, network=hostile, guest=hostile, path="/etc/x " + hostile, zone=hostile,
                   service="dhcp", mac="52:54:00:00:00:01", target=hostile, host=hostile, connection=hostile,
-                  rule_match=hostile, config_hint="hint", where=" somewhere", bridge_xml="<bridge/>")
+                  rule_match=hostile, config_hint="hint", where=" somewhere", bridge_xml="<bridge/>",
+                  reach="ssh host true")
     for variant in CHECKS[cid].remediation:
         text = render(cid, variant, **fields)
         for line in text.splitlines():

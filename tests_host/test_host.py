@@ -2,30 +2,33 @@
 import pytest
 
 from kvmnetcheck.checks import Finding, check, remedy
+from kvmnetcheck.checks.derive import reach_hint
 
 
 @check("host-reachable")
-def test_host_is_reachable_and_readable(target):
+def test_host_is_reachable_and_readable(target, pytestconfig):
     """The host can be reached and its network facts read."""
+    reach = reach_hint(target.spec, pytestconfig.getoption("ssh_config", None),
+                       pytestconfig.getoption("ssh_identity_file", None))
     if target.error:
         raise Finding(
             f"{target.host} could not be checked: {target.error}",
             observed={"host": target.spec, "error": target.error},
-            remediation=remedy("host-reachable", "default", target=target.host),
+            remediation=remedy("host-reachable", "default", target=target.host, reach=reach),
         )
     if target.parse_errors:
         raise Finding(
             f"{target.host} was reached, but part of what it returned could not be used: "
             + "; ".join(target.parse_errors[:5]) + (" ..." if len(target.parse_errors) > 5 else ""),
             observed={"problems": " | ".join(target.parse_errors)},
-            remediation=remedy("host-reachable", "partial", target=target.host),
+            remediation=remedy("host-reachable", "partial", target=target.host, reach=reach),
         )
     if target.unreadable:
         raise Finding(
             f"{target.host} was reached as uid {target.uid}, but these could not be read: "
             + ", ".join(target.unreadable[:10]) + (" ..." if len(target.unreadable) > 10 else ""),
             observed={"uid": target.uid, "unreadable": " ".join(target.unreadable)},
-            remediation=remedy("host-reachable", "default", target=target.host),
+            remediation=remedy("host-reachable", "default", target=target.host, reach=reach),
         )
     ipt = target.iptables
     if ipt.installed and ipt.rules_error:
@@ -33,7 +36,7 @@ def test_host_is_reachable_and_readable(target):
             f"{target.host} was reached as uid {target.uid}, but its iptables rules could not be read: "
             f"{ipt.rules_error}",
             observed={"uid": target.uid, "iptables-save": ipt.rules_error},
-            remediation=remedy("host-reachable", "default", target=target.host),
+            remediation=remedy("host-reachable", "default", target=target.host, reach=reach),
         )
 
 

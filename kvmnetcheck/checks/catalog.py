@@ -94,12 +94,12 @@ CHECKS: dict[str, Check] = {c.id: c for c in [
         remediation={
             "default": """\
 # check that the control node reaches the host the way the suite does:
-ssh {target} true
+{reach:raw}
 # the collector reads iptables and sysfs: log in as root, or pass --sudo
 # (with a sudo rule that needs no password for the checking user)""",
             "partial": """\
-# the objects named above were not checked; look at them on the host, e.g.:
-ssh {target} virsh --readonly net-dumpxml NETWORK
+# the objects named above were not checked; look at them on the host, e.g. with
+#   virsh --readonly net-dumpxml NETWORK
 # a document refused for a DOCTYPE, entities or its size was not written by libvirt: find out who did""",
         },
     ),

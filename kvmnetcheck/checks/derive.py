@@ -4,6 +4,7 @@ Pure functions of HostFacts: no commands, no text parsing.
 """
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Optional
 
@@ -122,3 +123,31 @@ def pxe_words(guest: Guest, nic: GuestNic) -> str:
     if guest.boots_from_network:
         return "PXE-booting guest (<boot dev='network'/>)"
     return "guest"
+
+
+# ---------------------------------------------------------------- how the suite reached a host
+
+def ssh_words(spec: str, ssh_config: Optional[str] = None, identity: Optional[str] = None) -> Optional[list[str]]:
+    """The ssh command line that reaches the host of a testinfra spec as the suite does (None if not ssh)."""
+    scheme, sep, rest = spec.partition("://")
+    if not sep or scheme not in ("ssh", "safe-ssh", "paramiko"):
+        return None
+    rest = rest.split("?", 1)[0]
+    port = None
+    if rest.count(":") == 1 and not rest.endswith("]"):
+        rest, port = rest.rsplit(":", 1)
+    words = ["ssh"]
+    if ssh_config:
+        words += ["-F", ssh_config]
+    if identity:
+        words += ["-i", identity]
+    if port:
+        words += ["-p", port]
+    return words + [rest]
+
+
+def reach_hint(spec: str, ssh_config: Optional[str] = None, identity: Optional[str] = None) -> str:
+    words = ssh_words(spec, ssh_config, identity)
+    if words is None:
+        return f"# reach it the way testinfra does for {spec} and run: true"
+    return " ".join(shlex.quote(w) for w in words) + " true"
