@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shlex
 import subprocess
 import time
@@ -240,7 +241,7 @@ def test_unreachable_host_is_one_clear_failure(access):
     """A closed port: host-reachable fails with ssh's reason and says how to check."""
     r = access.one("noroute", "host-reachable")
     assert r["outcome"] == "failed" and "Connection refused" in r["message"], r
-    assert "ssh noroute true" in r["remediation"]
+    assert re.search(r"^ssh -F \S+ noroute true$", r["remediation"], re.MULTILINE), r["remediation"]
     assert [x["check"] for x in access.run.results["results"] if x["host"] == "noroute"] == ["host-reachable"]
 
 

@@ -542,7 +542,8 @@ def test_full_run_changes_nothing_on_the_host(hostile):
         assert hostile.before[key] == hostile.after[key], (
             f"{key} changed:\n--- before\n{hostile.before[key]}\n--- after\n{hostile.after[key]}")
     assert "table inet knc" in hostile.after["nft"] and "clsact" in hostile.after["tc"]
-    assert hostile.lab.get("names").ssh_sessions() == 2
+    # the run itself opens at most one collector session and one libvirt connection
+    assert hostile.lab.get("names").ssh_sessions() <= 2
 
 
 def test_pasting_the_fixes_runs_only_the_fixes(hostile):
