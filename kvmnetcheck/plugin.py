@@ -9,6 +9,8 @@ extras and a terminal summary grouped by host.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import gc
 import html
 import json
 import os
@@ -195,14 +197,39 @@ def _uncaptured(config):
 def facts_for(config: pytest.Config) -> list[HostFacts]:
     """Every host's parsed facts (parsed once per process)."""
     if FACTS not in config.stash:
-        config.stash[FACTS] = [facts_from_raw(r) for r in raws_for(config)]
+        raws = raws_for(config)
+        config.stash[FACTS] = [facts_from_raw(r) for r in raws]
+        # parsed: keep which hosts were read, not their text (tens of MB over a fleet)
+        config.stash[RAWS] = [dataclasses.replace(r, output="", libvirt=None) for r in raws]
     return config.stash[FACTS]
 
 
 def pytest_sessionstart(session):
     config = session.config
+    _index_teardown_reports(config.pluginmanager.get_plugin("terminalreporter"))
     if config.getoption("--facts") and not hasattr(config, "workerinput"):
         raws_for(config)  # a directory this version cannot read stops the run here, in one line
+
+
+def _index_teardown_reports(tr) -> None:
+    """pytest's failure summary finds each failure's teardown report by scanning every passed
+    report: with thousands of findings among 150,000 reports that takes minutes. Same answer,
+    from an index built once."""
+    if tr is None or not callable(getattr(tr, "_get_teardown_reports", None)):
+        return
+    index: dict = {}
+    seen = [-1]
+
+    def teardown_reports(node_id):
+        if seen[0] != len(tr.stats.get("", ())):  # built again only if reports came meanwhile
+            index.clear()
+            for rep in tr.getreports(""):
+                if rep.when == "teardown":
+                    index.setdefault(rep.id, []).append(rep)
+            seen[0] = len(tr.stats.get("", ()))
+        return index.get(node_id, [])
+
+    tr._get_teardown_reports = teardown_reports
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -234,27 +261,57 @@ def _subject(item) -> tuple[str, str]:
 
 
 def pytest_collection_modifyitems(session, config, items):
+    shared: dict[tuple, tuple] = {}
     for item in items:
         cid = _check_id(item)
         if cid is None:
             continue
         host, obj = _subject(item)
-        item.user_properties.extend([("check", cid), ("host", host), ("object", obj),
-                                     ("severity", CHECKS[cid].severity)])
+        props = [("check", cid), ("host", host), ("object", obj), ("severity", CHECKS[cid].severity)]
+        item.user_properties.extend(shared.setdefault(p, p) for p in props)  # one tuple per value
+
+
+_GC_THRESHOLDS = pytest.StashKey[tuple]()
+
+
+def pytest_collection_finish(session):
+    # Items, facts and every report live until the end: a full collection walks all of them,
+    # and the run triggers one each time they grow by a quarter (seconds over a fleet). Young
+    # garbage is still collected; what reaches the oldest generation waits for the end.
+    config = session.config
+    config.stash[_GC_THRESHOLDS] = gc.get_threshold()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, 1000)
+
+
+def pytest_unconfigure(config):
+    if _GC_THRESHOLDS in config.stash:
+        gc.set_threshold(*config.stash[_GC_THRESHOLDS])
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    outcome = yield
+    replaced = (call.when == "call" and isinstance(getattr(call.excinfo, "value", None), (Finding, Unreadable))
+                and _check_id(item) is not None)
+    if replaced:
+        # pytest formats a traceback that is replaced below: let it make the cheap (native) one;
+        # its default style parses the test's source for every failure, minutes over a fleet
+        opt = item.config.option
+        style, opt.tbstyle = getattr(opt, "tbstyle", "auto"), "native"
+    try:
+        outcome = yield
+    finally:
+        if replaced:
+            opt.tbstyle = style
     rep = outcome.get_result()
     cid = _check_id(item)
     if cid is None:
         return
     if rep.when == "call" or (rep.when == "setup" and not rep.passed):
         result = _result(item, call, rep, cid)
-        # plain data: travels from xdist workers to the controller (a shallow copy: the fields are
-        # plain values already, and asdict's deep walk costs seconds over 50,000 results)
-        rep.kvm_result = {**vars(result), "observed": dict(result.observed)}
+        # plain data: travels from xdist workers to the controller (the fields are plain values
+        # already; asdict's deep copy costs seconds over 50,000 results)
+        rep.kvm_result = vars(result)
         exc = getattr(call.excinfo, "value", None)
         if result.outcome == "failed" and isinstance(exc, Finding):
             rep.longrepr = _finding_text(result)
@@ -268,7 +325,9 @@ def pytest_runtest_makereport(item, call):
 def pytest_runtest_logreport(report):
     d = getattr(report, "kvm_result", None)
     if d is not None and _CONFIG is not None:
-        _CONFIG.stash[RESULTS].append(Result(**d))
+        r = Result(**d)
+        _CONFIG.stash[RESULTS].append(r)
+        report.kvm_result = vars(r)  # one dict for the report and its Result
 
 
 def _result(item, call, rep, cid: str) -> Result:
