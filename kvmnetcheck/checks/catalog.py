@@ -78,6 +78,14 @@ virsh net-destroy {network} && virsh net-start {network}"""
 
 _LIVE_STP_OFF_SCRIPT = "ip link set dev {bridge} type bridge stp_state 0"
 
+# the same commands serve a person and a fix script
+_FW_ZONE = """\
+firewall-cmd --zone={zone} --change-interface={bridge}
+firewall-cmd --permanent --zone={zone} --change-interface={bridge}"""
+_FW_SERVICE = """\
+firewall-cmd --zone={zone} --add-service={service}
+firewall-cmd --permanent --zone={zone} --add-service={service}"""
+
 _LIVE_STP_OFF = """\
 # takes effect at once; ports already forwarding are not disturbed
 ip link set dev {bridge} type bridge stp_state 0
@@ -340,12 +348,8 @@ f=$(mktemp) && virsh dumpxml --inactive {guest} \\
                    "get no address and PXE has nothing to boot."),
         guide=GUIDE + ", last paragraph (firewalld and the default network)",
         remediation={
-            "zone": """\
-firewall-cmd --zone={zone} --change-interface={bridge}
-firewall-cmd --permanent --zone={zone} --change-interface={bridge}""",
-            "service": """\
-firewall-cmd --zone={zone} --add-service={service}
-firewall-cmd --permanent --zone={zone} --add-service={service}""",
+            "zone": _FW_ZONE,
+            "service": _FW_SERVICE,
             "rules": """\
 # libvirt's rules for {bridge} are gone (a firewalld reload while libvirt's network daemon was not
 # there to re-add them); restart libvirt so it puts them back:
@@ -353,12 +357,8 @@ systemctl restart libvirtd      # or virtnetworkd on modular daemons
 # last resort from the guide: systemctl stop firewalld && systemctl restart libvirtd""",
         },
         scripts={
-            "zone": """\
-firewall-cmd --zone={zone} --change-interface={bridge}
-firewall-cmd --permanent --zone={zone} --change-interface={bridge}""",
-            "service": """\
-firewall-cmd --zone={zone} --add-service={service}
-firewall-cmd --permanent --zone={zone} --add-service={service}""",
+            "zone": _FW_ZONE,
+            "service": _FW_SERVICE,
             "rules": "systemctl restart libvirtd 2>/dev/null || service libvirtd restart",
         },
     ),
