@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from typing import Optional
 
@@ -58,3 +59,59 @@ def html_report_data(path: str) -> dict:
     m = re.search(r'data-jsonblob="([^"]*)"', text)
     assert m, "no data blob in the HTML report"
     return json.loads(_html.unescape(m.group(1)))
+
+
+# ---------------------------------------------------------------- a lab host's state, for read-only proofs
+
+# what a full run must leave exactly as it was: bridges and their ports, iptables, nft, tc, libvirt
+# objects, every file the collector reads (content, mode, times) and the processes
+SNAPSHOT = {
+    "links": "ip -d -o link show | sed -E -e 's/[a-z_]+_timer +[0-9.]+//g'",
+    "bridges": r"""for d in /sys/class/net/*/bridge; do [ -d "$d" ] || continue
+        for a in "$d"/*; do case ${a##*/} in *timer*|flush) continue;; esac
+            [ -f "$a" ] && printf '%s=%s\n' "$a" "$(cat "$a" 2>&1)"; done
+        for p in "${d%/bridge}"/brif/*; do [ -e "$p" ] && printf '%s=%s\n' "$p" "$(cat "$p/state")"; done
+    done""",
+    "iptables": "iptables-save | grep -v '^#'",
+    "nft": "nft list ruleset",
+    "tc": r"""for i in /sys/class/net/*; do i=${i##*/}; printf '%s\n' "$i"
+        tc qdisc show dev "$i"; tc filter show dev "$i" egress; tc filter show dev "$i" ingress
+        for p in $(tc qdisc show dev "$i" | awk '$3 ~ /:$/ {print $3}'); do tc filter show dev "$i" parent "$p"; done
+    done""",
+    "libvirt": r"""V='virsh -q -c qemu:///system'; $V net-list --all; $V list --all
+        for u in $($V net-list --all --uuid); do $V net-dumpxml "$u"; $V net-dumpxml --inactive "$u"; $V net-info "$u"; done
+        for u in $($V list --all --uuid); do $V dumpxml "$u"; $V dumpxml --inactive "$u"; $V dominfo "$u"; done""",
+    # every file the collector reads, and libvirt's state: content, size, mode, owner, mtime, ctime
+    "files": r"""find /etc/network /etc/sysconfig /etc/NetworkManager /etc/systemd/network /etc/netplan \
+        /etc/libvirt /var/lib/libvirt /var/log/libvirt /run/libvirt /run/NetworkManager /run/systemd/network \
+        -xdev -printf '%p %y %s %m %U %T@ %C@\n' 2>/dev/null | sort
+        find /etc/network /etc/libvirt /var/lib/libvirt /var/log/libvirt /run/libvirt -xdev -type f \
+        -exec sha256sum {} + 2>/dev/null | sort""",
+    "procs": "ps -eo pid,ppid,user,comm,args --no-headers | awk -v me=$$ '$1 != me && $2 != me' | sort",
+}
+
+
+def snapshot(h) -> dict:
+    return {k: h.sh(v, check=False).stdout for k, v in SNAPSHOT.items()}
+
+
+def wait_sessions_closed(h, timeout: float = 15.0) -> None:
+    # the suite's last sshd session on the host may still be exiting when the suite itself has ended
+    deadline = time.monotonic() + timeout
+    while h.sh("ps -eo comm= | grep -cx sshd", check=False).stdout.strip() not in ("", "0"):
+        if time.monotonic() > deadline:
+            raise AssertionError("an SSH session to the host stayed open after the run:\n"
+                                 + h.sh("ps -eo pid,ppid,etimes,args", check=False).stdout)
+        time.sleep(0.2)
+
+
+def settled_snapshot(h) -> dict:
+    # a freshly started network still changes by itself for a moment (carrier, dnsmasq)
+    prev = snapshot(h)
+    for _ in range(20):
+        time.sleep(1)
+        cur = snapshot(h)
+        if cur == prev:
+            return cur
+        prev = cur
+    raise AssertionError("the host never settled")

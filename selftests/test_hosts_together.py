@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from support import REPO, run_suite
+from support import REPO, run_suite, settled_snapshot, snapshot, wait_sessions_closed
 
 LIB = open(os.path.join(REPO, "selftests", "scenarios", "lib.sh")).read()
 
@@ -47,42 +47,6 @@ def test_stp_root_election_between_two_hosts(lab, tmp_path):
     assert "stp_state 0" in rb["remediation"]
 
 
-def _snapshot(h) -> dict:
-    cmds = {
-        "links": "ip -d -o link show | sed -E -e 's/[a-z_]+_timer +[0-9.]+//g'",
-        "bridges": "for d in /sys/class/net/*/bridge; do [ -d \"$d\" ] || continue; "
-                   "for a in stp_state forward_delay priority root_id bridge_id; do "
-                   "printf '%s %s %s\\n' \"$d\" $a \"$(cat $d/$a)\"; done; done",
-        "iptables": "iptables-save | grep -v '^#'",
-        "tc": "for i in $(ls /sys/class/net); do tc qdisc show dev $i; done",
-        "nets": "virsh -q -c qemu:///system net-list --all; for n in $(virsh -q -c qemu:///system net-list --all --name); do virsh -c qemu:///system net-dumpxml $n; done",
-        "doms": "virsh -q -c qemu:///system list --all; for d in $(virsh -q -c qemu:///system list --all --name); do virsh -c qemu:///system dumpxml $d; done",
-        "files": "find /etc/sysconfig /etc/libvirt /var/lib/libvirt /var/log/libvirt -xdev -printf '%p %s %T@ %m\\n' 2>/dev/null | sort",
-        "procs": "ps -eo pid,ppid,comm --no-headers | awk -v me=$$ '$1 != me && $2 != me' | sort",
-    }
-    return {k: h.sh(v, check=False).stdout for k, v in cmds.items()}
-
-
-def _wait_ssh_sessions_closed(h, timeout=15.0):
-    # the suite's last SSH session may still be closing when it exits
-    deadline = time.monotonic() + timeout
-    while h.sh("pgrep -x sshd", check=False).returncode == 0:
-        assert time.monotonic() < deadline, "an SSH session stayed open after the run"
-        time.sleep(0.2)
-
-
-def _settled_snapshot(h) -> dict:
-    # a freshly started network still changes by itself (carrier goes down with no guest on it)
-    prev = _snapshot(h)
-    for _ in range(15):
-        time.sleep(1)
-        cur = _snapshot(h)
-        if cur == prev:
-            return cur
-        prev = cur
-    raise AssertionError("the host never settled")
-
-
 def test_suite_changes_nothing_on_the_host(lab, tmp_path):
     """A full run over SSH leaves bridges, rules, libvirt objects, files and processes as they were."""
     h = lab.add_host("ro1", libvirt=True)
@@ -94,12 +58,12 @@ mkdir -p /etc/sysconfig/network-scripts
 printf 'DEVICE=br0\\nTYPE=Bridge\\nSTP=on\\n' > /etc/sysconfig/network-scripts/ifcfg-br0
 guest_define g1 "<interface type='network'><source network='lan'/><model type='virtio'/></interface>"
 """, timeout=240)
-    before = _settled_snapshot(h)
+    before = settled_snapshot(h)
     run = run_suite(str(tmp_path), "--hosts=ssh://ro1", f"--ssh-config={lab.ssh_config}")
     assert run.results["hosts"][0]["libvirt_source"] == "libvirt-python"
     assert any(r["outcome"] == "failed" for r in run.results["results"])
-    _wait_ssh_sessions_closed(h)
-    after = _snapshot(h)
+    wait_sessions_closed(h)
+    after = snapshot(h)
     for key in before:
         assert before[key] == after[key], f"{key} changed:\n--- before\n{before[key]}\n--- after\n{after[key]}"
 
