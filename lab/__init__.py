@@ -1,10 +1,18 @@
 """kvm-netcheck lab: isolated namespaced "hosts" reachable over real SSH.
 
-See :mod:`lab.core` for how a host is made; ``python -m lab up|down|status``
-drives a lab from the shell.
+- lab.lab: a lab's life cycle and state (Lab)
+- lab.host: one host and the commands run in it (LabHost, HostProcess)
+- lab.procs: finding and ending a lab's processes
+- lab.configs: the files a lab writes, as pure functions
+- lab.holder: PID 1 of each host; lab.pxe: a real PXE boot
+
+``python -m lab up|down|status`` drives a lab from the shell.
 """
 
-from .core import DEFAULT_ROOT, HostProcess, Lab, LabError, LabHost, find_holders
+from .errors import LabError
+from .host import HostProcess, LabHost
+from .lab import DEFAULT_ROOT, Lab
+from .procs import find_holders
 from .pxe import PxeOutcome, pxe_boot
 
 __all__ = ["DEFAULT_ROOT", "HostProcess", "Lab", "LabError", "LabHost", "PxeOutcome", "find_holders", "pxe_boot"]

@@ -11,7 +11,9 @@ import os
 import sys
 import time
 
-from .core import DEFAULT_ROOT, Lab, LabError, _cleanup_root, find_holders, kill_holder
+from .errors import LabError
+from .lab import DEFAULT_ROOT, Lab, _cleanup_root
+from .procs import find_holders, kill_holder
 
 
 def _root(args) -> str:

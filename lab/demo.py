@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-from .core import Lab
+from .lab import Lab
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = open(os.path.join(REPO, "selftests", "scenarios", "lib.sh")).read()

@@ -1,6 +1,6 @@
 """PID 1 of one lab host.
 
-Started by :class:`lab.core.Lab` as::
+Started by :class:`lab.lab.Lab` as::
 
     unshare --pid --fork --mount-proc --net --mount --uts --propagation private \\
         -- PYTHON holder.py --knc-lab-holder ROOT NAME
@@ -117,14 +117,6 @@ def setup(root, name):
         "lowerdir=/etc,upperdir=%s,workdir=%s" % (os.path.join(hostdir, "etc-upper"),
                                                   os.path.join(hostdir, "etc-work")),
         "knc-etc", "/etc")
-    # A host starts with no libvirt network defined unless asked otherwise.
-    nets = "/etc/libvirt/qemu/networks"
-    removals = [os.path.join(nets, "autostart", "default.xml")]
-    if not cfg.get("default_network"):
-        removals.append(os.path.join(nets, "default.xml"))
-    for path in removals:
-        if os.path.lexists(path):
-            os.unlink(path)
     with open("/etc/hostname", "w") as f:
         f.write(name + "\n")
     # Let the host resolve its own name (libvirtd and sudo-like tools ask).
@@ -134,8 +126,11 @@ def setup(root, name):
         with open("/etc/hosts", "a") as f:
             f.write("%s127.0.1.1\t%s\n" % ("" if hosts.endswith("\n") or not hosts else "\n", name))
 
-    # Private libvirt state, caches and logs.
+    # Private libvirt configuration (libvirt's packaged one, written by the lab), state, caches
+    # and logs. A target missing on the machine is made in the host's /etc overlay.
     for target, src in cfg.get("binds", {}).items():
+        if not os.path.isdir(target) and target.startswith("/etc/"):
+            os.makedirs(target)
         if os.path.isdir(target):
             run("mount", "--bind", src, target)
 

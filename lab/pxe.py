@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import List, Optional
 from xml.sax.saxutils import escape, quoteattr
 
-from .core import LabError, LabHost
+from .errors import LabError
+from .host import LabHost
 
 DOMAIN_XML = """<domain type='qemu'>
   <name>{name}</name>

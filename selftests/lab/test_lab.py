@@ -424,3 +424,32 @@ def test_pxe_dhcp_depends_on_stp_forward_delay(lab):
     assert outcomes[0].first_packet_s is not None and outcomes[0].first_packet_s < 40
     assert not outcomes[15].leased
     assert h.virsh("list --all --name").stdout.strip() == ""
+
+
+def test_host_starts_from_libvirts_packaged_config_not_the_machines(tmp_path):
+    """A contributor's workstation has networks and guests of its own: a lab host sees none of them."""
+    etc = Path("/etc/libvirt/qemu")
+    if not etc.is_dir():
+        pytest.skip("no /etc/libvirt/qemu on this machine")
+    made = [etc / "networks" / "kstwsnet.xml", etc / "networks" / "autostart" / "kstwsnet.xml",
+            etc / "kstwsguest.xml"]
+    made[0].write_text("<network><name>kstwsnet</name><bridge name='kstws0'/></network>\n")
+    (etc / "networks" / "autostart").mkdir(exist_ok=True)
+    made[1].symlink_to(made[0])
+    made[2].write_text("<domain type='qemu'><name>kstwsguest</name><memory unit='MiB'>64</memory>"
+                       "<os><type arch='x86_64'>hvm</type></os></domain>\n")
+    try:
+        with Lab(str(tmp_path / "lab")) as lab:
+            h = lab.add_host("kst-ws", libvirt=True)
+            nets = h.virsh("net-list --all --name").stdout.split()
+            guests = h.virsh("list --all --name").stdout.split()
+            assert "kstwsnet" not in nets and "kstwsguest" not in guests, (nets, guests)
+            assert nets == [] and guests == [], (nets, guests)
+            # libvirt's own packaged files are there (unchanged ones as shipped)
+            assert h.exists("/etc/libvirt/libvirtd.conf") and h.exists("/etc/libvirt/qemu.conf")
+            d = lab.add_host("kst-ws2", libvirt=True, default_network=True)
+            assert d.virsh("net-list --all --name").stdout.split() == ["default"]
+    finally:
+        for p in made:
+            if p.is_symlink() or p.exists():
+                p.unlink()
