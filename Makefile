@@ -11,7 +11,7 @@ SYS_LAB := libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu
            ipxe-qemu dnsmasq-base iptables openssh-server openssh-client iproute2 tcpdump procps \
            util-linux firewalld dbus nftables chromium sudo
 
-.PHONY: report test demo sysdeps-build sysdeps-lab clean
+.PHONY: report test demo docs sysdeps-build sysdeps-lab clean
 
 report: $(VENV)/.installed
 	$(PYTEST)
@@ -21,6 +21,10 @@ test: sysdeps-lab $(VENV)/.installed
 
 demo: sysdeps-lab $(VENV)/.installed
 	$(PY) -m lab.demo
+
+# the README's check table (and later docs) from kvmnetcheck/catalog; make test fails when they lag
+docs: $(VENV)/.installed
+	$(PY) -m kvmnetcheck.catalog.docs
 
 sysdeps-build:
 	@missing=$$(for p in $(SYS_BUILD); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -1,10 +1,13 @@
-"""Wires the suite: the kvm-netcheck plugin (options, facts, reports) and the object fixtures."""
+"""Wires the suite from a clone: the kvm-netcheck plugin (options, facts, objects, reports).
+
+`pip install .` registers the plugin as a pytest11 entry point, so its options parse before
+any conftest.py is found; without one (the package on PYTHONPATH only) load it here.
+"""
 from importlib.metadata import entry_points
 
 
 def _plugin_installed() -> bool:
-    # `pip install -e .` registers the plugin as an entry point; load it here only without one
     return any(ep.name == "kvmnetcheck" for ep in entry_points(group="pytest11"))
 
 
-pytest_plugins = ["fixtures.objects"] + ([] if _plugin_installed() else ["kvmnetcheck.plugin"])
+pytest_plugins = [] if _plugin_installed() else ["kvmnetcheck.plugin"]

@@ -9,7 +9,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from kvmnetcheck.collect import raw as raw_store  # noqa: E402
+from kvmnetcheck import raw as raw_store  # noqa: E402
 
 
 def clone_facts(src: str, dst: str, count: int, prefix: str = "kvm") -> list[str]:
@@ -24,7 +24,7 @@ def clone_facts(src: str, dst: str, count: int, prefix: str = "kvm") -> list[str
         r.host = f"{prefix}{i:0{width}d}"
         r.spec = f"ssh://{r.host}"
         clones.append(r)
-    raw_store.save(dst, clones)
+    raw_store.save(dst, clones, "kvm-netcheck bench")
     return [c.host for c in clones]
 
 

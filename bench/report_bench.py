@@ -25,7 +25,7 @@ sys.path.insert(0, REPO)
 TEST_MODULE = '''
 import pytest
 
-from kvmnetcheck.checks import CHECKS, Finding, Remedy
+from kvmnetcheck.catalog import CHECKS, Finding, Remedy
 
 HOSTS, OBJECTS = {hosts}, {objects}
 IDS = sorted(c for c in CHECKS if c != "host-reachable")
@@ -52,7 +52,7 @@ def test_object(h, o):
             observed={{"stp_state": 1, "forward_delay_s": 15.0, "new_port_blocked_s": 30.0, "ports": "vnet0=forwarding"}},
             limit="a new port may be blocked for at most 4 s",
             remediation=Remedy(f"# takes effect at once\\nip link set dev br{{o}} type bridge stp_state 0",
-                               f"ip link set dev br{{o}} type bridge stp_state 0"))
+                               (("live-bridge", f"ip link set dev br{{o}} type bridge stp_state 0"),)))
 '''
 
 # times the writers from inside the run: pytest-html (with the fleet view), JUnit, results.json, fix scripts
@@ -61,8 +61,7 @@ import functools, json, os, time
 
 import _pytest.junitxml
 import pytest_html.basereport
-import kvmnetcheck.gate
-import kvmnetcheck.plugin
+import kvmnetcheck.run
 
 TIMES = {}
 
@@ -83,8 +82,8 @@ def timed(owner, name, label):
 
 timed(pytest_html.basereport.BaseReport, "pytest_sessionfinish", "html")
 timed(_pytest.junitxml.LogXML, "pytest_sessionfinish", "junit")
-timed(kvmnetcheck.plugin, "write_results", "json")
-timed(kvmnetcheck.gate, "write_fix_scripts", "fix_scripts")
+timed(kvmnetcheck.run, "write_results", "json")
+timed(kvmnetcheck.run, "write_fix_scripts", "fix_scripts")
 
 
 def pytest_unconfigure(config):
@@ -101,9 +100,10 @@ WAIVERS = """waivers:
 
 
 def facts(directory: str, hosts: int) -> None:
-    from kvmnetcheck.collect import raw
+    from kvmnetcheck import raw
 
-    raw.save(directory, [raw.RawHost(host=f"kvm{h:03d}", spec=f"kvm{h:03d}", output="") for h in range(hosts)])
+    raw.save(directory, [raw.RawHost(host=f"kvm{h:03d}", spec=f"kvm{h:03d}", output="") for h in range(hosts)],
+             "kvm-netcheck bench")
 
 
 def human(n: float) -> str:

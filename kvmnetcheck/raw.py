@@ -1,8 +1,10 @@
-"""What was gathered from one host, raw: the collector's output and the libvirt view.
+"""What was gathered from one host, raw, and the saved-facts format (--save-facts / --facts).
 
-Saved as JSON by --save-facts and read back by --facts; the parsers run on it
-again at load time, so facts saved by one version are evaluated by the checks
-of the version that loads them.
+The bottom layer: it imports nothing else of the package, and everything above it
+(the collectors that fill it, the parsers that read it, the reports) may use it.
+
+A RawHost is the collector's output and the libvirt view, unparsed. Facts are saved
+raw, so a newer suite parses facts saved by an older one with its own parsers.
 """
 from __future__ import annotations
 
@@ -12,13 +14,40 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
-from .libvirt_source import RawLibvirt, RawNetwork
-
 FORMAT = 1  # bump when a field changes meaning; the loader says what it can read
 
 
 class FactsFormatError(ValueError):
     """A saved facts directory this version cannot read."""
+
+
+@dataclass
+class RawNetwork:
+    uuid: Optional[str]
+    active: bool
+    persistent: bool
+    autostart: Optional[bool]
+    xml: str
+    inactive_xml: Optional[str]
+
+
+@dataclass
+class RawLibvirt:
+    """libvirt's view of a host as read: network and domain XML, or why it could not be read."""
+
+    source: str  # libvirt-python | virsh | files | none
+    uri: Optional[str]
+    lib_version: Optional[tuple[int, int, int]] = None
+    hypervisor_version: Optional[str] = None
+    networks: list[RawNetwork] = field(default_factory=list)
+    domains: list[tuple[bool, str]] = field(default_factory=list)  # (active, xml)
+    error: Optional[str] = None
+    note: Optional[str] = None  # how the view was obtained, when not the usual way
+
+
+def public_uri(uri: Optional[str]) -> Optional[str]:
+    """The URI without its query (the ssh wrapper's temporary path means nothing to a reader)."""
+    return uri.split("?", 1)[0] if uri else uri
 
 
 @dataclass
@@ -58,15 +87,17 @@ class RawHost:
             raise FactsFormatError(f"{where}: not a saved host ({e})") from None
 
 
-def _file_name(host: str) -> str:
+def file_name(host: str) -> str:
+    """A file name for a host name (any name a host may have becomes a safe one)."""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", host)[:100] or "host"
 
 
-def save(directory: str, raws: list[RawHost]) -> None:
+def save(directory: str, raws: list[RawHost], tool: str) -> None:
+    """Write each host as DIR/NAME.json and an index.json naming them; `tool` says who wrote it."""
     os.makedirs(directory, exist_ok=True)
     names = []
     for r in raws:
-        base = _file_name(r.host)
+        base = file_name(r.host)
         name, n = base, 1
         while name in names:
             n += 1
@@ -74,9 +105,8 @@ def save(directory: str, raws: list[RawHost]) -> None:
         names.append(name)
         with open(os.path.join(directory, name + ".json"), "w") as f:
             json.dump(r.to_json(), f)
-    from .. import __version__
     with open(os.path.join(directory, "index.json"), "w") as f:
-        json.dump({"format": FORMAT, "tool": f"kvm-netcheck {__version__}",
+        json.dump({"format": FORMAT, "tool": tool,
                    "hosts": [{"host": r.host, "file": n + ".json"} for r, n in zip(raws, names)]}, f, indent=1)
 
 

@@ -1,4 +1,9 @@
-"""The check set stays complete: ids, docs, one test function each, pass and fail scenarios, safe fixes."""
+"""The check set stays complete: every check has each of its pieces, and nothing is wired twice.
+
+What a check needs (docs/ARCHITECTURE.md, "Add a check"): a catalog entry, exactly one test
+function marked with its id, remediation calls whose values fill every placeholder, a fix phase for
+every scripted step, a pass and a fail scenario, and its row in the README's generated table.
+"""
 from __future__ import annotations
 
 import ast
@@ -9,41 +14,101 @@ import re
 import pytest
 
 from support import REPO
-from kvmnetcheck.checks.catalog import CHECKS, SEVERITIES, render
+from kvmnetcheck.catalog import CHECKS, PHASES, SEVERITIES, placeholders, remedy
+from kvmnetcheck.catalog import docs
 
 KEBAB = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
 SCENARIOS = os.path.join(REPO, "selftests", "scenarios")
+CHECK_DIRS = ("tests_host", "tests_guest")
+
+# Bumped by hand with each new check: a check added or lost by accident fails here.
+NUMBER_OF_CHECKS = 12
 
 
 def _check_functions() -> dict[str, list[tuple[str, ast.FunctionDef]]]:
     found: dict[str, list] = {}
-    for path in glob.glob(os.path.join(REPO, "tests_host", "*.py")) + glob.glob(os.path.join(REPO, "tests_guest", "*.py")):
-        tree = ast.parse(open(path).read())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef):
-                for d in node.decorator_list:
-                    if isinstance(d, ast.Call) and getattr(d.func, "id", None) == "check":
-                        found.setdefault(d.args[0].value, []).append((path, node))
+    for d in CHECK_DIRS:
+        for path in glob.glob(os.path.join(REPO, d, "*.py")):
+            tree = ast.parse(open(path).read())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.FunctionDef):
+                    for dec in node.decorator_list:
+                        if isinstance(dec, ast.Call) and getattr(dec.func, "id", None) == "check":
+                            found.setdefault(dec.args[0].value, []).append((path, node))
     return found
 
 
-def test_ids_are_kebab_case_and_severities_known():
-    assert len(CHECKS) >= 12
-    for cid, c in CHECKS.items():
-        assert cid == c.id and KEBAB.match(cid), cid
-        assert c.severity in SEVERITIES, cid
-        assert c.requirement.strip() and c.rationale.strip() and c.guide.strip() and c.remediation, cid
+FUNCTIONS = _check_functions()
+
+
+def test_the_number_of_checks():
+    assert len(CHECKS) == NUMBER_OF_CHECKS, sorted(CHECKS)
+
+
+@pytest.mark.parametrize("cid", sorted(CHECKS))
+def test_catalog_entry_is_complete(cid):
+    c = CHECKS[cid]
+    assert cid == c.id and KEBAB.match(cid), cid
+    assert c.severity in SEVERITIES
+    for name in ("per", "requirement", "rationale", "fails_when"):
+        assert getattr(c, name).strip(), f"{cid}: empty {name}"
+    assert "\n" not in c.requirement and "\n" not in c.fails_when
+    assert c.sources and all(s.strip() for s in c.sources), f"{cid}: no source"
+    assert c.fixes, f"{cid}: no fix"
+    for variant, fix in c.fixes.items():
+        assert fix.text.strip(), (cid, variant)
+        for step in fix.steps:
+            assert step.phase in PHASES and step.script.strip(), (cid, variant, step)
 
 
 def test_every_check_is_exactly_one_documented_test_function():
-    funcs = _check_functions()
-    assert set(funcs) == set(CHECKS), set(funcs) ^ set(CHECKS)
-    for cid, defs in funcs.items():
+    assert set(FUNCTIONS) == set(CHECKS), set(FUNCTIONS) ^ set(CHECKS)
+    for cid, defs in FUNCTIONS.items():
         assert len(defs) == 1, (cid, [p for p, _ in defs])
         path, fn = defs[0]
         assert fn.name.startswith("test_"), fn.name
         doc = ast.get_docstring(fn)
         assert doc and "\n" not in doc.strip(), f"{fn.name} needs a one-line docstring"
+
+
+@pytest.mark.parametrize("cid", sorted(CHECKS))
+def test_check_lives_beside_its_catalog_module(cid):
+    """tests_host/test_bridges.py implements the checks of kvmnetcheck/catalog/bridges.py."""
+    path, _ = FUNCTIONS[cid][0]
+    area = os.path.basename(path).removeprefix("test_").removesuffix(".py")
+    module = __import__(f"kvmnetcheck.catalog.{area}", fromlist=["CHECKS"])
+    assert cid in {c.id for c in module.CHECKS}, (cid, path)
+
+
+def _remedy_calls(fn: ast.FunctionDef):
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "remedy":
+            yield node
+
+
+@pytest.mark.parametrize("cid", sorted(CHECKS))
+def test_remediation_gets_every_value_it_names(cid):
+    """Each remedy() call passes, by name, every placeholder of the fix it renders (of every fix it may
+    render, when the variant is chosen at run time): a missing value is found here, not as a
+    KeyError in a user's run."""
+    _, fn = FUNCTIONS[cid][0]
+    calls = list(_remedy_calls(fn))
+    assert calls, f"{fn.name} renders no fix"
+    used = set()
+    for call in calls:
+        assert isinstance(call.args[0], ast.Constant) and call.args[0].value == cid, \
+            f"{fn.name}: remedy() for {ast.unparse(call.args[0])}, not its own check {cid}"
+        assert all(k.arg is not None for k in call.keywords), f"{fn.name}: remedy(**values) hides the names"
+        given = {k.arg for k in call.keywords}
+        variant = call.args[1]
+        variants = [variant.value] if isinstance(variant, ast.Constant) else list(CHECKS[cid].fixes)
+        for v in variants:
+            assert v in CHECKS[cid].fixes, f"{fn.name}: no fix variant {v!r}"
+            fix = CHECKS[cid].fixes[v]
+            needed = placeholders(fix.text).union(*(placeholders(s.script) for s in fix.steps))
+            assert needed <= given, f"{fn.name}: fix {v!r} needs {sorted(needed - given)} (line {call.lineno})"
+            used.add(v)
+    assert used == set(CHECKS[cid].fixes), f"{cid}: fix variants never rendered: {set(CHECKS[cid].fixes) - used}"
 
 
 @pytest.mark.parametrize("cid", sorted(CHECKS))
@@ -58,6 +123,14 @@ def test_scenario_folders_name_known_checks():
         assert os.path.basename(d.rstrip("/")) in CHECKS, d
 
 
+def test_readme_check_table_is_the_catalogs():
+    with open(os.path.join(REPO, "README.md")) as f:
+        readme = f.read()
+    assert docs.with_table(readme) == readme, "README's check table is out of date: run `make docs`"
+    for cid in CHECKS:
+        assert f"| `{cid}` |" in readme
+
+
 @pytest.mark.parametrize("cid", sorted(CHECKS))
 def test_remediation_quotes_hostile_names(cid):
     hostile = "b$(touch /tmp/pwned);x'\"<i>"
@@ -65,10 +138,30 @@ def test_remediation_quotes_hostile_names(cid):
                   service="dhcp", mac="52:54:00:00:00:01", target=hostile, host=hostile, connection=hostile,
                   rule_match=hostile, config_hint="hint", where=" somewhere", bridge_xml="<bridge/>",
                   reach="ssh host true")
-    for variant in CHECKS[cid].remediation:
-        text = render(cid, variant, **fields)
-        for line in text.splitlines():
-            if line.lstrip().startswith("#"):
-                continue
-            # outside comments, the name may only appear inside single quotes
-            assert "$(touch" not in line.replace("'b$(touch /tmp/pwned);x'\"'\"'\"<i>'", ""), (variant, line)
+    for variant in CHECKS[cid].fixes:
+        r = remedy(cid, variant, **fields)
+        for text in (r.text, r.script):
+            for line in text.splitlines():
+                if line.lstrip().startswith("#"):
+                    continue
+                # outside comments, the name may only appear inside single quotes
+                assert "$(touch" not in _outside_single_quotes(line), (variant, line)
+
+
+def _outside_single_quotes(line: str) -> str:
+    """What the shell would expand in a line: everything but single-quoted text and escaped characters."""
+    out, q, i = [], None, 0
+    while i < len(line):
+        c = line[i]
+        if q == "'":
+            q = None if c == "'" else q
+        elif c == "\\":
+            i += 1
+        elif c == "'" and q is None:
+            q = "'"
+        elif c == '"':
+            q = None if q == '"' else '"'
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)

@@ -1,18 +1,19 @@
 """Each guest NIC: will its bridge let it talk in time, and will its DHCP replies be valid?"""
-import pytest
-
 import re
 
-from kvmnetcheck.checks import Finding, Remedy, check, remedy, render
-from kvmnetcheck.checks.derive import Unreadable, bridge_owner, checksum_fixup, nic_attachment, pxe_words
-from kvmnetcheck.facts.model import STP_USER
+import pytest
+
+from kvmnetcheck.catalog import Finding, check, remedy
+from kvmnetcheck.catalog.fixtext import where_defined
+from kvmnetcheck.facts.derived import bridge_owner, checksum_fixup, nic_attachment, pxe_boot_reason
+from kvmnetcheck.facts.model import STP_USER, Unreadable
 
 
 MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 
 
 @check("guest-nic-bridge-delay")
-def test_guest_nic_bridge_forwards_promptly(host_facts, guest, nic, policy):
+def test_guest_nic_bridge_forwards_promptly(host_facts, guest, nic, limits):
     """The bridge a guest NIC plugs into lets a new port forward within the limit."""
     at = nic_attachment(host_facts, nic)
     if at.skip_reason:
@@ -31,24 +32,25 @@ def test_guest_nic_bridge_forwards_promptly(host_facts, guest, nic, policy):
         source = f"network {at.network.name} definition (not running): {d.bridge_xml or 'defaults'}"
     else:
         pytest.skip(f"bridge {at.bridge} does not exist on this host: the guest cannot start on it")
-    if block <= policy.max_port_block_s:
+    if block <= limits.max_port_block_s:
         return
-    who = pxe_words(guest, nic)
-    values = {"bridge": at.bridge}
+    reason = pxe_boot_reason(guest, nic)
+    who = f"PXE-booting guest ({reason})" if reason else "guest"
     if at.network is not None and at.network.live.creates_bridge:
-        variant, values["network"] = "network", at.network.name
+        fix = remedy("guest-nic-bridge-delay", "network", bridge=at.bridge, network=at.network.name)
     else:
-        variant, values["where"] = "bridge", bridge_owner(host_facts, at.bridge).where()
+        fix = remedy("guest-nic-bridge-delay", "bridge", bridge=at.bridge,
+                     where=where_defined(bridge_owner(host_facts, at.bridge)))
     raise Finding(
         f"{who} {guest.name}: NIC {nic.label} plugs into {at.bridge}, where a new port passes no traffic for "
-        f"{block:g} s, over the limit of {policy.max_port_block_s:g} s"
+        f"{block:g} s, over the limit of {limits.max_port_block_s:g} s"
         + ("; its PXE ROM gives up before the port forwards" if who != "guest" else
            "; its DHCP client may give up before the port forwards"),
         observed={"guest": guest.name, "nic": nic.label, "interface type": nic.type, "bridge": at.bridge,
                   "from": source, "new_port_blocked_s": block, "boots from network": guest.boots_from_network,
                   "guest running": guest.active},
-        limit=policy.describe_limit(),
-        remediation=remedy("guest-nic-bridge-delay", variant, **values),
+        limit=limits.describe_limit(),
+        remediation=fix,
     )
 
 
@@ -82,7 +84,7 @@ def test_guest_nic_gets_valid_dhcp_checksums(host_facts, guest, nic):
                                                           if proc else ""),
                   "dhcp from": f"network {net.name} on {at.bridge}", "fix-up": fix.evidence},
         limit="one of the four conditions must not hold",
-        remediation=remedy("guest-nic-dhcp-checksum", "default", guest=guest.name, mac=nic.mac or "",
-                           network=net.name) if nic.mac and MAC.fullmatch(nic.mac) else
-        Remedy(render("guest-nic-dhcp-checksum", "default", guest=guest.name, mac=nic.mac or "", network=net.name)),
+        # the script finds the interface by its MAC: only a well-formed one may go into sed
+        remediation=remedy("guest-nic-dhcp-checksum", "default" if nic.mac and MAC.fullmatch(nic.mac) else "manual",
+                           guest=guest.name, mac=nic.mac or "", network=net.name),
     )

@@ -1,9 +1,10 @@
 """Linux bridges as the kernel runs them, and as their persistent config will bring them back."""
 import pytest
 
-from kvmnetcheck.checks import Finding, check, remedy
-from kvmnetcheck.checks.derive import CONFIG_HINTS, Unreadable, bridge_owner
-from kvmnetcheck.facts.model import STP_OFF, STP_USER
+from kvmnetcheck.catalog import Finding, check, remedy
+from kvmnetcheck.catalog.fixtext import config_hint, where_defined
+from kvmnetcheck.facts.derived import bridge_owner
+from kvmnetcheck.facts.model import STP_OFF, STP_USER, Unreadable
 
 USER_STP = ("user-space STP (stp_state 2, e.g. mstpd): the daemon, not the kernel, decides when a new port "
             "forwards, so the kernel's forward delay says nothing")
@@ -16,7 +17,7 @@ def _stp_state(bridge):
 
 
 @check("bridge-forward-delay")
-def test_bridge_forwards_new_ports_within_limit(host_facts, bridge, policy):
+def test_bridge_forwards_new_ports_within_limit(host_facts, bridge, limits):
     """A bridge with kernel STP on blocks a new port for no longer than the limit."""
     state = _stp_state(bridge)
     if state == STP_USER:
@@ -26,23 +27,24 @@ def test_bridge_forwards_new_ports_within_limit(host_facts, bridge, policy):
     if bridge.forward_delay_s is None:
         raise Unreadable(f"forward_delay of {bridge.name} could not be read: {bridge.error}")
     block = bridge.new_port_block_s
-    if block <= policy.max_port_block_s:
+    if block <= limits.max_port_block_s:
         return
     owner = bridge_owner(host_facts, bridge.name)
-    values = {"bridge": bridge.name}
     if owner.kind == "libvirt":
-        values["network"] = owner.network.name
+        fix = remedy("bridge-forward-delay", "libvirt", bridge=bridge.name, network=owner.network.name)
     elif owner.kind == "config":
-        values["path"] = owner.config.path
-        values["config_hint"] = CONFIG_HINTS[owner.config.format].replace("BR", bridge.name)
+        fix = remedy("bridge-forward-delay", "config", bridge=bridge.name, path=owner.config.path,
+                     config_hint=config_hint(owner.config.format, bridge.name))
+    else:
+        fix = remedy("bridge-forward-delay", "unmanaged", bridge=bridge.name)
     not_root = "" if bridge.is_stp_root in (True, None) else " (it is not the STP root: this delay is the root's)"
     raise Finding(
         f"{bridge.name}: kernel STP on with forward_delay {bridge.forward_delay_s:g} s{not_root}, so a new port "
-        f"passes no traffic for {block:g} s, over the limit of {policy.max_port_block_s:g} s",
+        f"passes no traffic for {block:g} s, over the limit of {limits.max_port_block_s:g} s",
         observed={"stp_state": state, "forward_delay_s": bridge.forward_delay_s, "new_port_blocked_s": block,
                   "ports": ", ".join(f"{p.name}={p.state_name}" for p in bridge.ports) or "none"},
-        limit=policy.describe_limit(),
-        remediation=remedy("bridge-forward-delay", owner.kind, **values),
+        limit=limits.describe_limit(),
+        remediation=fix,
     )
 
 
@@ -67,30 +69,28 @@ def test_bridge_with_stp_is_root(host_facts, bridge):
                   "priority": bridge.priority, "forward_delay_s": bridge.forward_delay_s},
         limit="the bridge is the STP root, or STP is off",
         remediation=remedy("bridge-stp-root", "default", bridge=bridge.name,
-                           where=bridge_owner(host_facts, bridge.name).where()),
+                           where=where_defined(bridge_owner(host_facts, bridge.name))),
     )
 
 
 @check("bridge-persistent-config")
-def test_bridge_config_keeps_new_ports_open(host_facts, bridge_config, policy):
+def test_bridge_config_keeps_new_ports_open(host_facts, bridge_config, limits):
     """A bridge's persistent config turns STP off, or on with the minimum forward delay."""
     c = bridge_config
     observed = {"file": c.path, "format": c.format, "stp": "on" if c.stp else "off",
                 "forward_delay_s": "unset (default %g s)" % c.default_delay_s if c.forward_delay_s is None
                 else c.forward_delay_s, "lines": " | ".join(c.lines)}
-    values = {"path": c.path, "bridge": c.bridge, "connection": c.bridge}
+    fix = remedy("bridge-persistent-config", c.format, path=c.path, bridge=c.bridge, connection=c.bridge)
     if c.problem:
         raise Finding(f"{c.path} defines bridge {c.bridge} with STP on, but {c.problem}",
-                      observed=observed, limit=policy.describe_limit(),
-                      remediation=remedy("bridge-persistent-config", c.format, **values))
+                      observed=observed, limit=limits.describe_limit(), remediation=fix)
     block = c.new_port_block_s
-    if block <= policy.max_port_block_s:
+    if block <= limits.max_port_block_s:
         return
     delay = ("no delay set, so the default %g s applies" % c.default_delay_s if c.forward_delay_s is None
              else f"forward delay {c.forward_delay_s:g} s")
     raise Finding(
         f"{c.path} brings bridge {c.bridge} up with STP on and {delay}: after the next ifup or reboot a new "
-        f"port passes no traffic for {block:g} s, over the limit of {policy.max_port_block_s:g} s",
-        observed=observed, limit=policy.describe_limit(),
-        remediation=remedy("bridge-persistent-config", c.format, **values),
+        f"port passes no traffic for {block:g} s, over the limit of {limits.max_port_block_s:g} s",
+        observed=observed, limit=limits.describe_limit(), remediation=fix,
     )

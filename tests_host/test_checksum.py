@@ -1,8 +1,8 @@
 """DHCP reply checksums: can the host fill them in, and does it, for each DHCP network."""
 import pytest
 
-from kvmnetcheck.checks import Finding, check, remedy
-from kvmnetcheck.checks.derive import checksum_fixup
+from kvmnetcheck.catalog import Finding, check, remedy
+from kvmnetcheck.facts.derived import checksum_fixup
 
 FIRST_WITH_CHECKSUM = (1, 4, 10)
 
@@ -55,15 +55,18 @@ def test_dhcp_network_fixes_reply_checksums(host_facts, network):
     if fix.present:
         return
     backend, evidence = host_facts.firewall_backend
-    variant = "nftables" if backend == "nftables" else "iptables"
+    if backend == "nftables":
+        remediation = remedy("dhcp-checksum-fixup", "nftables", network=network.name, bridge=network.bridge_name)
+    else:
+        remediation = remedy("dhcp-checksum-fixup", "iptables", network=network.name,
+                             rule_match=f"-o {network.bridge_name} .*CHECKSUM")
     raise Finding(
         f"network {network.name} serves DHCP on {network.bridge_name} from a host with vhost-net, but "
         f"{fix.evidence}: guests using virtio with vhost-net get replies with unfilled UDP checksums",
         observed={"bridge": network.bridge_name, "vhost-net": "/dev/vhost-net present",
                   "libvirt firewall backend": f"{backend or 'unknown'} ({evidence})", "fix-up": fix.evidence},
         limit="a CHECKSUM --checksum-fill rule (-o BRIDGE, udp dport 68) or a tc csum filter on the bridge",
-        remediation=remedy("dhcp-checksum-fixup", variant, network=network.name, bridge=network.bridge_name,
-                           rule_match=f"-o {network.bridge_name} .*CHECKSUM"),
+        remediation=remediation,
     )
 
 

@@ -1,8 +1,8 @@
 """Host-level checks: can the host be read at all, and can its libvirt be read."""
 import pytest
 
-from kvmnetcheck.checks import Finding, check, remedy
-from kvmnetcheck.checks.derive import reach_hint
+from kvmnetcheck.catalog import Finding, check, remedy
+from kvmnetcheck.catalog.fixtext import reach_hint
 
 
 @check("host-reachable")
@@ -14,21 +14,21 @@ def test_host_is_reachable_and_readable(target, pytestconfig):
         raise Finding(
             f"{target.host} could not be checked: {target.error}",
             observed={"host": target.spec, "error": target.error},
-            remediation=remedy("host-reachable", "default", target=target.host, reach=reach),
+            remediation=remedy("host-reachable", "default", reach=reach),
         )
     if target.parse_errors:
         raise Finding(
             f"{target.host} was reached, but part of what it returned could not be used: "
             + "; ".join(target.parse_errors[:5]) + (" ..." if len(target.parse_errors) > 5 else ""),
             observed={"problems": " | ".join(target.parse_errors)},
-            remediation=remedy("host-reachable", "partial", target=target.host, reach=reach),
+            remediation=remedy("host-reachable", "partial"),
         )
     if target.unreadable:
         raise Finding(
             f"{target.host} was reached as uid {target.uid}, but these could not be read: "
             + ", ".join(target.unreadable[:10]) + (" ..." if len(target.unreadable) > 10 else ""),
             observed={"uid": target.uid, "unreadable": " ".join(target.unreadable)},
-            remediation=remedy("host-reachable", "default", target=target.host, reach=reach),
+            remediation=remedy("host-reachable", "default", reach=reach),
         )
     ipt = target.iptables
     if ipt.installed and ipt.rules_error:
@@ -36,7 +36,7 @@ def test_host_is_reachable_and_readable(target, pytestconfig):
             f"{target.host} was reached as uid {target.uid}, but its iptables rules could not be read: "
             f"{ipt.rules_error}",
             observed={"uid": target.uid, "iptables-save": ipt.rules_error},
-            remediation=remedy("host-reachable", "default", target=target.host, reach=reach),
+            remediation=remedy("host-reachable", "default", reach=reach),
         )
 
 

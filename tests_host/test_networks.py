@@ -1,26 +1,19 @@
 """libvirt networks: the bridge they make, and the firewall around it."""
-from xml.sax.saxutils import escape, quoteattr
-
 import pytest
 
-from kvmnetcheck.checks import Finding, check, remedy
-from kvmnetcheck.checks.derive import Unreadable
+from kvmnetcheck.catalog import Finding, check, remedy, xml_attr
+from kvmnetcheck.facts.model import Unreadable
 
 
-def _attr(value):
-    # libvirt writes single quotes; fall back to quoteattr's choice for a name holding one
-    return f"'{escape(value)}'" if "'" not in value else quoteattr(value)
-
-
-def _suggested_bridge(name, policy):
+def _suggested_bridge(name, limits):
     # delay='0' still means a 2 s kernel forward delay (4 s blocked) while STP is on
-    if policy.max_port_block_s >= 4:
-        return f"<bridge name={_attr(name or 'virbrN')} stp='on' delay='0'/>  (or stp='off')"
-    return f"<bridge name={_attr(name or 'virbrN')} stp='off'/>"
+    if limits.max_port_block_s >= 4:
+        return f"<bridge name={xml_attr(name or 'virbrN')} stp='on' delay='0'/>  (or stp='off')"
+    return f"<bridge name={xml_attr(name or 'virbrN')} stp='off'/>"
 
 
 @check("libvirt-network-stp-delay")
-def test_network_bridge_forwards_new_ports_promptly(host_facts, network, policy):
+def test_network_bridge_forwards_new_ports_promptly(host_facts, network, limits):
     """A libvirt network's <bridge> turns STP off or keeps the kernel's minimum forward delay."""
     live = network.live
     if not live.creates_bridge:
@@ -32,7 +25,7 @@ def test_network_bridge_forwards_new_ports_promptly(host_facts, network, policy)
         defs.append(("running", live))
     if network.persistent_def is not None:
         defs.append(("saved", network.persistent_def))
-    bad = [(label, d) for label, d in defs if d.new_port_block_s > policy.max_port_block_s]
+    bad = [(label, d) for label, d in defs if d.new_port_block_s > limits.max_port_block_s]
     if not bad:
         return
     label, d = bad[0]
@@ -42,15 +35,15 @@ def test_network_bridge_forwards_new_ports_promptly(host_facts, network, policy)
     raise Finding(
         f"network {network.name}: the {labels} definition{'s have' if len(bad) > 1 else ' has'} {element}, so with STP on the kernel uses a "
         f"forward delay of {d.kernel_forward_delay_s:g} s and a new guest port passes no traffic for "
-        f"{d.new_port_block_s:g} s, over the limit of {policy.max_port_block_s:g} s"
+        f"{d.new_port_block_s:g} s, over the limit of {limits.max_port_block_s:g} s"
         + (" (the saved definition is already fixed: the network was not restarted)" if only_running else ""),
         observed={"definition": labels, "bridge": element, "stp": "on" if d.stp else "off",
                   "delay (XML)": d.delay_s, "kernel forward_delay_s": d.kernel_forward_delay_s,
                   "new_port_blocked_s": d.new_port_block_s, "active": network.active},
-        limit=policy.describe_limit(),
+        limit=limits.describe_limit(),
         remediation=remedy("libvirt-network-stp-delay", "restart" if only_running else "edit",
                            network=network.name, bridge=d.bridge_name or "virbrN",
-                           bridge_xml=_suggested_bridge(d.bridge_name, policy)),
+                           bridge_xml=_suggested_bridge(d.bridge_name, limits)),
     )
 
 

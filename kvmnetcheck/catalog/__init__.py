@@ -1,14 +1,22 @@
-"""What a check is: the catalog entry, the marker that ties a test to it, and its finding."""
-from __future__ import annotations
+"""Every check the suite makes: id, severity, requirement, rationale, sources, fixes.
 
-from dataclasses import dataclass
-from typing import Any, Optional
+One entry per check, in the module named after the test module that implements it
+(tests_host/test_bridges.py -> catalog/bridges.py). The ids are stable: users name
+them in waiver files and CI gates.
+"""
+from __future__ import annotations
 
 import pytest
 
-from .catalog import CHECKS, SEVERITIES, Check, Remedy, remedy, render
+from . import bridges, checksum, guest_nics, host, networks
+from .base import (
+    GUIDE, PHASES, SEVERITIES, Check, Finding, Fix, Limits, Remedy, Step, placeholders, render_fix, xml_attr,
+)
 
-__all__ = ["CHECKS", "SEVERITIES", "Check", "Finding", "Policy", "Remedy", "check", "remedy", "render"]
+CHECKS: dict[str, Check] = {c.id: c for module in (host, networks, bridges, checksum, guest_nics) for c in module.CHECKS}
+
+__all__ = ["CHECKS", "GUIDE", "PHASES", "SEVERITIES", "Check", "Finding", "Fix", "Limits", "Remedy", "Step",
+           "check", "placeholders", "remedy", "xml_attr"]
 
 
 def check(check_id: str):
@@ -22,24 +30,6 @@ def check(check_id: str):
     return mark
 
 
-class Finding(AssertionError):
-    """A failed check, carrying what was observed, the limit, and the fix for this object."""
-
-    def __init__(self, message: str, *, remediation: "Remedy | str", observed: Optional[dict[str, Any]] = None,
-                 limit: Optional[str] = None):
-        super().__init__(message)
-        self.message = message
-        if isinstance(remediation, str):
-            remediation = Remedy(remediation)
-        self.remediation = remediation.text
-        self.script = remediation.script
-        self.observed = observed or {}
-        self.limit = limit
-
-
-@dataclass(frozen=True)
-class Policy:
-    max_port_block_s: float  # how long a new bridge port may stay silent
-
-    def describe_limit(self) -> str:
-        return f"a new port may be blocked for at most {self.max_port_block_s:g} s"
+def remedy(check_id: str, variant: str, **values) -> Remedy:
+    """The fix `variant` of a check, rendered for one object (names shell-quoted)."""
+    return render_fix(CHECKS[check_id], variant, **values)

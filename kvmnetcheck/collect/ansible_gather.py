@@ -24,9 +24,10 @@ import sys
 import tempfile
 from typing import Optional
 
-from . import raw as raw_store
+from .. import __version__
+from .. import raw as raw_store
+from ..raw import RawHost
 from .gather import COLLECTOR
-from .raw import RawHost
 
 
 def _ansible() -> str:
@@ -101,7 +102,7 @@ def gather(inventory: Optional[str], pattern: str, out_dir: str, forks: int = 50
         raws = [raw_from_tree(h, tree, nonce, when) for h in hosts]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    raw_store.save(out_dir, raws)
+    raw_store.save(out_dir, raws, f"kvm-netcheck {__version__}")
     return raws
 
 

@@ -43,7 +43,7 @@ show() {
 have() { command -v "$1" >/dev/null 2>&1; }
 
 sec meta ""
-printf 'collector=1\n'
+printf 'collector=2\n'
 printf 'hostname=%s\n' "$(cat /proc/sys/kernel/hostname 2>/dev/null)"
 printf 'uid=%s\n' "$(id -u 2>/dev/null)"
 printf 'clk_tck=%s\n' "$(getconf CLK_TCK 2>/dev/null)"
@@ -73,7 +73,7 @@ for br in /sys/class/net/*/bridge; do
     done
     end 0
     if have tc; then
-        run tc_qdisc "${d##*/}" $T tc qdisc show dev "${d##*/}"
+        # filters hang off the bridge's qdiscs: one look at them names every parent to ask
         for parent in $($T tc qdisc show dev "${d##*/}" 2>/dev/null | awk '$3 ~ /:$/ && !seen[$3]++ {print $3}' | head -n 32); do
             run tc_filter "${d##*/} $parent" $T tc filter show dev "${d##*/}" parent "$parent"
         done
@@ -96,22 +96,25 @@ if have iptables-legacy-save && [ "$(readlink -f "$(command -v iptables-save)")"
     run iptables_legacy_save "" $T iptables-legacy-save
 fi
 if have nft; then
-    run nft_tables "" $T nft list tables
-    run nft_libvirt "ip" $T nft list table ip libvirt_network
+    # only the tables libvirt's nftables backend makes, and only where they exist
+    nft_tables=$($T nft list tables 2>/dev/null)
+    for fam in ip ip6; do
+        case "$nft_tables" in
+            *"table $fam libvirt_network"*) run nft_libvirt "$fam" $T nft list table "$fam" libvirt_network ;;
+        esac
+    done
 fi
 
 # firewalld: only when it runs (firewall-cmd --state answers "running").
 if have firewall-cmd; then
     run firewalld_state "" $T firewall-cmd --state
-    if $T firewall-cmd --state >/dev/null 2>&1; then
+    if [ "$rc" = 0 ]; then
         run firewalld_version "" $T firewall-cmd --version
         run firewalld_zones "" $T firewall-cmd --list-all-zones
     fi
 fi
 
-for f in /etc/libvirt/network.conf; do
-    [ -f "$f" ] && show file "$f"
-done
+[ -f /etc/libvirt/network.conf ] && show libvirt_network_conf /etc/libvirt/network.conf
 
 # libvirtd's warning about the DHCP checksum rule (older libvirt logs it).
 sec libvirt_log ""
@@ -134,7 +137,7 @@ for f in /etc/sysconfig/network-scripts/ifcfg-* /etc/sysconfig/network/ifcfg-* \
          /etc/network/interfaces /etc/network/interfaces.d/* \
          /etc/systemd/network/*.netdev /run/systemd/network/*.netdev \
          /etc/netplan/*.yaml /etc/netplan/*.yml; do
-    [ -f "$f" ] && show file "$f"
+    [ -f "$f" ] && show netconfig "$f"
 done
 for f in /etc/sysconfig/network-scripts/ifup-eth /usr/libexec/network-scripts/ifup-eth; do
     if [ -f "$f" ]; then
@@ -165,7 +168,6 @@ end 0
 if [ "$WANT_VIRSH" = 1 ] && have virsh; then
     V="$T virsh --readonly -q -c qemu:///system"
     run virsh_version "" $V version
-    run virsh_uri "" $V uri
     sec virsh_nets active
     $V net-list --uuid 2>&1
     end $?

@@ -1,7 +1,7 @@
-"""Gather every host's facts: one collector session and one libvirt connection per host.
+"""Gather every host's raw facts: one collector session and one libvirt connection per host.
 
 Hosts are gathered concurrently with a bounded pool. A host that fails in any
-way becomes HostFacts with `error` set; it never stops the others.
+way becomes a RawHost with `error` set; it never stops the others.
 """
 from __future__ import annotations
 
@@ -20,10 +20,8 @@ from typing import Callable, Optional
 
 import testinfra
 
-from ..facts.host import build_host_facts
-from ..facts.model import HostFacts
-from .libvirt_source import RawLibvirt, SshWrappers, read_libvirt, uri_for_backend
-from .raw import RawHost
+from ..raw import RawHost, RawLibvirt
+from .libvirt_conn import SshWrappers, read_libvirt, uri_for_backend
 
 COLLECTOR = resources.files(__package__).joinpath("collector.sh").read_text()
 
@@ -128,16 +126,6 @@ def collect_raw(name: str, host, opts: GatherOptions, wrappers: SshWrappers,
         return RawHost(host=name, spec=spec, gathered_at=now,
                        error=f"cannot run the collector on {spec} (exit {result.rc}): " + " | ".join(why)[:500])
     return RawHost(host=name, spec=spec, nonce=nonce, output=out, libvirt=raw, gathered_at=now)
-
-
-def facts_from_raw(raw: RawHost) -> HostFacts:
-    if raw.error:
-        return HostFacts(host=raw.host, spec=raw.spec, error=raw.error)
-    try:
-        return build_host_facts(raw.host, raw.spec, raw.output, raw.nonce, raw.libvirt)
-    except Exception as e:  # a parser bug must cost one host, not the run
-        return HostFacts(host=raw.host, spec=raw.spec,
-                         error=f"facts from {raw.spec} could not be parsed: {_short(e)}")
 
 
 def gather_all(specs: list[Optional[str]], opts: GatherOptions,

@@ -1,4 +1,4 @@
-"""The libvirt view of a host, through a read-only libvirt-python connection.
+"""The libvirt view of a host, through a read-only libvirt-python connection (raw XML, unparsed).
 
 `qemu:///system` for the local host; `qemu+ssh://` derived from the testinfra
 host for a remote one, reusing its ssh_config, identity file and extra ssh
@@ -13,8 +13,9 @@ import stat
 import tempfile
 import threading
 import urllib.parse
-from dataclasses import dataclass, field
 from typing import Optional
+
+from ..raw import RawLibvirt, RawNetwork, public_uri
 
 try:
     import libvirt
@@ -26,35 +27,8 @@ if libvirt is not None:
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
 
 
-@dataclass
-class RawNetwork:
-    uuid: Optional[str]
-    active: bool
-    persistent: bool
-    autostart: Optional[bool]
-    xml: str
-    inactive_xml: Optional[str]
-
-
-@dataclass
-class RawLibvirt:
-    source: str  # libvirt-python | virsh | files | none
-    uri: Optional[str]
-    lib_version: Optional[tuple[int, int, int]] = None
-    hypervisor_version: Optional[str] = None
-    networks: list[RawNetwork] = field(default_factory=list)
-    domains: list[tuple[bool, str]] = field(default_factory=list)  # (active, xml)
-    error: Optional[str] = None
-    note: Optional[str] = None  # how the view was obtained, when not the usual way
-
-
 def _version_tuple(v: int) -> tuple[int, int, int]:
     return (v // 1000000, (v // 1000) % 1000, v % 1000)
-
-
-def public_uri(uri: Optional[str]) -> Optional[str]:
-    """The URI without its query (the ssh wrapper's temporary path means nothing to a reader)."""
-    return uri.split("?", 1)[0] if uri else uri
 
 
 def read_libvirt(uri: str) -> RawLibvirt:

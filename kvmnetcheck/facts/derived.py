@@ -1,45 +1,22 @@
 """Conclusions drawn from several facts, shared by more than one check.
 
-Pure functions of HostFacts: no commands, no text parsing.
+Pure functions of HostFacts: no commands, no text parsing, no report text.
 """
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 from typing import Optional
 
-from ..facts.model import BridgeConfig, Guest, GuestNic, HostFacts, LibvirtNetwork
-
-
-class Unreadable(Exception):
-    """A fact the check needs could not be read on this host (reported as an error, not a pass)."""
+from .model import BridgeConfig, Guest, GuestNic, HostFacts, LibvirtNetwork, Unreadable
 
 
 # ---------------------------------------------------------------- who defines a bridge
-
-CONFIG_HINTS = {
-    "ifcfg": "set STP=off (or STP=on with DELAY=0) there, then: ifdown BR && ifup BR",
-    "nmconnection": "nmcli connection modify CONN bridge.stp no && nmcli connection up CONN",
-    "ifupdown": "set bridge_stp off (and bridge_fd 0) in its iface stanza, then: ifdown BR && ifup BR",
-    "networkd": "set STP=no (and ForwardDelaySec=0) in its [Bridge] section, then: networkctl reload",
-    "netplan": "set parameters: stp: false (and forward-delay: 0) for it, then: netplan apply",
-}
-
 
 @dataclass(frozen=True)
 class BridgeOwner:
     kind: str  # libvirt | config | unmanaged
     network: Optional[LibvirtNetwork] = None
     config: Optional[BridgeConfig] = None
-
-    def where(self) -> str:
-        """A short phrase, after 'make it last where the bridge is defined', naming the place."""
-        if self.kind == "libvirt":
-            return (f": libvirt network {self.network.name!r}, `virsh net-edit {self.network.name}` "
-                    "with stp='off' (or delay='0'), then restart the network")
-        if self.kind == "config":
-            return f": {self.config.path} ({self.config.format}); " + CONFIG_HINTS[self.config.format]
-        return " (no libvirt network and no persistent config for it were found on this host)"
 
 
 def bridge_owner(h: HostFacts, bridge: str) -> BridgeOwner:
@@ -117,37 +94,10 @@ def nic_attachment(h: HostFacts, nic: GuestNic) -> NicAttachment:
     return NicAttachment(None, None, f"a type='{nic.type}' interface is not plugged into a host bridge")
 
 
-def pxe_words(guest: Guest, nic: GuestNic) -> str:
+def pxe_boot_reason(guest: Guest, nic: GuestNic) -> Optional[str]:
+    """Why this NIC network-boots ("boot order 1 on this NIC", "<boot dev='network'/>"), or None."""
     if nic.boot_order is not None:
-        return f"PXE-booting guest (boot order {nic.boot_order} on this NIC)"
+        return f"boot order {nic.boot_order} on this NIC"
     if guest.boots_from_network:
-        return "PXE-booting guest (<boot dev='network'/>)"
-    return "guest"
-
-
-# ---------------------------------------------------------------- how the suite reached a host
-
-def ssh_words(spec: str, ssh_config: Optional[str] = None, identity: Optional[str] = None) -> Optional[list[str]]:
-    """The ssh command line that reaches the host of a testinfra spec as the suite does (None if not ssh)."""
-    scheme, sep, rest = spec.partition("://")
-    if not sep or scheme not in ("ssh", "safe-ssh", "paramiko"):
-        return None
-    rest = rest.split("?", 1)[0]
-    port = None
-    if rest.count(":") == 1 and not rest.endswith("]"):
-        rest, port = rest.rsplit(":", 1)
-    words = ["ssh"]
-    if ssh_config:
-        words += ["-F", ssh_config]
-    if identity:
-        words += ["-i", identity]
-    if port:
-        words += ["-p", port]
-    return words + [rest]
-
-
-def reach_hint(spec: str, ssh_config: Optional[str] = None, identity: Optional[str] = None) -> str:
-    words = ssh_words(spec, ssh_config, identity)
-    if words is None:
-        return f"# reach it the way testinfra does for {spec} and run: true"
-    return " ".join(shlex.quote(w) for w in words) + " true"
+        return "<boot dev='network'/>"
+    return None

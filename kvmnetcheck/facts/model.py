@@ -21,6 +21,10 @@ MAX_FORWARD_DELAY_S = 30.0
 PORT_STATES = {0: "disabled", 1: "listening", 2: "learning", 3: "forwarding", 4: "blocking"}
 
 
+class Unreadable(Exception):
+    """A fact a check needs could not be read on this host (reported as an error, never as a pass)."""
+
+
 @dataclass(frozen=True)
 class BridgePort:
     name: str

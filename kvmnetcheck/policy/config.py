@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ..checks.catalog import CHECKS, SEVERITIES
+from ..catalog import CHECKS, SEVERITIES
 from .source import Mapping, PolicyError, load
 from .waivers import WaiverSet, load_waivers, parse_entries
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Optional
 
-from ..checks.catalog import CHECKS
+from ..catalog import CHECKS
 from .source import Mapping, PolicyError, Sequence, load
 
 FIELDS = ("check", "host", "object", "reason", "expires")

@@ -11,32 +11,14 @@ import re
 import shlex
 from typing import Optional
 
+from ..catalog import CHECKS, PHASES
 from ..facts.model import HostFacts
 from .results import Result
 from .verdict import RANK, UNREACHABLE_CHECK
 
 MARKER = "# kvm-netcheck fix script"
 
-# Safe order: lasting config first, so nothing later is undone at the next ifup; then live bridge
-# settings, which take effect at once without dropping traffic; then libvirt definitions with the
-# network restarts they need (guests on a restarted network lose their link); then guest
-# definitions (applied at their next cold start); then firewall changes and, last, daemon restarts,
-# which re-add libvirt's rules over whatever came before. Checks missing here come after all of these.
-FIX_ORDER = (
-    "bridge-persistent-config",
-    "bridge-forward-delay",
-    "bridge-stp-root",
-    "libvirt-network-stp-delay",
-    "guest-nic-bridge-delay",
-    "dhcp-checksum-fixup",
-    "guest-nic-dhcp-checksum",
-    "firewalld-libvirt-conflict",
-    "iptables-checksum-support",
-    "libvirt-checksum-warning",
-    "libvirt-readable",
-    "host-reachable",
-)
-_PHASE = {c: i for i, c in enumerate(FIX_ORDER)}
+_PHASE = {p: i for i, p in enumerate(PHASES)}
 
 
 def file_name(host: str) -> str:
@@ -44,7 +26,19 @@ def file_name(host: str) -> str:
 
 
 def _order(r: Result) -> tuple:
-    return (_PHASE.get(r.check, len(FIX_ORDER)), RANK.get(r.severity, -1), r.object)
+    return (RANK.get(r.severity, -1), r.object)
+
+
+def steps_of(r: Result) -> list[tuple[str, str]]:
+    """(phase, commands) of a result's fix; results without phases (an older results.json) take the
+    phase of their check's first scripted step."""
+    if r.fix_steps:
+        return [(p, s) for p, s in r.fix_steps]
+    if not r.fix_script.strip():
+        return []
+    c = CHECKS.get(r.check)
+    phases = [st.phase for f in (c.fixes.values() if c else ()) for st in f.steps]
+    return [(phases[0] if phases else PHASES[-1], r.fix_script)]
 
 
 def _comment(text: str, lead: str = "#   ") -> list[str]:
@@ -55,8 +49,8 @@ def host_script(host: str, hostname: Optional[str], results: list[Result], made_
     """The fix script for one host's failed (and, as comments, waived) results."""
     failed = sorted((r for r in results if r.outcome == "failed"), key=_order)
     waived = sorted((r for r in results if r.outcome == "waived"), key=_order)
-    scripted = [r for r in failed if r.fix_script.strip()]
-    manual = [r for r in failed if not r.fix_script.strip()]
+    scripted = [r for r in failed if steps_of(r)]
+    manual = [r for r in failed if not steps_of(r)]
     out = ["#!/bin/sh", f"{MARKER} for {host}, made from {made_from}",
            f"# {len(scripted)} fix(es) to run, {len(manual)} for a person (comments below), {len(waived)} waived.",
            "# Review before running: some fixes restart libvirt networks, and guests on them lose",
@@ -69,18 +63,24 @@ def host_script(host: str, hostname: Optional[str], results: list[Result], made_
                 f"    echo \"this script fixes {hostname}, not $(cat /proc/sys/kernel/hostname)"
                 " (KVMNETCHECK_ANY_HOST=1 to run it anyway)\" >&2",
                 "    exit 2", "fi"]
-    done: dict[str, list[str]] = {}  # script text -> the findings it was emitted for
+    # every step of every fix, in phase order; within a phase, the most severe finding first
+    planned = sorted(((_PHASE.get(phase, len(PHASES)), _order(r), i, r, script.strip("\n"))
+                      for r in scripted for i, (phase, script) in enumerate(steps_of(r))),
+                     key=lambda t: t[:3])
+    done: dict[str, str] = {}  # commands -> the finding they were first written for
+    introduced: set[int] = set()
     step = 0
-    for r in scripted:
+    for _, _, _, r, script in planned:
         label = f"[{r.severity}] {r.check} {r.object}"
-        script = r.fix_script.strip("\n")
         if script in done:
-            done[script].append(label)
-            out += ["", f"# {label}: fixed by the same commands as {done[script][0]} above"]
+            out += ["", f"# {label}: fixed by the same commands as {done[script]} above"]
             continue
-        done[script] = [label]
+        done[script] = label
         step += 1
-        out += ["", f"# --- {step}. {label}"] + _comment(r.message, "# ")
+        out += ["", f"# --- {step}. {label}"]
+        if id(r) not in introduced:
+            introduced.add(id(r))
+            out += _comment(r.message, "# ")
         out.append(f"echo {shlex.quote(f'kvm-netcheck fix {step}: {r.check} {r.object}')}")
         out += script.splitlines()
     if manual:

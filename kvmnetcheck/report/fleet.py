@@ -11,7 +11,7 @@ import html
 import os
 from typing import Any, Optional
 
-from ..checks.catalog import CHECKS
+from ..catalog import CHECKS
 from ..facts.model import HostFacts
 from .drift import Drift
 from .results import Result

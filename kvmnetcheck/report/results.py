@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
 from .. import __version__
-from ..collect.libvirt_source import public_uri
 from ..facts.model import HostFacts
+from ..raw import public_uri
 
 OUTCOMES = ("passed", "failed", "skipped", "error", "waived")
 
@@ -24,6 +24,7 @@ class Result:
     message: str = ""
     remediation: str = ""
     fix_script: str = ""  # the remediation as commands needing no editor, where that is safe
+    fix_steps: list = field(default_factory=list)  # the same as [phase, commands] pairs, for fix scripts
     observed: dict[str, Any] = field(default_factory=dict)
     limit: Optional[str] = None
     test: str = ""

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..checks.catalog import SEVERITIES
+from ..catalog import SEVERITIES
 from .results import Result
 
 EXIT_PASSED = 0

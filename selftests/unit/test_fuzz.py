@@ -24,7 +24,7 @@ import test_libvirt_xml as S_XML
 import test_sections as S_SEC
 import test_sysfs_bridge as S_BR
 import test_tc as S_TC
-from kvmnetcheck.collect.libvirt_source import RawLibvirt, RawNetwork
+from kvmnetcheck.raw import RawLibvirt, RawNetwork
 from kvmnetcheck.facts.bridge_config import (
     parse_ifcfg, parse_ifupdown, parse_netdev, parse_netplan, parse_nmconnection,
 )

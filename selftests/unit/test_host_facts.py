@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from kvmnetcheck.collect.libvirt_source import RawLibvirt, RawNetwork
+from kvmnetcheck.raw import RawLibvirt, RawNetwork
 from kvmnetcheck.facts import bridge_config
 from kvmnetcheck.facts.host import build_host_facts
 

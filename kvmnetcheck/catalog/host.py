@@ -1,0 +1,45 @@
+"""Catalog: can the host, and its libvirt, be read at all (tests_host/test_host.py)."""
+from .base import GUIDE, Check, Fix
+
+CHECKS = [
+    Check(
+        id="host-reachable",
+        fails_when='the host cannot be reached or its facts read',
+        severity="critical",
+        per="host",
+        requirement="The host can be reached and its network facts read.",
+        rationale="A host that cannot be read cannot be shown to be safe for PXE or DHCP guests.",
+        sources=(GUIDE,),
+        skipped_when=(),
+        fixes={
+            "default": Fix("""\
+# check that the control node reaches the host the way the suite does:
+{reach:raw}
+# the collector reads iptables and sysfs: log in as root, or pass --sudo
+# (with a sudo rule that needs no password for the checking user)"""),
+            "partial": Fix("""\
+# the objects named above were not checked; look at them on the host, e.g. with
+#   virsh --readonly net-dumpxml NETWORK
+# a document refused for a DOCTYPE, entities or its size was not written by libvirt: find out who did"""),
+        },
+    ),
+    Check(
+        id="libvirt-readable",
+        fails_when='libvirt is installed but no daemon answers a read-only connection or `virsh --readonly`',
+        severity="high",
+        per="host",
+        requirement="libvirt on the host can be read over a read-only connection or `virsh --readonly`.",
+        rationale="Without libvirt's view, the networks and guests that may fail PXE/DHCP cannot be checked.",
+        sources=(GUIDE,),
+        skipped_when=("no libvirt is installed on the host (no virsh, libvirtd, virtnetworkd or libvirt socket)",),
+        fixes={
+            "default": Fix("""\
+# on the host: is libvirtd (or virtqemud and virtnetworkd) running?
+virsh --readonly -c qemu:///system version
+# the read-only socket must accept the checking user:
+ls -l /run/libvirt/libvirt-sock-ro
+# to pin the URI the suite uses for this host:
+#   --libvirt-uri {host:raw}=qemu+ssh://USER@HOST/system"""),
+        },
+    ),
+]

@@ -1,0 +1,46 @@
+"""One host's facts from what was gathered from it: the collector's sections, parsed by the table in
+sources.py, and the libvirt view."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+from ..raw import RawHost, RawLibvirt
+from .model import HostFacts
+from .sections import Section, split_sections
+from .sources import LEGACY_KINDS, SOURCES, Gathered, parse_meta
+
+# the collector formats these parsers read: 1 (saved by earlier versions) and 2 (collector.sh now)
+COLLECTOR_FORMATS = ("1", "2")
+
+
+def build_host_facts(host: str, spec: str, output: str, nonce: str,
+                     raw_libvirt: Optional[RawLibvirt]) -> HostFacts:
+    by_kind: dict[str, list[Section]] = {}
+    for s in split_sections(output, nonce):
+        if s.kind in LEGACY_KINDS:
+            kind = LEGACY_KINDS[s.kind](s)
+            if kind is None:
+                continue
+            s = dataclasses.replace(s, kind=kind)
+        by_kind.setdefault(s.kind, []).append(s)
+    meta = by_kind.get("meta")
+    if not meta or not any(line in (f"collector={v}" for v in COLLECTOR_FORMATS)
+                           for line in meta[0].text.splitlines()):
+        return HostFacts(host=host, spec=spec, error="the collector printed nothing recognisable")
+    g = Gathered(by_kind, raw_libvirt, meta=parse_meta(meta[0].text))
+    values = {}
+    for source in SOURCES:
+        values.update(source.parse(g))
+    return HostFacts(host=host, spec=spec, **values, parse_errors=tuple(g.problems), unreadable=tuple(g.unreadable))
+
+
+def facts_from_raw(raw: RawHost) -> HostFacts:
+    """A host's facts; a host that could not be read, or whose facts a parser choked on, as an error."""
+    if raw.error:
+        return HostFacts(host=raw.host, spec=raw.spec, error=raw.error)
+    try:
+        return build_host_facts(raw.host, raw.spec, raw.output, raw.nonce, raw.libvirt)
+    except Exception as e:  # a parser bug must cost one host, not the run
+        return HostFacts(host=raw.host, spec=raw.spec,
+                         error=f"facts from {raw.spec} could not be parsed: {' '.join(str(e).split())[:500]}")

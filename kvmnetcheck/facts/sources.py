@@ -1,0 +1,233 @@
+"""Which collector section feeds which parser and which HostFacts field: one table.
+
+The collector (collect/collector.sh) prints each fact as a section of a kind; each
+row of SOURCES names the kinds it reads, the HostFacts fields it fills and the
+function that parses them. selftests/test_architecture.py keeps this table and the
+collector in step: a kind printed and never parsed, or parsed and never printed,
+fails it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from ..raw import RawLibvirt
+from . import bridge_config, firewalld, iptables, sysfs_bridge, tc
+from .keyvalue import first, parse_key_values, to_int
+from .libvirt_view import libvirt_view
+from .model import NftLibvirt, QemuProcess
+from .sections import Section
+
+LIBVIRT_COMMANDS = frozenset({"virsh", "libvirtd", "virtnetworkd"})
+_LOG_MARKERS = ("fixup DHCP response checksums", "to support CHECKSUM rule")
+
+
+@dataclass
+class Gathered:
+    """One host's collector output, by section kind, and what every parser shares."""
+
+    by_kind: dict[str, list[Section]]
+    raw_libvirt: Optional[RawLibvirt]
+    problems: list[str] = field(default_factory=list)  # what could not be used (host-reachable names it)
+    unreadable: list[str] = field(default_factory=list)  # files the checking user may not read
+    meta: dict[str, list[str]] = field(default_factory=dict)
+
+    def all(self, kind: str) -> list[Section]:
+        return self.by_kind.get(kind, [])
+
+    def one(self, kind: str) -> Optional[Section]:
+        found = self.by_kind.get(kind)
+        return found[0] if found else None
+
+    def text(self, kind: str) -> Optional[str]:
+        s = self.one(kind)
+        return s.text if s is not None else None
+
+    def rc(self, kind: str) -> Optional[int]:
+        s = self.one(kind)
+        return s.rc if s is not None else None
+
+    @property
+    def commands(self) -> frozenset[str]:
+        return frozenset(self.meta.get("have", []))
+
+    @property
+    def clk_tck(self) -> Optional[int]:
+        return to_int(first(self.meta, "clk_tck"))
+
+    def readable(self, s: Section) -> bool:
+        """A file section that could be read; one refused to the checking user is noted as such."""
+        if s.ok:
+            return True
+        if "Permission denied" in s.text:
+            self.unreadable.append(s.arg)
+        return False
+
+
+@dataclass(frozen=True)
+class Source:
+    kinds: tuple[str, ...]  # collector sections it reads
+    fields: tuple[str, ...]  # HostFacts fields it fills
+    parse: Callable[[Gathered], dict[str, Any]]
+
+
+def _meta(g: Gathered) -> dict[str, Any]:
+    kv = g.meta
+    commands = g.commands
+    return {
+        "hostname": first(kv, "hostname"),
+        "uid": to_int(first(kv, "uid")),
+        "clk_tck": g.clk_tck,
+        "kernel": first(kv, "kernel"),
+        "commands": commands,
+        "vhost_net": first(kv, "vhost_net_dev") == "1",
+        "vhost_net_module": first(kv, "vhost_net_module") == "1",
+        "libvirt_installed": bool(LIBVIRT_COMMANDS & commands) or "libvirt_socket" in kv,
+    }
+
+
+def _bridges(g: Gathered) -> dict[str, Any]:
+    bridges, tcs = [], []
+    for s in g.all("bridge"):
+        bridges.append(sysfs_bridge.parse_bridge(s.arg, s.text, g.clk_tck))
+        texts = [f.text for f in g.all("tc_filter") if f.arg.split(" ", 1)[0] == s.arg and f.ok]
+        tcs.append(tc.parse_filters(s.arg, texts))
+    return {"bridges": tuple(bridges), "tc": tuple(tcs)}
+
+
+def _iptables(g: Gathered) -> dict[str, Any]:
+    legacy = g.one("iptables_legacy_save")
+    return {"iptables": iptables.build_iptables(
+        installed="iptables" in g.commands,
+        version_text=g.text("iptables_version"),
+        help_text=g.text("iptables_checksum_help"),
+        save_text=g.text("iptables_save"),
+        save_rc=g.rc("iptables_save"),
+        legacy_text=legacy.text if legacy is not None and legacy.ok else None,
+    )}
+
+
+def _nft(g: Gathered) -> dict[str, Any]:
+    ok = [s for s in g.all("nft_libvirt") if s.ok]
+    ip = [s for s in ok if "table ip libvirt_network" in s.text]
+    return {"nft": NftLibvirt(installed="nft" in g.commands, table_present=bool(ip),
+                              text="\n".join(s.text for s in ok))}
+
+
+def _firewalld(g: Gathered) -> dict[str, Any]:
+    return {"firewalld": firewalld.build_firewalld(
+        installed="firewall-cmd" in g.commands,
+        state_text=g.text("firewalld_state"),
+        version_text=g.text("firewalld_version"),
+        zones_text=g.text("firewalld_zones"),
+        zones_rc=g.rc("firewalld_zones"),
+    )}
+
+
+def _network_conf(g: Gathered) -> dict[str, Any]:
+    s = g.one("libvirt_network_conf")
+    if s is None or not g.readable(s):
+        return {"firewall_backend_config": None}
+    for line in s.text.splitlines():
+        m = re.match(r'\s*firewall_backend\s*=\s*["\']?([a-z]+)["\']?', line)
+        if m:
+            return {"firewall_backend_config": m.group(1)}
+    return {"firewall_backend_config": None}
+
+
+def _libvirt_log(g: Gathered) -> dict[str, Any]:
+    lines, sources = [], []
+    log = g.one("libvirt_log")
+    if log:
+        for line in log.text.splitlines():
+            if line.startswith("searched="):
+                sources.append(line[len("searched="):])
+            elif any(m in line for m in _LOG_MARKERS):
+                lines.append(line.strip()[:500])
+    return {"libvirt_log_lines": tuple(lines), "libvirt_log_sources": tuple(sources)}
+
+
+def _bridge_configs(g: Gathered) -> dict[str, Any]:
+    ifup_secs = g.all("ifup_eth")
+    ifup = bridge_config.ifup_style("\n".join(s.text for s in ifup_secs)) if ifup_secs else None
+    configs = []
+    for s in g.all("netconfig"):
+        if not g.readable(s):
+            continue
+        try:
+            configs.extend(bridge_config.parse_config_file(s.arg, s.text, ifup))
+        except Exception as e:  # one bad file must not hide the others
+            g.problems.append(f"{s.arg}: not understood ({type(e).__name__}: {e})")
+    return {"bridge_configs": tuple(configs)}
+
+
+def _qemu(g: Gathered) -> dict[str, Any]:
+    qemu = []
+    q = g.one("qemu_procs")
+    if q:
+        for line in q.text.splitlines():
+            m = re.match(r"pid=(\d+) vhost_fds=(\d+) name=(.*)$", line)
+            if m:
+                qemu.append(QemuProcess(int(m.group(1)), qemu_guest_name(m.group(3)), int(m.group(2))))
+    return {"qemu": tuple(qemu)}
+
+
+def qemu_guest_name(arg: str) -> str:
+    """The guest name from QEMU's -name argument: `guest=NAME,debug-threads=on` or plain `NAME`.
+
+    QEMU option values escape a comma as `,,`; the first single comma ends the value.
+    """
+    value = arg[len("guest="):] if arg.startswith("guest=") else arg
+    out, i = [], 0
+    while i < len(value):
+        if value[i] == ",":
+            if value[i + 1:i + 2] == ",":
+                out.append(",")
+                i += 2
+                continue
+            break
+        out.append(value[i])
+        i += 1
+    return "".join(out)
+
+
+def _libvirt(g: Gathered) -> dict[str, Any]:
+    return {"libvirt": libvirt_view(g.by_kind, g.raw_libvirt, g.problems)}
+
+
+def _done(g: Gathered) -> dict[str, Any]:
+    if g.one("done") is None:
+        g.problems.append("collector output was cut short; facts after the cut are missing")
+    return {}
+
+
+SOURCES: tuple[Source, ...] = (
+    Source(("meta",), ("hostname", "uid", "clk_tck", "kernel", "commands", "vhost_net", "vhost_net_module",
+                       "libvirt_installed"), _meta),
+    Source(("bridge", "tc_filter"), ("bridges", "tc"), _bridges),
+    Source(("iptables_version", "iptables_checksum_help", "iptables_save", "iptables_legacy_save"),
+           ("iptables",), _iptables),
+    Source(("nft_libvirt",), ("nft",), _nft),
+    Source(("firewalld_state", "firewalld_version", "firewalld_zones"), ("firewalld",), _firewalld),
+    Source(("libvirt_network_conf",), ("firewall_backend_config",), _network_conf),
+    Source(("libvirt_log",), ("libvirt_log_lines", "libvirt_log_sources"), _libvirt_log),
+    Source(("netconfig", "ifup_eth"), ("bridge_configs",), _bridge_configs),
+    Source(("qemu_procs",), ("qemu",), _qemu),
+    Source(("virsh_version", "virsh_nets", "virsh_net_xml", "virsh_net_xml_inactive", "virsh_net_autostart",
+            "virsh_doms", "virsh_dom_xml", "libvirt_net_status", "libvirt_net_config", "libvirt_dom_status",
+            "libvirt_dom_config"), ("libvirt",), _libvirt),
+    Source(("done",), (), _done),
+)
+
+# kinds an earlier collector printed (saved facts of format 1): what each became, or None if dropped
+LEGACY_KINDS: dict[str, Callable[[Section], Optional[str]]] = {
+    "file": lambda s: "libvirt_network_conf" if s.arg == "/etc/libvirt/network.conf" else "netconfig",
+    "tc_qdisc": lambda s: None,  # the collector reads the qdiscs only to find the filters' parents
+    "nft_tables": lambda s: None,  # likewise for libvirt's nft tables
+    "virsh_uri": lambda s: None,  # the URI is known from how the host was reached
+}
+
+
+def parse_meta(text: str) -> dict[str, list[str]]:
+    return parse_key_values(text)

@@ -1,0 +1,110 @@
+"""The terminal summary: findings by host with their fixes, waivers, drift and the gate."""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from ..facts.model import HostFacts
+from .drift import Drift
+from .results import Result
+from .verdict import Verdict
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_ORDER = {s: i for i, s in enumerate(("critical", "high", "medium", "low"))}
+
+
+def printable(text: str) -> str:
+    """Control characters shown as \\xNN: names from a host may carry terminal escape sequences."""
+    return "\n".join(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", ln) for ln in text.split("\n"))
+
+
+class PrintableTerminal:
+    """pytest's terminal writer, with control characters in each line written escaped."""
+
+    def __init__(self, tr):
+        self._tr = tr
+
+    def write_line(self, line: str, **markup) -> None:
+        self._tr.write_line(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", line), **markup)
+
+    def __getattr__(self, name):
+        return getattr(self._tr, name)
+
+
+def findings(tr, results: list[Result], facts: list[HostFacts], results_path: Optional[str]) -> None:
+    tr = PrintableTerminal(tr)
+    tr.section("kvm-netcheck findings")
+    by_host: dict[str, list[Result]] = {}
+    for r in results:
+        if r.outcome in ("failed", "error"):
+            by_host.setdefault(r.host, []).append(r)
+    for host in sorted(by_host):
+        tr.write_line(f"{host}:", bold=True)
+        for r in sorted(by_host[host], key=lambda r: (_ORDER.get(r.severity, 9), r.check, r.object)):
+            tag = "ERROR" if r.outcome == "error" else "FAIL"
+            tr.write_line(f"  {tag} [{r.severity}] {r.check} {r.object}: {r.message}", red=True)
+            for ln in r.remediation.splitlines():
+                tr.write_line(f"      {ln}")
+    counts = {o: sum(1 for r in results if r.outcome == o) for o in ("passed", "failed", "skipped", "error")}
+    tr.write_line(f"hosts: {len(facts)} ({sum(1 for f in facts if not f.reachable)} unreachable); "
+                  + ", ".join(f"{n} {o}" for o, n in counts.items()))
+    for f in facts:
+        if f.reachable:
+            src = f.libvirt.source if f.libvirt.source != "none" else f"none ({f.libvirt.error})"
+            tr.write_line(f"  {f.host}: libvirt read through {src}")
+            for problem in f.parse_errors:
+                tr.write_line(f"  {f.host}: could not read: {problem}", yellow=True)
+    if results_path:
+        tr.write_line(f"results: {results_path}")
+
+
+def waivers(tr, waived: tuple[Result, ...], usage: list[dict]) -> None:
+    if not (waived or usage):
+        return
+    tr = PrintableTerminal(tr)
+    tr.section("kvm-netcheck waivers")
+    for r in waived:
+        w = r.waiver
+        tr.write_line(f"  WAIVED [{r.severity}] {r.host} {r.check} {r.object}: until {w['expires']} "
+                      f"({w['where']}): {w['reason']}", yellow=True)
+    for u in usage:
+        if u["status"] == "expired":
+            tr.write_line(f"  EXPIRED {u['where']} ({u['check']} {u['host']} {u['object']}) ended {u['expires']}: "
+                          f"{u['matched']} finding(s) fail again", red=True)
+        elif u["status"] == "unused":
+            tr.write_line(f"  UNUSED {u['where']} ({u['check']} {u['host']} {u['object']}): "
+                          "matched no failing result; remove it?", yellow=True)
+
+
+def drift(tr, drift: Optional[Drift], baseline_path: str) -> None:
+    tr = PrintableTerminal(tr)
+    tr.section("kvm-netcheck drift")
+    if drift is None:
+        tr.write_line(f"no baseline at {baseline_path} yet: drift is reported from the next run on")
+        return
+    tr.write_line(f"since {drift.baseline} ({drift.baseline_generated}): {drift.counts()}")
+    for label, items, colour in (("NEW", drift.new, {"red": True}), ("FIXED", drift.fixed, {"green": True}),
+                                 ("NOT RECHECKED", drift.not_rechecked, {"yellow": True})):
+        for i in items:
+            tr.write_line(f"  {label} [{i['severity']}] {i['host']} {i['check']} {i['object']}: "
+                          f"{i['was']} -> {i['now']}", **colour)
+
+
+def gate(tr, verdict: Verdict, note: str, fix_scripts: dict[str, str]) -> None:
+    tr.section("kvm-netcheck gate")
+    if fix_scripts:
+        tr.write_line(f"fix scripts (review, then run on the host): {', '.join(fix_scripts.values())}")
+    tr.write_line(verdict.summary(), red=verdict.exit_code != 0, green=verdict.exit_code == 0, bold=True)
+    tr.write_line(f"  {note}")
+
+
+def finding_text(r: Result, rationale: str, source: str) -> str:
+    """A failed check's report in pytest's own failure list: what, why, where from, and the fix."""
+    lines = [f"[{r.severity}] {r.check} on {r.host}: {r.object}", r.message]
+    if r.limit:
+        lines.append(f"limit: {r.limit}")
+    lines.append(f"why: {rationale}")
+    lines.append(f"source: {source}")
+    lines.append("fix:")
+    lines += ["    " + ln for ln in r.remediation.splitlines()]
+    return "\n".join(printable(ln) for ln in lines)

@@ -1,0 +1,151 @@
+"""The structure holds: layers import only downwards, no import circles, and the collector and the
+parsers agree on every section kind (docs/ARCHITECTURE.md)."""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import glob
+import os
+import re
+
+from support import REPO
+from kvmnetcheck.facts.model import HostFacts
+from kvmnetcheck.facts.sources import LEGACY_KINDS, SOURCES
+
+PACKAGE = os.path.join(REPO, "kvmnetcheck")
+COLLECTOR = os.path.join(PACKAGE, "collect", "collector.sh")
+
+# layer -> the layers it may import (a layer is a top-level module or sub-package of kvmnetcheck;
+# "kvmnetcheck" is the package root, which holds only the version)
+ALLOWED = {
+    "raw": set(),
+    "facts": {"raw"},
+    "catalog": set(),
+    "policy": {"catalog"},
+    "collect": {"kvmnetcheck", "raw"},
+    "report": {"kvmnetcheck", "raw", "facts", "catalog", "policy"},
+    "objects": {"catalog"},
+    "speedups": set(),
+    "run": {"kvmnetcheck", "raw", "facts", "catalog", "policy", "collect", "report", "speedups"},
+    "plugin": {"run", "objects", "speedups", "catalog"},
+    "kvmnetcheck": set(),
+}
+# the checks themselves read facts and say what they found through the catalog
+CHECKS_MAY_IMPORT = {"catalog", "facts"}
+
+
+def _module_name(path: str) -> str:
+    rel = os.path.relpath(path, REPO)[:-3].replace(os.sep, ".")
+    return rel[: -len(".__init__")] if rel.endswith(".__init__") else rel
+
+
+def _imports(path: str) -> set[str]:
+    """Every kvmnetcheck module the file imports (relative imports resolved)."""
+    name = _module_name(path)
+    package = name if path.endswith("__init__.py") else name.rsplit(".", 1)[0]
+    out = set()
+    for node in ast.walk(ast.parse(open(path).read())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.split(".")[0] == "kvmnetcheck"}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if mod.split(".")[0] != "kvmnetcheck":
+                continue
+            # `from . import x` names a module x when there is one
+            for a in node.names:
+                sub = f"{mod}.{a.name}"
+                out.add(sub if _exists(sub) else mod)
+    return out
+
+
+def _exists(module: str) -> bool:
+    p = os.path.join(REPO, *module.split("."))
+    return os.path.isfile(p + ".py") or os.path.isfile(os.path.join(p, "__init__.py"))
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "kvmnetcheck"
+
+
+def _package_files() -> list[str]:
+    return sorted(glob.glob(os.path.join(PACKAGE, "**", "*.py"), recursive=True))
+
+
+def test_every_module_belongs_to_a_known_layer():
+    assert {_layer(_module_name(p)) for p in _package_files()} <= set(ALLOWED)
+
+
+def test_layers_import_only_downwards():
+    wrong = []
+    for path in _package_files():
+        me = _layer(_module_name(path))
+        for mod in _imports(path):
+            other = _layer(mod)
+            if other != me and other not in ALLOWED[me]:
+                wrong.append(f"{os.path.relpath(path, REPO)} ({me}) imports {mod} ({other})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_checks_import_only_the_catalog_and_facts():
+    wrong = []
+    for path in glob.glob(os.path.join(REPO, "tests_*", "*.py")) + glob.glob(os.path.join(REPO, "fixtures", "*.py")):
+        allowed = CHECKS_MAY_IMPORT | ({"objects"} if "fixtures" in path else set())
+        for node in ast.walk(ast.parse(open(path).read())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("kvmnetcheck"):
+                if _layer(node.module) not in allowed:
+                    wrong.append(f"{os.path.relpath(path, REPO)} imports {node.module}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_import_circles():
+    graph = {_module_name(p): {m for m in _imports(p) if _exists(m)} for p in _package_files()}
+    # a package's __init__ that gathers its own modules is not a circle with them
+    for mod in graph:
+        graph[mod] = {m for m in graph[mod] if not (mod.startswith(m + ".") and m + "." in mod + ".")}
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(node, stack):
+        state[node] = 1
+        for nxt in graph.get(node, ()):
+            if state.get(nxt) == 1:
+                cycles.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = 2
+
+    for mod in sorted(graph):
+        if mod not in state:
+            visit(mod, [mod])
+    assert not cycles, cycles
+
+
+def collector_kinds() -> set[str]:
+    """Section kinds collector.sh prints: `sec KIND`, `run KIND ...`, `show KIND ...` with a literal kind."""
+    text = open(COLLECTOR).read()
+    code = "\n".join(line.split("#", 1)[0] if not line.lstrip().startswith("#") else "" for line in text.splitlines())
+    return set(re.findall(r"(?:^|;|&&|\|\||\bthen|\bdo|\belse|\))\s*(?:sec|run|show) ([a-z][a-z0-9_]*)\b", code,
+                          re.MULTILINE))
+
+
+def test_every_section_the_collector_prints_is_parsed_and_every_parsed_one_printed():
+    printed = collector_kinds()
+    parsed = [k for s in SOURCES for k in s.kinds]
+    assert len(parsed) == len(set(parsed)), "a kind is parsed by two rows of SOURCES"
+    assert printed - set(parsed) == set(), f"printed by collector.sh, parsed by nothing: {printed - set(parsed)}"
+    assert set(parsed) - printed == set(), f"in SOURCES, never printed by collector.sh: {set(parsed) - printed}"
+    assert not printed & set(LEGACY_KINDS), "a legacy kind is still printed"
+
+
+def test_every_host_fact_has_exactly_one_source():
+    filled = [f for s in SOURCES for f in s.fields]
+    assert len(filled) == len(set(filled)), "a HostFacts field is filled by two rows"
+    kept_apart = {"host", "spec", "error", "parse_errors", "unreadable"}  # set by the builder itself
+    fields = {f.name for f in dataclasses.fields(HostFacts)} - kept_apart
+    assert set(filled) == fields, set(filled) ^ fields
