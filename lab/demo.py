@@ -3,9 +3,10 @@
 Four hosts, each its own namespaces with a real libvirtd, bridges and iptables:
   kvm-good   a default NAT-style network and a guest on it: everything passes
   kvm-stp    a network with <bridge stp='on' delay='15'/> and a PXE guest on it, plus a host
-             bridge br0 with kernel STP and its ifcfg file that brings the 15 s back
+             bridge br0 with kernel STP and its ifcfg file (applied by initscripts, a stand-in)
+             that brings the 15 s back
   kvm-csum   vhost-net (a stand-in device node), a DHCP network whose CHECKSUM rule is gone,
-             and a virtio guest that will drop its DHCP replies
+             and a virtio KVM guest that will drop its DHCP replies
   kvm-gone   a host that is down: one clear failure, every other host still checked
 The report lands in reports/demo/ and the lab is torn down afterwards.
 """
@@ -33,11 +34,12 @@ guest_define installer "{NIC.format(mac='52:54:00:20:00:01', net='pxe')}"
 bridge br0 1 1500
 mkdir -p /etc/sysconfig/network-scripts
 printf 'DEVICE=br0\\nTYPE=Bridge\\nONBOOT=yes\\nSTP=on\\n' > /etc/sysconfig/network-scripts/ifcfg-br0
+initscripts_standin ip
 """,
     "kvm-csum": f"""
 net_define default "name='virbr0'"
 iptables -t mangle -D LIBVIRT_PRT -o virbr0 -p udp -m udp --dport 68 -j CHECKSUM --checksum-fill
-guest_define legacy-el6 "{NIC.format(mac='52:54:00:30:00:01', net='default')}" "<boot dev='hd'/>"
+guest_define legacy-el6 "{NIC.format(mac='52:54:00:30:00:01', net='default')}" "<boot dev='hd'/>" kvm
 """,
     "kvm-gone": "",
 }

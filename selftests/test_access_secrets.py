@@ -184,6 +184,19 @@ def access(tmp_path_factory):
         _grant_user_login(lab, acc, "knc")
         # a site that closed libvirt's sockets to everyone but root
         acc.sh("chmod 0700 /run/libvirt/libvirt-sock-ro /run/libvirt/libvirt-sock")
+        # a running KVM guest whose QEMU runs as libvirt-qemu: its open files (is /dev/vhost-net among
+        # them?) are listed for root only, so an ordinary user cannot know whether it uses vhost-net
+        vhu = lab.add_host("vhu")
+        # read-only libvirt for an ordinary user without polkit (this host has no system D-Bus)
+        vhu.sh("echo 'auth_unix_ro = \"none\"' >> /etc/libvirt/libvirtd.conf")
+        vhu.start_libvirt()
+        vhu.add_vhost_net_standin()
+        _grant_user_login(lab, vhu, "knc")
+        vhu.sh(LIB + """
+net_define lan "name='virbr7'"
+iptables -t mangle -D LIBVIRT_PRT -o virbr7 -p udp -m udp --dport 68 -j CHECKSUM --checksum-fill
+guest_define g1 "<interface type='network'><mac address='52:54:00:00:09:01'/><source network='lan'/><model type='virtio'/></interface>" "<boot dev='network'/>" kvm
+$V start g1 >/dev/null""", timeout=120)
         nolv = lab.add_host("nolibvirt")
         nolv.sh("""set -e
 mkdir -p /etc/knc-hostile && : > /etc/knc-hostile/absent && chmod 0644 /etc/knc-hostile/absent
@@ -209,7 +222,7 @@ true""")
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         try:
-            hosts = ["ssh://ok", "ssh://knc@acc", "ssh://nolibvirt", "ssh://hang", "ssh://noroute", "ssh://badkey",
+            hosts = ["ssh://ok", "ssh://knc@acc", "ssh://knc@vhu", "ssh://nolibvirt", "ssh://hang", "ssh://noroute", "ssh://badkey",
                      "ssh://badhostkey", f"ssh://root:{SECRETS['password']}@pw", "ansible://invhost"]
             started = time.monotonic()
             run, killed = _bounded_run(
@@ -265,6 +278,14 @@ def test_user_who_is_not_root_is_told_to_use_root_or_sudo(access):
     assert "--sudo" in r["remediation"] and "root" in r["remediation"]
 
 
+def test_vhost_use_that_cannot_be_read_is_an_error_never_a_pass(access):
+    """A running guest's QEMU belongs to libvirt-qemu: an ordinary user cannot list its files, so whether
+    it uses vhost-net is unknown, and the checksum check for its NIC says so instead of passing."""
+    r = access.one("vhu", "guest-nic-dhcp-checksum")
+    assert r["outcome"] == "error", r
+    assert "uses vhost-net could not be read" in r["message"] and "--sudo" in r["message"], r
+
+
 def test_libvirt_socket_that_refuses_the_user(access):
     """libvirt's sockets closed to the user: libvirt-readable fails with the refusal and the socket to check."""
     r = access.one("acc", "libvirt-readable")
@@ -307,10 +328,10 @@ def test_hung_host_is_one_failure_within_the_timeout(access):
 
 
 def test_every_host_named_has_exactly_one_host_result(access):
-    """Nine hosts in, nine host-reachable results out, whatever went wrong with each."""
+    """Ten hosts in, ten host-reachable results out, whatever went wrong with each."""
     hosts = {r["host"] for r in access.run.results["results"] if r["check"] == "host-reachable"}
-    assert hosts == {"ok", "acc", "nolibvirt", "hang", "noroute", "badkey", "badhostkey", "pw", "invhost"}, hosts
-    assert len(access.run.results["hosts"]) == 9
+    assert hosts == {"ok", "acc", "vhu", "nolibvirt", "hang", "noroute", "badkey", "badhostkey", "pw", "invhost"}, hosts
+    assert len(access.run.results["hosts"]) == 10
     for h in access.run.results["hosts"]:
         assert h["reachable"] or h["error"], h
     assert access.one("invhost", "host-reachable")["outcome"] in ("passed", "failed")

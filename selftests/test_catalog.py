@@ -137,7 +137,8 @@ def test_remediation_quotes_hostile_names(cid):
     fields = dict(bridge=hostile, network=hostile, guest=hostile, path="/etc/x " + hostile, zone=hostile,
                   service="dhcp", mac="52:54:00:00:00:01", target=hostile, host=hostile, connection=hostile,
                   rule_match=hostile, config_hint="hint", where=" somewhere", bridge_xml="<bridge/>",
-                  reach="ssh host true")
+                  reach="ssh host true", loop="a loop is possible", chain="LIBVIRT_PRT", daemon="libvirtd",
+                  tap="vnet0", version="10.4.0")
     for variant in CHECKS[cid].fixes:
         r = remedy(cid, variant, **fields)
         for text in (r.text, r.script):

@@ -50,9 +50,14 @@ def test_fix_script_is_commented_ordered_and_never_run_by_the_suite(nightly):
     assert "set -eu" in script
     # the live bridge settings come before the network's redefinition and restart
     assert script.index("ip link set dev br0 type bridge stp_state 0") < script.index("virsh net-define")
-    assert script.index("virsh net-define") < script.index("virsh net-destroy lan && virsh net-start lan")
-    # each fix says what it fixes and why
-    assert "# --- 3. [high] libvirt-network-stp-delay lan\n# network lan: the running and saved" in script
+    # no network is restarted (the live bridge is changed in place), and each command is written once
+    assert "net-destroy" not in script and "net-start" not in script
+    assert script.count("ip link set dev virbr7 type bridge stp_state 0") == 1
+    assert "# [high] bridge-forward-delay virbr7: fixed by the same commands as [high] libvirt-network-stp-delay lan" \
+        in script
+    # each fix says what it fixes and why, once, at its first step
+    assert "# --- 2. [high] libvirt-network-stp-delay lan\n# network lan: the running bridge virbr7" in script
+    assert script.count("# network lan: the running bridge virbr7") == 1
     # the first run only wrote it: gfix was still failing when the first run ended
     assert nightly.first.result("libvirt-network-stp-delay", "gfix", "lan")["outcome"] == "failed"
     assert nightly.first.results["fix_scripts"]["gfix"].endswith("/fix/gfix.sh")
@@ -117,3 +122,22 @@ def test_scripts_only_for_hosts_with_failures_and_stale_ones_removed(tmp_path):
                                                   HostFacts(host="down1", spec="down1", error="x")], "t")
     assert written == {"kvm01": str(d / "kvm01.sh")}
     assert sorted(os.listdir(d)) == ["kvm01.sh", "mine.sh"]
+
+
+def test_a_step_needing_a_tool_the_host_lacks_is_left_to_a_person():
+    """A fix script never stops half-way at `nmcli: command not found`: a step whose tool the host
+    lacks goes to the comments, and every other step still runs."""
+    nm = Result(check="bridge-persistent-config", host="kvm01", object="br0@/etc/NetworkManager/x", outcome="failed",
+                severity="medium", message="keyfile brings STP back", remediation="nmcli ...",
+                fix_script="nmcli connection modify u1 bridge.stp no",
+                fix_steps=[["persistent-config", "nmcli connection modify u1 bridge.stp no", ["nmcli"]]])
+    live = _r("bridge-forward-delay", "br0", "ip link set dev br0 type bridge stp_state 0")
+    live.fix_steps = [["live-bridge", "ip link set dev br0 type bridge stp_state 0", ["ip"]]]
+    s = host_script("kvm01", "kvm01", [nm, live], "t", commands=frozenset({"ip"}))
+    runnable = s.split("# --- Not scripted")[0]
+    assert "\nip link set dev br0 type bridge stp_state 0" in runnable
+    assert "\nnmcli" not in runnable
+    assert "# [medium] bridge-persistent-config br0@/etc/NetworkManager/x: this host has no nmcli" in s
+    assert "#   nmcli connection modify u1 bridge.stp no" in s
+    with_nmcli = host_script("kvm01", "kvm01", [nm, live], "t", commands=frozenset({"ip", "nmcli"}))
+    assert "\nnmcli connection modify u1 bridge.stp no" in with_nmcli.split("# --- Not scripted")[0]

@@ -89,6 +89,11 @@ def test_local_host_report(tmp_path):
     r = run.result("host-reachable", "localhost")
     assert r and r["outcome"] == "passed", r
     assert os.path.getsize(run.html_path) > 10000 and os.path.getsize(run.junit_path) > 0
+    # a check whose objects this machine lacks (no guests, perhaps no bridges) gives no row at all:
+    # never one about no host, never pytest's NOTSET
+    for r in run.results["results"]:
+        assert r["host"] == "localhost" and r["object"] and "NOTSET" not in r["test"], r
+    assert "NOTSET" not in open(run.junit_path).read() and "NOTSET" not in open(run.html_path).read()
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ class Scenario:
     state: str
     body: str
     message: str  # a phrase the result's message must contain, if any
+    fix: str  # a phrase the result's fix script must contain; "none": it must have no script at all
 
     @property
     def id(self) -> str:
@@ -41,13 +42,14 @@ def load_scenarios() -> list[Scenario]:
     out = []
     for path in sorted(p for ext in EXTENSIONS for p in glob.glob(os.path.join(SCENARIOS, "*", "*" + ext))):
         body = open(path).read()
-        head = dict(re.findall(r"^# (object|needs|state|message): (.*)$", body, re.MULTILINE))
+        head = dict(re.findall(r"^# (object|needs|state|message|fix): (.*)$", body, re.MULTILINE))
         base, ext = os.path.splitext(os.path.basename(path))
         out.append(Scenario(
             check=os.path.basename(os.path.dirname(path)), name=base,
             expect=EXTENSIONS[ext], path=path,
             object=head.get("object", "").strip(), needs=frozenset(head.get("needs", "").split()),
-            state=head.get("state", "up").strip(), body=body, message=head.get("message", "").strip()))
+            state=head.get("state", "up").strip(), body=body, message=head.get("message", "").strip(),
+            fix=head.get("fix", "").strip()))
     return sorted(out, key=lambda s: s.id)
 
 
@@ -106,6 +108,18 @@ def test_scenario_outcome(scenario_run, scenario):
     if r["outcome"] == "failed":
         assert r["remediation"].strip(), "a failure must carry its fix"
         assert r["message"].strip()
+    if scenario.fix == "none":
+        assert r["fix_script"] == "", f"no step may be scripted here, got:\n{r['fix_script']}"
+    elif scenario.fix:
+        assert scenario.fix in r["fix_script"], r["fix_script"]
+
+
+def test_every_result_is_about_a_host_and_an_object(scenario_run):
+    """No row for a check whose objects a host lacks: no empty host, no pytest NOTSET item."""
+    run, _, _ = scenario_run
+    for r in run.results["results"]:
+        assert r["host"] and r["object"], r
+        assert "NOTSET" not in r["test"], r
 
 
 def test_suite_exit_code_reflects_failures(scenario_run):

@@ -5,7 +5,7 @@ import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
 from kvmnetcheck.catalog.fixtext import where_defined
-from kvmnetcheck.facts.derived import bridge_owner, checksum_fixup, nic_attachment, pxe_boot_reason
+from kvmnetcheck.facts.derived import bridge_owner, checksum_fixup, nic_attachment, pxe_boot_reason, stp_guards_a_loop
 from kvmnetcheck.facts.model import STP_USER, Unreadable
 
 
@@ -18,6 +18,9 @@ def test_guest_nic_bridge_forwards_promptly(host_facts, guest, nic, limits):
     at = nic_attachment(host_facts, nic)
     if at.skip_reason:
         pytest.skip(at.skip_reason)
+    if at.ovs:
+        pytest.skip(f"{at.bridge} is an Open vSwitch bridge (<virtualport type='openvswitch'/>): its spanning tree "
+                    "is Open vSwitch's, not the kernel's")
     live = host_facts.bridge(at.bridge)
     if live is not None:
         if live.stp_state == STP_USER:
@@ -36,8 +39,12 @@ def test_guest_nic_bridge_forwards_promptly(host_facts, guest, nic, limits):
         return
     reason = pxe_boot_reason(guest, nic)
     who = f"PXE-booting guest ({reason})" if reason else "guest"
-    if at.network is not None and at.network.live.creates_bridge:
-        fix = remedy("guest-nic-bridge-delay", "network", bridge=at.bridge, network=at.network.name)
+    loop = stp_guards_a_loop(host_facts, at.bridge)
+    if loop:
+        fix = remedy("guest-nic-bridge-delay", "keep-stp", bridge=at.bridge, guest=guest.name, loop=loop)
+    elif at.network is not None and at.network.live.creates_bridge:
+        fix = remedy("guest-nic-bridge-delay", "network", bridge=at.bridge, network=at.network.name, guest=guest.name,
+                     tap=nic.target_dev if guest.active and nic.target_dev else "vnetN")
     else:
         fix = remedy("guest-nic-bridge-delay", "bridge", bridge=at.bridge,
                      where=where_defined(bridge_owner(host_facts, at.bridge)))
@@ -60,18 +67,23 @@ def test_guest_nic_gets_valid_dhcp_checksums(host_facts, guest, nic):
     at = nic_attachment(host_facts, nic)
     if at.skip_reason:
         pytest.skip(at.skip_reason)
-    if nic.model != "virtio":
+    if not nic.is_virtio:
         return  # emulated NICs get checksums from QEMU
     if (nic.driver_name or "").lower() == "qemu":
         return  # the documented per-guest workaround
+    if (guest.domain_type or "").lower() != "kvm":
+        return  # libvirt opens vhost-net only for KVM guests (qemuInterfaceOpenVhostNet)
     if not host_facts.vhost_net:
         return  # no vhost-net on the host
     proc = host_facts.qemu_for(guest.name) if guest.active else None
+    if proc is not None and proc.vhost_fds is None:
+        raise Unreadable(f"whether QEMU (pid {proc.pid}) of running guest {guest.name} uses vhost-net could not be "
+                         "read: its open files are listed only for root; run as root or with --sudo")
     if proc is not None and proc.vhost_fds == 0:
         return  # the running QEMU does not use vhost-net
     net = at.network
-    if net is None or not net.live.serves_dhcp or not net.live.creates_bridge:
-        return  # DHCP does not come from a server on this host
+    if net is None or not net.live.serves_dhcp4 or not net.live.creates_bridge:
+        return  # no IPv4 DHCP from a server on this host
     fix = checksum_fixup(host_facts, at.bridge)
     if fix.present:
         return
@@ -79,7 +91,8 @@ def test_guest_nic_gets_valid_dhcp_checksums(host_facts, guest, nic):
         f"guest {guest.name}: NIC {nic.label} is virtio with vhost-net and gets DHCP from network {net.name} "
         f"on this host, and {fix.evidence}: its DHCP client will drop the replies"
         + (f" (guest OS: {guest.os_hint})" if guest.os_hint else ""),
-        observed={"guest": guest.name, "nic": nic.label, "model": nic.model, "driver": nic.driver_name or "(default: vhost)",
+        observed={"guest": guest.name, "nic": nic.label, "model": nic.model, "domain type": guest.domain_type,
+                  "driver": nic.driver_name or "(default: vhost)",
                   "vhost-net": "/dev/vhost-net present" + (f", QEMU pid {proc.pid} holds {proc.vhost_fds} vhost fd(s)"
                                                           if proc else ""),
                   "dhcp from": f"network {net.name} on {at.bridge}", "fix-up": fix.evidence},

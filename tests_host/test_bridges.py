@@ -3,7 +3,7 @@ import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
 from kvmnetcheck.catalog.fixtext import config_hint, where_defined
-from kvmnetcheck.facts.derived import bridge_owner
+from kvmnetcheck.facts.derived import bridge_owner, stp_guards_a_loop
 from kvmnetcheck.facts.model import STP_OFF, STP_USER, Unreadable
 
 USER_STP = ("user-space STP (stp_state 2, e.g. mstpd): the daemon, not the kernel, decides when a new port "
@@ -16,21 +16,34 @@ def _stp_state(bridge):
     return bridge.stp_state
 
 
+def _ports(bridge):
+    return ", ".join(f"{p.name}={p.state_name}" for p in bridge.ports) or "none"
+
+
 @check("bridge-forward-delay")
 def test_bridge_forwards_new_ports_within_limit(host_facts, bridge, limits):
     """A bridge with kernel STP on blocks a new port for no longer than the limit."""
     state = _stp_state(bridge)
     if state == STP_USER:
         pytest.skip(USER_STP)
-    if state == STP_OFF:
-        return
     if bridge.forward_delay_s is None:
         raise Unreadable(f"forward_delay of {bridge.name} could not be read: {bridge.error}")
     block = bridge.new_port_block_s
     if block <= limits.max_port_block_s:
         return
+    if state == STP_OFF:  # a kernel older than 2.6.39 holds a new port one forward delay even so
+        raise Finding(
+            f"{bridge.name}: STP is off, but this kernel ({host_facts.kernel}) still holds a new port in learning "
+            f"for one forward delay, {block:g} s, over the limit of {limits.max_port_block_s:g} s",
+            observed={"stp_state": state, "forward_delay_s": bridge.forward_delay_s, "kernel": host_facts.kernel},
+            limit=limits.describe_limit(),
+            remediation=remedy("bridge-forward-delay", "zero-delay", bridge=bridge.name),
+        )
+    loop = stp_guards_a_loop(host_facts, bridge.name)
     owner = bridge_owner(host_facts, bridge.name)
-    if owner.kind == "libvirt":
+    if loop:
+        fix = remedy("bridge-forward-delay", "keep-stp", bridge=bridge.name, loop=loop)
+    elif owner.kind == "libvirt":
         fix = remedy("bridge-forward-delay", "libvirt", bridge=bridge.name, network=owner.network.name)
     elif owner.kind == "config":
         fix = remedy("bridge-forward-delay", "config", bridge=bridge.name, path=owner.config.path,
@@ -40,9 +53,10 @@ def test_bridge_forwards_new_ports_within_limit(host_facts, bridge, limits):
     not_root = "" if bridge.is_stp_root in (True, None) else " (it is not the STP root: this delay is the root's)"
     raise Finding(
         f"{bridge.name}: kernel STP on with forward_delay {bridge.forward_delay_s:g} s{not_root}, so a new port "
-        f"passes no traffic for {block:g} s, over the limit of {limits.max_port_block_s:g} s",
+        f"passes no traffic for {block:g} s, over the limit of {limits.max_port_block_s:g} s"
+        + (f"; STP cannot simply be turned off: {loop}" if loop else ""),
         observed={"stp_state": state, "forward_delay_s": bridge.forward_delay_s, "new_port_blocked_s": block,
-                  "ports": ", ".join(f"{p.name}={p.state_name}" for p in bridge.ports) or "none"},
+                  "ports": _ports(bridge)},
         limit=limits.describe_limit(),
         remediation=fix,
     )
@@ -61,36 +75,61 @@ def test_bridge_with_stp_is_root(host_facts, bridge):
         raise Unreadable(f"bridge_id, root_id or root_port of {bridge.name} could not be read: {bridge.error}")
     if root:
         return
+    loop = stp_guards_a_loop(host_facts, bridge.name)
     raise Finding(
         f"{bridge.name} is not the STP root: the root is {bridge.root_id}, reached through port "
         f"{bridge.root_port}; its forward delay ({bridge.forward_delay_s:g} s now) is whatever the root sends, "
         "so setting it here does not last",
         observed={"bridge_id": bridge.bridge_id, "root_id": bridge.root_id, "root_port": bridge.root_port,
-                  "priority": bridge.priority, "forward_delay_s": bridge.forward_delay_s},
+                  "priority": bridge.priority, "forward_delay_s": bridge.forward_delay_s, "ports": _ports(bridge)},
         limit="the bridge is the STP root, or STP is off",
-        remediation=remedy("bridge-stp-root", "default", bridge=bridge.name,
-                           where=where_defined(bridge_owner(host_facts, bridge.name))),
+        remediation=remedy("bridge-stp-root", "keep-stp", bridge=bridge.name, loop=loop) if loop else
+        remedy("bridge-stp-root", "default", bridge=bridge.name,
+               where=where_defined(bridge_owner(host_facts, bridge.name))),
     )
+
+
+# how each program's file is fixed: the fix variant for its format and program
+_FIX_VARIANT = {"ifcfg": {"NetworkManager": "ifcfg-networkmanager", "wicked": "ifcfg-wicked"}}
+
+
+def _config_variant(c) -> str:
+    by_program = _FIX_VARIANT.get(c.format)
+    if by_program is None:
+        return c.format
+    return next((v for p, v in by_program.items() if c.program.startswith(p)), "ifcfg-initscripts")
 
 
 @check("bridge-persistent-config")
 def test_bridge_config_keeps_new_ports_open(host_facts, bridge_config, limits):
-    """A bridge's persistent config turns STP off, or on with the minimum forward delay."""
+    """A bridge's persistent config, as its program reads it, turns STP off or keeps the minimum delay."""
     c = bridge_config
-    observed = {"file": c.path, "format": c.format, "stp": "on" if c.stp else "off",
+    if c.applies is False:
+        pytest.skip(f"{c.path} is not applied at boot: {c.boot_note}")
+    if c.unknown:
+        raise Unreadable(f"{c.path}: {c.unknown}")
+    observed = {"file": c.path, "format": c.format, "read as": c.program or "(unknown)",
+                "applied at boot": c.boot_note or "could not be told", "stp": "on" if c.stp else "off",
                 "forward_delay_s": "unset (default %g s)" % c.default_delay_s if c.forward_delay_s is None
                 else c.forward_delay_s, "lines": " | ".join(c.lines)}
-    fix = remedy("bridge-persistent-config", c.format, path=c.path, bridge=c.bridge, connection=c.bridge)
+    loop = stp_guards_a_loop(host_facts, c.bridge)
+    if loop:
+        fix = remedy("bridge-persistent-config", "keep-stp", bridge=c.bridge, path=c.path, loop=loop)
+    else:
+        fix = remedy("bridge-persistent-config", _config_variant(c), path=c.path, bridge=c.bridge,
+                     connection=c.connection or c.bridge, loop=loop)
+    how = f" (read as {c.program} reads it)" if c.program else ""
     if c.problem:
-        raise Finding(f"{c.path} defines bridge {c.bridge} with STP on, but {c.problem}",
+        raise Finding(f"{c.path} defines bridge {c.bridge} with STP on{how}, but {c.problem}",
                       observed=observed, limit=limits.describe_limit(), remediation=fix)
     block = c.new_port_block_s
     if block <= limits.max_port_block_s:
         return
     delay = ("no delay set, so the default %g s applies" % c.default_delay_s if c.forward_delay_s is None
              else f"forward delay {c.forward_delay_s:g} s")
+    stp = "STP on" if c.stp else "STP off, on a kernel that still holds new ports one delay,"
     raise Finding(
-        f"{c.path} brings bridge {c.bridge} up with STP on and {delay}: after the next ifup or reboot a new "
+        f"{c.path} brings bridge {c.bridge} up{how} with {stp} and {delay}: after the next boot a new "
         f"port passes no traffic for {block:g} s, over the limit of {limits.max_port_block_s:g} s",
         observed=observed, limit=limits.describe_limit(), remediation=fix,
     )

@@ -2,7 +2,8 @@
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
-from kvmnetcheck.facts.derived import checksum_fixup
+from kvmnetcheck.facts.derived import checksum_chain, checksum_fixup, network_daemon, nftables_adds_tc_csum
+from kvmnetcheck.facts.model import Unreadable
 
 FIRST_WITH_CHECKSUM = (1, 4, 10)
 
@@ -14,7 +15,7 @@ def test_iptables_supports_checksum_target(host_facts):
         pytest.skip("no libvirt on this host")
     backend, evidence = host_facts.firewall_backend
     if backend == "nftables":
-        pytest.skip(f"libvirt uses its nftables backend ({evidence}): it fixes checksums without iptables")
+        pytest.skip(f"libvirt uses its nftables backend ({evidence}): it makes no CHECKSUM rule")
     ipt = host_facts.iptables
     if not ipt.installed:
         if backend is None:
@@ -24,9 +25,12 @@ def test_iptables_supports_checksum_target(host_facts):
                       observed={"backend": backend}, limit="iptables >= 1.4.10 with CHECKSUM",
                       remediation=remedy("iptables-checksum-support", "default"))
     if ipt.version is None:
-        pytest.fail(f"iptables --version could not be read on {host_facts.host}", pytrace=False)
+        raise Unreadable(f"iptables --version could not be read on {host_facts.host}")
     old = ipt.version < FIRST_WITH_CHECKSUM
-    if not old and ipt.checksum_extension is not False:
+    if not old and ipt.checksum_extension is None:
+        raise Unreadable("whether iptables' CHECKSUM extension loads could not be read "
+                         "(`iptables -j CHECKSUM -h` was refused): run as root or with --sudo")
+    if not old and ipt.checksum_extension:
         return
     why = (f"{ipt.version_text} is older than 1.4.10, the first release with the CHECKSUM target" if old
            else f"{ipt.version_text} cannot load its CHECKSUM extension (libxt_CHECKSUM)")
@@ -45,26 +49,42 @@ def test_dhcp_network_fixes_reply_checksums(host_facts, network):
     live = network.live
     if not live.serves_dhcp:
         pytest.skip("the network serves no DHCP from this host")
+    if not live.serves_dhcp4:
+        pytest.skip("the network serves only DHCPv6: libvirt's fix-up, and the unfilled checksums it "
+                    "fixes, are IPv4 DHCP's (udp port 68)")
     if not live.creates_bridge or not network.bridge_name:
         pytest.skip(f"forward mode '{live.forward_mode}': libvirt serves no DHCP on a bridge of its own")
     if not network.active:
         pytest.skip("the network is not running: libvirt adds its fix-up when it starts")
     if not host_facts.vhost_net:
         pytest.skip("no /dev/vhost-net on this host: QEMU fills in virtio checksums itself")
-    fix = checksum_fixup(host_facts, network.bridge_name)
+    bridge = network.bridge_name
+    fix = checksum_fixup(host_facts, bridge)
     if fix.present:
         return
     backend, evidence = host_facts.firewall_backend
-    if backend == "nftables":
-        remediation = remedy("dhcp-checksum-fixup", "nftables", network=network.name, bridge=network.bridge_name)
+    version = ".".join(map(str, host_facts.libvirt.libvirt_version or ())) or "(version unknown)"
+    tc_csum = nftables_adds_tc_csum(host_facts)
+    if live.forward_mode == "open":
+        why = "libvirt adds no firewall rules and no fix-up for a mode='open' network, by design"
+        remediation = remedy("dhcp-checksum-fixup", "open", bridge=bridge)
+    elif backend == "nftables" and not tc_csum:
+        why = (f"libvirt {version} with its nftables backend adds no checksum fix-up (10.4.0 added none; "
+               "11.3.0 adds a tc csum filter)")
+        remediation = remedy("dhcp-checksum-fixup", "nftables-none", version=version)
+    elif backend == "nftables":
+        why = f"the tc csum filter libvirt {version} puts on its bridges is gone"
+        remediation = remedy("dhcp-checksum-fixup", "nftables-tc", version=version, bridge=bridge,
+                             daemon=network_daemon(host_facts))
     else:
-        remediation = remedy("dhcp-checksum-fixup", "iptables", network=network.name,
-                             rule_match=f"-o {network.bridge_name} .*CHECKSUM")
+        why = "libvirt's CHECKSUM rule is gone"
+        remediation = remedy("dhcp-checksum-fixup", "iptables", bridge=bridge, chain=checksum_chain(host_facts))
     raise Finding(
-        f"network {network.name} serves DHCP on {network.bridge_name} from a host with vhost-net, but "
-        f"{fix.evidence}: guests using virtio with vhost-net get replies with unfilled UDP checksums",
-        observed={"bridge": network.bridge_name, "vhost-net": "/dev/vhost-net present",
-                  "libvirt firewall backend": f"{backend or 'unknown'} ({evidence})", "fix-up": fix.evidence},
+        f"network {network.name} serves DHCP on {bridge} from a host with vhost-net, but "
+        f"{fix.evidence}: guests using virtio with vhost-net get replies with unfilled UDP checksums ({why})",
+        observed={"bridge": bridge, "vhost-net": "/dev/vhost-net present", "forward mode": live.forward_mode,
+                  "libvirt": version, "libvirt firewall backend": f"{backend or 'unknown'} ({evidence})",
+                  "fix-up": fix.evidence},
         limit="a CHECKSUM --checksum-fill rule (-o BRIDGE, udp dport 68) or a tc csum filter on the bridge",
         remediation=remediation,
     )
@@ -84,5 +104,8 @@ def test_libvirtd_log_has_no_checksum_warning(host_facts):
             limit="no such warning",
             remediation=remedy("libvirt-checksum-warning", "default"),
         )
+    if host_facts.libvirt_log_unreadable:
+        raise Unreadable("these logs could not be read by the checking user: "
+                         + ", ".join(host_facts.libvirt_log_unreadable) + "; run as root or with --sudo")
     if not host_facts.libvirt_log_sources:
         pytest.skip("no libvirtd log could be read (no log file, no journal)")

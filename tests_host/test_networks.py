@@ -2,6 +2,7 @@
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy, xml_attr
+from kvmnetcheck.facts.derived import network_daemon, stp_guards_a_loop
 from kvmnetcheck.facts.model import Unreadable
 
 
@@ -20,30 +21,46 @@ def test_network_bridge_forwards_new_ports_promptly(host_facts, network, limits)
         where = f"host bridge {live.bridge_name!r}" if live.bridge_name else "no bridge"
         pytest.skip(f"forward mode '{live.forward_mode}' uses {where}, not one libvirt makes "
                     "(a host bridge is checked by bridge-forward-delay)")
-    defs = []
+    bridge = network.bridge_name or (network.persistent_def.bridge_name if network.persistent_def else None) or "virbrN"
+    # what a new guest port meets now is the running bridge as the kernel has it (libvirt sets STP
+    # only when the network starts, so its running XML may be stale); what comes back at the next
+    # start is the saved definition
+    bad = []
     if network.active:
-        defs.append(("running", live))
-    if network.persistent_def is not None:
-        defs.append(("saved", network.persistent_def))
-    bad = [(label, d) for label, d in defs if d.new_port_block_s > limits.max_port_block_s]
+        kernel = host_facts.bridge(bridge)
+        if kernel is not None and kernel.new_port_block_s is not None:
+            if kernel.new_port_block_s > limits.max_port_block_s:
+                bad.append(("running", f"the running bridge {bridge} has kernel STP on with forward_delay "
+                                       f"{kernel.forward_delay_s:g} s", kernel.new_port_block_s))
+        elif live.new_port_block_s > limits.max_port_block_s:
+            bad.append(("running", f"the running definition has {live.bridge_xml or 'no <bridge> element'}, "
+                                   f"so the kernel uses a forward delay of {live.kernel_forward_delay_s:g} s",
+                        live.new_port_block_s))
+    saved = network.persistent_def
+    if saved is not None and saved.new_port_block_s > limits.max_port_block_s:
+        element = saved.bridge_xml or "(no <bridge> element: stp='on' delay='0' by default)"
+        bad.append(("saved", f"the saved definition has {element}, so with STP on the kernel uses a forward "
+                             f"delay of {saved.kernel_forward_delay_s:g} s", saved.new_port_block_s))
     if not bad:
         return
-    label, d = bad[0]
-    element = d.bridge_xml or "(no <bridge> element: stp='on' delay='0' by default)"
-    labels = " and ".join(lbl for lbl, _ in bad)
-    only_running = [lbl for lbl, _ in bad] == ["running"]
+    labels = tuple(label for label, _, _ in bad)
+    loop = stp_guards_a_loop(host_facts, bridge) if "running" in labels else None
+    # the saved definition is fixed with net-define, the running bridge at once with ip link: no restart
+    variant = "keep-stp" if loop else {("running", "saved"): "edit", ("running",): "running",
+                                       ("saved",): "saved"}[labels]
+    when = {"saved": " (the running bridge is fine: the delay comes back at the network's next start)",
+            "running": " (the saved definition is already fixed: the network was not restarted)"}.get(variant, "")
+    block = max(b for _, _, b in bad)
     raise Finding(
-        f"network {network.name}: the {labels} definition{'s have' if len(bad) > 1 else ' has'} {element}, so with STP on the kernel uses a "
-        f"forward delay of {d.kernel_forward_delay_s:g} s and a new guest port passes no traffic for "
-        f"{d.new_port_block_s:g} s, over the limit of {limits.max_port_block_s:g} s"
-        + (" (the saved definition is already fixed: the network was not restarted)" if only_running else ""),
-        observed={"definition": labels, "bridge": element, "stp": "on" if d.stp else "off",
-                  "delay (XML)": d.delay_s, "kernel forward_delay_s": d.kernel_forward_delay_s,
-                  "new_port_blocked_s": d.new_port_block_s, "active": network.active},
+        f"network {network.name}: " + "; ".join(what for _, what, _ in bad)
+        + f": a new guest port passes no traffic for {block:g} s, over the limit of {limits.max_port_block_s:g} s"
+        + when + (f"; STP cannot simply be turned off: {loop}" if loop else ""),
+        observed={"definition": " and ".join(labels), "running <bridge>": live.bridge_xml or "(none)",
+                  "saved <bridge>": saved.bridge_xml if saved is not None else "(not persistent)",
+                  "new_port_blocked_s": block, "active": network.active},
         limit=limits.describe_limit(),
-        remediation=remedy("libvirt-network-stp-delay", "restart" if only_running else "edit",
-                           network=network.name, bridge=d.bridge_name or "virbrN",
-                           bridge_xml=_suggested_bridge(d.bridge_name, limits)),
+        remediation=remedy("libvirt-network-stp-delay", variant, network=network.name, bridge=bridge,
+                           bridge_xml=_suggested_bridge(bridge, limits), loop=loop),
     )
 
 
@@ -58,6 +75,18 @@ def _expected_zones(host_facts, network):
     return ("libvirt",), "libvirt puts its bridges in the 'libvirt' zone"
 
 
+def _services(live):
+    """What must reach the host from the bridge: DHCP (v4 and v6 as served), TFTP for PXE."""
+    needs = []
+    if live.serves_dhcp4:
+        needs.append(("dhcp", "67/udp"))
+    if live.serves_dhcp6:
+        needs.append(("dhcpv6", "547/udp"))
+    if live.serves_pxe:
+        needs.append(("tftp", "69/udp"))
+    return needs
+
+
 @check("firewalld-libvirt-conflict")
 def test_network_survives_firewalld(host_facts, network):
     """An active network's bridge is in its firewalld zone, the zone admits DHCP/TFTP, and libvirt's rules exist."""
@@ -66,11 +95,30 @@ def test_network_survives_firewalld(host_facts, network):
         pytest.skip("firewalld is not running on this host" if fw.installed else "firewalld is not installed")
     if not network.active:
         pytest.skip("the network is not running")
-    if not network.live.creates_bridge or not network.bridge_name:
-        pytest.skip(f"forward mode '{network.live.forward_mode}': libvirt adds no firewall rules for it")
+    live = network.live
+    if not live.creates_bridge or not network.bridge_name:
+        pytest.skip(f"forward mode '{live.forward_mode}': libvirt adds no firewall rules for it")
     if fw.error:
         raise Unreadable(fw.error)
     bridge = network.bridge_name
+    if live.forward_mode == "open" and not live.zone:
+        # libvirt gives an open network no zone and no rules, by design: only what reaches the host matters
+        zone = fw.effective_zone_of(bridge)
+        if zone is None:
+            raise Unreadable(f"{bridge} is in no firewalld zone and the default zone could not be read")
+        refused = [(s, by) for s, p in _services(live) for ok, by in [fw.admits_to_host(zone, s, p)] if not ok]
+        if not refused:
+            return
+        raise Finding(
+            f"network {network.name} (mode='open', so libvirt gives {bridge} no zone and no rules) is served by "
+            f"dnsmasq on the host, but {bridge} is in zone {zone.name}, where "
+            + ", ".join(f"{s} does not reach the host ({b})" for s, b in refused),
+            observed={"zone of bridge": zone.name + ("" if fw.zone_of(bridge) else " (firewalld's default zone)"),
+                      "services": " ".join(zone.services) or "none", "target": zone.target},
+            limit="DHCP (and TFTP for PXE) from the bridge reach the host",
+            remediation=remedy("firewalld-libvirt-conflict", "open", bridge=bridge, zone=zone.name,
+                               service=refused[0][0]),
+        )
     problems, fixes = [], []
     expected, why = _expected_zones(host_facts, network)
     zone = fw.zone_of(bridge)
@@ -79,33 +127,32 @@ def test_network_survives_firewalld(host_facts, network):
         fixes.append(remedy("firewalld-libvirt-conflict", "zone", zone=expected[0], bridge=bridge))
         zone = fw.zone(expected[0]) or zone
     if zone is not None:
-        needs = []
-        if network.live.serves_dhcp:
-            needs.append(("dhcp", "67/udp"))
-        if network.live.serves_pxe:
-            needs.append(("tftp", "69/udp"))
-        for service, port in needs:
-            if not zone.allows(service, port):
-                problems.append(f"zone {zone.name} does not admit {service} (services: "
-                                f"{' '.join(zone.services) or 'none'}, target {zone.target})")
+        for service, port in _services(live):
+            admitted, by = fw.admits_to_host(zone, service, port)
+            if not admitted:
+                problems.append(f"{service} from zone {zone.name} does not reach the host ({by} refuses it; "
+                                f"services: {' '.join(zone.services) or 'none'}, target {zone.target})")
                 fixes.append(remedy("firewalld-libvirt-conflict", "service", zone=zone.name, service=service))
     backend, evidence = host_facts.firewall_backend
     ipt_rules = host_facts.iptables.rules_mentioning(bridge)
     nft_rules = host_facts.nft.mentions(bridge)
-    if backend != "nftables" and host_facts.iptables.rules_error and not nft_rules:
-        raise Unreadable(f"iptables rules could not be read: {host_facts.iptables.rules_error}")
     if not ipt_rules and not nft_rules:
+        unread = [e for e in (host_facts.iptables.rules_error if backend != "nftables" else None,
+                              host_facts.nft.error if backend != "iptables" else None) if e]
+        if unread:
+            raise Unreadable("libvirt's rules could not be read: " + "; ".join(unread))
         problems.append(f"libvirt's firewall rules for {bridge} are gone (none in iptables"
-                        + (" nor in nft table ip libvirt_network" if host_facts.nft.installed else "") + ")")
-        fixes.append(remedy("firewalld-libvirt-conflict", "rules", bridge=bridge))
+                        + (" nor in nft tables ip/ip6 libvirt_network" if host_facts.nft.installed else "") + ")")
+        fixes.append(remedy("firewalld-libvirt-conflict", "rules", bridge=bridge, daemon=network_daemon(host_facts)))
     if not problems:
         return
     raise Finding(
         f"network {network.name} on {bridge}: " + "; ".join(problems),
-        observed={"zone of bridge": zone.name if fw.zone_of(bridge) else "(none)",
+        observed={"zone of bridge": fw.zone_of(bridge).name if fw.zone_of(bridge) else "(none)",
                   "expected zone": " or ".join(expected) if expected else "(none)",
+                  "policies": ", ".join(p.name for p in fw.policies) or ("none" if fw.policies_read else "not read"),
                   "firewalld": fw.version or "running", "libvirt firewall backend": f"{backend} ({evidence})",
                   "libvirt rules for bridge": len(ipt_rules) + (1 if nft_rules else 0)},
-        limit="bridge in its zone, DHCP (and TFTP for PXE) admitted, libvirt's rules present",
+        limit="bridge in its zone, DHCP (and TFTP for PXE) admitted to the host, libvirt's rules present",
         remediation=sum(fixes[1:], fixes[0]),
     )

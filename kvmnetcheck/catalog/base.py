@@ -35,10 +35,14 @@ PHASES = (
 
 @dataclass(frozen=True)
 class Step:
-    """One non-interactive command (or a few lines) of a fix, run in its phase of a fix script."""
+    """One non-interactive command (or a few lines) of a fix, run in its phase of a fix script.
+
+    `needs` names the tools it calls that a host may lack: a fix script never calls one the host
+    does not have (the step is left to a person instead)."""
 
     phase: str
     script: str
+    needs: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.phase not in PHASES:
@@ -100,11 +104,11 @@ class Remedy:
     """A fix for one object, rendered: the text a person reads, and the script steps (phase, commands)."""
 
     text: str
-    steps: tuple[tuple[str, str], ...] = ()
+    steps: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (phase, commands, tools they need)
 
     @property
     def script(self) -> str:
-        return "\n".join(s for _, s in self.steps)
+        return "\n".join(s for _, s, _ in self.steps)
 
     def __add__(self, other: "Remedy") -> "Remedy":
         return Remedy("\n".join(t for t in (self.text, other.text) if t), self.steps + other.steps)
@@ -113,7 +117,7 @@ class Remedy:
 def render_fix(check: Check, variant: str, **values) -> Remedy:
     fix = check.fixes[variant]
     return Remedy(_FMT.format(fix.text, **values).strip("\n"),
-                  tuple((s.phase, _FMT.format(s.script, **values).strip("\n")) for s in fix.steps))
+                  tuple((s.phase, _FMT.format(s.script, **values).strip("\n"), s.needs) for s in fix.steps))
 
 
 class Finding(AssertionError):

@@ -1,11 +1,28 @@
 """Catalog: Linux bridges, live and in persistent config (tests_host/test_bridges.py)."""
 from .base import GUIDE, Check, Fix, Step
 
+KERNEL_STP = ("Linux net/bridge/br_stp.c br_make_forwarding: a new port of a kernel-STP bridge passes listening "
+              "and learning, one forward delay each; with STP off it forwards at once (from 2.6.39; the 2.6.36 "
+              "code still held it one delay in learning)")
+KERNEL_CLAMP = ("Linux net/bridge/br_private_stp.h BR_MIN/MAX_FORWARD_DELAY and br_stp_if.c br_stp_start: "
+                "forward_delay is kept within 2-30 s while STP is on")
+SYSFS = "Linux Documentation/ABI/testing/sysfs-class-net (bridge/stp_state, forward_delay in USER_HZ ticks)"
+
 _LIVE_STP_OFF = """\
 # takes effect at once; ports already forwarding are not disturbed
 ip link set dev {bridge} type bridge stp_state 0
 """
-LIVE_STP_OFF_STEP = Step("live-bridge", "ip link set dev {bridge} type bridge stp_state 0")
+LIVE_STP_OFF_STEP = Step("live-bridge", "ip link set dev {bridge} type bridge stp_state 0", ("ip",))
+
+# STP is doing its job: a person chooses, no script turns it off
+_KEEP_STP = """\
+# do NOT turn STP off on {bridge}: {loop:raw}
+# instead, one of:
+#  - shorten the delay where it is decided: on the STP root bridge of this network, a forward
+#    delay of 2 s (the kernel's minimum):  ip link set dev ROOT type bridge forward_delay 200
+#  - put the guests on a bridge without uplinks (a libvirt NAT or route network), and keep {bridge}
+#    for the host's own traffic
+#  - run RSTP (mstpd) on {bridge}, whose edge ports forward at once"""
 
 CHECKS = [
     Check(
@@ -16,8 +33,11 @@ CHECKS = [
         requirement="A bridge with kernel STP on blocks a new port for no longer than the limit (2 x forward_delay).",
         rationale=("A new port stays in listening and learning for twice the forward delay; DHCP and PXE "
                    "requests sent meanwhile are dropped, and iPXE gives up after about 15 s."),
-        sources=(GUIDE + ", 'Long forward delay time on bridge'",),
+        sources=(GUIDE + ", 'Long forward delay time on bridge'", KERNEL_STP, KERNEL_CLAMP, SYSFS,
+                 "iPXE src/config/dhcp.h (DHCP retries: about 15 s in all)"),
         skipped_when=("the bridge runs user-space STP (stp_state 2): a daemon, not the kernel, times its ports",),
+        verify=("cat /sys/class/net/BRIDGE/bridge/stp_state /sys/class/net/BRIDGE/bridge/forward_delay",
+                "getconf CLK_TCK"),
         fixes={
             "libvirt": Fix(_LIVE_STP_OFF + """\
 # make it last: the bridge belongs to libvirt network {network}
@@ -29,6 +49,12 @@ virsh net-edit {network}
             "unmanaged": Fix(_LIVE_STP_OFF + """\
 # make it last in whatever creates {bridge} at boot (no ifcfg, NetworkManager, ifupdown,
 # networkd or netplan definition of it was found on this host)""", (LIVE_STP_OFF_STEP,)),
+            "zero-delay": Fix("""\
+# STP is already off, but kernels before 2.6.39 still hold a new port one forward delay: make it 0
+ip link set dev {bridge} type bridge forward_delay 0
+# and set the same where the bridge is defined (DELAY=0, bridge_fd 0, ...)""",
+                              (Step("live-bridge", "ip link set dev {bridge} type bridge forward_delay 0", ("ip",)),)),
+            "keep-stp": Fix(_KEEP_STP),
         },
     ),
     Check(
@@ -39,57 +65,96 @@ virsh net-edit {network}
         requirement="A bridge with kernel STP on is the root of its spanning tree, or has STP off.",
         rationale=("A bridge that is not the STP root takes its forward delay from the root's BPDUs: its own "
                    "setting is overridden, so the only dependable fix is to turn STP off on it."),
-        sources=(GUIDE + ", 'Long forward delay time on bridge' (note on the root bridge)",),
+        sources=(GUIDE + ", 'Long forward delay time on bridge' (note on the root bridge)",
+                 "Linux net/bridge/br_stp.c br_record_config_timeout_values: a non-root bridge takes the root's "
+                 "forward delay from its BPDUs", SYSFS + " (bridge_id, root_id, root_port)"),
         skipped_when=("STP is off on the bridge: it takes part in no root election",
                       "the bridge runs user-space STP (stp_state 2)"),
+        verify=("cat /sys/class/net/BRIDGE/bridge/bridge_id /sys/class/net/BRIDGE/bridge/root_id "
+                "/sys/class/net/BRIDGE/bridge/root_port",),
         fixes={
             "default": Fix("""\
 ip link set dev {bridge} type bridge stp_state 0
 # then make it last where the bridge is defined{where:raw}""", (LIVE_STP_OFF_STEP,)),
+            "keep-stp": Fix(_KEEP_STP),
         },
     ),
     Check(
         id="bridge-persistent-config",
-        fails_when='the file brings STP back with a long delay at the next ifup (also `DELAY=0.0`)',
+        fails_when='the file brings STP back with a long delay at the next boot, as the program that applies it reads it',
         severity="medium",
         per="host bridge defined in persistent network config",
-        requirement="The bridge's persistent config turns STP off, or on with a zero forward delay.",
-        rationale=("Fixing only the live bridge is undone at the next ifup or reboot: the file brings STP and the "
-                   "long forward delay back."),
-        sources=(GUIDE + ", 'Long forward delay time on bridge' (ifcfg)",),
-        skipped_when=(),
+        requirement=("The bridge's persistent config, read as the program that applies it at boot reads it, turns "
+                     "STP off or keeps the minimum forward delay."),
+        rationale=("Fixing only the live bridge is undone at the next boot or activation: the file brings STP and "
+                   "the long forward delay back."),
+        sources=(
+            GUIDE + ", 'Long forward delay time on bridge' (ifcfg)",
+            "NetworkManager src/core/settings/plugins/ifcfg-rh/nms-ifcfg-rh-reader.c make_bridge_setting (1.42-1.54: "
+            "STP only on/yes, DELAY whole seconds with STP on, BRIDGING_OPTS stp_state/forward_delay ignored)",
+            "NetworkManager src/libnm-core-impl/nm-setting-bridge.c and libnm-base/nm-base.h (keyfile: stp on and "
+            "forward-delay 15 s by default, 2-30 s with STP on); src/core/settings/plugins/keyfile (0600 root files)",
+            "initscripts network-scripts/ifup-eth (9.83 and later: DELAY to `ip link ... forward_delay`, i.e. "
+            "centiseconds; RHEL 7 9.49: brctl setfd, seconds; BRIDGING_OPTS to sysfs) and network-functions "
+            "source_config (NM_CONTROLLED: hand-off to NetworkManager)",
+            "netplan src/parse.c (renderer: device > type > global), src/networkd.c and src/nm.c "
+            "write_bridge_params (no parameters: no STP key written)",
+            "systemd src/network/netdev/bridge.c and man systemd.netdev (STP unset: kernel default; an existing "
+            "netdev is not changed on reload before v257)",
+            "Debian bridge-utils /lib/bridge-utils/ifupdown.sh and brctl; ifupdown2 addons/bridge.py",
+        ),
+        skipped_when=("no program applies the file at boot: its program is not installed, not enabled and not "
+                      "running, the interface is not brought up at boot (ONBOOT=no, autoconnect=false, no `auto` "
+                      "line), the file is a runtime one under /run, or NetworkManager refuses it",),
+        verify=("cat FILE", "ls -l /etc/systemd/system/*.wants/ (which network service is enabled)",
+                "nmcli -f bridge.stp,bridge.forward-delay connection show CONNECTION (NetworkManager)"),
         fixes={
-            "ifcfg": Fix("""\
-# in {path}: turn STP off ...
+            "ifcfg-initscripts": Fix("""\
+# in {path}: turn STP off (or keep it on with DELAY=0: this ifup-eth sends it to the kernel as is)
 #   STP=off
-# ... or keep it on with no delay (a whole number: DELAY=0.0 is refused by ip link)
-#   STP=on
-#   DELAY=0
-# then re-read the file:
-ifdown {bridge} && ifup {bridge}
-# (with NetworkManager reading ifcfg files: nmcli connection reload && nmcli connection up {bridge})""",
-                         (Step("persistent-config", """\
-sed -i -e 's/^STP=.*/STP=off/' -e 's/^BRIDGE_STP=.*/BRIDGE_STP=off/' {path}
-grep -q -e '^STP=' -e '^BRIDGE_STP=' {path} || echo STP=off >> {path}"""),)),
+# initscripts applies the file at the next boot (or `ifup {bridge}`); an `ifdown {bridge}`
+# now would cut every guest, and the host's own address on it, off the network: the live bridge
+# is fixed by bridge-forward-delay's step at once instead""",
+                                     (Step("persistent-config", """\
+sed -i -e 's/^STP=.*/STP=off/' {path}
+grep -q '^STP=' {path} || echo STP=off >> {path}""", ("sed",)),)),
+            "ifcfg-networkmanager": Fix("""\
+# NetworkManager applies {path} through its ifcfg-rh plugin: turn STP off in the profile
+nmcli connection modify {connection} bridge.stp no
+# (or set STP=no in the file, then: nmcli connection load {path})
+# it applies at the profile's next activation (boot, or `nmcli connection up`, which takes the
+# bridge down for a moment); the live bridge is fixed by bridge-forward-delay's step at once""",
+                                        (Step("persistent-config", "nmcli connection modify {connection} bridge.stp no",
+                                              ("nmcli",)),)),
+            "ifcfg-wicked": Fix("""\
+# in {path}:
+#   BRIDGE_STP='off'
+# wicked applies it at the next boot (or `wicked ifreload {bridge}`, which re-creates the bridge)"""),
             "nmconnection": Fix("""\
 nmcli connection modify {connection} bridge.stp no
 # or keep STP with the minimum delay:  nmcli connection modify {connection} bridge.stp yes bridge.forward-delay 2
-nmcli connection up {connection}""", (Step("persistent-config", "nmcli connection modify {connection} bridge.stp no"),)),
+# it applies at the profile's next activation (boot, or `nmcli connection up {connection}`, which
+# takes the bridge down for a moment); the live bridge is fixed by bridge-forward-delay's step""",
+                                (Step("persistent-config", "nmcli connection modify {connection} bridge.stp no",
+                                      ("nmcli",)),)),
             "ifupdown": Fix("""\
 # in {path}, in the "iface {bridge:raw}" stanza:
 #   bridge_stp off
-#   bridge_fd 0
-ifdown {bridge} && ifup {bridge}"""),
+# it applies at the next boot; `ifdown {bridge} && ifup {bridge}` re-creates the bridge now,
+# cutting every guest and the host's own address on it off the network meanwhile"""),
             "networkd": Fix("""\
 # in {path}, section [Bridge]:
 #   STP=no
-#   ForwardDelaySec=0
-networkctl reload && networkctl reconfigure {bridge}""", (Step("persistent-config", "sed -i -e 's/^STP=.*/STP=no/' {path}"),)),
+# systemd-networkd does not change a bridge that already exists when it reloads (before systemd 257):
+# the file applies at the next boot; the live bridge is fixed by bridge-forward-delay's step""",
+                            (Step("persistent-config", "sed -i -e 's/^STP=.*/STP=no/' {path}", ("sed",)),)),
             "netplan": Fix("""\
 # in {path}, under network.bridges.{bridge:raw}.parameters:
 #   stp: false
-#   forward-delay: 0
-netplan apply"""),
+# netplan renders it at the next boot; `netplan apply` does it now but reconfigures the host's
+# interfaces and can interrupt its connectivity: prefer the live fix (bridge-forward-delay)"""),
+            "keep-stp": Fix(_KEEP_STP + """
+# and make the same choice in {path}"""),
         },
     ),
 ]

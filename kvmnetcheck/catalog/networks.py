@@ -1,12 +1,21 @@
 """Catalog: libvirt networks and the firewall around them (tests_host/test_networks.py)."""
 from .base import GUIDE, Check, Fix, Step
+from .bridges import KERNEL_CLAMP, KERNEL_STP
 
-# the saved definition with STP off, without an editor
+# the saved definition with STP off, without an editor; changes nothing that runs
 NET_STP_OFF_DEFINE = Step("libvirt-definition", """\
 f=$(mktemp) && virsh net-dumpxml --inactive {network} \\
   | sed -e "/<bridge /{{s/ stp='[^']*'//; s/ delay='[^']*'//; s/<bridge /<bridge stp='off' /}}" > "$f" \\
-  && virsh net-define "$f" && rm -f "$f\"""")
-NET_RESTART = Step("network-restart", "virsh net-destroy {network} && virsh net-start {network}")
+  && virsh net-define "$f" && rm -f "$f\"""", ("virsh", "sed"))
+LIVE_STP_OFF = Step("live-bridge", "ip link set dev {bridge} type bridge stp_state 0", ("ip",))
+
+# Restarting a network is never scripted: net-destroy takes the bridge away, and net-start does not
+# put running guests' taps back on the new one (only a restart of libvirtd or virtqemud does,
+# libvirt >= 3.2.0, qemuProcessNotifyNets); the live change above needs no restart at all.
+RESTART_NOTE = """\
+# no restart is needed; should you restart it anyway (virsh net-destroy {network}; virsh net-start {network}),
+# running guests' NICs stay off the new bridge until libvirtd (or virtqemud) restarts, or until
+# each is put back by hand:  ip link set dev vnetN master {bridge}"""
 
 # the same commands serve a person and a fix script
 _FW_ZONE = """\
@@ -15,6 +24,10 @@ firewall-cmd --permanent --zone={zone} --change-interface={bridge}"""
 _FW_SERVICE = """\
 firewall-cmd --zone={zone} --add-service={service}
 firewall-cmd --permanent --zone={zone} --add-service={service}"""
+
+LIBVIRT_FIREWALLD = ("libvirt src/network/bridge_driver_linux.c networkAddFirewallRules (zone 'libvirt', "
+                     "'libvirt-routed' for route networks when firewalld has policies, none for mode='open'); "
+                     "src/network/libvirt.zone, libvirt-routed.zone, libvirt-to-host.policy (libvirt 5.1.0, 8.10.0)")
 
 CHECKS = [
     Check(
@@ -25,43 +38,73 @@ CHECKS = [
         requirement="The network's <bridge> turns STP off, or keeps the kernel's minimum forward delay (delay='0').",
         rationale=("With STP on, a new guest port forwards nothing for twice the forward delay; a PXE ROM or "
                    "DHCP client that gives up sooner leaves the guest without a boot image or an address."),
-        sources=(GUIDE + ", 'Long forward delay time on bridge'",),
+        sources=(GUIDE + ", 'Long forward delay time on bridge'",
+                 "libvirt docs/formatnetwork.rst <bridge stp= delay=> (stp on and delay 0 by default); "
+                 "src/util/virnetdevbridge.c virNetDevBridgeSetSTPDelay", KERNEL_STP, KERNEL_CLAMP),
         skipped_when=("the network makes no bridge of its own (forward mode bridge, macvtap or hostdev): a host "
                       "bridge is checked by bridge-forward-delay",),
+        verify=("virsh --readonly net-dumpxml NETWORK | grep '<bridge'",
+                "virsh --readonly net-dumpxml --inactive NETWORK | grep '<bridge'"),
         fixes={
             "edit": Fix("""\
 virsh net-edit {network}
 #   set the bridge element to:  {bridge_xml:raw}
-# apply it: restart the network (guests on it lose their link until restarted or re-attached)
-virsh net-destroy {network} && virsh net-start {network}""", (NET_STP_OFF_DEFINE, NET_RESTART)),
-            "restart": Fix("""\
-# the saved definition is already right; the running network still has the old value
-virsh net-destroy {network} && virsh net-start {network}
-# or, without a restart, on the live bridge:
-ip link set dev {bridge} type bridge stp_state 0""", (NET_RESTART,)),
+# that changes the saved definition only; the running bridge at once, without a restart:
+ip link set dev {bridge} type bridge stp_state 0
+""" + RESTART_NOTE, (NET_STP_OFF_DEFINE, LIVE_STP_OFF)),
+            "saved": Fix("""\
+# the running network is fine; its saved definition brings the delay back at the next start:
+virsh net-edit {network}
+#   set the bridge element to:  {bridge_xml:raw}""", (NET_STP_OFF_DEFINE,)),
+            "running": Fix("""\
+# the saved definition is already right; the running bridge still has the old value. At once:
+ip link set dev {bridge} type bridge stp_state 0
+""" + RESTART_NOTE, (LIVE_STP_OFF,)),
+            "keep-stp": Fix("""\
+# do NOT turn STP off on {bridge} now: {loop:raw}
+# find what joins the network's bridge to another segment and remove it, then:
+virsh net-edit {network}
+#   set the bridge element to:  {bridge_xml:raw}"""),
         },
     ),
     Check(
         id="firewalld-libvirt-conflict",
-        fails_when="bridge outside its zone, zone refuses dhcp (tftp for PXE networks), or libvirt's rules gone",
+        fails_when="bridge outside its zone, DHCP (TFTP for PXE networks) not admitted to the host, or libvirt's rules gone",
         severity="high",
         per="active libvirt network on a host running firewalld",
-        requirement=("The network's bridge sits in its firewalld zone, the zone admits DHCP (and TFTP for PXE), "
-                     "and libvirt's own rules for the bridge are in place."),
+        requirement=("The network's bridge sits in its firewalld zone, DHCP (and TFTP for PXE) from it reaches the "
+                     "host through that zone or libvirt's policy, and libvirt's own rules for the bridge are in place."),
         rationale=("A firewalld reload or a wrong zone drops the DHCP and TFTP traffic libvirt let in; guests then "
                    "get no address and PXE has nothing to boot."),
-        sources=(GUIDE + ", last paragraph (firewalld and the default network)",),
+        sources=(GUIDE + ", last paragraph (firewalld and the default network)", LIBVIRT_FIREWALLD,
+                 "firewalld src/firewall/command.py print_zone_policy_info (--list-all-zones, --list-all-policies); "
+                 "firewalld.policy(5): policies towards HOST with a negative priority act before the zone",
+                 "libvirt src/network/network_iptables.c and network_nftables.c (the rules it adds per bridge; "
+                 "tables ip and ip6 libvirt_network)"),
         skipped_when=("firewalld is not installed or not running", "the network is not running",
                       "the network makes no bridge of its own"),
+        verify=("firewall-cmd --get-zone-of-interface=BRIDGE", "firewall-cmd --list-all-zones",
+                "firewall-cmd --list-all-policies", "iptables-save | grep BRIDGE",
+                "nft list table ip libvirt_network"),
         fixes={
-            "zone": Fix(_FW_ZONE, (Step("firewall", _FW_ZONE),)),
-            "service": Fix(_FW_SERVICE, (Step("firewall", _FW_SERVICE),)),
+            "zone": Fix(_FW_ZONE, (Step("firewall", _FW_ZONE, ("firewall-cmd",)),)),
+            "service": Fix(_FW_SERVICE, (Step("firewall", _FW_SERVICE, ("firewall-cmd",)),)),
             "rules": Fix("""\
 # libvirt's rules for {bridge} are gone (a firewalld reload while libvirt's network daemon was not
-# there to re-add them); restart libvirt so it puts them back:
-systemctl restart libvirtd      # or virtnetworkd on modular daemons
-# last resort from the guide: systemctl stop firewalld && systemctl restart libvirtd""",
-                         (Step("daemon-restart", "systemctl restart libvirtd 2>/dev/null || service libvirtd restart"),)),
+# there to re-add them); restarting that daemon puts them back (running guests keep their links):
+systemctl restart {daemon}
+# last resort from the guide: systemctl stop firewalld && systemctl restart {daemon}""",
+                         (Step("daemon-restart", "systemctl restart {daemon}", ("systemctl",)),)),
+            "open": Fix("""\
+# a mode='open' network gets no firewalld zone and no rules from libvirt, by design, so {bridge}
+# is in firewalld's default zone ({zone}), which does not let {service} reach the host. Put the
+# bridge in libvirt's zone, which admits DHCP, DNS and TFTP to the host and nothing else:
+firewall-cmd --zone=libvirt --change-interface={bridge}
+firewall-cmd --permanent --zone=libvirt --change-interface={bridge}
+# (libvirt >= 10.8 also honours <bridge zone='libvirt'/> in an open network's definition)""",
+                        (Step("firewall", """\
+firewall-cmd --zone=libvirt --change-interface={bridge}
+firewall-cmd --permanent --zone=libvirt --change-interface={bridge}""", ("firewall-cmd",)),)),
         },
     ),
 ]

@@ -32,6 +32,17 @@ run() {
     { rc=$( { { "$@" 3>&- 4>&- 2>&1; echo "$?" >&3; } | { head -c "$MAX"; cat >/dev/null; } >&4; } 3>&1 ); } 4>&1
     end "${rc:-1}"
 }
+# capture KIND ARG CMD...: like run, for a command with short output that the collector also reads
+# itself: the output stays in $out and its status in $rc
+capture() {
+    k=$1; a=$2; shift 2
+    out=$("$@" 2>&1)
+    rc=$?
+    out=$(printf '%s\n' "$out" | head -c "$MAX")
+    sec "$k" "$a"
+    printf '%s\n' "$out"
+    end "$rc"
+}
 # show KIND PATH: a file's content (bounded) as a section
 show() {
     sec "$1" "$2"
@@ -48,7 +59,9 @@ printf 'hostname=%s\n' "$(cat /proc/sys/kernel/hostname 2>/dev/null)"
 printf 'uid=%s\n' "$(id -u 2>/dev/null)"
 printf 'clk_tck=%s\n' "$(getconf CLK_TCK 2>/dev/null)"
 printf 'kernel=%s\n' "$(uname -r 2>/dev/null)"
-for b in virsh libvirtd virtnetworkd iptables iptables-save iptables-legacy-save nft tc firewall-cmd journalctl ip; do
+# tools the checks read with, and those a fix may call (a fix never calls a tool the host lacks)
+for b in virsh libvirtd virtnetworkd virtqemud iptables iptables-save iptables-legacy-save nft tc firewall-cmd \
+         journalctl ip nmcli networkctl netplan ifup ifdown systemctl service sed ovs-vsctl; do
     have "$b" && printf 'have=%s\n' "$b"
 done
 [ -c /dev/vhost-net ] && printf 'vhost_net_dev=1\n'
@@ -83,9 +96,10 @@ done
 
 if have iptables; then
     run iptables_version "" iptables --version
-    # "CHECKSUM target options" appears only when the extension loads.
+    # "CHECKSUM target options" appears only when the extension loads; keep the lines that say so,
+    # or that say why the help could not be printed at all (not root)
     sec iptables_checksum_help ""
-    iptables -j CHECKSUM -h 2>&1 | grep -F -e CHECKSUM | head -n 5
+    iptables -j CHECKSUM -h 2>&1 | grep -i -e CHECKSUM -e 'denied' -e 'must be root' -e 'not permitted' | head -n 5
     end 0
 fi
 if have iptables-save; then
@@ -96,10 +110,10 @@ if have iptables-legacy-save && [ "$(readlink -f "$(command -v iptables-save)")"
     run iptables_legacy_save "" $T iptables-legacy-save
 fi
 if have nft; then
-    # only the tables libvirt's nftables backend makes, and only where they exist
-    nft_tables=$($T nft list tables 2>/dev/null)
+    # the table list says whether nft could be read at all, and which of libvirt's tables to list
+    capture nft_tables "" $T nft list tables
     for fam in ip ip6; do
-        case "$nft_tables" in
+        case "$out" in
             *"table $fam libvirt_network"*) run nft_libvirt "$fam" $T nft list table "$fam" libvirt_network ;;
         esac
     done
@@ -107,10 +121,14 @@ fi
 
 # firewalld: only when it runs (firewall-cmd --state answers "running").
 if have firewall-cmd; then
-    run firewalld_state "" $T firewall-cmd --state
+    capture firewalld_state "" $T firewall-cmd --state
     if [ "$rc" = 0 ]; then
         run firewalld_version "" $T firewall-cmd --version
+        # an interface in no zone is in the default one (firewalld 1.x marks it in no listing)
+        run firewalld_default_zone "" $T firewall-cmd --get-default-zone
         run firewalld_zones "" $T firewall-cmd --list-all-zones
+        # policies (firewalld >= 0.9) admit DHCP/TFTP from libvirt-routed networks to the host
+        run firewalld_policies "" $T firewall-cmd --list-all-policies
     fi
 fi
 
@@ -122,6 +140,8 @@ for f in /var/log/libvirt/libvirtd.log /var/log/libvirt/virtnetworkd.log /var/lo
     if [ -r "$f" ]; then
         printf 'searched=%s\n' "$f"
         grep -F -h -m 20 -e 'fixup DHCP response checksums' -e 'to support CHECKSUM rule' -- "$f" 2>/dev/null | head -c 8192
+    elif [ -e "$f" ]; then
+        printf 'unreadable=%s\n' "$f"
     fi
 done
 if have journalctl; then
@@ -131,34 +151,78 @@ if have journalctl; then
 fi
 end 0
 
-# Persistent bridge configuration made outside libvirt.
+# Persistent bridge configuration made outside libvirt, and which program will apply it at boot.
 for f in /etc/sysconfig/network-scripts/ifcfg-* /etc/sysconfig/network/ifcfg-* \
          /etc/NetworkManager/system-connections/* /run/NetworkManager/system-connections/* \
+         /usr/lib/NetworkManager/system-connections/* \
          /etc/network/interfaces /etc/network/interfaces.d/* \
          /etc/systemd/network/*.netdev /run/systemd/network/*.netdev \
-         /etc/netplan/*.yaml /etc/netplan/*.yml; do
+         /lib/netplan/*.yaml /etc/netplan/*.yaml /etc/netplan/*.yml /run/netplan/*.yaml; do
     [ -f "$f" ] && show netconfig "$f"
+done
+for f in /etc/network/ifupdown2/policy.d/*.json /var/lib/ifupdown2/policy.d/*.json; do
+    [ -f "$f" ] && show ifupdown2_policy "$f"
 done
 for f in /etc/sysconfig/network-scripts/ifup-eth /usr/libexec/network-scripts/ifup-eth; do
     if [ -f "$f" ]; then
+        # how this initscripts applies DELAY: ip link (centiseconds) or brctl setfd (seconds)
         sec ifup_eth "$f"
-        grep -n -e 'forward_delay' -e 'setfd' -- "$f" 2>/dev/null | head -n 20
-        end 0
+        grep -n -e 'forward_delay' -e 'setfd' -- "$f" 2>&1 | head -n 20
+        end "$( [ -r "$f" ] && echo 0 || echo 1 )"
     fi
 done
+sec netstack ""
+# which network programs are installed, enabled and running (systemd's own links, read as files)
+[ -d /run/systemd/system ] && printf 'systemd_running=1\n'
+for b in /usr/sbin/NetworkManager /usr/lib/systemd/systemd-networkd /lib/systemd/systemd-networkd /usr/sbin/netplan \
+         /usr/lib/systemd/system-generators/netplan /lib/systemd/system-generators/netplan /sbin/ifup /usr/sbin/ifup \
+         /usr/sbin/wicked /usr/share/ifupdown2 /etc/rc.d/init.d/network; do
+    [ -e "$b" ] && printf 'installed=%s\n' "$b"
+done
+for u in NetworkManager systemd-networkd networking network wicked netplan-configure; do
+    for w in /etc/systemd/system/*.wants/"$u".service /etc/systemd/system/*.wants/"$u".socket; do
+        [ -e "$w" ] && printf 'enabled=%s\n' "$u"
+    done
+    [ "$(readlink "/etc/systemd/system/$u.service" 2>/dev/null)" = /dev/null ] && printf 'masked=%s\n' "$u"
+done
+for w in /etc/rc.d/rc[35].d/S[0-9]*network /etc/rc[2-5].d/S[0-9]*networking /etc/rc[2-5].d/S[0-9]*network-manager; do
+    [ -e "$w" ] && printf 'sysv=%s\n' "${w##*/}"
+done
+for f in /etc/NetworkManager/NetworkManager.conf /etc/NetworkManager/conf.d/*.conf /usr/lib/NetworkManager/conf.d/*.conf; do
+    [ -r "$f" ] && grep -h '^[[:space:]]*plugins[[:space:]]*=' -- "$f" 2>/dev/null | sed 's/^/nm_plugins_line=/'
+done
+for f in /usr/lib*/NetworkManager/*/libnm-settings-plugin-ifcfg-rh.so /usr/lib/*/NetworkManager/*/libnm-settings-plugin-ifcfg-rh.so; do
+    [ -e "$f" ] && printf 'nm_ifcfg_rh=%s\n' "$f"
+done
+# NetworkManager refuses a keyfile others may read: mode and owner of each
+for f in /etc/NetworkManager/system-connections/* /run/NetworkManager/system-connections/* \
+         /usr/lib/NetworkManager/system-connections/*; do
+    [ -f "$f" ] && printf 'file_mode=%s\n' "$(stat -c '%a %u' -- "$f" 2>/dev/null) $f"
+done
+end 0
 
-# Running QEMU processes: which guest, and whether it holds /dev/vhost-net.
-sec qemu_procs ""
+# Running processes that matter: QEMU (which guest, and whether it holds /dev/vhost-net) and the
+# daemons that serve or manage the network.
+sec processes ""
 for p in /proc/[0-9]*; do
     c=$(cat "$p/comm" 2>/dev/null) || continue
     case $c in
         qemu-system*|qemu-kvm|kvm)
             name=$(tr '\000' '\n' < "$p/cmdline" 2>/dev/null | awk 'prev=="-name"{print; exit} {prev=$0}')
-            n=0
-            for fd in "$p"/fd/*; do
-                [ "$(readlink "$fd" 2>/dev/null)" = /dev/vhost-net ] && n=$((n+1))
-            done
-            printf 'pid=%s vhost_fds=%s name=%s\n' "${p##*/}" "$n" "$name"
+            # fds of another user's process cannot be listed without root: say so, never count 0
+            if [ -r "$p/fd" ] && ls "$p/fd" >/dev/null 2>&1; then
+                n=0
+                for fd in "$p"/fd/*; do
+                    [ "$(readlink "$fd" 2>/dev/null)" = /dev/vhost-net ] && n=$((n+1))
+                done
+            else
+                n='?'
+            fi
+            printf 'pid=%s comm=qemu vhost_fds=%s name=%s\n' "${p##*/}" "$n" "$name"
+            ;;
+        NetworkManager|systemd-network|wicked*|dnsmasq|firewalld|ovs-vswitchd|ovsdb-server|dhcpd|kea-dhcp4|in.tftpd|\
+        libvirtd|virtnetworkd|virtqemud)
+            printf 'pid=%s comm=%s\n' "${p##*/}" "$c"
             ;;
     esac
 done

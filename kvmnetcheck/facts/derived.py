@@ -4,10 +4,16 @@ Pure functions of HostFacts: no commands, no text parsing, no report text.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional
 
-from .model import BridgeConfig, Guest, GuestNic, HostFacts, LibvirtNetwork, Unreadable
+from .model import PORT_BLOCKING, STP_OFF, BridgeConfig, Guest, GuestNic, HostFacts, LibvirtNetwork, Unreadable
+
+# the first libvirt release known to put a tc csum filter on its bridges under the nftables
+# backend (src/network/network_nftables.c nftablesAddUdpChecksumFixWithTC); 10.4.0 had none, and
+# the release in between that added it is not known, so those are judged to have none
+NFTABLES_TC_CSUM_LIBVIRT = (11, 3, 0)
 
 
 # ---------------------------------------------------------------- who defines a bridge
@@ -48,6 +54,22 @@ def _reaches_postrouting(h: HostFacts, chain: str, seen: frozenset = frozenset()
     )
 
 
+def checksum_chain(h: HostFacts) -> str:
+    """Where libvirt's iptables backend keeps its CHECKSUM rules: LIBVIRT_PRT (5.1.0) when that
+    chain is there and POSTROUTING reaches it, else POSTROUTING itself."""
+    if _reaches_postrouting(h, "LIBVIRT_PRT"):
+        return "LIBVIRT_PRT"
+    return "POSTROUTING"
+
+
+def nftables_adds_tc_csum(h: HostFacts) -> Optional[bool]:
+    """Does this host's libvirt add a tc csum filter under its nftables backend? None: version unknown."""
+    v = h.libvirt.libvirt_version
+    if v is None:
+        return None
+    return v >= NFTABLES_TC_CSUM_LIBVIRT
+
+
 def checksum_fixup(h: HostFacts, bridge: str) -> Fixup:
     """Is there something on this bridge that fills in the checksum of DHCP replies?"""
     tc = h.tc_for(bridge)
@@ -75,6 +97,7 @@ class NicAttachment:
     bridge: Optional[str]
     network: Optional[LibvirtNetwork]
     skip_reason: Optional[str] = None
+    ovs: bool = False  # the bridge is an Open vSwitch bridge (<virtualport type='openvswitch'/>)
 
 
 def nic_attachment(h: HostFacts, nic: GuestNic) -> NicAttachment:
@@ -86,12 +109,44 @@ def nic_attachment(h: HostFacts, nic: GuestNic) -> NicAttachment:
         if not bridge:
             return NicAttachment(None, net, f"network {net.name!r} (forward mode {net.live.forward_mode}) "
                                             "plugs guests into no host bridge")
-        return NicAttachment(bridge, net)
+        ovs = "openvswitch" in (nic.virtualport, net.live.virtualport)
+        return NicAttachment(bridge, net, ovs=ovs)
     if nic.type == "bridge":
         if not nic.source_bridge:
             return NicAttachment(None, None, "bridge interface without a source bridge")
-        return NicAttachment(nic.source_bridge, h.libvirt.network_of_bridge(nic.source_bridge))
+        return NicAttachment(nic.source_bridge, h.libvirt.network_of_bridge(nic.source_bridge),
+                             ovs=nic.virtualport == "openvswitch")
     return NicAttachment(None, None, f"a type='{nic.type}' interface is not plugged into a host bridge")
+
+
+# ---------------------------------------------------------------- is STP doing its job here?
+
+_GUEST_TAP = re.compile(r"(vnet|macvtap|tap)\d+|.+-nic")  # libvirt's taps, and its old dummy <bridge>-nic port
+
+
+def stp_guards_a_loop(h: HostFacts, bridge: str) -> Optional[str]:
+    """Why turning STP off on this bridge could open a loop, or None.
+
+    A port in blocking state means STP is cutting a loop now; two or more ports that are not
+    guest taps lead off the host, so a loop through them is possible."""
+    b = h.bridge(bridge)
+    if b is None or b.stp_state == STP_OFF:
+        return None
+    blocking = [p.name for p in b.ports if p.state == PORT_BLOCKING]
+    if blocking:
+        return f"port {', '.join(blocking)} is blocking: STP is cutting a loop through {bridge} now"
+    taps = {n.target_dev for g in h.libvirt.guests for n in g.nics if n.target_dev}
+    uplinks = [p.name for p in b.ports if p.name not in taps and not _GUEST_TAP.fullmatch(p.name)]
+    if len(uplinks) >= 2:
+        return (f"{bridge} has {len(uplinks)} ports that are not guest taps ({', '.join(uplinks[:5])}): a loop "
+                "through them is possible, and STP is what breaks it")
+    return None
+
+
+def network_daemon(h: HostFacts) -> str:
+    """The libvirt daemon that keeps networks' firewall rules: virtnetworkd where it runs, else libvirtd."""
+    comms = {c for _, c in h.daemons}
+    return "virtnetworkd" if "virtnetworkd" in comms else "libvirtd"
 
 
 def pxe_boot_reason(guest: Guest, nic: GuestNic) -> Optional[str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from .model import Firewalld, FirewalldZone
+from .model import Firewalld, FirewalldPolicy, FirewalldZone
 
 _ZONE_HEAD = re.compile(r"^(\S+)(?:\s+\(([^)]*)\))?\s*$")
 
@@ -73,8 +73,60 @@ def parse_zones(text: str) -> tuple[FirewalldZone, ...]:
     return tuple(out)
 
 
+def parse_policies(text: str) -> tuple[FirewalldPolicy, ...]:
+    """`firewall-cmd --list-all-policies` (firewalld >= 0.9):
+
+        libvirt-to-host (active)
+          priority: -1
+          target: REJECT
+          ingress-zones: libvirt-routed
+          egress-zones: HOST
+          services: dhcp dhcpv6 dns ssh tftp
+    """
+    out = []
+    cur: Optional[dict] = None
+    for raw in (text or "").splitlines():
+        if not raw.strip():
+            continue
+        if not raw[0].isspace():
+            m = _ZONE_HEAD.match(raw)
+            if m:
+                if cur:
+                    out.append(cur)
+                attrs = m.group(2) or ""
+                cur = {"name": m.group(1), "priority": -1, "target": "CONTINUE", "ingress": [], "egress": [],
+                       "services": [], "ports": [], "active": "disabled" not in attrs}
+            continue
+        if cur is None:
+            continue
+        key, sep, value = raw.strip().partition(":")
+        if not sep:
+            continue
+        key, words = key.strip(), value.split()
+        if key == "priority":
+            try:
+                cur["priority"] = int(value.strip())
+            except ValueError:
+                pass
+        elif key == "target" and value.strip():
+            cur["target"] = value.strip()
+        elif key == "ingress-zones":
+            cur["ingress"] = words
+        elif key == "egress-zones":
+            cur["egress"] = words
+        elif key in ("services", "ports"):
+            cur[key] = words
+        elif key == "disable":
+            cur["active"] = value.strip() != "yes"
+    if cur:
+        out.append(cur)
+    return tuple(FirewalldPolicy(p["name"], p["priority"], p["target"], tuple(p["ingress"]), tuple(p["egress"]),
+                                 tuple(p["services"]), tuple(p["ports"]), p["active"]) for p in out)
+
+
 def build_firewalld(installed: bool, state_text: Optional[str], version_text: Optional[str],
-                    zones_text: Optional[str], zones_rc: Optional[int]) -> Firewalld:
+                    zones_text: Optional[str], zones_rc: Optional[int], policies_text: Optional[str] = None,
+                    policies_rc: Optional[int] = None, default_zone_text: Optional[str] = None) -> Firewalld:
     if not installed:
         return Firewalld(installed=False, running=False)
     running = (state_text or "").strip().splitlines()[-1:] == ["running"]
@@ -83,5 +135,8 @@ def build_firewalld(installed: bool, state_text: Optional[str], version_text: Op
     if zones_text is None or zones_rc not in (0, None):
         return Firewalld(installed=True, running=True, version=(version_text or "").strip() or None,
                          error="firewall-cmd --list-all-zones failed: " + (zones_text or "").strip()[:200])
+    read = policies_text is not None and policies_rc in (0, None)
+    default = (default_zone_text or "").strip().splitlines()[-1:] or [None]
     return Firewalld(installed=True, running=True, version=(version_text or "").strip() or None,
-                     zones=parse_zones(zones_text))
+                     zones=parse_zones(zones_text), policies=parse_policies(policies_text) if read else (),
+                     policies_read=read, default_zone=default[0] if default[0] and " " not in default[0] else None)

@@ -33,11 +33,15 @@ def parse_checksum_help(text: str) -> Optional[bool]:
 
     The collector keeps only the lines naming CHECKSUM: the options header when
     the extension loads, "Couldn't load target `CHECKSUM'" when it does not, and
-    nothing at all from releases that never had it.
+    nothing at all from releases that never had it; and any line saying the
+    command was refused (not root), which makes the answer unknown.
     """
     text = text or ""
     if "CHECKSUM target options" in text:
         return True
+    lowered = text.lower()
+    if "denied" in lowered or "must be root" in lowered or "not permitted" in lowered:
+        return None  # the help could not be printed: unknown, never a pass or a fail
     if text.strip() == "" or "load target" in text or "CHECKSUM" in text:
         return False
     return None

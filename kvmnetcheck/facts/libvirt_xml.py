@@ -63,6 +63,16 @@ def _text(el, path: str) -> Optional[str]:
     return found.text.strip()
 
 
+def _attr(el, name: str) -> Optional[str]:
+    return el.get(name) if el is not None else None
+
+
+def _tristate(value: Optional[str]) -> Optional[bool]:
+    if value is None:
+        return None
+    return value.strip().lower() in ("yes", "on")
+
+
 def parse_network(text: str) -> NetworkDefinition:
     root = _parse(text, "network")
     name = _text(root, "name")
@@ -113,6 +123,7 @@ def parse_network(text: str) -> NetworkDefinition:
         zone=br.get("zone") if br is not None else None,
         ips=tuple(ips),
         bridge_xml=etree.tostring(br, encoding="unicode").strip() if br is not None else None,
+        virtualport=_attr(root.find("virtualport"), "type"),
     )
 
 
@@ -137,6 +148,7 @@ def parse_domain(text: str, active: bool) -> Guest:
             except ValueError:
                 order = None
         itype = iface.get("type") or "unknown"
+        rom = iface.find("rom")
         nics.append(GuestNic(
             guest=name,
             mac=(mac.get("address") or "").lower() or None if mac is not None else None,
@@ -148,6 +160,10 @@ def parse_domain(text: str, active: bool) -> Guest:
             target_dev=target.get("dev") if target is not None else None,
             boot_order=order,
             index=i,
+            virtualport=_attr(iface.find("virtualport"), "type"),
+            rom_enabled=_tristate(_attr(rom, "enabled")),
+            rom_bar=_tristate(_attr(rom, "bar")),
+            rom_file=_attr(rom, "file"),
         ))
     os_el = root.find(f"metadata/{{{LIBOSINFO_NS}}}libosinfo/{{{LIBOSINFO_NS}}}os")
     return Guest(

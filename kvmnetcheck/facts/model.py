@@ -6,19 +6,31 @@ reason is kept beside it so a check can say why it cannot decide.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Optional
+
+from .netstack import NetStack
 
 # sysfs stp_state values
 STP_OFF = 0
 STP_KERNEL = 1
 STP_USER = 2
 
-# kernel limits on forward_delay while STP is on (net/bridge/br_private.h)
+# the first kernel whose bridge forwards at once on a new port while STP is off: the shortcut in
+# br_make_forwarding is absent from 2.6.36 and present in 2.6.39.3 (the exact commit was not
+# found; judged from 2.6.39 on, so 2.6.37/38 hosts are held to the older, stricter behaviour)
+STP_OFF_SHORTCUT_KERNEL = (2, 6, 39)
+
+# kernel limits on forward_delay while STP is on (net/bridge/br_private_stp.h)
 MIN_FORWARD_DELAY_S = 2.0
 MAX_FORWARD_DELAY_S = 30.0
 
 PORT_STATES = {0: "disabled", 1: "listening", 2: "learning", 3: "forwarding", 4: "blocking"}
+PORT_BLOCKING = 4
+
+# libvirt src/conf/domain_conf.c virDomainNetIsVirtioModel (transitional models since libvirt 5.2.0)
+VIRTIO_MODELS = frozenset({"virtio", "virtio-transitional", "virtio-non-transitional"})
 
 
 class Unreadable(Exception):
@@ -51,6 +63,7 @@ class Bridge:
     operstate: Optional[str] = None
     ports: tuple[BridgePort, ...] = ()
     error: Optional[str] = None
+    waits_without_stp: bool = False  # a kernel older than the STP-off shortcut (< 2.6.39)
 
     @property
     def kernel_stp(self) -> bool:
@@ -58,8 +71,12 @@ class Bridge:
 
     @property
     def new_port_block_s(self) -> Optional[float]:
-        """How long a newly added port passes no traffic (listening + learning)."""
+        """How long a newly added port passes no traffic: listening + learning with kernel STP; with
+        STP off, none (net/bridge/br_stp.c br_make_forwarding), except on kernels before 2.6.39,
+        where a port of a bridge without STP still waited one forward delay in learning."""
         if self.stp_state == STP_OFF:
+            if self.waits_without_stp and self.forward_delay_s is not None:
+                return self.forward_delay_s
             return 0.0
         if self.stp_state == STP_KERNEL and self.forward_delay_s is not None:
             return 2 * self.forward_delay_s
@@ -111,6 +128,7 @@ class NetworkDefinition:
     zone: Optional[str]
     ips: tuple[NetworkIp, ...]
     bridge_xml: Optional[str]  # the <bridge .../> element as text, for the report
+    virtualport: Optional[str] = None  # <virtualport type='openvswitch'/>: an Open vSwitch bridge
 
     @property
     def creates_bridge(self) -> bool:
@@ -119,6 +137,15 @@ class NetworkDefinition:
     @property
     def serves_dhcp(self) -> bool:
         return any(ip.dhcp is not None for ip in self.ips)
+
+    @property
+    def serves_dhcp4(self) -> bool:
+        """DHCP for IPv4 (a <range> or <host>): what libvirt's checksum fix-up is for."""
+        return any(ip.dhcp is not None and ip.family != "ipv6" for ip in self.ips)
+
+    @property
+    def serves_dhcp6(self) -> bool:
+        return any(ip.dhcp is not None and ip.family == "ipv6" for ip in self.ips)
 
     @property
     def serves_pxe(self) -> bool:
@@ -161,10 +188,19 @@ class GuestNic:
     target_dev: Optional[str]
     boot_order: Optional[int]
     index: int
+    virtualport: Optional[str] = None  # <virtualport type='openvswitch'/> and the like
+    rom_enabled: Optional[bool] = None  # <rom enabled='no'/>: no option ROM at all (libvirt >= 4.3)
+    rom_bar: Optional[bool] = None  # <rom bar='off'/>
+    rom_file: Optional[str] = None  # <rom file='...'/>
 
     @property
     def label(self) -> str:
         return self.mac or f"nic{self.index}"
+
+    @property
+    def is_virtio(self) -> bool:
+        """Every model libvirt runs as virtio-net, with vhost where it can (virDomainNetIsVirtioModel)."""
+        return (self.model or "").lower() in VIRTIO_MODELS
 
 
 @dataclass(frozen=True)
@@ -230,18 +266,63 @@ class FirewalldZone:
 
 
 @dataclass(frozen=True)
+class FirewalldPolicy:
+    """A firewalld policy (firewalld >= 0.9): traffic from its ingress zones to its egress zones."""
+
+    name: str
+    priority: int
+    target: str  # CONTINUE | ACCEPT | DROP | REJECT
+    ingress: tuple[str, ...]
+    egress: tuple[str, ...]
+    services: tuple[str, ...]
+    ports: tuple[str, ...]
+    active: bool = True
+
+    def applies(self, zone: str, to: str) -> bool:
+        return (zone in self.ingress or "ANY" in self.ingress) and (to in self.egress or "ANY" in self.egress)
+
+
+@dataclass(frozen=True)
 class Firewalld:
     installed: bool
     running: bool
     version: Optional[str] = None
     zones: tuple[FirewalldZone, ...] = ()
     error: Optional[str] = None
+    policies: tuple[FirewalldPolicy, ...] = ()
+    policies_read: bool = False  # --list-all-policies answered (firewalld < 0.9 has no policies)
+    default_zone: Optional[str] = None  # where an interface bound to no zone goes
+
+    def admits_to_host(self, zone: "FirewalldZone", service: str, port: str) -> tuple[bool, str]:
+        """Does traffic for `service` from interfaces in `zone` reach the host?
+
+        Policies towards HOST with a negative priority act before the zone, the others after it
+        (firewalld.policy(5)); a CONTINUE policy passes what it does not list on."""
+        ordered = sorted((p for p in self.policies if p.active and p.applies(zone.name, "HOST")),
+                         key=lambda p: p.priority)
+        for phase in ([p for p in ordered if p.priority < 0], None, [p for p in ordered if p.priority >= 0]):
+            if phase is None:
+                if zone.allows(service, port):
+                    return True, f"zone {zone.name}"
+                if (zone.target or "").upper() not in ("", "DEFAULT", "CONTINUE"):
+                    return False, f"zone {zone.name} (target {zone.target})"
+                continue
+            for p in phase:
+                if service in p.services or port in p.ports or p.target.upper() == "ACCEPT":
+                    return True, f"policy {p.name}"
+                if p.target.upper() in ("REJECT", "DROP", "%%REJECT%%"):
+                    return False, f"policy {p.name} (target {p.target})"
+        return False, f"zone {zone.name}"
 
     def zone_of(self, iface: str) -> Optional[FirewalldZone]:
         for z in self.zones:
             if iface in z.interfaces:
                 return z
         return None
+
+    def effective_zone_of(self, iface: str) -> Optional[FirewalldZone]:
+        """The zone that handles the interface: its own, else the default zone."""
+        return self.zone_of(iface) or (self.zone(self.default_zone) if self.default_zone else None)
 
     def zone(self, name: str) -> Optional[FirewalldZone]:
         for z in self.zones:
@@ -253,8 +334,10 @@ class Firewalld:
 @dataclass(frozen=True)
 class NftLibvirt:
     installed: bool
-    table_present: bool
-    text: str = ""
+    table_present: bool  # table ip libvirt_network
+    text: str = ""  # the ip and ip6 libvirt_network tables as nft lists them
+    readable: bool = True  # `nft list tables` answered (not as an unprivileged user)
+    error: Optional[str] = None
 
     def mentions(self, bridge: str) -> bool:
         return f'"{bridge}"' in self.text
@@ -262,32 +345,43 @@ class NftLibvirt:
 
 @dataclass(frozen=True)
 class BridgeConfig:
-    """A bridge as a distribution's persistent network config defines it."""
+    """A bridge as a distribution's persistent network config defines it, read as the program that
+    will apply it at boot reads it (units converted, that program's defaults filled in)."""
 
     bridge: str
     path: str
     format: str  # ifcfg | nmconnection | ifupdown | networkd | netplan
     stp: bool
-    forward_delay_s: Optional[float]  # None: the key is unset (tool default applies)
-    default_delay_s: float  # what the tool applies when the delay is unset
+    forward_delay_s: Optional[float]  # None: the key is unset (the program's default applies)
+    default_delay_s: float  # what the program applies when the delay is unset
     lines: tuple[str, ...]  # the lines that set STP and the delay, for the report
-    problem: Optional[str] = None  # a value the tool cannot apply (DELAY=0.0 and the like)
+    problem: Optional[str] = None  # a value the program cannot apply (DELAY=0.0 and the like)
+    program: str = ""  # who reads and applies the file ("NetworkManager (ifcfg-rh)", "initscripts (ip link)")
+    applies: Optional[bool] = None  # at boot; None: cannot be told from files (judged as applying)
+    boot_note: str = ""  # why it applies, or why not
+    connection: Optional[str] = None  # how NetworkManager names the profile (its uuid, else its id)
+    waits_without_stp: bool = False  # a kernel older than the STP-off shortcut (< 2.6.39)
+    unknown: Optional[str] = None  # what could not be read to judge the file (never a pass)
 
     @property
     def effective_forward_delay_s(self) -> float:
         d = self.default_delay_s if self.forward_delay_s is None else self.forward_delay_s
+        if not self.stp:
+            return max(d, 0.0)
         return min(max(d, MIN_FORWARD_DELAY_S), MAX_FORWARD_DELAY_S)
 
     @property
     def new_port_block_s(self) -> float:
-        return 2 * self.effective_forward_delay_s if self.stp else 0.0
+        if self.stp:
+            return 2 * self.effective_forward_delay_s
+        return self.effective_forward_delay_s if self.waits_without_stp else 0.0
 
 
 @dataclass(frozen=True)
 class QemuProcess:
     pid: int
     guest: str
-    vhost_fds: int
+    vhost_fds: Optional[int]  # None: its fds could not be listed (another user's process, not root)
 
 
 @dataclass(frozen=True)
@@ -335,8 +429,11 @@ class HostFacts:
     firewall_backend_config: Optional[str] = None  # from /etc/libvirt/network.conf
     libvirt_log_lines: tuple[str, ...] = ()
     libvirt_log_sources: tuple[str, ...] = ()
+    libvirt_log_unreadable: tuple[str, ...] = ()  # log files there that the checking user may not read
     bridge_configs: tuple[BridgeConfig, ...] = ()
+    netstack: NetStack = field(default_factory=NetStack)
     qemu: tuple[QemuProcess, ...] = ()
+    daemons: tuple[tuple[int, str], ...] = ()  # (pid, comm) of the network daemons running
     libvirt: LibvirtView = field(
         default_factory=lambda: LibvirtView("none", None, None, None, (), (), error="not gathered")
     )
@@ -346,6 +443,10 @@ class HostFacts:
     @property
     def reachable(self) -> bool:
         return self.error is None
+
+    @property
+    def kernel_version(self) -> Optional[tuple[int, ...]]:
+        return kernel_version(self.kernel)
 
     def bridge(self, name: Optional[str]) -> Optional[Bridge]:
         for b in self.bridges:
@@ -381,3 +482,11 @@ class HostFacts:
 
     def bridge_configs_for(self, bridge: str) -> tuple[BridgeConfig, ...]:
         return tuple(c for c in self.bridge_configs if c.bridge == bridge)
+
+
+def kernel_version(release: Optional[str]) -> Optional[tuple[int, ...]]:
+    """(2, 6, 32) from `uname -r` such as 2.6.32-754.el6.x86_64."""
+    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", release or "")
+    if not m:
+        return None
+    return tuple(int(x) for x in m.groups(default="0"))

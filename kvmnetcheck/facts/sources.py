@@ -8,6 +8,7 @@ fails it.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -16,7 +17,8 @@ from ..raw import RawLibvirt
 from . import bridge_config, firewalld, iptables, sysfs_bridge, tc
 from .keyvalue import first, parse_key_values, to_int
 from .libvirt_view import libvirt_view
-from .model import NftLibvirt, QemuProcess
+from .model import STP_OFF_SHORTCUT_KERNEL, NftLibvirt, QemuProcess, kernel_version
+from .netstack import NetStack, parse_netstack
 from .sections import Section
 
 LIBVIRT_COMMANDS = frozenset({"virsh", "libvirtd", "virtnetworkd"})
@@ -56,6 +58,35 @@ class Gathered:
     def clk_tck(self) -> Optional[int]:
         return to_int(first(self.meta, "clk_tck"))
 
+    @property
+    def waits_without_stp(self) -> bool:
+        """A kernel from before bridges forwarded at once on a new port with STP off."""
+        v = kernel_version(first(self.meta, "kernel"))
+        return v is not None and v < STP_OFF_SHORTCUT_KERNEL
+
+    def processes(self) -> tuple[tuple[QemuProcess, ...], tuple[tuple[int, str], ...]]:
+        """(QEMU processes, other daemons) from the `processes` section, parsed once."""
+        if "_processes" not in self.__dict__:
+            qemu, daemons = [], []
+            q = self.one("processes")
+            for line in (q.text if q else "").splitlines():
+                m = re.match(r"pid=(\d+)(?: comm=(\S+))?(?: vhost_fds=(\d+|\?))?(?: name=(.*))?$", line)
+                if not m:
+                    continue
+                pid, comm, fds, name = int(m.group(1)), m.group(2), m.group(3), m.group(4)
+                if comm in (None, "qemu") and name is not None:  # a format-1 line has no comm
+                    qemu.append(QemuProcess(pid, qemu_guest_name(name), None if fds in (None, "?") else int(fds)))
+                elif comm:
+                    daemons.append((pid, comm))
+            self.__dict__["_processes"] = (tuple(qemu), tuple(daemons))
+        return self.__dict__["_processes"]
+
+    def netstack(self) -> NetStack:
+        if "_netstack" not in self.__dict__:
+            self.__dict__["_netstack"] = parse_netstack(self.text("netstack"),
+                                                        frozenset(c for _, c in self.processes()[1]))
+        return self.__dict__["_netstack"]
+
     def readable(self, s: Section) -> bool:
         """A file section that could be read; one refused to the checking user is noted as such."""
         if s.ok:
@@ -90,7 +121,8 @@ def _meta(g: Gathered) -> dict[str, Any]:
 def _bridges(g: Gathered) -> dict[str, Any]:
     bridges, tcs = [], []
     for s in g.all("bridge"):
-        bridges.append(sysfs_bridge.parse_bridge(s.arg, s.text, g.clk_tck))
+        b = sysfs_bridge.parse_bridge(s.arg, s.text, g.clk_tck)
+        bridges.append(dataclasses.replace(b, waits_without_stp=True) if g.waits_without_stp else b)
         texts = [f.text for f in g.all("tc_filter") if f.arg.split(" ", 1)[0] == s.arg and f.ok]
         tcs.append(tc.parse_filters(s.arg, texts))
     return {"bridges": tuple(bridges), "tc": tuple(tcs)}
@@ -111,8 +143,12 @@ def _iptables(g: Gathered) -> dict[str, Any]:
 def _nft(g: Gathered) -> dict[str, Any]:
     ok = [s for s in g.all("nft_libvirt") if s.ok]
     ip = [s for s in ok if "table ip libvirt_network" in s.text]
+    tables = g.one("nft_tables")
+    readable, error = True, None
+    if tables is not None and not tables.ok:  # e.g. "Operation not permitted" for a user without CAP_NET_ADMIN
+        readable, error = False, "nft list tables failed: " + " ".join(tables.text.split())[-200:]
     return {"nft": NftLibvirt(installed="nft" in g.commands, table_present=bool(ip),
-                              text="\n".join(s.text for s in ok))}
+                              text="\n".join(s.text for s in ok), readable=readable, error=error)}
 
 
 def _firewalld(g: Gathered) -> dict[str, Any]:
@@ -122,6 +158,9 @@ def _firewalld(g: Gathered) -> dict[str, Any]:
         version_text=g.text("firewalld_version"),
         zones_text=g.text("firewalld_zones"),
         zones_rc=g.rc("firewalld_zones"),
+        policies_text=g.text("firewalld_policies"),
+        policies_rc=g.rc("firewalld_policies"),
+        default_zone_text=g.text("firewalld_default_zone") if g.rc("firewalld_default_zone") == 0 else None,
     )}
 
 
@@ -137,40 +176,52 @@ def _network_conf(g: Gathered) -> dict[str, Any]:
 
 
 def _libvirt_log(g: Gathered) -> dict[str, Any]:
-    lines, sources = [], []
+    lines, sources, unreadable = [], [], []
     log = g.one("libvirt_log")
     if log:
         for line in log.text.splitlines():
             if line.startswith("searched="):
                 sources.append(line[len("searched="):])
+            elif line.startswith("unreadable="):
+                unreadable.append(line[len("unreadable="):])
             elif any(m in line for m in _LOG_MARKERS):
                 lines.append(line.strip()[:500])
-    return {"libvirt_log_lines": tuple(lines), "libvirt_log_sources": tuple(sources)}
+    return {"libvirt_log_lines": tuple(lines), "libvirt_log_sources": tuple(sources),
+            "libvirt_log_unreadable": tuple(unreadable)}
 
 
 def _bridge_configs(g: Gathered) -> dict[str, Any]:
     ifup_secs = g.all("ifup_eth")
-    ifup = bridge_config.ifup_style("\n".join(s.text for s in ifup_secs)) if ifup_secs else None
+    ifup = None
+    if ifup_secs:
+        readable = all(s.rc in (0, None) for s in ifup_secs)
+        ifup = bridge_config.ifup_style("\n".join(s.text for s in ifup_secs), readable)
+    files = [s for s in g.all("netconfig") if g.readable(s)]
+    netplan = [(s.arg, s.text) for s in files if "/netplan/" in s.arg]
+    global_renderer = bridge_config.netplan_global_renderer(netplan)
+    policy = [s.text for s in g.all("ifupdown2_policy") if g.readable(s)]
+    ctx = bridge_config.Context(
+        netstack=g.netstack(), ifup_style=ifup, waits_without_stp=g.waits_without_stp,
+        netplan_renderer=global_renderer,
+        netplan_networkd=any(r != "NetworkManager" for _, text in netplan
+                             for _, _, r in bridge_config.netplan_bridges(text, global_renderer)),
+        ifupdown2_stp_default=bridge_config.ifupdown2_stp_default(policy))
     configs = []
-    for s in g.all("netconfig"):
-        if not g.readable(s):
-            continue
+    for s in files:
         try:
-            configs.extend(bridge_config.parse_config_file(s.arg, s.text, ifup))
+            configs.extend(bridge_config.parse_config_file(s.arg, s.text, ctx))
         except Exception as e:  # one bad file must not hide the others
             g.problems.append(f"{s.arg}: not understood ({type(e).__name__}: {e})")
     return {"bridge_configs": tuple(configs)}
 
 
-def _qemu(g: Gathered) -> dict[str, Any]:
-    qemu = []
-    q = g.one("qemu_procs")
-    if q:
-        for line in q.text.splitlines():
-            m = re.match(r"pid=(\d+) vhost_fds=(\d+) name=(.*)$", line)
-            if m:
-                qemu.append(QemuProcess(int(m.group(1)), qemu_guest_name(m.group(3)), int(m.group(2))))
-    return {"qemu": tuple(qemu)}
+def _netstack(g: Gathered) -> dict[str, Any]:
+    return {"netstack": g.netstack()}
+
+
+def _processes(g: Gathered) -> dict[str, Any]:
+    qemu, daemons = g.processes()
+    return {"qemu": qemu, "daemons": daemons}
 
 
 def qemu_guest_name(arg: str) -> str:
@@ -193,6 +244,9 @@ def qemu_guest_name(arg: str) -> str:
 
 
 def _libvirt(g: Gathered) -> dict[str, Any]:
+    for kind in ("libvirt_net_status", "libvirt_net_config", "libvirt_dom_status", "libvirt_dom_config"):
+        for s in g.all(kind):
+            g.readable(s)  # a state file refused to the checking user is named by host-reachable
     return {"libvirt": libvirt_view(g.by_kind, g.raw_libvirt, g.problems)}
 
 
@@ -208,12 +262,15 @@ SOURCES: tuple[Source, ...] = (
     Source(("bridge", "tc_filter"), ("bridges", "tc"), _bridges),
     Source(("iptables_version", "iptables_checksum_help", "iptables_save", "iptables_legacy_save"),
            ("iptables",), _iptables),
-    Source(("nft_libvirt",), ("nft",), _nft),
-    Source(("firewalld_state", "firewalld_version", "firewalld_zones"), ("firewalld",), _firewalld),
+    Source(("nft_tables", "nft_libvirt"), ("nft",), _nft),
+    Source(("firewalld_state", "firewalld_version", "firewalld_default_zone", "firewalld_zones", "firewalld_policies"),
+           ("firewalld",),
+           _firewalld),
     Source(("libvirt_network_conf",), ("firewall_backend_config",), _network_conf),
-    Source(("libvirt_log",), ("libvirt_log_lines", "libvirt_log_sources"), _libvirt_log),
-    Source(("netconfig", "ifup_eth"), ("bridge_configs",), _bridge_configs),
-    Source(("qemu_procs",), ("qemu",), _qemu),
+    Source(("libvirt_log",), ("libvirt_log_lines", "libvirt_log_sources", "libvirt_log_unreadable"), _libvirt_log),
+    Source(("netconfig", "ifup_eth", "ifupdown2_policy"), ("bridge_configs",), _bridge_configs),
+    Source(("netstack",), ("netstack",), _netstack),
+    Source(("processes",), ("qemu", "daemons"), _processes),
     Source(("virsh_version", "virsh_nets", "virsh_net_xml", "virsh_net_xml_inactive", "virsh_net_autostart",
             "virsh_doms", "virsh_dom_xml", "libvirt_net_status", "libvirt_net_config", "libvirt_dom_status",
             "libvirt_dom_config"), ("libvirt",), _libvirt),
@@ -224,7 +281,7 @@ SOURCES: tuple[Source, ...] = (
 LEGACY_KINDS: dict[str, Callable[[Section], Optional[str]]] = {
     "file": lambda s: "libvirt_network_conf" if s.arg == "/etc/libvirt/network.conf" else "netconfig",
     "tc_qdisc": lambda s: None,  # the collector reads the qdiscs only to find the filters' parents
-    "nft_tables": lambda s: None,  # likewise for libvirt's nft tables
+    "qemu_procs": lambda s: "processes",  # its lines have no comm= and are read as QEMU's
     "virsh_uri": lambda s: None,  # the URI is known from how the host was reached
 }
 

@@ -23,10 +23,11 @@ XML
     $V net-start "$1" >/dev/null
 }
 
-# guest_define NAME INTERFACE_XML [OS_BOOT_XML]: define (not start) a diskless guest
+# guest_define NAME INTERFACE_XML [OS_BOOT_XML] [DOMAIN_TYPE]: define (not start) a diskless guest
+# (type qemu by default; kvm for a guest that would use vhost-net)
 guest_define() {
     cat > "$KT/dom-$1.xml" <<XML
-<domain type='qemu'>
+<domain type='${4:-qemu}'>
   <name>$1</name>
   <memory unit='MiB'>128</memory>
   <os><type arch='x86_64' machine='pc'>hvm</type>${3:-<boot dev='network'/>}</os>
@@ -94,4 +95,46 @@ exec /etc/knc/tc.real "\$@"
 SH
     chmod 755 /etc/knc/tc
     mount --bind /etc/knc/tc /usr/sbin/tc
+}
+
+# enable_unit NAME: what `systemctl enable NAME` leaves, in this host's /etc (a lab host starts with
+# no network service enabled, whatever the machine enables)
+enable_unit() {
+    mkdir -p /etc/systemd/system/multi-user.target.wants
+    ln -sf "/lib/systemd/system/$1.service" "/etc/systemd/system/multi-user.target.wants/$1.service"
+}
+
+# initscripts_standin [ip|brctl]: RHEL's network-scripts as far as the suite reads them (STAND-IN:
+# no Debian package has them): ifup-eth's bridge line (ip: DELAY to `ip link`, centiseconds; brctl:
+# brctl setfd, seconds) and the network service's SysV start link
+initscripts_standin() {
+    mkdir -p /etc/sysconfig/network-scripts /etc/rc.d/init.d /etc/rc.d/rc3.d
+    if [ "${1:-ip}" = brctl ]; then
+        line='[ -n "${DELAY}" ] && /usr/sbin/brctl setfd -- ${DEVICE} ${DELAY}'
+    else
+        line='[ -n "${DELAY}" ] && bridge_opts+="forward_delay ${DELAY} "'
+    fi
+    printf '%s\n' "# stand-in: the bridge line of initscripts' ifup-eth" "$line" > /etc/sysconfig/network-scripts/ifup-eth
+    printf '#!/bin/sh\n# stand-in: initscripts network service\n' > /etc/rc.d/init.d/network
+    chmod 755 /etc/rc.d/init.d/network
+    ln -sf ../init.d/network /etc/rc.d/rc3.d/S10network
+}
+
+# nm_ifcfg_rh_standin: NetworkManager, enabled, with its ifcfg-rh plugin (STAND-IN: Debian's
+# NetworkManager has no ifcfg-rh plugin; an empty plugin file in a tmpfs over its plugin directory,
+# in this host's mount namespace only)
+nm_ifcfg_rh_standin() {
+    d=$(ls -d /usr/lib/*/NetworkManager/[0-9]*/ | head -n 1)
+    mount -t tmpfs -o size=1m knc-nm-plugins "$d"
+    : > "$d/libnm-settings-plugin-ifcfg-rh.so"
+    # as RHEL ships it: no plugins= line, so the build's default list (ifcfg-rh, keyfile) applies
+    printf '[main]\n#plugins=keyfile,ifcfg-rh\n' > /etc/NetworkManager/NetworkManager.conf
+    enable_unit NetworkManager
+}
+
+# systemd_host: mark this host as booted by systemd (STAND-IN: lab hosts run no systemd; systemd's own
+# test for it, sd_booted(), is this directory), so an installed service without an enable link is
+# known not to start at boot
+systemd_host() {
+    mkdir -p /run/systemd/system
 }

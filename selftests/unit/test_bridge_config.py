@@ -2,9 +2,10 @@
 import pytest
 
 from kvmnetcheck.facts.bridge_config import (
-    KERNEL_DEFAULT_FD_S, ifup_style, parse_config_file, parse_ifcfg, parse_ifupdown, parse_netdev,
+    KERNEL_DEFAULT_FD_S, Context, ifup_style, parse_config_file, parse_ifcfg, parse_ifupdown, parse_netdev,
     parse_netplan, parse_nmconnection, parse_shell_vars,
 )
+from kvmnetcheck.facts.netstack import NetStack
 
 # ------------------------------------------------------------------ ifcfg (RHEL/CentOS/Fedora)
 
@@ -88,119 +89,96 @@ IFUP_ETH_IP = "71:        [ -n \"${DELAY}\" ] && /sbin/ip link set dev ${DEVICE}
 IFUP_ETH_BRCTL = "99:        [ -n \"${DELAY}\" ] && /usr/sbin/brctl setfd ${DEVICE} ${DELAY}\n"
 
 
-@pytest.mark.parametrize("style", ["ip", "brctl", None])
-def test_ifcfg_stp_on_delay_zero(style):
-    (c,) = parse_ifcfg(IFCFG_PATH, IFCFG_STP_DELAY0, style)
-    assert (c.bridge, c.path, c.format) == ("br0", IFCFG_PATH, "ifcfg")
-    assert c.stp is True
-    assert c.forward_delay_s == 0.0
-    assert c.default_delay_s == KERNEL_DEFAULT_FD_S == 15.0
-    assert c.problem is None
-    # STP on: the kernel keeps at least 2 s
-    assert c.effective_forward_delay_s == 2.0
-    assert c.new_port_block_s == 4.0
-    assert c.lines == ("1: DEVICE=br0", "2: TYPE=Bridge", "8: STP=on", "9: DELAY=0")
+# Each program as the netstack section reports it: installed, enabled at boot.
+INITSCRIPTS = NetStack(known=True, systemd=True, installed=frozenset({"/etc/rc.d/init.d/network"}),
+                       enabled=frozenset({"network"}))
+NM_IFCFG = NetStack(known=True, systemd=True, installed=frozenset({"/usr/sbin/NetworkManager"}),
+                    enabled=frozenset({"NetworkManager"}), nm_ifcfg_rh=True)
 
 
-def test_ifcfg_delay_is_centiseconds_for_ip_style():
-    (c,) = parse_ifcfg(IFCFG_PATH, IFCFG_STP_DELAY0.replace("DELAY=0", "DELAY=400"), "ip")
-    assert c.forward_delay_s == 4.0
-    (c,) = parse_ifcfg(IFCFG_PATH, IFCFG_STP_DELAY0.replace("DELAY=0", "DELAY=4"), "brctl")
-    assert c.forward_delay_s == 4.0
-
-
-def test_ifcfg_delay_float_under_ip_style_is_a_problem():
-    (c,) = parse_ifcfg(IFCFG_PATH, IFCFG_STP_DELAY_FLOAT, "ip")
-    assert c.stp is True
-    assert c.forward_delay_s is None
-    assert c.problem is not None and c.problem.startswith("DELAY=0.0 is not a whole number")
-    assert c.effective_forward_delay_s == 15.0
-    assert c.new_port_block_s == 30.0
-
-
-@pytest.mark.parametrize("style", ["brctl", None])
-def test_ifcfg_delay_float_elsewhere_applies_but_warns(style):
-    (c,) = parse_ifcfg(IFCFG_PATH, IFCFG_STP_DELAY_FLOAT, style)
-    assert c.forward_delay_s == 0.0
-    assert "DELAY=0.0 has a fraction" in c.problem
-
-
-def test_ifcfg_delay_not_a_number():
-    (c,) = parse_ifcfg(IFCFG_PATH, IFCFG_STP_DELAY0.replace("DELAY=0", "DELAY=fast"), None)
-    assert c.forward_delay_s is None
-    assert c.problem == "DELAY=fast is not a number of seconds; it is ignored and 15 s applies"
-    assert c.effective_forward_delay_s == 15.0
-
-
-def test_ifcfg_problem_ignored_with_stp_off():
-    (c,) = parse_ifcfg(IFCFG_PATH, IFCFG_STP_DELAY_FLOAT.replace("STP=on", "STP=off"), "ip")
-    assert c.stp is False
-    assert c.problem is None
-    assert c.new_port_block_s == 0.0
-
-
-def test_ifcfg_stp_on_without_delay_uses_default():
-    (c,) = parse_ifcfg(IFCFG_PATH, IFCFG_STP_NO_DELAY, "ip")
-    assert c.stp is True
-    assert c.forward_delay_s is None
-    assert c.effective_forward_delay_s == 15.0
-    assert c.new_port_block_s == 30.0
-    assert c.problem is None
-
-
-def test_ifcfg_empty_delay_is_unset():
-    (c,) = parse_ifcfg(IFCFG_PATH, IFCFG_STP_NO_DELAY + 'DELAY=""\n', "ip")
-    assert c.forward_delay_s is None and c.problem is None
-
-
-def test_ifcfg_stp_off():
-    (c,) = parse_ifcfg(IFCFG_PATH, IFCFG_STP_OFF, "ip")
-    assert c.stp is False
-    assert c.forward_delay_s == 0.0
-    assert c.new_port_block_s == 0.0
-
-
-def test_ifcfg_stp_unset_is_off():
-    text = "\n".join(l for l in IFCFG_STP_DELAY0.splitlines() if not l.startswith("STP="))
-    (c,) = parse_ifcfg(IFCFG_PATH, text, "ip")
-    assert c.stp is False
-    assert c.new_port_block_s == 0.0
+def ifcfg(text: str, stack: NetStack, style=None):
+    (c,) = parse_ifcfg(IFCFG_PATH, text, Context(netstack=stack, ifup_style=style))
+    return c
 
 
 @pytest.mark.parametrize("style", ["ip", "brctl"])
-def test_ifcfg_bridging_opts_ticks_under_initscripts(style):
-    (c,) = parse_ifcfg(IFCFG_PATH, IFCFG_BRIDGING_OPTS, style)
-    assert c.stp is True  # from stp_state=1, STP= is unset
-    assert c.forward_delay_s == 15.0
+def test_ifcfg_stp_on_delay_zero_under_initscripts(style):
+    c = ifcfg(IFCFG_STP_DELAY0, INITSCRIPTS, style)
+    assert (c.bridge, c.path, c.format) == ("br0", IFCFG_PATH, "ifcfg")
+    assert c.program.startswith("initscripts") and c.applies is True
+    assert (c.stp, c.forward_delay_s, c.default_delay_s) == (True, 0.0, KERNEL_DEFAULT_FD_S)
+    assert c.problem is None and c.unknown is None
+    # STP on: the kernel keeps at least 2 s
+    assert (c.effective_forward_delay_s, c.new_port_block_s) == (2.0, 4.0)
+    assert c.lines == ("1: DEVICE=br0", "2: TYPE=Bridge", "7: ONBOOT=yes", "8: STP=on", "9: DELAY=0",
+                       "10: NM_CONTROLLED=no")
+
+
+def test_ifcfg_delay_units_under_initscripts():
+    # ifup-eth >= 9.83 hands DELAY to `ip link ... forward_delay` (centiseconds); RHEL 7's to brctl setfd (s)
+    assert ifcfg(IFCFG_STP_DELAY0.replace("DELAY=0", "DELAY=400"), INITSCRIPTS, "ip").forward_delay_s == 4.0
+    assert ifcfg(IFCFG_STP_DELAY0.replace("DELAY=0", "DELAY=4"), INITSCRIPTS, "brctl").forward_delay_s == 4.0
+    # fractions: brctl takes them (strtotimeval), ip link refuses them and ifup stops
+    assert ifcfg(IFCFG_STP_DELAY_FLOAT + "NM_CONTROLLED=no\n", INITSCRIPTS, "brctl").forward_delay_s == 0.0
+    c = ifcfg(IFCFG_STP_DELAY_FLOAT + "NM_CONTROLLED=no\n", INITSCRIPTS, "ip")
+    assert c.forward_delay_s is None and c.problem.startswith("DELAY=0.0 is not a whole number")
+    assert "refuses it" in c.problem and c.new_port_block_s == 30.0
+
+
+def test_ifcfg_unreadable_ifup_eth_is_unknown_never_a_value():
+    c = ifcfg(IFCFG_STP_DELAY0.replace("DELAY=0", "DELAY=15"), INITSCRIPTS, "unreadable")
+    assert c.unknown and "ifup-eth could not be read" in c.unknown
+
+
+def test_ifcfg_stp_values_under_initscripts_and_networkmanager():
+    # initscripts is_true takes 1/true/yes/on; NM's reader only on/yes (X-2, X-3 in netconfig-cases)
+    text = "DEVICE=br0\nTYPE=Bridge\nSTP=1\n"
+    assert ifcfg(text + "NM_CONTROLLED=no\n", INITSCRIPTS, "ip").stp is True
+    c = ifcfg(text, NM_IFCFG)
+    assert c.program == "NetworkManager (ifcfg-rh)" and c.stp is False
+    assert any("STP=1 is not on/yes/off/no" in line for line in c.lines)
+
+
+def test_ifcfg_stp_off_and_unset():
+    assert ifcfg(IFCFG_STP_OFF, NM_IFCFG).stp is False
+    assert ifcfg(IFCFG_STP_OFF, INITSCRIPTS, "ip").new_port_block_s == 0.0
+    text = IFCFG_STP_OFF.replace("STP=off\n", "")
+    assert ifcfg(text, NM_IFCFG).stp is False  # NM-IFCFG-2: missing STP is off
+    assert ifcfg(text, INITSCRIPTS, "ip").stp is False  # kernel default
+
+
+def test_ifcfg_empty_delay_is_unset():
+    c = ifcfg(IFCFG_STP_NO_DELAY + 'DELAY=""\n', INITSCRIPTS, "ip")
+    assert c.forward_delay_s is None and c.new_port_block_s == 30.0
+
+
+def test_ifcfg_bridging_opts_under_initscripts_are_centiseconds_and_win():
+    for style in ("ip", "brctl"):
+        c = ifcfg(IFCFG_BRIDGING_OPTS, INITSCRIPTS, style)
+        assert (c.stp, c.forward_delay_s, c.new_port_block_s) == (True, 15.0, 30.0)
+        assert c.lines == ("1: DEVICE=br0", "2: TYPE=Bridge", "3: ONBOOT=yes",
+                           '5: BRIDGING_OPTS="stp_state=1 forward_delay=1500"')
+    text = IFCFG_BRIDGING_OPTS.replace("BOOTPROTO=dhcp", "STP=off\nDELAY=0")
+    c = ifcfg(text, INITSCRIPTS, "ip")
+    assert (c.stp, c.forward_delay_s) == (True, 15.0)  # written to sysfs after ip link
+
+
+def test_ifcfg_bridging_opts_are_no_networkmanager_options():
+    # X-7: stp_state and forward_delay are not in NM's BRIDGING_OPTS table: ignored
+    c = ifcfg(IFCFG_BRIDGING_OPTS, NM_IFCFG)
+    assert (c.stp, c.forward_delay_s, c.new_port_block_s) == (False, None, 0.0)
+
+
+def test_ifcfg_written_by_networkmanager():
+    c = ifcfg(IFCFG_QUOTED, NM_IFCFG)
+    assert (c.bridge, c.stp, c.forward_delay_s) == ("br-lan", True, None)  # forward_delay=2 is ignored by NM
+    assert c.connection == "7b3a6f5e-2c1d-4e8f-9a0b-1c2d3e4f5a6b"
     assert c.new_port_block_s == 30.0
-    assert c.lines == ("1: DEVICE=br0", "2: TYPE=Bridge", '5: BRIDGING_OPTS="stp_state=1 forward_delay=1500"')
-
-
-def test_ifcfg_bridging_opts_seconds_under_networkmanager():
-    (c,) = parse_ifcfg(IFCFG_PATH, IFCFG_BRIDGING_OPTS, None)
-    assert c.forward_delay_s == 1500.0
-    assert c.effective_forward_delay_s == 30.0  # the kernel's maximum
-
-
-def test_ifcfg_bridging_opts_override_delay_and_stp():
-    text = IFCFG_STP_DELAY0.replace("STP=on", "STP=on\nBRIDGING_OPTS='stp_state=0 forward_delay=300'")
-    (c,) = parse_ifcfg(IFCFG_PATH, text, "ip")
-    assert c.stp is False
-    assert c.forward_delay_s == 3.0
-
-
-def test_ifcfg_quoted_values_and_comment():
-    (c,) = parse_ifcfg("/etc/sysconfig/network-scripts/ifcfg-bridge-br-lan", IFCFG_QUOTED, None)
-    assert c.bridge == "br-lan"
-    assert c.stp is True
-    assert c.forward_delay_s == 2.0
-    assert c.new_port_block_s == 4.0
 
 
 def test_ifcfg_name_from_file_when_no_device():
-    text = "TYPE=Bridge\nSTP=on\nDELAY=0\n"
-    (c,) = parse_ifcfg("/etc/sysconfig/network-scripts/ifcfg-br5", text, "ip")
-    assert c.bridge == "br5"
+    (c,) = parse_ifcfg("/etc/sysconfig/network-scripts/ifcfg-br5", "TYPE=Bridge\nSTP=off\n", "ip")
+    assert c.bridge == "br5" and c.connection == "System br5"
 
 
 @pytest.mark.parametrize("text", [IFCFG_ETH, "", "garbage", "TYPE=Bond\nBONDING_OPTS='mode=1'\n"])
@@ -209,20 +187,20 @@ def test_ifcfg_not_a_bridge(text):
 
 
 def test_shell_vars():
-    v = parse_shell_vars("export FOO=bar\nBAD KEY=1\n# C=1\nQ='a b' # c\nU=\"unterminated\n1X=2\n")
-    assert v == {"FOO": "bar", "Q": "a b", "U": "unterminated"}
+    v = parse_shell_vars('A=1\nexport B="two words"\n# C=3\nD=\'x\' # note\nbad line\n9X=1\n')
+    assert v == {"A": "1", "B": "two words", "D": "x"}
 
 
 @pytest.mark.parametrize("grep, style", [
-    (IFUP_ETH_IP, "ip"), (IFUP_ETH_BRCTL, "brctl"), (IFUP_ETH_IP + IFUP_ETH_BRCTL, "ip"),
-    ("", None), (None, None), ("12: # nothing relevant\n", None),
+    (IFUP_ETH_IP, "ip"), (IFUP_ETH_BRCTL, "brctl"), ("", None), (None, None),
 ])
 def test_ifup_style(grep, style):
     assert ifup_style(grep) == style
+    assert ifup_style(grep, readable=False) == "unreadable"
 
 
 def test_ifcfg_huge_delay():
-    (c,) = parse_ifcfg(IFCFG_PATH, "TYPE=Bridge\nSTP=on\nDELAY=" + "9" * 5000 + "\n", "ip")
+    c = ifcfg("TYPE=Bridge\nSTP=on\nDELAY=" + "9" * 5000 + "\nNM_CONTROLLED=no\n", INITSCRIPTS, "ip")
     assert c.effective_forward_delay_s == 30.0
 
 
@@ -294,7 +272,7 @@ def test_nm_forward_delay():
 def test_nm_bad_forward_delay():
     (c,) = parse_nmconnection(NM_PATH, NM_DEFAULT.replace("[bridge]\n", "[bridge]\nforward-delay=soon\n"))
     assert c.forward_delay_s is None
-    assert c.problem == "forward-delay=soon is not a number of seconds"
+    assert c.problem == "forward-delay=soon is not a whole number of seconds up to 30: NetworkManager uses 15 s"
 
 
 def test_nm_name_from_id():
@@ -554,11 +532,13 @@ def test_parse_config_file_dispatch(path, text, fmt):
     assert all(c.path == path for c in configs)
 
 
-def test_parse_config_file_ifup_style_passed_to_ifcfg():
-    (c,) = parse_config_file(IFCFG_PATH, IFCFG_BRIDGING_OPTS, None)
-    assert c.forward_delay_s == 1500.0
+def test_parse_config_file_without_netstack_reads_ifcfg_both_ways():
+    # facts of the first collector: whether NetworkManager applies the file is unknown; the two
+    # readings of this file differ (NM ignores BRIDGING_OPTS' stp_state), so the result is unknown
     (c,) = parse_config_file(IFCFG_PATH, IFCFG_BRIDGING_OPTS, "ip")
-    assert c.forward_delay_s == 15.0
+    assert c.unknown and "readings differ" in c.unknown
+    (c,) = parse_config_file(IFCFG_PATH, IFCFG_BRIDGING_OPTS, None)  # no ifup-eth: only NM can read it
+    assert c.unknown is None and c.program == "NetworkManager (ifcfg-rh)" and c.stp is False
 
 
 @pytest.mark.parametrize("path", ["/etc/libvirt/network.conf", "/etc/hosts", "/etc/systemd/network/br0.network"])

@@ -222,3 +222,66 @@ def test_catch_all_reject_with_type():
                                      '\trule priority="32767" reject type="icmp-port-unreachable"')
     (z,) = parse_zones(text)
     assert z.allows("nfs", "2049/tcp") is False
+
+
+# firewall-cmd --list-all-policies, firewalld 1.3.3 (Debian 12) with libvirt 9.0's policy files
+POLICIES = """\
+allow-host-ipv6 (active)
+  priority: -15000
+  target: CONTINUE
+  ingress-zones: ANY
+  egress-zones: HOST
+  services: 
+  ports: 
+  protocols: 
+  masquerade: no
+  forward-ports: 
+  source-ports: 
+  icmp-blocks: 
+  rich rules: 
+	rule family="ipv6" icmp-type name="neighbour-advertisement" accept
+
+libvirt-routed-in (active)
+  priority: 0
+  target: ACCEPT
+  ingress-zones: ANY
+  egress-zones: libvirt-routed
+  services: 
+
+libvirt-to-host (active)
+  priority: -1
+  target: REJECT
+  ingress-zones: libvirt-routed
+  egress-zones: HOST
+  services: dhcp dhcpv6 dns ssh tftp
+  ports: 
+  protocols: icmp ipv6-icmp
+"""
+
+ROUTED = """\
+libvirt-routed (active)
+  target: default
+  icmp-block-inversion: no
+  interfaces: virbr1
+  services: 
+  ports: 
+"""
+
+
+def test_policies_admit_dhcp_from_the_routed_zone():
+    """libvirt's libvirt-to-host policy (ingress libvirt-routed, egress HOST) admits dhcp/tftp;
+    the zone itself lists nothing (libvirt src/network/libvirt-to-host.policy, libvirt-routed.zone)."""
+    from kvmnetcheck.facts.firewalld import parse_policies
+
+    policies = parse_policies(POLICIES)
+    assert [p.name for p in policies] == ["allow-host-ipv6", "libvirt-routed-in", "libvirt-to-host"]
+    to_host = policies[2]
+    assert (to_host.priority, to_host.target, to_host.ingress, to_host.egress) == (-1, "REJECT", ("libvirt-routed",),
+                                                                                    ("HOST",))
+    fw = build_firewalld(True, "running", "1.3.3", ROUTED, 0, POLICIES, 0)
+    zone = fw.zone("libvirt-routed")
+    assert fw.admits_to_host(zone, "dhcp", "67/udp") == (True, "policy libvirt-to-host")
+    assert fw.admits_to_host(zone, "http", "80/tcp") == (False, "policy libvirt-to-host (target REJECT)")
+    # without the policy (firewalld < 0.9, or the policy gone), the zone alone refuses it
+    bare = build_firewalld(True, "running", "0.8", ROUTED, 0, None, None)
+    assert bare.admits_to_host(bare.zone("libvirt-routed"), "dhcp", "67/udp")[0] is False

@@ -283,14 +283,16 @@ def test_tc_filter_sections_matched_to_their_bridge():
 
 
 def test_ifup_style_reaches_ifcfg():
-    ifcfg = 'DEVICE=br0\nTYPE=Bridge\nSTP=on\nBRIDGING_OPTS="forward_delay=400"'
+    # format-1 facts (no netstack section): NetworkManager and initscripts read STP=on the same way
+    ifcfg = 'DEVICE=br0\nTYPE=Bridge\nSTP=on\nDELAY=4\nNM_CONTROLLED=no'
     base = [META, ("file", "/etc/sysconfig/network-scripts/ifcfg-br0", ifcfg)]
     f = build_host_facts("h1", "local://", collector(*base, DONE), NONCE, None)
-    assert f.bridge_configs[0].forward_delay_s == 400.0  # NetworkManager reads seconds
+    assert f.bridge_configs[0].applies is False  # NM_CONTROLLED=no and no ifup-eth: nothing applies it
     ifup = ("ifup_eth", "/etc/sysconfig/network-scripts/ifup-eth",
             "71:        [ -n \"${DELAY}\" ] && /sbin/ip link set dev ${DEVICE} type bridge forward_delay ${DELAY}")
     f = build_host_facts("h1", "local://", collector(*base, ifup, DONE), NONCE, None)
-    assert f.bridge_configs[0].forward_delay_s == 4.0  # initscripts write ticks to sysfs
+    assert f.bridge_configs[0].forward_delay_s == 0.04  # initscripts hand DELAY to ip link: centiseconds
+    assert f.bridge_configs[0].program == "initscripts (ip link)"
 
 
 @pytest.mark.parametrize("conf, nft, version, expected", [
@@ -397,3 +399,53 @@ def test_network_conf_single_quotes():
     out = collector(META, ("file", "/etc/libvirt/network.conf", "firewall_backend = 'iptables'\n"), DONE)
     f = build_host_facts("h1", "local://", out, NONCE, None)
     assert f.firewall_backend_config == "iptables"
+
+
+# ------------------------------------------------------------------ what issue-by-issue truth rests on
+
+META2 = ("meta", "", "collector=2\nhostname=h1\nuid=0\nclk_tck=100\nkernel=2.6.32-754.el6.x86_64\nhave=ip")
+
+
+def test_old_kernel_holds_new_ports_of_a_bridge_without_stp():
+    """Kernels before 2.6.39 kept a port of a bridge with STP off one forward delay in learning
+    (net/bridge/br_stp.c br_make_forwarding); newer ones forward at once."""
+    br = ("bridge", "br0", "stp_state=0\nforward_delay=1500\nbridge_id=8000.525400000001\n"
+                           "root_id=8000.525400000001\nroot_port=0")
+    f = build_host_facts("h1", "local://", collector(META2, br, DONE), NONCE, None)
+    assert f.kernel_version == (2, 6, 32)
+    assert f.bridges[0].waits_without_stp and f.bridges[0].new_port_block_s == 15.0
+    new = ("meta", "", META2[2].replace("2.6.32-754.el6", "3.10.0-1160.el7"))
+    f = build_host_facts("h1", "local://", collector(new, br, DONE), NONCE, None)
+    assert f.bridges[0].new_port_block_s == 0.0
+
+
+def test_qemu_files_that_cannot_be_listed_are_unknown():
+    procs = ("processes", "", "pid=41 comm=qemu vhost_fds=? name=guest=g1,debug-threads=on\n"
+                              "pid=42 comm=qemu vhost_fds=2 name=guest=g2\npid=7 comm=virtnetworkd\n")
+    f = build_host_facts("h1", "local://", collector(META2, procs, DONE), NONCE, None)
+    assert {q.guest: q.vhost_fds for q in f.qemu} == {"g1": None, "g2": 2}
+    assert f.daemons == ((7, "virtnetworkd"),)
+    # the first collector printed qemu_procs lines without comm=: still read as QEMU
+    old = ("qemu_procs", "", "pid=43 vhost_fds=0 name=guest=g3")
+    f = build_host_facts("h1", "local://", collector(META, old, DONE), NONCE, None)
+    assert [(q.guest, q.vhost_fds) for q in f.qemu] == [("g3", 0)]
+
+
+def test_both_of_libvirts_nft_tables_are_read():
+    tables = ("nft_tables", "", "table ip libvirt_network\ntable ip6 libvirt_network\ntable inet filter")
+    ip = ("nft_libvirt", "ip", 'table ip libvirt_network {\n chain guest_cross {\n  iif "virbr0" oif "virbr0" accept\n }\n}')
+    ip6 = ("nft_libvirt", "ip6", 'table ip6 libvirt_network {\n chain guest_cross {\n  iif "virbr6" oif "virbr6" accept\n }\n}')
+    meta = ("meta", "", META2[2] + "\nhave=nft")
+    f = build_host_facts("h1", "local://", collector(meta, tables, ip, ip6, DONE), NONCE, None)
+    assert f.nft.table_present and f.nft.readable and f.nft.mentions("virbr6") and f.nft.mentions("virbr0")
+    refused = ("nft_tables", "", "Error: Operation not permitted", 1)
+    f = build_host_facts("h1", "local://", collector(meta, refused, DONE), NONCE, None)
+    assert not f.nft.readable and "Operation not permitted" in f.nft.error
+
+
+def test_unreadable_libvirt_log_and_state_files_are_named():
+    log = ("libvirt_log", "", "unreadable=/var/log/libvirt/libvirtd.log\nsearched=journal")
+    status = ("libvirt_net_status", "/run/libvirt/network/lan.xml", "cat: Permission denied", 1)
+    f = build_host_facts("h1", "local://", collector(META2, log, status, DONE), NONCE, None)
+    assert f.libvirt_log_unreadable == ("/var/log/libvirt/libvirtd.log",)
+    assert "/run/libvirt/network/lan.xml" in f.unreadable

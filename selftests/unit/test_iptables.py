@@ -347,3 +347,10 @@ def test_build_iptables_not_installed():
     ipt = build_iptables(False, VERSION_189_NFT, HELP_PRESENT, SAVE_LIBVIRT9, 0)
     assert not ipt.installed
     assert ipt.version is None and ipt.rules == () and ipt.checksum_extension is None
+
+
+def test_checksum_help_refused_is_unknown():
+    """`iptables -j CHECKSUM -h` refused (not root): unknown, never "no extension" (a false failure)
+    nor "extension there" (a false pass)."""
+    assert parse_checksum_help("iptables v1.8.9 (nf_tables): Could not fetch rule set generation id: "
+                               "Permission denied (you must be root)") is None
