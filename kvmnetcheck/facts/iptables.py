@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from typing import Optional
@@ -48,7 +49,12 @@ def parse_checksum_help(text: str) -> Optional[bool]:
 
 
 def parse_save(text: str) -> tuple[IptablesRule, ...]:
-    rules = []
+    return parse_save_with_policies(text)[0]
+
+
+def parse_save_with_policies(text: str) -> tuple[tuple[IptablesRule, ...], tuple[tuple[str, str, str], ...]]:
+    """The rules, and each built-in chain's policy as (table, chain, policy) (`:FORWARD DROP [0:0]`)."""
+    rules, policies = [], []
     table = None
     for line in (text or "").splitlines():
         line = line.strip()
@@ -58,7 +64,11 @@ def parse_save(text: str) -> tuple[IptablesRule, ...]:
             rule = _parse_rule(table, line)
             if rule is not None:
                 rules.append(rule)
-    return tuple(rules)
+        elif line.startswith(":") and table:
+            words = line[1:].split()
+            if len(words) >= 2 and words[1] != "-":
+                policies.append((table, words[0], words[1]))
+    return tuple(rules), tuple(policies)
 
 
 def _parse_rule(table: str, line: str) -> Optional[IptablesRule]:
@@ -89,14 +99,17 @@ def build_iptables(installed: bool, version_text: Optional[str], help_text: Opti
     version, vtext, variant = parse_version(version_text or "")
     rules_error = None
     rules: tuple[IptablesRule, ...] = ()
+    policies: tuple[tuple[str, str, str], ...] = ()
     if save_text is None:
         rules_error = "iptables-save is not installed"
     elif save_rc not in (0, None) or "Permission denied" in save_text or "you must be root" in save_text.lower():
         rules_error = "iptables-save failed: " + (save_text.strip().splitlines() or ["no output"])[-1][:200]
     else:
-        rules = parse_save(save_text)
+        rules, policies = parse_save_with_policies(save_text)
     if legacy_text:
-        rules += parse_save(legacy_text)
+        legacy_rules, legacy_policies = parse_save_with_policies(legacy_text)
+        rules += tuple(dataclasses.replace(r, legacy=True) for r in legacy_rules)
+        policies += tuple((f"legacy:{t}", c, p) for t, c, p in legacy_policies)
     return Iptables(
         installed=True,
         version=version,
@@ -105,4 +118,5 @@ def build_iptables(installed: bool, version_text: Optional[str], help_text: Opti
         checksum_extension=parse_checksum_help(help_text) if help_text is not None else None,
         rules=rules,
         rules_error=rules_error,
+        policies=policies,
     )

@@ -222,6 +222,7 @@ class IptablesRule:
     in_iface: Optional[str]
     out_iface: Optional[str]
     target: Optional[str]
+    legacy: bool = False  # from iptables-legacy's tables (a hook of its own beside iptables-nft's)
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,7 @@ class Iptables:
     checksum_extension: Optional[bool] = None
     rules: tuple[IptablesRule, ...] = ()
     rules_error: Optional[str] = None  # why iptables-save gave nothing usable
+    policies: tuple[tuple[str, str, str], ...] = ()  # (table, built-in chain, policy); legacy tables as "legacy:filter"
 
     def checksum_rules_for(self, bridge: str) -> tuple[IptablesRule, ...]:
         return tuple(
