@@ -10,7 +10,7 @@ SYS_BUILD := python3-venv python3-dev gcc pkg-config libvirt-dev
 SYS_LAB := libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 \
            ipxe-qemu dnsmasq-base iptables openssh-server openssh-client iproute2 tcpdump procps \
            util-linux firewalld dbus nftables chromium sudo \
-           network-manager netplan.io ifupdown bridge-utils openvswitch-switch
+           network-manager netplan.io ifupdown bridge-utils openvswitch-switch busybox isc-dhcp-server
 
 .PHONY: report test demo docs sysdeps-build sysdeps-lab clean
 

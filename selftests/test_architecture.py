@@ -129,7 +129,8 @@ def test_no_import_circles():
 def collector_kinds() -> set[str]:
     """Section kinds collector.sh prints: `sec KIND`, `run KIND ...`, `capture KIND ...`, `show KIND ...` with a literal kind."""
     text = open(COLLECTOR).read()
-    code = "\n".join(line.split("#", 1)[0] if not line.lstrip().startswith("#") else "" for line in text.splitlines())
+    # comments start at a # that begins a word (not ${f##*/})
+    code = "\n".join(re.sub(r"(^|\s)#.*$", "", line) for line in text.splitlines())
     return set(re.findall(r"(?:^|;|&&|\|\||\bthen|\bdo|\belse|\))\s*(?:sec|run|show|capture) ([a-z][a-z0-9_]*)\b", code,
                           re.MULTILINE))
 

@@ -22,7 +22,7 @@ SCENARIOS = os.path.join(REPO, "selftests", "scenarios")
 CHECK_DIRS = ("tests_host", "tests_guest")
 
 # Bumped by hand with each new check: a check added or lost by accident fails here.
-NUMBER_OF_CHECKS = 12
+NUMBER_OF_CHECKS = 18
 
 
 def _check_functions() -> dict[str, list[tuple[str, ast.FunctionDef]]]:
@@ -138,7 +138,9 @@ def test_remediation_quotes_hostile_names(cid):
                   service="dhcp", mac="52:54:00:00:00:01", target=hostile, host=hostile, connection=hostile,
                   rule_match=hostile, config_hint="hint", where=" somewhere", bridge_xml="<bridge/>",
                   reach="ssh host true", loop="a loop is possible", chain="LIBVIRT_PRT", daemon="libvirtd",
-                  tap="vnet0", version="10.4.0")
+                  tap="vnet0", version="10.4.0", process=hostile, old_range=hostile, new_range=hostile,
+                  suggestion=hostile, file=hostile, root="/srv/" + hostile, element=hostile, emulator=hostile,
+                  rom=hostile, dirs=hostile)
     for variant in CHECKS[cid].fixes:
         r = remedy(cid, variant, **fields)
         for text in (r.text, r.script):

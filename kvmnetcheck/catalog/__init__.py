@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from . import bridges, checksum, guest_nics, host, networks
+from . import bridges, checksum, dhcp_servers, guest_boot, guest_nics, host, networks
 from .base import (
     GUIDE, PHASES, SEVERITIES, Check, Finding, Fix, Limits, Remedy, Step, placeholders, render_fix, xml_attr,
 )
 
-CHECKS: dict[str, Check] = {c.id: c for module in (host, networks, bridges, checksum, guest_nics) for c in module.CHECKS}
+CHECKS: dict[str, Check] = {c.id: c for module in (host, networks, dhcp_servers, bridges, checksum, guest_nics, guest_boot) for c in module.CHECKS}
 
 __all__ = ["CHECKS", "GUIDE", "PHASES", "SEVERITIES", "Check", "Finding", "Fix", "Limits", "Remedy", "Step",
            "check", "placeholders", "remedy", "xml_attr"]

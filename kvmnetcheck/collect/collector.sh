@@ -54,14 +54,21 @@ show() {
 have() { command -v "$1" >/dev/null 2>&1; }
 
 sec meta ""
-printf 'collector=2\n'
+printf 'collector=3\n'
 printf 'hostname=%s\n' "$(cat /proc/sys/kernel/hostname 2>/dev/null)"
 printf 'uid=%s\n' "$(id -u 2>/dev/null)"
 printf 'clk_tck=%s\n' "$(getconf CLK_TCK 2>/dev/null)"
 printf 'kernel=%s\n' "$(uname -r 2>/dev/null)"
+printf 'now=%s\n' "$(date +%s 2>/dev/null)"
+# bridged traffic through the host firewall (br_netfilter; per network namespace since Linux 5.3)
+[ -d /proc/sys/net/bridge ] && printf 'br_netfilter=1\n'
+for k in iptables ip6tables arptables; do
+    f=/proc/sys/net/bridge/bridge-nf-call-$k
+    [ -r "$f" ] && printf 'bridge_nf_call_%s=%s\n' "$k" "$(cat "$f" 2>/dev/null)"
+done
 # tools the checks read with, and those a fix may call (a fix never calls a tool the host lacks)
 for b in virsh libvirtd virtnetworkd virtqemud iptables iptables-save iptables-legacy-save nft tc firewall-cmd \
-         journalctl ip nmcli networkctl netplan ifup ifdown systemctl service sed ovs-vsctl; do
+         journalctl ip nmcli networkctl netplan ifup ifdown systemctl service sed ovs-vsctl ss bridge; do
     have "$b" && printf 'have=%s\n' "$b"
 done
 [ -c /dev/vhost-net ] && printf 'vhost_net_dev=1\n'
@@ -76,10 +83,12 @@ for br in /sys/class/net/*/bridge; do
     [ -d "$br" ] || continue
     d=${br%/bridge}
     sec bridge "${d##*/}"
-    for a in stp_state forward_delay hello_time max_age bridge_id root_id root_port root_path_cost priority; do
+    for a in stp_state forward_delay hello_time max_age bridge_id root_id root_port root_path_cost priority \
+             nf_call_iptables vlan_filtering default_pvid; do
         if v=$(cat "$br/$a" 2>/dev/null); then printf '%s=%s\n' "$a" "$v"; fi
     done
     printf 'operstate=%s\n' "$(cat "$d/operstate" 2>/dev/null)"
+    [ "$(cat "$br/vlan_filtering" 2>/dev/null)" = 1 ] && vlan_filtering=1
     for p in "$d"/brif/*; do
         [ -e "$p" ] || continue
         printf 'port=%s state=%s\n' "${p##*/}" "$(cat "$p/state" 2>/dev/null)"
@@ -93,6 +102,11 @@ for br in /sys/class/net/*/bridge; do
         run tc_filter "${d##*/} egress" $T tc filter show dev "${d##*/}" egress
     fi
 done
+
+# the VLANs each port carries, where a bridge filters by VLAN
+if [ "${vlan_filtering:-0}" = 1 ] && have bridge; then
+    run bridge_vlans "" $T bridge -j vlan show
+fi
 
 if have iptables; then
     run iptables_version "" iptables --version
@@ -116,6 +130,11 @@ if have nft; then
         case "$out" in
             *"table $fam libvirt_network"*) run nft_libvirt "$fam" $T nft list table "$fam" libvirt_network ;;
         esac
+    done
+    # the tables whose chains sit on the forward path, which bridged frames cross under br_netfilter
+    for t in $($T nft list chains 2>/dev/null | awk '$1 == "table" {t = $2 ":" $3} /hook forward/ {print t}' \
+               | sort -u | head -n 16); do
+        run nft_forward "$t" $T nft -j list table "${t%%:*}" "${t#*:}"
     done
 fi
 
@@ -201,6 +220,53 @@ for f in /etc/NetworkManager/system-connections/* /run/NetworkManager/system-con
 done
 end 0
 
+# DHCP, TFTP and DHCPv6 servers listening on this host, with the device each socket is bound to
+if have ss; then
+    run udp_servers "" $T ss -H -u -a -n -p 'sport = :67 or sport = :69 or sport = :547'
+    # a server that reads packet sockets (ISC dhcpd's LPF) serves only their interfaces
+    run packet_sockets "" $T ss -H -0 -a -n -p
+fi
+# libvirt's dnsmasq per network, and the leases it has given
+for f in /run/libvirt/network/*.pid; do
+    [ -f "$f" ] && [ "${f##*/}" != driver.pid ] && show libvirt_dnsmasq_pid "$f"
+done
+for f in /var/lib/libvirt/dnsmasq/*.status; do
+    [ -f "$f" ] && show dnsmasq_leases "$f"
+done
+# the boot file each network's dnsmasq hands out, and whether it is in the TFTP root libvirt gave it
+for f in /var/lib/libvirt/dnsmasq/*.conf; do
+    [ -f "$f" ] || continue
+    if [ -r "$f" ]; then
+        sec dnsmasq_boot "$f"
+        root=$(sed -n 's/^tftp-root=//p' "$f" | head -n 1)
+        boot=$(sed -n 's/^dhcp-boot=//p' "$f" | head -n 1)
+        printf 'tftp_root=%s\nboot=%s\n' "$root" "$boot"
+        file=${boot%%,*}
+        if [ -n "$root" ] && [ -n "$file" ]; then
+            case $file in
+                /*|*://*) ;;
+                *) if [ -e "$root/$file" ]; then printf 'exists=1\n'; else printf 'exists=0\n'; fi ;;
+            esac
+        fi
+        end 0
+    else
+        show dnsmasq_boot "$f"  # "Permission denied": the file is root's
+    fi
+done
+# where each QEMU looks for NIC boot ROMs (its firmware path), and which ROMs are there
+for q in /usr/bin/qemu-system-x86_64 /usr/bin/qemu-system-i386 /usr/bin/qemu-system-aarch64 /usr/libexec/qemu-kvm \
+         /usr/bin/qemu-kvm /usr/bin/kvm; do
+    [ -x "$q" ] || continue
+    sec qemu_firmware "$q"
+    $T "$q" -L help 2>/dev/null | head -n 20 | while IFS= read -r d; do
+        printf 'dir=%s\n' "$d"
+        for f in "$d"/*.rom; do
+            [ -e "$f" ] && printf 'rom=%s\n' "${f##*/}"
+        done
+    done
+    end 0
+done
+
 # Running processes that matter: QEMU (which guest, and whether it holds /dev/vhost-net) and the
 # daemons that serve or manage the network.
 sec processes ""
@@ -220,8 +286,11 @@ for p in /proc/[0-9]*; do
             fi
             printf 'pid=%s comm=qemu vhost_fds=%s name=%s\n' "${p##*/}" "$n" "$name"
             ;;
-        NetworkManager|systemd-network|wicked*|dnsmasq|firewalld|ovs-vswitchd|ovsdb-server|dhcpd|kea-dhcp4|in.tftpd|\
-        libvirtd|virtnetworkd|virtqemud)
+        dnsmasq|dhcpd|kea-dhcp4|in.tftpd|udhcpd|busybox)
+            # which server this is: its command line, bounded
+            printf 'pid=%s comm=%s args=%s\n' "${p##*/}" "$c" "$(tr '\000\n\r' '   ' < "$p/cmdline" 2>/dev/null | head -c 300)"
+            ;;
+        NetworkManager|systemd-network|wicked*|firewalld|ovs-vswitchd|ovsdb-server|libvirtd|virtnetworkd|virtqemud)
             printf 'pid=%s comm=%s\n' "${p##*/}" "$c"
             ;;
     esac

@@ -8,7 +8,9 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from .model import PORT_BLOCKING, STP_OFF, BridgeConfig, Guest, GuestNic, HostFacts, LibvirtNetwork, Unreadable
+from .model import (
+    PORT_BLOCKING, STP_OFF, BridgeConfig, Guest, GuestNic, HostFacts, LibvirtNetwork, NetworkDefinition, Unreadable,
+)
 
 # the first libvirt release known to put a tc csum filter on its bridges under the nftables
 # backend (src/network/network_nftables.c nftablesAddUdpChecksumFixWithTC); 10.4.0 had none, and
@@ -145,14 +147,54 @@ def stp_guards_a_loop(h: HostFacts, bridge: str) -> Optional[str]:
 
 def network_daemon(h: HostFacts) -> str:
     """The libvirt daemon that keeps networks' firewall rules: virtnetworkd where it runs, else libvirtd."""
-    comms = {c for _, c in h.daemons}
+    comms = {p.comm for p in h.daemons}
     return "virtnetworkd" if "virtnetworkd" in comms else "libvirtd"
 
 
 def pxe_boot_reason(guest: Guest, nic: GuestNic) -> Optional[str]:
     """Why this NIC network-boots ("boot order 1 on this NIC", "<boot dev='network'/>"), or None."""
+    if nic not in guest.pxe_nics():
+        return None
     if nic.boot_order is not None:
         return f"boot order {nic.boot_order} on this NIC"
-    if guest.boots_from_network:
-        return "<boot dev='network'/>"
+    return "<boot dev='network'/>"
+
+
+@dataclass(frozen=True)
+class NetworkBoot:
+    """How a libvirt network tells a PXE client what to boot (docs/formatnetwork.rst <bootp>)."""
+
+    file: str
+    server: Optional[str]  # another TFTP server than the host (<bootp server=...>)
+    via: str  # where it is set, for the report
+    menu: bool = False  # a pxe-service menu: which server each entry uses is not judged
+
+    @property
+    def needs_tftp_here(self) -> bool:
+        """Fetched by TFTP from this host: no other server named, and not a URL (iPXE fetches those itself)."""
+        return self.server is None and not self.menu and "://" not in self.file
+
+
+_BOOT_OPTION = re.compile(r"^\s*(dhcp-option(?:-force)?)\s*=\s*(.*)$")
+
+
+def network_boot(defn: NetworkDefinition) -> Optional[NetworkBoot]:
+    """The boot file a network's dnsmasq hands out: libvirt writes dhcp-boot from <bootp file> of its
+    IPv4 <dhcp> (src/network/bridge_driver.c networkDnsmasqConfContents); <dnsmasq:option> may add
+    dhcp-boot, pxe-service or DHCP option 67 itself."""
+    for ip in defn.ips:
+        if ip.family != "ipv6" and ip.dhcp is not None and ip.dhcp.bootp_file:
+            return NetworkBoot(ip.dhcp.bootp_file, ip.dhcp.bootp_server, "<bootp file=...>")
+    for value in defn.dnsmasq_options:
+        key, _, rest = value.partition("=")
+        fields = [f.strip() for f in rest.split(",") if not re.match(r"^\s*(tag|net|set):", f)]
+        key = key.strip()
+        if key == "dhcp-boot" and fields and fields[0]:
+            server = next((f for f in fields[1:] if f), None)
+            return NetworkBoot(fields[0], server, f"<dnsmasq:option value='{value}'/>")
+        if key == "pxe-service":
+            return NetworkBoot(fields[-1] if fields else "", None, f"<dnsmasq:option value='{value}'/>", menu=True)
+        if key in ("dhcp-option", "dhcp-option-force") and len(fields) >= 2 and \
+                fields[0].lower() in ("67", "option:bootfile-name"):
+            return NetworkBoot(fields[1], None, f"<dnsmasq:option value='{value}'/>")
     return None

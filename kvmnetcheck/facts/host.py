@@ -10,8 +10,9 @@ from .model import HostFacts
 from .sections import Section, split_sections
 from .sources import LEGACY_KINDS, SOURCES, Gathered, parse_meta
 
-# the collector formats these parsers read: 1 (saved by earlier versions) and 2 (collector.sh now)
-COLLECTOR_FORMATS = ("1", "2")
+# the collector formats these parsers read: 1 and 2 (saved by earlier versions) and 3 (collector.sh now);
+# what an older format did not gather is unknown (None), never a default
+COLLECTOR_FORMATS = ("1", "2", "3")
 
 
 def build_host_facts(host: str, spec: str, output: str, nonce: str,

@@ -19,6 +19,8 @@ from .model import DhcpConfig, Guest, GuestNic, NetworkDefinition, NetworkIp
 
 MAX_XML_BYTES = 4 * 1024 * 1024
 LIBOSINFO_NS = "http://libosinfo.org/xmlns/libvirt/domain/1.0"
+# libvirt's namespace for options passed to a network's dnsmasq as they are (docs/formatnetwork.rst)
+DNSMASQ_NS = "http://libvirt.org/schemas/network/dnsmasq/1.0"
 
 
 class XmlError(ValueError):
@@ -102,7 +104,9 @@ def parse_network(text: str) -> NetworkDefinition:
             bootp = dhcp_el.find("bootp")
             if ranges or hosts:
                 dhcp = DhcpConfig(ranges=ranges, hosts=hosts,
-                                  bootp_file=bootp.get("file") if bootp is not None else None)
+                                  bootp_file=bootp.get("file") if bootp is not None else None,
+                                  host_ips=tuple(h.get("ip") for h in dhcp_el.findall("host") if h.get("ip")),
+                                  bootp_server=bootp.get("server") if bootp is not None else None)
         tftp = ip.find("tftp")
         ips.append(NetworkIp(
             family=ip.get("family") or "ipv4",
@@ -124,6 +128,7 @@ def parse_network(text: str) -> NetworkDefinition:
         ips=tuple(ips),
         bridge_xml=etree.tostring(br, encoding="unicode").strip() if br is not None else None,
         virtualport=_attr(root.find("virtualport"), "type"),
+        dnsmasq_options=tuple(o.get("value") or "" for o in root.findall(f"{{{DNSMASQ_NS}}}options/{{{DNSMASQ_NS}}}option")),
     )
 
 
@@ -164,8 +169,22 @@ def parse_domain(text: str, active: bool) -> Guest:
             rom_enabled=_tristate(_attr(rom, "enabled")),
             rom_bar=_tristate(_attr(rom, "bar")),
             rom_file=_attr(rom, "file"),
+            source_dev=src.get("dev") if src is not None and itype == "direct" else None,
+            source_mode=(src.get("mode") or "vepa") if src is not None and itype == "direct" else None,
         ))
     os_el = root.find(f"metadata/{{{LIBOSINFO_NS}}}libosinfo/{{{LIBOSINFO_NS}}}os")
+    orders = []
+    for dev in root.findall("devices/*"):
+        if dev.tag == "interface":
+            continue
+        boot = dev.find("boot")
+        if boot is not None and (boot.get("order") or "").isdigit():
+            orders.append(int(boot.get("order")))
+    os_node = root.find("os")
+    loader = _text(root, "os/loader") or ""
+    firmware = os_node.get("firmware") if os_node is not None else None
+    uefi = True if firmware == "efi" or "OVMF" in loader.upper() or "edk2" in loader.lower() else (
+        False if firmware == "bios" else None)
     return Guest(
         name=name,
         uuid=_text(root, "uuid"),
@@ -174,4 +193,10 @@ def parse_domain(text: str, active: bool) -> Guest:
         boots_from_network=os_boot_network or any(n.boot_order is not None for n in nics),
         os_hint=os_el.get("id") if os_el is not None else None,
         nics=tuple(nics),
+        boot_devs=tuple(b.get("dev") or "" for b in root.findall("os/boot")),
+        other_boot_orders=tuple(sorted(orders)),
+        disks=len(root.findall("devices/disk")),
+        uefi=uefi,
+        emulator=_text(root, "devices/emulator"),
+        machine=_attr(root.find("os/type"), "machine"),
     )

@@ -64,6 +64,8 @@ class Bridge:
     ports: tuple[BridgePort, ...] = ()
     error: Optional[str] = None
     waits_without_stp: bool = False  # a kernel older than the STP-off shortcut (< 2.6.39)
+    nf_call_iptables: Optional[bool] = None  # this bridge's own br_netfilter switch (either it or the sysctl)
+    vlan_filtering: Optional[bool] = None
 
     @property
     def kernel_stp(self) -> bool:
@@ -98,6 +100,8 @@ class DhcpConfig:
     ranges: tuple[tuple[str, str], ...] = ()
     hosts: int = 0
     bootp_file: Optional[str] = None
+    host_ips: tuple[str, ...] = ()  # addresses <host> elements reserve
+    bootp_server: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,7 @@ class NetworkDefinition:
     ips: tuple[NetworkIp, ...]
     bridge_xml: Optional[str]  # the <bridge .../> element as text, for the report
     virtualport: Optional[str] = None  # <virtualport type='openvswitch'/>: an Open vSwitch bridge
+    dnsmasq_options: tuple[str, ...] = ()  # <dnsmasq:options><dnsmasq:option value=.../> (libvirt >= 5.6)
 
     @property
     def creates_bridge(self) -> bool:
@@ -189,6 +194,8 @@ class GuestNic:
     boot_order: Optional[int]
     index: int
     virtualport: Optional[str] = None  # <virtualport type='openvswitch'/> and the like
+    source_dev: Optional[str] = None  # type='direct': the macvtap's lower device
+    source_mode: Optional[str] = None  # type='direct': vepa | bridge | private | passthrough
     rom_enabled: Optional[bool] = None  # <rom enabled='no'/>: no option ROM at all (libvirt >= 4.3)
     rom_bar: Optional[bool] = None  # <rom bar='off'/>
     rom_file: Optional[str] = None  # <rom file='...'/>
@@ -212,6 +219,42 @@ class Guest:
     boots_from_network: bool  # <os><boot dev='network'/> or a <boot order> on a NIC
     os_hint: Optional[str]  # from libosinfo metadata, when libvirt has it
     nics: tuple[GuestNic, ...]
+    boot_devs: tuple[str, ...] = ()  # <os><boot dev=...> in order
+    other_boot_orders: tuple[int, ...] = ()  # <boot order> of disks and other devices than NICs
+    disks: int = 0  # <disk> devices (disks, cdroms, floppies)
+    uefi: Optional[bool] = None  # firmware='efi' or an OVMF <loader>; None: not said (BIOS, SeaBIOS)
+    emulator: Optional[str] = None  # <devices><emulator>
+    machine: Optional[str] = None  # <os><type machine=...>
+
+    @property
+    def per_device_boot(self) -> bool:
+        """Boot order set per device (<boot order='N'/>), which libvirt allows only without <os><boot>."""
+        return bool(self.other_boot_orders) or any(n.boot_order is not None for n in self.nics)
+
+    def pxe_nics(self) -> tuple["GuestNic", ...]:
+        """The NICs the firmware tries to network-boot from, in the order it tries them: those with a
+        <boot order> by that order; with <os><boot dev='network'/>, every NIC in device order
+        (libvirt passes -boot order=n, and SeaBIOS tries each NIC's boot ROM in turn)."""
+        if self.per_device_boot:
+            return tuple(sorted((n for n in self.nics if n.boot_order is not None), key=lambda n: n.boot_order))
+        if "network" in self.boot_devs:
+            return self.nics
+        return ()
+
+    def after_network_boot(self, nic: "GuestNic") -> Optional[str]:
+        """What the guest boots next when network boot from `nic` finds nothing, or None."""
+        pxe = self.pxe_nics()
+        if nic not in pxe:
+            return None
+        later = pxe[pxe.index(nic) + 1:]
+        if later:
+            return f"NIC {later[0].label}"
+        if self.per_device_boot:
+            if any(o > (nic.boot_order or 0) for o in self.other_boot_orders):
+                return f"the device with boot order {min(o for o in self.other_boot_orders if o > (nic.boot_order or 0))}"
+            return None
+        rest = [d for d in self.boot_devs[self.boot_devs.index("network") + 1:] if d in ("hd", "cdrom", "fd")]
+        return f"<boot dev='{rest[0]}'/>" if rest and self.disks else None
 
 
 @dataclass(frozen=True)
@@ -435,7 +478,16 @@ class HostFacts:
     bridge_configs: tuple[BridgeConfig, ...] = ()
     netstack: NetStack = field(default_factory=NetStack)
     qemu: tuple[QemuProcess, ...] = ()
-    daemons: tuple[tuple[int, str], ...] = ()  # (pid, comm) of the network daemons running
+    daemons: tuple["Process", ...] = ()  # the network daemons and DHCP/TFTP servers running
+    now: Optional[int] = None  # the host's clock when gathered (seconds since the epoch)
+    br_netfilter: Optional[bool] = None  # /proc/sys/net/bridge exists (None: not gathered)
+    bridge_nf_call_iptables: Optional[bool] = None
+    port_vlans: Optional[tuple["PortVlans", ...]] = None  # None: no VLAN-filtering bridge, or not read
+    port_vlans_error: Optional[str] = None
+    nft_forward: tuple[str, ...] = ()  # `nft -j list table` of each table on the forward path
+    nft_forward_error: Optional[str] = None
+    dhcp_servers: "DhcpServers" = field(default_factory=lambda: DhcpServers())
+    qemu_firmware: Optional[tuple["QemuFirmware", ...]] = ()  # None: facts of an older version
     libvirt: LibvirtView = field(
         default_factory=lambda: LibvirtView("none", None, None, None, (), (), error="not gathered")
     )
@@ -492,3 +544,110 @@ def kernel_version(release: Optional[str]) -> Optional[tuple[int, ...]]:
     if not m:
         return None
     return tuple(int(x) for x in m.groups(default="0"))
+
+
+@dataclass(frozen=True)
+class UdpSocket:
+    """A UDP socket as `ss` shows it: address, the device it is bound to, port, processes."""
+
+    address: str  # "0.0.0.0", "*", "10.0.0.1", "::"
+    device: Optional[str]  # SO_BINDTODEVICE (ss prints 0.0.0.0%virbr0:67)
+    port: int
+    processes: tuple[tuple[str, int], ...] = ()  # (name, pid); empty without root
+    users_known: bool = True
+
+    @property
+    def wildcard(self) -> bool:
+        return self.address in ("0.0.0.0", "*", "::", "[::]")
+
+    def serves(self, iface: str) -> bool:
+        """Would DHCP requests arriving on `iface` reach this socket?"""
+        return self.device == iface or (self.device is None and self.wildcard)
+
+    def names(self) -> str:
+        return ", ".join(f"{n} (pid {p})" for n, p in self.processes) or "a process not shown without root"
+
+
+@dataclass(frozen=True)
+class BootFile:
+    """A libvirt network's dnsmasq config (/var/lib/libvirt/dnsmasq/NETWORK.conf) on booting."""
+
+    network: str
+    tftp_root: Optional[str]
+    boot: Optional[str]  # dhcp-boot=FILE[,,SERVER]
+    exists: Optional[bool]  # FILE is in the TFTP root; None: not a file there to look for
+
+    @property
+    def file(self) -> Optional[str]:
+        return self.boot.split(",", 1)[0] if self.boot else None
+
+
+@dataclass(frozen=True)
+class Lease:
+    ip: str
+    mac: str
+    hostname: Optional[str]
+    expiry: Optional[int]  # seconds since the epoch; 0: never expires
+
+
+@dataclass(frozen=True)
+class Process:
+    pid: int
+    comm: str
+    args: str = ""
+
+
+@dataclass(frozen=True)
+class PortVlans:
+    port: str
+    vids: tuple[int, ...]
+    pvid: Optional[int]
+    untagged: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class QemuFirmware:
+    emulator: str
+    dirs: tuple[str, ...]
+    roms: frozenset[str]
+
+
+@dataclass(frozen=True)
+class DhcpServers:
+    """What the host's DHCP servers look like, as far as could be read."""
+
+    gathered: bool = True  # False: facts of an older version, which did not look
+    sockets: Optional[tuple[UdpSocket, ...]] = None  # None: ss is missing or failed
+    error: Optional[str] = None
+    packet_ifaces: tuple[tuple[int, str], ...] = ()  # (pid, interface) of packet sockets (dhcpd's LPF)
+    dnsmasq_pids: tuple[tuple[str, Optional[int]], ...] = ()  # (network, pid from its pid file)
+    unreadable: tuple[str, ...] = ()  # pid, lease and dnsmasq config files the checking user could not read
+    boot_files: tuple["BootFile", ...] = ()  # what each network's dnsmasq config says of booting
+    leases: tuple[tuple[str, Optional[tuple[Lease, ...]]], ...] = ()  # (bridge, leases or None if garbled)
+
+    def on_port(self, port: int) -> tuple[UdpSocket, ...]:
+        return tuple(s for s in (self.sockets or ()) if s.port == port)
+
+    def serving(self, iface: str, port: int = 67) -> tuple[UdpSocket, ...]:
+        """Sockets whose server answers requests arriving on `iface`: bound to it, or to all
+        addresses by a process that reads no packet socket of its own (dhcpd's LPF names its
+        interfaces; its UDP socket on 0.0.0.0 only sends)."""
+        out = []
+        for s in self.on_port(port):
+            pids = {p for _, p in s.processes}
+            lpf = {i for p, i in self.packet_ifaces if p in pids}
+            if s.device == iface or (s.device is None and s.wildcard and (not lpf or iface in lpf)):
+                out.append(s)
+        return tuple(out)
+
+    def boot_file(self, network: str) -> Optional["BootFile"]:
+        return next((b for b in self.boot_files if b.network == network), None)
+
+    def dnsmasq_pid(self, network: str) -> Optional[int]:
+        return next((p for n, p in self.dnsmasq_pids if n == network), None)
+
+    def has_pid_file(self, network: str) -> bool:
+        return any(n == network for n, _ in self.dnsmasq_pids)
+
+    def leases_of(self, bridge: str):
+        return next((ls for b, ls in self.leases if b == bridge), ())

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ..raw import RawLibvirt
-from . import bridge_config, firewalld, iptables, sysfs_bridge, tc
+from . import bridge_config, bridge_vlan, firewalld, iptables, qemu_firmware, servers, sysfs_bridge, tc
 from .keyvalue import first, parse_key_values, to_int
 from .libvirt_view import libvirt_view
-from .model import STP_OFF_SHORTCUT_KERNEL, NftLibvirt, QemuProcess, kernel_version
+from .model import STP_OFF_SHORTCUT_KERNEL, BootFile, DhcpServers, NftLibvirt, Process, QemuProcess, kernel_version
 from .netstack import NetStack, parse_netstack
 from .sections import Section
 
@@ -55,6 +55,15 @@ class Gathered:
         return frozenset(self.meta.get("have", []))
 
     @property
+    def collector(self) -> int:
+        """The collector format that printed these sections (1 for the first one)."""
+        return to_int(first(self.meta, "collector")) or 1
+
+    def gathered_since(self, collector: int) -> bool:
+        """Did the collector that printed these facts gather what format `collector` added?"""
+        return self.collector >= collector
+
+    @property
     def clk_tck(self) -> Optional[int]:
         return to_int(first(self.meta, "clk_tck"))
 
@@ -70,21 +79,21 @@ class Gathered:
             qemu, daemons = [], []
             q = self.one("processes")
             for line in (q.text if q else "").splitlines():
-                m = re.match(r"pid=(\d+)(?: comm=(\S+))?(?: vhost_fds=(\d+|\?))?(?: name=(.*))?$", line)
+                m = re.match(r"pid=(\d+)(?: comm=(\S+))?(?: vhost_fds=(\d+|\?))?(?: name=(.*))?(?: args=(.*))?$", line)
                 if not m:
                     continue
-                pid, comm, fds, name = int(m.group(1)), m.group(2), m.group(3), m.group(4)
+                pid, comm, fds, name, args = int(m.group(1)), m.group(2), m.group(3), m.group(4), m.group(5)
                 if comm in (None, "qemu") and name is not None:  # a format-1 line has no comm
                     qemu.append(QemuProcess(pid, qemu_guest_name(name), None if fds in (None, "?") else int(fds)))
                 elif comm:
-                    daemons.append((pid, comm))
+                    daemons.append(Process(pid, comm, (args or "").strip()))
             self.__dict__["_processes"] = (tuple(qemu), tuple(daemons))
         return self.__dict__["_processes"]
 
     def netstack(self) -> NetStack:
         if "_netstack" not in self.__dict__:
             self.__dict__["_netstack"] = parse_netstack(self.text("netstack"),
-                                                        frozenset(c for _, c in self.processes()[1]))
+                                                        frozenset(p.comm for p in self.processes()[1]))
         return self.__dict__["_netstack"]
 
     def readable(self, s: Section) -> bool:
@@ -106,7 +115,12 @@ class Source:
 def _meta(g: Gathered) -> dict[str, Any]:
     kv = g.meta
     commands = g.commands
+    nf = first(kv, "bridge_nf_call_iptables")
     return {
+        "now": to_int(first(kv, "now")),
+        # facts of collectors before format 3 do not say: None, unknown
+        "br_netfilter": ("1" in kv.get("br_netfilter", [])) if g.gathered_since(3) else None,
+        "bridge_nf_call_iptables": None if nf is None else nf.strip() != "0",
         "hostname": first(kv, "hostname"),
         "uid": to_int(first(kv, "uid")),
         "clk_tck": g.clk_tck,
@@ -147,8 +161,71 @@ def _nft(g: Gathered) -> dict[str, Any]:
     readable, error = True, None
     if tables is not None and not tables.ok:  # e.g. "Operation not permitted" for a user without CAP_NET_ADMIN
         readable, error = False, "nft list tables failed: " + " ".join(tables.text.split())[-200:]
+    forward = g.all("nft_forward")
+    bad = [s.arg for s in forward if not s.ok]
+    forward_error = ("could not list nft table(s) " + ", ".join(bad)) if bad else error
+    if not g.gathered_since(3):
+        forward_error = "gathered by an older version, which did not read the nft forward hooks"
     return {"nft": NftLibvirt(installed="nft" in g.commands, table_present=bool(ip),
-                              text="\n".join(s.text for s in ok), readable=readable, error=error)}
+                              text="\n".join(s.text for s in ok), readable=readable, error=error),
+            "nft_forward": tuple(s.text for s in forward if s.ok),
+            "nft_forward_error": forward_error}
+
+
+def _port_vlans(g: Gathered) -> dict[str, Any]:
+    s = g.one("bridge_vlans")
+    if not g.gathered_since(3):
+        return {"port_vlans": None, "port_vlans_error": "gathered by an older version, which did not read VLANs"}
+    if s is None:
+        return {"port_vlans": None, "port_vlans_error": None}
+    vlans = bridge_vlan.parse_bridge_vlans(s.text) if s.ok else None
+    return {"port_vlans": vlans, "port_vlans_error": None if vlans is not None else
+            "`bridge -j vlan show` failed: " + " ".join(s.text.split())[-200:]}
+
+
+def _dhcp_servers(g: Gathered) -> dict[str, Any]:
+    if not g.gathered_since(3):
+        return {"dhcp_servers": DhcpServers(gathered=False, error="the facts were gathered by an older version, "
+                                                                  "which did not read DHCP servers")}
+    ss = g.one("udp_servers")
+    sockets = servers.parse_ss(ss.text) if ss is not None and ss.ok else None
+    error = None
+    if ss is None:
+        error = "ss (iproute2) is not installed" if "ss" not in g.commands else "ss was not run"
+    elif not ss.ok:
+        error = "ss failed: " + " ".join(ss.text.split())[-200:]
+    pids, leases, unreadable = [], [], []
+    for s in g.all("libvirt_dnsmasq_pid"):
+        name = s.arg.rsplit("/", 1)[-1].removesuffix(".pid")
+        pids.append((name, servers.parse_pid_file(s.text) if g.readable(s) else None))
+        if not g.readable(s):
+            unreadable.append(s.arg)
+    for s in g.all("dnsmasq_leases"):
+        bridge = s.arg.rsplit("/", 1)[-1].removesuffix(".status")
+        leases.append((bridge, servers.parse_leases(s.text) if g.readable(s) else None))
+        if not g.readable(s):
+            unreadable.append(s.arg)
+    boots = []
+    for s in g.all("dnsmasq_boot"):
+        if not g.readable(s):
+            unreadable.append(s.arg)
+            continue
+        kv = parse_key_values(s.text)
+        exists = first(kv, "exists")
+        boots.append(BootFile(network=s.arg.rsplit("/", 1)[-1].removesuffix(".conf"),
+                              tftp_root=first(kv, "tftp_root") or None, boot=first(kv, "boot") or None,
+                              exists=None if exists is None else exists == "1"))
+    packets = g.one("packet_sockets")
+    lpf = servers.parse_packet_sockets(packets.text) if packets is not None and packets.ok else ()
+    return {"dhcp_servers": DhcpServers(sockets=sockets, error=error, packet_ifaces=lpf, dnsmasq_pids=tuple(pids),
+                                        leases=tuple(leases), unreadable=tuple(unreadable),
+                                        boot_files=tuple(boots))}
+
+
+def _qemu_firmware(g: Gathered) -> dict[str, Any]:
+    if not g.gathered_since(3):
+        return {"qemu_firmware": None}
+    return {"qemu_firmware": tuple(qemu_firmware.parse_firmware(s.arg, s.text) for s in g.all("qemu_firmware"))}
 
 
 def _firewalld(g: Gathered) -> dict[str, Any]:
@@ -258,11 +335,15 @@ def _done(g: Gathered) -> dict[str, Any]:
 
 SOURCES: tuple[Source, ...] = (
     Source(("meta",), ("hostname", "uid", "clk_tck", "kernel", "commands", "vhost_net", "vhost_net_module",
-                       "libvirt_installed"), _meta),
+                       "libvirt_installed", "now", "br_netfilter", "bridge_nf_call_iptables"), _meta),
+    Source(("bridge_vlans",), ("port_vlans", "port_vlans_error"), _port_vlans),
+    Source(("udp_servers", "packet_sockets", "libvirt_dnsmasq_pid", "dnsmasq_leases", "dnsmasq_boot"), ("dhcp_servers",),
+           _dhcp_servers),
+    Source(("qemu_firmware",), ("qemu_firmware",), _qemu_firmware),
     Source(("bridge", "tc_filter"), ("bridges", "tc"), _bridges),
     Source(("iptables_version", "iptables_checksum_help", "iptables_save", "iptables_legacy_save"),
            ("iptables",), _iptables),
-    Source(("nft_tables", "nft_libvirt"), ("nft",), _nft),
+    Source(("nft_tables", "nft_libvirt", "nft_forward"), ("nft", "nft_forward", "nft_forward_error"), _nft),
     Source(("firewalld_state", "firewalld_version", "firewalld_default_zone", "firewalld_zones", "firewalld_policies"),
            ("firewalld",),
            _firewalld),

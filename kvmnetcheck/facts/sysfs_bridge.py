@@ -72,6 +72,13 @@ def parse_bridge(name: str, text: str, clk_tck: Optional[int]) -> Bridge:
         root_port=to_int(first(kv, "root_port")),
         priority=to_int(first(kv, "priority")),
         operstate=first(kv, "operstate"),
+        nf_call_iptables=_flag(first(kv, "nf_call_iptables")),
+        vlan_filtering=_flag(first(kv, "vlan_filtering")),
         ports=tuple(ports),
         error="; ".join(problems) or None,
     )
+
+
+def _flag(value) -> Optional[bool]:
+    v = to_int(value)
+    return None if v is None else v != 0

@@ -6,7 +6,7 @@ V="virsh -q -c qemu:///system"
 KT=$(mktemp -d /tmp/knc-scenario.XXXXXX)
 trap 'rm -rf "$KT"' EXIT
 
-# net_define NAME BRIDGE_ATTRS [FORWARD_XML] [IP_EXTRA_XML]: define and start a DHCP network
+# net_define NAME BRIDGE_ATTRS [FORWARD_XML] [IP_EXTRA_XML] [DHCP_EXTRA_XML]: define and start a DHCP network
 net_define() {
     cat > "$KT/net-$1.xml" <<XML
 <network>
@@ -15,7 +15,7 @@ net_define() {
   <bridge $2/>
   <ip address='10.98.7.1' netmask='255.255.255.0'>
     ${4:-}
-    <dhcp><range start='10.98.7.10' end='10.98.7.50'/></dhcp>
+    <dhcp><range start='10.98.7.10' end='10.98.7.50'/>${5:-}</dhcp>
   </ip>
 </network>
 XML
@@ -137,4 +137,40 @@ nm_ifcfg_rh_standin() {
 # known not to start at boot
 systemd_host() {
     mkdir -p /run/systemd/system
+}
+
+# dhcp_client NAME BRIDGE MAC [SECONDS]: a real DHCP client (busybox udhcpc) in a network namespace of
+# its own, on a veth port of BRIDGE, as a guest's NIC would be; prints the address it was leased and
+# fails when none came
+dhcp_client() {
+    ip netns add "$1"
+    ip link add "$1h" type veth peer name "$1g"
+    ip link set "$1g" netns "$1"
+    ip link set "$1h" master "$2" up
+    ip netns exec "$1" ip link set "$1g" address "$3" up
+    ip netns exec "$1" timeout "${4:-30}" busybox udhcpc -i "$1g" -n -q -f -s /bin/true -t 5 -T 2 2>&1 \
+        | sed -n 's/.*lease of \([0-9.]*\) obtained.*/\1/p' | grep .
+}
+
+# udhcpd_on IFACE FIRST LAST: a second DHCP server (busybox udhcpd) bound to IFACE
+udhcpd_on() {
+    printf 'interface %s\nstart %s\nend %s\nlease_file %s\npidfile %s\n' "$1" "$2" "$3" "/run/udhcpd-$1.leases" \
+        "/run/udhcpd-$1.pid" > "/run/udhcpd-$1.conf"
+    : > "/run/udhcpd-$1.leases"
+    busybox udhcpd "/run/udhcpd-$1.conf"
+}
+
+# dhcpd_on IFACE SUBNET/24-PREFIX: ISC dhcpd serving only IFACE (its LPF packet socket), e.g. 10.55.0
+dhcpd_on() {
+    printf 'subnet %s.0 netmask 255.255.255.0 { range %s.100 %s.110; }\n' "$2" "$2" "$2" > "/run/dhcpd-$1.conf"
+    : > "/run/dhcpd-$1.leases"
+    dhcpd -4 -q -cf "/run/dhcpd-$1.conf" -pf "/run/dhcpd-$1.pid" -lf "/run/dhcpd-$1.leases" "$1"
+}
+
+# kill_dnsmasq NETWORK: stop a libvirt network's dnsmasq behind libvirt's back (as a crash or the OOM
+# killer would), and wait until it is gone
+kill_dnsmasq() {
+    pid=$(cat "/run/libvirt/network/$1.pid")
+    kill "$pid"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
 }

@@ -424,7 +424,7 @@ def test_qemu_files_that_cannot_be_listed_are_unknown():
                               "pid=42 comm=qemu vhost_fds=2 name=guest=g2\npid=7 comm=virtnetworkd\n")
     f = build_host_facts("h1", "local://", collector(META2, procs, DONE), NONCE, None)
     assert {q.guest: q.vhost_fds for q in f.qemu} == {"g1": None, "g2": 2}
-    assert f.daemons == ((7, "virtnetworkd"),)
+    assert [(p.pid, p.comm) for p in f.daemons] == [(7, "virtnetworkd")]
     # the first collector printed qemu_procs lines without comm=: still read as QEMU
     old = ("qemu_procs", "", "pid=43 vhost_fds=0 name=guest=g3")
     f = build_host_facts("h1", "local://", collector(META, old, DONE), NONCE, None)

@@ -1,0 +1,44 @@
+"""VLANs on the ports of VLAN-filtering bridges, from `bridge -j vlan show` (iproute2 >= 4.19):
+
+    [{"ifname":"br0","vlans":[{"vlan":1,"flags":["PVID","Egress Untagged"]}]},
+     {"ifname":"eth0","vlans":[{"vlan":10,"flags":["PVID","Egress Untagged"]},{"vlan":20}]},
+     {"ifname":"vnet0","vlans":[{"vlan":20,"flags":["PVID","Egress Untagged"]}]}]
+
+The format is iproute2's bridge/vlan.c (open_vlan_port, print_range, print_vlan_flags); a range is
+"vlan" with "vlanEnd". This kernel has no VLAN filtering, so the sample above is built from that
+source, not captured.
+"""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+from .model import PortVlans
+
+
+def parse_bridge_vlans(text: str) -> Optional[tuple[PortVlans, ...]]:
+    """Each port's VLANs; None when the output is not that JSON (e.g. cut off: `[` alone)."""
+    try:
+        doc = json.loads(text or "")
+    except ValueError:
+        return None
+    if not isinstance(doc, list):
+        return None
+    out = []
+    for entry in doc:
+        if not isinstance(entry, dict) or not isinstance(entry.get("ifname"), str):
+            continue
+        vids, pvid, untagged = [], None, []
+        for v in entry.get("vlans") or ():
+            if not isinstance(v, dict) or not isinstance(v.get("vlan"), int):
+                continue
+            end = v.get("vlanEnd") if isinstance(v.get("vlanEnd"), int) else v["vlan"]
+            flags = v.get("flags") if isinstance(v.get("flags"), list) else []
+            for vid in range(v["vlan"], min(end, 4094) + 1):
+                vids.append(vid)
+                if "PVID" in flags:
+                    pvid = vid
+                if "Egress Untagged" in flags:
+                    untagged.append(vid)
+        out.append(PortVlans(entry["ifname"], tuple(vids), pvid, tuple(untagged)))
+    return tuple(out)
