@@ -860,7 +860,8 @@ def _nft_programs(rs: _NftRuleset, pkt: _Packet, bridge: str, ports: tuple[str, 
             compiled[(family, table)] = chains
         policy = rs.chains[(family, table, name)].get("policy", ACCEPT)  # nft's default policy is accept
         mapped = policy if policy in (ACCEPT, DROP) else None
-        label = _clip(f"nft {family} {table} chain {name} policy {policy}")
+        label = _clip(f"nft {family} {table} chain {name} policy {policy}"
+                      + ("" if mapped else " (not a policy nft knows)"))
         programs.append(_Program(f"nft {family} {table} chain {name}", name, compiled[(family, table)],
                                  mapped, label))
     return programs

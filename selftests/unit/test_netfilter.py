@@ -1053,6 +1053,11 @@ def test_garbled_json_is_unknown(text):
     assert v.verdict == "unknown" and v.by.startswith("the nft ruleset could not be read")
 
 
+def test_policy_not_understood_is_unknown():
+    v = verdict("", NFT_INET_JSON.replace('"policy": "drop"', '"policy": "dorp"'), bridge="br1")
+    assert v == ForwardVerdict("unknown", "nft inet lab chain forward policy dorp (not a policy nft knows)")
+
+
 def test_jump_to_a_missing_chain_is_unknown():
     """A ruleset listed in part (`nft -j list table`) may lack the chain a rule jumps to."""
     doc = json.loads(FIREWALLD_JSON)
