@@ -9,6 +9,7 @@ random exploration:
 
     KVMNETCHECK_FUZZ_RANDOM=1 KVMNETCHECK_FUZZ_EXAMPLES=5000 .venv/bin/pytest ... selftests/unit/test_fuzz.py
 """
+import json
 import math
 import os
 import re
@@ -21,6 +22,7 @@ import test_firewalld as S_FW
 import test_host_facts as S_HOST
 import test_iptables as S_IPT
 import test_libvirt_xml as S_XML
+import test_netfilter as S_NF
 import test_sections as S_SEC
 import test_sysfs_bridge as S_BR
 import test_tc as S_TC
@@ -30,8 +32,10 @@ from kvmnetcheck.facts.bridge_config import (
 )
 from kvmnetcheck.facts.firewalld import parse_zones
 from kvmnetcheck.facts.host import build_host_facts
-from kvmnetcheck.facts.iptables import parse_checksum_help, parse_save, parse_version
+from kvmnetcheck.facts.iptables import build_iptables, parse_checksum_help, parse_save, parse_version
 from kvmnetcheck.facts.libvirt_xml import XmlError, parse_domain, parse_network
+from kvmnetcheck.facts.model import Iptables
+from kvmnetcheck.facts.netfilter import ForwardVerdict, bridged_dhcp_verdict
 from kvmnetcheck.facts.model import (
     MAX_FORWARD_DELAY_S, MIN_FORWARD_DELAY_S, Bridge, BridgeConfig, BridgePort, FirewalldZone, Guest, GuestNic,
     HostFacts, IptablesRule, NetworkDefinition, TcFilters,
@@ -206,6 +210,111 @@ def test_parse_zones(text):
         assert z.name and not z.name[0].isspace()
         assert all(isinstance(x, str) for x in z.interfaces + z.services + z.ports)
         assert z.allows("dhcp", "67/udp") in (True, False)
+
+
+# ------------------------------------------------------------------ netfilter verdicts
+
+IPT_SAVES = [S_NF.DOCKER_SAVE, S_NF.LIBVIRT_SAVE, S_NF.CHAINS_SAVE, S_NF.MATCHES_SAVE, S_NF.SOURCE_SAVE,
+             S_NF.LEGACY_SAVE]
+NFT_RULESETS = [S_NF.FIREWALLD_JSON, S_NF.NFT_BRIDGE_JSON, S_NF.NFT_VMAP_JSON, S_NF.NFT_INET_JSON,
+                S_NF.NFT_LIBVIRT_JSON, S_NF.PHYSDEV_JSON, S_NF.NFT_CT_VMAP_JSON]
+BRIDGES = st.one_of(st.sampled_from(["br0", "br1", "virbr0", "docker0", ""]), st.text(max_size=6))
+PORT_LISTS = st.lists(st.one_of(st.sampled_from(["eth0", "eth1", "vnet0"]), st.text(max_size=5)), max_size=3)
+# rule words that reach deep into the evaluator: no ACCEPT among them, so that nothing here can accept
+RULE_PIECES = st.one_of(PIECES, st.sampled_from([
+    "-A FORWARD ", "-A X ", "-j ", "-g ", "DROP", "RETURN", "X", "LOG", "NFQUEUE", "-i br0 ", "-o br+ ", "! ",
+    "-m physdev ", "--physdev-in eth0 ", "--physdev-is-bridged ", "-p udp ", "-m udp ", "--dport ", "67:68",
+    "-m multiport --dports 67,68 ", "-m conntrack --ctstate NEW ", "-s 10.0.0.0/8 ", "-d 255.255.255.255/32 ",
+    "-m addrtype --dst-type BROADCAST ", "-m comment --comment ", "\n", "--limit 1/s ",
+]))
+
+
+def _check_verdict(v):
+    assert isinstance(v, ForwardVerdict)
+    assert v.verdict in ("accept", "drop", "unknown")
+    assert isinstance(v.by, str) and v.by
+    assert isinstance(v.undecided, tuple) and all(isinstance(u, str) and u for u in v.undecided)
+
+
+def _is_ruleset(text):
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("nftables"), list)
+
+
+@FUZZ
+@given(inputs(*IPT_SAVES), BRIDGES, PORT_LISTS, st.sampled_from(["iptables v1.8.9 (nf_tables)", "iptables v1.4.7"]))
+def test_bridged_dhcp_verdict_iptables(text, bridge, ports, version):
+    ipt = build_iptables(True, version, None, text, 0, text if "legacy" in version else None)
+    v = bridged_dhcp_verdict(ipt, None, bridge, tuple(ports))
+    _check_verdict(v)
+    event(v.verdict)
+    if v.verdict == "accept":  # only an ACCEPT (rule or policy) accepts, or no table at all
+        tables = {r.table for r in ipt.rules} | {t for t, _, _ in ipt.policies}
+        assert "ACCEPT" in text or not tables & {"filter", "mangle", "security"}
+
+
+@FUZZ
+@given(st.lists(RULE_PIECES, max_size=60), BRIDGES, PORT_LISTS)
+def test_bridged_dhcp_verdict_garbage_rules_never_accept(pieces, bridge, ports):
+    garbage = "".join(pieces)
+    ipt = build_iptables(True, "iptables v1.8.9 (nf_tables)", None,
+                         f"*filter\n:FORWARD DROP [0:0]\n{garbage}\nCOMMIT\n", 0)
+    v = bridged_dhcp_verdict(ipt, None, bridge, tuple(ports))
+    _check_verdict(v)
+    event(v.verdict)
+    if "ACCEPT" not in garbage:
+        assert v.verdict != "accept"
+
+
+@FUZZ
+@given(st.one_of(inputs(*NFT_RULESETS), st.text(max_size=200)), BRIDGES, PORT_LISTS,
+       st.sampled_from([Iptables(installed=False), S_NF.ipt(S_NF.ACCEPT_POLICY_SAVE), S_NF.ipt(S_NF.DROP_SAVE)]))
+def test_bridged_dhcp_verdict_nft_text(text, bridge, ports, ipt):
+    v = bridged_dhcp_verdict(ipt, text, bridge, tuple(ports))
+    _check_verdict(v)
+    event(v.verdict)
+    if not _is_ruleset(text):
+        assert v.verdict != "accept"
+
+
+JSON_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(-2, 70000), st.text(max_size=6),
+                        st.sampled_from(["accept", "drop", "br0", "forward", "@dhcp_ports", "in", "!=", "udp",
+                                         "iifname", "new", "ip", "inet", "bridge", "255.255.255.255"]))
+JSON_VALUES = st.recursive(JSON_LEAVES, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                                st.dictionaries(st.text(max_size=6), inner,
+                                                                                max_size=2)),
+                           max_leaves=6)
+
+
+@st.composite
+def json_mutated(draw, samples):
+    """A real ruleset, still valid JSON, with a few of its values swapped for others."""
+    doc = json.loads(draw(st.sampled_from(samples)))
+    for _ in range(draw(st.integers(1, 4))):
+        node = doc
+        while True:
+            keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+            if not keys:
+                break
+            k = draw(st.sampled_from(keys))
+            child = node[k]
+            if isinstance(child, (dict, list)) and child and draw(st.integers(0, 3)):
+                node = child
+                continue
+            node[k] = draw(JSON_VALUES)
+            break
+    return json.dumps(doc)
+
+
+@FUZZ
+@given(json_mutated(NFT_RULESETS), BRIDGES, PORT_LISTS)
+def test_bridged_dhcp_verdict_nft_structure(text, bridge, ports):
+    v = bridged_dhcp_verdict(Iptables(installed=False), text, bridge, tuple(ports))
+    _check_verdict(v)
+    event(v.verdict)
 
 
 # ------------------------------------------------------------------ libvirt XML
