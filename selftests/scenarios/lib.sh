@@ -174,3 +174,46 @@ kill_dnsmasq() {
     kill "$pid"
     while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
 }
+
+# ovs_start: ovsdb-server and ovs-vswitchd of this host's own at Open vSwitch's default paths, so a plain
+# ovs-vsctl finds them (unix:/var/run/openvswitch/db.sock; /run is the host's). /var/lib/openvswitch and
+# /var/log/openvswitch are the machine's: a tmpfs covers each, in this host's mount namespace only, and the
+# database is made fresh in the former (Debian's /etc/openvswitch/conf.db links there; /etc is not touched)
+ovs_start() {
+    for d in /var/lib/openvswitch /var/log/openvswitch; do
+        mkdir -p "$d"
+        findmnt -rn -S knc-ovs -M "$d" >/dev/null || mount -t tmpfs -o mode=0755,size=16m knc-ovs "$d"
+    done
+    mkdir -p /run/openvswitch
+    if ! _ovs_up ovsdb-server; then
+        [ -e /var/lib/openvswitch/conf.db ] ||
+            ovsdb-tool create /var/lib/openvswitch/conf.db /usr/share/openvswitch/vswitch.ovsschema
+        ovsdb-server /var/lib/openvswitch/conf.db --remote=punix:/run/openvswitch/db.sock \
+            --remote=db:Open_vSwitch,Open_vSwitch,manager_options --pidfile --detach --log-file -vconsole:off
+        ovs-vsctl --no-wait init
+    fi
+    _ovs_up ovs-vswitchd || ovs-vswitchd --pidfile --detach --log-file -vconsole:off
+}
+_ovs_up() {
+    [ -s "/run/openvswitch/$1.pid" ] && kill -0 "$(cat "/run/openvswitch/$1.pid")" 2>/dev/null
+}
+
+# ovs_bridge NAME STP(true|false) [RSTP(true|false)]: an Open vSwitch bridge on the userspace datapath
+# (datapath_type=netdev: the kernel here has no openvswitch module)
+ovs_bridge() {
+    ovs-vsctl --timeout=10 add-br "$1" -- set Bridge "$1" datapath_type=netdev \
+        stp_enable="$2" rstp_enable="${3:-false}"
+}
+
+# ovs_guest_tap BRIDGE TAP [MAC [VM_UUID]]: a tap added as libvirt 9.0 adds a guest's NIC
+# (src/util/virnetdevopenvswitch.c virNetDevOpenvswitchAddPort). Nothing holds the tap open as QEMU
+# would, so it has no carrier: Open vSwitch's STP shows the port as disabled.
+ovs_guest_tap() {
+    ip tuntap add dev "$2" mode tap
+    ip link set dev "$2" up
+    ovs-vsctl --timeout=5 -- --may-exist add-port "$1" "$2" \
+        -- set Interface "$2" "external-ids:attached-mac=\"${3:-52:54:00:00:0f:01}\"" \
+        -- set Interface "$2" "external-ids:iface-id=\"$(cat /proc/sys/kernel/random/uuid)\"" \
+        -- set Interface "$2" "external-ids:vm-id=\"${4:-$(cat /proc/sys/kernel/random/uuid)}\"" \
+        -- set Interface "$2" external-ids:iface-status=active
+}
