@@ -11,6 +11,7 @@ A check asks for the objects it is about by argument name, and optionally for
 | network         | libvirt network                                    | kvm01:default          |
 | guest, nic      | guest NIC (a check takes both arguments)           | kvm01:web1/52:54:00:.. |
 | bridge_config   | bridge in persistent network config                | kvm01:br0@/etc/...     |
+| ovs_bridge      | Open vSwitch bridge (None: OVS runs, unreadable)   | kvm01:ovsbr0           |
 
 Each item carries a `subject(host, object)` mark: the run turns its outcome into one
 Result about that host and object.
@@ -43,11 +44,16 @@ def _objects(kind, h):
         return [(f"{g.name}/{n.label}", (g, n)) for g in h.libvirt.guests for n in g.nics]
     if kind == "bridge_config":
         return [(f"{c.bridge}@{c.path}", (c,)) for c in h.bridge_configs]
+    if kind == "ovs_bridge":
+        ovs = h.ovs
+        if not ovs.bridges and ovs.installed and ovs.error and ovs.running is not False:
+            return [("openvswitch", (None,))]  # its bridges could not be listed: one error result, not none
+        return [(b.name, (b,)) for b in ovs.bridges]
     raise KeyError(kind)
 
 
 KIND_ARGS = {"bridge": ("bridge",), "network": ("network",), "nic": ("guest", "nic"),
-             "bridge_config": ("bridge_config",)}
+             "bridge_config": ("bridge_config",), "ovs_bridge": ("ovs_bridge",)}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

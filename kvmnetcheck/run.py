@@ -29,7 +29,7 @@ from .facts.host import facts_from_raw
 from .facts.model import HostFacts, Unreadable
 from .policy import PolicyError, TeamPolicy, WaiverSet, find_policy, load_policy, load_waivers
 from .raw import RawHost
-from .report import fleet, html as html_report, terminal
+from .report import fleet, guests, html as html_report, terminal
 from .report.drift import Baseline, BaselineError, Drift, compare, load_baseline
 from .report.fixscripts import write_fix_scripts
 from .report.results import Result, write_results
@@ -408,6 +408,7 @@ class KvmRun:
         if self.is_worker or not (self.results or self._facts):
             return
         terminal.findings(terminalreporter, self.results, self._facts or [], self.results_path)
+        terminal.guests(terminalreporter, guests.guest_stories(self.results, self._facts or []))
         if self.verdict is None:
             return
         terminal.waivers(terminalreporter, self.verdict.waived, self.waiver_usage)
@@ -462,6 +463,9 @@ class KvmRun:
                 self.results, self._facts or [], self.verdict, g.note(), self.waiver_usage, g.waivers.source,
                 self.drift, g.baseline_path if g.baseline_path and self.drift is None else None, self.fix_scripts))
         if self._facts is not None:
+            stories = guests.stories_html(guests.guest_stories(self.results, self._facts))
+            if stories:
+                prefix.append(stories)
             unread = html_report.unread_html(self._facts)
             if unread:
                 prefix.append(unread)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import threading
 import time
@@ -29,6 +30,7 @@ DOMAIN_XML = """<domain type='qemu'>
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
     <boot dev='network'/>
+    <bios useserial='yes'/>
   </os>
   <on_reboot>destroy</on_reboot>
   <devices>
@@ -37,6 +39,7 @@ DOMAIN_XML = """<domain type='qemu'>
       <mac address='{mac}'/>
       <model type='virtio'/>
     </interface>
+    <serial type='file'><source path={console}/></serial>
   </devices>
 </domain>
 """
@@ -60,6 +63,7 @@ class PxeOutcome:
     observed_s: float = 0.0
     bridge: str = ""
     mac: str = ""
+    console: str = ""  # what SeaBIOS and iPXE printed on the serial console (escape codes removed)
 
 
 def network_bridge(host: LabHost, network_name: str) -> str:
@@ -87,20 +91,23 @@ def _leased(host: LabHost, bridge: str, mac: str) -> bool:
 
 
 def pxe_boot(host: LabHost, network_name: str, guest_name: str = "pxe1",
-             observe_s: float = 50, memory_mib: int = 192) -> PxeOutcome:
+             observe_s: float = 50, memory_mib: int = 192, until: tuple = ()) -> PxeOutcome:
     """Boot a disk-less guest from the network on ``network_name`` and report DHCP.
 
     Watches up to ``observe_s`` seconds (less once a lease shows up) for a
     lease in ``/var/lib/libvirt/dnsmasq/BRIDGE.status`` and for DHCP packets
-    of the guest on the bridge (tcpdump inside the host).  The guest is
-    destroyed and undefined afterwards in every case.
+    of the guest on the bridge (tcpdump inside the host).  With ``until``,
+    it goes on after the lease until the serial console shows one of those
+    strings (or the time is up).  The guest is destroyed and undefined
+    afterwards in every case.
     """
     bridge = network_bridge(host, network_name)
     if host.virsh(["dominfo", guest_name], check=False).returncode == 0:
         raise LabError("domain %s already exists in %s" % (guest_name, host.name))
     mac = "52:54:00:%02x:%02x:%02x" % tuple(random.randrange(256) for _ in range(3))
+    console = "/run/knc-pxe-%s.console" % guest_name
     xml = DOMAIN_XML.format(name=escape(guest_name), memory=int(memory_mib),
-                            network=quoteattr(network_name), mac=mac)
+                            network=quoteattr(network_name), mac=mac, console=quoteattr(console))
 
     packets: List[float] = []
     listening = threading.Event()
@@ -131,16 +138,18 @@ def pxe_boot(host: LabHost, network_name: str, guest_name: str = "pxe1",
         host.virsh(["start", guest_name])
         t0 = time.monotonic()
         while time.monotonic() - t0 < observe_s:
-            if _leased(host, bridge, mac):
+            if lease_at is None and _leased(host, bridge, mac):
                 lease_at = time.monotonic()
+            if lease_at is not None and (not until or any(u in _console(host, console) for u in until)):
                 break
             time.sleep(0.5)
         observed = time.monotonic() - t0
+        text = _console(host, console)
     finally:
         if defined:
             host.virsh(["destroy", guest_name], check=False)
             host.virsh(["undefine", guest_name], check=False)
-        host.exec(["rm", "-f", "/run/knc-pxe-%s.xml" % guest_name], check=False)
+        host.exec(["rm", "-f", "/run/knc-pxe-%s.xml" % guest_name, console], check=False)
         dump.stop()
         thread.join(5)
     first = packets[0] - t0 if packets else None
@@ -152,4 +161,12 @@ def pxe_boot(host: LabHost, network_name: str, guest_name: str = "pxe1",
         observed_s=round(observed, 2),
         bridge=bridge,
         mac=mac,
+        console=text,
     )
+
+
+def _console(host: LabHost, path: str) -> str:
+    proc = host.exec(["cat", path], check=False, text=False)
+    if proc.returncode != 0:
+        return ""
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1bc", "", proc.stdout.decode("utf-8", "replace"))

@@ -72,8 +72,9 @@ SNAPSHOT = {
             [ -f "$a" ] && printf '%s=%s\n' "$a" "$(cat "$a" 2>&1)"; done
         for p in "${d%/bridge}"/brif/*; do [ -e "$p" ] && printf '%s=%s\n' "$p" "$(cat "$p/state")"; done
     done""",
-    "iptables": "iptables-save | grep -v '^#'",
-    "nft": "nft list ruleset",
+    # (packet counters left out: traffic on the host moves them, and they are no setting)
+    "iptables": "iptables-save | grep -v '^#' | sed -e 's/ \\[[0-9]*:[0-9]*\\]$//'",
+    "nft": "nft list ruleset | sed -e 's/counter packets [0-9]* bytes [0-9]*/counter/'",
     "tc": r"""for i in /sys/class/net/*; do i=${i##*/}; printf '%s\n' "$i"
         tc qdisc show dev "$i"; tc filter show dev "$i" egress; tc filter show dev "$i" ingress
         for p in $(tc qdisc show dev "$i" | awk '$3 ~ /:$/ {print $3}'); do tc filter show dev "$i" parent "$p"; done
@@ -88,6 +89,11 @@ SNAPSHOT = {
         find /etc/network /etc/libvirt /var/lib/libvirt /var/log/libvirt /run/libvirt -xdev -type f \
         -exec sha256sum {} + 2>/dev/null | sort""",
     "procs": "ps -eo pid,ppid,user,comm,args --no-headers | awk -v me=$$ '$1 != me && $2 != me' | sort",
+    # Open vSwitch's configuration (not its status columns, which STP changes by itself), bridge netfilter
+    "ovs": r"""for t in 'Bridge name,stp_enable,rstp_enable,other_config,ports' 'Port name,interfaces,other_config' \
+            'Interface name,type,external_ids,options'; do
+        ovs-vsctl --timeout=5 --format=csv --columns="${t#* }" list "${t%% *}" 2>&1 | sort; done""",
+    "sysctl": "grep -r . /proc/sys/net/bridge/ 2>&1",
 }
 
 

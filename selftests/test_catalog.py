@@ -22,7 +22,7 @@ SCENARIOS = os.path.join(REPO, "selftests", "scenarios")
 CHECK_DIRS = ("tests_host", "tests_guest")
 
 # Bumped by hand with each new check: a check added or lost by accident fails here.
-NUMBER_OF_CHECKS = 18
+NUMBER_OF_CHECKS = 22
 
 
 def _check_functions() -> dict[str, list[tuple[str, ast.FunctionDef]]]:
@@ -140,7 +140,8 @@ def test_remediation_quotes_hostile_names(cid):
                   reach="ssh host true", loop="a loop is possible", chain="LIBVIRT_PRT", daemon="libvirtd",
                   tap="vnet0", version="10.4.0", process=hostile, old_range=hostile, new_range=hostile,
                   suggestion=hostile, file=hostile, root="/srv/" + hostile, element=hostile, emulator=hostile,
-                  rom=hostile, dirs=hostile)
+                  rom=hostile, dirs=hostile, vid="10", dev=hostile, server=hostile, by=hostile,
+                  family="inet", table="filter")
     for variant in CHECKS[cid].fixes:
         r = remedy(cid, variant, **fields)
         for text in (r.text, r.script):
@@ -168,3 +169,9 @@ def _outside_single_quotes(line: str) -> str:
             out.append(c)
         i += 1
     return "".join(out)
+
+
+def test_troubleshooting_order_names_every_check_once():
+    from kvmnetcheck.catalog import TROUBLESHOOTING
+    assert sorted(TROUBLESHOOTING) == sorted(CHECKS), set(TROUBLESHOOTING) ^ set(CHECKS)
+    assert len(set(TROUBLESHOOTING)) == len(TROUBLESHOOTING)

@@ -69,7 +69,14 @@ def test_a_full_run_costs_one_collector_session_and_one_libvirt_connection_per_h
         assert hosts[n]["reachable"], hosts[n]
         assert hosts[n]["libvirt_source"] == "libvirt-python", hosts[n]
         assert hosts[n]["counts"]["guests"] == GUESTS and hosts[n]["counts"]["nics"] == GUESTS, hosts[n]
-        assert len([r for r in run.for_host(n) if r["object"].startswith("g")]) == 2 * GUESTS
+        # every guest NIC gets one result from each guest-NIC check, the same checks for all
+        per_nic: dict[str, set] = {}
+        for r in run.for_host(n):
+            if r["object"].startswith("g"):
+                per_nic.setdefault(r["object"], set()).add(r["check"])
+        assert len(per_nic) == GUESTS, sorted(per_nic)
+        assert len({frozenset(c) for c in per_nic.values()}) == 1, per_nic
+        assert {"guest-nic-bridge-delay", "guest-pxe-boot-file", "guest-port-forwarding"} <= next(iter(per_nic.values()))
     assert used == {n: 2 for n in LIVE}, used
 
 

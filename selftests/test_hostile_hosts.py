@@ -79,6 +79,23 @@ def _names_host(h) -> None:
     h.write_file("/etc/network/interfaces",
                  f"auto {CONFIG_BRIDGE}\niface {CONFIG_BRIDGE} inet manual\n    bridge-ports none\n"
                  "    bridge-stp on\n    bridge-fd 15\n")
+    # what the collector reads of DHCP servers, boot files, leases and Open vSwitch is there to read
+    h.sh(LIB + """
+ovs_start
+ovs_bridge ovsk0 true
+ovs_guest_tap ovsk0 tapk0
+veth lank1 10.59.0.1/24
+dhcpd_on lank1 10.59.0
+mkdir -p /var/lib/libvirt/tftp && : > /var/lib/libvirt/tftp/pxelinux.0
+cat > "$KT/boot.xml" <<XML
+<network><name>knc-boot</name><bridge name='virbr5' stp='off'/>
+  <ip address='10.98.5.1' netmask='255.255.255.0'><tftp root='/var/lib/libvirt/tftp'/>
+    <dhcp><range start='10.98.5.10' end='10.98.5.50'/><bootp file='pxelinux.0'/></dhcp></ip></network>
+XML
+$V net-define "$KT/boot.xml" >/dev/null
+$V net-start knc-boot >/dev/null
+dhcp_client kc1 virbr5 52:54:00:00:05:01 >/dev/null
+""", timeout=240)
 
 
 def _odd_output_host(h, big_mb: int, mem_kb: int) -> None:
@@ -476,7 +493,9 @@ def test_no_result_is_an_unexplained_error(hostile):
     errors = {(r["host"], r["check"], r["object"]): r["message"] for r in hostile.run.results["results"]
               if r["outcome"] == "error"}
     assert set(errors) == {("vanish", "bridge-forward-delay", "gone0"), ("vanish", "bridge-stp-root", "gone0"),
-                           ("odd", "iptables-checksum-support", "odd")}, errors
+                           ("odd", "iptables-checksum-support", "odd"),
+                           # a "running" guest whose live XML (made up) names no tap for its NIC
+                           ("xml", "guest-port-forwarding", "vm <img src=x onerror=alert(2)>/52:54:00:00:00:01")}, errors
     assert all("could not be read" in m for m in errors.values()), errors
     assert "Traceback" not in hostile.run.stdout and "INTERNALERROR" not in hostile.run.stdout + hostile.run.stderr
 
@@ -490,6 +509,13 @@ def test_full_run_changes_nothing_on_the_host(hostile):
         assert hostile.before[key] == hostile.after[key], (
             f"{key} changed:\n--- before\n{hostile.before[key]}\n--- after\n{hostile.after[key]}")
     assert "table inet knc" in hostile.after["nft"] and "clsact" in hostile.after["tc"]
+    assert "ovsk0" in hostile.after["ovs"] and "dhcpd" in hostile.after["procs"]
+    # and the collector did read them: DHCP servers, leases, boot files, Open vSwitch, the sysctls
+    out = hostile.raw["names"]["output"]
+    for kind in ("udp_servers", "packet_sockets", "dnsmasq_leases", "dnsmasq_boot", "libvirt_dnsmasq_pid",
+                 "ovs_bridges", "ovs_ports", "ovs_interfaces", "qemu_firmware"):
+        assert f"@@ {kind}\t" in out, kind
+    assert "bridge_nf_call_iptables=1" in out
     # the run itself opens at most one collector session and one libvirt connection
     assert hostile.lab.get("names").ssh_sessions() <= 2
 

@@ -47,3 +47,114 @@ guest_define pxeguest "{GUEST_NIC}"
         assert r["outcome"] == expected, (check, r["outcome"], r["message"], outcome)
     if not outcome.leased:
         assert "PXE-booting guest" in verdicts["guest-nic-bridge-delay"]["message"]
+
+
+BOOT_SCRIPT = "#!ipxe\necho KNC-BOOTED-FROM-THE-NETWORK\n"
+BOOTED = "KNC-BOOTED-FROM-THE-NETWORK"
+NOTHING = ("Nothing to boot", "No more network devices", "No bootable device")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("boot_file", [True, False], ids=["boot-file", "no-boot-file"])
+def test_boot_file_verdict_matches_a_real_network_boot(lab, tmp_path, boot_file):
+    """A guest on a network with no boot file gets an address and boots nothing; with one, iPXE runs it."""
+    from lab import pxe_boot
+
+    name = "truthfile" + ("1" if boot_file else "0")
+    h = lab.add_host(name, libvirt=True)
+    bootp = "<bootp file='boot.ipxe'/>" if boot_file else ""
+    h.sh(LIB + f"""
+mkdir -p /var/lib/libvirt/tftp
+printf '{BOOT_SCRIPT.replace(chr(10), chr(92) + 'n')}' > /var/lib/libvirt/tftp/boot.ipxe
+net_define pxe "name='virbr9' stp='off'" "" "<tftp root='/var/lib/libvirt/tftp'/>" "{bootp}"
+guest_define pxeguest "{GUEST_NIC}"
+""", timeout=240)
+    run = run_suite(str(tmp_path), f"--hosts=ssh://{name}", f"--ssh-config={lab.ssh_config}")
+    r = run.result("guest-pxe-boot-file", name, "pxeguest/52:54:00:00:09:01")
+    assert r is not None
+
+    outcome = pxe_boot(h, "pxe", guest_name="pxe1", observe_s=120, until=(BOOTED,) + NOTHING)
+    assert outcome.leased, outcome  # an address either way
+    booted = BOOTED in outcome.console
+    assert booted is boot_file, outcome.console[-2000:]
+    assert r["outcome"] == ("passed" if booted else "failed"), (r["outcome"], r["message"])
+
+
+@pytest.mark.slow
+def test_dhcp_server_verdict_matches_a_real_network_boot(lab, tmp_path):
+    """A network whose dnsmasq is gone: the suite fails it, and a real guest gets no address."""
+    from lab import pxe_boot
+
+    name = "truthdns"
+    h = lab.add_host(name, libvirt=True)
+    h.sh(LIB + """
+net_define pxe "name='virbr9' stp='off'"
+kill_dnsmasq pxe
+""", timeout=240)
+    run = run_suite(str(tmp_path), f"--hosts=ssh://{name}", f"--ssh-config={lab.ssh_config}")
+    r = run.result("network-dhcp-server", name, "pxe")
+    assert r is not None and r["outcome"] == "failed", r
+    outcome = pxe_boot(h, "pxe", guest_name="pxe1", observe_s=40)
+    assert not outcome.leased and outcome.dhcp_packets > 0, outcome  # the guest asked; nobody answered
+
+
+# a DHCP server on the LAN: busybox udhcpd in a network namespace of its own behind veth lan1/lan1p
+LAN_SERVER = """
+ip netns add srv
+ip link add lan1 type veth peer name lan1p
+ip link set lan1p netns srv
+ip netns exec srv ip addr add 10.57.0.1/24 dev lan1p
+ip netns exec srv ip link set lan1p up
+ip link set lan1 up
+printf 'interface lan1p\\nstart 10.57.0.100\\nend 10.57.0.110\\nlease_file /run/udhcpd-srv.leases\\npidfile /run/udhcpd-srv.pid\\n' > /run/udhcpd-srv.conf
+: > /run/udhcpd-srv.leases
+ip netns exec srv busybox udhcpd /run/udhcpd-srv.conf
+"""
+
+
+@pytest.mark.parametrize("rules, leased", [
+    ("iptables -P FORWARD DROP", False),
+    ("iptables -P FORWARD DROP; iptables -I FORWARD -i br0 -o br0 -j ACCEPT", True),
+    ("iptables -P FORWARD ACCEPT", True),
+], ids=["forward-drop", "forward-drop-bridge-accepted", "forward-accept"])
+def test_bridge_netfilter_verdict_matches_a_real_dhcp_client(lab, tmp_path, rules, leased):
+    """A DHCP client behind a tap-like veth on host bridge br0, its server on the LAN side: with bridge
+    netfilter on, FORWARD's verdict decides whether it gets an address, and so must the suite's."""
+    name = "truthnf" + str(abs(hash(rules)) % 1000)
+    h = lab.add_host(name, libvirt=True)
+    h.sh(LIB + LAN_SERVER + """
+bridge br0 0 0
+ip link set lan1 master br0
+guest_define nf1 "<interface type='bridge'><mac address='52:54:00:00:0e:01'/><source bridge='br0'/><model type='virtio'/></interface>" "<boot dev='hd'/>"
+""" + rules, timeout=240)
+    run = run_suite(str(tmp_path), f"--hosts=ssh://{name}", f"--ssh-config={lab.ssh_config}")
+    r = run.result("bridge-netfilter-dhcp", name, "br0")
+    assert r is not None
+    got = h.sh(LIB + "dhcp_client c1 br0 52:54:00:00:0e:09 20", check=False, timeout=60)
+    assert (got.returncode == 0) is leased, (got.stdout, got.stderr)
+    assert r["outcome"] == ("passed" if leased else "failed"), (r["outcome"], r["message"])
+
+
+@pytest.mark.parametrize("server_on_host", [True, False], ids=["server-on-host", "server-on-lan"])
+def test_macvtap_verdict_matches_a_real_dhcp_client(lab, tmp_path, server_on_host):
+    """A DHCP client on a macvlan of lan1 (macvtap's own driver) never reaches a server on its host's lan1,
+    and does reach one on the LAN behind it."""
+    name = "truthmv" + ("h" if server_on_host else "l")
+    h = lab.add_host(name, libvirt=True)
+    server = ("veth lan1 10.58.0.1/24\ndhcpd_on lan1 10.58.0\n" if server_on_host else LAN_SERVER)
+    h.sh(LIB + server + """
+guest_define mv1 "<interface type='direct'><mac address='52:54:00:00:0d:01'/><source dev='lan1' mode='bridge'/><model type='virtio'/></interface>" "<boot dev='hd'/>"
+""", timeout=240)
+    run = run_suite(str(tmp_path), f"--hosts=ssh://{name}", f"--ssh-config={lab.ssh_config}")
+    r = run.result("guest-macvtap-host-dhcp", name, "mv1/52:54:00:00:0d:01")
+    assert r is not None
+    got = h.sh(LIB + """
+ip netns add cm
+ip link add link lan1 name mvc type macvlan mode bridge
+ip link set mvc netns cm
+ip netns exec cm ip link set mvc address 52:54:00:00:0d:09 up
+ip netns exec cm timeout 20 busybox udhcpc -i mvc -n -q -f -s /bin/true -t 5 -T 2 2>&1 | grep 'lease of'
+""", check=False, timeout=60)
+    leased = got.returncode == 0
+    assert leased is (not server_on_host), (got.stdout, got.stderr)
+    assert r["outcome"] == ("passed" if leased else "failed"), (r["outcome"], r["message"])

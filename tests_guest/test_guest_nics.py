@@ -6,7 +6,7 @@ import pytest
 from kvmnetcheck.catalog import Finding, check, remedy
 from kvmnetcheck.catalog.fixtext import where_defined
 from kvmnetcheck.facts.derived import bridge_owner, checksum_fixup, nic_attachment, pxe_boot_reason, stp_guards_a_loop
-from kvmnetcheck.facts.model import STP_USER, Unreadable
+from kvmnetcheck.facts.model import PORT_BLOCKING, PORT_STATES, STP_USER, Unreadable
 
 
 MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
@@ -20,7 +20,7 @@ def test_guest_nic_bridge_forwards_promptly(host_facts, guest, nic, limits):
         pytest.skip(at.skip_reason)
     if at.ovs:
         pytest.skip(f"{at.bridge} is an Open vSwitch bridge (<virtualport type='openvswitch'/>): its spanning tree "
-                    "is Open vSwitch's, not the kernel's")
+                    "is Open vSwitch's, checked by ovs-bridge-stp")
     live = host_facts.bridge(at.bridge)
     if live is not None:
         if live.stp_state == STP_USER:
@@ -100,4 +100,112 @@ def test_guest_nic_gets_valid_dhcp_checksums(host_facts, guest, nic):
         # the script finds the interface by its MAC: only a well-formed one may go into sed
         remediation=remedy("guest-nic-dhcp-checksum", "default" if nic.mac and MAC.fullmatch(nic.mac) else "manual",
                            guest=guest.name, mac=nic.mac or "", network=net.name),
+    )
+
+
+@check("guest-port-forwarding")
+def test_guest_port_forwards(host_facts, guest, nic):
+    """A running guest NIC has its link up and its tap forwarding on its bridge, in a VLAN that leaves the port."""
+    if not guest.active:
+        pytest.skip("the guest is not running: its port exists only while it runs")
+    at = nic_attachment(host_facts, nic)
+    if at.skip_reason:
+        pytest.skip(at.skip_reason)
+    if at.ovs:
+        pytest.skip(f"{at.bridge} is an Open vSwitch bridge")
+    tap = nic.target_dev
+    base = {"guest": guest.name, "nic": nic.label, "bridge": at.bridge, "tap": tap}
+    if nic.link_down:
+        raise Finding(
+            f"guest {guest.name}: NIC {nic.label} has its link set down (<link state='down'/>): it sends and receives "
+            "nothing, DHCP included",
+            observed={**base, "link": "down"}, limit="link up",
+            remediation=remedy("guest-port-forwarding", "link-up", guest=guest.name, mac=nic.label, tap=tap or "vnetN"),
+        )
+    if not tap:
+        raise Unreadable(f"the tap of NIC {nic.label} could not be read: the running guest's live XML names none "
+                         "(<target dev>)")
+    live = host_facts.bridge(at.bridge)
+    elsewhere = next((b.name for b in host_facts.bridges if any(p.name == tap for p in b.ports)), None)
+    port = next((p for p in live.ports if p.name == tap), None) if live is not None else None
+    if port is None:
+        where = (f"on bridge {elsewhere}" if elsewhere else "on no bridge") + (
+            "" if live is not None else f"; bridge {at.bridge} does not exist")
+        raise Finding(
+            f"guest {guest.name}: tap {tap} of NIC {nic.label} is not a port of {at.bridge} ({where}): nothing the "
+            "guest sends reaches the network's DHCP server",
+            observed={**base, "tap is": where},
+            limit=f"{tap} a port of {at.bridge}",
+            remediation=remedy("guest-port-forwarding", "reattach", guest=guest.name, tap=tap, bridge=at.bridge),
+        )
+    if port.state is None:
+        raise Unreadable(f"the state of port {tap} on {at.bridge} could not be read")
+    if port.state in (0, PORT_BLOCKING):
+        raise Finding(
+            f"guest {guest.name}: its port {tap} on {at.bridge} is {PORT_STATES[port.state]}: it forwards nothing",
+            observed={**base, "port state": PORT_STATES[port.state]},
+            limit="port forwarding",
+            remediation=(remedy("guest-port-forwarding", "tap-down", guest=guest.name, tap=tap, bridge=at.bridge)
+                         if port.state == 0 else
+                         remedy("guest-port-forwarding", "blocking", guest=guest.name, tap=tap, bridge=at.bridge)),
+        )
+    if not live.vlan_filtering:
+        return
+    if host_facts.port_vlans is None:
+        raise Unreadable(f"bridge {at.bridge} filters by VLAN, but its ports' VLANs could not be read: "
+                         f"{host_facts.port_vlans_error or '`bridge` (iproute2) is missing'}")
+    members = {pv.port: pv for pv in host_facts.port_vlans}
+    mine = members.get(tap)
+    if mine is None or mine.pvid is None:
+        raise Finding(
+            f"guest {guest.name}: its port {tap} on VLAN-filtering bridge {at.bridge} has no PVID: the bridge drops "
+            "the guest's untagged frames, DHCP included",
+            observed={**base, "VLANs of the port": ", ".join(map(str, mine.vids)) if mine else "none"},
+            limit="a PVID on the guest's port",
+            remediation=remedy("guest-port-forwarding", "no-pvid", guest=guest.name, tap=tap, bridge=at.bridge),
+        )
+    ports = {p.name for p in live.ports} | {at.bridge}
+    carriers = [name for name, pv in members.items() if name != tap and name in ports and mine.pvid in pv.vids]
+    if carriers:
+        return
+    raise Finding(
+        f"guest {guest.name}: its port {tap} on {at.bridge} puts its frames in VLAN {mine.pvid}, which no other port "
+        f"of {at.bridge} (nor the bridge itself) carries: its DHCP requests go nowhere",
+        observed={**base, "PVID": mine.pvid,
+                  "VLANs of the other ports": "; ".join(f"{n}: {','.join(map(str, pv.vids)) or '-'}"
+                                                       for n, pv in members.items() if n != tap and n in ports)},
+        limit=f"VLAN {mine.pvid} carried by an uplink or the bridge",
+        remediation=remedy("guest-port-forwarding", "vlan", guest=guest.name, tap=tap, bridge=at.bridge,
+                           vid=str(mine.pvid)),
+    )
+
+
+@check("guest-macvtap-host-dhcp")
+def test_guest_macvtap_dhcp_is_not_on_its_own_host(host_facts, guest, nic):
+    """A macvtap guest NIC does not depend on a DHCP server on its own host's lower device."""
+    if nic.type != "direct":
+        pytest.skip(f"a type='{nic.type}' NIC, not macvtap")
+    dev = nic.source_dev
+    if not dev:
+        raise Unreadable(f"the macvtap NIC {nic.label} names no source device")
+    servers = host_facts.dhcp_servers
+    if not servers.gathered or servers.sockets is None:
+        raise Unreadable(f"which DHCP servers listen on the host is unknown: {servers.error}")
+    serving = servers.serving(dev)
+    if not serving:
+        return
+    bound = [s for s in serving if s.device == dev]
+    if not bound and any(not s.processes for s in serving):
+        raise Unreadable(f"a process listens for DHCP on all interfaces, so maybe on {dev}, but which one (and which "
+                         "interfaces it serves) needs root: run with --sudo")
+    s = (bound or serving)[0]
+    raise Finding(
+        f"guest {guest.name}: NIC {nic.label} is a macvtap on {dev} (mode {nic.source_mode}), and {s.names()} serves "
+        f"DHCP on {dev} of this same host: macvtap never passes the guest's requests to its own host"
+        + (" (unless the switch reflects them: 802.1Qbg reflective relay)" if nic.source_mode == "vepa" else ""),
+        observed={"guest": guest.name, "nic": nic.label, "source dev": dev, "mode": nic.source_mode,
+                  "DHCP server": f"{s.names()} on {s.address}{'%' + s.device if s.device else ''}:67"},
+        limit="the guest's DHCP server on another host, or the guest on a bridge",
+        remediation=remedy("guest-macvtap-host-dhcp", "use-a-bridge", guest=guest.name, mac=nic.label, dev=dev,
+                           server=s.names()),
     )

@@ -1,9 +1,12 @@
 """Linux bridges as the kernel runs them, and as their persistent config will bring them back."""
+import re
+
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
 from kvmnetcheck.catalog.fixtext import config_hint, where_defined
-from kvmnetcheck.facts.derived import bridge_owner, stp_guards_a_loop
+from kvmnetcheck.facts.derived import bridge_owner, guests_bridged_by, merge_nft_json, stp_guards_a_loop
+from kvmnetcheck.facts.netfilter import bridged_dhcp_verdict
 from kvmnetcheck.facts.model import STP_OFF, STP_USER, Unreadable
 
 USER_STP = ("user-space STP (stp_state 2, e.g. mstpd): the daemon, not the kernel, decides when a new port "
@@ -132,4 +135,62 @@ def test_bridge_config_keeps_new_ports_open(host_facts, bridge_config, limits):
         f"{c.path} brings bridge {c.bridge} up{how} with {stp} and {delay}: after the next boot a new "
         f"port passes no traffic for {block:g} s, over the limit of {limits.max_port_block_s:g} s",
         observed=observed, limit=limits.describe_limit(), remediation=fix,
+    )
+
+
+_NFT_CHAIN = re.compile(r"^nft (\S+) (\S+) chain (\S+?):?\s")
+
+
+@check("bridge-netfilter-dhcp")
+def test_bridged_dhcp_passes_the_host_firewall(host_facts, bridge):
+    """DHCP bridged between the ports of a bridge guests use passes the host firewall."""
+    guests = guests_bridged_by(host_facts, bridge.name)
+    if not guests:
+        pytest.skip("no guest uses this bridge (or it is a libvirt network's own, whose DHCP is the host's)")
+    h = host_facts
+    if h.br_netfilter is None:
+        raise Unreadable("whether bridge netfilter is loaded was not gathered (facts of an older version)")
+    if h.br_netfilter and h.bridge_nf_call_iptables is None:
+        raise Unreadable("net.bridge.bridge-nf-call-iptables could not be read")
+    through_iptables = bool(h.br_netfilter and (h.bridge_nf_call_iptables or bridge.nf_call_iptables))
+    nft = None
+    if h.nft_forward:
+        nft = merge_nft_json(h.nft_forward)
+        if nft is None:
+            raise Unreadable("the nft tables at the forward hook could not be read as JSON")
+    ports = tuple(p.name for p in bridge.ports)
+    verdict = bridged_dhcp_verdict(h.iptables, nft, bridge.name, ports, br_netfilter=through_iptables)
+    if verdict.verdict != "drop" and h.nft.installed and h.nft_forward_error:
+        raise Unreadable(f"the nft rules at the forward hook could not be read: {h.nft_forward_error} "
+                         "(nft needs root: run with --sudo)")
+    if verdict.verdict == "accept":
+        return
+    if verdict.verdict != "drop":
+        raise Unreadable(f"what the firewall does to DHCP bridged by {bridge.name} could not be decided: {verdict.by}"
+                         + (f"; rules: {'; '.join(verdict.undecided[:3])}" if verdict.undecided else ""))
+    by = verdict.by
+    m = _NFT_CHAIN.match(by)
+    if m and m.group(2) == "firewalld" and h.firewalld.running:
+        zone = h.firewalld.effective_zone_of(bridge.name)
+        fix = remedy("bridge-netfilter-dhcp", "firewalld", bridge=bridge.name,
+                     zone=zone.name if zone else "ZONE")
+    elif m:
+        fix = remedy("bridge-netfilter-dhcp", "nft", bridge=bridge.name, by=by, family=m.group(1),
+                     table=m.group(2), chain=m.group(3))
+    elif by.startswith("iptables-legacy"):
+        fix = remedy("bridge-netfilter-dhcp", "iptables-legacy", bridge=bridge.name)
+    elif any(r.target == "DOCKER-USER" for r in h.iptables.rules if r.chain == "FORWARD"):
+        fix = remedy("bridge-netfilter-dhcp", "docker", bridge=bridge.name)
+    else:
+        fix = remedy("bridge-netfilter-dhcp", "iptables", bridge=bridge.name)
+    raise Finding(
+        f"bridge {bridge.name} (used by {', '.join(guests[:5])}): "
+        + ("bridge netfilter hands its bridged frames to iptables and nftables, and " if through_iptables else "")
+        + f"the host firewall drops DHCP bridged between its ports ({by}): its guests get no address from the LAN",
+        observed={"bridge": bridge.name, "br_netfilter loaded": h.br_netfilter,
+                  "net.bridge.bridge-nf-call-iptables": h.bridge_nf_call_iptables,
+                  "bridge nf_call_iptables": bridge.nf_call_iptables, "dropped by": by,
+                  "also undecided": "; ".join(verdict.undecided[:3]) or "nothing"},
+        limit="bridged DHCP accepted",
+        remediation=fix,
     )

@@ -8,14 +8,29 @@ from __future__ import annotations
 
 import pytest
 
-from . import bridges, checksum, dhcp_servers, guest_boot, guest_nics, host, networks
+from . import bridges, checksum, dhcp_servers, guest_boot, guest_nics, host, networks, ovs
 from .base import (
     GUIDE, PHASES, SEVERITIES, Check, Finding, Fix, Limits, Remedy, Step, placeholders, render_fix, xml_attr,
 )
 
-CHECKS: dict[str, Check] = {c.id: c for module in (host, networks, dhcp_servers, bridges, checksum, guest_nics, guest_boot) for c in module.CHECKS}
+CHECKS: dict[str, Check] = {c.id: c for module in (host, networks, dhcp_servers, bridges, ovs, checksum, guest_nics, guest_boot) for c in module.CHECKS}
 
-__all__ = ["CHECKS", "GUIDE", "PHASES", "SEVERITIES", "Check", "Finding", "Fix", "Limits", "Remedy", "Step",
+# The order a person works through "why does this guest get no address or no boot file": can the host be
+# read; is the guest's link up and its port forwarding; does anything between it and its DHCP server drop
+# the request; is the server there, alone, with addresses to give; does the bridge let a new port talk in
+# time; are the replies valid; then what it boots. The per-guest view of the reports lists findings so.
+TROUBLESHOOTING = (
+    "host-reachable", "libvirt-readable",
+    "guest-nic-rom-file", "guest-port-forwarding", "guest-macvtap-host-dhcp",
+    "bridge-netfilter-dhcp", "firewalld-libvirt-conflict",
+    "network-dhcp-server", "network-dhcp-conflict", "network-dhcp-pool",
+    "guest-nic-bridge-delay", "libvirt-network-stp-delay", "bridge-forward-delay", "bridge-stp-root",
+    "ovs-bridge-stp", "bridge-persistent-config",
+    "guest-nic-dhcp-checksum", "dhcp-checksum-fixup", "iptables-checksum-support", "libvirt-checksum-warning",
+    "guest-pxe-boot-rom", "guest-pxe-boot-file",
+)
+
+__all__ = ["CHECKS", "TROUBLESHOOTING", "GUIDE", "PHASES", "SEVERITIES", "Check", "Finding", "Fix", "Limits", "Remedy", "Step",
            "check", "placeholders", "remedy", "xml_attr"]
 
 

@@ -24,6 +24,21 @@ _KEEP_STP = """\
 #    for the host's own traffic
 #  - run RSTP (mstpd) on {bridge}, whose edge ports forward at once"""
 
+_SYSCTL_NOTE = """\
+# (or, only where nothing on this host filters bridged frames on purpose, and never under Docker or
+# Kubernetes, which need it: sysctl -w net.bridge.bridge-nf-call-iptables=0, and the same in /etc/sysctl.d)"""
+
+
+def _forward_accept(cmd: str) -> Fix:
+    line = f"{cmd} -C FORWARD -i {{bridge}} -o {{bridge}} -j ACCEPT 2>/dev/null || " \
+           f"{cmd} -I FORWARD -i {{bridge}} -o {{bridge}} -j ACCEPT"
+    return Fix(f"""\
+# let frames bridged by {{bridge}} pass FORWARD ({cmd}'s tables drop them):
+{line}
+# and keep it across reboots where your rules are saved (netfilter-persistent save, service iptables save)
+""" + _SYSCTL_NOTE, (Step("firewall", line, (cmd,)),))
+
+
 CHECKS = [
     Check(
         id="bridge-forward-delay",
@@ -155,6 +170,50 @@ nmcli connection modify {connection} bridge.stp no
 # interfaces and can interrupt its connectivity: prefer the live fix (bridge-forward-delay)"""),
             "keep-stp": Fix(_KEEP_STP + """
 # and make the same choice in {path}"""),
+        },
+    ),
+    Check(
+        id="bridge-netfilter-dhcp",
+        fails_when="bridge netfilter sends its bridged frames through a firewall that drops DHCP",
+        severity="high",
+        per="Linux bridge guests use (not a libvirt network's own bridge)",
+        requirement=("DHCP bridged between the ports of a bridge guests use passes the host firewall, where bridge "
+                     "netfilter hands bridged frames to it."),
+        rationale=("With br_netfilter loaded and net.bridge.bridge-nf-call-iptables = 1 (Docker and Kubernetes "
+                   "set both), frames bridged between a guest's tap and the uplink cross iptables' and nftables' "
+                   "FORWARD hooks with in = out = the bridge; a FORWARD chain that drops what it does not accept "
+                   "(Docker sets FORWARD's policy to DROP) drops the guest's DHCP and PXE."),
+        sources=("Linux net/bridge/br_netfilter_hooks.c br_nf_forward_ip (bridged IPv4 to NF_INET_FORWARD, "
+                 "unless brnf_call_iptables and the bridge's own nf_call_iptables are both off; per network "
+                 "namespace since 5.3) and Documentation/networking/ip-sysctl.rst bridge-nf-call-iptables",
+                 "nftables wiki 'Netfilter hooks' (the bridge family's forward hook sees bridged frames "
+                 "with or without br_netfilter)",
+                 "Docker docs 'Packet filtering and firewalls' (FORWARD policy DROP; DOCKER-USER for rules of "
+                 "one's own); libvirt wiki 'Networking' (net.bridge.bridge-nf-call-iptables on host bridges)",
+                 "firewalld docs: zone option forward (intra-zone forwarding, firewalld >= 0.9)"),
+        skipped_when=("no guest uses the bridge, or it is a libvirt network's own bridge (its DHCP is the host's)",),
+        verify=("cat /proc/sys/net/bridge/bridge-nf-call-iptables /sys/class/net/BRIDGE/bridge/nf_call_iptables",
+                "iptables-save -t filter", "nft list ruleset"),
+        fixes={
+            "iptables": _forward_accept("iptables"),
+            "iptables-legacy": _forward_accept("iptables-legacy"),
+            "docker": Fix("""# Docker owns FORWARD (policy DROP); rules of one's own go in DOCKER-USER, which Docker leaves alone:
+iptables -C DOCKER-USER -i {bridge} -o {bridge} -j ACCEPT 2>/dev/null || iptables -I DOCKER-USER -i {bridge} -o {bridge} -j ACCEPT
+# Docker does not save it: add the same line where the host's rules are restored at boot""",
+                          (Step("firewall", "iptables -C DOCKER-USER -i {bridge} -o {bridge} -j ACCEPT 2>/dev/null || "
+                                            "iptables -I DOCKER-USER -i {bridge} -o {bridge} -j ACCEPT",
+                                ("iptables",)),)),
+            "firewalld": Fix("""# firewalld's zone {zone} does not forward between its own interfaces; let it (firewalld >= 0.9):
+firewall-cmd --zone={zone} --add-forward
+firewall-cmd --permanent --zone={zone} --add-forward""",
+                             (Step("firewall", "firewall-cmd --zone={zone} --add-forward\n"
+                                               "firewall-cmd --permanent --zone={zone} --add-forward",
+                                   ("firewall-cmd",)),)),
+            "nft": Fix("""# {by:raw}
+# let frames bridged by {bridge} pass that chain, before the rule that drops them:
+#   nft insert rule {family:raw} {table:raw} {chain:raw} iifname {bridge} oifname {bridge} accept
+#   (in a bridge family chain: meta ibrname {bridge} accept)
+# and add it to the file the ruleset is loaded from (e.g. /etc/nftables.conf)"""),
         },
     ),
 ]

@@ -77,4 +77,72 @@ f=$(mktemp) && virsh dumpxml --inactive {guest} \\
             "manual": Fix(_DRIVER_QEMU_TEXT),
         },
     ),
+    Check(
+        id="guest-port-forwarding",
+        fails_when="its link is down, its tap is off its bridge, its port is disabled or blocking, or its VLAN "
+                   "goes nowhere",
+        severity="high",
+        per="running guest NIC on a Linux bridge",
+        requirement=("A running guest NIC has its link up and its tap forwarding on the bridge it is defined on, "
+                     "in a VLAN that leaves the guest's port."),
+        rationale=("A guest's DHCP and PXE requests leave through its tap's bridge port: a link set down, a tap "
+                   "taken off the bridge (a network restarted under running guests), a port STP blocks or that "
+                   "is down, or a VLAN no other port carries drops them all before any server sees them."),
+        sources=(KERNEL_STP + "; include/uapi/linux/if_bridge.h BR_STATE_DISABLED..BR_STATE_BLOCKING "
+                              "(/sys/class/net/BRIDGE/brif/PORT/state)",
+                 "libvirt docs/formatdomain.rst <link state='down'/> (virsh domif-setlink) and "
+                 "src/util/virnetdevtap.c virNetDevTapReattachBridge (a running guest's tap is put back on "
+                 "its bridge only when libvirt's daemon starts)",
+                 "Linux net/bridge/br_vlan.c: with vlan_filtering, a port passes only the VLANs it is a member of "
+                 "and gives untagged frames its PVID; iproute2 bridge/vlan.c (`bridge -j vlan show`)"),
+        skipped_when=("the guest is not running", "the NIC is not on a Linux bridge (Open vSwitch, macvtap, user)"),
+        verify=("virsh --readonly domiflist GUEST", "virsh --readonly dumpxml GUEST | grep -A8 '<interface'",
+                "cat /sys/class/net/BRIDGE/brif/TAP/state", "bridge vlan show"),
+        fixes={
+            "link-up": Fix("""# {guest}'s NIC {mac:raw} has its link set down (<link state='down'/>); if nobody meant it:
+virsh domif-setlink {guest} {tap} up"""),
+            "reattach": Fix("""# {guest}'s tap {tap} is not on {bridge} (e.g. its network was restarted under it); put it back, as
+# libvirt does when its daemon starts:
+ip link set dev {tap} master {bridge}""", (Step("live-bridge", "ip link set dev {tap} master {bridge}", ("ip",)),)),
+            "tap-down": Fix("""# {guest}'s tap {tap} is down, so its port on {bridge} is disabled:
+ip link set dev {tap} up
+# still disabled? the tap has no carrier: its QEMU is not attached to it (virsh domiflist {guest})"""),
+            "blocking": Fix("""# STP blocks {guest}'s port {tap} on {bridge}: the guest bridges two of its NICs, or sends BPDUs, and
+# looks like a loop to the bridge. Do NOT turn STP off: find what the guest bridges
+#   virsh domiflist {guest}
+# and stop the guest from bridging them (or put only one of its NICs on this bridge)"""),
+            "vlan": Fix("""# {guest}'s port {tap} on VLAN-filtering bridge {bridge} sends its untagged frames in VLAN {vid}, which
+# no other port of {bridge} carries; let the uplink carry it (and add it to your network config):
+#   bridge vlan add dev UPLINK vid {vid}
+# or put the guest's port in a VLAN the uplink carries:
+#   bridge vlan add dev {tap} vid VLAN pvid untagged"""),
+            "no-pvid": Fix("""# {guest}'s port {tap} on VLAN-filtering bridge {bridge} has no PVID: the bridge drops the guest's
+# untagged frames; give it the VLAN its DHCP server is in:
+#   bridge vlan add dev {tap} vid VLAN pvid untagged"""),
+        },
+    ),
+    Check(
+        id="guest-macvtap-host-dhcp",
+        fails_when="a macvtap NIC's DHCP server runs on the same host and device",
+        severity="high",
+        per="guest NIC of type='direct' (macvtap)",
+        requirement="A macvtap guest NIC does not depend on a DHCP server on its own host's lower device.",
+        rationale=("macvtap passes frames between the guest and the wire, never between the guest and its host: a "
+                   "DHCP server listening on the lower device of the host itself never sees the guest's requests "
+                   "(unless the switch reflects them back, 802.1Qbg reflective relay, for mode='vepa')."),
+        sources=("libvirt docs/formatdomain.rst 'Direct attachment to physical interface' (modes vepa, bridge, "
+                 "private, passthrough)",
+                 "Linux drivers/net/macvlan.c macvlan_queue_xmit: a macvlan's frames go to its sibling macvlans "
+                 "(bridge mode) or out of the lower device, never up its host's stack",
+                 "iproute2 misc/ss.c (the device a socket is bound to)"),
+        skipped_when=("the NIC is not type='direct'",),
+        verify=("virsh --readonly dumpxml GUEST | grep -A4 \"type='direct'\"", "ss -u -a -n -p 'sport = :67'"),
+        fixes={
+            "use-a-bridge": Fix("""# {guest}'s NIC {mac:raw} is a macvtap on {dev}, where {server} serves DHCP on this host: the two never
+# meet. Either attach the guest where the server can hear it, e.g. a libvirt network:
+#   virsh edit {guest}: <interface type='network'><source network='NETWORK'/>... (cold start)
+# or serve its DHCP from another host on {dev}'s LAN. (Moving {dev} into a bridge also works, but moves
+# the host's own address: do that from a console, never over a session through {dev}.)"""),
+        },
+    ),
 ]

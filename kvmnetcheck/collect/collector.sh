@@ -220,6 +220,18 @@ for f in /etc/NetworkManager/system-connections/* /run/NetworkManager/system-con
 done
 end 0
 
+# Open vSwitch: its database's bridges, ports and interfaces (read-only listings; the socket is root's)
+if have ovs-vsctl; then
+    run ovs_bridges "" $T ovs-vsctl --timeout=5 --format=json \
+        --columns=name,stp_enable,rstp_enable,other_config,ports,status list Bridge
+    if [ "$rc" = 0 ]; then
+        run ovs_ports "" $T ovs-vsctl --timeout=5 --format=json \
+            --columns=_uuid,name,interfaces,status,rstp_status list Port
+        run ovs_interfaces "" $T ovs-vsctl --timeout=5 --format=json \
+            --columns=_uuid,name,type,external_ids,link_state list Interface
+    fi
+fi
+
 # DHCP, TFTP and DHCPv6 servers listening on this host, with the device each socket is bound to
 if have ss; then
     run udp_servers "" $T ss -H -u -a -n -p 'sport = :67 or sport = :69 or sport = :547'

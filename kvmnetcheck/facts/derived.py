@@ -4,6 +4,7 @@ Pure functions of HostFacts: no commands, no text parsing, no report text.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Optional
@@ -198,3 +199,34 @@ def network_boot(defn: NetworkDefinition) -> Optional[NetworkBoot]:
                 fields[0].lower() in ("67", "option:bootfile-name"):
             return NetworkBoot(fields[1], None, f"<dnsmasq:option value='{value}'/>")
     return None
+
+
+def guests_bridged_by(h: HostFacts, bridge: str) -> list[str]:
+    """The guests whose NICs plug into `bridge`, where it is not a bridge a libvirt network makes for itself
+    (whose guests get DHCP from the host, not across the bridge)."""
+    out = []
+    for g in h.libvirt.guests:
+        for nic in g.nics:
+            at = nic_attachment(h, nic)
+            if at.bridge != bridge or at.ovs:
+                continue
+            if at.network is not None and at.network.live.creates_bridge:
+                continue
+            out.append(g.name)
+            break
+    return out
+
+
+def merge_nft_json(docs: tuple[str, ...]) -> Optional[str]:
+    """One `nft -j list ruleset`-shaped document from per-table `nft -j list table` outputs; None if one
+    is not such JSON."""
+    items: list = []
+    for text in docs:
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(doc, dict) or not isinstance(doc.get("nftables"), list):
+            return None
+        items += doc["nftables"]
+    return json.dumps({"nftables": items})

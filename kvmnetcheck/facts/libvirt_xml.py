@@ -171,6 +171,7 @@ def parse_domain(text: str, active: bool) -> Guest:
             rom_file=_attr(rom, "file"),
             source_dev=src.get("dev") if src is not None and itype == "direct" else None,
             source_mode=(src.get("mode") or "vepa") if src is not None and itype == "direct" else None,
+            link_down=_attr(iface.find("link"), "state") == "down",
         ))
     os_el = root.find(f"metadata/{{{LIBOSINFO_NS}}}libosinfo/{{{LIBOSINFO_NS}}}os")
     orders = []

@@ -199,6 +199,7 @@ class GuestNic:
     rom_enabled: Optional[bool] = None  # <rom enabled='no'/>: no option ROM at all (libvirt >= 4.3)
     rom_bar: Optional[bool] = None  # <rom bar='off'/>
     rom_file: Optional[str] = None  # <rom file='...'/>
+    link_down: bool = False  # <link state='down'/> (virsh domif-setlink GUEST IFACE down)
 
     @property
     def label(self) -> str:
@@ -488,6 +489,7 @@ class HostFacts:
     nft_forward_error: Optional[str] = None
     dhcp_servers: "DhcpServers" = field(default_factory=lambda: DhcpServers())
     qemu_firmware: Optional[tuple["QemuFirmware", ...]] = ()  # None: facts of an older version
+    ovs: "Ovs" = field(default_factory=lambda: Ovs(installed=False, running=False))
     libvirt: LibvirtView = field(
         default_factory=lambda: LibvirtView("none", None, None, None, (), (), error="not gathered")
     )
@@ -710,6 +712,7 @@ class OvsBridge:
     ports: tuple[OvsPort, ...] = ()
     stp_hello_time_ms: int = OVS_STP_DEFAULT_HELLO_TIME_MS  # other_config:stp-hello-time as ovs-vswitchd reads it
     error: Optional[str] = None  # what could not be read about this bridge (its ports, a garbled setting)
+    stp_root: Optional[str] = None  # "self" when it is the STP root, else the root's bridge ID; None: unknown
 
     @property
     def spanning_tree(self) -> Optional[str]:

@@ -248,6 +248,11 @@ def _bridge(row: dict[str, Any], ports: Optional[dict[str, dict[str, Any]]],
             problems.append(f"{missing} port(s) missing from the Port listing or unreadable")
         if ifaces is None:
             problems.append("its interfaces are unknown (the Interface listing could not be read)")
+    # Bridge.status (vswitchd/bridge.c br_refresh_stp_status): stp_bridge_id and stp_designated_root, the
+    # same ID when this bridge is the root, whose timers then apply; absent from listings without the column
+    status = _map(row.get("status")) if "status" in row else None
+    own, root = (status or {}).get("stp_bridge_id"), (status or {}).get("stp_designated_root")
     return OvsBridge(name=name, stp=stp, rstp=rstp, stp_forward_delay_s=float(fd), stp_max_age_s=float(ma),
                      ports=tuple(sorted(found, key=lambda p: p.name)), stp_hello_time_ms=ht,
-                     error="; ".join(problems) or None)
+                     error="; ".join(problems) or None,
+                     stp_root=None if not (own and root) else ("self" if own == root else root))

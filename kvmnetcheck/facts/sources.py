@@ -17,8 +17,9 @@ from ..raw import RawLibvirt
 from . import bridge_config, bridge_vlan, firewalld, iptables, qemu_firmware, servers, sysfs_bridge, tc
 from .keyvalue import first, parse_key_values, to_int
 from .libvirt_view import libvirt_view
-from .model import STP_OFF_SHORTCUT_KERNEL, BootFile, DhcpServers, NftLibvirt, Process, QemuProcess, kernel_version
+from .model import STP_OFF_SHORTCUT_KERNEL, BootFile, DhcpServers, Ovs, NftLibvirt, Process, QemuProcess, kernel_version
 from .netstack import NetStack, parse_netstack
+from .ovs import build_ovs
 from .sections import Section
 
 LIBVIRT_COMMANDS = frozenset({"virsh", "libvirtd", "virtnetworkd"})
@@ -222,6 +223,15 @@ def _dhcp_servers(g: Gathered) -> dict[str, Any]:
                                         boot_files=tuple(boots))}
 
 
+def _ovs(g: Gathered) -> dict[str, Any]:
+    if not g.gathered_since(3):
+        return {"ovs": Ovs(installed="ovs-vsctl" in g.commands, running=None,
+                           error="gathered by an older version, which did not read Open vSwitch")}
+    b, p, i = g.one("ovs_bridges"), g.one("ovs_ports"), g.one("ovs_interfaces")
+    return {"ovs": build_ovs("ovs-vsctl" in g.commands, b and b.text, p and p.text, i and i.text,
+                             b and b.rc, p and p.rc, i and i.rc)}
+
+
 def _qemu_firmware(g: Gathered) -> dict[str, Any]:
     if not g.gathered_since(3):
         return {"qemu_firmware": None}
@@ -340,6 +350,7 @@ SOURCES: tuple[Source, ...] = (
     Source(("udp_servers", "packet_sockets", "libvirt_dnsmasq_pid", "dnsmasq_leases", "dnsmasq_boot"), ("dhcp_servers",),
            _dhcp_servers),
     Source(("qemu_firmware",), ("qemu_firmware",), _qemu_firmware),
+    Source(("ovs_bridges", "ovs_ports", "ovs_interfaces"), ("ovs",), _ovs),
     Source(("bridge", "tc_filter"), ("bridges", "tc"), _bridges),
     Source(("iptables_version", "iptables_checksum_help", "iptables_save", "iptables_legacy_save"),
            ("iptables",), _iptables),

@@ -6,6 +6,7 @@ from typing import Optional
 
 from ..facts.model import HostFacts
 from .drift import Drift
+from .guests import stories_lines
 from .results import Result
 from .verdict import Verdict
 
@@ -56,6 +57,16 @@ def findings(tr, results: list[Result], facts: list[HostFacts], results_path: Op
                 tr.write_line(f"  {f.host}: could not read: {problem}", yellow=True)
     if results_path:
         tr.write_line(f"results: {results_path}")
+
+
+def guests(tr, stories) -> None:
+    """Per guest, its findings in the order to check them (the fixes are in the findings above)."""
+    if not stories:
+        return
+    tr = PrintableTerminal(tr)
+    tr.section("why guests get no address or boot file")
+    for line in stories_lines(stories):
+        tr.write_line(line, red=line.lstrip()[:1].isdigit())
 
 
 def waivers(tr, waived: tuple[Result, ...], usage: list[dict]) -> None:

@@ -217,3 +217,24 @@ ovs_guest_tap() {
         -- set Interface "$2" "external-ids:vm-id=\"${4:-$(cat /proc/sys/kernel/random/uuid)}\"" \
         -- set Interface "$2" external-ids:iface-status=active
 }
+
+# guest_tap GUEST: the tap of a running guest's first NIC
+guest_tap() {
+    $V domiflist "$1" | awk 'NR == 1 {print $1}'
+}
+
+# veth NAME [ADDRESS/PREFIX]: one end of a veth pair, up (the other end, NAMEp, too), as a host's LAN port
+veth() {
+    ip link add "$1" type veth peer name "$1p"
+    [ -n "${2:-}" ] && ip addr add "$2" dev "$1"
+    ip link set "$1" up
+    ip link set "$1p" up
+}
+
+# host_bridge_with_guest: host bridge br0 (STP off) with an uplink (veth lan1) and a guest (nf1) defined on it
+host_bridge_with_guest() {
+    bridge br0 0 0
+    veth lan1
+    ip link set lan1 master br0
+    guest_define nf1 "<interface type='bridge'><mac address='52:54:00:00:0e:01'/><source bridge='br0'/><model type='virtio'/></interface>" "<boot dev='hd'/>"
+}

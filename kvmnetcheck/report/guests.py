@@ -1,0 +1,89 @@
+"""Each guest's findings in one place: on its NICs, the networks and bridges they plug into, and its host,
+in the order a person checks them (catalog.TROUBLESHOOTING)."""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from ..catalog import TROUBLESHOOTING
+from ..facts.derived import nic_attachment
+from ..facts.model import HostFacts
+from .results import Result
+
+_RANK = {c: i for i, c in enumerate(TROUBLESHOOTING)}
+e = html.escape
+
+
+@dataclass(frozen=True)
+class GuestStory:
+    host: str
+    guest: str
+    attached: tuple[str, ...]  # "NIC 52:54:..: network default, bridge virbr0"
+    findings: tuple[Result, ...]  # in troubleshooting order
+
+
+def guest_stories(results: list[Result], facts: list[HostFacts]) -> list[GuestStory]:
+    """The guests with a finding (failed or error) on anything their network path depends on."""
+    bad: dict[str, list[Result]] = {}
+    for r in results:
+        if r.outcome in ("failed", "error"):
+            bad.setdefault(r.host, []).append(r)
+    out = []
+    for h in facts:
+        if not h.reachable or h.host not in bad:
+            continue
+        for g in h.libvirt.guests:
+            objects, attached = {h.host}, []
+            bridges = set()
+            for nic in g.nics:
+                label = f"{g.name}/{nic.label}"
+                objects.add(label)
+                at = nic_attachment(h, nic)
+                parts = []
+                if at.network is not None:
+                    objects.add(at.network.name)
+                    parts.append(f"network {at.network.name}")
+                if at.bridge:
+                    bridges.add(at.bridge)
+                    parts.append(f"{'Open vSwitch ' if at.ovs else ''}bridge {at.bridge}")
+                if nic.type == "direct" and nic.source_dev:
+                    parts.append(f"macvtap on {nic.source_dev}")
+                attached.append(f"NIC {nic.label}: " + (", ".join(parts) or f"type {nic.type}"))
+            objects |= bridges
+            mine = [r for r in bad[h.host]
+                    if r.object in objects or any(r.object.startswith(b + "@") for b in bridges)]
+            if not mine:
+                continue
+            mine.sort(key=lambda r: (_RANK.get(r.check, len(_RANK)), r.object))
+            out.append(GuestStory(h.host, g.name, tuple(attached), tuple(mine)))
+    return sorted(out, key=lambda s: (s.host, s.guest))
+
+
+def stories_lines(stories: list[GuestStory]) -> list[str]:
+    lines = []
+    for s in stories:
+        lines.append(f"{s.host}: guest {s.guest} ({'; '.join(s.attached)})")
+        for i, r in enumerate(s.findings, 1):
+            tag = "ERROR" if r.outcome == "error" else "FAIL"
+            lines.append(f"  {i}. {tag} {r.check} {r.object}: {r.message}")
+    return lines
+
+
+def stories_html(stories: list[GuestStory]) -> str:
+    """A static block (no script needed): per guest, its findings in order, each with its fix."""
+    if not stories:
+        return ""
+    parts = ["<div class='kvm-guests'><h2>Why a guest gets no address or no boot file</h2>"
+             "<p>Each guest's findings, on its NICs, their networks and bridges and its host, in the order to "
+             "check them.</p>"]
+    for s in stories:
+        parts.append(f"<div class='kvm-guest' data-host='{e(s.host, quote=True)}' data-guest='{e(s.guest, quote=True)}'>"
+                     f"<h3>{e(s.host)}: guest {e(s.guest)}</h3><p>{e('; '.join(s.attached))}</p><ol>")
+        for r in s.findings:
+            parts.append(f"<li data-check='{e(r.check, quote=True)}'><b>{'ERROR' if r.outcome == 'error' else 'FAIL'}"
+                         f" [{e(r.severity)}] {e(r.check)}</b> {e(r.object)}: {e(r.message)}"
+                         + (f"<pre class='kvm-remediation'>{e(r.remediation)}</pre>" if r.remediation else "")
+                         + "</li>")
+        parts.append("</ol></div>")
+    parts.append("</div>")
+    return "".join(parts)

@@ -1,0 +1,127 @@
+"""What a guest network-boots: a network's boot file (on libvirt's own test networks, with the values
+its dnsmasq configs assert), a guest's network-boot NICs and fallback, QEMU's firmware directories."""
+import pytest
+
+from kvmnetcheck.facts.derived import network_boot
+from kvmnetcheck.facts.libvirt_xml import parse_domain, parse_network
+from kvmnetcheck.facts.model import BootFile
+from kvmnetcheck.facts.qemu_firmware import parse_firmware
+from kvmnetcheck.facts.servers import range_size
+
+# libvirt tests/networkxml2confdata/netboot-network.xml; its .conf: enable-tftp, tftp-root=/var/lib/tftproot,
+# dhcp-boot=pxeboot.img, dhcp-lease-max=253
+NETBOOT = """<network>
+  <name>netboot</name>
+  <uuid>81ff0d90-c91e-6742-64da-4a736edb9a9b</uuid>
+  <forward mode='nat'/>
+  <bridge name='virbr1' stp='off' delay='1'/>
+  <domain name='example.com'/>
+  <ip address='192.168.122.1' netmask='255.255.255.0'>
+    <dhcp>
+      <range start='192.168.122.2' end='192.168.122.254'/>
+      <bootp file='pxeboot.img'/>
+    </dhcp>
+    <tftp root='/var/lib/tftproot'/>
+  </ip>
+</network>
+"""
+# libvirt tests/networkxml2confdata/netboot-proxy-network.xml; its .conf: dhcp-boot=pxeboot.img,,10.20.30.40
+# and no enable-tftp
+NETBOOT_PROXY = NETBOOT.replace("<bootp file='pxeboot.img'/>", "<bootp file='pxeboot.img' server='10.20.30.40'/>") \
+    .replace("    <tftp root='/var/lib/tftproot'/>\n", "")
+# libvirt tests/networkxml2confdata/dnsmasq-options.xml: options passed as they are, none of them a boot file
+DNSMASQ_OPTIONS = """<network xmlns:dnsmasq="http://libvirt.org/schemas/network/dnsmasq/1.0">
+  <name>default</name>
+  <uuid>81ff0d90-c91e-6742-64da-4a736edb9a9b</uuid>
+  <bridge name="virbr0"/>
+  <forward mode="nat" dev="eth1"/>
+  <ip address="192.168.122.1" netmask="255.255.255.0">
+    <dhcp>
+      <range start="192.168.122.2" end="192.168.122.254"/>
+    </dhcp>
+  </ip>
+  <dnsmasq:options>
+    <dnsmasq:option value="foo=bar"/>
+    <dnsmasq:option value="cname=*.cloudapps.example.com,master.example.com"/>
+  </dnsmasq:options>
+</network>
+"""
+
+
+def test_netboot_network_boots_pxeboot_img_from_its_tftp_root():
+    d = parse_network(NETBOOT)
+    boot = network_boot(d)
+    assert (boot.file, boot.server, boot.needs_tftp_here) == ("pxeboot.img", None, True)
+    assert [ip.tftp_root for ip in d.ips] == ["/var/lib/tftproot"]
+    # dhcp-lease-max=253 in libvirt's expected config: the size of the range
+    assert range_size(*d.ips[0].dhcp.ranges[0]) == 253
+
+
+def test_netboot_proxy_network_names_another_tftp_server():
+    boot = network_boot(parse_network(NETBOOT_PROXY))
+    assert (boot.file, boot.server, boot.needs_tftp_here) == ("pxeboot.img", "10.20.30.40", False)
+    assert BootFile("netboot", None, "pxeboot.img,,10.20.30.40", None).file == "pxeboot.img"
+
+
+def test_dnsmasq_options_that_name_no_boot_file():
+    d = parse_network(DNSMASQ_OPTIONS)
+    assert d.dnsmasq_options == ("foo=bar", "cname=*.cloudapps.example.com,master.example.com")
+    assert network_boot(d) is None
+
+
+@pytest.mark.parametrize("option, file, server, tftp_here", [
+    ("dhcp-boot=undionly.kpxe", "undionly.kpxe", None, True),
+    ("dhcp-boot=tag:ipxe,http://10.0.0.1/boot.ipxe", "http://10.0.0.1/boot.ipxe", None, False),
+    ("dhcp-boot=pxelinux.0,boothost,10.0.0.5", "pxelinux.0", "boothost", False),
+    ("dhcp-option=67,grubx64.efi", "grubx64.efi", None, True),
+    ("dhcp-option-force=option:bootfile-name,ipxe.efi", "ipxe.efi", None, True),
+    ("pxe-service=x86PC,\"Install Linux\",pxelinux", "pxelinux", None, False),
+])
+def test_boot_file_from_dnsmasq_options(option, file, server, tftp_here):
+    xml = DNSMASQ_OPTIONS.replace('value="foo=bar"', f"value='{option}'")
+    boot = network_boot(parse_network(xml))
+    assert (boot.file, boot.server, boot.needs_tftp_here) == (file, server, tftp_here)
+
+
+def _guest(boot_xml: str, nics: str, disks: str = "") -> object:
+    return parse_domain(f"""<domain type='kvm'><name>g</name><os><type>hvm</type>{boot_xml}</os>
+      <devices>{disks}{nics}</devices></domain>""", active=False)
+
+
+NIC = "<interface type='network'><mac address='52:54:00:00:00:0{n}'/><source network='n'/>{boot}</interface>"
+
+
+def test_legacy_network_boot_tries_every_nic_then_the_disk():
+    g = _guest("<boot dev='network'/><boot dev='hd'/>", NIC.format(n=1, boot="") + NIC.format(n=2, boot=""),
+               "<disk type='file' device='disk'><target dev='vda'/></disk>")
+    a, b = g.nics
+    assert g.pxe_nics() == (a, b)
+    assert g.after_network_boot(a) == "NIC 52:54:00:00:00:02"
+    assert g.after_network_boot(b) == "<boot dev='hd'/>"
+
+
+def test_legacy_network_boot_without_a_disk_has_nothing_after():
+    g = _guest("<boot dev='network'/><boot dev='hd'/>", NIC.format(n=1, boot=""))
+    assert g.after_network_boot(g.nics[0]) is None
+
+
+def test_per_device_boot_order_picks_the_nics_that_have_one():
+    g = _guest("", NIC.format(n=1, boot="") + NIC.format(n=2, boot="<boot order='1'/>"),
+               "<disk type='file' device='disk'><target dev='vda'/><boot order='2'/></disk>")
+    first, second = g.nics
+    assert g.pxe_nics() == (second,)
+    assert g.after_network_boot(second) == "the device with boot order 2"
+    assert g.after_network_boot(first) is None  # it does not network-boot at all
+
+
+def test_no_network_boot():
+    g = _guest("<boot dev='hd'/>", NIC.format(n=1, boot=""))
+    assert g.pxe_nics() == () and not g.boots_from_network
+
+
+def test_qemu_firmware_directories_and_roms():
+    fw = parse_firmware("/usr/bin/qemu-system-x86_64",
+                        "dir=/usr/bin/../share/qemu\nrom=qboot.rom\ndir=/usr/bin/../lib/ipxe/qemu\nrom=efi-virtio.rom\n"
+                        "rom=efi-e1000.rom\n")
+    assert fw.dirs == ("/usr/bin/../share/qemu", "/usr/bin/../lib/ipxe/qemu")
+    assert {"efi-virtio.rom", "efi-e1000.rom"} <= fw.roms
