@@ -5,13 +5,15 @@ A check asks for the objects it is about by argument name, and optionally for
 
 | argument        | one item per                                       | id                     |
 |-----------------|----------------------------------------------------|------------------------|
-| target          | host named on the command line, reachable or not   | kvm01                  |
-| host_facts      | reachable host (alone: one item per host)          | kvm01                  |
-| bridge          | Linux bridge, live                                 | kvm01:virbr0           |
-| network         | libvirt network                                    | kvm01:default          |
-| guest, nic      | guest NIC (a check takes both arguments)           | kvm01:web1/52:54:00:.. |
-| bridge_config   | bridge in persistent network config                | kvm01:br0@/etc/...     |
-| ovs_bridge      | Open vSwitch bridge (None: OVS runs, unreadable)   | kvm01:ovsbr0           |
+| target          | host named on the command line, reachable or not   | ID:kvm01                  |
+| host_facts      | reachable host (alone: one item per host)          | ID:kvm01                  |
+| bridge          | Linux bridge, live                                 | ID:kvm01:virbr0           |
+| network         | libvirt network                                    | ID:kvm01:default          |
+| guest, nic      | guest NIC (a check takes both arguments)           | ID:kvm01:web1/52:54:00:.. |
+| bridge_config   | bridge in persistent network config                | ID:kvm01:br0@/etc/...     |
+| ovs_bridge      | Open vSwitch bridge (None: OVS runs, unreadable)   | ID:kvm01:ovsbr0           |
+
+(ID is the check's id, so `-k bridge-forward-delay` selects that check.)
 
 Each item carries a `subject(host, object)` mark: the run turns its outcome into one
 Result about that host and object.
@@ -66,14 +68,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if len(kinds) > 1:
         raise pytest.UsageError(f"{metafunc.function.__name__} asks for several object kinds: {kinds}")
     hosts = _run(metafunc.config).facts()
+    # each id starts with the check's id, so -k CHECK-ID selects it and JUnit's test names carry it
+    cid = metafunc.definition.get_closest_marker("check").args[0]
     if "target" in names:
         metafunc.parametrize("target", [
-            pytest.param(h, id=h.host, marks=pytest.mark.subject(h.host, h.host)) for h in hosts])
+            pytest.param(h, id=f"{cid}:{h.host}", marks=pytest.mark.subject(h.host, h.host)) for h in hosts])
         return
     reachable = [h for h in hosts if h.reachable]
     if not kinds:
         metafunc.parametrize("host_facts", [
-            pytest.param(h, id=h.host, marks=pytest.mark.subject(h.host, h.host)) for h in reachable])
+            pytest.param(h, id=f"{cid}:{h.host}", marks=pytest.mark.subject(h.host, h.host)) for h in reachable])
         return
     kind = kinds[0]
     argnames = (["host_facts"] if "host_facts" in names else []) + list(KIND_ARGS[kind])
@@ -81,6 +85,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for h in reachable:
         for label, values in _objects(kind, h):
             head = (h,) if "host_facts" in names else ()
-            params.append(pytest.param(*head, *values, id=f"{h.host}:{label}",
+            params.append(pytest.param(*head, *values, id=f"{cid}:{h.host}:{label}",
                                        marks=pytest.mark.subject(h.host, label)))
     metafunc.parametrize(argnames, params)

@@ -15,6 +15,7 @@ import pytest
 
 from . import objects
 from .catalog import SEVERITIES
+from .catalog.docs import list_checks
 from .objects import RUN_PLUGIN
 from .run import DEFAULT_MAX_PORT_BLOCK_S, KvmRun
 from .speedups import Speedups
@@ -33,9 +34,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="hosts gathered at once (default 16)")
     g.addoption("--host-timeout", type=float, default=300.0, metavar="SECONDS",
                 help="time one host may take to answer (default 300)")
+    g.addoption("--output-dir", default=None, metavar="DIR",
+                help="write every report into DIR: compliance.html, junit.xml, results.json, fix/ "
+                     "(default from ini output_dir, else reports)")
+    parser.addini("output_dir", "where the reports go", default="")
+    parser.addini("kvm_netcheck_reports", "write the suite's reports (set in the suite's own ini)", default="false")
     g.addoption("--results-json", default=None, metavar="PATH",
-                help="where to write results.json (default from ini results_json)")
-    parser.addini("results_json", "where to write results.json", default="reports/results.json")
+                help="where to write results.json (default: in the output directory)")
+    parser.addini("results_json", "where to write results.json", default="")
+    g.addoption("--summary-md", default=None, metavar="PATH",
+                help="also write a Markdown summary of the run to PATH (a CI job summary)")
+    g.addoption("--prom-textfile", default=None, metavar="PATH",
+                help="also write the run's figures in Prometheus' text format to PATH (node_exporter's "
+                     "textfile collector reads *.prom)")
+    g.addoption("--check", action="append", default=[], metavar="ID[,ID]",
+                help="run only these checks (repeatable; --list-checks names them)")
+    g.addoption("--skip-check", action="append", default=[], metavar="ID[,ID]",
+                help="do not run these checks (repeatable)")
+    g.addoption("--list-checks", nargs="?", const="text", default=None, choices=("text", "json"),
+                help="print every check (id, severity, one result per, requirement, reference page) "
+                     "as text or json, and exit")
     g.addoption("--save-facts", default=None, metavar="DIR",
                 help="also write each host's raw gathered facts to DIR (for --facts later)")
     g.addoption("--facts", default=None, metavar="DIR",
@@ -58,9 +76,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="also keep this run's reports in YYYY-MM-DD/ beside results.json (for nightly runs)")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config):
+    fmt = config.getoption("--list-checks")
+    if fmt:
+        print(list_checks(fmt), end="")
+        return 0
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "check(id): the compliance check a test implements")
     config.addinivalue_line("markers", "subject(host, object): the host and object one result is about")
+    for sev in SEVERITIES:
+        config.addinivalue_line("markers", f"{sev}: a check of severity {sev} in this run (select with -m {sev})")
     _refuse_path_taken_as_rootdir(config)
     run = KvmRun(config)  # a bad policy, waiver or baseline file stops the run here (exit 4)
     config.pluginmanager.register(run, RUN_PLUGIN)

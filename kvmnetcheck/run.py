@@ -24,6 +24,7 @@ import pytest
 from . import __version__
 from . import raw as raw_store
 from .catalog import CHECKS, SEVERITIES, Finding, Limits
+from .catalog.docs import check_record
 from .collect.gather import GatherOptions, gather_all
 from .facts.host import facts_from_raw
 from .facts.model import HostFacts, Unreadable
@@ -32,6 +33,8 @@ from .raw import RawHost
 from .report import fleet, guests, html as html_report, terminal
 from .report.drift import Baseline, BaselineError, Drift, compare, load_baseline
 from .report.fixscripts import write_fix_scripts
+from .report.publish import DEFAULT_OUTPUT_DIR, Outputs
+from .report.summaries import write_prom_textfile, write_summary_md
 from .report.results import Result, write_results
 from .report.verdict import PYTEST_CODES_KEPT, Verdict, decide
 from .speedups import native_tracebacks
@@ -53,7 +56,6 @@ class Gate:
     today: datetime.date
     baseline_path: Optional[str]
     baseline: Optional[Baseline]
-    fix_dir: Optional[str]
     dated_copies: bool
 
     def note(self) -> str:
@@ -65,6 +67,22 @@ class Gate:
         if self.policy.severities:
             parts.append("re-rated: " + ", ".join(f"{c}={s}" for c, s in self.policy.severities.items()))
         return "; ".join(parts)
+
+
+def _ini_true(config, name: str) -> bool:
+    try:
+        return str(config.getini(name)).strip().lower() in ("1", "true", "yes", "on")
+    except ValueError:
+        return False
+
+
+def _check_ids(config, option: str) -> set[str]:
+    """--check / --skip-check values (repeatable, comma-separated), each a known check id."""
+    ids = {x.strip() for v in config.getoption(option) or () for x in v.split(",") if x.strip()}
+    unknown = sorted(ids - set(CHECKS))
+    if unknown:
+        raise pytest.UsageError(f"{option}: no check {', '.join(unknown)} (kvm-netcheck --list-checks names them)")
+    return ids
 
 
 def _check_id(item) -> Optional[str]:
@@ -91,8 +109,15 @@ class KvmRun:
         self.limits = Limits(max_port_block_s=self._max_port_block(config))
         # this run's catalog severities: the policy re-rates checks for this fleet
         self.severity = {cid: self.gate.policy.severities.get(cid, c.severity) for cid, c in CHECKS.items()}
-        self.results_path = config.getoption("--results-json") or config.getini("results_json")
         self.is_worker = hasattr(config, "workerinput")
+        # where the reports go; staged until the run has checked something and ended on its own
+        self.outputs = None if self.is_worker else self._outputs(config)
+        if self.outputs is not None:
+            self.outputs.stage()
+            o = config.option
+            o.htmlpath, o.xmlpath = self.outputs.at(self.outputs.html), self.outputs.at(self.outputs.junit)
+        self.published: Optional[bool] = None  # True: reports moved into place; False: left as they were
+        self.session = None
         self._raws: Optional[list[RawHost]] = None
         self._facts: Optional[list[HostFacts]] = None
         self.results: list[Result] = []
@@ -102,6 +127,39 @@ class KvmRun:
         self.waiver_usage: list[dict] = []
         self.fix_scripts: dict[str, str] = {}
         self._worker_dir: Optional[str] = None
+        self.exit_code: Optional[int] = None  # what the process returns (results.json's gate.exit_code)
+        self.keep_reason: Optional[str] = None
+        self.started = time.monotonic()
+
+    # ------------------------------------------------------------ outputs
+
+    @staticmethod
+    def _outputs(config) -> Optional[Outputs]:
+        """The run's report paths: --results-json, --html, --junitxml, --fix-scripts, --summary-md and
+        --prom-textfile where given, else in --output-dir (or the ini's output_dir, `reports`). A pytest
+        run that is no kvm-netcheck run (no such ini, no output option) writes none."""
+        given_dir = config.getoption("--output-dir")
+        if not (given_dir or config.getoption("--results-json") or _ini_true(config, "kvm_netcheck_reports")):
+            return None
+        out_dir = given_dir or config.getini("output_dir") or DEFAULT_OUTPUT_DIR
+        results = config.getoption("--results-json") or (
+            os.path.join(out_dir, "results.json") if given_dir else config.getini("results_json")
+            or os.path.join(out_dir, "results.json"))
+        fix_dir = config.getoption("--fix-scripts")
+        if fix_dir is None:
+            fix_dir = os.path.join(os.path.dirname(results) or ".", "fix")
+        o = config.option
+        return Outputs(
+            results=results,
+            html=getattr(o, "htmlpath", None) or os.path.join(out_dir, "compliance.html"),
+            junit=getattr(o, "xmlpath", None) or os.path.join(out_dir, "junit.xml"),
+            fix_dir=None if fix_dir == "none" else fix_dir,
+            summary_md=config.getoption("--summary-md"), prom=config.getoption("--prom-textfile"))
+
+    @property
+    def results_path(self) -> Optional[str]:
+        """Where results.json is written during the run (its staged place)."""
+        return self.outputs.at(self.outputs.results) if self.outputs else None
 
     # ------------------------------------------------------------ policy
 
@@ -114,17 +172,13 @@ class KvmRun:
         waivers_path = config.getoption("--waivers")
         waivers = load_waivers(waivers_path) if waivers_path else (policy.waivers or WaiverSet())
         baseline_path = config.getoption("--baseline")
-        fix_dir = config.getoption("--fix-scripts")
-        results = config.getoption("--results-json") or config.getini("results_json")
-        if fix_dir is None:
-            fix_dir = os.path.join(os.path.dirname(results) or ".", "fix")
         allow = config.getoption("--allow-unreachable")
         return Gate(
             fail_on=config.getoption("--fail-on") or policy.fail_on or DEFAULT_FAIL_ON,
             allow_unreachable=bool(allow if allow is not None else policy.allow_unreachable),
             waivers=waivers, policy=policy, today=datetime.date.today(),
             baseline_path=baseline_path, baseline=load_baseline(baseline_path) if baseline_path else None,
-            fix_dir=None if fix_dir == "none" else fix_dir, dated_copies=config.getoption("--dated-copies"),
+            dated_copies=config.getoption("--dated-copies"),
         )
 
     def _max_port_block(self, config) -> float:
@@ -222,6 +276,7 @@ class KvmRun:
     # ------------------------------------------------------------ start
 
     def pytest_sessionstart(self, session):
+        self.session = session
         if self.config.getoption("--facts") and not self.is_worker:
             self.raws()  # a directory this version cannot read stops the run here, in one line
 
@@ -234,19 +289,29 @@ class KvmRun:
             raw_store.save(self._worker_dir, raws, TOOL)
         node.workerinput[WORKER_FACTS_DIR] = self._worker_dir
 
+    @pytest.hookimpl(tryfirst=True)  # before -m and -k select: the severity markers are set here
     def pytest_collection_modifyitems(self, session, config, items):
         # a check whose objects no host has gets pytest's one empty-parameter item (NOTSET), about
         # no host and no object: it is no result, so it is not run
-        empty = [i for i in items if _check_id(i) is not None and _subject(i) == ("", "")]
-        if empty:
-            config.hook.pytest_deselected(items=empty)
-            items[:] = [i for i in items if not (_check_id(i) is not None and _subject(i) == ("", ""))]
+        only, skip = _check_ids(config, "--check"), _check_ids(config, "--skip-check")
+
+        def dropped(i) -> bool:
+            cid = _check_id(i)
+            if cid is None:
+                return False
+            return _subject(i) == ("", "") or (only and cid not in only) or cid in skip
+
+        gone = [i for i in items if dropped(i)]
+        if gone:
+            config.hook.pytest_deselected(items=gone)
+            items[:] = [i for i in items if not dropped(i)]
         shared: dict[tuple, tuple] = {}
         for item in items:
             cid = _check_id(item)
             if cid is None:
                 continue
             host, obj = _subject(item)
+            item.add_marker(self.severity[cid])  # -m high, -m "critical or high"
             props = [("check", cid), ("host", host), ("object", obj), ("severity", self.severity[cid])]
             item.user_properties.extend(shared.setdefault(p, p) for p in props)  # one tuple per value
 
@@ -347,11 +412,21 @@ class KvmRun:
 
     # ------------------------------------------------------------ end of the run
 
-    @pytest.hookimpl(tryfirst=True)
+    @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_sessionfinish(self, session, exitstatus):
-        # before pytest-html and JUnit write their files: they carry the gate's verdict
+        # around pytest-html's and JUnit's own sessionfinish: the verdict before they write their
+        # files (they carry it), the reports moved into place after (and before the terminal summary)
+        self._finish(session)
+        try:
+            return (yield)
+        finally:
+            self._publish_or_keep(session)
+
+    def _finish(self, session) -> None:
         if self.is_worker or not (self.gathered or self.results):
             return  # no check ran (e.g. the project's own tests)
+        if self.checked_something(session) is not None:
+            return  # nothing to judge: no verdict, no report (the previous ones stay)
         g = self.gate
         hosts = self.facts()
         self.verdict = decide(self.results, g.fail_on, g.allow_unreachable, self.other_failures)
@@ -362,18 +437,85 @@ class KvmRun:
         self.waiver_usage = g.waivers.usage(matched, g.today)
         if g.baseline is not None:
             self.drift = compare(g.baseline, self.results, hosts)
-        if g.fix_dir:
-            self.fix_scripts = write_fix_scripts(
-                g.fix_dir, self.results, hosts,
+        out = self.outputs
+        if out is not None and out.fix_dir:
+            staged = write_fix_scripts(
+                out.at(out.fix_dir), self.results, hosts,
                 f"the run of {datetime.datetime.now().isoformat(timespec='seconds')}")
-        self._junit_properties()
-        write_results(self.results_path, hosts, self.results, {"max_port_block_s": self.limits.max_port_block_s},
-                      self._report_sections())
-        if self._worker_dir:
-            shutil.rmtree(self._worker_dir, ignore_errors=True)
+            self.fix_scripts = {h: out.final_of(p) for h, p in staged.items()}
         # a run cut short (-x, --maxfail) did not check everything: pytest's own code stands
         if session.exitstatus not in PYTEST_CODES_KEPT and not (session.shouldfail or session.shouldstop):
             session.exitstatus = self.verdict.exit_code
+        self.exit_code = int(session.exitstatus)
+        self._junit_properties()
+        if out is None:
+            return  # a pytest run of the checks without the suite's ini or an output option: no files
+        write_results(self.results_path, hosts, self.results, {"max_port_block_s": self.limits.max_port_block_s},
+                      self._report_sections())
+        if out.summary_md:
+            write_summary_md(out.at(out.summary_md), self.results, hosts, self.verdict, self.exit_code,
+                             out.html, out.results)
+        if out.prom:
+            write_prom_textfile(out.at(out.prom), self.results, hosts, self.verdict, self.exit_code,
+                                time.monotonic() - self.started)
+        if self._worker_dir:
+            shutil.rmtree(self._worker_dir, ignore_errors=True)
+
+    def checked_something(self, session) -> Optional[str]:
+        """None for a run whose reports should replace the last ones; else why not."""
+        if self.config.option.collectonly:
+            return "a collect-only run checks nothing"
+        if not self.results:
+            return "no check ran (nothing selected, no host, or the run stopped before)"
+        if session is None or session.exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR,
+                                                     pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
+            return "the run did not end on its own"
+        if session.shouldfail or session.shouldstop:
+            return "the run was cut short (-x, --maxfail)"
+        return None
+
+    def _publish_or_keep(self, session) -> None:
+        out = self.outputs
+        if out is None or self.published is not None:
+            return
+        self.keep_reason = self.checked_something(session)
+        if self.keep_reason is None and self.verdict is not None:
+            out.publish()
+            self.published = True
+            self._point_writers_at(out)
+        else:
+            out.discard()
+            self.published = False
+            self._silence_writers()
+
+    def _point_writers_at(self, out: Outputs) -> None:
+        """pytest-html and JUnit say where they wrote their file: the final place, not the staging one."""
+        from pathlib import Path
+        for plugin in self.config.pluginmanager.get_plugins():
+            if hasattr(plugin, "_report_path") and out.html:
+                plugin._report_path = Path(os.path.abspath(out.html))
+        xml = self._junit()
+        if xml is not None and out.junit:
+            xml.logfile = os.path.abspath(out.junit)
+
+    def _silence_writers(self) -> None:
+        """Reports that were not published are not announced."""
+        pm = self.config.pluginmanager
+        for plugin in list(pm.get_plugins()):
+            if hasattr(plugin, "_report_path"):
+                pm.unregister(plugin)
+        xml = self._junit()
+        if xml is not None:
+            from _pytest.junitxml import xml_key
+            pm.unregister(xml)
+            del self.config.stash[xml_key]  # so that JUnit's own unconfigure does not unregister it again
+
+    def _junit(self):
+        try:
+            from _pytest.junitxml import xml_key
+        except ImportError:
+            return None
+        return self.config.stash.get(xml_key, None)
 
     def _report_sections(self) -> dict[str, Any]:
         counts = {o: 0 for o in ("failed", "waived", "error", "passed", "skipped")}
@@ -381,11 +523,14 @@ class KvmRun:
             counts[r.outcome] = counts.get(r.outcome, 0) + 1
         g = self.gate
         out: dict[str, Any] = {
-            "gate": {**self.verdict.as_dict(), "policy_file": g.policy.path,
+            "gate": {**self.verdict.as_dict(), "exit_code": self.exit_code, "policy_file": g.policy.path,
                      "severities": dict(g.policy.severities)},
             "counts": counts,
             "waivers": {"file": g.waivers.source or None, "entries": self.waiver_usage},
             "fix_scripts": self.fix_scripts,
+            # each check that has a result: its record and reference page (docs/checks/ID.md)
+            "checks": {cid: {**check_record(CHECKS[cid]), "severity": self.severity[cid]}
+                       for cid in sorted({r.check for r in self.results} & set(CHECKS))},
         }
         if g.baseline_path:
             out["drift"] = self.drift.as_dict() if self.drift else {"baseline": g.baseline_path, "missing": True}
@@ -400,14 +545,19 @@ class KvmRun:
         if xml is None:
             return
         xml.add_global_property("kvm-netcheck-gate", self.verdict.word)
-        xml.add_global_property("kvm-netcheck-exit-code", str(self.verdict.exit_code))
+        xml.add_global_property("kvm-netcheck-exit-code", str(self.exit_code))
         xml.add_global_property("kvm-netcheck-fail-on", self.gate.fail_on)
         xml.add_global_property("kvm-netcheck-waived", str(len(self.verdict.waived)))
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
         if self.is_worker or not (self.results or self._facts):
             return
-        terminal.findings(terminalreporter, self.results, self._facts or [], self.results_path)
+        out = self.outputs
+        terminal.findings(terminalreporter, self.results, self._facts or [],
+                          out.results if out is not None and self.published else None)
+        if out is not None and self.published is False:
+            terminalreporter.write_line(f"kvm-netcheck: reports not written, the previous ones are kept: "
+                                        f"{self.keep_reason}", yellow=True)
         terminal.guests(terminalreporter, guests.guest_stories(self.results, self._facts or []))
         if self.verdict is None:
             return
@@ -417,16 +567,19 @@ class KvmRun:
         terminal.gate(terminalreporter, self.verdict, self.gate.note(), self.fix_scripts)
 
     def pytest_unconfigure(self, config):
-        if self.gate.dated_copies and self.verdict is not None:
+        if self.outputs is not None and self.published is None:
+            self.outputs.discard()  # the session never finished (a usage error, a crash)
+            self.published = False
+        if self.gate.dated_copies and self.published:
             self._copy_dated()
 
     def _copy_dated(self) -> None:
         """Keep this run's reports in YYYY-MM-DD/ beside results.json (written last: HTML and JUnit are done)."""
-        config = self.config
-        dest = os.path.join(os.path.dirname(os.path.abspath(self.results_path)), self.gate.today.isoformat())
+        out = self.outputs
+        dest = os.path.join(os.path.dirname(os.path.abspath(out.results)), self.gate.today.isoformat())
         os.makedirs(dest, exist_ok=True)
-        html_path = getattr(config.option, "htmlpath", None)
-        for path in (self.results_path, html_path, getattr(config.option, "xmlpath", None)):
+        html_path = out.html
+        for path in (out.results, html_path, out.junit, out.summary_md):
             if path and os.path.isfile(path):
                 shutil.copy2(path, dest)
         assets = os.path.join(os.path.dirname(os.path.abspath(html_path)), "assets") if html_path else None
@@ -458,6 +611,7 @@ class KvmRun:
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix, summary, postfix, session):
         if self.verdict is not None:
+            prefix.insert(0, html_report.static_findings_html(self.results))
             g = self.gate
             prefix.append(fleet.fleet_html(
                 self.results, self._facts or [], self.verdict, g.note(), self.waiver_usage, g.waivers.source,

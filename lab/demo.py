@@ -2,7 +2,7 @@
 
 Four hosts, each its own namespaces with a real libvirtd, bridges and iptables:
   kvm-good   a default NAT-style network and a guest on it: everything passes
-  kvm-stp    a network with <bridge stp='on' delay='15'/> and a PXE guest on it, plus a host
+  kvm-stp    a PXE network (boot file and TFTP root) with <bridge stp='on' delay='15'/> and a PXE guest on it, plus a host
              bridge br0 with kernel STP and its ifcfg file (applied by initscripts, a stand-in)
              that brings the 15 s back
   kvm-csum   vhost-net (a stand-in device node), a DHCP network whose CHECKSUM rule is gone,
@@ -29,7 +29,8 @@ net_define default "name='virbr0'"
 guest_define web1 "{NIC.format(mac='52:54:00:10:00:01', net='default')}" "<boot dev='hd'/>"
 """,
     "kvm-stp": f"""
-net_define pxe "name='virbr1' stp='on' delay='15'"
+mkdir -p /var/lib/libvirt/tftp && : > /var/lib/libvirt/tftp/pxelinux.0
+net_define pxe "name='virbr1' stp='on' delay='15'" "" "<tftp root='/var/lib/libvirt/tftp'/>" "<bootp file='pxelinux.0'/>"
 guest_define installer "{NIC.format(mac='52:54:00:20:00:01', net='pxe')}"
 bridge br0 1 1500
 mkdir -p /etc/sysconfig/network-scripts

@@ -128,7 +128,7 @@ def test_readme_check_table_is_the_catalogs():
         readme = f.read()
     assert docs.with_table(readme) == readme, "README's check table is out of date: run `make docs`"
     for cid in CHECKS:
-        assert f"| `{cid}` |" in readme
+        assert f"| [`{cid}`](docs/checks/{cid}.md) |" in readme
 
 
 @pytest.mark.parametrize("cid", sorted(CHECKS))

@@ -142,7 +142,7 @@ def test_dead_and_hung_hosts_cost_their_timeout_once_and_never_stall_the_others(
     live ones: each hung host is given up after --host-timeout, once, and the live hosts are
     gathered meanwhile by the workers that take the hung ones' places."""
     serial, _, _ = serial_run
-    timeout = 2
+    timeout = 4
     dead = "fl-dead"
     fleet.add_host(dead)
     os.kill(fleet.get(dead).pid, signal.SIGKILL)

@@ -59,4 +59,4 @@ def test_html_has_the_same_view_without_script(view):
     assert "data-guest='sick'" in block and "data-guest='well'" not in block
     checks = [html.unescape(c) for c in re.findall(r"<li data-check='([^']+)'>", block)]
     assert checks == EXPECTED_ORDER, checks
-    assert block.count("class='kvm-remediation'") == len(EXPECTED_ORDER)  # each with its fix, in the page itself
+    assert block.count("class='kvm-guest-fix'") == len(EXPECTED_ORDER)  # each with its fix, in the page itself

@@ -89,3 +89,25 @@ def test_screenshot_of_the_report(report, tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", data[16:24]) == (1400, 1800)
     assert len(data) > 50_000  # a page with content, not a blank one
+
+
+def test_findings_are_listed_first_without_javascript(report, tmp_path):
+    """As a mail client shows it (scripts stripped): the static findings list comes first, each finding
+    once with the first line of its fix; pytest-html's script-drawn tables are not needed for it."""
+    import re
+
+    raw = open(report.html_path).read()
+    stripped = tmp_path / "no-script.html"
+    stripped.write_text(re.sub(r"<script\b.*?</script>", "", raw, flags=re.S | re.I))
+    dom, doc = rendered(stripped.as_uri())
+    assert "<script" not in dom.lower()
+    block = doc.xpath("//div[@class='kvm-static-findings']")
+    assert len(block) == 1
+    assert dom.index("kvm-static-findings") < dom.index('id="kvm-fleet"')
+    rows = block[0].xpath(".//tr[@class='kvm-static-finding']")
+    want = sorted((r["host"], r["object"], r["check"]) for r in report.results["results"]
+                  if r["outcome"] in ("failed", "error"))
+    got = sorted((_text(tr[0]), _text(tr[1]), _text(tr[2])) for tr in rows)
+    assert got == want and len(set(got)) == len(got)
+    assert all(_text(tr[5]) for tr in rows)  # a fix line for each
+    assert block[0].xpath(".//a[contains(@href, 'bridge-forward-delay.md')]")

@@ -1,6 +1,5 @@
 """Catalog: what a guest boots from the network (tests_guest/test_guest_boot.py)."""
 from .base import Check, Fix
-from .networks import RESTART_NOTE
 
 LIBVIRT_BOOTP = ("libvirt docs/formatnetwork.rst <tftp root>, <bootp file server> and src/network/bridge_driver.c "
                  "networkDnsmasqConfContents (enable-tftp, tftp-root, dhcp-boot=FILE[,,SERVER] from the first IPv4 "
@@ -23,9 +22,10 @@ _BOOTP_TEXT = """\
 virsh net-edit {network}
 #   inside the <ip> element: <tftp root='/var/lib/tftpboot'/>
 #   inside its <dhcp>:       <bootp file='pxelinux.0'/>   (or file='http://...' for iPXE, or server='TFTP-SERVER')
-# dnsmasq reads it when the network starts again:
+# dnsmasq reads it when the network starts again, at a quiet time:
 #   virsh net-destroy {network} && virsh net-start {network}
-""" + RESTART_NOTE
+# that takes running guests' NICs off the new bridge until libvirtd (or virtqemud) restarts, or until
+# each is put back by hand:  ip link set dev vnetN master {bridge}"""
 
 CHECKS = [
     Check(

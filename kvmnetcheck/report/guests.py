@@ -82,7 +82,7 @@ def stories_html(stories: list[GuestStory]) -> str:
         for r in s.findings:
             parts.append(f"<li data-check='{e(r.check, quote=True)}'><b>{'ERROR' if r.outcome == 'error' else 'FAIL'}"
                          f" [{e(r.severity)}] {e(r.check)}</b> {e(r.object)}: {e(r.message)}"
-                         + (f"<pre class='kvm-remediation'>{e(r.remediation)}</pre>" if r.remediation else "")
+                         + (f"<pre class='kvm-guest-fix'>{e(r.remediation)}</pre>" if r.remediation else "")
                          + "</li>")
         parts.append("</ol></div>")
     parts.append("</div>")

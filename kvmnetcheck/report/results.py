@@ -12,6 +12,9 @@ from ..facts.model import HostFacts
 from ..raw import public_uri
 
 OUTCOMES = ("passed", "failed", "skipped", "error", "waived")
+# results.json's layout (report/results.schema.json describes it): bump when a field changes meaning or
+# goes; adding a field keeps the number
+SCHEMA_VERSION = 1
 
 
 @dataclass
@@ -54,6 +57,7 @@ def write_results(path: str, hosts: list[HostFacts], results: list[Result], poli
     """Write results.json; `sections` adds top-level parts (gate, waivers, drift, fix scripts)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     doc = {
+        "schema_version": SCHEMA_VERSION,
         "tool": {"name": "kvm-netcheck", "version": __version__},
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "policy": policy,

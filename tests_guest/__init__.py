@@ -1,0 +1,1 @@
+"""Guest checks: one test function per check (see kvmnetcheck/catalog)."""

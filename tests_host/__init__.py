@@ -1,0 +1,1 @@
+"""Host checks: one test function per check (see kvmnetcheck/catalog)."""
