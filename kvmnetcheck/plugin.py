@@ -47,6 +47,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--prom-textfile", default=None, metavar="PATH",
                 help="also write the run's figures in Prometheus' text format to PATH (node_exporter's "
                      "textfile collector reads *.prom)")
+    g.addoption("--shard", default=None, metavar="K/N",
+                help="check only slice K of N of the hosts (stable by host name); `kvm-netcheck merge` joins "
+                     "the slices' reports into one")
     g.addoption("--check", action="append", default=[], metavar="ID[,ID]",
                 help="run only these checks (repeatable; --list-checks names them)")
     g.addoption("--skip-check", action="append", default=[], metavar="ID[,ID]",

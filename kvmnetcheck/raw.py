@@ -8,6 +8,7 @@ raw, so a newer suite parses facts saved by an older one with its own parsers.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -134,3 +135,20 @@ def load(directory: str) -> list[RawHost]:
             out.append(RawHost(host=entry.get("host", path), spec=entry.get("host", path),
                                error=f"saved facts unreadable: {path}: {e}"))
     return out
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """--shard=K/N: slice K (1..N) of N."""
+    k, sep, n = (text or "").partition("/")
+    if not (sep and k.strip().isdigit() and n.strip().isdigit()) or not 1 <= int(k) <= int(n):
+        raise ValueError(f"--shard wants K/N with 1 <= K <= N, got {text!r}")
+    return int(k), int(n)
+
+
+def in_shard(host: str, shard: Optional[tuple[int, int]]) -> bool:
+    """Whether a host belongs to slice K of N: by a hash of its name, so the slices stay the same from
+    one night to the next whatever the order of the inventory, and N slices cover every host once."""
+    if shard is None:
+        return True
+    k, n = shard
+    return int(hashlib.sha256(host.encode("utf-8", "surrogateescape")).hexdigest()[:16], 16) % n == k - 1

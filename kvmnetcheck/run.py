@@ -107,6 +107,10 @@ class KvmRun:
         except (PolicyError, BaselineError) as e:
             raise pytest.UsageError(str(e)) from None
         self.limits = Limits(max_port_block_s=self._max_port_block(config))
+        try:
+            self.shard = raw_store.parse_shard(config.getoption("--shard")) if config.getoption("--shard") else None
+        except ValueError as e:
+            raise pytest.UsageError(str(e)) from None
         # this run's catalog severities: the policy re-rates checks for this fleet
         self.severity = {cid: self.gate.policy.severities.get(cid, c.severity) for cid, c in CHECKS.items()}
         self.is_worker = hasattr(config, "workerinput")
@@ -211,6 +215,8 @@ class KvmRun:
                 raws = raw_store.load(source)
             except raw_store.FactsFormatError as e:
                 raise pytest.UsageError(str(e)) from None
+            if not worker_dir:
+                raws = [r for r in raws if raw_store.in_shard(r.host, self.shard)]
         else:
             def progress(done, total, name):
                 if tr is not None and total > 1 and tr.isatty():  # sys.stdout is pytest's capture here
@@ -266,6 +272,7 @@ class KvmRun:
             sudo_user=getattr(o, "sudo_user", None), ansible_inventory=getattr(o, "ansible_inventory", None),
             force_ansible=getattr(o, "force_ansible", False), libvirt_uris=uris,
             workers=config.getoption("--gather-workers"), host_timeout=config.getoption("--host-timeout"),
+            shard=self.shard,
         )
 
     def _uncaptured(self):

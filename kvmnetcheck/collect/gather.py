@@ -20,7 +20,7 @@ from typing import Callable, Optional
 
 import testinfra
 
-from ..raw import RawHost, RawLibvirt
+from ..raw import RawHost, RawLibvirt, in_shard
 from .libvirt_conn import SshWrappers, read_libvirt, uri_for_backend
 
 COLLECTOR = resources.files(__package__).joinpath("collector.sh").read_text()
@@ -39,6 +39,7 @@ class GatherOptions:
     libvirt_uris: dict[str, str] = field(default_factory=dict)  # host name -> URI, or "none"
     workers: int = 16
     host_timeout: float = 300.0
+    shard: Optional[tuple[int, int]] = None  # --shard=K/N: only the hosts of slice K
 
 
 def expand_hosts(specs: list[Optional[str]], opts: GatherOptions) -> list[tuple[str, object]]:
@@ -130,7 +131,7 @@ def collect_raw(name: str, host, opts: GatherOptions, wrappers: SshWrappers,
 
 def gather_all(specs: list[Optional[str]], opts: GatherOptions,
                progress: Optional[Callable[[int, int, str], None]] = None) -> list[RawHost]:
-    hosts = expand_hosts(specs, opts)
+    hosts = [(name, h) for name, h in expand_hosts(specs, opts) if in_shard(name, opts.shard)]
     wrappers = SshWrappers()
     results: dict[int, RawHost] = {}
     futures: dict[Future, int] = {}

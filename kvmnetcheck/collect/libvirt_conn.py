@@ -41,10 +41,7 @@ def read_libvirt(uri: str) -> RawLibvirt:
     try:
         raw = RawLibvirt("libvirt-python", uri)
         raw.lib_version = _version_tuple(conn.getLibVersion())
-        try:
-            raw.hypervisor_version = "QEMU " + ".".join(map(str, _version_tuple(conn.getVersion())))
-        except libvirt.libvirtError:
-            pass
+        # (no getVersion(): the QEMU driver answers it by probing QEMU's capabilities, and no check uses it)
         for net in conn.listAllNetworks():
             try:
                 active = bool(net.isActive())

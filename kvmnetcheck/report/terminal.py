@@ -32,6 +32,29 @@ class PrintableTerminal:
         return getattr(self._tr, name)
 
 
+LISTED = 20  # hosts named one by one in a summary line before "and N more"
+
+
+def libvirt_sources(facts: list[HostFacts]) -> list[str]:
+    """How libvirt was read, summed up by source; only the hosts that need attention are named (read
+    through the virsh fallback, or not at all)."""
+    by: dict[str, list[HostFacts]] = {}
+    for f in facts:
+        if f.reachable:
+            by.setdefault(f.libvirt.source, []).append(f)
+    if not by:
+        return []
+    lines = ["  libvirt read through: " + ", ".join(f"{src} on {len(hs)} host(s)" for src, hs in sorted(by.items()))]
+    for src in ("virsh", "none"):
+        hosts = by.get(src, [])
+        for f in hosts[:LISTED]:
+            why = f" ({f.libvirt.error})" if src == "none" and f.libvirt.error else ""
+            lines.append(f"  {f.host}: libvirt read through {src}{why}")
+        if len(hosts) > LISTED:
+            lines.append(f"  ... and {len(hosts) - LISTED} more read through {src}")
+    return lines
+
+
 def findings(tr, results: list[Result], facts: list[HostFacts], results_path: Optional[str]) -> None:
     tr = PrintableTerminal(tr)
     tr.section("kvm-netcheck findings")
@@ -49,12 +72,14 @@ def findings(tr, results: list[Result], facts: list[HostFacts], results_path: Op
     counts = {o: sum(1 for r in results if r.outcome == o) for o in ("passed", "failed", "skipped", "error")}
     tr.write_line(f"hosts: {len(facts)} ({sum(1 for f in facts if not f.reachable)} unreachable); "
                   + ", ".join(f"{n} {o}" for o, n in counts.items()))
-    for f in facts:
-        if f.reachable:
-            src = f.libvirt.source if f.libvirt.source != "none" else f"none ({f.libvirt.error})"
-            tr.write_line(f"  {f.host}: libvirt read through {src}")
-            for problem in f.parse_errors:
-                tr.write_line(f"  {f.host}: could not read: {problem}", yellow=True)
+    for line in libvirt_sources(facts):
+        tr.write_line(line)
+    problems = [(f.host, p) for f in facts if f.reachable for p in f.parse_errors]
+    for host, problem in problems[:LISTED]:
+        tr.write_line(f"  {host}: could not read: {problem}", yellow=True)
+    if len(problems) > LISTED:
+        tr.write_line(f"  ... and {len(problems) - LISTED} more facts that could not be read (results.json: notes)",
+                      yellow=True)
     if results_path:
         tr.write_line(f"results: {results_path}")
 
