@@ -283,6 +283,23 @@ def test_missing_ansible_runner_says_what_to_install(tmp_path):
     assert not (tmp_path / "facts").exists()
 
 
+@pytest.mark.parametrize("extra, env", [(["-bK"], {}), (["--ask-vault-pass"], {}),
+                                        (["--vault-id", "fleet@prompt"], {}), ([], {"ANSIBLE_BECOME_ASK_PASS": "true"})])
+def test_password_prompts_are_refused_not_waited_for(tmp_path, extra, env):
+    """Under ansible-runner Ansible's prompts reach no one: asked for one, by an option after -- or
+    by its settings, the gatherer stops at once and names the files to give instead."""
+    import subprocess
+
+    p = subprocess.run([sys.executable, "-m", "kvmnetcheck.collect.ansible_gather", "-i", "nowhere.ini", "all",
+                        "--out", str(tmp_path / "facts"), "--", *extra],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, PYTHONPATH=REPO, **env), stdin=subprocess.DEVNULL)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert p.stderr.startswith("ansible_gather cannot answer Ansible's password prompts (") \
+        and "--become-password-file" in p.stderr, p.stderr
+    assert not (tmp_path / "facts").exists()
+
+
 def test_install_hint_matches_the_ansible_extra():
     tomllib = pytest.importorskip("tomllib")
     from kvmnetcheck.collect.ansible_gather import INSTALL

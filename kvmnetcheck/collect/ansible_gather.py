@@ -120,6 +120,44 @@ def _host_key_checking() -> Optional[str]:
     return "True" if value else "False"
 
 
+# the ansible command's one-letter options that take a value (the rest of a cluster like -eK=1 is it)
+_SHORT_WITH_VALUE = set("aBcefilMmPtTu")
+
+
+def password_prompts(extra: list[str]) -> list[str]:
+    """The password prompts Ansible would show, from the options after -- and from ansible.cfg
+    or the environment. Under ansible-runner Ansible has a terminal no one types into: a prompt
+    would wait forever, so these are refused before Ansible starts."""
+    found = []
+    args = iter(extra)
+    for a in args:
+        if a.startswith("--ask"):  # --ask-pass, --ask-become-pass, --ask-vault-pass(word), abbreviated or not
+            found.append(a.split("=", 1)[0])
+        elif a == "--vault-id" or a.startswith("--vault-id="):
+            v = a.split("=", 1)[1] if "=" in a else next(args, "")
+            if v == "prompt" or v.endswith("@prompt"):
+                found.append(f"--vault-id {v}")
+        elif a.startswith("-") and not a.startswith("--"):
+            for ch in a[1:]:
+                if ch in "kKJ":
+                    found.append(f"-{ch}")
+                    break
+                if ch in _SHORT_WITH_VALUE:
+                    break
+    try:
+        from ansible import constants as C
+    except Exception:  # an ansible.cfg Ansible cannot read: Ansible says so itself when it runs
+        return found
+    for name, setting in (("DEFAULT_ASK_PASS", "ask_pass"), ("DEFAULT_BECOME_ASK_PASS", "become_ask_pass"),
+                          ("DEFAULT_ASK_VAULT_PASS", "ask_vault_pass")):
+        if getattr(C, name, False):
+            found.append(f"{setting} = True")
+    for v in getattr(C, "DEFAULT_VAULT_IDENTITY_LIST", None) or []:
+        if str(v) == "prompt" or str(v).endswith("@prompt"):
+            found.append(f"vault_identity_list {v}")
+    return found
+
+
 def list_hosts(inventory: Optional[str], pattern: str, extra: list[str]) -> list[str]:
     cmd = [_ansible(), pattern, "--list-hosts"] + (["-i", inventory] if inventory else []) + extra
     p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PATH=_path()))
@@ -226,6 +264,11 @@ def gather(inventory: Optional[str], pattern: str, out_dir: str, forks: int = 50
            connect_timeout: int = 10, extra: Optional[list[str]] = None) -> list[RawHost]:
     extra = list(extra or [])
     ansible_runner = _require_ansible()
+    prompts = password_prompts(extra)
+    if prompts:
+        raise SystemExit(f"ansible_gather cannot answer Ansible's password prompts ({', '.join(prompts)}): "
+                         "give the passwords in files after -- instead (--connection-password-file, "
+                         "--become-password-file, --vault-password-file)")
     hosts = list_hosts(inventory, pattern, extra)
     nonce = secrets.token_hex(12)
     when = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
