@@ -66,8 +66,25 @@ def fleet(tmp_path_factory):
                       + "\n" for inv, n in HOSTS.items())
             + "\n[fleet:vars]\nansible_user=root\n"
             f"ansible_port={PORT}\nansible_ssh_private_key_file={lab.root}/id_ed25519\n"
-            f"ansible_ssh_common_args='-F {ssh_config}'\nansible_python_interpreter=/usr/bin/python3\n")
+            f"ansible_ssh_common_args='-F {ssh_config}'\nansible_python_interpreter=/usr/bin/python3\n"
+            # outside the fleet: a host nothing answers for (a closed port on the loopback, no
+            # proxy), and kvm-c's sshd under a name whose host key is in no known_hosts
+            "\n[strangers]\n"
+            f"kvm-gone ansible_host=127.0.0.1 ansible_port={_closed_port()} ansible_user=root "
+            "ansible_ssh_common_args='-F /dev/null -o BatchMode=yes'\n"
+            f"kvm-unknown-key ansible_host={HOSTS['kvm-c']} ansible_port={PORT} ansible_user=root "
+            f"ansible_ssh_private_key_file={lab.root}/id_ed25519 "
+            f"ansible_ssh_common_args='-F {ssh_config} -o HostKeyAlias=kvm-unknown-key'\n")
         yield {"lab": lab, "dir": d, "log": log, "inventory": str(inventory)}
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (connections to it are refused)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _sessions(log) -> list[tuple[str, str, str]]:
@@ -162,3 +179,146 @@ def test_gathering_through_ansible_is_checked_offline(fleet, inventory_run, tmp_
         return {(r["check"], r["host"], r["object"]): r["outcome"] for r in run.results["results"]}
 
     assert outcomes(offline) == outcomes(direct)
+
+
+def _fake_ansible_dir(tmp_path) -> tuple[str, str]:
+    """A directory whose `ansible` records its arguments (one JSON list a line) and runs the real one."""
+    real = os.path.join(VENV_BIN, "ansible")
+    if not os.access(real, os.X_OK):
+        pytest.skip("needs ansible-core installed beside this Python")
+    d = tmp_path / "bin"
+    d.mkdir()
+    log = tmp_path / "ansible-argv.log"
+    wrapper = d / "ansible"
+    wrapper.write_text(f"#!{sys.executable}\nimport json, os, sys\n"
+                       f"with open({str(log)!r}, 'a') as f:\n    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+                       f"os.execv({real!r}, [{real!r}] + sys.argv[1:])\n")
+    wrapper.chmod(0o755)
+    return str(d), str(log)
+
+
+def test_gathering_runs_ansible_without_deprecated_flags_and_reports_unreachable_hosts(fleet, tmp_path,
+                                                                                        monkeypatch):
+    """ansible-runner drives the `ansible` command (no --tree, no --one-line, no tree files): each
+    host's result comes from the run's events, whole even past ansible-runner's default event size.
+    A host that cannot be reached, or whose host key is unknown, is an error naming why; the others
+    are gathered all the same."""
+    from kvmnetcheck import raw as raw_store
+    from kvmnetcheck.collect import ansible_gather
+
+    fake, log = _fake_ansible_dir(tmp_path)
+    monkeypatch.setattr(ansible_gather, "_bin_dir", lambda: fake)
+    monkeypatch.delenv("ANSIBLE_HOST_KEY_CHECKING", raising=False)
+    # four netplan files the collector reads 256 KiB of each: over 1 MB of output from kvm-b,
+    # where ansible-runner's callback would empty any result over 700,000 characters
+    big = fleet["lab"].get(HOSTS["kvm-b"])
+    big.sh("mkdir -p /etc/netplan && for i in 1 2 3 4; do yes '# padding' | head -c 300000 "
+           "> /etc/netplan/9$i-knc-padding.yaml; done")
+    out = tmp_path / "facts"
+    try:
+        raws = ansible_gather.gather(fleet["inventory"], "fleet:strangers", str(out), forks=5, timeout=120,
+                                     connect_timeout=10)
+    finally:
+        big.sh("rm -f /etc/netplan/9?-knc-padding.yaml")
+
+    calls = [json.loads(ln) for ln in open(log)]
+    assert any("--list-hosts" in c for c in calls), calls
+    runs = [c for c in calls if "-m" in c]
+    assert len(runs) == 1 and runs[0][runs[0].index("-m") + 1] == "script", calls
+    for c in calls:
+        assert not {"--tree", "-t", "--one-line", "-o"} & set(c), c
+        assert not [a for a in c if a.startswith(("--tree=", "--one-line"))], c
+
+    by_host = {r.host: r for r in raws}
+    assert set(by_host) == set(HOSTS) | {"kvm-gone", "kvm-unknown-key"}, list(by_host)
+    for inv in HOSTS:
+        assert by_host[inv].error is None, (inv, by_host[inv].error)
+        assert f"@@{by_host[inv].nonce}@@ meta" in by_host[inv].output
+        assert by_host[inv].extra == {"gathered_by": "ansible"}
+    assert "\nuid=0\n" in by_host["kvm-c"].output  # through become
+    assert len(by_host["kvm-b"].output) > 1_000_000, len(by_host["kvm-b"].output)
+    gone = by_host["kvm-gone"].error or ""
+    assert gone.startswith("cannot reach ansible://kvm-gone: ") and "Connection refused" in gone, gone
+    # ansible-runner turns host key checking off unless told otherwise; the gatherer keeps Ansible's own
+    unknown = by_host["kvm-unknown-key"].error or ""
+    assert unknown.startswith("cannot reach ansible://kvm-unknown-key: ") \
+        and "Host key verification failed" in unknown, unknown
+
+    saved = {r.host: r for r in raw_store.load(str(out))}
+    assert saved["kvm-gone"].error == gone and saved["kvm-a"].output == by_host["kvm-a"].output
+
+
+def test_options_after_double_dash_are_ansible_own(fleet, tmp_path):
+    """--limit and -e after -- reach Ansible; a relative path among them (-e @vars.yml) means the
+    file where the command runs, as it does for the `ansible` command."""
+    import subprocess
+
+    work = tmp_path / "here"
+    work.mkdir()
+    (work / "vars.yml").write_text("knc_unused: 1\n")
+    out = tmp_path / "facts"
+    env = dict(os.environ, PYTHONPATH=REPO)
+    p = subprocess.run([sys.executable, "-m", "kvmnetcheck.collect.ansible_gather", "-i", fleet["inventory"],
+                        "fleet:strangers", "--out", str(out), "--forks", "5",
+                        "--", "--limit", "!kvm-b:!kvm-unknown-key", "-e", "@vars.yml"],
+                       cwd=work, capture_output=True, text=True, timeout=300, env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "3 host(s) gathered through ansible" in p.stdout and ", 1 unreachable" in p.stdout, p.stdout + p.stderr
+    assert "  kvm-gone: cannot reach ansible://kvm-gone: " in p.stderr, p.stderr
+    index = json.loads((out / "index.json").read_text())
+    assert [e["host"] for e in index["hosts"]] == ["kvm-a", "kvm-c", "kvm-gone"], index
+
+
+def test_missing_ansible_runner_says_what_to_install(tmp_path):
+    import subprocess
+
+    code = ("import sys; sys.modules['ansible_runner'] = None\n"
+            "from kvmnetcheck.collect.ansible_gather import main\n"
+            f"main(['-i', 'nowhere.ini', 'all', '--out', {str(tmp_path / 'facts')!r}])\n")
+    p = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1, p.stdout + p.stderr
+    from kvmnetcheck.collect.ansible_gather import INSTALL
+
+    assert p.stderr.strip() == f"ansible-runner is not installed: {INSTALL}", p.stderr
+    assert not (tmp_path / "facts").exists()
+
+
+@pytest.mark.parametrize("extra, env", [(["-bK"], {}), (["--ask-vault-pass"], {}),
+                                        (["--vault-id", "fleet@prompt"], {}), ([], {"ANSIBLE_BECOME_ASK_PASS": "true"})])
+def test_password_prompts_are_refused_not_waited_for(tmp_path, extra, env):
+    """Under ansible-runner Ansible's prompts reach no one: asked for one, by an option after -- or
+    by its settings, the gatherer stops at once and names the files to give instead."""
+    import subprocess
+
+    p = subprocess.run([sys.executable, "-m", "kvmnetcheck.collect.ansible_gather", "-i", "nowhere.ini", "all",
+                        "--out", str(tmp_path / "facts"), "--", *extra],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, PYTHONPATH=REPO, **env), stdin=subprocess.DEVNULL)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert p.stderr.startswith("ansible_gather cannot answer Ansible's password prompts (") \
+        and "--become-password-file" in p.stderr, p.stderr
+    assert not (tmp_path / "facts").exists()
+
+
+def test_install_hint_matches_the_ansible_extra():
+    tomllib = pytest.importorskip("tomllib")
+    from kvmnetcheck.collect.ansible_gather import INSTALL
+
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
+        extra = tomllib.load(f)["project"]["optional-dependencies"]["ansible"]
+    assert sorted(extra) == sorted(a.strip("'") for a in INSTALL.split(" (")[0].split()[2:]), (extra, INSTALL)
+
+
+def test_a_result_without_the_collector_output_is_an_error():
+    from kvmnetcheck.collect.ansible_gather import raw_from_result
+
+    when = "2026-01-01T00:00:00+00:00"
+    assert raw_from_result("h", None, "n", when).error == "ansible gave no result for this host"
+    r = raw_from_result("h", ("runner_on_unreachable", {"msg": "ssh:  connect\n refused"}), "n", when)
+    assert r.error == "cannot reach ansible://h: ssh: connect refused" and not r.output
+    # ansible-runner empties a result past MAX_EVENT_RES
+    assert "missing" in raw_from_result("h", ("runner_on_ok", {}), "n", when).error
+    r = raw_from_result("h", ("runner_on_failed", {"rc": 127, "stdout": "", "stderr": "sh: not found"}), "n", when)
+    assert r.error == "cannot run the collector on ansible://h (exit 127): sh: not found"
+    r = raw_from_result("h", ("runner_on_ok", {"rc": 0, "stdout": "x\n@@n@@ meta\t\n"}), "n", when)
+    assert r.error is None and r.nonce == "n" and r.extra == {"gathered_by": "ansible"}
