@@ -16,6 +16,21 @@ from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 FORMAT = 1  # bump when a field changes meaning; the loader says what it can read
+# every saved format this version reads (a newer FORMAT keeps the older ones here, with what
+# from_json does to read them): facts saved by an older version stay readable
+READABLE_FORMATS: tuple[int, ...] = (1,)
+
+
+def _readable(fmt) -> bool:
+    if isinstance(fmt, str) and fmt.strip().isdigit():
+        fmt = int(fmt)  # "1" as written by hand or by another tool
+    return fmt in READABLE_FORMATS
+
+
+def _reads() -> str:
+    if len(READABLE_FORMATS) == 1:
+        return f"format {READABLE_FORMATS[0]}"
+    return "formats " + ", ".join(str(f) for f in READABLE_FORMATS)
 
 
 class FactsFormatError(ValueError):
@@ -70,8 +85,8 @@ class RawHost:
     @classmethod
     def from_json(cls, d: dict, where: str = "") -> "RawHost":
         fmt = d.get("format")
-        if fmt != FORMAT:
-            raise FactsFormatError(f"{where}: saved facts format {fmt!r}; this version reads format {FORMAT}")
+        if not _readable(fmt):
+            raise FactsFormatError(f"{where}: saved facts format {fmt!r}; this version reads {_reads()}")
         lv = d.get("libvirt")
         libvirt = None
         if lv is not None:
@@ -120,9 +135,11 @@ def load(directory: str) -> list[RawHost]:
         raise FactsFormatError(f"{directory}: no index.json (not a --save-facts directory)") from None
     except (OSError, ValueError) as e:
         raise FactsFormatError(f"{index_path}: {e}") from None
-    if index.get("format") != FORMAT:
+    if not isinstance(index, dict):
+        raise FactsFormatError(f"{index_path}: not a saved facts index")
+    if not _readable(index.get("format")):
         raise FactsFormatError(f"{directory} was saved by {index.get('tool', 'an unknown version')} in format "
-                               f"{index.get('format')!r}; this version reads format {FORMAT}")
+                               f"{index.get('format')!r}; this version reads {_reads()}")
     out = []
     for entry in index.get("hosts", []):
         path = os.path.join(directory, os.path.basename(entry["file"]))
