@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import shlex
 from typing import Optional
@@ -71,11 +72,22 @@ def parse_save_with_policies(text: str) -> tuple[tuple[IptablesRule, ...], tuple
     return tuple(rules), tuple(policies)
 
 
-def _parse_rule(table: str, line: str) -> Optional[IptablesRule]:
+@functools.lru_cache(maxsize=8192)
+def rule_words(line: str) -> tuple[str, ...]:
+    """A rule's words as the shell would split iptables-save's quoting (plain words if it cannot).
+
+    Split once per distinct line: the hosts of a fleet share most of their rules (libvirt writes
+    the same ones for the same networks), and each bridge's verdict walks them all again."""
     try:
-        words = shlex.split(line)
+        return tuple(shlex.split(line))
     except ValueError:
-        words = line.split()
+        return tuple(line.split())
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_rule(table: str, line: str) -> Optional[IptablesRule]:
+    # one immutable rule for a line, shared by every host that has it
+    words = rule_words(line)
     if len(words) < 2:
         return None
     chain = words[1]

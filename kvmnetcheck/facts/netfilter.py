@@ -42,10 +42,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import shlex
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from .iptables import rule_words
 from .model import Iptables, IptablesRule
 
 ACCEPT = "accept"
@@ -359,11 +359,8 @@ _IPT_SHORT = {"--in-interface": "-i", "--out-interface": "-o", "--source": "-s",
               "--source-ports": "--sports", "--destination-ports": "--dports"}
 
 
-def _ipt_words(text: str) -> list[str]:
-    try:
-        return shlex.split(text)
-    except ValueError:
-        return text.split()
+def _ipt_words(text: str) -> tuple[str, ...]:
+    return rule_words(text)
 
 
 def _ipt_option(opt: str, value: Optional[str], module: Optional[str], proto: Optional[str],
