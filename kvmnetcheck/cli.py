@@ -3,6 +3,8 @@
     kvm-netcheck --hosts=ssh://kvm01,ssh://kvm02 --output-dir=DIR
     kvm-netcheck --list-checks
     kvm-netcheck --check=bridge-forward-delay --hosts=...
+    kvm-netcheck --shard=1/4 --hosts=... --output-dir=out/1     # one slice of a fleet
+    kvm-netcheck merge out/1 out/2 out/3 out/4 --output-dir=out  # their one report
 
 Every pytest and pytest-testinfra option passes through. It runs pytest on the installed checks
 (or a clone's tests_host/ and tests_guest/) with the suite's own ini, wherever it is started from.
@@ -38,10 +40,36 @@ def pytest_args(argv: list[str]) -> list[str]:
             *argv, *map(str, dirs)]
 
 
+# options of a run that take a value, as `--opt VALUE` or `--opt=VALUE`
+VALUE_OPTIONS = {"--output-dir", "--policy", "--waivers", "--fail-on", "--baseline", "--fix-scripts", "--summary-md",
+                 "--prom-textfile", "--results-json", "--html", "--max-port-block", "-c", "-p", "-W", "-o"}
+
+
+def merge_args(argv: list[str]) -> list[str]:
+    """`merge DIR... [options]`: the shards' directories, and any option of a run (--output-dir...)."""
+    dirs, opts, i = [], [], 0
+    while i < len(argv):
+        a = argv[i]
+        if a.startswith("-"):
+            opts.append(a)
+            if a in VALUE_OPTIONS and i + 1 < len(argv):
+                opts.append(argv[i + 1])
+                i += 1
+        else:
+            dirs.append(a)
+        i += 1
+    if not dirs:
+        raise SystemExit("kvm-netcheck merge: name the output directories of the --shard runs")
+    return ["-c", str(SUITE / "pytest.ini"), f"--rootdir={SUITE}", "-W", "ignore::pytest.PytestAssertRewriteWarning",
+            f"--merge={','.join(dirs)}", *opts]
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     import pytest
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["merge"]:
+        return int(pytest.main(merge_args(argv[1:])))
     return int(pytest.main(pytest_args(argv)))
 
 

@@ -1,30 +1,40 @@
-"""Parametrization: one test item per (host, object), part of the installed plugin.
+"""The suite's test items: one per (check, host), each evaluating its check on every object of that
+kind on the host, one Result per object. Part of the installed plugin.
 
-A check asks for the objects it is about by argument name, and optionally for
-`host_facts` (the facts of the host the object lives on) and `limits`:
+A check is a plain function marked @check(ID) that names the objects it is about by argument
+name, and optionally `host_facts` (the facts of the host the object lives on), `limits` and
+`pytestconfig`; it is called once per object:
 
-| argument        | one item per                                       | id                     |
-|-----------------|----------------------------------------------------|------------------------|
-| target          | host named on the command line, reachable or not   | ID:kvm01                  |
-| host_facts      | reachable host (alone: one item per host)          | ID:kvm01                  |
-| bridge          | Linux bridge, live                                 | ID:kvm01:virbr0           |
-| network         | libvirt network                                    | ID:kvm01:default          |
-| guest, nic      | guest NIC (a check takes both arguments)           | ID:kvm01:web1/52:54:00:.. |
-| bridge_config   | bridge in persistent network config                | ID:kvm01:br0@/etc/...     |
-| ovs_bridge      | Open vSwitch bridge (None: OVS runs, unreadable)   | ID:kvm01:ovsbr0           |
+| argument        | called once per                                    | a result's object       |
+|-----------------|----------------------------------------------------|-------------------------|
+| target          | host named on the command line, reachable or not   | kvm01                   |
+| host_facts      | reachable host (alone: once per host)              | kvm01                   |
+| bridge          | Linux bridge, live                                 | virbr0                  |
+| network         | libvirt network                                    | default                 |
+| guest, nic      | guest NIC (a check takes both arguments)           | web1/52:54:00:..        |
+| bridge_config   | bridge in persistent network config                | br0@/etc/...            |
+| ovs_bridge      | Open vSwitch bridge (None: OVS runs, unreadable)   | ovsbr0                  |
 
-(ID is the check's id, so `-k bridge-forward-delay` selects that check.)
-
-Each item carries a `subject(host, object)` mark: the run turns its outcome into one
-Result about that host and object.
+The item is named `test_fn[ID:HOST]` (so `-k ID`, `-k HOST` and `-m SEVERITY` select), and each
+result's test id is `test_fn[ID:HOST:OBJECT]`, as it appears in results.json and JUnit. A host's
+facts are parsed when its first item runs and let go after its last one (items run host by host),
+so a run over a fleet holds one host's facts at a time, and pytest holds one item per check and
+host, not one per object.
 """
 from __future__ import annotations
 
+import inspect
+from typing import Any, Callable, Optional
+
 import pytest
 
-from .catalog import Limits
+from .catalog import Finding, Limits
 
 RUN_PLUGIN = "kvm-netcheck-run"  # the name the run object is registered under
+
+KIND_ARGS = {"bridge": ("bridge",), "network": ("network",), "nic": ("guest", "nic"),
+             "bridge_config": ("bridge_config",), "ovs_bridge": ("ovs_bridge",)}
+EXTRA_ARGS = {"host_facts", "target", "limits", "pytestconfig"}
 
 
 def _run(config):
@@ -37,7 +47,8 @@ def limits(pytestconfig) -> Limits:
     return _run(pytestconfig).limits
 
 
-def _objects(kind, h):
+def objects_of(kind: str, h) -> list[tuple[str, tuple]]:
+    """(label, argument values) of each object of a kind on a host, in a stable order."""
     if kind == "bridge":
         return [(b.name, (b,)) for b in h.bridges]
     if kind == "network":
@@ -54,37 +65,96 @@ def _objects(kind, h):
     raise KeyError(kind)
 
 
-KIND_ARGS = {"bridge": ("bridge",), "network": ("network",), "nic": ("guest", "nic"),
-             "bridge_config": ("bridge_config",), "ovs_bridge": ("ovs_bridge",)}
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if metafunc.definition.get_closest_marker("check") is None:
-        return  # only the suite's checks are about hosts' objects
-    names = set(metafunc.fixturenames)
-    kinds = [k for k in KIND_ARGS if k in names]
-    if not kinds and not names & {"target", "host_facts"}:
-        return
+def kind_of(fn: Callable) -> Optional[str]:
+    """The object kind a check function is about (None: the host itself); a usage error if its
+    arguments name none of the known ones, or two kinds."""
+    names = set(inspect.signature(fn).parameters)
+    kinds = [k for k, args in KIND_ARGS.items() if set(args) & names]
+    unknown = names - EXTRA_ARGS - {a for args in KIND_ARGS.values() for a in args}
+    if unknown:
+        raise pytest.UsageError(f"{fn.__name__}: unknown argument(s) {sorted(unknown)} (known: "
+                                f"{sorted(EXTRA_ARGS | {a for args in KIND_ARGS.values() for a in args})})")
     if len(kinds) > 1:
-        raise pytest.UsageError(f"{metafunc.function.__name__} asks for several object kinds: {kinds}")
-    hosts = _run(metafunc.config).facts()
-    # each id starts with the check's id, so -k CHECK-ID selects it and JUnit's test names carry it
-    cid = metafunc.definition.get_closest_marker("check").args[0]
-    if "target" in names:
-        metafunc.parametrize("target", [
-            pytest.param(h, id=f"{cid}:{h.host}", marks=pytest.mark.subject(h.host, h.host)) for h in hosts])
-        return
-    reachable = [h for h in hosts if h.reachable]
-    if not kinds:
-        metafunc.parametrize("host_facts", [
-            pytest.param(h, id=f"{cid}:{h.host}", marks=pytest.mark.subject(h.host, h.host)) for h in reachable])
-        return
-    kind = kinds[0]
-    argnames = (["host_facts"] if "host_facts" in names else []) + list(KIND_ARGS[kind])
-    params = []
-    for h in reachable:
-        for label, values in _objects(kind, h):
-            head = (h,) if "host_facts" in names else ()
-            params.append(pytest.param(*head, *values, id=f"{cid}:{h.host}:{label}",
-                                       marks=pytest.mark.subject(h.host, label)))
-    metafunc.parametrize(argnames, params)
+        raise pytest.UsageError(f"{fn.__name__} asks for several object kinds: {kinds}")
+    if kinds:
+        missing = set(KIND_ARGS[kinds[0]]) - names
+        if missing:
+            raise pytest.UsageError(f"{fn.__name__}: a {kinds[0]} check takes {KIND_ARGS[kinds[0]]}")
+        return kinds[0]
+    return None
+
+
+class CheckFailed(Exception):
+    """An item whose check found something on one or more objects: the text is their findings."""
+
+
+class CheckItem(pytest.Item):
+    """One check on one host: calls the check function for each object, one Result each."""
+
+    def __init__(self, *, fn: Callable, check_id: str, host_index: int, host: str, kind: Optional[str],
+                 wants_target: bool, **kw):
+        super().__init__(**kw)
+        self.fn = fn
+        self.check_id = check_id
+        self.host_index = host_index
+        self.host = host
+        self.kind = kind
+        self.wants_target = wants_target
+        self.args = tuple(inspect.signature(fn).parameters)
+        self.kvm_results: list[dict] = []
+        self.obj = fn  # pytest-html and others look for the function here
+        for m in getattr(fn, "pytestmark", []):
+            self.add_marker(getattr(pytest.mark, m.name)(*m.args, **m.kwargs))
+
+    def runtest(self) -> None:
+        run = _run(self.config)
+        self.kvm_results = run.evaluate(self)
+        outcomes = [r["outcome"] for r in self.kvm_results]
+        if "failed" in outcomes or "error" in outcomes:
+            raise CheckFailed(self.check_id)
+        if outcomes and all(o in ("skipped", "waived") for o in outcomes) and "skipped" in outcomes:
+            pytest.skip(self.kvm_results[0]["message"] if len(outcomes) == 1 else
+                        f"{outcomes.count('skipped')} object(s) skipped")
+        if not outcomes:
+            pytest.skip(f"no {self.kind.replace('_', ' ') if self.kind else 'object'} on this host")
+
+    def call(self, values: dict[str, Any]) -> None:
+        self.fn(**{a: values[a] for a in self.args})
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, CheckFailed):
+            return _run(self.config).failure_text(self)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        code = getattr(self.fn, "__code__", None)
+        return self.path, (code.co_firstlineno - 1 if code else None), self.name
+
+
+def result_test_id(item: CheckItem, label: str) -> str:
+    """A result's test id: the item's, with the object after the host for object checks
+    (`test_fn[ID:HOST:OBJECT]`); a host check's is the item's own (`test_fn[ID:HOST]`)."""
+    return item.nodeid if item.kind is None else f"{item.nodeid[:-1]}:{label}]"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector, name, obj):
+    """A function marked @check becomes one CheckItem per host (per reachable host unless it checks
+    the host itself as `target`)."""
+    marker = None
+    for m in getattr(obj, "pytestmark", []) if callable(obj) else ():
+        if m.name == "check":
+            marker = m
+    if marker is None or not name.startswith("test"):
+        return None
+    cid = marker.args[0]
+    kind = kind_of(obj)
+    wants_target = "target" in inspect.signature(obj).parameters
+    run = _run(collector.config)
+    items = []
+    for i, h in enumerate(run.host_list()):
+        if not wants_target and h.error:
+            continue  # an unreachable host has only host-reachable
+        items.append(CheckItem.from_parent(collector, name=f"{name}[{cid}:{h.host}]", fn=obj, check_id=cid,
+                                           host_index=i, host=h.host, kind=kind, wants_target=wants_target))
+    return items

@@ -50,6 +50,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--shard", default=None, metavar="K/N",
                 help="check only slice K of N of the hosts (stable by host name); `kvm-netcheck merge` joins "
                      "the slices' reports into one")
+    g.addoption("--merge", action="append", default=[], metavar="DIR[,DIR]",
+                help="join the reports of --shard runs (their output directories) into one run's reports; "
+                     "`kvm-netcheck merge DIR...` says the same")
     g.addoption("--check", action="append", default=[], metavar="ID[,ID]",
                 help="run only these checks (repeatable; --list-checks names them)")
     g.addoption("--skip-check", action="append", default=[], metavar="ID[,ID]",

@@ -123,7 +123,9 @@ def save(directory: str, raws: list[RawHost], tool: str) -> None:
             json.dump(r.to_json(), f)
     with open(os.path.join(directory, "index.json"), "w") as f:
         json.dump({"format": FORMAT, "tool": tool,
-                   "hosts": [{"host": r.host, "file": n + ".json"} for r, n in zip(raws, names)]}, f, indent=1)
+                   "hosts": [{"host": r.host, "spec": r.spec, "file": n + ".json", "error": r.error}
+                             for r, n in zip(raws, names)]},
+                  f, indent=1)
 
 
 def load(directory: str) -> list[RawHost]:
@@ -169,3 +171,52 @@ def in_shard(host: str, shard: Optional[tuple[int, int]]) -> bool:
         return True
     k, n = shard
     return int(hashlib.sha256(host.encode("utf-8", "surrogateescape")).hexdigest()[:16], 16) % n == k - 1
+
+
+class SavedHosts:
+    """A --save-facts directory read one host at a time: `stubs` (each host's name, spec and error,
+    without what was gathered) for the whole run, `load(i)` for the one host being checked."""
+
+    def __init__(self, directory: str):
+        index_path = os.path.join(directory, "index.json")
+        try:
+            with open(index_path) as f:
+                index = json.load(f)
+        except FileNotFoundError:
+            raise FactsFormatError(f"{directory}: no index.json (not a --save-facts directory)") from None
+        except (OSError, ValueError) as e:
+            raise FactsFormatError(f"{index_path}: {e}") from None
+        if not isinstance(index, dict) or not _readable(index.get("format")):
+            load(directory)  # the same one-line refusal as a full load
+        self.directory = directory
+        self.paths: list[str] = []
+        self.stubs: list[RawHost] = []
+        for entry in index.get("hosts", []):
+            path = os.path.join(directory, os.path.basename(entry["file"]))
+            self.paths.append(path)
+            if "error" in entry:  # written since the index names each host's error
+                host = entry.get("host", path)
+                self.stubs.append(RawHost(host=host, spec=entry.get("spec") or host, error=entry["error"]))
+            else:  # an older index: the error is in the host's file
+                self.stubs.append(_stub(self._read(len(self.paths) - 1, entry.get("host", path))))
+
+    def _read(self, i: int, host: str) -> RawHost:
+        path = self.paths[i]
+        try:
+            with open(path) as f:
+                return RawHost.from_json(json.load(f), where=path)
+        except FactsFormatError:
+            raise
+        except (OSError, ValueError) as e:
+            return RawHost(host=host, spec=host, error=f"saved facts unreadable: {path}: {e}")
+
+    def load(self, i: int) -> RawHost:
+        r = self._read(i, self.stubs[i].host)
+        if r.host != self.stubs[i].host:  # the index and the file disagree: trust neither silently
+            return RawHost(host=self.stubs[i].host, spec=self.stubs[i].spec,
+                           error=f"saved facts of {self.paths[i]} are about {r.host!r}")
+        return r
+
+
+def _stub(r: RawHost) -> RawHost:
+    return RawHost(host=r.host, spec=r.spec, error=r.error, gathered_at=r.gathered_at, extra=r.extra)

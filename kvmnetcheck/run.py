@@ -1,23 +1,31 @@
 """The run: one object, registered in pytest_configure, that owns everything a run of the suite has.
 
-It holds the options and team policy (with this run's severities: a copy of the
-catalog's, never the catalog itself), every host's raw and parsed facts, each
-check's Result as it is made, and, once the session ends, the gate's verdict. Its
-methods are the pytest hooks; `pytest_sessionfinish` reads top to bottom in the order
-the end of a run happens: verdict, waivers used, drift, fix scripts, JUnit properties,
-results.json, exit status.
+It holds the options and team policy (with this run's severities: a copy of the catalog's, never
+the catalog itself), the hosts (what was gathered or saved, read one host at a time), the stream of
+Results as they are made (report/stream.py), and, once the session ends, the gate's verdict. Its
+methods are the pytest hooks.
+
+A run over a fleet stays flat in memory: pytest holds one item per check and host
+(objects.py), a host's facts are parsed when its first item runs and replaced by its digest after its
+last one, each Result goes to a spool file as it is made, and results.json, JUnit and the HTML are
+written from the spool, the findings and counts. `pytest_sessionfinish` reads top to bottom in the
+order the end of a run happens: the hosts not yet digested, verdict, waivers used, drift, fix scripts,
+results.json, JUnit, summaries, exit status; then the reports are published, or kept out of place.
+
+`kvm-netcheck merge` is a run too (--merge): no item, the shards' hosts and results read back in the
+order one run over all hosts would have made them, and the same end.
 """
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime
+import json
 import os
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pytest
 
@@ -28,16 +36,19 @@ from .catalog.docs import check_record
 from .collect.gather import GatherOptions, gather_all
 from .facts.host import facts_from_raw
 from .facts.model import HostFacts, Unreadable
+from .objects import KIND_ARGS, CheckItem, objects_of, result_test_id
 from .policy import PolicyError, TeamPolicy, WaiverSet, find_policy, load_policy, load_waivers
 from .raw import RawHost
 from .report import fleet, guests, html as html_report, terminal
 from .report.drift import Baseline, BaselineError, Drift, compare, load_baseline
-from .report.fixscripts import write_fix_scripts
+from .report.fixscripts import is_ours, write_fix_scripts
+from .report.junit import write_junit
+from .report.merge import MergeError, Shards, load_shards, shard_meta
 from .report.publish import DEFAULT_OUTPUT_DIR, Outputs
+from .report.results import Result, host_summary, write_results
+from .report.stream import FINDING, HostDigest, ResultStream
 from .report.summaries import write_prom_textfile, write_summary_md
-from .report.results import Result, write_results
 from .report.verdict import PYTEST_CODES_KEPT, Verdict, decide
-from .speedups import native_tracebacks
 
 DEFAULT_MAX_PORT_BLOCK_S = 4.0  # kernel STP with the minimum forward delay (2 s), see DOMAIN.md s.6
 DEFAULT_FAIL_ON = SEVERITIES[-1]  # any failure
@@ -68,6 +79,12 @@ class Gate:
             parts.append("re-rated: " + ", ".join(f"{c}={s}" for c, s in self.policy.severities.items()))
         return "; ".join(parts)
 
+    def fingerprint(self, severity: dict[str, str], max_port_block_s: float) -> dict[str, Any]:
+        """What must be the same in every shard of a fleet for their merge to be one run's judgement."""
+        return {"fail_on": self.fail_on, "allow_unreachable": self.allow_unreachable,
+                "severities": dict(sorted(severity.items())), "max_port_block_s": max_port_block_s,
+                "waivers": [w.describe() for w in self.waivers.entries]}
+
 
 def _ini_true(config, name: str) -> bool:
     try:
@@ -85,18 +102,6 @@ def _check_ids(config, option: str) -> set[str]:
     return ids
 
 
-def _check_id(item) -> Optional[str]:
-    m = item.get_closest_marker("check")
-    return m.args[0] if m and m.args else None
-
-
-def _subject(item) -> tuple[str, str]:
-    m = item.get_closest_marker("subject")
-    if m and len(m.args) == 2:
-        return m.args[0], m.args[1]
-    return "", ""
-
-
 class KvmRun:
     """One run of the suite (see the module docstring)."""
 
@@ -111,6 +116,9 @@ class KvmRun:
             self.shard = raw_store.parse_shard(config.getoption("--shard")) if config.getoption("--shard") else None
         except ValueError as e:
             raise pytest.UsageError(str(e)) from None
+        self.merge_dirs = [d for v in config.getoption("--merge") or () for d in v.split(",") if d]
+        if self.merge_dirs and (self.shard or config.getoption("--facts") or getattr(config.option, "hosts", None)):
+            raise pytest.UsageError("merge joins shards' reports: it takes no --shard, --facts or --hosts")
         # this run's catalog severities: the policy re-rates checks for this fleet
         self.severity = {cid: self.gate.policy.severities.get(cid, c.severity) for cid, c in CHECKS.items()}
         self.is_worker = hasattr(config, "workerinput")
@@ -118,27 +126,32 @@ class KvmRun:
         self.outputs = None if self.is_worker else self._outputs(config)
         if self.outputs is not None:
             self.outputs.stage()
-            o = config.option
-            o.htmlpath, o.xmlpath = self.outputs.at(self.outputs.html), self.outputs.at(self.outputs.junit)
+            # pytest-html writes compliance.html (staged); JUnit is written from the results, not by pytest
+            config.option.htmlpath = self.outputs.at(self.outputs.html)
+            config.option.xmlpath = None
         self.published: Optional[bool] = None  # True: reports moved into place; False: left as they were
+        self.keep_reason: Optional[str] = None
         self.session = None
-        self._raws: Optional[list[RawHost]] = None
-        self._facts: Optional[list[HostFacts]] = None
-        self.results: list[Result] = []
+        self.stream: Optional[ResultStream] = None
+        self._stubs: Optional[list[RawHost]] = None  # every host: name, spec, error
+        self._load: Optional[Callable[[int], RawHost]] = None  # one host's raw facts, read when wanted
+        self._positions: list[int] = []  # each host's place among all hosts (the order of an unsharded run)
+        self._facts: dict[int, HostFacts] = {}  # parsed hosts whose checks are not all done
+        self._left: dict[int, int] = {}  # host -> its items not yet torn down
+        self.digests: dict[int, HostDigest] = {}
         self.other_failures = 0  # failed tests that are no check: nothing vouches for them
         self.verdict: Optional[Verdict] = None
         self.drift: Optional[Drift] = None
         self.waiver_usage: list[dict] = []
         self.fix_scripts: dict[str, str] = {}
         self._worker_dir: Optional[str] = None
+        self._shards: Optional[Shards] = None
         self.exit_code: Optional[int] = None  # what the process returns (results.json's gate.exit_code)
-        self.keep_reason: Optional[str] = None
         self.started = time.monotonic()
 
     # ------------------------------------------------------------ outputs
 
-    @staticmethod
-    def _outputs(config) -> Optional[Outputs]:
+    def _outputs(self, config) -> Optional[Outputs]:
         """The run's report paths: --results-json, --html, --junitxml, --fix-scripts, --summary-md and
         --prom-textfile where given, else in --output-dir (or the ini's output_dir, `reports`). A pytest
         run that is no kvm-netcheck run (no such ini, no output option) writes none."""
@@ -153,12 +166,16 @@ class KvmRun:
         if fix_dir is None:
             fix_dir = os.path.join(os.path.dirname(results) or ".", "fix")
         o = config.option
+        base = os.path.dirname(results) or "."
         return Outputs(
             results=results,
             html=getattr(o, "htmlpath", None) or os.path.join(out_dir, "compliance.html"),
             junit=getattr(o, "xmlpath", None) or os.path.join(out_dir, "junit.xml"),
             fix_dir=None if fix_dir == "none" else fix_dir,
-            summary_md=config.getoption("--summary-md"), prom=config.getoption("--prom-textfile"))
+            summary_md=config.getoption("--summary-md"), prom=config.getoption("--prom-textfile"),
+            # a shard keeps its results one per line and what merging needs of its hosts
+            spool=os.path.join(base, "results.jsonl") if self.shard else None,
+            shard_meta=os.path.join(base, "shard.json") if self.shard else None)
 
     @property
     def results_path(self) -> Optional[str]:
@@ -199,12 +216,15 @@ class KvmRun:
             raise pytest.UsageError("--max-port-block must not be negative")
         return v
 
-    # ------------------------------------------------------------ facts
+    # ------------------------------------------------------------ hosts
 
-    def raws(self) -> list[RawHost]:
-        """Every host's raw facts, gathered (or loaded) once for the whole run."""
-        if self._raws is not None:
-            return self._raws
+    def host_list(self) -> list[RawHost]:
+        """Every host of the run (name, spec, error: no facts), gathered or loaded once."""
+        if self._stubs is not None:
+            return self._stubs
+        if self.merge_dirs:
+            self._stubs, self._positions = [], []
+            return self._stubs
         config = self.config
         tr = config.pluginmanager.get_plugin("terminalreporter")
         worker_dir = getattr(config, "workerinput", {}).get(WORKER_FACTS_DIR)
@@ -212,11 +232,14 @@ class KvmRun:
         started = time.monotonic()
         if source:
             try:
-                raws = raw_store.load(source)
+                saved = raw_store.SavedHosts(source)
             except raw_store.FactsFormatError as e:
                 raise pytest.UsageError(str(e)) from None
-            if not worker_dir:
-                raws = [r for r in raws if raw_store.in_shard(r.host, self.shard)]
+            keep = [i for i, s in enumerate(saved.stubs) if worker_dir or raw_store.in_shard(s.host, self.shard)]
+            self._stubs = [saved.stubs[i] for i in keep]
+            self._positions = keep
+            self._load = lambda i: saved.load(keep[i])
+            self._saved_dir = source
         else:
             def progress(done, total, name):
                 if tr is not None and total > 1 and tr.isatty():  # sys.stdout is pytest's capture here
@@ -228,27 +251,35 @@ class KvmRun:
             save_dir = config.getoption("--save-facts")
             if save_dir:
                 raw_store.save(save_dir, raws, TOOL)
-        self._raws = raws
+            self._stubs = [raw_store._stub(r) for r in raws]
+            self._positions = [int(r.extra.get("position", i)) for i, r in enumerate(raws)]
+            held = list(raws)
+
+            def load(i: int) -> RawHost:
+                r, held[i] = held[i], self._stubs[i]  # parsed once: its text is let go
+                return r
+
+            self._load = load
+            self._held = held
+            self._saved_dir = None
         if tr is not None and not worker_dir:
-            bad = sum(1 for r in raws if r.error)
+            bad = sum(1 for r in self._stubs if r.error)
             verb = f"loaded from {source}" if source else "gathered"
             with self._uncaptured():
-                tr.write_line(f"\nkvm-netcheck: {len(raws)} host(s) {verb} in {time.monotonic() - started:.1f} s"
-                              + (f", {bad} unreachable" if bad else ""))
-        return raws
-
-    def facts(self) -> list[HostFacts]:
-        """Every host's parsed facts (parsed once per process)."""
-        if self._facts is None:
-            raws = self.raws()
-            self._facts = [facts_from_raw(r) for r in raws]
-            # parsed: keep which hosts were read, not their text (tens of MB over a fleet)
-            self._raws = [dataclasses.replace(r, output="", libvirt=None) for r in raws]
-        return self._facts
+                tr.write_line(f"\nkvm-netcheck: {len(self._stubs)} host(s) {verb} in "
+                              f"{time.monotonic() - started:.1f} s" + (f", {bad} unreachable" if bad else ""))
+        return self._stubs
 
     @property
     def gathered(self) -> bool:
-        return self._raws is not None
+        return self._stubs is not None and (bool(self._stubs) or bool(self.merge_dirs))
+
+    def facts_at(self, i: int) -> HostFacts:
+        """Host i's facts, parsed the first time they are asked for (and kept until it is digested)."""
+        f = self._facts.get(i)
+        if f is None:
+            f = self._facts[i] = facts_from_raw(self._load(i))
+        return f
 
     def _host_specs(self) -> list[Optional[str]]:
         hosts = getattr(self.config.option, "hosts", None)
@@ -280,149 +311,291 @@ class KvmRun:
         capman = self.config.pluginmanager.get_plugin("capturemanager")
         return capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()
 
+    def digest(self, i: int) -> HostDigest:
+        """What the end of the run keeps of host i; its facts are let go."""
+        d = self.digests.get(i)
+        if d is not None:
+            return d
+        f = self.facts_at(i)
+        mine = self.stream.findings_of(f.host) if self.stream is not None else []
+        d = HostDigest(
+            host=f.host, summary=host_summary(f), hostname=f.hostname if f.reachable else None,
+            tools=(f.commands if f.netstack.known else None) if f.reachable else None,
+            libvirt_source=f.libvirt.source if f.reachable else None,
+            libvirt_error=f.libvirt.error if f.reachable else None,
+            libvirt_installed=bool(f.reachable and f.libvirt_installed), parse_errors=tuple(f.parse_errors),
+            stories=tuple(guests.host_stories(f, mine)), position=self._positions[i] if self._positions else i)
+        self.digests[i] = d
+        self._facts.pop(i, None)
+        return d
+
+    def all_digests(self) -> list[HostDigest]:
+        """Every host's digest, in the run's host order (hosts not digested yet are, now)."""
+        if self._shards is not None:
+            return self._shards.digests
+        return [self.digest(i) for i in range(len(self.host_list()))]
+
     # ------------------------------------------------------------ start
 
     def pytest_sessionstart(self, session):
         self.session = session
-        if self.config.getoption("--facts") and not self.is_worker:
-            self.raws()  # a directory this version cannot read stops the run here, in one line
+        if self.is_worker:
+            self.stream = ResultStream()
+            return
+        out = self.outputs
+        baseline = self.gate.baseline
+        keys = frozenset(k for k, r in baseline.outcomes.items() if r["outcome"] in FINDING) if baseline else frozenset()
+        spool = None
+        if out is not None:
+            spool = out.at(out.spool) if out.spool else os.path.join(os.path.dirname(self.results_path),
+                                                                       ".results.jsonl")
+        self.stream = ResultStream(spool, keys)
+        if self.merge_dirs:
+            try:
+                self._shards = load_shards(self.merge_dirs, self.gate.fingerprint(self.severity,
+                                                                                   self.limits.max_port_block_s))
+            except MergeError as e:
+                raise pytest.UsageError(str(e)) from None
+        elif self.config.getoption("--facts"):
+            self.host_list()  # a directory this version cannot read stops the run here, in one line
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node):
         """pytest-xdist: the controller gathers once and hands the saved facts to every worker."""
-        raws = self.raws()
+        self.host_list()
+        if getattr(self, "_saved_dir", None) and not self.shard:
+            node.workerinput[WORKER_FACTS_DIR] = self._saved_dir
+            return
         if self._worker_dir is None:
             self._worker_dir = tempfile.mkdtemp(prefix="kvmnetcheck-facts-")
-            raw_store.save(self._worker_dir, raws, TOOL)
+            raw_store.save(self._worker_dir, [self._load_copy(i) for i in range(len(self._stubs))], TOOL)
         node.workerinput[WORKER_FACTS_DIR] = self._worker_dir
+
+    def _load_copy(self, i: int) -> RawHost:
+        held = getattr(self, "_held", None)
+        return held[i] if held is not None else self._load(i)
+
+    def pytest_ignore_collect(self, collection_path, config):
+        return True if self.merge_dirs else None  # a merge runs no check
 
     @pytest.hookimpl(tryfirst=True)  # before -m and -k select: the severity markers are set here
     def pytest_collection_modifyitems(self, session, config, items):
-        # a check whose objects no host has gets pytest's one empty-parameter item (NOTSET), about
-        # no host and no object: it is no result, so it is not run
         only, skip = _check_ids(config, "--check"), _check_ids(config, "--skip-check")
-
-        def dropped(i) -> bool:
-            cid = _check_id(i)
-            if cid is None:
-                return False
-            return _subject(i) == ("", "") or (only and cid not in only) or cid in skip
-
-        gone = [i for i in items if dropped(i)]
+        gone = [i for i in items if isinstance(i, CheckItem) and ((only and i.check_id not in only)
+                                                                     or i.check_id in skip)]
         if gone:
             config.hook.pytest_deselected(items=gone)
-            items[:] = [i for i in items if not dropped(i)]
-        shared: dict[tuple, tuple] = {}
+            dropped = set(map(id, gone))
+            items[:] = [i for i in items if id(i) not in dropped]
         for item in items:
-            cid = _check_id(item)
-            if cid is None:
-                continue
-            host, obj = _subject(item)
-            item.add_marker(self.severity[cid])  # -m high, -m "critical or high"
-            props = [("check", cid), ("host", host), ("object", obj), ("severity", self.severity[cid])]
-            item.user_properties.extend(shared.setdefault(p, p) for p in props)  # one tuple per value
+            if isinstance(item, CheckItem):
+                item.add_marker(self.severity[item.check_id])  # -m high, -m "critical or high"
+        # host by host (stable): each host's facts are parsed once and let go after its last check
+        order = {id(it): n for n, it in enumerate(items)}
+        items.sort(key=lambda it: (it.host_index if isinstance(it, CheckItem) else -1, order[id(it)]))
 
-    # ------------------------------------------------------------ each result
+    def pytest_collection_finish(self, session):
+        self._left = {}
+        for it in session.items:
+            if isinstance(it, CheckItem):
+                self._left[it.host_index] = self._left.get(it.host_index, 0) + 1
+
+    # ------------------------------------------------------------ each check on each host
+
+    def evaluate(self, item: CheckItem) -> list[dict]:
+        """The check of `item` on every object of its kind on its host: one result each."""
+        h = self.facts_at(item.host_index)
+        if not item.wants_target and not h.reachable:
+            pytest.skip(f"{h.host} could not be read: see host-reachable")
+        common = {"host_facts": h, "target": h, "limits": self.limits, "pytestconfig": self.config}
+        subjects = [(h.host, ())] if item.kind is None else objects_of(item.kind, h)
+        out = []
+        sev = self.severity[item.check_id]
+        for label, values in subjects:
+            r = Result(check=item.check_id, host=h.host, object=label, outcome="passed", severity=sev,
+                       test=result_test_id(item, label))
+            args = dict(common)
+            if item.kind:
+                args.update(zip(KIND_ARGS[item.kind], values))
+            try:
+                item.call(args)
+            except Finding as f:
+                r.outcome = "failed"
+                r.message, r.remediation, r.observed, r.limit = f.message, f.remediation, f.observed, f.limit
+                r.fix_script = f.script
+                r.fix_steps = [list(s) for s in f.steps]
+            except pytest.skip.Exception as s:
+                r.outcome = "skipped"
+                r.message = str(s.msg)
+            except AssertionError as e:
+                r.outcome = "failed"
+                r.message = str(e).split("\nassert ")[0].strip()
+            except (KeyboardInterrupt, SystemExit, pytest.exit.Exception):
+                raise
+            except Exception as e:  # an Unreadable fact, or a bug in the check: that object's error
+                r.outcome = "error"
+                r.message = f"the check could not run: {type(e).__name__}: {' '.join(str(e).split())[:2000]}"
+            self._apply_waiver(r)
+            out.append(vars(r))
+        return out
+
+    def failure_text(self, item: CheckItem) -> str:
+        """What the terminal shows for an item with findings: each finding's own text, no traceback."""
+        parts = []
+        for d in item.kvm_results:
+            r = Result(**d)
+            if r.outcome == "failed":
+                c = CHECKS[r.check]
+                parts.append(terminal.finding_text(r, c.rationale, c.guide))
+            elif r.outcome == "error":
+                parts.append(terminal.printable(f"[{r.severity}] {r.check} on {r.host}: {r.object}\n{r.message}"))
+        return "\n\n".join(parts)
+
+    def _apply_waiver(self, r: Result) -> None:
+        g = self.gate
+        if not g.waivers or r.outcome != "failed":
+            return
+        m = g.waivers.match(r.check, r.host, r.object, g.today)
+        if m.applied:
+            r.outcome = "waived"
+            r.waiver = {"status": "applied", **m.applied.describe()}
+        elif m.expired:
+            r.waiver = {"status": "expired", **m.expired.describe()}
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
-        cid = _check_id(item)
-        exc = getattr(call.excinfo, "value", None)
-        with native_tracebacks(item.config, cid is not None and call.when == "call"
-                               and isinstance(exc, (Finding, Unreadable))):
-            outcome = yield
+        outcome = yield
         rep = outcome.get_result()
-        if cid is None or not (rep.when == "call" or (rep.when == "setup" and not rep.passed)):
+        if isinstance(item, CheckItem) and rep.when == "call":
+            rep.kvm_results = item.kvm_results  # plain data: travels from xdist workers to the controller
+            rep.kvm_host_index = item.host_index
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(self, report, config):
+        results = getattr(report, "kvm_results", None)
+        if results and report.when == "call" and report.passed and any(d["outcome"] == "waived" for d in results):
+            return "waived", "w", "WAIVED"
+        return None
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_logreport(self, report):
+        yield
+        results = getattr(report, "kvm_results", None)
+        if results is not None:
+            for d in results:
+                r = Result(**d)
+                self.stream.add(r)
+                if r.outcome in FINDING:
+                    self._html_row(r)
+            report.kvm_results = []  # the stream has them; the report is kept by pytest to the end
+        elif report.failed and not getattr(report, "kvm_synthetic", False):
+            self.other_failures += 1
+        html = self._html_plugin()
+        if html is not None and report.when == "teardown":
+            getattr(html, "_reports", {}).pop(report.nodeid, None)  # pytest-html keeps every report otherwise
+        if report.when == "teardown" and not self.is_worker:
+            self._item_done(report)
+
+    def _item_done(self, report) -> None:
+        i = getattr(report, "kvm_host_index", None)
+        if i is None:
+            i = self._index_of_nodeid(report.nodeid)
+        if i is None or i not in self._left:
             return
-        result = self._result(item, call, rep, cid)
-        # plain data: travels from xdist workers to the controller (the fields are plain values
-        # already; asdict's deep copy costs seconds over 50,000 results)
-        rep.kvm_result = vars(result)
-        if result.outcome == "failed" and isinstance(exc, Finding):
-            c = CHECKS[cid]
-            rep.longrepr = terminal.finding_text(result, c.rationale, c.guide)
-        elif result.outcome == "error" and isinstance(exc, Unreadable):
-            # a fact missing on the host, not a bug in the check: what is missing, no traceback
-            rep.longrepr = terminal.printable(f"[{result.severity}] {result.check} on {result.host}: "
-                                              f"{result.object}\n{result.message}")
-        extra = html_report.finding_html(result, CHECKS[cid])
-        if extra:
-            self._html_extra(rep, extra)
-        self._apply_waiver(rep, rep.kvm_result)
+        self._left[i] -= 1
+        if self._left[i] == 0:
+            del self._left[i]
+            self.digest(i)
 
-    def _result(self, item, call, rep, cid: str) -> Result:
-        host, obj = _subject(item)
-        r = Result(check=cid, host=host, object=obj, outcome="passed", severity=self.severity[cid],
-                   test=item.nodeid)
-        exc = call.excinfo.value if call.excinfo is not None else None
-        if rep.skipped:
-            r.outcome = "skipped"
-            reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
-            r.message = reason.removeprefix("Skipped: ")
-        elif isinstance(exc, Finding):
-            r.outcome = "failed"
-            r.message, r.remediation, r.observed, r.limit = exc.message, exc.remediation, exc.observed, exc.limit
-            r.fix_script = exc.script
-            r.fix_steps = [list(s) for s in exc.steps]
-        elif rep.failed and isinstance(exc, AssertionError) and rep.when == "call":
-            r.outcome = "failed"
-            r.message = str(exc).split("\nassert ")[0].strip()
-        elif rep.failed:
-            r.outcome = "error"
-            r.message = f"the check could not run: {type(exc).__name__}: {exc}" if exc else str(rep.longrepr)[-500:]
-        return r
+    def _index_of_nodeid(self, nodeid: str) -> Optional[int]:
+        items = getattr(self.session, "items", None) or ()
+        if not hasattr(self, "_index_by_nodeid"):
+            self._index_by_nodeid = {it.nodeid: it.host_index for it in items if isinstance(it, CheckItem)}
+        return self._index_by_nodeid.get(nodeid)
 
-    def _apply_waiver(self, rep, d: dict) -> None:
-        g = self.gate
-        if not g.waivers or d["outcome"] != "failed":
+    # ------------------------------------------------------------ pytest-html: one row per finding
+
+    def _html_plugin(self):
+        if not hasattr(self, "_html"):
+            self._html = next((p for p in self.config.pluginmanager.get_plugins() if hasattr(p, "_report_path")),
+                              None)
+        return self._html
+
+    def _html_row(self, r: Result) -> None:
+        """A finding becomes its own row of pytest-html's table (the items' own rows are not drawn)."""
+        html = self._html_plugin()
+        if html is None:
             return
-        m = g.waivers.match(d["check"], d["host"], d["object"], g.today)
-        if m.applied:
-            w = m.applied
-            d["outcome"] = "waived"
-            d["waiver"] = {"status": "applied", **w.describe()}
-            # to pytest a waived finding is an expected failure: counted apart, not failed, not passed
-            rep.outcome = "skipped"
-            rep.wasxfail = f"waived until {w.expires.isoformat()} ({w.where}): {w.reason}"
-            self._html_extra(rep, html_report.waiver_html(
-                f"Waived until {w.expires.isoformat()} by {w.where}: {w.reason}"))
-        elif m.expired:
-            w = m.expired
-            d["waiver"] = {"status": "expired", **w.describe()}
-            self._html_extra(rep, html_report.waiver_html(
-                f"A waiver for this finding expired on {w.expires.isoformat()} ({w.where}), "
-                f"so it fails again: {w.reason}"))
-
-    @staticmethod
-    def _html_extra(rep, text: str) -> None:
+        from _pytest.reports import TestReport
         try:
             from pytest_html import extras
         except ImportError:
             return
-        rep.extras = getattr(rep, "extras", []) + [extras.html(text)]
+        blocks = [extras.html(b) for b in html_report.finding_blocks(r, CHECKS.get(r.check))]
+        outcome = {"failed": "failed", "error": "failed", "waived": "skipped"}[r.outcome]
+        longrepr = (r.message if r.outcome != "failed" else
+                    terminal.finding_text(r, CHECKS[r.check].rationale, CHECKS[r.check].guide)
+                    if r.check in CHECKS else r.message)
+        location = (r.test.split("::", 1)[0], None, r.test)
+        call = TestReport(r.test, location, {}, outcome, longrepr if outcome == "failed" else None, "call",
+                          [], 0.0)
+        if r.outcome == "waived":
+            call.wasxfail = r.waiver.get("reason", "waived") if r.waiver else "waived"
+        call.extras, call.kvm_result, call.kvm_synthetic = blocks, vars(r), True
+        done = TestReport(r.test, location, {}, "passed", None, "teardown", [], 0.0)
+        done.kvm_synthetic = True
+        html.pytest_runtest_logreport(report=call)
+        html.pytest_runtest_logreport(report=done)
+        getattr(html, "_reports", {}).pop(r.test, None)
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_report_teststatus(self, report, config):
-        d = getattr(report, "kvm_result", None)
-        if d is not None and d["outcome"] == "waived" and report.when == "call":
-            return "waived", "w", "WAIVED"
-        return None
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_report_title(self, report):
+        report.title = "kvm-netcheck compliance report"
 
-    def pytest_runtest_logreport(self, report):
-        d = getattr(report, "kvm_result", None)
-        if d is not None:
-            r = Result(**d)
-            self.results.append(r)
-            report.kvm_result = vars(r)  # one dict for the report and its Result
-        elif report.failed:
-            self.other_failures += 1
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_header(self, cells):
+        html_report.table_header(cells)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_row(self, report, cells):
+        if not getattr(report, "kvm_synthetic", False) and report.nodeid in self._check_nodeids():
+            del cells[:]  # a check item's row: its findings have rows of their own, its passes are counted
+            return
+        html_report.table_row(report, cells, fleet.status_cell(
+            getattr(report, "kvm_result", None), self.gate.fail_on, self.gate.allow_unreachable))
+
+    def _check_nodeids(self) -> set:
+        if not hasattr(self, "_check_ids_cache"):
+            items = getattr(self.session, "items", None) or ()
+            self._check_ids_cache = {it.nodeid for it in items if isinstance(it, CheckItem)}
+        return self._check_ids_cache
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_summary(self, prefix, summary, postfix, session):
+        if self.verdict is None:
+            return
+        s, g = self.stream, self.gate
+        digests = self.all_digests()
+        prefix.insert(0, html_report.static_findings_html(s.findings))
+        prefix.append(fleet.fleet_html(
+            s, digests, self.verdict, g.note(), self.waiver_usage, g.waivers.source,
+            self.drift, g.baseline_path if g.baseline_path and self.drift is None else None, self.fix_scripts))
+        stories = guests.stories_html([st for d in digests for st in d.stories])
+        if stories:
+            prefix.append(stories)
+        unread = html_report.unread_html(digests)
+        if unread:
+            prefix.append(unread)
+        html = self._html_plugin()
+        if html is not None:
+            _set_html_counts(html, s)
 
     # ------------------------------------------------------------ end of the run
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_sessionfinish(self, session, exitstatus):
-        # around pytest-html's and JUnit's own sessionfinish: the verdict before they write their
-        # files (they carry it), the reports moved into place after (and before the terminal summary)
+        # around pytest-html's own sessionfinish: the verdict before it writes its file (the file
+        # carries it), the reports moved into place after (and before the terminal summary)
         self._finish(session)
         try:
             return (yield)
@@ -430,50 +603,75 @@ class KvmRun:
             self._publish_or_keep(session)
 
     def _finish(self, session) -> None:
-        if self.is_worker or not (self.gathered or self.results):
+        if self.is_worker or self.stream is None:
+            return
+        if self._shards is not None:
+            self._merge_results()
+        elif not self.gathered:
             return  # no check ran (e.g. the project's own tests)
         if self.checked_something(session) is not None:
             return  # nothing to judge: no verdict, no report (the previous ones stay)
-        g = self.gate
-        hosts = self.facts()
-        self.verdict = decide(self.results, g.fail_on, g.allow_unreachable, self.other_failures)
+        g, s = self.gate, self.stream
+        digests = self.all_digests()
+        self.verdict = decide(s.findings, g.fail_on, g.allow_unreachable, self.other_failures)
         matched: dict[str, int] = {}
-        for r in self.results:
+        for r in s.findings:
             if r.waiver:
                 matched[r.waiver["where"]] = matched.get(r.waiver["where"], 0) + 1
         self.waiver_usage = g.waivers.usage(matched, g.today)
         if g.baseline is not None:
-            self.drift = compare(g.baseline, self.results, hosts)
+            self.drift = compare(g.baseline, s.findings, s.now, digests,
+                                 only=(lambda host: raw_store.in_shard(host, self.shard)) if self.shard else None)
         out = self.outputs
         if out is not None and out.fix_dir:
             staged = write_fix_scripts(
-                out.at(out.fix_dir), self.results, hosts,
+                out.at(out.fix_dir), s.findings, digests,
                 f"the run of {datetime.datetime.now().isoformat(timespec='seconds')}")
             self.fix_scripts = {h: out.final_of(p) for h, p in staged.items()}
         # a run cut short (-x, --maxfail) did not check everything: pytest's own code stands
-        if session.exitstatus not in PYTEST_CODES_KEPT and not (session.shouldfail or session.shouldstop):
+        if self._shards is not None or (session.exitstatus not in PYTEST_CODES_KEPT
+                                        and not (session.shouldfail or session.shouldstop)):
             session.exitstatus = self.verdict.exit_code
         self.exit_code = int(session.exitstatus)
-        self._junit_properties()
         if out is None:
             return  # a pytest run of the checks without the suite's ini or an output option: no files
-        write_results(self.results_path, hosts, self.results, {"max_port_block_s": self.limits.max_port_block_s},
-                      self._report_sections())
+        sections = self._report_sections()
+        write_results(self.results_path, [d.summary for d in digests], s.lines(),
+                      {"max_port_block_s": self.limits.max_port_block_s}, sections)
+        if out.junit:
+            write_junit(out.at(out.junit), s, {
+                "kvm-netcheck-gate": self.verdict.word, "kvm-netcheck-exit-code": str(self.exit_code),
+                "kvm-netcheck-fail-on": g.fail_on, "kvm-netcheck-waived": str(len(self.verdict.waived))},
+                time.monotonic() - self.started)
         if out.summary_md:
-            write_summary_md(out.at(out.summary_md), self.results, hosts, self.verdict, self.exit_code,
-                             out.html, out.results)
+            write_summary_md(out.at(out.summary_md), s, digests, self.verdict, self.exit_code, out.html,
+                             out.results)
         if out.prom:
-            write_prom_textfile(out.at(out.prom), self.results, hosts, self.verdict, self.exit_code,
+            write_prom_textfile(out.at(out.prom), s, digests, self.verdict, self.exit_code,
                                 time.monotonic() - self.started)
+        if out.shard_meta:
+            with open(out.at(out.shard_meta), "w", encoding="utf-8") as f:
+                json.dump(shard_meta(self.shard, self.gate.fingerprint(self.severity, self.limits.max_port_block_s),
+                                     digests, s), f)
         if self._worker_dir:
             shutil.rmtree(self._worker_dir, ignore_errors=True)
+
+    def _merge_results(self) -> None:
+        """The shards' results, host by host in the order one run over all of them would have made."""
+        for line in self._shards.lines():
+            r = Result(**json.loads(line))
+            self.stream.add(r, line)
+            if r.outcome in FINDING:
+                self._html_row(r)
 
     def checked_something(self, session) -> Optional[str]:
         """None for a run whose reports should replace the last ones; else why not."""
         if self.config.option.collectonly:
             return "a collect-only run checks nothing"
-        if not self.results:
+        if self.stream is None or not self.stream.total:
             return "no check ran (nothing selected, no host, or the run stopped before)"
+        if self._shards is not None:
+            return None
         if session is None or session.exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR,
                                                      pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
             return "the run did not end on its own"
@@ -487,85 +685,50 @@ class KvmRun:
             return
         self.keep_reason = self.checked_something(session)
         if self.keep_reason is None and self.verdict is not None:
-            out.publish()
+            out.publish(keep_in_dirs=lambda p: not (p.endswith(".sh") and is_ours(p)))
             self.published = True
-            self._point_writers_at(out)
+            html = self._html_plugin()
+            if html is not None and out.html:
+                from pathlib import Path
+                html._report_path = Path(os.path.abspath(out.html))
         else:
             out.discard()
             self.published = False
-            self._silence_writers()
-
-    def _point_writers_at(self, out: Outputs) -> None:
-        """pytest-html and JUnit say where they wrote their file: the final place, not the staging one."""
-        from pathlib import Path
-        for plugin in self.config.pluginmanager.get_plugins():
-            if hasattr(plugin, "_report_path") and out.html:
-                plugin._report_path = Path(os.path.abspath(out.html))
-        xml = self._junit()
-        if xml is not None and out.junit:
-            xml.logfile = os.path.abspath(out.junit)
-
-    def _silence_writers(self) -> None:
-        """Reports that were not published are not announced."""
-        pm = self.config.pluginmanager
-        for plugin in list(pm.get_plugins()):
-            if hasattr(plugin, "_report_path"):
-                pm.unregister(plugin)
-        xml = self._junit()
-        if xml is not None:
-            from _pytest.junitxml import xml_key
-            pm.unregister(xml)
-            del self.config.stash[xml_key]  # so that JUnit's own unconfigure does not unregister it again
-
-    def _junit(self):
-        try:
-            from _pytest.junitxml import xml_key
-        except ImportError:
-            return None
-        return self.config.stash.get(xml_key, None)
+            html = self._html_plugin()
+            if html is not None:
+                self.config.pluginmanager.unregister(html)  # a report not written is not announced
 
     def _report_sections(self) -> dict[str, Any]:
-        counts = {o: 0 for o in ("failed", "waived", "error", "passed", "skipped")}
-        for r in self.results:
-            counts[r.outcome] = counts.get(r.outcome, 0) + 1
-        g = self.gate
+        s, g = self.stream, self.gate
         out: dict[str, Any] = {
             "gate": {**self.verdict.as_dict(), "exit_code": self.exit_code, "policy_file": g.policy.path,
                      "severities": dict(g.policy.severities)},
-            "counts": counts,
+            "counts": {o: s.counts.get(o, 0) for o in ("failed", "waived", "error", "passed", "skipped")},
             "waivers": {"file": g.waivers.source or None, "entries": self.waiver_usage},
             "fix_scripts": self.fix_scripts,
             # each check that has a result: its record and reference page (docs/checks/ID.md)
             "checks": {cid: {**check_record(CHECKS[cid]), "severity": self.severity[cid]}
-                       for cid in sorted({r.check for r in self.results} & set(CHECKS))},
+                       for cid in sorted(s.checks & set(CHECKS))},
         }
+        if self.shard:
+            out["shard"] = {"k": self.shard[0], "n": self.shard[1]}
+        if self._shards is not None:
+            out["merged"] = self._shards.describe()
         if g.baseline_path:
             out["drift"] = self.drift.as_dict() if self.drift else {"baseline": g.baseline_path, "missing": True}
         return out
 
-    def _junit_properties(self) -> None:
-        try:
-            from _pytest.junitxml import xml_key
-        except ImportError:
-            return
-        xml = self.config.stash.get(xml_key, None)
-        if xml is None:
-            return
-        xml.add_global_property("kvm-netcheck-gate", self.verdict.word)
-        xml.add_global_property("kvm-netcheck-exit-code", str(self.exit_code))
-        xml.add_global_property("kvm-netcheck-fail-on", self.gate.fail_on)
-        xml.add_global_property("kvm-netcheck-waived", str(len(self.verdict.waived)))
-
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
-        if self.is_worker or not (self.results or self._facts):
+        if self.is_worker or self.stream is None or not (self.stream.total or self.gathered):
             return
         out = self.outputs
-        terminal.findings(terminalreporter, self.results, self._facts or [],
+        digests = self.all_digests() if (self.verdict is not None or self._stubs) else []
+        terminal.findings(terminalreporter, self.stream, digests,
                           out.results if out is not None and self.published else None)
         if out is not None and self.published is False:
             terminalreporter.write_line(f"kvm-netcheck: reports not written, the previous ones are kept: "
                                         f"{self.keep_reason}", yellow=True)
-        terminal.guests(terminalreporter, guests.guest_stories(self.results, self._facts or []))
+        terminal.guests(terminalreporter, [st for d in digests for st in d.stories])
         if self.verdict is None:
             return
         terminal.waivers(terminalreporter, self.verdict.waived, self.waiver_usage)
@@ -585,11 +748,10 @@ class KvmRun:
         out = self.outputs
         dest = os.path.join(os.path.dirname(os.path.abspath(out.results)), self.gate.today.isoformat())
         os.makedirs(dest, exist_ok=True)
-        html_path = out.html
-        for path in (out.results, html_path, out.junit, out.summary_md):
+        for path in (out.results, out.html, out.junit, out.summary_md):
             if path and os.path.isfile(path):
                 shutil.copy2(path, dest)
-        assets = os.path.join(os.path.dirname(os.path.abspath(html_path)), "assets") if html_path else None
+        assets = os.path.join(os.path.dirname(os.path.abspath(out.html)), "assets") if out.html else None
         if assets and os.path.isdir(assets):
             shutil.copytree(assets, os.path.join(dest, "assets"), dirs_exist_ok=True)
         if self.fix_scripts:
@@ -600,33 +762,18 @@ class KvmRun:
             for p in self.fix_scripts.values():
                 shutil.copy2(p, fix_dest)
 
-    # ------------------------------------------------------------ pytest-html
 
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_html_report_title(self, report):
-        report.title = "kvm-netcheck compliance report"
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_html_results_table_header(self, cells):
-        html_report.table_header(cells)
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_html_results_table_row(self, report, cells):
-        html_report.table_row(report, cells, fleet.status_cell(
-            getattr(report, "kvm_result", None), self.gate.fail_on, self.gate.allow_unreachable))
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_html_results_summary(self, prefix, summary, postfix, session):
-        if self.verdict is not None:
-            prefix.insert(0, html_report.static_findings_html(self.results))
-            g = self.gate
-            prefix.append(fleet.fleet_html(
-                self.results, self._facts or [], self.verdict, g.note(), self.waiver_usage, g.waivers.source,
-                self.drift, g.baseline_path if g.baseline_path and self.drift is None else None, self.fix_scripts))
-        if self._facts is not None:
-            stories = guests.stories_html(guests.guest_stories(self.results, self._facts))
-            if stories:
-                prefix.append(stories)
-            unread = html_report.unread_html(self._facts)
-            if unread:
-                prefix.append(unread)
+def _set_html_counts(html, stream: ResultStream) -> None:
+    """pytest-html's outcome counts: every result's, not only those of the rows it draws."""
+    outcomes = getattr(getattr(html, "_report", None), "_outcomes", None)
+    if not isinstance(outcomes, dict):
+        return
+    want = {"passed": stream.counts.get("passed", 0), "failed": stream.counts.get("failed", 0),
+            "skipped": stream.counts.get("skipped", 0), "error": stream.counts.get("error", 0),
+            "xfailed": stream.counts.get("waived", 0)}
+    for k, v in want.items():
+        if k in outcomes and isinstance(outcomes[k], dict):
+            outcomes[k]["value"] = v
+    report = getattr(html, "_report", None)
+    if report is not None and hasattr(report, "collected_items"):
+        report.collected_items = stream.total

@@ -26,7 +26,7 @@ ALLOWED = {
     "report": {"kvmnetcheck", "raw", "facts", "catalog", "policy"},
     "objects": {"catalog"},
     "speedups": set(),
-    "run": {"kvmnetcheck", "raw", "facts", "catalog", "policy", "collect", "report", "speedups"},
+    "run": {"kvmnetcheck", "raw", "facts", "catalog", "policy", "collect", "report", "speedups", "objects"},
     "plugin": {"run", "objects", "speedups", "catalog"},
     "cli": {"kvmnetcheck"},  # the console script: runs pytest on the installed checks
     "suite": set(),  # where the checks are mapped at build time (only their ini lives here)

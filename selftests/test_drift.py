@@ -85,7 +85,9 @@ def test_fixed_needs_the_host_checked_again(tmp_path):
            _r("bridge-forward-delay", "a", "br2", "failed"),
            _r("host-reachable", "b", "b", "failed")]
     hosts = [HostFacts(host="a", spec="a"), HostFacts(host="b", spec="b", error="ssh exited 255")]
-    d = compare(baseline, now, hosts)
+    findings = [r for r in now if r.outcome in ("failed", "error", "waived")]
+    outcomes = {(r.check, r.host, r.object): r.outcome for r in now}
+    d = compare(baseline, findings, outcomes, hosts)
     assert _keys(d.new) == {("bridge-forward-delay", "a", "br2"), ("host-reachable", "b", "b")}
     assert _keys(d.fixed) == {("bridge-forward-delay", "a", "br0"), ("bridge-stp-root", "a", "br0"),
                               ("bridge-forward-delay", "a", "br9")}  # br9 is gone from a checked host

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from gate_lab import shared_gate_lab
-from kvmnetcheck.facts.model import HostFacts
+from kvmnetcheck.report.stream import HostDigest
 from kvmnetcheck.report.fixscripts import host_script, write_fix_scripts
 from kvmnetcheck.report.results import Result
 
@@ -118,8 +118,9 @@ def test_scripts_only_for_hosts_with_failures_and_stale_ones_removed(tmp_path):
     results = [_r("bridge-forward-delay", "br0", "ip link set dev br0 type bridge stp_state 0"),
                Result(check="host-reachable", host="down1", object="down1", outcome="failed", severity="critical",
                       message="ssh exited 255", remediation="ssh down1 true")]
-    written = write_fix_scripts(str(d), results, [HostFacts(host="kvm01", spec="kvm01", hostname="kvm01"),
-                                                  HostFacts(host="down1", spec="down1", error="x")], "t")
+    written = write_fix_scripts(str(d), results, [
+        HostDigest("kvm01", {"reachable": True}, hostname="kvm01"),
+        HostDigest("down1", {"reachable": False, "error": "x"})], "t")
     assert written == {"kvm01": str(d / "kvm01.sh")}
     assert sorted(os.listdir(d)) == ["kvm01.sh", "mine.sh"]
 

@@ -131,7 +131,10 @@ def collect_raw(name: str, host, opts: GatherOptions, wrappers: SshWrappers,
 
 def gather_all(specs: list[Optional[str]], opts: GatherOptions,
                progress: Optional[Callable[[int, int, str], None]] = None) -> list[RawHost]:
-    hosts = [(name, h) for name, h in expand_hosts(specs, opts) if in_shard(name, opts.shard)]
+    # each host's place among all the specs name (a shard's hosts keep it, so merged shards keep the order)
+    everything = expand_hosts(specs, opts)
+    positions = [p for p, (name, _) in enumerate(everything) if in_shard(name, opts.shard)]
+    hosts = [everything[p] for p in positions]
     wrappers = SshWrappers()
     results: dict[int, RawHost] = {}
     futures: dict[Future, int] = {}
@@ -199,6 +202,8 @@ def gather_all(specs: list[Optional[str]], opts: GatherOptions,
         if pending or timed_out:
             _stop_ssh_clients()
         wrappers.cleanup()
+    for i in range(len(hosts)):
+        results[i].extra = {**(results[i].extra or {}), "position": positions[i]}
     return _unique_names([results[i] for i in range(len(hosts))])
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ..facts.model import HostFacts
 from .results import Result
@@ -82,9 +82,14 @@ def _entry(key: Key, now: Optional[Result], was: Optional[dict]) -> dict[str, An
             "message": now.message if now and now.outcome in FINDING else was.get("message", "")}
 
 
-def compare(baseline: Baseline, results: list[Result], hosts: list[HostFacts]) -> Drift:
-    now = {(r.check, r.host, r.object): r for r in results if r.host}
-    unreachable = {r.host for r in results if r.check == UNREACHABLE_CHECK and r.outcome != "passed"}
+def compare(baseline: Baseline, findings: list[Result], now_outcomes: dict[tuple, str], hosts: list,
+            only: Optional[Callable[[str], bool]] = None) -> Drift:
+    """This run against the baseline. `findings`: this run's failed, error and waived results;
+    `now_outcomes`: the outcome now of each key the baseline had as a finding; `hosts`: this run's
+    host digests; `only`: the hosts this run is about (a shard's), the baseline's others are not its
+    business."""
+    now = {(r.check, r.host, r.object): r for r in findings if r.host}
+    unreachable = {r.host for r in findings if r.check == UNREACHABLE_CHECK}
     checked = {h.host for h in hosts if h.reachable and h.host not in unreachable}
     d = Drift(baseline.path, baseline.generated)
     for key, r in sorted(now.items()):
@@ -93,13 +98,24 @@ def compare(baseline: Baseline, results: list[Result], hosts: list[HostFacts]) -
         was = baseline.outcomes.get(key)
         (d.still_failing if was and was["outcome"] in FINDING else d.new).append(_entry(key, r, was))
     for key, was in sorted(baseline.outcomes.items()):
-        if was["outcome"] not in FINDING:
+        if was["outcome"] not in FINDING or (only is not None and not only(key[1])):
             continue
         r = now.get(key)
         if r is not None and r.outcome in FINDING:
             continue
-        if key[1] in checked and (r is None or r.outcome in ("passed", "skipped")):
-            d.fixed.append(_entry(key, r, was))
+        outcome = r.outcome if r is not None else now_outcomes.get(key)
+        seen = r if r is not None else (_Seen(outcome, was.get("severity", "")) if outcome else None)
+        if key[1] in checked and (outcome is None or outcome in ("passed", "skipped")):
+            d.fixed.append(_entry(key, seen, was))
         else:
-            d.not_rechecked.append(_entry(key, r, was))
+            d.not_rechecked.append(_entry(key, seen, was))
     return d
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """A key's result now, as far as the stream kept it (its outcome)."""
+
+    outcome: str
+    severity: str
+    message: str = ""

@@ -119,17 +119,17 @@ def host_script(host: str, hostname: Optional[str], results: list[Result], made_
     return "\n".join(out)
 
 
-def write_fix_scripts(directory: str, results: list[Result], hosts: list[HostFacts],
-                      made_from: str) -> dict[str, str]:
+def write_fix_scripts(directory: str, results: list[Result], hosts: list, made_from: str) -> dict[str, str]:
     """Write HOST.sh for each host with a failure; drop scripts of an earlier run that no longer apply."""
     by_host: dict[str, list[Result]] = {}
     for r in results:
         # reaching a host is fixed from the control node, not on the host
         if r.host and r.outcome in ("failed", "waived") and r.check != UNREACHABLE_CHECK:
             by_host.setdefault(r.host, []).append(r)
+    # `hosts`: the run's host digests (report/stream.py HostDigest)
     names = {h.host: h.hostname for h in hosts if h.reachable}
     # the tools each host has (facts of the first collector did not list all of them: unknown)
-    tools = {h.host: h.commands if h.netstack.known else None for h in hosts if h.reachable}
+    tools = {h.host: h.tools for h in hosts if h.reachable}
     os.makedirs(directory, exist_ok=True)
     written = {}
     for host in sorted(by_host):
@@ -145,6 +145,11 @@ def write_fix_scripts(directory: str, results: list[Result], hosts: list[HostFac
         if name.endswith(".sh") and name not in keep and _is_ours(p):
             os.remove(p)
     return written
+
+
+def is_ours(path: str) -> bool:
+    """A fix script this suite wrote (its second line is the marker)."""
+    return _is_ours(path)
 
 
 def _is_ours(path: str) -> bool:

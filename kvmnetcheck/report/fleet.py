@@ -12,16 +12,11 @@ import os
 from typing import Any, Optional
 
 from ..catalog import CHECKS
-from ..facts.model import HostFacts
 from .drift import Drift
 from .results import Result
 from .verdict import UNREACHABLE_CHECK, Verdict, gate_status
 
 BUCKETS = ("failed", "waived", "error", "passed", "skipped")
-# past this many results the page first draws only failures, errors and waived findings: drawing
-# every passed row of a large fleet takes a browser many seconds (see bench/report_bench.py)
-PROBLEMS_FIRST = 2000
-PROBLEM_OUTCOMES = "failed,error,xfailed"  # pytest-html's names; waived findings are its xfailed
 LETTER = {"failed": "F", "waived": "W", "error": "E", "passed": "P", "skipped": "S"}
 
 
@@ -55,35 +50,31 @@ def status_cell(r: Optional[dict], fail_on: str, allow_unreachable: bool) -> str
             f"{e(text)}</td>")
 
 
-def not_checked(results: list[Result], hosts: list[HostFacts]) -> list[tuple[str, str, str]]:
-    """(host, why, note) for each host that could not be checked, or only partly; each host once."""
+def not_checked(findings: list[Result], hosts: list) -> list[tuple[str, str, str]]:
+    """(host, why, note) for each host that could not be checked, or only partly; each host once.
+    `findings`: the run's failed, error and waived results; `hosts`: its host digests."""
     out: dict[str, tuple[str, str, str]] = {}
     for h in hosts:
         if not h.reachable:
             out.setdefault(h.host, (h.host, h.error or "unreachable", ""))
-    for r in results:
+    for r in findings:
         if r.host and r.check == UNREACHABLE_CHECK and r.outcome in ("failed", "waived", "error"):
             note = f"waived until {r.waiver['expires']}: {r.waiver['reason']}" if r.outcome == "waived" else ""
             prev = out.get(r.host)
             out[r.host] = (r.host, prev[1] if prev else r.message, note)
     for h in hosts:
-        if h.reachable and h.host not in out and h.libvirt.source == "none" and h.libvirt_installed:
-            out[h.host] = (h.host, f"partly: libvirt could not be read ({h.libvirt.error})", "")
+        if h.reachable and h.host not in out and h.libvirt_source == "none" and h.libvirt_installed:
+            out[h.host] = (h.host, f"partly: libvirt could not be read ({h.libvirt_error})", "")
     return [out[k] for k in sorted(out)]
 
 
-def matrix(results: list[Result]) -> tuple[list[str], list[str], dict[tuple[str, str], dict[str, int]]]:
-    counts: dict[tuple[str, str], dict[str, int]] = {}
-    hosts, checks = set(), set()
-    for r in results:
-        if not r.host:
-            continue  # a check with no object on any host
-        hosts.add(r.host)
-        checks.add(r.check)
-        c = counts.setdefault((r.host, r.check), dict.fromkeys(BUCKETS, 0))
-        c[r.outcome if r.outcome in c else "error"] += 1
+def matrix(cells: dict[tuple[str, str], dict[str, int]]
+           ) -> tuple[list[str], list[str], dict[tuple[str, str], dict[str, int]]]:
+    """Hosts, checks and each (host, check)'s counts per outcome, from the stream's counts."""
+    hosts = {h for h, _ in cells if h}
+    checks = {c for h, c in cells if h}
     order = list(CHECKS)
-    return sorted(hosts), sorted(checks, key=lambda c: (order.index(c) if c in order else len(order), c)), counts
+    return sorted(hosts), sorted(checks, key=lambda c: (order.index(c) if c in order else len(order), c)), cells
 
 
 def _cell(c: Optional[dict[str, int]], host: str, check: str, tag: str = "td") -> str:
@@ -170,10 +161,11 @@ def waivers_html(usage: list[dict], waived: list[Result], source: str) -> str:
             + "</div>")
 
 
-def fleet_html(results: list[Result], hosts: list[HostFacts], verdict: Verdict, policy_note: str,
+def fleet_html(stream, hosts: list, verdict: Verdict, policy_note: str,
                usage: list[dict], waiver_source: str, drift: Optional[Drift], missing_baseline: Optional[str],
                fix_scripts: dict[str, str]) -> str:
-    down = not_checked(results, hosts)
+    """The fleet block; `stream`: the run's ResultStream (counts and findings), `hosts`: its host digests."""
+    down = not_checked(stream.findings, hosts)
     down_html = ('<div id="kvm-unchecked"><h3>Hosts that could not be checked ({})</h3><ul>{}</ul></div>'.format(
         len(down), "".join(f'<li data-host="{e(h)}"><b>{e(h)}</b>: {e(why)}'
                            + (f" <i>({e(note)})</i>" if note else "") + "</li>" for h, why, note in down))
@@ -181,15 +173,14 @@ def fleet_html(results: list[Result], hosts: list[HostFacts], verdict: Verdict, 
     fixes = ("<p>Fix scripts (never run by the suite): "
              + ", ".join(f"<code>{e(os.path.basename(p))}</code>" for p in fix_scripts.values())
              + f" in <code>{e(os.path.dirname(next(iter(fix_scripts.values()))))}</code></p>" if fix_scripts else "")
-    host_names, checks, counts = matrix(results)
+    host_names, checks, counts = matrix(stream.cells)
     hosts_opts = "".join(f'<option value="{e(h)}">{e(h)}</option>' for h in host_names)
     check_opts = "".join(f'<option value="{e(c)}">{e(c)}</option>' for c in checks)
-    large = len(results) > PROBLEMS_FIRST
-    first_view = (f'<p id="kvm-problems-first">{len(results)} results: the table below first shows only failures, '
-                  "errors and waived findings; tick Passed or Skipped above it to draw the others too.</p>"
-                  if large else "")
-    attr = f' data-problems-first="{PROBLEM_OUTCOMES}"' if large else ""
-    return (f'<section id="kvm-fleet"{attr}><h2>Fleet</h2>'
+    passes = stream.counts.get("passed", 0) + stream.counts.get("skipped", 0)
+    first_view = (f'<p id="kvm-passes-counted">{stream.total} results: the table below has a row for each of the '
+                  f"{len(stream.findings)} finding(s); the {passes} passed and skipped ones are counted in the "
+                  "matrix above, and listed one by one in results.json.</p>")
+    return (f'<section id="kvm-fleet"><h2>Fleet</h2>'
             f'<p id="kvm-gate" class="kvm-gate-{verdict.word}"><b>{e(verdict.summary())}</b><br>'
             f"<small>{e(policy_note)}</small></p>"
             f"{down_html}<h3>Results by host and check</h3>{matrix_html(host_names, checks, counts)}"
@@ -199,7 +190,7 @@ def fleet_html(results: list[Result], hosts: list[HostFacts], verdict: Verdict, 
             '<button class="kvm-group" data-column="host">group by host</button> '
             '<button class="kvm-group" data-column="check">group by check</button> '
             f'<span id="kvm-filter-status"></span></div>{first_view}'
-            f"{waivers_html(usage, [r for r in results if r.outcome == 'waived'], waiver_source)}"
+            f"{waivers_html(usage, [r for r in stream.findings if r.outcome == 'waived'], waiver_source)}"
             f"{drift_html(drift, missing_baseline)}{fixes}</section><style>{CSS}</style><script>{JS}</script>")
 
 
@@ -230,13 +221,10 @@ JS = r"""
 (function () {
   var fleet = document.getElementById('kvm-fleet');
   var title = document.getElementById('title');
-  if (fleet && title) { title.after(fleet); }  // the fleet view comes before the environment table
-  // this script runs before pytest-html's, which reads its outcome filter from the address
-  var start = new URL(window.location.href);
-  if (fleet && fleet.dataset.problemsFirst && !start.searchParams.has('visible')) {
-    start.searchParams.set('visible', fleet.dataset.problemsFirst);
-    window.history.replaceState({}, '', start.href);
-  }
+  var findings = document.querySelector('.kvm-static-findings');
+  // the findings list and the fleet view come before the environment table
+  if (fleet && title) { title.after(fleet); }
+  if (findings && fleet) { fleet.before(findings); }
   var style = document.createElement('style');
   document.head.appendChild(style);
   var hostSel = document.getElementById('kvm-host-filter');

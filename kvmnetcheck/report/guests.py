@@ -21,41 +21,52 @@ class GuestStory:
     attached: tuple[str, ...]  # "NIC 52:54:..: network default, bridge virbr0"
     findings: tuple[Result, ...]  # in troubleshooting order
 
+    def as_json(self) -> dict:
+        return {"host": self.host, "guest": self.guest, "attached": list(self.attached),
+                "findings": [vars(r) for r in self.findings]}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "GuestStory":
+        return cls(d["host"], d["guest"], tuple(d["attached"]), tuple(Result(**r) for r in d["findings"]))
+
+
+def host_stories(h: HostFacts, findings: list[Result]) -> list[GuestStory]:
+    """One host's guests with a finding (failed or error) on anything their network path depends on."""
+    bad = [r for r in findings if r.outcome in ("failed", "error")]
+    if not h.reachable or not bad:
+        return []
+    out = []
+    for g in h.libvirt.guests:
+        objects, attached = {h.host}, []
+        bridges = set()
+        for nic in g.nics:
+            label = f"{g.name}/{nic.label}"
+            objects.add(label)
+            at = nic_attachment(h, nic)
+            parts = []
+            if at.network is not None:
+                objects.add(at.network.name)
+                parts.append(f"network {at.network.name}")
+            if at.bridge:
+                bridges.add(at.bridge)
+                parts.append(f"{'Open vSwitch ' if at.ovs else ''}bridge {at.bridge}")
+            if nic.type == "direct" and nic.source_dev:
+                parts.append(f"macvtap on {nic.source_dev}")
+            attached.append(f"NIC {nic.label}: " + (", ".join(parts) or f"type {nic.type}"))
+        objects |= bridges
+        mine = [r for r in bad if r.object in objects or any(r.object.startswith(b + "@") for b in bridges)]
+        if not mine:
+            continue
+        mine.sort(key=lambda r: (_RANK.get(r.check, len(_RANK)), r.object))
+        out.append(GuestStory(h.host, g.name, tuple(attached), tuple(mine)))
+    return sorted(out, key=lambda s: s.guest)
+
 
 def guest_stories(results: list[Result], facts: list[HostFacts]) -> list[GuestStory]:
-    """The guests with a finding (failed or error) on anything their network path depends on."""
-    bad: dict[str, list[Result]] = {}
-    for r in results:
-        if r.outcome in ("failed", "error"):
-            bad.setdefault(r.host, []).append(r)
+    """Every host's stories (for a run whose facts are all at hand)."""
     out = []
     for h in facts:
-        if not h.reachable or h.host not in bad:
-            continue
-        for g in h.libvirt.guests:
-            objects, attached = {h.host}, []
-            bridges = set()
-            for nic in g.nics:
-                label = f"{g.name}/{nic.label}"
-                objects.add(label)
-                at = nic_attachment(h, nic)
-                parts = []
-                if at.network is not None:
-                    objects.add(at.network.name)
-                    parts.append(f"network {at.network.name}")
-                if at.bridge:
-                    bridges.add(at.bridge)
-                    parts.append(f"{'Open vSwitch ' if at.ovs else ''}bridge {at.bridge}")
-                if nic.type == "direct" and nic.source_dev:
-                    parts.append(f"macvtap on {nic.source_dev}")
-                attached.append(f"NIC {nic.label}: " + (", ".join(parts) or f"type {nic.type}"))
-            objects |= bridges
-            mine = [r for r in bad[h.host]
-                    if r.object in objects or any(r.object.startswith(b + "@") for b in bridges)]
-            if not mine:
-                continue
-            mine.sort(key=lambda r: (_RANK.get(r.check, len(_RANK)), r.object))
-            out.append(GuestStory(h.host, g.name, tuple(attached), tuple(mine)))
+        out += host_stories(h, [r for r in results if r.host == h.host])
     return sorted(out, key=lambda s: (s.host, s.guest))
 
 

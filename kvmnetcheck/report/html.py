@@ -8,12 +8,26 @@ from pathlib import Path
 
 from ..catalog import Check
 from ..catalog.docs import doc_file, doc_path
-from ..facts.model import HostFacts
 from .results import Result
 
 e = html.escape
 
 COLUMNS = ("check", "host", "object", "severity")
+
+
+def finding_blocks(r: Result, check: Optional[Check]) -> list[str]:
+    """The HTML blocks of a finding's row: its details, and its waiver's note."""
+    out = []
+    block = finding_html(r, check) if check is not None else None
+    if block:
+        out.append(block)
+    w = r.waiver or {}
+    if w.get("status") == "applied":
+        out.append(waiver_html(f"Waived until {w.get('expires')} by {w.get('where')}: {w.get('reason')}"))
+    elif w.get("status") == "expired":
+        out.append(waiver_html(f"A waiver for this finding expired on {w.get('expires')} ({w.get('where')}), "
+                               f"so it fails again: {w.get('reason')}"))
+    return out
 
 
 def finding_html(r: Result, check: Check) -> Optional[str]:
@@ -61,9 +75,10 @@ def table_row(report, cells: list, status_cell: str) -> None:
             cells[i] = f'<td class="col-testId">{e(test_id)}</td>'
 
 
-def unread_html(facts: list[HostFacts]) -> str:
-    """What could not be parsed has no result of its own: name it at the top of the report."""
-    unread = [(f.host, p) for f in facts for p in f.parse_errors]
+def unread_html(hosts: list) -> str:
+    """What could not be parsed has no result of its own: name it at the top of the report.
+    `hosts`: the run's host digests."""
+    unread = [(h.host, p) for h in hosts for p in h.parse_errors]
     if not unread:
         return ""
     return ("<div class='kvm-unread'><p><b>Facts that could not be read</b> (no check saw them):</p><ul>"

@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 DEFAULT_OUTPUT_DIR = "reports"
 STAGING_PREFIX = ".kvm-netcheck-staging-"
@@ -26,13 +26,16 @@ class Outputs:
     fix_dir: Optional[str]
     summary_md: Optional[str] = None
     prom: Optional[str] = None
+    spool: Optional[str] = None  # a shard's results, one JSON line each (what merge reads)
+    shard_meta: Optional[str] = None  # a shard's slice, policy and host digests
     staged: dict[str, str] = field(default_factory=dict)  # final path -> staged path
     _dirs: dict[str, str] = field(default_factory=dict)  # final directory -> its staging directory
 
     def stage(self) -> None:
         """Give every output a staged twin (the staging directory sits beside the final file, on its
         filesystem, so publishing is a rename)."""
-        for final in (self.results, self.html, self.junit, self.fix_dir, self.summary_md, self.prom):
+        for final in (self.results, self.html, self.junit, self.fix_dir, self.summary_md, self.prom, self.spool,
+                      self.shard_meta):
             if final:
                 final = os.path.abspath(final)
                 parent = os.path.dirname(final)
@@ -54,11 +57,17 @@ class Outputs:
                 return final + staged_path[len(staged):]
         return staged_path
 
-    def publish(self) -> list[str]:
-        """Move every staged output into place; returns the final paths published."""
+    def publish(self, keep_in_dirs: Optional[Callable[[str], bool]] = None) -> list[str]:
+        """Move every staged output into place; returns the final paths published. A directory replaces
+        the old one; files of the old one that `keep_in_dirs` says are not the suite's are carried over."""
         done = []
         for final, staged in self.staged.items():
             if os.path.isdir(staged):
+                if keep_in_dirs is not None and os.path.isdir(final):
+                    for name in os.listdir(final):
+                        old, new = os.path.join(final, name), os.path.join(staged, name)
+                        if os.path.isfile(old) and not os.path.exists(new) and keep_in_dirs(old):
+                            shutil.copy2(old, new)
                 _replace_dir(staged, final)
             elif os.path.exists(staged):
                 os.replace(staged, final)

@@ -5,7 +5,7 @@ import datetime
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from .. import __version__
 from ..facts.model import HostFacts
@@ -52,21 +52,26 @@ def host_summary(f: HostFacts) -> dict[str, Any]:
     }
 
 
-def write_results(path: str, hosts: list[HostFacts], results: list[Result], policy: dict[str, Any],
+def write_results(path: str, hosts: Iterable[dict[str, Any]], result_lines: Iterable[str], policy: dict[str, Any],
                   sections: Optional[dict[str, Any]] = None) -> None:
-    """Write results.json; `sections` adds top-level parts (gate, waivers, drift, fix scripts)."""
+    """Write results.json from host summaries and results' JSON lines (streamed from the spool, never
+    all held at once); `sections` adds top-level parts (gate, waivers, drift, fix scripts)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    doc = {
+    head = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "kvm-netcheck", "version": __version__},
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "policy": policy,
         **(sections or {}),
-        "hosts": [host_summary(h) for h in hosts],
-        "results": [asdict(r) for r in results],
+        "hosts": list(hosts),
     }
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(doc, f, indent=1, default=str)
-        f.write("\n")
+        text = json.dumps(head, indent=1, default=str)
+        f.write(text[:-2] + ',\n "results": [')  # the object's closing "\n}" comes after the results
+        first = True
+        for line in result_lines:
+            f.write(("\n  " if first else ",\n  ") + line)
+            first = False
+        f.write("\n ]\n}\n")
     os.replace(tmp, path)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections import Counter
 from typing import Optional
 
-from ..facts.model import HostFacts
 from .results import Result
 from .verdict import Verdict
 
@@ -29,16 +27,17 @@ def first_fix_line(remediation: str) -> str:
     return next((ln for ln in lines if not ln.startswith("#")), lines[0] if lines else "")
 
 
-def summary_md(results: list[Result], hosts: list[HostFacts], verdict: Verdict, exit_code: int,
+def summary_md(stream, hosts: list, verdict: Verdict, exit_code: int,
                html: Optional[str], results_json: Optional[str]) -> str:
-    counts = Counter(r.outcome for r in results)
+    """`stream`: the run's ResultStream; `hosts`: its host digests."""
+    counts = stream.counts
     unreachable = sum(1 for h in hosts if not h.reachable)
     word = {0: "PASSED", 1: "FAILED", 6: "INCOMPLETE"}.get(exit_code, f"ENDED ({exit_code})")
     out = [f"## kvm-netcheck: gate {word} (exit {exit_code})", "",
            f"{len(hosts)} host(s), {unreachable} unreachable; "
            + ", ".join(f"{counts.get(o, 0)} {o}" for o in ("failed", "error", "waived", "passed", "skipped")), "",
            md_cell(verdict.summary(), 400), ""]
-    bad = [r for r in results if r.outcome in ("failed", "error")]
+    bad = [r for r in stream.findings if r.outcome in ("failed", "error")]
     if bad:
         out += ["| host | object | check | severity | finding | fix |", "|---|---|---|---|---|---|"]
         for r in bad[:MD_ROWS]:
@@ -54,9 +53,9 @@ def summary_md(results: list[Result], hosts: list[HostFacts], verdict: Verdict, 
     return "\n".join(out) + "\n"
 
 
-def write_summary_md(path: str, results, hosts, verdict, exit_code, html, results_json) -> None:
+def write_summary_md(path: str, stream, hosts, verdict, exit_code, html, results_json) -> None:
     with open(path, "w", encoding="utf-8") as f:
-        f.write(summary_md(results, hosts, verdict, exit_code, html, results_json))
+        f.write(summary_md(stream, hosts, verdict, exit_code, html, results_json))
 
 
 def _label(value: str) -> str:
@@ -64,11 +63,12 @@ def _label(value: str) -> str:
     return str(value).replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
 
 
-def prom_textfile(results: list[Result], hosts: list[HostFacts], verdict: Verdict, exit_code: int,
+def prom_textfile(stream, hosts: list, verdict: Verdict, exit_code: int,
                   duration_s: float, now: Optional[float] = None) -> str:
+    """`stream`: the run's ResultStream (its counts by host, check, severity and outcome)."""
     lines = ["# HELP kvm_netcheck_results Results of the last run, by host, check, severity and outcome.",
              "# TYPE kvm_netcheck_results gauge"]
-    counts = Counter((r.host, r.check, r.severity, r.outcome) for r in results)
+    counts = stream.series
     for (host, check, severity, outcome), n in sorted(counts.items()):
         lines.append(f'kvm_netcheck_results{{host="{_label(host)}",check="{_label(check)}",'
                      f'severity="{_label(severity)}",outcome="{_label(outcome)}"}} {n}')
@@ -90,6 +90,6 @@ def prom_textfile(results: list[Result], hosts: list[HostFacts], verdict: Verdic
     return "\n".join(lines) + "\n"
 
 
-def write_prom_textfile(path: str, results, hosts, verdict, exit_code, duration_s) -> None:
+def write_prom_textfile(path: str, stream, hosts, verdict, exit_code, duration_s) -> None:
     with open(path, "w", encoding="utf-8") as f:
-        f.write(prom_textfile(results, hosts, verdict, exit_code, duration_s))
+        f.write(prom_textfile(stream, hosts, verdict, exit_code, duration_s))

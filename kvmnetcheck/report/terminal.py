@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from ..facts.model import HostFacts
 from .drift import Drift
 from .guests import stories_lines
 from .results import Result
@@ -35,31 +34,32 @@ class PrintableTerminal:
 LISTED = 20  # hosts named one by one in a summary line before "and N more"
 
 
-def libvirt_sources(facts: list[HostFacts]) -> list[str]:
+def libvirt_sources(hosts: list) -> list[str]:
     """How libvirt was read, summed up by source; only the hosts that need attention are named (read
-    through the virsh fallback, or not at all)."""
-    by: dict[str, list[HostFacts]] = {}
-    for f in facts:
+    through the virsh fallback, or not at all). `hosts`: the run's host digests."""
+    by: dict[str, list] = {}
+    for f in hosts:
         if f.reachable:
-            by.setdefault(f.libvirt.source, []).append(f)
+            by.setdefault(f.libvirt_source, []).append(f)
     if not by:
         return []
     lines = ["  libvirt read through: " + ", ".join(f"{src} on {len(hs)} host(s)" for src, hs in sorted(by.items()))]
     for src in ("virsh", "none"):
         hosts = by.get(src, [])
         for f in hosts[:LISTED]:
-            why = f" ({f.libvirt.error})" if src == "none" and f.libvirt.error else ""
+            why = f" ({f.libvirt_error})" if src == "none" and f.libvirt_error else ""
             lines.append(f"  {f.host}: libvirt read through {src}{why}")
         if len(hosts) > LISTED:
             lines.append(f"  ... and {len(hosts) - LISTED} more read through {src}")
     return lines
 
 
-def findings(tr, results: list[Result], facts: list[HostFacts], results_path: Optional[str]) -> None:
+def findings(tr, stream, hosts: list, results_path: Optional[str]) -> None:
+    """The findings by host with their fixes, and the counts. `stream`: the run's ResultStream."""
     tr = PrintableTerminal(tr)
     tr.section("kvm-netcheck findings")
     by_host: dict[str, list[Result]] = {}
-    for r in results:
+    for r in stream.findings:
         if r.outcome in ("failed", "error"):
             by_host.setdefault(r.host, []).append(r)
     for host in sorted(by_host):
@@ -69,12 +69,12 @@ def findings(tr, results: list[Result], facts: list[HostFacts], results_path: Op
             tr.write_line(f"  {tag} [{r.severity}] {r.check} {r.object}: {r.message}", red=True)
             for ln in r.remediation.splitlines():
                 tr.write_line(f"      {ln}")
-    counts = {o: sum(1 for r in results if r.outcome == o) for o in ("passed", "failed", "skipped", "error")}
-    tr.write_line(f"hosts: {len(facts)} ({sum(1 for f in facts if not f.reachable)} unreachable); "
+    counts = {o: stream.counts.get(o, 0) for o in ("passed", "failed", "skipped", "error")}
+    tr.write_line(f"hosts: {len(hosts)} ({sum(1 for f in hosts if not f.reachable)} unreachable); "
                   + ", ".join(f"{n} {o}" for o, n in counts.items()))
-    for line in libvirt_sources(facts):
+    for line in libvirt_sources(hosts):
         tr.write_line(line)
-    problems = [(f.host, p) for f in facts if f.reachable for p in f.parse_errors]
+    problems = [(f.host, p) for f in hosts if f.reachable for p in f.parse_errors]
     for host, problem in problems[:LISTED]:
         tr.write_line(f"  {host}: could not read: {problem}", yellow=True)
     if len(problems) > LISTED:

@@ -1,0 +1,71 @@
+"""JUnit XML (pytest's xunit2 layout) written from the results as they were spooled: one testcase per
+result, so a CI server shows each object; the suite's gate as testsuite properties. Written in one
+pass over the spool, whatever the number of results."""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+from typing import Optional
+from xml.sax.saxutils import escape, quoteattr
+
+from ..catalog import CHECKS
+from .stream import ResultStream
+from .terminal import finding_text
+
+_ILLEGAL = {c: None for c in list(range(0x00, 0x09)) + [0x0B, 0x0C] + list(range(0x0E, 0x20))}
+
+
+def _clean(text: str) -> str:
+    """XML 1.0 cannot carry most control characters: drop them (names come from hosts)."""
+    return str(text).translate(_ILLEGAL)
+
+
+def _attr(text: str) -> str:
+    return quoteattr(_clean(text))
+
+
+def names(test_id: str) -> tuple[str, str]:
+    """(classname, name) as pytest's junitxml makes them from a node id."""
+    path, _, rest = test_id.partition("::")
+    classname = path[:-3] if path.endswith(".py") else path
+    classname = classname.replace("/", ".")
+    return classname, rest or test_id
+
+
+def testcase(r) -> str:
+    classname, name = names(r.test)
+    props = "".join(f"<property name={_attr(k)} value={_attr(v)}/>"
+                    for k, v in (("check", r.check), ("host", r.host), ("object", r.object), ("severity", r.severity)))
+    out = f"<testcase classname={_attr(classname)} name={_attr(name)} time=\"0.000\"><properties>{props}</properties>"
+    if r.outcome == "failed":
+        c = CHECKS.get(r.check)
+        text = finding_text(r, c.rationale, c.guide) if c else r.message
+        out += f"<failure message={_attr(r.message[:1000])}>{escape(_clean(text))}</failure>"
+    elif r.outcome == "error":
+        out += f"<failure message={_attr(r.message[:1000])}>{escape(_clean(r.message))}</failure>"
+    elif r.outcome == "skipped":
+        out += f"<skipped type=\"pytest.skip\" message={_attr(r.message[:1000])}>{escape(_clean(r.message))}</skipped>"
+    elif r.outcome == "waived":
+        why = (r.waiver or {}).get("reason", "")
+        out += f"<skipped type=\"pytest.xfail\" message={_attr(why[:1000])}/>"
+    return out + "</testcase>"
+
+
+def write_junit(path: str, stream: ResultStream, properties: dict[str, str], seconds: float,
+                timestamp: Optional[str] = None) -> None:
+    c = stream.counts
+    failures = c.get("failed", 0) + c.get("error", 0)
+    skipped = c.get("skipped", 0) + c.get("waived", 0)
+    stamp = timestamp or datetime.datetime.now().isoformat(timespec="microseconds")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write('<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests">'
+                f'<testsuite name="pytest" errors="0" failures="{failures}" skipped="{skipped}" '
+                f'tests="{stream.total}" time="{seconds:.3f}" timestamp={_attr(stamp)} '
+                f'hostname={_attr(platform.node())}><properties>'
+                + "".join(f"<property name={_attr(k)} value={_attr(v)}/>" for k, v in properties.items())
+                + "</properties>")
+        for r in stream.results():
+            f.write(testcase(r))
+        f.write("</testsuite></testsuites>")

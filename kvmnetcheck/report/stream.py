@@ -1,0 +1,141 @@
+"""Results as a stream: each Result is written to a spool file (one JSON line) the moment it is made,
+and only what the end of the run needs is kept in memory: findings (failed, error, waived), counts
+per outcome, per host and check, and per host, check, severity and outcome, and, for a baseline, the
+outcome now of each key the baseline had as a finding. A host's digest (its summary for results.json,
+what its fix script needs, its guests' findings) replaces its facts once its checks are done.
+
+results.json, JUnit and the HTML are written from the spool and these, so memory does not grow
+with the number of passed results; `kvm-netcheck merge` reads shards' spools the same way.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Optional
+
+from .results import Result
+
+FINDING = ("failed", "error", "waived")
+BUCKETS = ("failed", "waived", "error", "passed", "skipped")
+
+
+@dataclass
+class HostDigest:
+    """What the end of a run needs of one host, once its facts are let go."""
+
+    host: str
+    summary: dict[str, Any]  # results.json's entry for the host (report/results.py host_summary)
+    hostname: Optional[str] = None
+    tools: Optional[frozenset[str]] = None  # commands the host has; None: not known (old facts)
+    libvirt_source: Optional[str] = None
+    libvirt_error: Optional[str] = None
+    libvirt_installed: bool = False
+    parse_errors: tuple[str, ...] = ()
+    stories: tuple = ()  # report/guests.py GuestStory entries of its guests with a finding
+    position: int = 0  # its place among all hosts of the run (shards keep the unsharded order)
+
+    @property
+    def reachable(self) -> bool:
+        return bool(self.summary.get("reachable"))
+
+    @property
+    def error(self) -> Optional[str]:
+        return self.summary.get("error")
+
+    def as_json(self) -> dict[str, Any]:
+        return {"host": self.host, "summary": self.summary, "hostname": self.hostname,
+                "tools": sorted(self.tools) if self.tools is not None else None,
+                "libvirt_source": self.libvirt_source, "libvirt_error": self.libvirt_error,
+                "libvirt_installed": self.libvirt_installed, "parse_errors": list(self.parse_errors),
+                "stories": [s.as_json() for s in self.stories], "position": self.position}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "HostDigest":
+        from .guests import GuestStory
+        return cls(host=d["host"], summary=d["summary"], hostname=d.get("hostname"),
+                   tools=frozenset(d["tools"]) if d.get("tools") is not None else None,
+                   libvirt_source=d.get("libvirt_source"), libvirt_error=d.get("libvirt_error"),
+                   libvirt_installed=bool(d.get("libvirt_installed")), parse_errors=tuple(d.get("parse_errors", ())),
+                   stories=tuple(GuestStory.from_json(s) for s in d.get("stories", ())),
+                   position=int(d.get("position", 0)))
+
+
+def result_line(r: Result) -> str:
+    return json.dumps(vars(r), default=str, separators=(",", ":"))
+
+
+def result_from_line(line: str) -> Result:
+    return Result(**json.loads(line))
+
+
+@dataclass
+class ResultStream:
+    """The run's results: spooled, counted, findings kept."""
+
+    spool_path: Optional[str] = None
+    baseline_keys: frozenset = frozenset()  # (check, host, object) the baseline had as a finding
+    findings: list[Result] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+    cells: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # (host, check) -> outcome counts
+    series: Counter = field(default_factory=Counter)  # (host, check, severity, outcome) -> n
+    now: dict[tuple, str] = field(default_factory=dict)  # a baseline finding's key -> its outcome now
+    checks: set = field(default_factory=set)
+    total: int = 0
+    _by_host: dict[str, list[Result]] = field(default_factory=dict)
+    spans: dict[str, list[list[int]]] = field(default_factory=dict)  # host -> [start, end) byte spans in the spool
+
+    def __post_init__(self):
+        self._out = None
+        self._pos = 0
+        if self.spool_path:
+            os.makedirs(os.path.dirname(os.path.abspath(self.spool_path)), exist_ok=True)
+            self._out = open(self.spool_path, "wb")
+
+    def add(self, r: Result, line: Optional[str] = None) -> None:
+        """Count and keep what matters of one result, and spool it (`line`: its JSON as read from a shard)."""
+        self.total += 1
+        self.counts[r.outcome] += 1
+        self.checks.add(r.check)
+        if r.host:
+            c = self.cells.setdefault((r.host, r.check), dict.fromkeys(BUCKETS, 0))
+            c[r.outcome if r.outcome in c else "error"] += 1
+        self.series[(r.host, r.check, r.severity, r.outcome)] += 1
+        if r.outcome in FINDING:
+            self.findings.append(r)
+            self._by_host.setdefault(r.host, []).append(r)
+        key = (r.check, r.host, r.object)
+        if key in self.baseline_keys:
+            self.now[key] = r.outcome
+        if self._out is not None:
+            data = ((line if line is not None else result_line(r)).rstrip("\n") + "\n").encode("utf-8")
+            self._out.write(data)
+            spans = self.spans.setdefault(r.host, [])
+            if spans and spans[-1][1] == self._pos:
+                spans[-1][1] += len(data)  # the host's results follow one another (items run host by host)
+            else:
+                spans.append([self._pos, self._pos + len(data)])
+            self._pos += len(data)
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+    def lines(self) -> Iterator[str]:
+        """Every result's JSON line, in the order they were made."""
+        self.close()
+        if not self.spool_path or not os.path.exists(self.spool_path):
+            return
+        with open(self.spool_path, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    yield line.rstrip("\n")
+
+    def results(self) -> Iterator[Result]:
+        for line in self.lines():
+            yield result_from_line(line)
+
+    def findings_of(self, host: str) -> list[Result]:
+        return self._by_host.get(host, [])
