@@ -138,6 +138,7 @@ D=/etc/knc-hostile/virsh
 while [ $# -gt 0 ]; do case $1 in --readonly|-q) shift;; -c) shift 2;; *) break;; esac; done
 case "$*" in
   version) printf 'Compiled against library: libvirt 9.0.0\nUsing library: libvirt 9.0.0\nUsing API: QEMU 9.0.0\nRunning hypervisor: QEMU 7.2.0\n';;
+  --version) echo 9.0.0;;
   uri) echo qemu:///system;;
   "net-list --uuid"|"net-list --all --uuid") exec /etc/knc-hostile/cat.real "$D/net-uuids";;
   "net-dumpxml "*) exec /etc/knc-hostile/cat.real "$D/${*##* }.xml";;
@@ -175,7 +176,7 @@ def _hostile_xml(canary_path: str, port: int) -> tuple[dict, dict, dict]:
     guests = {
         _uuid(11): f'<!DOCTYPE domain [<!ENTITY x SYSTEM "file://{canary_path}">]><domain type="qemu">'
                    f"<name>d&x;</name><uuid>{_uuid(11)}</uuid></domain>",
-        _uuid(12): f"""<domain type='qemu'><name>vm &lt;img src=x onerror=alert(2)&gt;</name><uuid>{_uuid(12)}</uuid>
+        _uuid(12): f"""<domain type='qemu' id='1'><name>vm &lt;img src=x onerror=alert(2)&gt;</name><uuid>{_uuid(12)}</uuid>
 <os><boot dev='network'/></os><devices><interface type='network'><mac address='52:54:00:00:00:01'/>
 <source network='ok &lt;net&gt;'/><model type='virtio'/></interface></devices></domain>""",
     }

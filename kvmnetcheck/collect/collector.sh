@@ -54,7 +54,7 @@ show() {
 have() { command -v "$1" >/dev/null 2>&1; }
 
 sec meta ""
-printf 'collector=3\n'
+printf 'collector=4\n'
 printf 'hostname=%s\n' "$(cat /proc/sys/kernel/hostname 2>/dev/null)"
 printf 'uid=%s\n' "$(id -u 2>/dev/null)"
 printf 'clk_tck=%s\n' "$(getconf CLK_TCK 2>/dev/null)"
@@ -321,21 +321,23 @@ end 0
 # Fallback libvirt view when the control node could not open a connection.
 if [ "$WANT_VIRSH" = 1 ] && have virsh; then
     V="$T virsh --readonly -q -c qemu:///system"
-    run virsh_version "" $V version
-    sec virsh_nets active
-    $V net-list --uuid 2>&1
-    end $?
-    for u in $($V net-list --all --uuid 2>/dev/null); do
-        run virsh_net_xml "$u" $V net-dumpxml "$u"
-        run virsh_net_xml_inactive "$u" $V net-dumpxml --inactive "$u"
-        run virsh_net_autostart "$u" $V net-info "$u"
-    done
-    sec virsh_doms active
-    $V list --uuid 2>&1
-    end $?
-    for u in $($V list --all --uuid 2>/dev/null); do
-        run virsh_dom_xml "$u" $V dumpxml "$u"
-    done
+    # virsh's own library version, with no connection: `virsh version` would ask the QEMU driver for
+    # the hypervisor's, which probes QEMU's capabilities, for an answer no check uses
+    run virsh_client "" $T virsh --version
+    # every network once: whether it is active, persistent and autostarted is in its net-info
+    capture virsh_net_uuids "" $V net-list --all --uuid
+    if [ "$rc" = 0 ]; then
+        for u in $out; do
+            run virsh_net_xml "$u" $V net-dumpxml "$u"
+            run virsh_net_xml_inactive "$u" $V net-dumpxml --inactive "$u"
+            run virsh_net_autostart "$u" $V net-info "$u"
+        done
+        # every guest once: a running one's XML carries its id (formatdomain: inactive ones have none)
+        capture virsh_dom_uuids "" $V list --all --uuid
+        [ "$rc" = 0 ] && for u in $out; do
+            run virsh_dom_xml "$u" $V dumpxml "$u"
+        done
+    fi
 fi
 # Last resort when no daemon answers: libvirt's own state files. Networks and guests keep
 # running without the daemon, and this is when firewall rules go missing.

@@ -17,7 +17,7 @@ def libvirt_view(by_kind: dict[str, list[Section]], raw_libvirt: Optional[RawLib
     """The view from the connection when it answered, else from what the collector printed."""
     if raw_libvirt is not None and not raw_libvirt.error:
         return build_libvirt_view(raw_libvirt, problems, ())
-    virsh_raw = raw_from_virsh(by_kind)
+    virsh_raw = raw_from_virsh(by_kind, problems)
     state_files = ("libvirt_net_status", "libvirt_net_config", "libvirt_dom_status", "libvirt_dom_config")
     if virsh_raw.error and any(by_kind.get(k) for k in state_files):
         virsh_raw = raw_from_state_files(by_kind, virsh_raw.error)
@@ -30,18 +30,37 @@ def libvirt_view(by_kind: dict[str, list[Section]], raw_libvirt: Optional[RawLib
     return build_libvirt_view(virsh_raw, problems, tuple(notes))
 
 
-def raw_from_virsh(by_kind: dict[str, list[Section]]) -> RawLibvirt:
+_DOMAIN_TAG = re.compile(r"<domain\b[^>]*>")
+_ID = re.compile(r"""\sid\s*=\s*["']\d+["']""")
+
+
+def _running(xml: str) -> bool:
+    """Whether libvirt wrote this domain XML of a running guest: its root element has an id."""
+    tag = _DOMAIN_TAG.search(xml)
+    return bool(tag and _ID.search(tag.group()))
+
+
+def raw_from_virsh(by_kind: dict[str, list[Section]], problems: Optional[list[str]] = None) -> RawLibvirt:
+    """The collector's `virsh --readonly` sections. Collector format 4 lists networks and guests once
+    each (`virsh_net_uuids`, `virsh_dom_uuids`): a network's state is in its net-info, a running
+    guest's XML has an id (libvirt docs/formatdomain.rst: "Inactive machines have no id value").
+    Earlier collectors printed `virsh version` and the active lists beside the full ones."""
     ver = (by_kind.get("virsh_version") or [None])[0]
-    if ver is None:
+    listing = (by_kind.get("virsh_net_uuids") or [None])[0]
+    probe = ver if ver is not None else listing
+    if probe is None:
         return RawLibvirt("none", None, error="virsh is not available on the host")
-    if not ver.ok:
+    if not probe.ok:
         return RawLibvirt("none", "qemu:///system",
-                          error="virsh --readonly could not connect: " + " ".join(ver.text.split())[-300:])
+                          error="virsh --readonly could not connect: " + " ".join(probe.text.split())[-300:])
     raw = RawLibvirt("virsh", "qemu:///system")
-    m = re.search(r"Using library: libvirt (\d+)\.(\d+)\.(\d+)", ver.text)
+    m = re.search(r"Using library: libvirt (\d+)\.(\d+)\.(\d+)", ver.text if ver is not None else "")
+    if m is None:
+        client = (by_kind.get("virsh_client") or [None])[0]
+        m = re.match(r"\s*(\d+)\.(\d+)\.(\d+)\s*$", client.text) if client is not None and client.ok else None
     if m:
         raw.lib_version = tuple(int(x) for x in m.groups())
-    m = re.search(r"Running hypervisor: (\S+ [\d.]+)", ver.text)
+    m = re.search(r"Running hypervisor: (\S+ [\d.]+)", ver.text) if ver is not None else None
     if m:
         raw.hypervisor_version = m.group(1)
     uuid_re = re.compile(r"^[0-9a-fA-F-]{36}$")
@@ -52,24 +71,33 @@ def raw_from_virsh(by_kind: dict[str, list[Section]]) -> RawLibvirt:
             out |= {ln.strip() for ln in s.text.splitlines() if uuid_re.match(ln.strip())}
         return out
 
+    old_lists = ver is not None  # collector formats 1 to 3: the active networks and guests listed apart
     active_nets = uuids("virsh_nets")
     inactive_xml = {s.arg: s.text for s in by_kind.get("virsh_net_xml_inactive", []) if s.ok}
-    autostart = {}
+    info = {}
     for s in by_kind.get("virsh_net_autostart", []):
         m = re.search(r"^Autostart:\s+(\S+)", s.text, re.MULTILINE)
         p = re.search(r"^Persistent:\s+(\S+)", s.text, re.MULTILINE)
-        autostart[s.arg] = (m.group(1) == "yes" if m else None, p.group(1) == "yes" if p else True)
+        a = re.search(r"^Active:\s+(\S+)", s.text, re.MULTILINE)
+        info[s.arg] = (m.group(1) == "yes" if m else None, p.group(1) == "yes" if p else True,
+                       a.group(1) == "yes" if a else None)
     for s in by_kind.get("virsh_net_xml", []):
         if not s.ok:
             continue
-        auto, persistent = autostart.get(s.arg, (None, True))
-        active = s.arg in active_nets
+        auto, persistent, active = info.get(s.arg, (None, True, None))
+        if old_lists:
+            active = s.arg in active_nets
+        elif active is None:  # no net-info answer: whether it runs is unknown, not "no"
+            if problems is not None:
+                problems.append(f"virsh net-info {s.arg} said nothing of the network's state: it is left out")
+            continue
         raw.networks.append(RawNetwork(s.arg, active, persistent, auto, s.text,
                                        inactive_xml.get(s.arg) if active and persistent else None))
     active_doms = uuids("virsh_doms")
     for s in by_kind.get("virsh_dom_xml", []):
         if s.ok:
-            raw.domains.append((s.arg in active_doms, s.text))
+            running = s.arg in active_doms if old_lists else _running(s.text)
+            raw.domains.append((running, s.text))
     return raw
 
 

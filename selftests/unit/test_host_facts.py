@@ -248,6 +248,52 @@ def test_virsh_cannot_connect():
     assert f.libvirt.networks == ()
 
 
+# collector format 4: one listing of networks and of guests; their state from net-info and the XML
+NET_INFO = ("Name:           {name}\nUUID:           {uuid}\nActive:         {active}\n"
+            "Persistent:     yes\nAutostart:      no\nBridge:         virbr0\n")
+OTHER_UUID = "0b0c1d2e-3f40-4152-8364-758697a8b9ca"
+RUNNING = "<domain type='kvm' id='7'><name>up</name><devices/></domain>"
+STOPPED = "<domain type='kvm'><name>down</name><devices/></domain>"
+
+
+def test_virsh_listings_of_collector_4_give_each_state_from_net_info_and_the_domain_id():
+    out = collector(META, ("virsh_client", "", "9.0.0"),
+                    ("virsh_net_uuids", "", f"{DEFAULT_UUID}\n{OTHER_UUID}"),
+                    ("virsh_net_xml", DEFAULT_UUID, "<network><name>default</name><bridge name='virbr0'/></network>"),
+                    ("virsh_net_autostart", DEFAULT_UUID, NET_INFO.format(name="default", uuid=DEFAULT_UUID,
+                                                                           active="yes")),
+                    ("virsh_net_xml", OTHER_UUID, "<network><name>spare</name><bridge name='virbr9'/></network>"),
+                    ("virsh_net_autostart", OTHER_UUID, NET_INFO.format(name="spare", uuid=OTHER_UUID, active="no")),
+                    ("virsh_dom_uuids", "", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee\nbbbbbbbb-bbbb-4ccc-8ddd-eeeeeeeeeeee"),
+                    ("virsh_dom_xml", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", RUNNING),
+                    ("virsh_dom_xml", "bbbbbbbb-bbbb-4ccc-8ddd-eeeeeeeeeeee", STOPPED), DONE)
+    f = build_host_facts("h1", "local://", out, NONCE, None)
+    assert f.libvirt.source == "virsh" and f.libvirt.libvirt_version == (9, 0, 0)
+    assert {n.name: n.active for n in f.libvirt.networks} == {"default": True, "spare": False}
+    assert {g.name: g.active for g in f.libvirt.guests} == {"up": True, "down": False}
+    assert f.parse_errors == ()
+
+
+def test_virsh_of_collector_4_that_cannot_connect():
+    out = collector(META, ("virsh_client", "", "9.0.0"),
+                    ("virsh_net_uuids", "", "error: failed to connect to the hypervisor\n"
+                                            "error: Failed to connect socket to '/var/run/libvirt/"
+                                            "libvirt-sock-ro': No such file or directory", 1), DONE)
+    f = build_host_facts("h1", "local://", out, NONCE, None)
+    assert f.libvirt.source == "none"
+    assert f.libvirt.error.startswith("virsh --readonly could not connect: error: failed to connect")
+
+
+def test_a_network_net_info_said_nothing_of_is_left_out_and_said_so():
+    out = collector(META, ("virsh_client", "", "9.0.0"), ("virsh_net_uuids", "", DEFAULT_UUID),
+                    ("virsh_net_xml", DEFAULT_UUID, "<network><name>default</name><bridge name='virbr0'/></network>"),
+                    ("virsh_net_autostart", DEFAULT_UUID, "error: Network not found", 1),
+                    ("virsh_dom_uuids", "", ""), DONE)
+    f = build_host_facts("h1", "local://", out, NONCE, None)
+    assert f.libvirt.networks == ()
+    assert any("said nothing of the network's state" in p for p in f.parse_errors), f.parse_errors
+
+
 def test_failing_config_file_does_not_hide_others(monkeypatch):
     real = bridge_config.parse_config_file
 
