@@ -91,6 +91,8 @@ class CheckFailed(Exception):
 class CheckItem(pytest.Item):
     """One check on one host: calls the check function for each object, one Result each."""
 
+    kvm_check_item = True  # (speedups: let go once it has run)
+
     def __init__(self, *, fn: Callable, check_id: str, host_index: int, host: str, kind: Optional[str],
                  wants_target: bool, **kw):
         super().__init__(**kw)

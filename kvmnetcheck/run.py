@@ -139,6 +139,7 @@ class KvmRun:
         self._facts: dict[int, HostFacts] = {}  # parsed hosts whose checks are not all done
         self._left: dict[int, int] = {}  # host -> its items not yet torn down
         self.digests: dict[int, HostDigest] = {}
+        self.quieted = False  # pytest's own failure lists left out at fleet size
         self.other_failures = 0  # failed tests that are no check: nothing vouches for them
         self.verdict: Optional[Verdict] = None
         self.drift: Optional[Drift] = None
@@ -272,7 +273,13 @@ class KvmRun:
 
     @property
     def gathered(self) -> bool:
-        return self._stubs is not None and (bool(self._stubs) or bool(self.merge_dirs))
+        return self._stubs is not None and (bool(self._stubs) or bool(self.merge_dirs) or self.empty_shard)
+
+    @property
+    def empty_shard(self) -> bool:
+        """A --shard slice that holds none of the hosts: a complete shard with nothing in it, which the
+        merge needs as much as the others (a small fleet split N ways can leave a slice empty)."""
+        return bool(self.shard) and self._stubs == [] and not self.merge_dirs
 
     def facts_at(self, i: int) -> HostFacts:
         """Host i's facts, parsed the first time they are asked for (and kept until it is digested)."""
@@ -466,9 +473,11 @@ class KvmRun:
     def pytest_runtest_makereport(self, item, call):
         outcome = yield
         rep = outcome.get_result()
-        if isinstance(item, CheckItem) and rep.when == "call":
-            rep.kvm_results = item.kvm_results  # plain data: travels from xdist workers to the controller
-            rep.kvm_host_index = item.host_index
+        if isinstance(item, CheckItem):
+            rep.kvm_check_item = True  # (speedups: slimmed once every plugin has seen it)
+            rep.kvm_host_index = item.host_index  # plain data: travels from xdist workers to the controller
+            if rep.when == "call":
+                rep.kvm_results = item.kvm_results
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(self, report, config):
@@ -498,20 +507,12 @@ class KvmRun:
 
     def _item_done(self, report) -> None:
         i = getattr(report, "kvm_host_index", None)
-        if i is None:
-            i = self._index_of_nodeid(report.nodeid)
         if i is None or i not in self._left:
             return
         self._left[i] -= 1
         if self._left[i] == 0:
             del self._left[i]
             self.digest(i)
-
-    def _index_of_nodeid(self, nodeid: str) -> Optional[int]:
-        items = getattr(self.session, "items", None) or ()
-        if not hasattr(self, "_index_by_nodeid"):
-            self._index_by_nodeid = {it.nodeid: it.host_index for it in items if isinstance(it, CheckItem)}
-        return self._index_by_nodeid.get(nodeid)
 
     # ------------------------------------------------------------ pytest-html: one row per finding
 
@@ -533,9 +534,8 @@ class KvmRun:
             return
         blocks = [extras.html(b) for b in html_report.finding_blocks(r, CHECKS.get(r.check))]
         outcome = {"failed": "failed", "error": "failed", "waived": "skipped"}[r.outcome]
-        longrepr = (r.message if r.outcome != "failed" else
-                    terminal.finding_text(r, CHECKS[r.check].rationale, CHECKS[r.check].guide)
-                    if r.check in CHECKS else r.message)
+        # the row's log is one line: the finding in full is its HTML above it (a fleet's page stays small)
+        longrepr = f"[{r.severity}] {r.check} on {r.host}: {r.object}: {r.message}"
         location = (r.test.split("::", 1)[0], None, r.test)
         call = TestReport(r.test, location, {}, outcome, longrepr if outcome == "failed" else None, "call",
                           [], 0.0)
@@ -558,17 +558,11 @@ class KvmRun:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_row(self, report, cells):
-        if not getattr(report, "kvm_synthetic", False) and report.nodeid in self._check_nodeids():
+        if getattr(report, "kvm_check_item", False):
             del cells[:]  # a check item's row: its findings have rows of their own, its passes are counted
             return
         html_report.table_row(report, cells, fleet.status_cell(
             getattr(report, "kvm_result", None), self.gate.fail_on, self.gate.allow_unreachable))
-
-    def _check_nodeids(self) -> set:
-        if not hasattr(self, "_check_ids_cache"):
-            items = getattr(self.session, "items", None) or ()
-            self._check_ids_cache = {it.nodeid for it in items if isinstance(it, CheckItem)}
-        return self._check_ids_cache
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix, summary, postfix, session):
@@ -597,6 +591,9 @@ class KvmRun:
         # around pytest-html's own sessionfinish: the verdict before it writes its file (the file
         # carries it), the reports moved into place after (and before the terminal summary)
         self._finish(session)
+        if self.stream is not None and not self.is_worker:
+            self.quieted = terminal.quiet_pytest_lists(
+                self.config, sum(1 for r in self.stream.findings if r.outcome in ("failed", "error")))
         try:
             return (yield)
         finally:
@@ -629,8 +626,8 @@ class KvmRun:
                 f"the run of {datetime.datetime.now().isoformat(timespec='seconds')}")
             self.fix_scripts = {h: out.final_of(p) for h, p in staged.items()}
         # a run cut short (-x, --maxfail) did not check everything: pytest's own code stands
-        if self._shards is not None or (session.exitstatus not in PYTEST_CODES_KEPT
-                                        and not (session.shouldfail or session.shouldstop)):
+        if self._shards is not None or self.empty_shard or (session.exitstatus not in PYTEST_CODES_KEPT
+                                                            and not (session.shouldfail or session.shouldstop)):
             session.exitstatus = self.verdict.exit_code
         self.exit_code = int(session.exitstatus)
         if out is None:
@@ -668,6 +665,9 @@ class KvmRun:
         """None for a run whose reports should replace the last ones; else why not."""
         if self.config.option.collectonly:
             return "a collect-only run checks nothing"
+        if self.empty_shard and session is not None and session.exitstatus in (
+                pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+            return None
         if self.stream is None or not self.stream.total:
             return "no check ran (nothing selected, no host, or the run stopped before)"
         if self._shards is not None:
@@ -724,7 +724,7 @@ class KvmRun:
         out = self.outputs
         digests = self.all_digests() if (self.verdict is not None or self._stubs) else []
         terminal.findings(terminalreporter, self.stream, digests,
-                          out.results if out is not None and self.published else None)
+                          out.results if out is not None and self.published else None, self.quieted)
         if out is not None and self.published is False:
             terminalreporter.write_line(f"kvm-netcheck: reports not written, the previous ones are kept: "
                                         f"{self.keep_reason}", yellow=True)

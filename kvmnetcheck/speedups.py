@@ -1,15 +1,18 @@
-"""What keeps pytest fast over a fleet's tens of thousands of results; nothing here changes output.
+"""What keeps pytest fast, and its memory flat, over a fleet's tens of thousands of results;
+nothing here changes output.
 
-Measured with bench/fleet_bench.py: without these, 1,000 saved hosts took minutes more.
+Measured with bench/fleet_bench.py: without these, 1,000 saved hosts took minutes more, and memory
+grew with every check item and report pytest keeps to the end of the run. A check item's reports
+say they are one (`kvm_check_item`, set where they are made); other tests' are left alone.
 """
 from __future__ import annotations
 
-import contextlib
 import gc
 
 import pytest
 
 _GC_THRESHOLDS = pytest.StashKey[tuple]()
+_NO_KEYWORDS: dict = {}
 
 
 def index_teardown_reports(tr) -> None:
@@ -33,26 +36,16 @@ def index_teardown_reports(tr) -> None:
     tr._get_teardown_reports = teardown_reports
 
 
-@contextlib.contextmanager
-def native_tracebacks(config, replaced: bool):
-    """pytest formats a traceback that the suite replaces by the finding's own text: let it make the
-    cheap (native) one; its default style parses the test's source for every failure."""
-    if not replaced:
-        yield
-        return
-    opt = config.option
-    style, opt.tbstyle = getattr(opt, "tbstyle", "auto"), "native"
-    try:
-        yield
-    finally:
-        opt.tbstyle = style
-
-
 class Speedups:
     """Registered as a plugin: the hooks that tune pytest for a large run."""
 
+    def __init__(self):
+        self.terminal = None
+        self._next = 0  # where in session.items the next check item to let go is looked for
+
     def pytest_sessionstart(self, session):
-        index_teardown_reports(session.config.pluginmanager.get_plugin("terminalreporter"))
+        self.terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+        index_teardown_reports(self.terminal)
 
     def pytest_collection_finish(self, session):
         # Items, facts and every report live until the end: a full collection walks all of them,
@@ -66,3 +59,63 @@ class Speedups:
     def pytest_unconfigure(self, config):
         if _GC_THRESHOLDS in config.stash:
             gc.set_threshold(*config.stash[_GC_THRESHOLDS])
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_logreport(self, report):
+        """After every plugin has seen a check item's report (its results are in the stream by now):
+        what pytest keeps of it to the end shrinks to what the summary lines use."""
+        try:
+            return (yield)
+        finally:
+            if getattr(report, "kvm_check_item", False):
+                _slim(report, self.terminal)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        """A check item that has run is let go (its results are streamed, its reports slimmed): the
+        session's list of items would keep every one of them to the end."""
+        try:
+            return (yield)
+        finally:
+            if getattr(item, "kvm_check_item", False) and not hasattr(item.config, "workerinput"):
+                items = item.session.items
+                i = self._next
+                while i < len(items) and items[i] is not item:
+                    i += 1
+                if i < len(items):
+                    items[i] = _ran_in(item.location[0])
+                    self._next = i + 1
+                    # the item and its keywords refer to each other: that cycle would wait for a full
+                    # garbage collection, which a large run makes rare (above)
+                    item.keywords.node = None
+                    item.kvm_results = []
+
+
+class _Ran:
+    """Where check items that have run were in session.items: their file (pytest's progress display
+    counts a module's items by location), nothing else; one per file."""
+    __slots__ = ("nodeid", "location")
+
+    def __init__(self, path: str):
+        self.nodeid, self.location = path, (path, None, "")
+
+
+_RAN: dict[str, _Ran] = {}
+
+
+def _ran_in(path: str) -> _Ran:
+    ran = _RAN.get(path)
+    if ran is None:
+        ran = _RAN[path] = _Ran(path)
+    return ran
+
+
+def _slim(report, tr) -> None:
+    if report.passed and report.when != "call" and tr is not None:
+        kept = tr.stats.get("")
+        if kept and kept[-1] is report:
+            kept.pop()  # a passed setup or teardown: counted nowhere, shown nowhere
+            return
+    report.keywords = _NO_KEYWORDS
+    if not report.sections:
+        report.sections = []

@@ -52,13 +52,17 @@ def test_fleet_matrix_and_remediation_render_in_the_browser(report):
     rows = {tr.get("data-host"): tr for tr in matrix.xpath("./tbody/tr")}
     assert sorted(rows) == sorted(HOSTS)
 
+    # a cell's check is its column's (the cells carry no names of their own)
+    columns = [th.get("data-check") for th in matrix.xpath("./thead/tr/th")]
+
     def cell(host, check):
-        return _text(rows[host].xpath(f'./td[@data-check="{check}"]')[0])
+        return _text(rows[host].xpath("./th|./td")[columns.index(check)])
 
     assert cell("ghigh", "bridge-forward-delay") == "1W"
     assert cell("gdrift", "bridge-forward-delay") == "1F 1P"
     assert cell("gfix", "libvirt-network-stp-delay") == "1P"
     assert cell("gdown", "host-reachable") == "1F"
+    assert columns[-1] == "" and rows["gdrift"].xpath("./th")[0].text_content() == "gdrift"
     unchecked = doc.get_element_by_id("kvm-unchecked")
     assert [li.get("data-host") for li in unchecked.xpath(".//li")] == ["gdown"]
     assert "ssh" in _text(unchecked)
@@ -81,6 +85,28 @@ def test_filter_by_host_and_check_hides_other_rows(report):
     assert int(status.get("data-rows")) == len(rows) == len(findings) > len(want)
     assert int(status.get("data-shown")) == len(want), _text(status)
     assert _text(status) == f"{len(want)} of {len(rows)} results shown"
+
+
+# a user's click on the gdrift / bridge-forward-delay cell, and the pointer resting on it
+CLICK = """<script>window.addEventListener('load', function () {
+  var m = document.getElementById('kvm-fleet-matrix');
+  var col = Array.prototype.findIndex.call(m.tHead.rows[0].cells, function (th) {
+    return th.dataset.check === 'bridge-forward-delay'; });
+  var cell = m.querySelector('tbody tr[data-host="gdrift"]').cells[col];
+  cell.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+  cell.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));
+  cell.id = 'clicked-cell';
+});</script>"""
+
+
+def test_a_click_on_a_matrix_cell_shows_only_its_host_and_check(report, tmp_path):
+    findings = [r for r in report.results["results"] if r["outcome"] in ("failed", "error", "waived")]
+    page = tmp_path / "click.html"
+    page.write_text(open(report.html_path).read().replace("</body>", CLICK + "</body>"))
+    _, doc = rendered(page.as_uri())
+    status = doc.get_element_by_id("kvm-filter-status")
+    assert _text(status) == f"1 of {len(findings)} results shown"
+    assert doc.get_element_by_id("clicked-cell").get("title") == "gdrift / bridge-forward-delay: 1 failed, 1 passed"
 
 
 def test_screenshot_of_the_report(report, tmp_path):

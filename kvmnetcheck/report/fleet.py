@@ -14,6 +14,7 @@ from typing import Any, Optional
 from ..catalog import CHECKS
 from .drift import Drift
 from .results import Result
+from .terminal import LISTED
 from .verdict import UNREACHABLE_CHECK, Verdict, gate_status
 
 BUCKETS = ("failed", "waived", "error", "passed", "skipped")
@@ -68,44 +69,48 @@ def not_checked(findings: list[Result], hosts: list) -> list[tuple[str, str, str
     return [out[k] for k in sorted(out)]
 
 
-def matrix(cells: dict[tuple[str, str], dict[str, int]]
-           ) -> tuple[list[str], list[str], dict[tuple[str, str], dict[str, int]]]:
-    """Hosts, checks and each (host, check)'s counts per outcome, from the stream's counts."""
-    hosts = {h for h, _ in cells if h}
-    checks = {c for h, c in cells if h}
-    order = list(CHECKS)
-    return sorted(hosts), sorted(checks, key=lambda c: (order.index(c) if c in order else len(order), c)), cells
+def matrix(cells: dict[str, dict[str, list[int]]]) -> tuple[list[str], list[str]]:
+    """Hosts and checks of the stream's counts (host -> check -> counts in BUCKETS order)."""
+    checks = {c for row in cells.values() for c in row}
+    order = {c: i for i, c in enumerate(CHECKS)}
+    return sorted(h for h in cells if h), sorted(checks, key=lambda c: (order.get(c, len(order)), c))
 
 
-def _cell(c: Optional[dict[str, int]], host: str, check: str, tag: str = "td") -> str:
-    if not c or not any(c.values()):
-        return f'<{tag} class="kvm-cell kvm-none" data-host="{e(host)}" data-check="{e(check)}">·</{tag}>'
-    worst = next(b for b in BUCKETS if c[b])
-    title = ", ".join(f"{c[b]} {b}" for b in BUCKETS if c[b])
-    body = " ".join(f'<span class="kvm-n-{b}">{c[b]}{LETTER[b]}</span>' for b in BUCKETS if c[b])
-    return (f'<{tag} class="kvm-cell kvm-w-{worst}" data-host="{e(host)}" data-check="{e(check)}" '
-            f'title="{e(host)} / {e(check or "all checks")}: {e(title)}">{body}</{tag}>')
+def _cell(c: Optional[list[int]]) -> str:
+    """One matrix cell, as lean as it can be (a fleet's matrix has a row per host): its host is its
+    row's, its check its column's; the page's script gives it a title and a click."""
+    if not c or not any(c):
+        return '<td class="kvm-none">·</td>'
+    present = [(b, n) for b, n in zip(BUCKETS, c) if n]
+    if len(present) == 1:
+        b, n = present[0]
+        return f'<td class="kvm-w-{b} kvm-n-{b}">{n}{LETTER[b]}</td>'
+    body = " ".join(f'<span class="kvm-n-{b}">{n}{LETTER[b]}</span>' for b, n in present)
+    return f'<td class="kvm-w-{present[0][0]}">{body}</td>'
 
 
-def _sum(cells: list[dict[str, int]]) -> dict[str, int]:
-    return {b: sum(c[b] for c in cells) for b in BUCKETS}
+def _sum(cells) -> list[int]:
+    total = [0] * len(BUCKETS)
+    for c in cells:
+        for i, n in enumerate(c):
+            total[i] += n
+    return total
 
 
-def matrix_html(hosts: list[str], checks: list[str], counts: dict[tuple[str, str], dict[str, int]]) -> str:
+def matrix_html(hosts: list[str], checks: list[str], counts: dict[str, dict[str, list[int]]]) -> str:
     if not hosts:
         return "<p>No results.</p>"
     head = "".join(f'<th class="kvm-check" data-check="{e(c)}" title="{e(CHECKS[c].requirement if c in CHECKS else c)}">'
                    f'{e(c).replace("-", "-<wbr>")}</th>' for c in checks)
     rows = []
     for h in hosts:
-        cells = "".join(_cell(counts.get((h, c)), h, c) for c in checks)
-        total = _sum([counts[(h, c)] for c in checks if (h, c) in counts])
-        rows.append(f'<tr data-host="{e(h)}"><th class="kvm-host" data-host="{e(h)}">{e(h)}</th>{cells}'
-                    f'{_cell(total, h, "")}</tr>')
-    foot = "".join(_cell(_sum([counts[(h, c)] for h in hosts if (h, c) in counts]), "", c) for c in checks)
-    return (f'<table id="kvm-fleet-matrix"><thead><tr><th>host \\ check</th>{head}<th>all</th></tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody><tfoot><tr><th>all hosts</th>{foot}'
-            f'{_cell(_sum(list(counts.values())), "", "")}</tr></tfoot></table>'
+        row = counts.get(h, {})
+        cells = "".join(_cell(row.get(c)) for c in checks)
+        rows.append(f'<tr data-host="{e(h)}"><th class="kvm-host">{e(h)}</th>{cells}{_cell(_sum(row.values()))}</tr>')
+    foot = "".join(_cell(_sum(counts[h][c] for h in hosts if c in counts.get(h, {}))) for c in checks)
+    return (f'<table id="kvm-fleet-matrix"><thead><tr><th>host \\ check</th>{head}<th data-check="">all</th>'
+            f'</tr></thead><tbody>{"".join(rows)}</tbody><tfoot><tr data-host=""><th>all hosts</th>{foot}'
+            f'{_cell(_sum(c for row in counts.values() for c in row.values()))}</tr></tfoot></table>'
             '<p class="kvm-legend">F failed, W waived, E could not run, P passed, S skipped (does not apply). '
             "Click a cell, host or check to show only its results below.</p>")
 
@@ -170,10 +175,13 @@ def fleet_html(stream, hosts: list, verdict: Verdict, policy_note: str,
         len(down), "".join(f'<li data-host="{e(h)}"><b>{e(h)}</b>: {e(why)}'
                            + (f" <i>({e(note)})</i>" if note else "") + "</li>" for h, why, note in down))
         if down else "")
+    scripts = list(fix_scripts.values())
     fixes = ("<p>Fix scripts (never run by the suite): "
-             + ", ".join(f"<code>{e(os.path.basename(p))}</code>" for p in fix_scripts.values())
-             + f" in <code>{e(os.path.dirname(next(iter(fix_scripts.values()))))}</code></p>" if fix_scripts else "")
-    host_names, checks, counts = matrix(stream.cells)
+             + (", ".join(f"<code>{e(os.path.basename(p))}</code>" for p in scripts) if len(scripts) <= LISTED
+                else f"{len(scripts)}, one per host (<code>HOST.sh</code>)")
+             + f" in <code>{e(os.path.dirname(scripts[0]))}</code></p>" if scripts else "")
+    host_names, checks = matrix(stream.cells)
+    counts = stream.cells
     hosts_opts = "".join(f'<option value="{e(h)}">{e(h)}</option>' for h in host_names)
     check_opts = "".join(f'<option value="{e(c)}">{e(c)}</option>' for c in checks)
     passes = stream.counts.get("passed", 0) + stream.counts.get("skipped", 0)
@@ -204,7 +212,7 @@ CSS = """
 #kvm-fleet-matrix th, #kvm-fleet-matrix td { border: 1px solid #ddd; padding: 2px 5px; text-align: center; }
 #kvm-fleet-matrix th.kvm-check { max-width: 90px; font-weight: normal; vertical-align: bottom; }
 #kvm-fleet-matrix th.kvm-host { text-align: left; }
-#kvm-fleet-matrix .kvm-cell, #kvm-fleet-matrix th[data-check], #kvm-fleet-matrix th[data-host] { cursor: pointer; }
+#kvm-fleet-matrix td, #kvm-fleet-matrix th { cursor: pointer; }
 .kvm-w-failed { background: #fbe4e1; } .kvm-w-waived { background: #fdf0d5; } .kvm-w-error { background: #efe1f5; }
 .kvm-w-passed { background: #e3f6e8; } .kvm-w-skipped { background: #f2f2f2; } .kvm-none { color: #bbb; }
 .kvm-n-failed { color: #c0392b; font-weight: bold; } .kvm-n-waived { color: #9a6207; font-weight: bold; }
@@ -270,12 +278,33 @@ JS = r"""
   hostSel.addEventListener('change', apply);
   checkSel.addEventListener('change', apply);
   document.getElementById('kvm-filter-clear').addEventListener('click', function () { pick('', ''); });
-  document.querySelectorAll('#kvm-fleet-matrix td[data-host], #kvm-fleet-matrix th[data-host], ' +
-      '#kvm-fleet-matrix th[data-check]').forEach(function (el) {
-    el.addEventListener('click', function () {
-      pick(el.dataset.host || '', el.dataset.check || '');
+  // a matrix cell's host is its row's, its check its column's (the cells carry neither: a fleet's
+  // matrix has a row per host); one listener for the whole table
+  var matrix = document.getElementById('kvm-fleet-matrix');
+  var words = {F: 'failed', W: 'waived', E: 'could not run', P: 'passed', S: 'skipped'};
+  function where(el) {
+    var cell = el.closest('td, th');
+    if (!cell || !matrix.contains(cell)) { return null; }
+    var row = cell.parentElement;
+    var head = matrix.tHead.rows[0].cells[cell.cellIndex];
+    var inHead = row.parentElement === matrix.tHead;
+    return {cell: cell, host: inHead ? '' : (row.dataset.host || ''),
+            check: cell.cellIndex === 0 ? '' : ((head && head.dataset.check) || '')};
+  }
+  if (matrix) {
+    matrix.addEventListener('click', function (ev) {
+      var w = where(ev.target);
+      if (w) { pick(w.host, w.check); }
     });
-  });
+    matrix.addEventListener('mouseover', function (ev) {
+      var w = where(ev.target);
+      if (!w || w.cell.tagName !== 'TD' || w.cell.title) { return; }
+      var counts = w.cell.textContent.trim().split(/\s+/).map(function (n) {
+        return n.slice(0, -1) + ' ' + (words[n.slice(-1)] || n.slice(-1));
+      });
+      w.cell.title = (w.host || 'all hosts') + ' / ' + (w.check || 'all checks') + ': ' + counts.join(', ');
+    });
+  }
   document.querySelectorAll('button.kvm-group').forEach(function (b) {
     b.addEventListener('click', function () {
       var th = document.querySelector('#results-table-head th[data-column-type="' + b.dataset.column + '"]');

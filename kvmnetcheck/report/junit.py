@@ -6,23 +6,32 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import re
 from typing import Optional
-from xml.sax.saxutils import escape, quoteattr
 
 from ..catalog import CHECKS
 from .stream import ResultStream
 from .terminal import finding_text
 
+# XML 1.0 cannot carry most control characters: they are dropped (names come from hosts)
 _ILLEGAL = {c: None for c in list(range(0x00, 0x09)) + [0x0B, 0x0C] + list(range(0x0E, 0x20))}
+_TEXT = str.maketrans({**_ILLEGAL, "&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_ATTR = str.maketrans({**_ILLEGAL, "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
+                       "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+_PLAIN_TEXT = re.compile(r"[^\x00-\x1f&<>]*\Z")
+_PLAIN_ATTR = re.compile(r'[^\x00-\x1f&<>"]*\Z')
 
 
-def _clean(text: str) -> str:
-    """XML 1.0 cannot carry most control characters: drop them (names come from hosts)."""
-    return str(text).translate(_ILLEGAL)
+def escape(text) -> str:
+    """Element text: most strings need nothing, and are returned as they are."""
+    text = str(text)
+    return text if _PLAIN_TEXT.match(text) else text.translate(_TEXT)
 
 
-def _attr(text: str) -> str:
-    return quoteattr(_clean(text))
+def _attr(text) -> str:
+    """A double-quoted attribute value (line breaks kept as character references)."""
+    text = str(text)
+    return '"' + (text if _PLAIN_ATTR.match(text) else text.translate(_ATTR)) + '"'
 
 
 def names(test_id: str) -> tuple[str, str]:
@@ -41,11 +50,11 @@ def testcase(r) -> str:
     if r.outcome == "failed":
         c = CHECKS.get(r.check)
         text = finding_text(r, c.rationale, c.guide) if c else r.message
-        out += f"<failure message={_attr(r.message[:1000])}>{escape(_clean(text))}</failure>"
+        out += f"<failure message={_attr(r.message[:1000])}>{escape(text)}</failure>"
     elif r.outcome == "error":
-        out += f"<failure message={_attr(r.message[:1000])}>{escape(_clean(r.message))}</failure>"
+        out += f"<failure message={_attr(r.message[:1000])}>{escape(r.message)}</failure>"
     elif r.outcome == "skipped":
-        out += f"<skipped type=\"pytest.skip\" message={_attr(r.message[:1000])}>{escape(_clean(r.message))}</skipped>"
+        out += f"<skipped type=\"pytest.skip\" message={_attr(r.message[:1000])}>{escape(r.message)}</skipped>"
     elif r.outcome == "waived":
         why = (r.waiver or {}).get("reason", "")
         out += f"<skipped type=\"pytest.xfail\" message={_attr(why[:1000])}/>"

@@ -19,6 +19,8 @@ from .results import Result
 
 FINDING = ("failed", "error", "waived")
 BUCKETS = ("failed", "waived", "error", "passed", "skipped")
+_BUCKET = {b: i for i, b in enumerate(BUCKETS)}
+_ERROR = _BUCKET["error"]
 
 
 @dataclass
@@ -78,8 +80,10 @@ class ResultStream:
     baseline_keys: frozenset = frozenset()  # (check, host, object) the baseline had as a finding
     findings: list[Result] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
-    cells: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # (host, check) -> outcome counts
-    series: Counter = field(default_factory=Counter)  # (host, check, severity, outcome) -> n
+    # host -> check -> counts per outcome, in BUCKETS order (lists: a fleet has a cell per host and check)
+    cells: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    severity_of: dict[str, str] = field(default_factory=dict)  # check -> the severity its results carry
+    odd_severity: Counter = field(default_factory=Counter)  # (host, check, severity, outcome) -> n, if another
     now: dict[tuple, str] = field(default_factory=dict)  # a baseline finding's key -> its outcome now
     checks: set = field(default_factory=set)
     total: int = 0
@@ -99,9 +103,15 @@ class ResultStream:
         self.counts[r.outcome] += 1
         self.checks.add(r.check)
         if r.host:
-            c = self.cells.setdefault((r.host, r.check), dict.fromkeys(BUCKETS, 0))
-            c[r.outcome if r.outcome in c else "error"] += 1
-        self.series[(r.host, r.check, r.severity, r.outcome)] += 1
+            row = self.cells.get(r.host)
+            if row is None:
+                row = self.cells[r.host] = {}
+            c = row.get(r.check)
+            if c is None:
+                c = row[r.check] = [0] * len(BUCKETS)
+            c[_BUCKET.get(r.outcome, _ERROR)] += 1
+        if self.severity_of.setdefault(r.check, r.severity) != r.severity:
+            self.odd_severity[(r.host, r.check, r.severity, r.outcome)] += 1
         if r.outcome in FINDING:
             self.findings.append(r)
             self._by_host.setdefault(r.host, []).append(r)
@@ -136,6 +146,19 @@ class ResultStream:
     def results(self) -> Iterator[Result]:
         for line in self.lines():
             yield result_from_line(line)
+
+    def series(self) -> Counter:
+        """(host, check, severity, outcome) -> how many results, from the cells and each check's severity."""
+        out: Counter = Counter()
+        for host, row in self.cells.items():
+            for check, counts in row.items():
+                for b, n in zip(BUCKETS, counts):
+                    if n:
+                        out[(host, check, self.severity_of.get(check, ""), b)] += n
+        for (host, check, sev, outcome), n in self.odd_severity.items():
+            out[(host, check, self.severity_of.get(check, ""), BUCKETS[_BUCKET.get(outcome, _ERROR)])] -= n
+            out[(host, check, sev, outcome)] += n
+        return +out
 
     def findings_of(self, host: str) -> list[Result]:
         return self._by_host.get(host, [])

@@ -68,7 +68,7 @@ def prom_textfile(stream, hosts: list, verdict: Verdict, exit_code: int,
     """`stream`: the run's ResultStream (its counts by host, check, severity and outcome)."""
     lines = ["# HELP kvm_netcheck_results Results of the last run, by host, check, severity and outcome.",
              "# TYPE kvm_netcheck_results gauge"]
-    counts = stream.series
+    counts = stream.series()
     for (host, check, severity, outcome), n in sorted(counts.items()):
         lines.append(f'kvm_netcheck_results{{host="{_label(host)}",check="{_label(check)}",'
                      f'severity="{_label(severity)}",outcome="{_label(outcome)}"}} {n}')

@@ -1,6 +1,7 @@
 """The terminal summary: findings by host with their fixes, waivers, drift and the gate."""
 from __future__ import annotations
 
+import os
 import re
 from typing import Optional
 
@@ -54,21 +55,34 @@ def libvirt_sources(hosts: list) -> list[str]:
     return lines
 
 
-def findings(tr, stream, hosts: list, results_path: Optional[str]) -> None:
-    """The findings by host with their fixes, and the counts. `stream`: the run's ResultStream."""
+FULL = 20  # findings printed in full, with their fixes; past it, a line per check and per host
+
+
+def findings(tr, stream, hosts: list, results_path: Optional[str], quieted: bool = False) -> None:
+    """The findings by host with their fixes, and the counts. `stream`: the run's ResultStream.
+
+    At fleet size (more than FULL findings) a count per check and a line per host that needs
+    attention (LISTED of them): the fixes are in the HTML report, results.json and the fix scripts."""
     tr = PrintableTerminal(tr)
     tr.section("kvm-netcheck findings")
     by_host: dict[str, list[Result]] = {}
     for r in stream.findings:
         if r.outcome in ("failed", "error"):
             by_host.setdefault(r.host, []).append(r)
-    for host in sorted(by_host):
-        tr.write_line(f"{host}:", bold=True)
-        for r in sorted(by_host[host], key=lambda r: (_ORDER.get(r.severity, 9), r.check, r.object)):
-            tag = "ERROR" if r.outcome == "error" else "FAIL"
-            tr.write_line(f"  {tag} [{r.severity}] {r.check} {r.object}: {r.message}", red=True)
-            for ln in r.remediation.splitlines():
-                tr.write_line(f"      {ln}")
+    total = sum(len(rs) for rs in by_host.values())
+    if total <= FULL:
+        for host in sorted(by_host):
+            tr.write_line(f"{host}:", bold=True)
+            for r in sorted(by_host[host], key=_by_severity):
+                tag = "ERROR" if r.outcome == "error" else "FAIL"
+                tr.write_line(f"  {tag} [{r.severity}] {r.check} {r.object}: {r.message}", red=True)
+                for ln in r.remediation.splitlines():
+                    tr.write_line(f"      {ln}")
+    else:
+        _fleet_findings(tr, by_host, total)
+        if quieted:
+            tr.write_line("  (pytest's failure list and short summary are left out at this size: --tb=short -rfE "
+                          "show them)")
     counts = {o: stream.counts.get(o, 0) for o in ("passed", "failed", "skipped", "error")}
     tr.write_line(f"hosts: {len(hosts)} ({sum(1 for f in hosts if not f.reachable)} unreachable); "
                   + ", ".join(f"{n} {o}" for o, n in counts.items()))
@@ -84,14 +98,57 @@ def findings(tr, stream, hosts: list, results_path: Optional[str]) -> None:
         tr.write_line(f"results: {results_path}")
 
 
+def quiet_pytest_lists(config, findings: int) -> bool:
+    """At fleet size pytest's own failure list (one traceback-style block per failed check and host)
+    and its short summary say again, thousands of lines long, what the findings section says: left
+    out when the user did not ask for them (--tb and -r at their defaults). True if they were."""
+    if findings <= FULL:
+        return False
+    from _pytest.terminal import _REPORTCHARS_DEFAULT
+
+    o = config.option
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    if tr is None or o.tbstyle != "auto" or o.reportchars != _REPORTCHARS_DEFAULT:
+        return False
+    o.tbstyle = "no"
+    tr.reportchars = tr.reportchars.replace("f", "").replace("E", "")
+    return True
+
+
+def _by_severity(r: Result):
+    return _ORDER.get(r.severity, 9), r.check, r.object
+
+
+def _fleet_findings(tr, by_host: dict[str, list[Result]], total: int) -> None:
+    tr.write_line(f"{total} findings on {len(by_host)} host(s); each one with its fix is in the HTML report, "
+                  "results.json and the host's fix script", bold=True)
+    per_check: dict[tuple[str, str], list[Result]] = {}
+    for rs in by_host.values():
+        for r in rs:
+            per_check.setdefault((r.severity, r.check), []).append(r)
+    for (sev, cid), rs in sorted(per_check.items(), key=lambda kv: (_ORDER.get(kv[0][0], 9), kv[0][1])):
+        errors = sum(1 for r in rs if r.outcome == "error")
+        what = f"{len(rs) - errors} failed" + (f", {errors} could not be checked" if errors else "")
+        tr.write_line(f"  [{sev}] {cid}: {what} on {len({r.host for r in rs})} host(s)", red=True)
+    hosts = sorted(by_host, key=lambda h: (min(_ORDER.get(r.severity, 9) for r in by_host[h]), h))
+    for host in hosts[:LISTED]:
+        rs = sorted(by_host[host], key=_by_severity)
+        shown = ", ".join(f"{r.check} {r.object}" for r in rs[:3])
+        tr.write_line(f"  {host}: {shown}" + (f" and {len(rs) - 3} more" if len(rs) > 3 else ""))
+    if len(hosts) > LISTED:
+        tr.write_line(f"  ... and {len(hosts) - LISTED} more host(s) with findings")
+
+
 def guests(tr, stories) -> None:
     """Per guest, its findings in the order to check them (the fixes are in the findings above)."""
     if not stories:
         return
     tr = PrintableTerminal(tr)
     tr.section("why guests get no address or boot file")
-    for line in stories_lines(stories):
+    for line in stories_lines(stories[:LISTED]):
         tr.write_line(line, red=line.lstrip()[:1].isdigit())
+    if len(stories) > LISTED:
+        tr.write_line(f"... and {len(stories) - LISTED} more guest(s): the HTML report lists each one")
 
 
 def waivers(tr, waived: tuple[Result, ...], usage: list[dict]) -> None:
@@ -99,10 +156,12 @@ def waivers(tr, waived: tuple[Result, ...], usage: list[dict]) -> None:
         return
     tr = PrintableTerminal(tr)
     tr.section("kvm-netcheck waivers")
-    for r in waived:
+    for r in waived[:LISTED]:
         w = r.waiver
         tr.write_line(f"  WAIVED [{r.severity}] {r.host} {r.check} {r.object}: until {w['expires']} "
                       f"({w['where']}): {w['reason']}", yellow=True)
+    if len(waived) > LISTED:
+        tr.write_line(f"  ... and {len(waived) - LISTED} more waived (results.json: outcome waived)", yellow=True)
     for u in usage:
         if u["status"] == "expired":
             tr.write_line(f"  EXPIRED {u['where']} ({u['check']} {u['host']} {u['object']}) ended {u['expires']}: "
@@ -121,15 +180,22 @@ def drift(tr, drift: Optional[Drift], baseline_path: str) -> None:
     tr.write_line(f"since {drift.baseline} ({drift.baseline_generated}): {drift.counts()}")
     for label, items, colour in (("NEW", drift.new, {"red": True}), ("FIXED", drift.fixed, {"green": True}),
                                  ("NOT RECHECKED", drift.not_rechecked, {"yellow": True})):
-        for i in items:
+        for i in items[:LISTED]:
             tr.write_line(f"  {label} [{i['severity']}] {i['host']} {i['check']} {i['object']}: "
                           f"{i['was']} -> {i['now']}", **colour)
+        if len(items) > LISTED:
+            tr.write_line(f"  ... and {len(items) - LISTED} more {label.lower()} (results.json: drift)", **colour)
 
 
 def gate(tr, verdict: Verdict, note: str, fix_scripts: dict[str, str]) -> None:
     tr.section("kvm-netcheck gate")
-    if fix_scripts:
-        tr.write_line(f"fix scripts (review, then run on the host): {', '.join(fix_scripts.values())}")
+    paths = list(fix_scripts.values())
+    if len(paths) > LISTED:
+        where = sorted({os.path.dirname(p) for p in paths})
+        tr.write_line(f"fix scripts (review, then run on the host): {len(paths)}, one per host, in "
+                      f"{', '.join(where)}")
+    elif paths:
+        tr.write_line(f"fix scripts (review, then run on the host): {', '.join(paths)}")
     tr.write_line(verdict.summary(), red=verdict.exit_code != 0, green=verdict.exit_code == 0, bold=True)
     tr.write_line(f"  {note}")
 
