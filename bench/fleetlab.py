@@ -15,26 +15,43 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 # Lab hosts share the real /tmp: every file goes to a directory of the host's own.
+# The shape of a hypervisor in a fleet: two libvirt networks (NAT with DHCP, and an isolated one),
+# four bridges (virbr1 and virbr2 of the networks, the host bridges br0 and br1), guests
+# that network-boot (iPXE fetches the URL the NAT network names) half on the NAT network and half on
+# br0, and one finding: br1 holds a new port for 30 s (STP on, forward delay 15 s).
 SETUP = r"""set -eu
 V="virsh -q -c qemu:///system"
 D=$(mktemp -d)
 trap 'rm -rf "$D"' EXIT
-cat > "$D/net.xml" <<XML
+cat > "$D/lan.xml" <<XML
 <network>
   <name>lan</name>
   <forward mode='nat'/>
-  <bridge name='virbr1' stp='on' delay='DELAY'/>
+  <bridge name='virbr1' stp='on' delay='0'/>
   <ip address='10.98.7.1' netmask='255.255.255.0'>
-    <dhcp><range start='10.98.7.10' end='10.98.7.250'/></dhcp>
+    <dhcp>
+      <range start='10.98.7.10' end='10.98.7.250'/>
+      <bootp file='http://10.98.7.1/boot.ipxe'/>
+    </dhcp>
   </ip>
 </network>
 XML
-$V net-define "$D/net.xml" >/dev/null
-$V net-start lan >/dev/null
+cat > "$D/store.xml" <<XML
+<network>
+  <name>store</name>
+  <bridge name='virbr2' stp='on' delay='0'/>
+  <ip address='10.98.8.1' netmask='255.255.255.0'/>
+</network>
+XML
+for n in lan store; do $V net-define "$D/$n.xml" >/dev/null; $V net-start $n >/dev/null; done
 ip link add br0 type bridge
 ip link set dev br0 type bridge forward_delay 200
 ip link set dev br0 type bridge stp_state 1
 ip link set dev br0 up
+ip link add br1 type bridge
+ip link set dev br1 type bridge forward_delay 1500
+ip link set dev br1 type bridge stp_state 1
+ip link set dev br1 up
 guest() {
     cat > "$D/$1.xml" <<XML
 <domain type='qemu'>
@@ -51,10 +68,9 @@ NIC_NET = "<interface type='network'><source network='lan'/><model type='virtio'
 NIC_BRIDGE = "<interface type='bridge'><source bridge='br0'/><model type='virtio'/></interface>"
 
 
-def host_script(index: int, guests: int) -> str:
-    """Shell that sets one fleet host up; every fifth host has a network that blocks PXE."""
-    delay = 15 if index % 5 == 4 else 0
-    lines = [SETUP.replace("DELAY", str(delay))]
+def host_script(guests: int) -> str:
+    """Shell that sets one fleet host up."""
+    lines = [SETUP]
     for g in range(guests):
         lines.append(f'guest g{g:02d} "{NIC_BRIDGE if g % 2 else NIC_NET}"')
     return "\n".join(lines)
@@ -65,7 +81,7 @@ def build_fleet(lab, names: list[str], guests: int, workers: int = 8) -> list:
     def one(item):
         i, name = item
         h = lab.add_host(name, libvirt=True)
-        h.sh(host_script(i, guests), timeout=600)
+        h.sh(host_script(guests), timeout=600)
         return h
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(names)))) as pool:

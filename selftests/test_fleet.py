@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from support import REPO, run_suite
+from support import REPO, html_report_data, run_suite
 
 sys.path.insert(0, os.path.join(REPO, "bench"))
 from fleetlab import build_fleet  # noqa: E402
@@ -187,3 +187,151 @@ def test_dead_and_hung_hosts_cost_their_timeout_once_and_never_stall_the_others(
     # deadline for the whole run, would leave the live hosts unreachable above
     assert _gather_seconds(out) < timeout + 3 * _gather_seconds(serial.stdout) + 5, out[-3000:]
     assert f"gathering facts: {len(LIVE) + 3}/{len(LIVE) + 3} hosts" in out, out[-3000:]
+
+
+# ---------------------------------------------------------------- shards and their merge
+
+def _normalized_results(results: dict) -> dict:
+    """results.json without what differs between two runs of the same hosts: when they ran, and the
+    shard/merge bookkeeping."""
+    out = json.loads(json.dumps(results))
+    out.pop("generated", None)
+    out.pop("merged", None)
+    out.pop("shard", None)
+    out["fix_scripts"] = {h: os.path.basename(p) for h, p in out["fix_scripts"].items()}
+    return out
+
+
+def _merge(dirs: list[str], out_dir) -> subprocess.CompletedProcess:
+    """`kvm-netcheck merge DIR... --output-dir=OUT`, as a user runs it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    return subprocess.run([sys.executable, "-m", "kvmnetcheck.cli", "merge", *dirs, f"--output-dir={out_dir}",
+                           "-p", "no:cacheprovider"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _junit_cases(path) -> tuple[dict, list]:
+    import xml.etree.ElementTree as ET
+
+    suite = ET.parse(path).getroot().find("testsuite")
+    attrs = {k: v for k, v in suite.attrib.items() if k not in ("time", "timestamp")}
+    props = [(p.get("name"), p.get("value")) for p in suite.find("properties")]
+    cases = [ET.tostring(c, encoding="unicode") for c in suite.findall("testcase")]
+    return {"suite": attrs, "properties": props}, cases
+
+
+def _fix_scripts(directory) -> dict[str, list[str]]:
+    """Each fix script without its second line (which run made it, and when)."""
+    return {p.name: [ln for i, ln in enumerate(p.read_text().splitlines()) if i != 1]
+            for p in sorted(directory.glob("*.sh"))}
+
+
+def test_merged_shards_equal_one_whole_run(fleet, tmp_path):
+    """The lab's hosts and one unreachable host, checked once whole and once as two --shard runs
+    merged by `kvm-netcheck merge`: the same results in the same order, the same JUnit, gate, exit
+    code, fix scripts and HTML findings."""
+    from kvmnetcheck.raw import in_shard
+
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(open(fleet.ssh_config).read() + "\nHost fl-gone\n  BatchMode yes\n  ProxyCommand false\n")
+    names = ["fl-gone", *LIVE]
+    slices = {k: [n for n in names if in_shard(n, (k, 2))] for k in (1, 2)}
+    assert all(slices.values()), slices  # each shard has hosts of its own (the names are fixed)
+    hosts = "--hosts=" + ",".join(f"ssh://{n}" for n in names)
+    whole = run_suite(str(tmp_path / "whole"), hosts, f"--ssh-config={ssh_config}")
+    assert whole.results["hosts"], whole.stdout[-3000:] + whole.stderr[-2000:]
+    shards = []
+    for k in (1, 2):
+        part = run_suite(str(tmp_path / f"shard{k}"), hosts, f"--ssh-config={ssh_config}", f"--shard={k}/2")
+        assert [h["host"] for h in part.results["hosts"]] == slices[k], part.stdout[-3000:]
+        assert (tmp_path / f"shard{k}" / "shard.json").is_file()
+        shards.append(str(tmp_path / f"shard{k}"))
+    merged_dir = tmp_path / "merged"
+    merge = _merge(list(reversed(shards)), merged_dir)
+    merged = json.loads((merged_dir / "results.json").read_text())
+
+    assert merge.returncode == whole.returncode == 1, merge.stdout[-3000:] + merge.stderr[-2000:]
+    assert merged["merged"]["shards"] == 2 and merged["merged"]["hosts"] == len(names)
+    assert _normalized_results(merged) == _normalized_results(whole.results)
+    assert [h["host"] for h in merged["hosts"]] == names
+    outcomes = {(r["check"], r["host"], r["object"]): r["outcome"] for r in merged["results"]}
+    assert outcomes[("host-reachable", "fl-gone", "fl-gone")] == "failed"
+    assert all(outcomes[("bridge-forward-delay", n, "br1")] == "failed" for n in LIVE)
+
+    assert _junit_cases(merged_dir / "junit.xml") == _junit_cases(whole.junit_path)
+    assert _fix_scripts(merged_dir / "fix") == _fix_scripts(tmp_path / "whole" / "fix")
+    assert set(_fix_scripts(merged_dir / "fix")) == {f"{n}.sh" for n in LIVE}
+
+    def findings(path):
+        data = html_report_data(path)
+        return sorted(data["tests"]), re.findall(r"<tr class='kvm-static-finding'>.*?</tr>", open(path).read())
+
+    assert findings(merged_dir / "compliance.html") == findings(whole.html_path)
+    assert "gate FAILED (exit 1)" in merge.stdout
+
+
+def test_a_merge_refuses_an_incomplete_set_of_shards(fleet, tmp_path):
+    """A shard missing (a CI job that failed) is named; nothing is written."""
+    part = run_suite(str(tmp_path / "shard1"), HOSTS_ARG, f"--ssh-config={fleet.ssh_config}", "--shard=1/3")
+    assert (tmp_path / "shard1" / "shard.json").is_file(), part.stdout[-2000:]
+    merge = _merge([str(tmp_path / "shard1")], tmp_path / "merged")
+    assert merge.returncode == 4, merge.stdout[-2000:] + merge.stderr[-2000:]
+    assert "shards missing: 2/3, 3/3" in merge.stderr
+    assert not (tmp_path / "merged" / "results.json").exists()
+
+
+def test_slices_of_saved_facts_merge_to_the_whole_run_empty_slices_included(serial_run, tmp_path):
+    """Three saved hosts split five ways: the empty slices are complete shards too (exit 0, a
+    shard.json with no host), and the five merge into what one --facts run writes."""
+    from kvmnetcheck.raw import in_shard
+
+    _, _, saved = serial_run
+    n = 5
+    slices = {k: [h for h in LIVE if in_shard(h, (k, n))] for k in range(1, n + 1)}
+    assert sum(1 for v in slices.values() if not v) >= 2
+    whole = run_suite(str(tmp_path / "whole"), f"--facts={saved}")
+    dirs = []
+    for k in range(1, n + 1):
+        part = run_suite(str(tmp_path / f"s{k}"), f"--facts={saved}", f"--shard={k}/{n}")
+        meta = json.loads((tmp_path / f"s{k}" / "shard.json").read_text())
+        assert [h["host"] for h in meta["hosts"]] == slices[k]
+        if not slices[k]:
+            assert part.returncode == 0, part.stdout[-2000:] + part.stderr[-2000:]
+            assert part.results["results"] == [] and part.results["gate"]["verdict"] == "passed"
+        dirs.append(str(tmp_path / f"s{k}"))
+    merge = _merge(dirs, tmp_path / "merged")
+    assert merge.returncode == whole.returncode, merge.stdout[-3000:] + merge.stderr[-2000:]
+    merged = json.loads((tmp_path / "merged" / "results.json").read_text())
+    assert _normalized_results(merged) == _normalized_results(whole.results)
+
+
+# Runs a command and prints its peak RSS (the largest process it waited for), in KiB.
+PEAK = r"""
+import json, resource, subprocess, sys
+rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+print(json.dumps({"rc": rc, "peak_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+"""
+
+
+def test_memory_stays_flat_when_the_saved_hosts_double(serial_run, tmp_path):
+    """The lab's saved facts cloned to 100 and then 200 hosts (20 guests each, every report
+    written): the second run's peak RSS stays within 1.3 times the first's. Results stream to disk
+    and items are let go once they ran; a run that kept every result (as this suite once did,
+    3 MiB per host) needs nearly twice the memory for twice the hosts."""
+    from clone_facts import clone_facts
+
+    _, _, saved = serial_run
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    peaks, counts = {}, {}
+    for n in (100, 200):
+        facts, out = tmp_path / f"facts{n}", tmp_path / f"out{n}"
+        clone_facts(str(saved), str(facts), n)
+        p = subprocess.run([sys.executable, "-c", PEAK, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            f"--facts={facts}", f"--output-dir={out}"],
+                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        measured = json.loads(p.stdout)
+        assert measured["rc"] == 1, p.stdout + p.stderr  # every host has its finding (br1)
+        results = json.loads((out / "results.json").read_text())
+        assert len(results["hosts"]) == n and (out / "compliance.html").stat().st_size > 0
+        peaks[n], counts[n] = measured["peak_kib"], len(results["results"])
+    assert counts[200] == 2 * counts[100]
+    assert peaks[200] < 1.3 * peaks[100], {n: f"{kib / 1024:.0f} MiB" for n, kib in peaks.items()}
