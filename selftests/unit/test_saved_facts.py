@@ -104,6 +104,10 @@ def test_the_suite_checks_facts_saved_in_format_1(tmp_path):
     assert [h["host"] for h in results["hosts"]] == ["kvm01.example.com", "kvm02.example.com"]
     assert {r["host"] for r in results["results"]} == {"kvm01.example.com", "kvm02.example.com"}
     assert "loaded from" in run.stdout
+    # what collector format 1 did not gather ends as an error that says so, never as a pass
+    outcome = {(r["check"], r["object"]): r for r in results["results"] if r["host"] == "kvm01.example.com"}
+    for key in (("bridge-netfilter-dhcp", "br0"), ("network-dhcp-server", "default")):
+        assert outcome[key]["outcome"] == "error" and "older version" in outcome[key]["message"], outcome[key]
 
 
 def test_the_suite_refuses_a_format_it_cannot_read_in_one_line(tmp_path):
