@@ -42,23 +42,29 @@ def read_libvirt(uri: str) -> RawLibvirt:
         raw = RawLibvirt("libvirt-python", uri)
         raw.lib_version = _version_tuple(conn.getLibVersion())
         # (no getVersion(): the QEMU driver answers it by probing QEMU's capabilities, and no check uses it)
+        # a network's state from three listings (virConnectListAllNetworks' filter flags), not three
+        # calls per network; each is one round trip to the daemon
+        def uuids(flags: int) -> set:
+            return {n.UUIDString() for n in conn.listAllNetworks(flags)}
+
+        active_nets = uuids(libvirt.VIR_CONNECT_LIST_NETWORKS_ACTIVE)
+        persistent_nets = uuids(libvirt.VIR_CONNECT_LIST_NETWORKS_PERSISTENT)
+        autostart_nets = uuids(libvirt.VIR_CONNECT_LIST_NETWORKS_AUTOSTART)
         for net in conn.listAllNetworks():
+            u = net.UUIDString()
+            active, persistent = u in active_nets, u in persistent_nets
             try:
-                active = bool(net.isActive())
-                persistent = bool(net.isPersistent())
                 xml = net.XMLDesc(0)
                 inactive = net.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE) if persistent and active else None
-                try:
-                    autostart = bool(net.autostart())
-                except libvirt.libvirtError:
-                    autostart = None
-                raw.networks.append(RawNetwork(net.UUIDString(), active, persistent, autostart, xml, inactive))
+                raw.networks.append(RawNetwork(u, active, persistent, u in autostart_nets, xml, inactive))
             except libvirt.libvirtError as e:
                 if e.get_error_code() != libvirt.VIR_ERR_NO_NETWORK:  # vanished meanwhile
                     raise
         for dom in conn.listAllDomains():
             try:
-                raw.domains.append((bool(dom.isActive()), dom.XMLDesc(0)))
+                # the id came with the listing (libvirt-domain.c virDomainGetID returns it, no call to
+                # the daemon): -1 for a domain that is not running
+                raw.domains.append((dom.ID() not in (-1, 0xFFFFFFFF), dom.XMLDesc(0)))
             except libvirt.libvirtError as e:
                 if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
                     raise
