@@ -128,7 +128,8 @@ def save(directory: str, raws: list[RawHost], tool: str) -> None:
                   f, indent=1)
 
 
-def load(directory: str) -> list[RawHost]:
+def _read_index(directory: str) -> dict:
+    """A --save-facts directory's index.json, or the one-line refusal of one this version cannot read."""
     index_path = os.path.join(directory, "index.json")
     try:
         with open(index_path) as f:
@@ -142,18 +143,13 @@ def load(directory: str) -> list[RawHost]:
     if not _readable(index.get("format")):
         raise FactsFormatError(f"{directory} was saved by {index.get('tool', 'an unknown version')} in format "
                                f"{index.get('format')!r}; this version reads {_reads()}")
-    out = []
-    for entry in index.get("hosts", []):
-        path = os.path.join(directory, os.path.basename(entry["file"]))
-        try:
-            with open(path) as f:
-                out.append(RawHost.from_json(json.load(f), where=path))
-        except (OSError, ValueError) as e:
-            if isinstance(e, FactsFormatError):
-                raise
-            out.append(RawHost(host=entry.get("host", path), spec=entry.get("host", path),
-                               error=f"saved facts unreadable: {path}: {e}"))
-    return out
+    return index
+
+
+def load(directory: str) -> list[RawHost]:
+    """Every host of a --save-facts directory at once (a run reads them one by one: SavedHosts)."""
+    saved = SavedHosts(directory)
+    return [saved.load(i) for i in range(len(saved.stubs))]
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -178,16 +174,7 @@ class SavedHosts:
     without what was gathered) for the whole run, `load(i)` for the one host being checked."""
 
     def __init__(self, directory: str):
-        index_path = os.path.join(directory, "index.json")
-        try:
-            with open(index_path) as f:
-                index = json.load(f)
-        except FileNotFoundError:
-            raise FactsFormatError(f"{directory}: no index.json (not a --save-facts directory)") from None
-        except (OSError, ValueError) as e:
-            raise FactsFormatError(f"{index_path}: {e}") from None
-        if not isinstance(index, dict) or not _readable(index.get("format")):
-            load(directory)  # the same one-line refusal as a full load
+        index = _read_index(directory)
         self.directory = directory
         self.paths: list[str] = []
         self.stubs: list[RawHost] = []

@@ -30,7 +30,12 @@ CHECKS = [
         per="host",
         requirement="libvirt on the host can be read over a read-only connection or `virsh --readonly`.",
         rationale="Without libvirt's view, the networks and guests that may fail PXE/DHCP cannot be checked.",
-        sources=(GUIDE,),
+        sources=(GUIDE,
+                 "how the view is read: libvirt src/libvirt-network.c virConnectListAllNetworks "
+                 "(VIR_CONNECT_LIST_NETWORKS_ACTIVE, _PERSISTENT, _AUTOSTART filters) and src/libvirt-domain.c "
+                 "virDomainGetID (the id the listing carries, -1 for a domain that is not running); "
+                 "through virsh: tools/virsh-network.c cmdNetworkInfo (Active:, Persistent:, Autostart:) and "
+                 "docs/formatdomain.rst (a running domain's id attribute; inactive machines have none)"),
         skipped_when=("no libvirt is installed on the host (no virsh, libvirtd, virtnetworkd or libvirt socket)",),
         fixes={
             "default": Fix("""\

@@ -106,13 +106,7 @@ def _not(v: Tri) -> Tri:
 
 
 def _any_of(values) -> Tri:
-    result: Tri = False
-    for v in values:
-        if v is True:
-            return True
-        if v is None:
-            result = None
-    return result
+    return _not(_and(_not(v) for v in values))
 
 
 @dataclass(frozen=True)

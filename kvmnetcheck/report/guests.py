@@ -62,14 +62,6 @@ def host_stories(h: HostFacts, findings: list[Result]) -> list[GuestStory]:
     return sorted(out, key=lambda s: s.guest)
 
 
-def guest_stories(results: list[Result], facts: list[HostFacts]) -> list[GuestStory]:
-    """Every host's stories (for a run whose facts are all at hand)."""
-    out = []
-    for h in facts:
-        out += host_stories(h, [r for r in results if r.host == h.host])
-    return sorted(out, key=lambda s: (s.host, s.guest))
-
-
 def stories_lines(stories: list[GuestStory]) -> list[str]:
     lines = []
     for s in stories:
