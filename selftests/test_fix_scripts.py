@@ -2,6 +2,7 @@
 check and object it covered; their order, comments and guards."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -142,3 +143,19 @@ def test_a_step_needing_a_tool_the_host_lacks_is_left_to_a_person():
     assert "#   nmcli connection modify u1 bridge.stp no" in s
     with_nmcli = host_script("kvm01", "kvm01", [nm, live], "t", commands=frozenset({"ip", "nmcli"}))
     assert "\nnmcli connection modify u1 bridge.stp no" in with_nmcli.split("# --- Not scripted")[0]
+
+
+def test_a_merged_run_knows_which_tools_each_host_has(tmp_path):
+    """The host's tools travel in its shard's digest (shard.json), so a merged run's fix script leaves
+    a step whose tool the host lacks to a person, as the host's own run would."""
+    nm = Result(check="bridge-persistent-config", host="kvm01", object="br0@/etc/NetworkManager/x", outcome="failed",
+                severity="medium", message="keyfile brings STP back", remediation="nmcli ...",
+                fix_script="nmcli connection modify u1 bridge.stp no",
+                fix_steps=[["persistent-config", "nmcli connection modify u1 bridge.stp no", ["nmcli"]]])
+    digest = HostDigest("kvm01", {"reachable": True}, hostname="kvm01", tools=frozenset({"ip"}))
+    merged = HostDigest.from_json(json.loads(json.dumps(digest.as_json())))
+    assert merged.tools == frozenset({"ip"})
+    written = write_fix_scripts(str(tmp_path), [nm], [merged], "t")
+    script = open(written["kvm01"]).read()
+    assert "\nnmcli" not in script.split("# --- Not scripted")[0]
+    assert "this host has no nmcli" in script
