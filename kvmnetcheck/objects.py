@@ -28,6 +28,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 
+from . import text
 from .catalog import Finding, Limits
 
 RUN_PLUGIN = "kvm-netcheck-run"  # the name the run object is registered under
@@ -136,7 +137,7 @@ class CheckItem(pytest.Item):
 def result_test_id(item: CheckItem, label: str) -> str:
     """A result's test id: the item's, with the object after the host for object checks
     (`test_fn[ID:HOST:OBJECT]`); a host check's is the item's own (`test_fn[ID:HOST]`)."""
-    return item.nodeid if item.kind is None else f"{item.nodeid[:-1]}:{label}]"
+    return item.nodeid if item.kind is None else f"{item.nodeid[:-1]}:{text.one_line(label)}]"
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -157,6 +158,6 @@ def pytest_pycollect_makeitem(collector, name, obj):
     for i, h in enumerate(run.host_list()):
         if not wants_target and h.error:
             continue  # an unreachable host has only host-reachable
-        items.append(CheckItem.from_parent(collector, name=f"{name}[{cid}:{h.host}]", fn=obj, check_id=cid,
+        items.append(CheckItem.from_parent(collector, name=f"{name}[{cid}:{text.one_line(h.host)}]", fn=obj, check_id=cid,
                                            host_index=i, host=h.host, kind=kind, wants_target=wants_target))
     return items

@@ -18,17 +18,18 @@ COLLECTOR = os.path.join(PACKAGE, "collect", "collector.sh")
 # layer -> the layers it may import (a layer is a top-level module or sub-package of kvmnetcheck;
 # "kvmnetcheck" is the package root, which holds only the version)
 ALLOWED = {
+    "text": set(),  # cleaning text for each writer: every layer may use it
     "raw": set(),
-    "facts": {"raw"},
-    "catalog": set(),
-    "policy": {"catalog"},
-    "collect": {"kvmnetcheck", "raw"},
-    "report": {"kvmnetcheck", "raw", "facts", "catalog", "policy"},
-    "objects": {"catalog"},
-    "speedups": set(),
-    "run": {"kvmnetcheck", "raw", "facts", "catalog", "policy", "collect", "report", "speedups", "objects"},
-    "plugin": {"run", "objects", "speedups", "catalog"},
-    "cli": {"kvmnetcheck"},  # the console script: runs pytest on the installed checks
+    "facts": {"raw", "text"},
+    "catalog": {"text"},
+    "policy": {"catalog", "text"},
+    "collect": {"kvmnetcheck", "raw", "text"},
+    "report": {"kvmnetcheck", "raw", "facts", "catalog", "policy", "text"},
+    "objects": {"catalog", "text"},
+    "speedups": {"text"},
+    "run": {"kvmnetcheck", "raw", "facts", "catalog", "policy", "collect", "report", "speedups", "objects", "text"},
+    "plugin": {"run", "objects", "speedups", "catalog", "text"},
+    "cli": {"kvmnetcheck", "text"},  # the console script: runs pytest on the installed checks
     "suite": set(),  # where the checks are mapped at build time (only their ini lives here)
     "kvmnetcheck": set(),
 }

@@ -135,7 +135,7 @@ def test_readme_check_table_is_the_catalogs():
 def test_remediation_quotes_hostile_names(cid):
     hostile = "b$(touch /tmp/pwned);x'\"<i>"
     fields = dict(bridge=hostile, network=hostile, guest=hostile, path="/etc/x " + hostile, zone=hostile,
-                  service="dhcp", mac="52:54:00:00:00:01", target=hostile, host=hostile, connection=hostile,
+                  service="dhcp", mac="52:54:00:00:00:01", target=hostile, host=hostile, connection=hostile, conn_by="id",
                   rule_match=hostile, config_hint="hint", where=" somewhere", bridge_xml="<bridge/>",
                   reach="ssh host true", loop="a loop is possible", chain="LIBVIRT_PRT", daemon="libvirtd",
                   tap="vnet0", version="10.4.0", process=hostile, old_range=hostile, new_range=hostile,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from stubrun import assert_fix_scripts_run_only_their_steps
 from support import REPO, SNAPSHOT, html_report_data, run_suite, settled_snapshot, snapshot, wait_sessions_closed
 
 LIB = open(os.path.join(REPO, "selftests", "scenarios", "lib.sh")).read()
@@ -531,3 +532,10 @@ def test_pasting_the_fixes_runs_only_the_fixes(hostile):
         state = h.exec(["cat", f"/sys/class/net/{name}/bridge/stp_state"]).stdout.strip()
         assert state == "0", (name, script)
     assert _host_canaries(h) == []
+
+
+def test_fix_scripts_run_only_their_fix_steps(hostile):
+    """Every fix script of the hostile lab, run against stub commands that log their argv, runs only
+    the commands of its fix steps, each name one whole argument; nothing else runs, nothing appears."""
+    assert hostile.run.results["fix_scripts"], hostile.run.results.keys()
+    assert assert_fix_scripts_run_only_their_steps(hostile.run.results) > 0

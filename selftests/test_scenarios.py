@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from stubrun import assert_fix_scripts_run_only_their_steps
 from support import html_report_data, run_suite
 
 SCENARIOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios")
@@ -154,3 +155,11 @@ def test_report_shows_every_failure_with_its_fix(scenario_run):
     junit = open(run.junit_path).read()
     failed = {r["check"] for r in run.results["results"] if r["outcome"] == "failed"}
     assert failed and all(f'name="check" value="{c}"' in junit for c in failed)
+
+
+def test_every_fix_script_runs_only_its_fix_steps(scenario_run):
+    """Each host's fix script, run by sh against stub commands that log their argv, runs only the
+    commands of that host's fix steps, with their arguments as written."""
+    run, _, _ = scenario_run
+    assert len(run.results["fix_scripts"]) >= 20, run.results["fix_scripts"]
+    assert assert_fix_scripts_run_only_their_steps(run.results) > 20

@@ -4,7 +4,7 @@ import re
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
-from kvmnetcheck.catalog.fixtext import config_hint, where_defined
+from kvmnetcheck.catalog.fixtext import config_hint, nm_selector, where_defined
 from kvmnetcheck.facts.derived import bridge_owner, guests_bridged_by, merge_nft_json, stp_guards_a_loop
 from kvmnetcheck.facts.netfilter import bridged_dhcp_verdict
 from kvmnetcheck.facts.model import STP_OFF, STP_USER, Unreadable
@@ -120,7 +120,7 @@ def test_bridge_config_keeps_new_ports_open(host_facts, bridge_config, limits):
         fix = remedy("bridge-persistent-config", "keep-stp", bridge=c.bridge, path=c.path, loop=loop)
     else:
         fix = remedy("bridge-persistent-config", _config_variant(c), path=c.path, bridge=c.bridge,
-                     connection=c.connection or c.bridge, loop=loop)
+                     connection=c.connection or c.bridge, conn_by=nm_selector(c.connection or c.bridge), loop=loop)
     how = f" (read as {c.program} reads it)" if c.program else ""
     if c.problem:
         raise Finding(f"{c.path} defines bridge {c.bridge} with STP on{how}, but {c.problem}",

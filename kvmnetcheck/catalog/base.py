@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 from xml.sax.saxutils import escape, quoteattr
 
+from .. import text
+
 SEVERITIES = ("critical", "high", "medium", "low")
 
 GUIDE = "RHEL Virtualization Deployment and Administration Guide, appendix B.8"
@@ -77,21 +79,12 @@ class Check:
         return self.sources[0]
 
 
-class _ShellFormatter(string.Formatter):
-    def format_field(self, value, format_spec):
-        if format_spec == "raw":
-            return str(value)
-        if format_spec == "xml":
-            return xml_attr(str(value))
-        return shlex.quote(str(value))
-
-
 def xml_attr(value: str) -> str:
     """An XML attribute value with its quotes; single quotes, as libvirt writes them, where possible."""
     return f"'{escape(value)}'" if "'" not in value else quoteattr(value)
 
 
-_FMT = _ShellFormatter()
+_FMT = string.Formatter()
 
 
 def placeholders(template: str) -> set[str]:
@@ -114,10 +107,60 @@ class Remedy:
         return Remedy("\n".join(t for t in (self.text, other.text) if t), self.steps + other.steps)
 
 
+# A name that starts with '-' may stand right after these in a command: the tool reads what follows
+# them as a name, never as an option (`--` ends a tool's options; `dev` and `master` are iproute2
+# keywords that take the next word; `--opt=` and `-i`/`-o` take their value whatever it looks like).
+_NAME_AFTER = ("-- ", "dev ", "master ", "=", "-i ", "-o ")
+
+
+def _render(template: str, values: dict, script: bool, refused: list[str]) -> str:
+    """A template with each value in place, on its line: shell-quoted, or as an XML attribute
+    ({x:xml}), or as it is ({x:raw}, only for values the suite made). In a script step a value that
+    could not be run as written (a line break or other control character, a name taken for an
+    option, a raw value that is not inert) is added to `refused`, and the caller scripts nothing."""
+    out = []
+    for literal, name, spec, conversion in _FMT.parse(template):
+        out.append(literal)
+        if name is None:
+            continue
+        value, _ = _FMT.get_field(name, (), values)
+        value = str(_FMT.convert_field(value, conversion) if conversion else value)
+        flat = text.one_line(value)
+        if spec == "raw":
+            if script and not text.shell_inert(value):
+                refused.append(value)
+            out.append(flat)
+            continue
+        as_option = script and value.startswith("-") and not literal.endswith(_NAME_AFTER) \
+            and not "".join(out).rpartition("\n")[2].lstrip().startswith("#")  # a comment runs nothing
+        if text.unsafe(value) or as_option:
+            refused.append(value)
+        out.append(xml_attr(flat) if spec == "xml" else shlex.quote(flat))
+    return "".join(out)
+
+
 def render_fix(check: Check, variant: str, **values) -> Remedy:
+    """A check's fix for one object. No value leaves its line: one holding a line break or another
+    control character is shown escaped (\\x0a), and then, like a name a command would take for an
+    option, it is in no script step: the fix is left to a person, who is told why."""
     fix = check.fixes[variant]
-    return Remedy(_FMT.format(fix.text, **values).strip("\n"),
-                  tuple((s.phase, _FMT.format(s.script, **values).strip("\n"), s.needs) for s in fix.steps))
+    refused: list[str] = []
+    body = _render(fix.text, values, False, refused).strip("\n")
+    steps = tuple((s.phase, _render(s.script, values, True, refused).strip("\n"), s.needs) for s in fix.steps)
+    if not refused:
+        return Remedy(body, steps)
+    why = []
+    for value in dict.fromkeys(refused):
+        shown = shlex.quote(text.one_line(value))
+        if text.unsafe(value):
+            why.append(f"# not scripted: {shown} holds characters no command line can carry as they are (shown "
+                       "escaped as \\xNN below): type that name by hand, e.g. in bash as $'...'")
+        elif value.startswith("-"):
+            why.append(f"# not scripted: {shown} starts with '-', which a command may read as an option: "
+                       "check each command below names it after `--` or its keyword")
+        else:
+            why.append(f"# not scripted: {shown} is not a plain word; check the commands below by hand")
+    return Remedy("\n".join(why + [body]), ())
 
 
 class Finding(AssertionError):

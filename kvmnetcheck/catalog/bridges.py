@@ -131,26 +131,26 @@ ip link set dev {bridge} type bridge stp_state 0
 # now would cut every guest, and the host's own address on it, off the network: the live bridge
 # is fixed by bridge-forward-delay's step at once instead""",
                                      (Step("persistent-config", """\
-sed -i -e 's/^STP=.*/STP=off/' {path}
-grep -q '^STP=' {path} || echo STP=off >> {path}""", ("sed",)),)),
+sed -i -e 's/^STP=.*/STP=off/' -- {path}
+grep -q -e '^STP=' -- {path} || echo STP=off >> {path}""", ("sed",)),)),
             "ifcfg-networkmanager": Fix("""\
 # NetworkManager applies {path} through its ifcfg-rh plugin: turn STP off in the profile
-nmcli connection modify {connection} bridge.stp no
+nmcli connection modify {conn_by:raw} {connection} bridge.stp no
 # (or set STP=no in the file, then: nmcli connection load {path})
 # it applies at the profile's next activation (boot, or `nmcli connection up`, which takes the
 # bridge down for a moment); the live bridge is fixed by bridge-forward-delay's step at once""",
-                                        (Step("persistent-config", "nmcli connection modify {connection} bridge.stp no",
+                                        (Step("persistent-config", "nmcli connection modify {conn_by:raw} {connection} bridge.stp no",
                                               ("nmcli",)),)),
             "ifcfg-wicked": Fix("""\
 # in {path}:
 #   BRIDGE_STP='off'
 # wicked applies it at the next boot (or `wicked ifreload {bridge}`, which re-creates the bridge)"""),
             "nmconnection": Fix("""\
-nmcli connection modify {connection} bridge.stp no
-# or keep STP with the minimum delay:  nmcli connection modify {connection} bridge.stp yes bridge.forward-delay 2
-# it applies at the profile's next activation (boot, or `nmcli connection up {connection}`, which
+nmcli connection modify {conn_by:raw} {connection} bridge.stp no
+# or keep STP with the minimum delay:  nmcli connection modify {conn_by:raw} {connection} bridge.stp yes bridge.forward-delay 2
+# it applies at the profile's next activation (boot, or `nmcli connection up {conn_by:raw} {connection}`, which
 # takes the bridge down for a moment); the live bridge is fixed by bridge-forward-delay's step""",
-                                (Step("persistent-config", "nmcli connection modify {connection} bridge.stp no",
+                                (Step("persistent-config", "nmcli connection modify {conn_by:raw} {connection} bridge.stp no",
                                       ("nmcli",)),)),
             "ifupdown": Fix("""\
 # in {path}, in the "iface {bridge:raw}" stanza:
@@ -162,7 +162,7 @@ nmcli connection modify {connection} bridge.stp no
 #   STP=no
 # systemd-networkd does not change a bridge that already exists when it reloads (before systemd 257):
 # the file applies at the next boot; the live bridge is fixed by bridge-forward-delay's step""",
-                            (Step("persistent-config", "sed -i -e 's/^STP=.*/STP=no/' {path}", ("sed",)),)),
+                            (Step("persistent-config", "sed -i -e 's/^STP=.*/STP=no/' -- {path}", ("sed",)),)),
             "netplan": Fix("""\
 # in {path}, under network.bridges.{bridge:raw}.parameters:
 #   stp: false

@@ -1,6 +1,7 @@
 """Pieces of fix text that depend on where an object is defined, or on how the host was reached."""
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Optional
 
@@ -15,6 +16,15 @@ CONFIG_HINTS = {
 
 def config_hint(fmt: str, bridge: str) -> str:
     return CONFIG_HINTS[fmt].replace("BR", bridge)
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def nm_selector(connection: str) -> str:
+    """How nmcli is told which profile is meant (`nmcli connection modify uuid|id NAME`): by the
+    keyword, so a profile named like an option or like another profile's uuid is never mistaken."""
+    return "uuid" if _UUID.fullmatch(connection) else "id"
 
 
 def where_defined(owner) -> str:

@@ -69,7 +69,7 @@ ip link set dev {bridge} type bridge stp_state 0
         verify=("virsh --readonly dumpxml GUEST | grep -A6 '<interface'", "ls -l /proc/QEMU_PID/fd | grep vhost-net"),
         fixes={
             "default": Fix(_DRIVER_QEMU_TEXT, (Step("guest-definition", """\
-f=$(mktemp) && virsh dumpxml --inactive {guest} \\
+f=$(mktemp) && virsh dumpxml --inactive -- {guest} \\
   | sed -e "/<mac address='{mac:raw}'\\/>/a <driver name='qemu'/>" > "$f" \\
   && virsh define "$f" && rm -f "$f"
 # takes effect at the guest's next cold start: virsh shutdown {guest}, then virsh start {guest}""",

@@ -4,7 +4,7 @@ from .bridges import KERNEL_CLAMP, KERNEL_STP
 
 # the saved definition with STP off, without an editor; changes nothing that runs
 NET_STP_OFF_DEFINE = Step("libvirt-definition", """\
-f=$(mktemp) && virsh net-dumpxml --inactive {network} \\
+f=$(mktemp) && virsh net-dumpxml --inactive -- {network} \\
   | sed -e "/<bridge /{{s/ stp='[^']*'//; s/ delay='[^']*'//; s/<bridge /<bridge stp='off' /}}" > "$f" \\
   && virsh net-define "$f" && rm -f "$f\"""", ("virsh", "sed"))
 LIVE_STP_OFF = Step("live-bridge", "ip link set dev {bridge} type bridge stp_state 0", ("ip",))

@@ -6,11 +6,13 @@ scripted safely (and waived findings) appear as comments for a person to read.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
 from typing import Optional
 
+from .. import text
 from ..catalog import CHECKS, PHASES
 from ..facts.model import HostFacts
 from .results import Result
@@ -22,7 +24,14 @@ _PHASE = {p: i for i, p in enumerate(PHASES)}
 
 
 def file_name(host: str) -> str:
-    return (re.sub(r"[^A-Za-z0-9_.-]", "_", host)[:100] or "host") + ".sh"
+    """HOST.sh, for a host name made of letters, digits, `_`, `.` and `-`; any other name keeps what
+    it can of itself and gains a hash of the whole name, so that `kvm_01` and `kvm~01` never share
+    a file (write_fix_scripts settles what collides anyway)."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", host)[:100].lstrip(".") or "host"
+    if safe == host:
+        return host + ".sh"
+    digest = hashlib.sha256(host.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{safe}-{digest}.sh"
 
 
 def _order(r: Result) -> tuple:
@@ -41,12 +50,45 @@ def steps_of(r: Result) -> list[tuple[str, str, tuple[str, ...]]]:
     return [(phases[0] if phases else PHASES[-1], r.fix_script, ())]
 
 
-def _comment(text: str, lead: str = "#   ") -> list[str]:
-    return [ln if ln.startswith("#") else (lead + ln).rstrip() for ln in text.splitlines()]
+def _comment(body: str, lead: str = "#   ") -> list[str]:
+    """Text as comment lines: each of its lines flattened (text.one_line), so nothing in it reaches
+    the shell, whatever line breaks (\\n, \\r, \\v, U+2028 ...) a name from a host holds."""
+    out = []
+    for ln in body.split("\n"):
+        ln = text.one_line(ln)
+        out.append(ln if ln.startswith("#") else (lead + ln).rstrip())
+    return out
+
+
+def _logical_lines(script: str) -> list[str]:
+    """A step's lines with backslash continuations joined, as the shell reads them."""
+    out, cur = [], ""
+    for ln in script.split("\n"):
+        if ln.endswith("\\"):
+            cur += ln[:-1]
+            continue
+        out.append(cur + ln)
+        cur = ""
+    return out + ([cur] if cur else [])
+
+
+def stays_on_its_lines(script: str) -> bool:
+    """Whether a step can go into a script as it is: no character a line cannot carry, and each
+    logical line a complete shell line on its own (no quote left open, so no value spans a line
+    break). Steps are rendered so (catalog.render_fix); this holds steps read back from an older
+    results.json or a shard to the same rule."""
+    if text.unsafe(script.replace("\n", "")):
+        return False
+    try:
+        for ln in _logical_lines(script):
+            shlex.split(ln, comments=True)
+    except ValueError:
+        return False
+    return True
 
 
 def host_script(host: str, hostname: Optional[str], results: list[Result], made_from: str,
-                commands: Optional[frozenset] = None) -> str:
+                commands: Optional[frozenset] = None, name: Optional[str] = None) -> str:
     """The fix script for one host's failed (and, as comments, waived) results.
 
     `commands` are the tools the host has (None: not known): a step needing one it lacks is left
@@ -55,25 +97,27 @@ def host_script(host: str, hostname: Optional[str], results: list[Result], made_
     waived = sorted((r for r in results if r.outcome == "waived"), key=_order)
 
     def runnable(step) -> bool:
-        return commands is None or all(tool in commands for tool in step[2])
+        return stays_on_its_lines(step[1]) and (commands is None or all(tool in commands for tool in step[2]))
 
     scripted = [r for r in failed if any(runnable(st) for st in steps_of(r))]
     manual = [r for r in failed if r not in scripted]
     lacking = [(r, st) for r in scripted for st in steps_of(r) if not runnable(st)]
     restarts = any(st[0] == "daemon-restart" for r in scripted for st in steps_of(r) if runnable(st))
-    out = ["#!/bin/sh", f"{MARKER} for {host}, made from {made_from}",
+    out = ["#!/bin/sh", text.one_line(f"{MARKER} for {host}, made from {made_from}"),
            f"# {len(scripted)} fix(es) to run, {len(manual)} for a person (comments below), {len(waived)} waived.",
            "# Review before running. Steps run in a safe order: lasting config, then live bridge settings,",
            "# saved libvirt definitions, guest definitions, firewall changes"
            + (", and last a daemon restart (guests keep their links)." if restarts else "."),
            "# No step restarts a network or takes a bridge down. kvm-netcheck itself never runs this file.",
-           "# Run it on the host as root, e.g.:  ssh root@HOST sh -s < " + file_name(host),
+           "# Run it on the host as root, e.g.:  ssh root@HOST sh -s < " + (name or file_name(host)),
            "set -eu"]
     if hostname:
-        want = shlex.quote(hostname)
+        # a kernel host name holding a line break is compared in its escaped form, which no host
+        # has: such a script refuses to run unless told to (KVMNETCHECK_ANY_HOST=1)
+        want = shlex.quote(text.one_line(hostname))
         out += [f"if [ \"$(cat /proc/sys/kernel/hostname)\" != {want} ] && [ \"${{KVMNETCHECK_ANY_HOST:-}}\" != 1 ]; then",
-                f"    echo \"this script fixes {hostname}, not $(cat /proc/sys/kernel/hostname)"
-                " (KVMNETCHECK_ANY_HOST=1 to run it anyway)\" >&2",
+                f"    printf '%s\\n' 'this script fixes '{want}', not '\"$(cat /proc/sys/kernel/hostname)\""
+                "' (KVMNETCHECK_ANY_HOST=1 to run it anyway)' >&2",
                 "    exit 2", "fi"]
     # every step of every fix, in phase order; within a phase, the most severe finding first
     planned = sorted(((_PHASE.get(phase, len(PHASES)), _order(r), i, r, script.strip("\n"), phase)
@@ -84,7 +128,7 @@ def host_script(host: str, hostname: Optional[str], results: list[Result], made_
     introduced: set[int] = set()
     step = 0
     for _, _, _, r, script, phase in planned:
-        label = f"[{r.severity}] {r.check} {r.object}"
+        label = text.one_line(f"[{r.severity}] {r.check} {r.object}")
         if script in done:
             out += ["", f"# {label}: fixed by the same commands as {done[script]} above"]
             continue
@@ -96,25 +140,27 @@ def host_script(host: str, hostname: Optional[str], results: list[Result], made_
         if id(r) not in introduced:
             introduced.add(id(r))
             out += _comment(r.message, "# ")
-        out.append(f"echo {shlex.quote(f'kvm-netcheck fix {step}: {r.check} {r.object}')}")
+        out.append(f"echo {shlex.quote(text.one_line(f'kvm-netcheck fix {step}: {r.check} {r.object}'))}")
         out += script.splitlines()
     if manual or lacking:
         out += ["", "# --- Not scripted: these fixes need a person (edit, restart or upgrade by hand)"]
         for r in manual:
             missing = sorted({t for st in steps_of(r) for t in st[2] if commands is not None and t not in commands})
             lack = f": this host has no {', '.join(missing)}; by other means:" if missing else ""
-            out += ["", f"# [{r.severity}] {r.check} {r.object}{lack}"] + _comment(r.message, "# ")
+            out += ["", *_comment(f"# [{r.severity}] {r.check} {r.object}{lack}")] + _comment(r.message, "# ")
             out += _comment(r.remediation) + [ln for st in steps_of(r) for ln in _comment(st[1])]
         for r, (phase, script, needs) in lacking:
             missing = ", ".join(t for t in needs if commands is not None and t not in commands)
-            out += ["", f"# [{r.severity}] {r.check} {r.object}: this host has no {missing}; by other means:"]
+            why = (f"this host has no {missing}; by other means" if missing else
+                   "a name in it cannot be scripted safely; by hand")
+            out += ["", *_comment(f"# [{r.severity}] {r.check} {r.object}: {why}:")]
             out += _comment(script)
     if waived:
         out += ["", "# --- Waived findings: not fixed here"]
         for r in waived:
             w = r.waiver or {}
-            out.append(f"# [{r.severity}] {r.check} {r.object}: waived until {w.get('expires', '?')} "
-                       f"({w.get('where', '?')}): {w.get('reason', '')}")
+            out += _comment(f"# [{r.severity}] {r.check} {r.object}: waived until {w.get('expires', '?')} "
+                            f"({w.get('where', '?')}): {w.get('reason', '')}")
     out += ["", "echo 'kvm-netcheck fixes done: run the suite again to confirm'", ""]
     return "\n".join(out)
 
@@ -132,12 +178,19 @@ def write_fix_scripts(directory: str, results: list[Result], hosts: list, made_f
     tools = {h.host: h.tools for h in hosts if h.reachable}
     os.makedirs(directory, exist_ok=True)
     written = {}
+    taken: set[str] = set()
     for host in sorted(by_host):
         if not any(r.outcome == "failed" for r in by_host[host]):
             continue
-        path = os.path.join(directory, file_name(host))
-        with open(path, "w") as f:
-            f.write(host_script(host, names.get(host), by_host[host], made_from, tools.get(host)))
+        name = file_name(host)
+        n = 1
+        while name.lower() in taken:  # lower: a case-insensitive file system must not merge them either
+            n += 1
+            name = f"{file_name(host)[:-3]}.{n}.sh"
+        taken.add(name.lower())
+        path = os.path.join(directory, name)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(host_script(host, names.get(host), by_host[host], made_from, tools.get(host), name))
         written[host] = path
     keep = {os.path.basename(p) for p in written.values()}
     for name in os.listdir(directory):

@@ -7,10 +7,10 @@ module adds to each row: it keeps working across redraws without touching pytest
 """
 from __future__ import annotations
 
-import html
 import os
 from typing import Any, Optional
 
+from .. import text
 from ..catalog import CHECKS
 from .drift import Drift
 from .results import Result
@@ -22,7 +22,7 @@ LETTER = {"failed": "F", "waived": "W", "error": "E", "passed": "P", "skipped": 
 
 
 def e(v: Any) -> str:
-    return html.escape(str(v), quote=True)
+    return text.for_html(v)
 
 
 def status_of(r: dict, fail_on: str, allow_unreachable: bool) -> tuple[str, str]:

@@ -2,16 +2,16 @@
 in the order a person checks them (catalog.TROUBLESHOOTING)."""
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
+from .. import text
 from ..catalog import TROUBLESHOOTING
 from ..facts.derived import nic_attachment
 from ..facts.model import HostFacts
 from .results import Result
 
 _RANK = {c: i for i, c in enumerate(TROUBLESHOOTING)}
-e = html.escape
+e = text.for_html
 
 
 @dataclass(frozen=True)
@@ -80,10 +80,10 @@ def stories_html(stories: list[GuestStory]) -> str:
              "<p>Each guest's findings, on its NICs, their networks and bridges and its host, in the order to "
              "check them.</p>"]
     for s in stories:
-        parts.append(f"<div class='kvm-guest' data-host='{e(s.host, quote=True)}' data-guest='{e(s.guest, quote=True)}'>"
+        parts.append(f"<div class='kvm-guest' data-host='{e(s.host)}' data-guest='{e(s.guest)}'>"
                      f"<h3>{e(s.host)}: guest {e(s.guest)}</h3><p>{e('; '.join(s.attached))}</p><ol>")
         for r in s.findings:
-            parts.append(f"<li data-check='{e(r.check, quote=True)}'><b>{'ERROR' if r.outcome == 'error' else 'FAIL'}"
+            parts.append(f"<li data-check='{e(r.check)}'><b>{'ERROR' if r.outcome == 'error' else 'FAIL'}"
                          f" [{e(r.severity)}] {e(r.check)}</b> {e(r.object)}: {e(r.message)}"
                          + (f"<pre class='kvm-guest-fix'>{e(r.remediation)}</pre>" if r.remediation else "")
                          + "</li>")

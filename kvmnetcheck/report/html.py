@@ -1,16 +1,16 @@
 """What the suite adds to pytest-html's report: columns, each finding's details, and the top of the page."""
 from __future__ import annotations
 
-import html
 from typing import Optional
 
 from pathlib import Path
 
+from .. import text
 from ..catalog import Check
 from ..catalog.docs import doc_file, doc_path
 from .results import Result
 
-e = html.escape
+e = text.for_html
 
 COLUMNS = ("check", "host", "object", "severity")
 
@@ -85,11 +85,11 @@ def unread_html(hosts: list) -> str:
             + "".join(f"<li>{e(h)}: {e(p)}</li>" for h, p in unread) + "</ul></div>")
 
 
-def doc_link(check_id: str, text: Optional[str] = None) -> str:
+def doc_link(check_id: str, link_text: Optional[str] = None) -> str:
     """A link to the check's reference page on this machine (by default its repository path as the text)."""
     path = doc_file(check_id)
-    text = e(text if text is not None else doc_path(check_id))
-    return f"<a href='{e(Path(path).as_uri(), quote=True)}'>{text}</a>" if path else text
+    label = e(link_text if link_text is not None else doc_path(check_id))
+    return f"<a href='{e(Path(path).as_uri())}'>{label}</a>" if path else label
 
 
 def static_findings_html(results: list[Result]) -> str:

@@ -10,28 +10,29 @@ import re
 from typing import Optional
 
 from ..catalog import CHECKS
+from ..text import for_xml
 from .stream import ResultStream
 from .terminal import finding_text
 
-# XML 1.0 cannot carry most control characters: they are dropped (names come from hosts)
-_ILLEGAL = {c: None for c in list(range(0x00, 0x09)) + [0x0B, 0x0C] + list(range(0x0E, 0x20))}
-_TEXT = str.maketrans({**_ILLEGAL, "&": "&amp;", "<": "&lt;", ">": "&gt;"})
-_ATTR = str.maketrans({**_ILLEGAL, "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
+# what XML 1.0 cannot carry (text.for_xml shows it escaped), then the markup characters
+_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
                        "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
-_PLAIN_TEXT = re.compile(r"[^\x00-\x1f&<>]*\Z")
-_PLAIN_ATTR = re.compile(r'[^\x00-\x1f&<>"]*\Z')
+# most strings need nothing, and are returned as they are
+_PLAIN_TEXT = re.compile(r"[^\x00-\x1f&<>\ud800-\udfff\ufffe\uffff]*\Z")
+_PLAIN_ATTR = re.compile(r'[^\x00-\x1f&<>"\ud800-\udfff\ufffe\uffff]*\Z')
 
 
-def escape(text) -> str:
-    """Element text: most strings need nothing, and are returned as they are."""
-    text = str(text)
-    return text if _PLAIN_TEXT.match(text) else text.translate(_TEXT)
+def escape(value) -> str:
+    """Element text."""
+    value = str(value)
+    return value if _PLAIN_TEXT.match(value) else for_xml(value).translate(_TEXT)
 
 
-def _attr(text) -> str:
+def _attr(value) -> str:
     """A double-quoted attribute value (line breaks kept as character references)."""
-    text = str(text)
-    return '"' + (text if _PLAIN_ATTR.match(text) else text.translate(_ATTR)) + '"'
+    value = str(value)
+    return '"' + (value if _PLAIN_ATTR.match(value) else for_xml(value).translate(_ATTR)) + '"'
 
 
 def names(test_id: str) -> tuple[str, str]:

@@ -6,6 +6,7 @@ import re
 import time
 from typing import Optional
 
+from ..text import for_prometheus_label, one_line
 from .results import Result
 from .verdict import Verdict
 
@@ -15,7 +16,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
 
 def md_cell(text: str, limit: int = 160) -> str:
     """A table cell: one line, Markdown and HTML characters escaped (names come from hosts)."""
-    one = " ".join(str(text).split())
+    one = one_line(" ".join(str(text).split()))
     if len(one) > limit:
         one = one[:limit - 1] + "…"
     return _MD_SPECIAL.sub(r"\\\1", one)
@@ -60,7 +61,7 @@ def write_summary_md(path: str, stream, hosts, verdict, exit_code, html, results
 
 def _label(value: str) -> str:
     """A label value in the text exposition format: backslash, double quote and newline escaped."""
-    return str(value).replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
+    return for_prometheus_label(value)
 
 
 def prom_textfile(stream, hosts: list, verdict: Verdict, exit_code: int,

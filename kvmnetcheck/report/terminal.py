@@ -2,21 +2,21 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import Optional
 
+from .. import text
 from .drift import Drift
 from .guests import stories_lines
 from .results import Result
 from .verdict import Verdict
 
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 _ORDER = {s: i for i, s in enumerate(("critical", "high", "medium", "low"))}
 
 
-def printable(text: str) -> str:
-    """Control characters shown as \\xNN: names from a host may carry terminal escape sequences."""
-    return "\n".join(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", ln) for ln in text.split("\n"))
+def printable(value: str) -> str:
+    """Multi-line text with every unsafe character shown escaped (\\x1b): names from a host may carry
+    terminal escape sequences, bidi overrides or bytes that are no UTF-8."""
+    return text.lines(value)
 
 
 class PrintableTerminal:
@@ -26,7 +26,7 @@ class PrintableTerminal:
         self._tr = tr
 
     def write_line(self, line: str, **markup) -> None:
-        self._tr.write_line(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", line), **markup)
+        self._tr.write_line(text.one_line(line), **markup)
 
     def __getattr__(self, name):
         return getattr(self._tr, name)
