@@ -24,28 +24,25 @@ host, not one per object.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 import pytest
 
 from . import text
-from .catalog import Finding, Limits
-
-RUN_PLUGIN = "kvm-netcheck-run"  # the name the run object is registered under
+from .catalog import Limits
 
 KIND_ARGS = {"bridge": ("bridge",), "network": ("network",), "nic": ("guest", "nic"),
              "bridge_config": ("bridge_config",), "ovs_bridge": ("ovs_bridge",)}
 EXTRA_ARGS = {"host_facts", "target", "limits", "pytestconfig"}
-
-
-def _run(config):
-    return config.pluginmanager.get_plugin(RUN_PLUGIN)
+# this run's limits (Limits), set when the run starts: the `limits` fixture reads them here, and
+# the evaluator hands them to each check that asks for them
+LIMITS = pytest.StashKey[Limits]()
 
 
 @pytest.fixture(scope="session")
 def limits(pytestconfig) -> Limits:
     """What this run holds hosts to (--max-port-block, the policy file, the ini)."""
-    return _run(pytestconfig).limits
+    return pytestconfig.stash[LIMITS]
 
 
 def objects_of(kind: str, h) -> list[tuple[str, tuple]]:
@@ -90,13 +87,16 @@ class CheckFailed(Exception):
 
 
 class CheckItem(pytest.Item):
-    """One check on one host: calls the check function for each object, one Result each."""
+    """One check on one host. Its evaluator, given when the item is made (make_items), calls the
+    check function for each object, one Result each; the item keeps them (`kvm_results`) and fails
+    with their findings' text, or skips with their reason."""
 
     kvm_check_item = True  # (speedups: let go once it has run)
 
     def __init__(self, *, fn: Callable, check_id: str, host_index: int, host: str, kind: Optional[str],
-                 wants_target: bool, **kw):
+                 wants_target: bool, evaluator: Evaluator, **kw):
         super().__init__(**kw)
+        self.evaluator = evaluator
         self.fn = fn
         self.check_id = check_id
         self.host_index = host_index
@@ -104,19 +104,19 @@ class CheckItem(pytest.Item):
         self.kind = kind
         self.wants_target = wants_target
         self.args = tuple(inspect.signature(fn).parameters)
-        self.kvm_results: list[dict] = []
+        self.kvm_results: list = []  # its Results, once it has run
         self.obj = fn  # pytest-html and others look for the function here
         for m in getattr(fn, "pytestmark", []):
             self.add_marker(getattr(pytest.mark, m.name)(*m.args, **m.kwargs))
 
     def runtest(self) -> None:
-        run = _run(self.config)
-        self.kvm_results = run.evaluate(self)
-        outcomes = [r["outcome"] for r in self.kvm_results]
+        """Passes, fails with the findings, or skips (every object skipped, or none), by its Results."""
+        self.kvm_results = self.evaluator.evaluate(self)
+        outcomes = [r.outcome for r in self.kvm_results]
         if "failed" in outcomes or "error" in outcomes:
             raise CheckFailed(self.check_id)
         if outcomes and all(o in ("skipped", "waived") for o in outcomes) and "skipped" in outcomes:
-            pytest.skip(self.kvm_results[0]["message"] if len(outcomes) == 1 else
+            pytest.skip(self.kvm_results[0].message if len(outcomes) == 1 else
                         f"{outcomes.count('skipped')} object(s) skipped")
         if not outcomes:
             pytest.skip(f"no {self.kind.replace('_', ' ') if self.kind else 'object'} on this host")
@@ -126,12 +126,20 @@ class CheckItem(pytest.Item):
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, CheckFailed):
-            return _run(self.config).failure_text(self)
+            return self.evaluator.failure_text(self.kvm_results)
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
         code = getattr(self.fn, "__code__", None)
         return self.path, (code.co_firstlineno - 1 if code else None), self.name
+
+
+class Evaluator(Protocol):
+    """What evaluates an item (evaluation.py): its check on each object, one Result each."""
+
+    def evaluate(self, item: "CheckItem") -> list: ...
+
+    def failure_text(self, results: list) -> str: ...
 
 
 def result_test_id(item: CheckItem, label: str) -> str:
@@ -140,10 +148,11 @@ def result_test_id(item: CheckItem, label: str) -> str:
     return item.nodeid if item.kind is None else f"{item.nodeid[:-1]}:{text.one_line(label)}]"
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_pycollect_makeitem(collector, name, obj):
-    """A function marked @check becomes one CheckItem per host (per reachable host unless it checks
-    the host itself as `target`)."""
+def make_items(collector, name: str, obj, host_list: Callable[[], list],
+               evaluator: Evaluator) -> Optional[list[CheckItem]]:
+    """A function marked @check becomes one CheckItem per host of `host_list()` (asked only then: the
+    hosts are gathered when the first check is collected), per reachable host unless it checks the
+    host itself as `target`, each evaluated by `evaluator`; None for anything else."""
     marker = None
     for m in getattr(obj, "pytestmark", []) if callable(obj) else ():
         if m.name == "check":
@@ -153,11 +162,11 @@ def pytest_pycollect_makeitem(collector, name, obj):
     cid = marker.args[0]
     kind = kind_of(obj)
     wants_target = "target" in inspect.signature(obj).parameters
-    run = _run(collector.config)
     items = []
-    for i, h in enumerate(run.host_list()):
+    for i, h in enumerate(host_list()):
         if not wants_target and h.error:
             continue  # an unreachable host has only host-reachable
         items.append(CheckItem.from_parent(collector, name=f"{name}[{cid}:{text.one_line(h.host)}]", fn=obj, check_id=cid,
-                                           host_index=i, host=h.host, kind=kind, wants_target=wants_target))
+                                           host_index=i, host=h.host, kind=kind, wants_target=wants_target,
+                                           evaluator=evaluator))
     return items

@@ -1,9 +1,10 @@
 """The pytest plugin: the suite's options, and registration of the run object and its helpers.
 
 Checks are plain test functions marked with @check(ID) (kvmnetcheck.catalog); the
-parametrization in kvmnetcheck.objects gives each one test item per (host, object),
-and the run object (kvmnetcheck.run.KvmRun) turns each item's outcome into a Result
-and writes every report. docs/ARCHITECTURE.md follows one fact through all of it.
+parametrization in kvmnetcheck.objects gives each one test item per (check, host), the
+evaluator (kvmnetcheck.evaluation) turns each call on an object into a Result, and the run
+object (kvmnetcheck.run.KvmRun) hands each pytest hook to the part of the run that does it.
+docs/ARCHITECTURE.md follows one fact through all of it.
 """
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ import pytest
 from . import objects
 from .catalog import SEVERITIES
 from .catalog.docs import list_checks
-from .objects import RUN_PLUGIN
-from .run import DEFAULT_MAX_PORT_BLOCK_S, KvmRun
+from .gate import DEFAULT_MAX_PORT_BLOCK_S
+from .run import KvmRun
 from .speedups import Speedups
+
+
+RUN_PLUGIN = "kvm-netcheck-run"  # the name the run object is registered under
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

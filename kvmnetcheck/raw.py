@@ -185,7 +185,7 @@ class SavedHosts:
                 host = entry.get("host", path)
                 self.stubs.append(RawHost(host=host, spec=entry.get("spec") or host, error=entry["error"]))
             else:  # an older index: the error is in the host's file
-                self.stubs.append(_stub(self._read(len(self.paths) - 1, entry.get("host", path))))
+                self.stubs.append(stub(self._read(len(self.paths) - 1, entry.get("host", path))))
 
     def _read(self, i: int, host: str) -> RawHost:
         path = self.paths[i]
@@ -205,5 +205,6 @@ class SavedHosts:
         return r
 
 
-def _stub(r: RawHost) -> RawHost:
+def stub(r: RawHost) -> RawHost:
+    """A host without its facts: name, spec, error, when it was gathered."""
     return RawHost(host=r.host, spec=r.spec, error=r.error, gathered_at=r.gathered_at, extra=r.extra)

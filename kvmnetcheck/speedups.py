@@ -11,29 +11,10 @@ import gc
 
 import pytest
 
+from . import pytest_adapter
+
 _GC_THRESHOLDS = pytest.StashKey[tuple]()
 _NO_KEYWORDS: dict = {}
-
-
-def index_teardown_reports(tr) -> None:
-    """pytest's failure summary finds each failure's teardown report by scanning every passed
-    report: with thousands of findings among 150,000 reports that takes minutes. Same answer,
-    from an index built once."""
-    if tr is None or not callable(getattr(tr, "_get_teardown_reports", None)):
-        return
-    index: dict = {}
-    seen = [-1]
-
-    def teardown_reports(node_id):
-        if seen[0] != len(tr.stats.get("", ())):  # built again only if reports came meanwhile
-            index.clear()
-            for rep in tr.getreports(""):
-                if rep.when == "teardown":
-                    index.setdefault(rep.id, []).append(rep)
-            seen[0] = len(tr.stats.get("", ()))
-        return index.get(node_id, [])
-
-    tr._get_teardown_reports = teardown_reports
 
 
 class Speedups:
@@ -44,8 +25,8 @@ class Speedups:
         self._next = 0  # where in session.items the next check item to let go is looked for
 
     def pytest_sessionstart(self, session):
-        self.terminal = session.config.pluginmanager.get_plugin("terminalreporter")
-        index_teardown_reports(self.terminal)
+        self.terminal = pytest_adapter.terminal_reporter(session.config)
+        pytest_adapter.index_teardowns(self.terminal)
 
     def pytest_collection_finish(self, session):
         # Items, facts and every report live until the end: a full collection walks all of them,
@@ -83,38 +64,15 @@ class Speedups:
                 while i < len(items) and items[i] is not item:
                     i += 1
                 if i < len(items):
-                    items[i] = _ran_in(item.location[0])
+                    items[i] = pytest_adapter.ran_in(item.location[0])
                     self._next = i + 1
-                    # the item and its keywords refer to each other: that cycle would wait for a full
-                    # garbage collection, which a large run makes rare (above)
-                    item.keywords.node = None
+                    pytest_adapter.release_item(item)  # (a full garbage collection is rare: above)
                     item.kvm_results = []
-
-
-class _Ran:
-    """Where check items that have run were in session.items: their file (pytest's progress display
-    counts a module's items by location), nothing else; one per file."""
-    __slots__ = ("nodeid", "location")
-
-    def __init__(self, path: str):
-        self.nodeid, self.location = path, (path, None, "")
-
-
-_RAN: dict[str, _Ran] = {}
-
-
-def _ran_in(path: str) -> _Ran:
-    ran = _RAN.get(path)
-    if ran is None:
-        ran = _RAN[path] = _Ran(path)
-    return ran
 
 
 def _slim(report, tr) -> None:
     if report.passed and report.when != "call" and tr is not None:
-        kept = tr.stats.get("")
-        if kept and kept[-1] is report:
-            kept.pop()  # a passed setup or teardown: counted nowhere, shown nowhere
+        if pytest_adapter.drop_last_passed_report(tr, report):  # counted nowhere, shown nowhere
             return
     report.keywords = _NO_KEYWORDS
     if not report.sections:

@@ -26,9 +26,19 @@ ALLOWED = {
     "collect": {"kvmnetcheck", "raw", "text"},
     "report": {"kvmnetcheck", "raw", "facts", "catalog", "policy", "text"},
     "objects": {"catalog", "text"},
-    "speedups": {"text"},
-    "run": {"kvmnetcheck", "raw", "facts", "catalog", "policy", "collect", "report", "speedups", "objects", "text"},
-    "plugin": {"run", "objects", "speedups", "catalog", "text"},
+    # every contact with pytest's and pytest-html's internals: below everything that touches pytest
+    "pytest_adapter": {"text"},
+    "speedups": {"pytest_adapter", "text"},
+    # the run's parts, each below the run object that hands them its hooks
+    "gate": {"catalog", "policy", "report", "text"},
+    "hosts": {"kvmnetcheck", "raw", "facts", "collect", "report", "pytest_adapter", "text"},
+    "evaluation": {"catalog", "facts", "objects", "report", "gate", "text"},
+    "items": {"catalog", "objects", "hosts", "evaluation", "text"},
+    "views": {"catalog", "report", "gate", "hosts", "pytest_adapter", "text"},
+    "publishing": {"catalog", "report", "gate", "hosts", "views", "pytest_adapter", "text"},
+    "run": {"catalog", "objects", "report", "gate", "hosts", "evaluation", "items", "views", "publishing",
+            "pytest_adapter", "text"},
+    "plugin": {"run", "gate", "objects", "speedups", "catalog", "text"},
     "cli": {"kvmnetcheck", "text"},  # the console script: runs pytest on the installed checks
     "suite": set(),  # where the checks are mapped at build time (only their ini lives here)
     "kvmnetcheck": set(),

@@ -82,10 +82,10 @@ def _entry(key: Key, now: Optional[Result], was: Optional[dict]) -> dict[str, An
             "message": now.message if now and now.outcome in FINDING else was.get("message", "")}
 
 
-def compare(baseline: Baseline, findings: list[Result], now_outcomes: dict[tuple, str], hosts: list,
+def compare(baseline: Baseline, findings: list[Result], outcome_now: dict[tuple, str], hosts: list,
             only: Optional[Callable[[str], bool]] = None) -> Drift:
     """This run against the baseline. `findings`: this run's failed, error and waived results;
-    `now_outcomes`: the outcome now of each key the baseline had as a finding; `hosts`: this run's
+    `outcome_now`: the outcome now of each key the baseline had as a finding; `hosts`: this run's
     host digests; `only`: the hosts this run is about (a shard's), the baseline's others are not its
     business."""
     now = {(r.check, r.host, r.object): r for r in findings if r.host}
@@ -103,7 +103,7 @@ def compare(baseline: Baseline, findings: list[Result], now_outcomes: dict[tuple
         r = now.get(key)
         if r is not None and r.outcome in FINDING:
             continue
-        outcome = r.outcome if r is not None else now_outcomes.get(key)
+        outcome = r.outcome if r is not None else outcome_now.get(key)
         seen = r if r is not None else (_Seen(outcome, was.get("severity", "")) if outcome else None)
         if key[1] in checked and (outcome is None or outcome in ("passed", "skipped")):
             d.fixed.append(_entry(key, seen, was))

@@ -25,9 +25,8 @@ def e(v: Any) -> str:
     return text.for_html(v)
 
 
-def status_of(r: dict, fail_on: str, allow_unreachable: bool) -> tuple[str, str]:
+def status_of(res: Result, fail_on: str, allow_unreachable: bool) -> tuple[str, str]:
     """(text, css class) of one result for the Status column."""
-    res = Result(**r)
     g = gate_status(res, fail_on, allow_unreachable)
     expired = (res.waiver or {}).get("status") == "expired"
     if g == "waived":
@@ -43,11 +42,11 @@ def status_of(r: dict, fail_on: str, allow_unreachable: bool) -> tuple[str, str]
     return res.outcome, res.outcome
 
 
-def status_cell(r: Optional[dict], fail_on: str, allow_unreachable: bool) -> str:
+def status_cell(r: Optional[Result], fail_on: str, allow_unreachable: bool) -> str:
     if r is None:
         return '<td class="col-status"></td>'
     text, cls = status_of(r, fail_on, allow_unreachable)
-    return (f'<td class="col-status kvm-st-{cls}" data-host="{e(r["host"])}" data-check="{e(r["check"])}">'
+    return (f'<td class="col-status kvm-st-{cls}" data-host="{e(r.host)}" data-check="{e(r.check)}">'
             f"{e(text)}</td>")
 
 

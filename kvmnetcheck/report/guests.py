@@ -23,11 +23,11 @@ class GuestStory:
 
     def as_json(self) -> dict:
         return {"host": self.host, "guest": self.guest, "attached": list(self.attached),
-                "findings": [vars(r) for r in self.findings]}
+                "findings": [r.as_json() for r in self.findings]}
 
     @classmethod
     def from_json(cls, d: dict) -> "GuestStory":
-        return cls(d["host"], d["guest"], tuple(d["attached"]), tuple(Result(**r) for r in d["findings"]))
+        return cls(d["host"], d["guest"], tuple(d["attached"]), tuple(Result.from_json(r) for r in d["findings"]))
 
 
 def host_stories(h: HostFacts, findings: list[Result]) -> list[GuestStory]:

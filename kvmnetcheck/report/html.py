@@ -64,15 +64,10 @@ def table_header(cells: list) -> None:
 
 def table_row(report, cells: list, status_cell: str) -> None:
     r = getattr(report, "kvm_result", None)
-    vals = tuple(r[c] for c in COLUMNS) if r else ("",) * len(COLUMNS)
+    vals = tuple(getattr(r, c) for c in COLUMNS) if r else ("",) * len(COLUMNS)
     for v, col in reversed(list(zip(vals, COLUMNS))):
         cells.insert(1, f'<td class="col-{col}">{e(v)}</td>')
     cells.insert(1, status_cell)
-    # pytest-html writes the test id into its row unescaped, and ids carry names read from hosts
-    for i, cell in enumerate(cells):
-        if cell.startswith('<td class="col-testId">'):
-            test_id = report.nodeid + ("" if report.when == "call" else f"::{report.when}")
-            cells[i] = f'<td class="col-testId">{e(test_id)}</td>'
 
 
 def unread_html(hosts: list) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
 from .. import __version__
@@ -32,6 +32,15 @@ class Result:
     limit: Optional[str] = None
     test: str = ""
     waiver: Optional[dict[str, Any]] = None  # the waiver entry that applied (outcome waived) or had expired
+
+    # a Result is a dict only where it is written or read as JSON: the spool, results.json, shard files
+    # and pytest-xdist's wire
+    def as_json(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Result":
+        return cls(**d)
 
 
 def host_summary(f: HostFacts) -> dict[str, Any]:

@@ -65,11 +65,11 @@ class HostDigest:
 
 
 def result_line(r: Result) -> str:
-    return json.dumps(vars(r), default=str, separators=(",", ":"))
+    return json.dumps(r.as_json(), default=str, separators=(",", ":"))
 
 
 def result_from_line(line: str) -> Result:
-    return Result(**json.loads(line))
+    return Result.from_json(json.loads(line))
 
 
 @dataclass

@@ -98,23 +98,6 @@ def findings(tr, stream, hosts: list, results_path: Optional[str], quieted: bool
         tr.write_line(f"results: {results_path}")
 
 
-def quiet_pytest_lists(config, findings: int) -> bool:
-    """At fleet size pytest's own failure list (one traceback-style block per failed check and host)
-    and its short summary say again, thousands of lines long, what the findings section says: left
-    out when the user did not ask for them (--tb and -r at their defaults). True if they were."""
-    if findings <= FULL:
-        return False
-    from _pytest.terminal import _REPORTCHARS_DEFAULT
-
-    o = config.option
-    tr = config.pluginmanager.get_plugin("terminalreporter")
-    if tr is None or o.tbstyle != "auto" or o.reportchars != _REPORTCHARS_DEFAULT:
-        return False
-    o.tbstyle = "no"
-    tr.reportchars = tr.reportchars.replace("f", "").replace("E", "")
-    return True
-
-
 def _by_severity(r: Result):
     return _ORDER.get(r.severity, 9), r.check, r.object
 
