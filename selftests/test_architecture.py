@@ -139,6 +139,25 @@ def test_no_import_circles():
     assert not cycles, cycles
 
 
+# what only kvmnetcheck/pytest_adapter.py may use of pytest and pytest-html: their private modules and
+# attributes, and plugins looked up by name
+ADAPTER = os.path.join(PACKAGE, "pytest_adapter.py")
+PYTEST_INTERNALS = re.compile(r"\b_pytest\b|[.'\"]_(reports|report_path|report|outcomes)\b|"
+                              r"\b_get_teardown_reports\b|\b_REPORTCHARS_DEFAULT\b|\.keywords\.node\b|"
+                              r"\bget_plugins?\(|\bgetplugin\(")
+
+
+def test_pytest_internals_are_touched_only_in_the_adapter():
+    wrong = []
+    for path in _package_files():
+        if path == ADAPTER:
+            continue
+        for n, line in enumerate(open(path), 1):
+            if PYTEST_INTERNALS.search(line):
+                wrong.append(f"{os.path.relpath(path, REPO)}:{n}: {line.strip()}")
+    assert not wrong, "pytest's or pytest-html's internals outside kvmnetcheck/pytest_adapter.py:\n" + "\n".join(wrong)
+
+
 def collector_kinds() -> set[str]:
     """Section kinds collector.sh prints: `sec KIND`, `run KIND ...`, `capture KIND ...`, `show KIND ...` with a literal kind."""
     text = open(COLLECTOR).read()
