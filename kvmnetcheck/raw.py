@@ -261,11 +261,12 @@ def file_name(host: str) -> str:
 def _write_new(directory: str, name: str, data: str) -> None:
     """DIR/NAME replaced by a file holding `data`: written under a fresh name (O_EXCL|O_NOFOLLOW), then
     renamed over NAME. Nothing already in the directory is opened, so a symlink planted at NAME is
-    replaced itself (rename acts on the link) and whatever it pointed at is left untouched."""
+    replaced itself (rename acts on the link) and whatever it pointed at is left untouched. Mode 0600:
+    the facts hold files a host keeps from its other users (NetworkManager keyfiles may carry secrets)."""
     while True:
         tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             break
         except FileExistsError:
             continue

@@ -425,3 +425,14 @@ def test_the_suite_refuses_a_format_it_cannot_read_in_one_line(tmp_path):
     lines = [ln for ln in run.stderr.splitlines() if "format 99" in ln]
     assert lines == [f"ERROR: {tmp_path / 'newer'} was saved by kvm-netcheck 9.0 in format 99; "
                      "this version reads format 1"], run.stderr
+
+
+def test_saved_facts_are_readable_by_their_owner_only(tmp_path):
+    """The facts carry files a host keeps from its other users (NetworkManager keyfiles)."""
+    import stat
+
+    from kvmnetcheck.raw import RawHost, save
+
+    save(str(tmp_path), [RawHost(host="kvm01", spec="ssh://kvm01", output="psk=secret")], "test")
+    for name in os.listdir(tmp_path):
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600, name
