@@ -1,6 +1,6 @@
 # kvm-netcheck fact collector: run once per host, read-only.
 #
-# Usage: sh -c "$(cat collector.sh)" collector NONCE WANT_VIRSH
+# Usage: sh -c "$(cat collector.sh)" collector NONCE WANT_VIRSH [COMMAND_TIMEOUT]
 #
 # Every fact the checks need is printed in one pass as sections:
 #   @@NONCE@@ KIND<TAB>ARG
@@ -14,12 +14,14 @@
 
 N=$1
 WANT_VIRSH=$2
+# the longest one command may run, in seconds (the control node derives it from --host-timeout)
+case $3 in ''|*[!0-9]*) LIMIT=20 ;; *) LIMIT=$3 ;; esac
 LC_ALL=C
 export LC_ALL
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 MAX=262144
 
-if command -v timeout >/dev/null 2>&1; then T="timeout 20"; else T=""; fi
+if command -v timeout >/dev/null 2>&1; then T="timeout $LIMIT"; else T=""; LIMIT=; fi
 
 sec() { printf '\n@@%s@@ %s\t%s\n' "$N" "$1" "$2"; }
 end() { printf '\n@@%s@@ rc\t%s\n' "$N" "$1"; }
@@ -60,6 +62,7 @@ printf 'uid=%s\n' "$(id -u 2>/dev/null)"
 printf 'clk_tck=%s\n' "$(getconf CLK_TCK 2>/dev/null)"
 printf 'kernel=%s\n' "$(uname -r 2>/dev/null)"
 printf 'now=%s\n' "$(date +%s 2>/dev/null)"
+printf 'command_timeout=%s\n' "$LIMIT"
 # bridged traffic through the host firewall (br_netfilter; per network namespace since Linux 5.3)
 [ -d /proc/sys/net/bridge ] && printf 'br_netfilter=1\n'
 for k in iptables ip6tables arptables; do

@@ -432,7 +432,7 @@ class QemuProcess:
 
 @dataclass(frozen=True)
 class LibvirtView:
-    source: str  # "libvirt-python" | "virsh" | "none"
+    source: str  # "libvirt-python" | "virsh" | "files" | "none"
     uri: Optional[str]
     libvirt_version: Optional[tuple[int, int, int]]
     hypervisor_version: Optional[str]
@@ -440,6 +440,9 @@ class LibvirtView:
     guests: tuple[Guest, ...]
     error: Optional[str] = None  # why libvirt could not be read (when source == "none")
     notes: tuple[str, ...] = ()  # e.g. why the primary source was not used
+    # read through virsh or the state files: why each better source was not used
+    # ("libvirt-python: connecting to ... timed out after 30 s ...")
+    fallback: Optional[str] = None
 
     def network(self, name: Optional[str]) -> Optional[LibvirtNetwork]:
         for n in self.networks:
