@@ -141,6 +141,12 @@ def raw_from_state_files(by_kind: dict[str, list[Section]]) -> RawLibvirt:
         live = net_status.get(name) or net_config[name]
         raw.networks.append(RawNetwork(None, name in net_status, name in net_config, None, live,
                                        net_config.get(name) if name in net_status else None))
+    # a file whose XML is refused is a network all the same: passed on under its path, to be refused and named
+    for kind in ("libvirt_net_status", "libvirt_net_config"):
+        for s in by_kind.get(kind, []):
+            if s.ok and name_of(s.text, libvirt_xml.parse_network) is None:
+                raw.networks.append(RawNetwork(s.arg, kind == "libvirt_net_status", kind == "libvirt_net_config",
+                                               None, s.text, None))
     parse_dom = lambda x: libvirt_xml.parse_domain(x, False)  # noqa: E731
     dom_status = {name_of(s.text, parse_dom): s.text for s in by_kind.get("libvirt_dom_status", []) if s.ok}
     dom_config = {name_of(s.text, parse_dom): s.text for s in by_kind.get("libvirt_dom_config", []) if s.ok}
@@ -156,13 +162,14 @@ def build_libvirt_view(raw: RawLibvirt, problems: list[str], notes: tuple[str, .
                            error=raw.error, notes=notes)
     if raw.note:
         notes = notes + (raw.note,)
-    networks = []
+    networks, refused = [], []
     for n in raw.networks:
         try:
             live = libvirt_xml.parse_network(n.xml)
             pers = libvirt_xml.parse_network(n.inactive_xml) if n.inactive_xml else (live if n.persistent else None)
         except libvirt_xml.XmlError as e:
             problems.append(f"network {n.uuid}: {e}")
+            refused.append(f"{n.uuid}: {e}")
             continue
         networks.append(LibvirtNetwork(live.name, live.uuid or n.uuid, n.active, n.persistent, n.autostart,
                                        live, pers))
@@ -173,4 +180,5 @@ def build_libvirt_view(raw: RawLibvirt, problems: list[str], notes: tuple[str, .
         except libvirt_xml.XmlError as e:
             problems.append(f"guest: {e}")
     return LibvirtView(raw.source, raw.uri, raw.lib_version, raw.hypervisor_version,
-                       tuple(networks), tuple(guests), notes=notes, fallback=fallback)
+                       tuple(networks), tuple(guests), notes=notes, fallback=fallback,
+                       refused_networks=tuple(refused))

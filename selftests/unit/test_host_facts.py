@@ -1,11 +1,14 @@
 """build_host_facts: the collector's whole output (plus the libvirt view) into HostFacts."""
+import dataclasses
 import os
 
 import pytest
 
 from kvmnetcheck.raw import RawLibvirt, RawNetwork
 from kvmnetcheck.facts import bridge_config
+from kvmnetcheck.facts.derived import qemu_of
 from kvmnetcheck.facts.host import build_host_facts
+from kvmnetcheck.facts.model import Unreadable
 
 SAMPLE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples")
 
@@ -144,8 +147,11 @@ def test_bridge_configs(facts):
 
 def test_qemu(facts):
     assert [(q.pid, q.guest, q.vhost_fds) for q in facts.qemu] == [(4242, "pxe-client", 1), (4317, "web01", 2)]
-    assert facts.qemu_for("web01").vhost_fds == 2
-    assert facts.qemu_for("old-guest") is None
+    # the first collector did not say who runs them: which one is the guest's QEMU is unknown, not the first
+    web01 = next(g for g in facts.libvirt.guests if g.name == "web01")
+    with pytest.raises(Unreadable, match="who runs them was not gathered"):
+        qemu_of(facts, web01)
+    assert qemu_of(facts, dataclasses.replace(web01, name="old-guest")) is None
 
 
 def test_libvirt_from_virsh(facts):
