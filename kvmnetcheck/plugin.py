@@ -37,7 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--gather-workers", type=int, default=16, metavar="N",
                 help="hosts gathered at once (default 16)")
     g.addoption("--host-timeout", type=float, default=300.0, metavar="SECONDS",
-                help="time one host may take to answer (default 300)")
+                help="time one host may take to answer (default 300); a tenth of it bounds ssh's "
+                     "connection for libvirt and each command on the host")
     g.addoption("--output-dir", default=None, metavar="DIR",
                 help="write every report into DIR: compliance.html, junit.xml, results.json, fix/ "
                      "(default from ini output_dir, else reports)")

@@ -3,9 +3,12 @@
 
 The hosts are reached only through what the inventory says: the ssh_config it names has no user
 and no key, its ProxyCommand records the host, port and user of every session, and one host
-logs in as an unprivileged user who must become root to read iptables and libvirt."""
+logs in as an unprivileged user who must become root to read iptables and libvirt. Behind a slow
+ProxyCommand the same host shows how long libvirt's connection may take, and what the report says
+when it takes longer."""
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -150,6 +153,71 @@ def test_become_runs_the_collector_and_libvirt_as_root(inventory_run):
     assert "\nuid=0\n" in saved["output"]
     assert saved["libvirt"]["source"] == "libvirt-python", saved["libvirt"]
     assert [n["xml"] for n in saved["libvirt"]["networks"] if "<name>lan</name>" in n["xml"]]
+
+
+# longer than ssh's former fixed 10 s for libvirt's connection, well within a tenth of the default
+# --host-timeout (30 s)
+SLOW_SSHD = 15
+
+
+@pytest.fixture(scope="module")
+def slow_libvirt(fleet):
+    """An inventory whose kvm-slow is kvm-c (ops, become) behind a ProxyCommand that starts sshd
+    SLOW_SSHD seconds late for libvirt's connection (its ssh client runs virt-ssh-helper on the host):
+    a loaded host, slow to answer, as far as ssh can tell. The collector's session starts at once."""
+    d, lab = fleet["dir"], fleet["lab"]
+    slept = d / "slow-sessions.log"
+    proxy = d / "slow-proxy"
+    proxy.write_text("#!/bin/sh\ncase \"$(tr '\\0' ' ' < /proc/$PPID/cmdline)\" in *virt-ssh-helper*)\n"
+                     f'    echo "$1" >> {slept}; sleep {SLOW_SSHD} ;;\nesac\nexec {lab.proxy} "$1"\n')
+    proxy.chmod(0o755)
+    ssh_config = d / "slow_ssh_config"
+    ssh_config.write_text((d / "ssh_config").read_text().replace(f"ProxyCommand {d / 'proxy'} ",
+                                                                 f"ProxyCommand {proxy} "))
+    assert str(proxy) in ssh_config.read_text()
+    inventory = d / "slow.ini"
+    inventory.write_text(
+        f"kvm-slow ansible_host={HOSTS['kvm-c']} ansible_port={PORT} ansible_user=ops ansible_become=true "
+        f"ansible_ssh_private_key_file={lab.root}/id_ed25519 ansible_ssh_common_args='-F {ssh_config}' "
+        "ansible_python_interpreter=/usr/bin/python3\n")
+    return {"inventory": str(inventory), "slept": slept}
+
+
+def _slow_run(slow_libvirt, out_dir, *args):
+    slow_libvirt["slept"].unlink(missing_ok=True)
+    run = run_suite(str(out_dir), f"--ansible-inventory={slow_libvirt['inventory']}", "--hosts=ansible://kvm-slow",
+                    *args)
+    # the connection really waited: libvirt's session, once, and only it
+    assert slow_libvirt["slept"].read_text().split() == [HOSTS["kvm-c"]], run.stdout[-3000:]
+    host = next(h for h in run.results["hosts"] if h["host"] == "kvm-slow")
+    assert host["reachable"], (host, run.stdout[-3000:], run.stderr[-2000:])
+    return run, host
+
+
+def test_libvirt_that_answers_slowly_is_still_read_through_libvirt_python(slow_libvirt, tmp_path):
+    """A host whose sshd takes longer than ssh's usual 10 s to answer libvirt's connection is still
+    read through libvirt-python: ssh may take a tenth of --host-timeout (30 s by default)."""
+    run, host = _slow_run(slow_libvirt, tmp_path)
+    assert host["libvirt_source"] == "libvirt-python", host
+    assert host["libvirt_fallback"] is None and not [n for n in host["notes"] if "libvirt-python" in n], host
+    assert "kvm-slow: libvirt read through" not in run.stdout, run.stdout[-3000:]
+
+
+def test_a_libvirt_connection_that_times_out_is_named_where_people_look(slow_libvirt, tmp_path):
+    """With --host-timeout=100, ssh may take 10 s: the slow host's libvirt is read with virsh on the
+    host, and results.json, the terminal and the HTML report say so and why."""
+    run, host = _slow_run(slow_libvirt, tmp_path, "--host-timeout=100")
+    why = ("libvirt-python: connecting to qemu+ssh://ops@an-c:2222/system through ssh timed out after 10 s "
+           "(ssh's ConnectTimeout; a longer --host-timeout raises it): ")
+    assert host["libvirt_source"] == "virsh", host
+    assert (host["libvirt_fallback"] or "").startswith(why) and "banner exchange" in host["libvirt_fallback"], host
+    assert host["libvirt_fallback"] in host["notes"], host
+    assert f"  kvm-slow: libvirt read through virsh ({host['libvirt_fallback']})" in run.stdout, run.stdout[-3000:]
+    page = open(run.html_path, encoding="utf-8").read()
+    assert 'id="kvm-libvirt-fallback"' in page and html.escape(why, quote=True) in page
+    # virsh's view is libvirt's own: the network is still checked
+    r = run.result("libvirt-network-stp-delay", "kvm-slow", "lan")
+    assert r and r["outcome"] == "failed", r
 
 
 def test_gathering_through_ansible_is_checked_offline(fleet, inventory_run, tmp_path):

@@ -10,7 +10,7 @@ import re
 
 from support import REPO
 from kvmnetcheck.facts.model import HostFacts
-from kvmnetcheck.facts.sources import LEGACY_KINDS, SOURCES
+from kvmnetcheck.facts.sources import LEGACY_KINDS, LISTED_BEFORE, SOURCES
 
 PACKAGE = os.path.join(REPO, "kvmnetcheck")
 COLLECTOR = os.path.join(PACKAGE, "collect", "collector.sh")
@@ -174,6 +174,19 @@ def test_every_section_the_collector_prints_is_parsed_and_every_parsed_one_print
     assert printed - set(parsed) == set(), f"printed by collector.sh, parsed by nothing: {printed - set(parsed)}"
     assert set(parsed) - printed == set(), f"in SOURCES, never printed by collector.sh: {set(parsed) - printed}"
     assert not printed & set(LEGACY_KINDS), "a legacy kind is still printed"
+
+
+def test_a_listing_is_proven_ended_only_by_a_section_always_printed_after_it():
+    """A cut output lacks what a listing never reached: sources.LISTED_BEFORE names, for each listing, a
+    section collector.sh prints unconditionally (at the start of a line, outside any if or loop) after
+    every place that prints the listing's kind."""
+    code = [re.sub(r"(^|\s)#.*$", "", line) for line in open(COLLECTOR).read().splitlines()]
+    for kind, after in LISTED_BEFORE.items():
+        prints = [i for i, line in enumerate(code)
+                  if re.search(rf"\b(?:sec|run|show|capture) {kind}\b", line)]
+        always = [i for i, line in enumerate(code) if re.match(rf"sec {after} ", line)]
+        assert prints and len(always) == 1, (kind, after, prints, always)
+        assert always[0] > max(prints), f"{after} is printed before the listing of {kind} ends"
 
 
 def test_every_host_fact_has_exactly_one_source():

@@ -5,6 +5,7 @@ report unescaped, a bad object costs only its own result, and the host is left a
 """
 from __future__ import annotations
 
+import dataclasses
 import glob
 import html
 import json
@@ -37,6 +38,13 @@ CONFIG_BRIDGE = "c$(>kncpw5)"
 CANARY = "kncpw"
 
 XXE_SECRET = "XXE-CANARY-5c1e7d"
+
+# nft tables whose names nft's own command line cannot spell (made through its JSON), on the forward
+# hook: "a b" drops what it forwards; beside them "a" and "fz" accept, and the collector's working
+# directory holds a file "inet:fz", so a collector that split or globbed the names read only those two
+NFT_ODD_TABLES = {"a b": "drop", "f*": "accept", "a": "accept", "fz": "accept"}
+NF_BRIDGE = "brnf"  # a host bridge a guest uses, whose bridged DHCP crosses those tables
+FAKE_QEMU_GUEST = "knc-pxe"  # a guest of libvirt's, which a process of user nobody names itself after
 
 
 def _uuid(n: int) -> str:
@@ -81,6 +89,21 @@ def _names_host(h) -> None:
     h.write_file("/etc/network/interfaces",
                  f"auto {CONFIG_BRIDGE}\niface {CONFIG_BRIDGE} inet manual\n    bridge-ports none\n"
                  "    bridge-stp on\n    bridge-fd 15\n")
+    # odd nft table names on the forward hook, and a guest bridged by brnf (bridge netfilter is on here)
+    h.write_file("/etc/knc-hostile/nft.json", json.dumps({"nftables": [
+        item for name, policy in NFT_ODD_TABLES.items() for item in (
+            {"add": {"table": {"family": "inet", "name": name}}},
+            {"add": {"chain": {"family": "inet", "table": name, "name": "fwd", "type": "filter", "hook": "forward",
+                               "prio": 0, "policy": policy}}})]}))
+    h.sh("nft -j -f /etc/knc-hostile/nft.json && mount -t tmpfs knc-home /root && : > '/root/inet:fz'")
+    # a process of user nobody that calls itself QEMU and names a defined guest with -name guest=
+    h.write_file("/etc/knc-hostile/qemu-system-x86_64", "#!/bin/sh\nsleep 3600\n", mode=0o755)
+    h.sh(LIB + f"""
+bridge {NF_BRIDGE} 0 0
+guest_define {FAKE_QEMU_GUEST} "<interface type='bridge'><source bridge='{NF_BRIDGE}'/><model type='virtio'/></interface>"
+setpriv --reuid=65534 --regid=65534 --clear-groups /etc/knc-hostile/qemu-system-x86_64 -name guest={FAKE_QEMU_GUEST},debug-threads=on \\
+    </dev/null >/dev/null 2>&1 &
+""", timeout=120)
     # what the collector reads of DHCP servers, boot files, leases and Open vSwitch is there to read
     h.sh(LIB + """
 ovs_start
@@ -505,6 +528,53 @@ def test_no_result_is_an_unexplained_error(hostile):
                            ("xml", "guest-port-forwarding", "vm <img src=x onerror=alert(2)>/52:54:00:00:00:01")}, errors
     assert all("could not be read" in m for m in errors.values()), errors
     assert "Traceback" not in hostile.run.stdout and "INTERNALERROR" not in hostile.run.stdout + hostile.run.stderr
+
+
+# ---------------------------------------------------------------- names read as data, owners recorded
+
+def _section(raw: dict, kind: str, arg: str):
+    """(body, rc) of the one section KIND<TAB>ARG of a saved collector output, or None."""
+    marker = f"@@{raw['nonce']}@@ "
+    out = raw["output"]
+    head = f"{marker}{kind}\t{arg}\n"
+    if out.count(head) != 1:
+        return None
+    start = out.index(head) + len(head)
+    end = out.index("\n" + marker + "rc\t", start)
+    return out[start:end], out[end:].split("\t", 1)[1].split("\n", 1)[0]
+
+
+def test_nft_tables_named_with_a_space_or_a_star_are_read(hostile):
+    """Tables "a b" and "f*" on the forward hook are each listed under their own name, line by line
+    and never globbed (a file "inet:fz" sits in the collector's working directory), so the drop in
+    "a b" is seen: bridge-netfilter-dhcp fails for the bridge a guest uses."""
+    r = hostile.one("names", "bridge-netfilter-dhcp", NF_BRIDGE)
+    assert r["outcome"] == "failed" and "nft inet a b chain fwd policy drop" in r["message"], r
+    assert "nft insert rule inet a b fwd" in r["remediation"], r
+    raw = hostile.raw["names"]
+    for name in NFT_ODD_TABLES:
+        found = _section(raw, "nft_forward", f"inet:{name}")
+        assert found is not None and found[1] == "0", (name, found)
+        assert f'"name": "{name}"' in found[0], name
+    assert _section(raw, "nft_forward", "inet:f*")[0].count('"hook": "forward"') == 1
+
+
+def test_a_process_of_another_user_named_after_a_guest_is_not_its_qemu(hostile):
+    """The collector records who runs each QEMU-named process; one of user nobody naming guest knc-pxe
+    is not taken for libvirt's QEMU of that guest (which would say it uses no vhost-net)."""
+    from kvmnetcheck.facts.host import facts_from_raw
+    from kvmnetcheck.raw import RawHost
+
+    (line,) = [ln for ln in hostile.raw["names"]["output"].splitlines() if f"name=guest={FAKE_QEMU_GUEST}," in ln]
+    assert " uid=65534 euid=65534 user=nobody " in line, line
+    from kvmnetcheck.facts.derived import qemu_of
+
+    facts = facts_from_raw(RawHost.from_json(hostile.raw["names"]))
+    (fake,) = [q for q in facts.qemu if q.guest == FAKE_QEMU_GUEST]
+    assert (fake.uid, fake.euid, fake.user, fake.vhost_fds) == (65534, 65534, "nobody", 0)
+    guest = next(g for g in facts.libvirt.guests if g.name == FAKE_QEMU_GUEST)
+    assert qemu_of(facts, dataclasses.replace(guest, active=True)) is None
+    assert facts.libvirt_qemu.conf_read  # qemu.conf was read (Debian's sets no user=: the build's default)
 
 
 # ---------------------------------------------------------------- read-only, proven

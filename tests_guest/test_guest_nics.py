@@ -5,7 +5,9 @@ import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
 from kvmnetcheck.catalog.fixtext import where_defined
-from kvmnetcheck.facts.derived import bridge_owner, checksum_fixup, nic_attachment, pxe_boot_reason, stp_guards_a_loop
+from kvmnetcheck.facts.derived import (
+    bridge_owner, checksum_fixup, nic_attachment, pxe_boot_reason, qemu_of, stp_guards_a_loop,
+)
 from kvmnetcheck.facts.model import PORT_BLOCKING, PORT_STATES, STP_USER, Unreadable
 
 
@@ -33,6 +35,8 @@ def test_guest_nic_bridge_forwards_promptly(host_facts, guest, nic, limits):
         d = at.network.persistent_def or at.network.live
         block = d.new_port_block_s
         source = f"network {at.network.name} definition (not running): {d.bridge_xml or 'defaults'}"
+    elif host_facts.bridges_error:
+        raise Unreadable(f"whether bridge {at.bridge} exists is unknown: {host_facts.bridges_error}")
     else:
         pytest.skip(f"bridge {at.bridge} does not exist on this host: the guest cannot start on it")
     if block <= limits.max_port_block_s:
@@ -75,7 +79,7 @@ def test_guest_nic_gets_valid_dhcp_checksums(host_facts, guest, nic):
         return  # libvirt opens vhost-net only for KVM guests (qemuInterfaceOpenVhostNet)
     if not host_facts.vhost_net:
         return  # no vhost-net on the host
-    proc = host_facts.qemu_for(guest.name) if guest.active else None
+    proc = qemu_of(host_facts, guest) if guest.active else None
     if proc is not None and proc.vhost_fds is None:
         raise Unreadable(f"whether QEMU (pid {proc.pid}) of running guest {guest.name} uses vhost-net could not be "
                          "read: its open files are listed only for root; run as root or with --sudo")
@@ -126,7 +130,12 @@ def test_guest_port_forwards(host_facts, guest, nic):
         raise Unreadable(f"the tap of NIC {nic.label} could not be read: the running guest's live XML names none "
                          "(<target dev>)")
     live = host_facts.bridge(at.bridge)
-    elsewhere = next((b.name for b in host_facts.bridges if any(p.name == tap for p in b.ports)), None)
+    if live is None and host_facts.bridges_error:
+        raise Unreadable(f"whether bridge {at.bridge} exists is unknown: {host_facts.bridges_error}")
+    if live is not None and live.ports is None:
+        raise Unreadable(f"whether tap {tap} is a port of {at.bridge} is unknown: the bridge's ports could not be "
+                         f"read ({live.ports_error})")
+    elsewhere = next((b.name for b in host_facts.bridges if any(p.name == tap for p in b.ports or ())), None)
     port = next((p for p in live.ports if p.name == tap), None) if live is not None else None
     if port is None:
         where = (f"on bridge {elsewhere}" if elsewhere else "on no bridge") + (

@@ -20,6 +20,8 @@ def _stp_state(bridge):
 
 
 def _ports(bridge):
+    if bridge.ports is None:
+        return f"not read ({bridge.ports_error})"
     return ", ".join(f"{p.name}={p.state_name}" for p in bridge.ports) or "none"
 
 
@@ -138,7 +140,7 @@ def test_bridge_config_keeps_new_ports_open(host_facts, bridge_config, limits):
     )
 
 
-_NFT_CHAIN = re.compile(r"^nft (\S+) (\S+) chain (\S+?):?\s")
+_NFT_CHAIN = re.compile(r"^nft (\S+) (.+?) chain (\S+?):?\s")  # a table name may hold spaces
 
 
 @check("bridge-netfilter-dhcp")
@@ -158,6 +160,9 @@ def test_bridged_dhcp_passes_the_host_firewall(host_facts, bridge):
         nft = merge_nft_json(h.nft_forward)
         if nft is None:
             raise Unreadable("the nft tables at the forward hook could not be read as JSON")
+    if bridge.ports is None:
+        raise Unreadable(f"the ports of {bridge.name}, which the firewall's rules may name, could not be read: "
+                         f"{bridge.ports_error}")
     ports = tuple(p.name for p in bridge.ports)
     verdict = bridged_dhcp_verdict(h.iptables, nft, bridge.name, ports, br_netfilter=through_iptables)
     if verdict.verdict != "drop" and h.nft.installed and h.nft_forward_error:

@@ -41,6 +41,9 @@ def test_network_dhcp_server_is_running(host_facts, network):
     """An active libvirt network that serves DHCP has its dnsmasq running."""
     _served_by_libvirt(network)
     servers = _gathered(host_facts)
+    if host_facts.daemons is None:
+        raise Unreadable(f"whether network {network.name}'s dnsmasq runs is unknown: the host's processes were not "
+                         f"read ({host_facts.processes_error}); gather its facts again")
     pid, proc = _dnsmasq(host_facts, network)
     if proc is not None:
         return  # dnsmasq exits when it cannot bind its DHCP socket: running means listening
@@ -48,6 +51,8 @@ def test_network_dhcp_server_is_running(host_facts, network):
     pid_file = f"/run/libvirt/network/{network.name}.pid"
     if pid_file in servers.unreadable:
         raise Unreadable(f"{pid_file} could not be read: run as root (--sudo)")
+    if servers.has_pid_file(network.name) is None:
+        raise Unreadable(f"whether {pid_file} exists is unknown: {servers.files_error}; gather its facts again")
     if not servers.has_pid_file(network.name):
         why = f"/run/libvirt/network/{network.name}.pid does not exist"
     elif pid is None:
@@ -116,6 +121,10 @@ def test_network_dhcp_range_has_room(host_facts, network):
         pytest.skip("its <range> elements name no addresses")
     servers = _gathered(host_facts)
     leases = servers.leases_of(network.bridge_name)
+    if leases is None and servers.files_error and not any(b == network.bridge_name for b, _ in servers.leases):
+        raise Unreadable(f"the leases of network {network.name} are unknown: /var/lib/libvirt/dnsmasq/"
+                         f"{network.bridge_name}.status was not gathered ({servers.files_error}); gather its facts "
+                         "again")
     if leases is None:
         raise Unreadable(f"/var/lib/libvirt/dnsmasq/{network.bridge_name}.status could not be read or is not "
                          "libvirt's lease list")

@@ -64,8 +64,14 @@ ip link set dev {bridge} type bridge stp_state 0
                  "libvirt src/conf/domain_conf.c virDomainNetIsVirtioModel (virtio, virtio-transitional, "
                  "virtio-non-transitional; libvirt 5.2.0) and src/qemu/qemu_interface.c qemuInterfaceOpenVhostNet "
                  "(vhost only for KVM domains, not with <driver name='qemu'/>, silent fallback)",
+                 "which QEMU process is the guest's: the pid libvirt keeps (src/qemu/qemu_process.c, "
+                 "/run/libvirt/qemu/GUEST.pid), else one named after it (-name guest=) that runs as the user "
+                 "libvirt runs QEMU as: the DAC label of the live XML (src/security/security_dac.c, \"+UID:+GID\"), "
+                 "else qemu.conf user= (src/qemu/qemu_conf.c; src/util/virconf.c takes its first entry), else the "
+                 "build's default (meson.build qemu_user: qemu, libvirt-qemu or root)",
                  LIBVIRT_IPTABLES_CHECKSUM, LIBVIRT_NFTABLES_CHECKSUM, QEMU_WORKAROUND),
-        skipped_when=("the NIC plugs into no host bridge, or its network is undefined",),
+        skipped_when=("the NIC plugs into no host bridge, or its network is undefined (a network whose XML was "
+                      "refused makes it unknown: an error)",),
         verify=("virsh --readonly dumpxml GUEST | grep -A6 '<interface'", "ls -l /proc/QEMU_PID/fd | grep vhost-net"),
         fixes={
             "default": Fix(_DRIVER_QEMU_TEXT, (Step("guest-definition", """\

@@ -34,7 +34,7 @@ from typing import Optional
 from .. import __version__
 from .. import raw as raw_store
 from ..raw import RawHost
-from .gather import COLLECTOR
+from .gather import COLLECTOR, command_timeout
 
 # the supported releases, as pyproject.toml's `ansible` extra pins them: (lowest, first unsupported)
 ANSIBLE_CORE = ((2, 15), (2, 20))
@@ -184,7 +184,7 @@ def runner_args(inventory: Optional[str], pattern: str, script: str, nonce: str,
         envvars["ANSIBLE_HOST_KEY_CHECKING"] = host_key_checking
     return dict(
         private_data_dir=private_data_dir, module="script",
-        module_args=f"{shlex.quote(script)} {nonce} 1 executable=/bin/sh",
+        module_args=f"{shlex.quote(script)} {nonce} 1 {command_timeout(timeout)} executable=/bin/sh",
         host_pattern=pattern, inventory=inv, forks=forks, cmdline=shlex.join(cmdline + extra),
         envvars=envvars,
         # each host's result is kept from its event; no copy of Ansible's output on disk
@@ -307,7 +307,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("-i", "--inventory", help="Ansible inventory (default: Ansible's own setting)")
     ap.add_argument("--out", required=True, help="directory to write the saved facts to (for pytest --facts=DIR)")
     ap.add_argument("-f", "--forks", type=int, default=50, help="hosts at once (default 50)")
-    ap.add_argument("--timeout", type=int, default=300, help="longest the collector may run on one host (300 s)")
+    ap.add_argument("--timeout", type=int, default=300,
+                    help="longest the collector may run on one host (300 s); a tenth of it bounds each command")
     ap.add_argument("-T", "--connect-timeout", type=int, default=10, help="SSH connection timeout (10 s)")
     argv = list(sys.argv[1:] if argv is None else argv)
     extra = []  # after `--`: more ansible options (--limit, -e, --vault-password-file...)

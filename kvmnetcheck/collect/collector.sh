@@ -1,6 +1,6 @@
 # kvm-netcheck fact collector: run once per host, read-only.
 #
-# Usage: sh -c "$(cat collector.sh)" collector NONCE WANT_VIRSH
+# Usage: sh -c "$(cat collector.sh)" collector NONCE WANT_VIRSH [COMMAND_TIMEOUT]
 #
 # Every fact the checks need is printed in one pass as sections:
 #   @@NONCE@@ KIND<TAB>ARG
@@ -8,18 +8,23 @@
 #   @@NONCE@@ rc<TAB>STATUS
 # The nonce comes from the control node, so nothing a host prints (a file, a
 # bridge name, a log line) can forge a section header. Names and paths are only
-# ever expanded inside double quotes; nothing read from the host is evaluated.
+# ever expanded inside double quotes; names a command prints are read line by
+# line (`while IFS= read -r`), with globbing off, never split or globbed by a
+# `for` loop; nothing read from the host is evaluated.
 # Only commands that read state are used: cat, getconf, iptables -S/-save,
-# nft list, tc ... show, firewall-cmd --state/--list-*, virsh --readonly.
+# nft list (as JSON for a table name nft's command line cannot spell),
+# tc ... show, firewall-cmd --state/--list-*, virsh --readonly.
 
 N=$1
 WANT_VIRSH=$2
+# the longest one command may run, in seconds (the control node derives it from --host-timeout)
+case $3 in ''|*[!0-9]*) LIMIT=20 ;; *) LIMIT=$3 ;; esac
 LC_ALL=C
 export LC_ALL
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 MAX=262144
 
-if command -v timeout >/dev/null 2>&1; then T="timeout 20"; else T=""; fi
+if command -v timeout >/dev/null 2>&1; then T="timeout $LIMIT"; else T=""; LIMIT=; fi
 
 sec() { printf '\n@@%s@@ %s\t%s\n' "$N" "$1" "$2"; }
 end() { printf '\n@@%s@@ rc\t%s\n' "$N" "$1"; }
@@ -52,14 +57,27 @@ show() {
     end "$rc"
 }
 have() { command -v "$1" >/dev/null 2>&1; }
+# nft_list_table FAMILY NAME: `nft -j list table`. nft parses its arguments as one command line, where a
+# table name must be a plain word; a table named otherwise ("a b", "f*": nft lists such names, made through
+# its JSON or netlink) is asked for in JSON, which nft reads as data (nftables doc/libnftables-json.adoc)
+nft_list_table() {
+    case $2 in
+        [A-Za-z_]*[!A-Za-z0-9_.-]*|[!A-Za-z_]*|'')
+            printf '{"nftables": [{"list": {"table": {"family": "%s", "name": "%s"}}}]}\n' \
+                "$(printf '%s' "$1" | sed 's/[\\"]/\\&/g')" "$(printf '%s' "$2" | sed 's/[\\"]/\\&/g')" \
+                | $T nft -j -f /dev/stdin ;;
+        *) $T nft -j list table "$1" "$2" ;;
+    esac
+}
 
 sec meta ""
-printf 'collector=4\n'
+printf 'collector=5\n'
 printf 'hostname=%s\n' "$(cat /proc/sys/kernel/hostname 2>/dev/null)"
 printf 'uid=%s\n' "$(id -u 2>/dev/null)"
 printf 'clk_tck=%s\n' "$(getconf CLK_TCK 2>/dev/null)"
 printf 'kernel=%s\n' "$(uname -r 2>/dev/null)"
 printf 'now=%s\n' "$(date +%s 2>/dev/null)"
+printf 'command_timeout=%s\n' "$LIMIT"
 # bridged traffic through the host firewall (br_netfilter; per network namespace since Linux 5.3)
 [ -d /proc/sys/net/bridge ] && printf 'br_netfilter=1\n'
 for k in iptables ip6tables arptables; do
@@ -89,16 +107,25 @@ for br in /sys/class/net/*/bridge; do
     done
     printf 'operstate=%s\n' "$(cat "$d/operstate" 2>/dev/null)"
     [ "$(cat "$br/vlan_filtering" 2>/dev/null)" = 1 ] && vlan_filtering=1
-    for p in "$d"/brif/*; do
-        [ -e "$p" ] || continue
-        printf 'port=%s state=%s\n' "${p##*/}" "$(cat "$p/state" 2>/dev/null)"
-    done
+    # a port list that cannot be listed says so: no port line alone would read as "no ports"
+    if [ -r "$d/brif" ] && [ -x "$d/brif" ]; then
+        for p in "$d"/brif/*; do
+            [ -e "$p" ] || continue
+            printf 'port=%s state=%s\n' "${p##*/}" "$(cat "$p/state" 2>/dev/null)"
+        done
+    else
+        printf 'brif=unreadable\n'
+    fi
     end 0
     if have tc; then
         # filters hang off the bridge's qdiscs: one look at them names every parent to ask
-        for parent in $($T tc qdisc show dev "${d##*/}" 2>/dev/null | awk '$3 ~ /:$/ && !seen[$3]++ {print $3}' | head -n 32); do
-            run tc_filter "${d##*/} $parent" $T tc filter show dev "${d##*/}" parent "$parent"
+        parents=$($T tc qdisc show dev "${d##*/}" 2>/dev/null | awk '$3 ~ /:$/ && !seen[$3]++ {print $3}' | head -n 32)
+        set -f
+        printf '%s\n' "$parents" | while IFS= read -r parent; do
+            [ -n "$parent" ] || continue
+            run tc_filter "${d##*/} $parent" $T tc filter show dev "${d##*/}" parent "$parent" </dev/null
         done
+        set +f
         run tc_filter "${d##*/} egress" $T tc filter show dev "${d##*/}" egress
     fi
 done
@@ -131,11 +158,17 @@ if have nft; then
             *"table $fam libvirt_network"*) run nft_libvirt "$fam" $T nft list table "$fam" libvirt_network ;;
         esac
     done
-    # the tables whose chains sit on the forward path, which bridged frames cross under br_netfilter
-    for t in $($T nft list chains 2>/dev/null | awk '$1 == "table" {t = $2 ":" $3} /hook forward/ {print t}' \
-               | sort -u | head -n 16); do
-        run nft_forward "$t" $T nft -j list table "${t%%:*}" "${t#*:}"
+    # the tables whose chains sit on the forward path, which bridged frames cross under br_netfilter:
+    # FAMILY:NAME per line, the name as nft prints it after `table FAMILY ` (it may hold spaces or a `*`)
+    tables=$($T nft list chains 2>/dev/null \
+             | awk '$1 == "table" {t = $0; sub(/^table [^ ]+ /, "", t); sub(/ \{$/, "", t); t = $2 ":" t}
+                    /hook forward/ {print t}' | sort -u | head -n 16)
+    set -f
+    printf '%s\n' "$tables" | while IFS= read -r t; do
+        [ -n "$t" ] || continue
+        run nft_forward "$t" nft_list_table "${t%%:*}" "${t#*:}" </dev/null
     done
+    set +f
 fi
 
 # firewalld: only when it runs (firewall-cmd --state answers "running"). firewall-cmd is Python, slow to
@@ -288,8 +321,17 @@ for q in /usr/bin/qemu-system-x86_64 /usr/bin/qemu-system-i386 /usr/bin/qemu-sys
     end 0
 done
 
-# Running processes that matter: QEMU (which guest, and whether it holds /dev/vhost-net) and the
-# daemons that serve or manage the network.
+# Who libvirt runs QEMU as: qemu.conf's user= (unset: the build's default), and the pid it keeps for each
+# running guest (src/qemu/qemu_process.c: /run/libvirt/qemu/GUEST.pid; driver.pid is the daemon's)
+if [ -f /etc/libvirt/qemu.conf ]; then
+    capture qemu_conf /etc/libvirt/qemu.conf grep -E '^[[:space:]]*user[[:space:]]*=' /etc/libvirt/qemu.conf
+fi
+for f in /run/libvirt/qemu/*.pid; do
+    [ -f "$f" ] && [ "${f##*/}" != driver.pid ] && show libvirt_qemu_pid "$f"
+done
+
+# Running processes that matter: QEMU (which guest, who runs it, and whether it holds /dev/vhost-net)
+# and the daemons that serve or manage the network.
 sec processes ""
 for p in /proc/[0-9]*; do
     c=$(cat "$p/comm" 2>/dev/null) || continue
@@ -305,7 +347,17 @@ for p in /proc/[0-9]*; do
             else
                 n='?'
             fi
-            printf 'pid=%s comm=qemu vhost_fds=%s name=%s\n' "${p##*/}" "$n" "$name"
+            # who runs it: any user may start a process named after a guest (real and effective uid)
+            ids=$(awk '/^Uid:/ {print $2 " " $3; exit}' "$p/status" 2>/dev/null)
+            uid=${ids%% *}
+            euid=${ids#* }
+            user=
+            if [ -n "$uid" ]; then
+                user=$( { getent passwd "$uid" 2>/dev/null || awk -F: -v u="$uid" '$3 == u' /etc/passwd 2>/dev/null; } \
+                        | head -n 1 | cut -d: -f1 | tr -d '[:space:]')
+            fi
+            printf 'pid=%s comm=qemu uid=%s euid=%s user=%s vhost_fds=%s name=%s\n' "${p##*/}" "$uid" "$euid" \
+                "$user" "$n" "$name"
             ;;
         dnsmasq|dhcpd|kea-dhcp4|in.tftpd|udhcpd|busybox)
             # which server this is: its command line, bounded
@@ -327,16 +379,20 @@ if [ "$WANT_VIRSH" = 1 ] && have virsh; then
     # every network once: whether it is active, persistent and autostarted is in its net-info
     capture virsh_net_uuids "" $V net-list --all --uuid
     if [ "$rc" = 0 ]; then
-        for u in $out; do
-            run virsh_net_xml "$u" $V net-dumpxml "$u"
-            run virsh_net_xml_inactive "$u" $V net-dumpxml --inactive "$u"
-            run virsh_net_autostart "$u" $V net-info "$u"
+        set -f
+        printf '%s\n' "$out" | while IFS= read -r u; do
+            [ -n "$u" ] || continue
+            run virsh_net_xml "$u" $V net-dumpxml "$u" </dev/null
+            run virsh_net_xml_inactive "$u" $V net-dumpxml --inactive "$u" </dev/null
+            run virsh_net_autostart "$u" $V net-info "$u" </dev/null
         done
         # every guest once: a running one's XML carries its id (formatdomain: inactive ones have none)
         capture virsh_dom_uuids "" $V list --all --uuid
-        [ "$rc" = 0 ] && for u in $out; do
-            run virsh_dom_xml "$u" $V dumpxml "$u"
+        [ "$rc" = 0 ] && printf '%s\n' "$out" | while IFS= read -r u; do
+            [ -n "$u" ] || continue
+            run virsh_dom_xml "$u" $V dumpxml "$u" </dev/null
         done
+        set +f
     fi
 fi
 # Last resort when no daemon answers: libvirt's own state files. Networks and guests keep

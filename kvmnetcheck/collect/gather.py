@@ -6,6 +6,7 @@ way becomes a RawHost with `error` set; it never stops the others.
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import queue
 import secrets
@@ -21,7 +22,7 @@ from typing import Callable, Optional
 import testinfra
 
 from ..raw import RawHost, RawLibvirt, in_shard
-from .libvirt_conn import SshWrappers, read_libvirt, uri_for_backend
+from .libvirt_conn import SshWrappers, read_libvirt, ssh_connect_timeout, uri_for_backend
 
 COLLECTOR = resources.files(__package__).joinpath("collector.sh").read_text()
 
@@ -96,27 +97,18 @@ def collect_raw(name: str, host, opts: GatherOptions, wrappers: SshWrappers,
     if isinstance(host, str):
         return RawHost(host=name, spec=name, error=host, gathered_at=now)
     spec = host.backend.get_pytest_id()
-    raw = None
-    override = opts.libvirt_uris.get(name)
-    if override != "none":
-        try:
-            uri = override or uri_for_backend(host.backend, wrappers)
-        except Exception as e:
-            raw = RawLibvirt("none", None, error=f"no libvirt URI for {spec}: {_short(e)}")
-        else:
-            if uri:
-                raw = read_libvirt(uri)
+    raw = libvirt_of(name, spec, host, opts, wrappers)
     left = deadline - time.monotonic()
     if left <= 0:  # the libvirt connection took the host's whole time
         return RawHost(host=name, spec=spec, error=f"no answer within {opts.host_timeout:g} s", gathered_at=now)
     nonce = secrets.token_hex(12)
-    want_virsh = "1" if (raw is None or raw.error) else "0"
+    want_virsh = "1" if raw.error else "0"
     try:
         # the host's own `timeout` bounds a collector that hangs there
         result = host.run(
             'T=; command -v timeout >/dev/null 2>&1 && T="timeout %s"; '
-            "exec $T sh -c %s kvmnetcheck-collector %s %s",
-            str(max(1, int(left))), COLLECTOR, nonce, want_virsh)
+            "exec $T sh -c %s kvmnetcheck-collector %s %s %s",
+            str(max(1, int(left))), COLLECTOR, nonce, want_virsh, str(command_timeout(opts.host_timeout)))
     except Exception as e:
         return RawHost(host=name, spec=spec, error=f"cannot reach {spec}: {_connection_error(e)}",
                        gathered_at=now)
@@ -129,13 +121,35 @@ def collect_raw(name: str, host, opts: GatherOptions, wrappers: SshWrappers,
     return RawHost(host=name, spec=spec, nonce=nonce, output=out, libvirt=raw, gathered_at=now)
 
 
+def libvirt_of(name: str, spec: str, host, opts: GatherOptions, wrappers: SshWrappers) -> RawLibvirt:
+    """The host's libvirt view through libvirt-python, or why there is none (the collector's virsh
+    --readonly is asked instead, and the report says why)."""
+    override = opts.libvirt_uris.get(name)
+    if override == "none":
+        return RawLibvirt("none", None, error=f"not tried (--libvirt-uri={name}=none)")
+    try:
+        uri = override or uri_for_backend(host.backend, wrappers)
+    except Exception as e:
+        return RawLibvirt("none", None, error=f"no libvirt URI for {spec}: {_short(e)}")
+    if not uri:
+        return RawLibvirt("none", None, error=f"no libvirt URI for testinfra's "
+                                                f"{host.backend.get_connection_type()} connection to {spec}")
+    return read_libvirt(uri, None if override else wrappers.limit_of(uri))
+
+
+def command_timeout(host_timeout: float) -> int:
+    """Seconds one command of the collector may run on the host (its `timeout`, virsh's included):
+    a tenth of the host's time (--host-timeout), at least 20 s, never more than the host's whole time."""
+    return max(1, math.ceil(min(host_timeout, max(20.0, host_timeout / 10))))
+
+
 def gather_all(specs: list[Optional[str]], opts: GatherOptions,
                progress: Optional[Callable[[int, int, str], None]] = None) -> list[RawHost]:
     # each host's place among all the specs name (a shard's hosts keep it, so merged shards keep the order)
     everything = expand_hosts(specs, opts)
     positions = [p for p, (name, _) in enumerate(everything) if in_shard(name, opts.shard)]
     hosts = [everything[p] for p in positions]
-    wrappers = SshWrappers()
+    wrappers = SshWrappers(ssh_connect_timeout(opts.host_timeout))
     results: dict[int, RawHost] = {}
     futures: dict[Future, int] = {}
     todo: queue.SimpleQueue = queue.SimpleQueue()

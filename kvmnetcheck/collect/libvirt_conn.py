@@ -4,14 +4,22 @@
 host for a remote one, reusing its ssh_config, identity file and extra ssh
 arguments through a small ssh wrapper (libvirt's `command=` URI parameter).
 Only read-only calls are made: openReadOnly, list*, XMLDesc, isActive.
+
+What bounds a read: ssh's ConnectTimeout (the wrapper's, from --host-timeout), then
+nothing but the host's own deadline. libvirt-python registers no event loop here, so the
+remote driver never asks the daemon for keepalive (remote_driver.c doRemoteOpen asks only
+when virNetClientKeepAliveIsSupported), and its calls wait as long as the daemon takes.
 """
 from __future__ import annotations
 
+import math
 import os
+import re
 import shlex
 import stat
 import tempfile
 import threading
+import time
 import urllib.parse
 from typing import Optional
 
@@ -31,13 +39,28 @@ def _version_tuple(v: int) -> tuple[int, int, int]:
     return (v // 1000000, (v // 1000) % 1000, v % 1000)
 
 
-def read_libvirt(uri: str) -> RawLibvirt:
+def ssh_connect_timeout(host_timeout: float) -> int:
+    """Seconds ssh may take to reach a host for libvirt (its ConnectTimeout, which ssh_config(5)
+    applies to the connection and to the initial handshake and key exchange): a tenth of the
+    host's time (--host-timeout), at least ssh's usual 10 s, never more than the host's whole time.
+    A fixed 10 s lost libvirt-python's view of loaded hosts, whose sshd took that long to start."""
+    return max(1, math.ceil(min(host_timeout, max(10.0, host_timeout / 10))))
+
+
+# ssh's words when its ConnectTimeout passed: "Connection timed out during banner exchange"
+# (sshconnect.c ssh_login), or the TCP connect's ETIMEDOUT
+_SSH_TIMED_OUT = re.compile(r"timed out during banner exchange|Connection timed out|Operation timed out")
+
+
+def read_libvirt(uri: str, ssh_timeout: Optional[int] = None) -> RawLibvirt:
+    """libvirt's view through `uri`; `ssh_timeout`: the ConnectTimeout its ssh wrapper sets, if any."""
     if libvirt is None:
         return RawLibvirt("none", uri, error="libvirt-python is not installed on the control node")
+    started = time.monotonic()
     try:
         conn = libvirt.openReadOnly(uri)
     except libvirt.libvirtError as e:
-        return RawLibvirt("none", uri, error=f"cannot open {public_uri(uri)} read-only: {_one_line(e)}")
+        return RawLibvirt("none", uri, error=open_error(uri, _one_line(e), ssh_timeout, time.monotonic() - started))
     try:
         raw = RawLibvirt("libvirt-python", uri)
         raw.lib_version = _version_tuple(conn.getLibVersion())
@@ -78,6 +101,16 @@ def read_libvirt(uri: str) -> RawLibvirt:
             pass
 
 
+def open_error(uri: str, message: str, ssh_timeout: Optional[int], took: float) -> str:
+    """Why openReadOnly failed, naming ssh's time limit when that is what ended it."""
+    through_ssh = urllib.parse.urlsplit(uri).scheme.endswith(("+ssh", "+libssh", "+libssh2"))
+    if through_ssh and _SSH_TIMED_OUT.search(message):
+        limit = (f"{ssh_timeout} s (ssh's ConnectTimeout; a longer --host-timeout raises it)" if ssh_timeout
+                 else f"{took:.0f} s")
+        return f"connecting to {public_uri(uri)} through ssh timed out after {limit}: {message}"
+    return f"cannot open {public_uri(uri)} read-only: {message}"
+
+
 def _one_line(e: Exception) -> str:
     return " ".join(str(e).split())[:300]
 
@@ -95,11 +128,14 @@ exec SSH "$@" "BECOME sh -c '$q'"
 
 
 class SshWrappers:
-    """One small ssh wrapper script per distinct set of ssh options, for libvirt's command=."""
+    """One small ssh wrapper script per distinct set of ssh options, for libvirt's command=.
+    `connect_timeout`: ssh's ConnectTimeout, unless the host's own ssh arguments set one."""
 
-    def __init__(self):
+    def __init__(self, connect_timeout: int):
+        self.connect_timeout = connect_timeout
         self._dir: Optional[str] = None
         self._made: dict[tuple, str] = {}
+        self._limits: dict[str, Optional[int]] = {}  # wrapper path -> the ConnectTimeout it sets
         self._lock = threading.Lock()
 
     def get(self, extra_args: tuple[str, ...], become: Optional[tuple[str, ...]] = None) -> str:
@@ -112,7 +148,10 @@ class SshWrappers:
             if self._dir is None:
                 self._dir = tempfile.mkdtemp(prefix="kvmnetcheck-ssh-")
             path = os.path.join(self._dir, f"ssh{len(self._made)}")
-            words = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", *extra_args]
+            # the host's own ConnectTimeout (ssh_extra_args) wins, as testinfra lets it
+            own = any("connecttimeout" in a.lower() for a in extra_args)
+            limit = ["-o", f"ConnectTimeout={self.connect_timeout}"] if not own else []
+            words = ["ssh", "-o", "BatchMode=yes", *limit, *extra_args]
             ssh = " ".join(shlex.quote(w) for w in words)
             with open(path, "w") as f:
                 if become:
@@ -122,7 +161,16 @@ class SshWrappers:
                     f.write("#!/bin/sh\nexec " + ssh + ' "$@"\n')
             os.chmod(path, stat.S_IRWXU)
             self._made[key] = path
+            self._limits[path] = None if own else self.connect_timeout
             return path
+
+    def limit_of(self, uri: str) -> Optional[int]:
+        """The ConnectTimeout of the wrapper `uri` runs (None: not one of these wrappers, or the
+        host's ssh arguments set their own)."""
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query)
+        command = (query.get("command") or [""])[0]
+        with self._lock:
+            return self._limits.get(command)
 
     def cleanup(self):
         if self._dir:
@@ -143,11 +191,9 @@ def uri_for_backend(backend, wrappers: SshWrappers) -> Optional[str]:
     if name == "local":
         return "qemu:///system"
     if name == "ansible":
-        try:
-            inner = backend.ansible_runner.get_host(
-                backend.host, ssh_config=backend.ssh_config, ssh_identity_file=backend.ssh_identity_file)
-        except Exception:
-            return None
+        # (an inventory testinfra cannot read raises: the caller names the error)
+        inner = backend.ansible_runner.get_host(
+            backend.host, ssh_config=backend.ssh_config, ssh_identity_file=backend.ssh_identity_file)
         return uri_for_backend(inner.backend, wrappers) if inner is not None else None
     if name not in ("ssh", "safe-ssh", "paramiko"):
         return None

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .model import (
-    PORT_BLOCKING, STP_OFF, BridgeConfig, Guest, GuestNic, HostFacts, LibvirtNetwork, NetworkDefinition, Unreadable,
+    PORT_BLOCKING, STP_OFF, BridgeConfig, Guest, GuestNic, HostFacts, LibvirtNetwork, NetworkDefinition, QemuProcess,
+    Unreadable,
 )
 
 # the first libvirt release known to put a tc csum filter on its bridges under the nftables
@@ -104,8 +105,15 @@ class NicAttachment:
 
 
 def nic_attachment(h: HostFacts, nic: GuestNic) -> NicAttachment:
+    """Where the NIC plugs in; Unreadable when its network is none of those read while some network's XML
+    was refused (it may be that one)."""
     if nic.type == "network":
         net = h.libvirt.network(nic.source_network)
+        if net is None and h.libvirt.refused_networks:
+            refused = h.libvirt.refused_networks
+            raise Unreadable(f"its network {nic.source_network!r} is none of the networks read, and the XML of "
+                             f"{len(refused)} network(s) was refused, so it may be one of them: "
+                             + "; ".join(refused[:3]) + (" ..." if len(refused) > 3 else ""))
         if net is None:
             return NicAttachment(None, None, f"its network {nic.source_network!r} is not defined on this host")
         bridge = nic.source_bridge or net.bridge_name
@@ -135,6 +143,8 @@ def stp_guards_a_loop(h: HostFacts, bridge: str) -> Optional[str]:
     b = h.bridge(bridge)
     if b is None or b.stp_state == STP_OFF:
         return None
+    if b.ports is None:
+        return f"the ports of {bridge} could not be read ({b.ports_error}): a loop through them cannot be ruled out"
     blocking = [p.name for p in b.ports if p.state == PORT_BLOCKING]
     if blocking:
         return f"port {', '.join(blocking)} is blocking: STP is cutting a loop through {bridge} now"
@@ -147,9 +157,64 @@ def stp_guards_a_loop(h: HostFacts, bridge: str) -> Optional[str]:
 
 
 def network_daemon(h: HostFacts) -> str:
-    """The libvirt daemon that keeps networks' firewall rules: virtnetworkd where it runs, else libvirtd."""
+    """The libvirt daemon that keeps networks' firewall rules: virtnetworkd where it runs, else libvirtd; with
+    the processes unread, virtnetworkd where it is the one installed."""
+    if h.daemons is None:
+        return "virtnetworkd" if "virtnetworkd" in h.commands and "libvirtd" not in h.commands else "libvirtd"
     comms = {p.comm for p in h.daemons}
     return "virtnetworkd" if "virtnetworkd" in comms else "libvirtd"
+
+
+# the user libvirt's QEMU driver runs QEMU as when qemu.conf sets none, by the build's default (libvirt
+# meson.build qemu_user: qemu on Fedora/RHEL/SUSE/Gentoo, libvirt-qemu on Debian/Ubuntu/Arch, else root)
+DEFAULT_QEMU_USERS = frozenset({"qemu", "libvirt-qemu", "root"})
+
+
+def qemu_users(h: HostFacts, guest: Guest) -> tuple[frozenset, frozenset, str]:
+    """(uids, user names, how known) libvirt runs this guest's QEMU as, root always among them: the DAC label
+    of its live XML, else qemu.conf's user= (src/qemu/qemu_conf.c), else any build's default."""
+    def ids(spec: str) -> tuple[frozenset, frozenset]:
+        spec = spec.strip()
+        if spec.startswith("+") and spec[1:].isdigit():
+            return frozenset({int(spec[1:])}), frozenset()
+        return (frozenset({int(spec)}), frozenset()) if spec.isdigit() else (frozenset(), frozenset({spec}))
+
+    if guest.dac_label and guest.dac_label.split(":", 1)[0].strip():
+        uids, names = ids(guest.dac_label.split(":", 1)[0])
+        how = f"the user of its DAC label {guest.dac_label!r}"
+    elif h.libvirt_qemu.conf_user:
+        uids, names = ids(h.libvirt_qemu.conf_user)
+        how = f"qemu.conf's user {h.libvirt_qemu.conf_user!r}"
+    else:
+        uids, names = frozenset(), DEFAULT_QEMU_USERS
+        how = "libvirt's default QEMU user (" + ", ".join(sorted(DEFAULT_QEMU_USERS)) + ")"
+    return uids | {0}, names | {"root"}, how + " or root"
+
+
+def qemu_of(h: HostFacts, guest: Guest) -> Optional[QemuProcess]:
+    """The QEMU process libvirt runs `guest` in, or None when none is seen. Any user may start a process
+    named after a guest: it is libvirt's when its pid is the one libvirt keeps for the guest
+    (/run/libvirt/qemu/GUEST.pid), or, without that, when it runs as the user libvirt runs QEMU as.
+    Unreadable when that cannot be told, or when several processes qualify."""
+    if h.qemu is None:
+        raise Unreadable(f"which QEMU process runs guest {guest.name} is unknown: {h.processes_error}")
+    pid = h.libvirt_qemu.pid_of(guest.name)
+    if pid is not None:
+        return next((q for q in h.qemu if q.pid == pid), None)
+    named = [q for q in h.qemu if q.guest == guest.name]
+    if not named:
+        return None
+    pids = ", ".join(str(q.pid) for q in named)
+    if any(q.uid is None for q in named):
+        raise Unreadable(f"QEMU process(es) {pids} name guest {guest.name}, but who runs them was not gathered "
+                         "(facts of an older version): whether libvirt runs them is unknown; gather again")
+    uids, names, how = qemu_users(h, guest)
+    ours = [q for q in named if q.runs_as(uids, names)]
+    if len(ours) > 1:
+        raise Unreadable(f"{len(ours)} QEMU processes run as {how} and name guest {guest.name} (pids "
+                         f"{', '.join(str(q.pid) for q in ours)}): which one libvirt runs is unknown; as root "
+                         f"(--sudo), /run/libvirt/qemu/{guest.name}.pid says")
+    return ours[0] if ours else None
 
 
 def pxe_boot_reason(guest: Guest, nic: GuestNic) -> Optional[str]:
@@ -204,16 +269,22 @@ def network_boot(defn: NetworkDefinition) -> Optional[NetworkBoot]:
 def guests_bridged_by(h: HostFacts, bridge: str) -> list[str]:
     """The guests whose NICs plug into `bridge`, where it is not a bridge a libvirt network makes for itself
     (whose guests get DHCP from the host, not across the bridge)."""
-    out = []
+    out, unknown = [], []
     for g in h.libvirt.guests:
         for nic in g.nics:
-            at = nic_attachment(h, nic)
+            try:
+                at = nic_attachment(h, nic)
+            except Unreadable as e:
+                unknown.append(f"guest {g.name}, NIC {nic.label}: {e}")
+                continue
             if at.bridge != bridge or at.ovs:
                 continue
             if at.network is not None and at.network.live.creates_bridge:
                 continue
             out.append(g.name)
             break
+    if not out and unknown and h.libvirt.network_of_bridge(bridge) is None:
+        raise Unreadable(f"whether a guest uses {bridge} is unknown: " + "; ".join(unknown[:3]))
     return out
 
 

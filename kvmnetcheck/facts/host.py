@@ -10,9 +10,10 @@ from .model import HostFacts
 from .sections import Section, split_sections
 from .sources import LEGACY_KINDS, SOURCES, Gathered, parse_meta
 
-# the collector formats these parsers read: 1 to 3 (saved by earlier versions) and 4 (collector.sh now);
-# what an older format did not gather is unknown (None), never a default
-COLLECTOR_FORMATS = ("1", "2", "3", "4")
+# the collector formats these parsers read: 1 to 4 (saved by earlier versions) and 5 (collector.sh now:
+# who runs each QEMU, qemu.conf's user=, libvirt's QEMU pid files, a bridge port list that could not be
+# listed); what an older format did not gather is unknown (None), never a default
+COLLECTOR_FORMATS = ("1", "2", "3", "4", "5")
 
 
 def build_host_facts(host: str, spec: str, output: str, nonce: str,

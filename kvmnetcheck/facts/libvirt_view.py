@@ -8,26 +8,33 @@ from typing import Optional
 
 from ..raw import RawLibvirt, RawNetwork
 from . import libvirt_xml
+from .keyvalue import parse_key_values
 from .model import Guest, LibvirtNetwork, LibvirtView
 from .sections import Section
 
 
 def libvirt_view(by_kind: dict[str, list[Section]], raw_libvirt: Optional[RawLibvirt],
                  problems: list[str]) -> LibvirtView:
-    """The view from the connection when it answered, else from what the collector printed."""
+    """The view from the connection when it answered, else from what the collector printed: virsh
+    --readonly, else libvirt's state files. Read any other way than through the connection, the
+    view's `fallback` says why each better source was not used."""
     if raw_libvirt is not None and not raw_libvirt.error:
         return build_libvirt_view(raw_libvirt, problems, ())
-    virsh_raw = raw_from_virsh(by_kind, problems)
-    state_files = ("libvirt_net_status", "libvirt_net_config", "libvirt_dom_status", "libvirt_dom_config")
-    if virsh_raw.error and any(by_kind.get(k) for k in state_files):
-        virsh_raw = raw_from_state_files(by_kind, virsh_raw.error)
-    notes = []
-    if raw_libvirt is not None and raw_libvirt.error:
-        notes.append(raw_libvirt.error)
-    if virsh_raw.error and raw_libvirt is not None:
-        virsh_raw.error = f"{raw_libvirt.error}; virsh fallback: {virsh_raw.error}"
-        virsh_raw.uri = raw_libvirt.uri
-    return build_libvirt_view(virsh_raw, problems, tuple(notes))
+    why_not = (raw_libvirt.error if raw_libvirt is not None
+               else "not tried: these facts were gathered without a libvirt connection "
+                    "(ansible_gather reads libvirt with virsh on each host)")
+    if not why_not.startswith("libvirt-python"):
+        why_not = f"libvirt-python: {why_not}"
+    raw = raw_from_virsh(by_kind, problems)
+    if raw.error:
+        why_not = f"{why_not}; {raw.error}"
+        state_files = ("libvirt_net_status", "libvirt_net_config", "libvirt_dom_status", "libvirt_dom_config")
+        if any(by_kind.get(k) for k in state_files):
+            raw = raw_from_state_files(by_kind)
+        else:
+            raw.error = why_not
+            raw.uri = raw_libvirt.uri if raw_libvirt is not None else raw.uri
+    return build_libvirt_view(raw, problems, (why_not,), fallback=why_not)
 
 
 _DOMAIN_TAG = re.compile(r"<domain\b[^>]*>")
@@ -51,8 +58,7 @@ def raw_from_virsh(by_kind: dict[str, list[Section]], problems: Optional[list[st
     if probe is None:
         return RawLibvirt("none", None, error="virsh is not available on the host")
     if not probe.ok:
-        return RawLibvirt("none", "qemu:///system",
-                          error="virsh --readonly could not connect: " + " ".join(probe.text.split())[-300:])
+        return RawLibvirt("none", "qemu:///system", error=_virsh_error(probe, by_kind))
     raw = RawLibvirt("virsh", "qemu:///system")
     m = re.search(r"Using library: libvirt (\d+)\.(\d+)\.(\d+)", ver.text if ver is not None else "")
     if m is None:
@@ -101,7 +107,20 @@ def raw_from_virsh(by_kind: dict[str, list[Section]], problems: Optional[list[st
     return raw
 
 
-def raw_from_state_files(by_kind: dict[str, list[Section]], why: str) -> RawLibvirt:
+def _virsh_error(probe: Section, by_kind: dict[str, list[Section]]) -> str:
+    """Why virsh --readonly gave no listing; `timeout` ends a command past the collector's limit
+    with status 124 (coreutils timeout(1))."""
+    said = " ".join(probe.text.split())[-300:]
+    if probe.rc == 124:
+        meta = parse_key_values((by_kind.get("meta") or [Section("meta", "", "", 0)])[0].text)
+        limit = (meta.get("command_timeout") or [""])[0]
+        within = (f"within {limit} s (the collector's limit per command; a longer host timeout raises it)"
+                  if limit else "in time (the collector's limit per command)")
+        return f"virsh --readonly did not answer {within}" + (f": {said}" if said else "")
+    return "virsh --readonly could not connect: " + said
+
+
+def raw_from_state_files(by_kind: dict[str, list[Section]]) -> RawLibvirt:
     """Networks and guests from libvirt's own files, when no daemon answers.
 
     Running ones from the status files under /run/libvirt, defined ones from /etc/libvirt/qemu.
@@ -122,28 +141,35 @@ def raw_from_state_files(by_kind: dict[str, list[Section]], why: str) -> RawLibv
         live = net_status.get(name) or net_config[name]
         raw.networks.append(RawNetwork(None, name in net_status, name in net_config, None, live,
                                        net_config.get(name) if name in net_status else None))
+    # a file whose XML is refused is a network all the same: passed on under its path, to be refused and named
+    for kind in ("libvirt_net_status", "libvirt_net_config"):
+        for s in by_kind.get(kind, []):
+            if s.ok and name_of(s.text, libvirt_xml.parse_network) is None:
+                raw.networks.append(RawNetwork(s.arg, kind == "libvirt_net_status", kind == "libvirt_net_config",
+                                               None, s.text, None))
     parse_dom = lambda x: libvirt_xml.parse_domain(x, False)  # noqa: E731
     dom_status = {name_of(s.text, parse_dom): s.text for s in by_kind.get("libvirt_dom_status", []) if s.ok}
     dom_config = {name_of(s.text, parse_dom): s.text for s in by_kind.get("libvirt_dom_config", []) if s.ok}
     for name in sorted(n for n in set(dom_status) | set(dom_config) if n):
         raw.domains.append((name in dom_status, dom_status.get(name) or dom_config[name]))
-    raw.note = f"no libvirt daemon answered ({why}); networks and guests were read from libvirt's state files"
     return raw
 
 
-def build_libvirt_view(raw: RawLibvirt, problems: list[str], notes: tuple[str, ...]) -> LibvirtView:
+def build_libvirt_view(raw: RawLibvirt, problems: list[str], notes: tuple[str, ...],
+                       fallback: Optional[str] = None) -> LibvirtView:
     if raw.error:
         return LibvirtView("none", raw.uri, raw.lib_version, raw.hypervisor_version, (), (),
                            error=raw.error, notes=notes)
     if raw.note:
         notes = notes + (raw.note,)
-    networks = []
+    networks, refused = [], []
     for n in raw.networks:
         try:
             live = libvirt_xml.parse_network(n.xml)
             pers = libvirt_xml.parse_network(n.inactive_xml) if n.inactive_xml else (live if n.persistent else None)
         except libvirt_xml.XmlError as e:
             problems.append(f"network {n.uuid}: {e}")
+            refused.append(f"{n.uuid}: {e}")
             continue
         networks.append(LibvirtNetwork(live.name, live.uuid or n.uuid, n.active, n.persistent, n.autostart,
                                        live, pers))
@@ -154,4 +180,5 @@ def build_libvirt_view(raw: RawLibvirt, problems: list[str], notes: tuple[str, .
         except libvirt_xml.XmlError as e:
             problems.append(f"guest: {e}")
     return LibvirtView(raw.source, raw.uri, raw.lib_version, raw.hypervisor_version,
-                       tuple(networks), tuple(guests), notes=notes)
+                       tuple(networks), tuple(guests), notes=notes, fallback=fallback,
+                       refused_networks=tuple(refused))

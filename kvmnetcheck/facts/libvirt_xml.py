@@ -200,4 +200,7 @@ def parse_domain(text: str, active: bool) -> Guest:
         uefi=uefi,
         emulator=_text(root, "devices/emulator"),
         machine=_attr(root.find("os/type"), "machine"),
+        # libvirt's DAC driver runs QEMU as this user:group; a running guest's live XML carries it
+        # (src/security/security_dac.c: "+UID:+GID" from qemu.conf, or the domain's own static label)
+        dac_label=next((_text(sl, "label") for sl in root.findall("seclabel") if sl.get("model") == "dac"), None),
     )

@@ -61,11 +61,12 @@ class Bridge:
     root_port: Optional[int] = None
     priority: Optional[int] = None
     operstate: Optional[str] = None
-    ports: tuple[BridgePort, ...] = ()
+    ports: Optional[tuple[BridgePort, ...]] = ()  # None: its port list could not be read (ports_error says why)
     error: Optional[str] = None
     waits_without_stp: bool = False  # a kernel older than the STP-off shortcut (< 2.6.39)
     nf_call_iptables: Optional[bool] = None  # this bridge's own br_netfilter switch (either it or the sysctl)
     vlan_filtering: Optional[bool] = None
+    ports_error: Optional[str] = None
 
     @property
     def kernel_stp(self) -> bool:
@@ -226,6 +227,7 @@ class Guest:
     uefi: Optional[bool] = None  # firmware='efi' or an OVMF <loader>; None: not said (BIOS, SeaBIOS)
     emulator: Optional[str] = None  # <devices><emulator>
     machine: Optional[str] = None  # <os><type machine=...>
+    dac_label: Optional[str] = None  # <seclabel model='dac'><label>: who QEMU runs as ("+107:+107", "qemu:qemu")
 
     @property
     def per_device_boot(self) -> bool:
@@ -426,13 +428,33 @@ class BridgeConfig:
 @dataclass(frozen=True)
 class QemuProcess:
     pid: int
-    guest: str
+    guest: str  # from its -name: anyone may start a process that names any guest
     vhost_fds: Optional[int]  # None: its fds could not be listed (another user's process, not root)
+    uid: Optional[int] = None  # real uid (/proc/PID/status); None: not gathered (facts of an older version)
+    euid: Optional[int] = None
+    user: Optional[str] = None  # the name of its real uid on the host
+
+    def runs_as(self, uids: frozenset, users: frozenset) -> bool:
+        """Does it run, with all its ids alike (as libvirt starts QEMU), as one of these users?"""
+        return self.uid is not None and self.euid == self.uid and (self.uid in uids or self.user in users)
+
+
+@dataclass(frozen=True)
+class LibvirtQemu:
+    """What the host says of the QEMU processes libvirt runs: qemu.conf's user= and each running guest's
+    pid file (src/qemu/qemu_conf.c, qemu_process.c; both root's to read)."""
+
+    conf_user: Optional[str] = None  # qemu.conf user= ("qemu", "+107"); None: unset or not read
+    conf_read: bool = False  # qemu.conf was read (it may set no user=)
+    pids: tuple[tuple[str, Optional[int]], ...] = ()  # (guest, pid in /run/libvirt/qemu/GUEST.pid; None: not read)
+
+    def pid_of(self, guest: str) -> Optional[int]:
+        return next((p for g, p in self.pids if g == guest), None)
 
 
 @dataclass(frozen=True)
 class LibvirtView:
-    source: str  # "libvirt-python" | "virsh" | "none"
+    source: str  # "libvirt-python" | "virsh" | "files" | "none"
     uri: Optional[str]
     libvirt_version: Optional[tuple[int, int, int]]
     hypervisor_version: Optional[str]
@@ -440,6 +462,10 @@ class LibvirtView:
     guests: tuple[Guest, ...]
     error: Optional[str] = None  # why libvirt could not be read (when source == "none")
     notes: tuple[str, ...] = ()  # e.g. why the primary source was not used
+    # read through virsh or the state files: why each better source was not used
+    # ("libvirt-python: connecting to ... timed out after 30 s ...")
+    fallback: Optional[str] = None
+    refused_networks: tuple[str, ...] = ()  # networks whose XML was not read, each "UUID: why"
 
     def network(self, name: Optional[str]) -> Optional[LibvirtNetwork]:
         for n in self.networks:
@@ -478,8 +504,11 @@ class HostFacts:
     libvirt_log_unreadable: tuple[str, ...] = ()  # log files there that the checking user may not read
     bridge_configs: tuple[BridgeConfig, ...] = ()
     netstack: NetStack = field(default_factory=NetStack)
-    qemu: tuple[QemuProcess, ...] = ()
-    daemons: tuple["Process", ...] = ()  # the network daemons and DHCP/TFTP servers running
+    qemu: Optional[tuple[QemuProcess, ...]] = ()  # None: the processes could not be read (processes_error)
+    daemons: Optional[tuple["Process", ...]] = ()  # the network daemons and DHCP/TFTP servers running; None: unread
+    processes_error: Optional[str] = None
+    libvirt_qemu: LibvirtQemu = field(default_factory=LibvirtQemu)
+    bridges_error: Optional[str] = None  # why the list of bridges may lack some (output cut short)
     now: Optional[int] = None  # the host's clock when gathered (seconds since the epoch)
     br_netfilter: Optional[bool] = None  # /proc/sys/net/bridge exists (None: not gathered)
     bridge_nf_call_iptables: Optional[bool] = None
@@ -514,12 +543,6 @@ class HostFacts:
         for t in self.tc:
             if t.bridge == bridge:
                 return t
-        return None
-
-    def qemu_for(self, guest: str) -> Optional[QemuProcess]:
-        for q in self.qemu:
-            if q.guest == guest:
-                return q
         return None
 
     @property
@@ -626,6 +649,7 @@ class DhcpServers:
     unreadable: tuple[str, ...] = ()  # pid, lease and dnsmasq config files the checking user could not read
     boot_files: tuple["BootFile", ...] = ()  # what each network's dnsmasq config says of booting
     leases: tuple[tuple[str, Optional[tuple[Lease, ...]]], ...] = ()  # (bridge, leases or None if garbled)
+    files_error: Optional[str] = None  # why libvirt's pid, lease and dnsmasq config files were not all listed
 
     def on_port(self, port: int) -> tuple[UdpSocket, ...]:
         return tuple(s for s in (self.sockets or ()) if s.port == port)
@@ -648,11 +672,19 @@ class DhcpServers:
     def dnsmasq_pid(self, network: str) -> Optional[int]:
         return next((p for n, p in self.dnsmasq_pids if n == network), None)
 
-    def has_pid_file(self, network: str) -> bool:
-        return any(n == network for n, _ in self.dnsmasq_pids)
+    def has_pid_file(self, network: str) -> Optional[bool]:
+        """None: none seen, but the listing of pid files was not read to its end."""
+        if any(n == network for n, _ in self.dnsmasq_pids):
+            return True
+        return None if self.files_error else False
 
     def leases_of(self, bridge: str):
-        return next((ls for b, ls in self.leases if b == bridge), ())
+        """The bridge's leases; () when it has no lease file, None when they could not be read (garbled,
+        refused, or the listing of lease files not read to its end)."""
+        found = next((ls for b, ls in self.leases if b == bridge), False)
+        if found is not False:
+            return found
+        return None if self.files_error else ()
 
 # Open vSwitch STP, as ovs-vswitchd 3.1 reads other_config (vswitchd/bridge.c bridge_configure_stp) and
 # clamps the timers (lib/stp.c stp_update_bridge_timers)

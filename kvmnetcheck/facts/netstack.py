@@ -52,7 +52,7 @@ class NetStack:
     enabled: frozenset[str] = frozenset()  # unit names
     masked: frozenset[str] = frozenset()
     sysv: tuple[str, ...] = ()  # SysV start links (S10network...)
-    running: frozenset[str] = frozenset()  # daemon comms
+    running: Optional[frozenset[str]] = frozenset()  # daemon comms; None: the processes could not be read
     nm_plugins: Optional[tuple[str, ...]] = None  # None: plugins= not configured (the build's default)
     nm_ifcfg_rh: bool = False  # the ifcfg-rh settings plugin is installed
     file_modes: dict = field(default_factory=dict)  # path -> (mode, uid) of NM keyfiles
@@ -76,10 +76,12 @@ class NetStack:
             return Boot(False, f"{unit}.service is masked")
         if unit in self.enabled:
             return Boot(True, f"{unit}.service is enabled")
-        if daemon and daemon in self.running:
+        if daemon and self.running is not None and daemon in self.running:
             return Boot(True, f"{name} is running")
         if any(s.lstrip("S0123456789") in sysv_names for s in self.sysv):
             return Boot(True, f"{name} is started by its SysV script")
+        if daemon and self.running is None:
+            return Boot(None, f"{name} is installed and not enabled, and whether it runs now was not read")
         if self.systemd or self.sysv:
             return Boot(False, f"{name} is installed but not enabled and not running")
         return Boot(None, f"this host runs no systemd: whether {name} starts at boot cannot be read from files")
@@ -92,7 +94,7 @@ class NetStack:
         return self.nm_plugins is None or "ifcfg-rh" in self.nm_plugins
 
 
-def parse_netstack(text: Optional[str], daemons: frozenset[str]) -> NetStack:
+def parse_netstack(text: Optional[str], daemons: Optional[frozenset[str]]) -> NetStack:
     if text is None:
         return NetStack(running=daemons)
     kv = parse_key_values(text)

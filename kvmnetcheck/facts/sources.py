@@ -17,13 +17,26 @@ from ..raw import RawLibvirt
 from . import bridge_config, bridge_vlan, firewalld, iptables, qemu_firmware, servers, sysfs_bridge, tc
 from .keyvalue import first, parse_key_values, to_int
 from .libvirt_view import libvirt_view
-from .model import STP_OFF_SHORTCUT_KERNEL, BootFile, DhcpServers, Ovs, NftLibvirt, Process, QemuProcess, kernel_version
+from .model import (
+    STP_OFF_SHORTCUT_KERNEL, BootFile, DhcpServers, LibvirtQemu, NftLibvirt, Ovs, Process, QemuProcess, kernel_version,
+)
 from .netstack import NetStack, parse_netstack
 from .ovs import build_ovs
 from .sections import Section
 
 LIBVIRT_COMMANDS = frozenset({"virsh", "libvirtd", "virtnetworkd"})
 _LOG_MARKERS = ("fixup DHCP response checksums", "to support CHECKSUM rule")
+
+# A listing prints nothing when it finds nothing, so when the output is cut short, only a section the
+# collector always prints after a listing proves that listing was read to its end: the kinds of each
+# listing, and that section (collector.sh's order; selftests/test_architecture.py holds them to it).
+LISTED_BEFORE = {
+    "bridge": "libvirt_log",
+    "libvirt_dnsmasq_pid": "processes",
+    "dnsmasq_leases": "processes",
+    "dnsmasq_boot": "processes",
+    "libvirt_qemu_pid": "processes",
+}
 
 
 @dataclass
@@ -64,6 +77,13 @@ class Gathered:
         """Did the collector that printed these facts gather what format `collector` added?"""
         return self.collector >= collector
 
+    def cut_before(self, kind: str) -> Optional[str]:
+        """Why the listing of sections of `kind` may lack some (the output was cut short before it ended),
+        or None: it was read to its end, or the output was not cut."""
+        if self.one("done") is not None or LISTED_BEFORE[kind] in self.by_kind:
+            return None
+        return f"the collector's output was cut short before its listing of {kind} sections ended"
+
     @property
     def clk_tck(self) -> Optional[int]:
         return to_int(first(self.meta, "clk_tck"))
@@ -74,27 +94,26 @@ class Gathered:
         v = kernel_version(first(self.meta, "kernel"))
         return v is not None and v < STP_OFF_SHORTCUT_KERNEL
 
-    def processes(self) -> tuple[tuple[QemuProcess, ...], tuple[tuple[int, str], ...]]:
-        """(QEMU processes, other daemons) from the `processes` section, parsed once."""
+    def processes(self) -> tuple[Optional[tuple[QemuProcess, ...]], Optional[tuple[Process, ...]], Optional[str]]:
+        """(QEMU processes, other daemons, why not read) from the `processes` section, parsed once; both None
+        when the section is missing or cut short (no process is then known not to run)."""
         if "_processes" not in self.__dict__:
-            qemu, daemons = [], []
             q = self.one("processes")
-            for line in (q.text if q else "").splitlines():
-                m = re.match(r"pid=(\d+)(?: comm=(\S+))?(?: vhost_fds=(\d+|\?))?(?: name=(.*))?(?: args=(.*))?$", line)
-                if not m:
-                    continue
-                pid, comm, fds, name, args = int(m.group(1)), m.group(2), m.group(3), m.group(4), m.group(5)
-                if comm in (None, "qemu") and name is not None:  # a format-1 line has no comm
-                    qemu.append(QemuProcess(pid, qemu_guest_name(name), None if fds in (None, "?") else int(fds)))
-                elif comm:
-                    daemons.append(Process(pid, comm, (args or "").strip()))
-            self.__dict__["_processes"] = (tuple(qemu), tuple(daemons))
+            if q is None:
+                self.__dict__["_processes"] = (None, None, "the collector's output was cut short before it listed "
+                                                           "the running processes")
+            elif q.rc is None:
+                self.__dict__["_processes"] = (None, None, "the collector's output was cut short while it listed "
+                                                           "the running processes")
+            else:
+                self.__dict__["_processes"] = _parse_processes(q.text) + (None,)
         return self.__dict__["_processes"]
 
     def netstack(self) -> NetStack:
         if "_netstack" not in self.__dict__:
-            self.__dict__["_netstack"] = parse_netstack(self.text("netstack"),
-                                                        frozenset(p.comm for p in self.processes()[1]))
+            daemons = self.processes()[1]
+            self.__dict__["_netstack"] = parse_netstack(
+                self.text("netstack"), None if daemons is None else frozenset(p.comm for p in daemons))
         return self.__dict__["_netstack"]
 
     def readable(self, s: Section) -> bool:
@@ -104,6 +123,28 @@ class Gathered:
         if "Permission denied" in s.text:
             self.unreadable.append(s.arg)
         return False
+
+
+_PROCESS = re.compile(r"pid=(\d+)(?: comm=(\S+))?(?: uid=(\d*) euid=(\d*) user=(\S*))?(?: vhost_fds=(\d+|\?))?"
+                      r"(?: name=(.*))?(?: args=(.*))?$")
+
+
+def _parse_processes(text: str) -> tuple[tuple[QemuProcess, ...], tuple[Process, ...]]:
+    """The `processes` section: `pid=N comm=qemu uid=R euid=E user=USER vhost_fds=N name=NAME` per QEMU, NAME
+    its -name (uid, euid and user since collector 5; no comm in format 1); `pid=N comm=COMM [args=...]` per
+    daemon."""
+    qemu, daemons = [], []
+    for line in text.splitlines():
+        m = _PROCESS.match(line)
+        if not m:
+            continue
+        pid, comm, uid, euid, user, fds, name, args = m.groups()
+        if comm in (None, "qemu") and name is not None:
+            qemu.append(QemuProcess(int(pid), qemu_guest_name(name), None if fds in (None, "?") else int(fds),
+                                    uid=to_int(uid), euid=to_int(euid), user=user or None))
+        elif comm:
+            daemons.append(Process(int(pid), comm, (args or "").strip()))
+    return tuple(qemu), tuple(daemons)
 
 
 @dataclass(frozen=True)
@@ -137,10 +178,18 @@ def _bridges(g: Gathered) -> dict[str, Any]:
     bridges, tcs = [], []
     for s in g.all("bridge"):
         b = sysfs_bridge.parse_bridge(s.arg, s.text, g.clk_tck)
+        if s.rc is None:
+            b = dataclasses.replace(b, ports=None, ports_error="the collector's output was cut short inside "
+                                                                 f"bridge {s.arg}'s section")
+        elif not b.ports and not g.gathered_since(5):
+            # collectors before 5 printed no port alike for a bridge without ports and for a port list that
+            # could not be listed
+            b = dataclasses.replace(b, ports=None, ports_error="gathered by an older version, which did not say "
+                                                               "whether the port list could be read")
         bridges.append(dataclasses.replace(b, waits_without_stp=True) if g.waits_without_stp else b)
         texts = [f.text for f in g.all("tc_filter") if f.arg.split(" ", 1)[0] == s.arg and f.ok]
         tcs.append(tc.parse_filters(s.arg, texts))
-    return {"bridges": tuple(bridges), "tc": tuple(tcs)}
+    return {"bridges": tuple(bridges), "tc": tuple(tcs), "bridges_error": g.cut_before("bridge")}
 
 
 def _iptables(g: Gathered) -> dict[str, Any]:
@@ -206,6 +255,8 @@ def _dhcp_servers(g: Gathered) -> dict[str, Any]:
         leases.append((bridge, servers.parse_leases(s.text) if g.readable(s) else None))
         if not g.readable(s):
             unreadable.append(s.arg)
+    files_error = next(filter(None, (g.cut_before(k) for k in ("libvirt_dnsmasq_pid", "dnsmasq_leases",
+                                                               "dnsmasq_boot"))), None)
     boots = []
     for s in g.all("dnsmasq_boot"):
         if not g.readable(s):
@@ -220,7 +271,7 @@ def _dhcp_servers(g: Gathered) -> dict[str, Any]:
     lpf = servers.parse_packet_sockets(packets.text) if packets is not None and packets.ok else ()
     return {"dhcp_servers": DhcpServers(sockets=sockets, error=error, packet_ifaces=lpf, dnsmasq_pids=tuple(pids),
                                         leases=tuple(leases), unreadable=tuple(unreadable),
-                                        boot_files=tuple(boots))}
+                                        boot_files=tuple(boots), files_error=files_error)}
 
 
 def _ovs(g: Gathered) -> dict[str, Any]:
@@ -307,8 +358,25 @@ def _netstack(g: Gathered) -> dict[str, Any]:
 
 
 def _processes(g: Gathered) -> dict[str, Any]:
-    qemu, daemons = g.processes()
-    return {"qemu": qemu, "daemons": daemons}
+    qemu, daemons, error = g.processes()
+    return {"qemu": qemu, "daemons": daemons, "processes_error": error}
+
+
+def _libvirt_qemu(g: Gathered) -> dict[str, Any]:
+    """qemu.conf's user= (the first one: virConfGetValue returns the first entry of a name) and the pid
+    libvirt keeps for each running guest; a file that could not be read says nothing."""
+    conf = g.one("qemu_conf")
+    user = None
+    if conf is not None and conf.rc in (0, 1):  # grep: 1 is no user= line
+        for line in conf.text.splitlines():
+            m = re.match(r"""\s*user\s*=\s*(["'])(.*?)\1""", line)
+            if m:
+                user = m.group(2)
+                break
+    pids = [(s.arg.rsplit("/", 1)[-1].removesuffix(".pid"), servers.parse_pid_file(s.text) if s.ok else None)
+            for s in g.all("libvirt_qemu_pid")]
+    return {"libvirt_qemu": LibvirtQemu(conf_user=user, conf_read=conf is not None and conf.rc in (0, 1),
+                                        pids=tuple(pids))}
 
 
 def qemu_guest_name(arg: str) -> str:
@@ -351,7 +419,7 @@ SOURCES: tuple[Source, ...] = (
            _dhcp_servers),
     Source(("qemu_firmware",), ("qemu_firmware",), _qemu_firmware),
     Source(("ovs_bridges", "ovs_ports", "ovs_interfaces"), ("ovs",), _ovs),
-    Source(("bridge", "tc_filter"), ("bridges", "tc"), _bridges),
+    Source(("bridge", "tc_filter"), ("bridges", "tc", "bridges_error"), _bridges),
     Source(("iptables_version", "iptables_checksum_help", "iptables_save", "iptables_legacy_save"),
            ("iptables",), _iptables),
     Source(("nft_tables", "nft_libvirt", "nft_forward"), ("nft", "nft_forward", "nft_forward_error"), _nft),
@@ -362,7 +430,8 @@ SOURCES: tuple[Source, ...] = (
     Source(("libvirt_log",), ("libvirt_log_lines", "libvirt_log_sources", "libvirt_log_unreadable"), _libvirt_log),
     Source(("netconfig", "ifup_eth", "ifupdown2_policy"), ("bridge_configs",), _bridge_configs),
     Source(("netstack",), ("netstack",), _netstack),
-    Source(("processes",), ("qemu", "daemons"), _processes),
+    Source(("processes",), ("qemu", "daemons", "processes_error"), _processes),
+    Source(("qemu_conf", "libvirt_qemu_pid"), ("libvirt_qemu",), _libvirt_qemu),
     Source(("virsh_client", "virsh_net_uuids", "virsh_dom_uuids", "virsh_net_xml", "virsh_net_xml_inactive",
             "virsh_net_autostart", "virsh_dom_xml", "libvirt_net_status", "libvirt_net_config",
             "libvirt_dom_status", "libvirt_dom_config"),

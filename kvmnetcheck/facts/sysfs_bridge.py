@@ -12,6 +12,7 @@ Sample (as the collector prints it):
     operstate=up
     port=vnet0 state=3
 
+`brif=unreadable` instead of the ports: /sys/class/net/BR/brif could not be listed (collector 5).
 Timers are in USER_HZ ticks (getconf CLK_TCK): forward_delay 1500 at 100 Hz is 15 s.
 """
 from __future__ import annotations
@@ -61,6 +62,7 @@ def parse_bridge(name: str, text: str, clk_tck: Optional[int]) -> Bridge:
         m = _PORT.match(line)
         if m:
             ports.append(BridgePort(m.group(1), to_int(m.group(2))))
+    unlisted = first(kv, "brif") == "unreadable"
     return Bridge(
         name=name,
         stp_state=stp_state,
@@ -74,7 +76,8 @@ def parse_bridge(name: str, text: str, clk_tck: Optional[int]) -> Bridge:
         operstate=first(kv, "operstate"),
         nf_call_iptables=_flag(first(kv, "nf_call_iptables")),
         vlan_filtering=_flag(first(kv, "vlan_filtering")),
-        ports=tuple(ports),
+        ports=None if unlisted else tuple(ports),
+        ports_error=f"/sys/class/net/{name}/brif could not be listed" if unlisted else None,
         error="; ".join(problems) or None,
     )
 

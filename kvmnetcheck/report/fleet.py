@@ -1,4 +1,5 @@
-"""The fleet view at the top of the HTML report: gate verdict, hosts not checked, a host by
+"""The fleet view at the top of the HTML report: gate verdict, hosts not checked, hosts whose
+libvirt was read another way than libvirt-python (and why), a host by
 check matrix, waivers, drift and fix scripts, plus a host/check filter for the results table.
 
 pytest-html draws its results table in the browser from a JSON blob and redraws it on every
@@ -66,6 +67,20 @@ def not_checked(findings: list[Result], hosts: list) -> list[tuple[str, str, str
         if h.reachable and h.host not in out and h.libvirt_source == "none" and h.libvirt_installed:
             out[h.host] = (h.host, f"partly: libvirt could not be read ({h.libvirt_error})", "")
     return [out[k] for k in sorted(out)]
+
+
+def libvirt_fallbacks_html(hosts: list) -> str:
+    """The hosts whose libvirt was read through virsh or its state files, not libvirt-python, with why
+    (a host it could not be read on at all is among the hosts not checked). `hosts`: host digests."""
+    fell = [(h.host, h.libvirt_source, h.summary.get("libvirt_fallback")) for h in hosts
+            if h.reachable and h.libvirt_source in ("virsh", "files")]
+    if not fell:
+        return ""
+    items = "".join(f'<li data-host="{e(h)}"><b>{e(h)}</b>: libvirt read through {e(src)}'
+                    + (f" ({e(why)})" if why else "") + "</li>" for h, src, why in fell[:LISTED])
+    more = f"<li>... and {len(fell) - LISTED} more (results.json: libvirt_fallback)</li>" if len(fell) > LISTED else ""
+    return (f'<div id="kvm-libvirt-fallback"><h3>libvirt not read through libvirt-python ({len(fell)})</h3>'
+            f"<ul>{items}{more}</ul></div>")
 
 
 def matrix(cells: dict[str, dict[str, list[int]]]) -> tuple[list[str], list[str]]:
@@ -190,7 +205,8 @@ def fleet_html(stream, hosts: list, verdict: Verdict, policy_note: str,
     return (f'<section id="kvm-fleet"><h2>Fleet</h2>'
             f'<p id="kvm-gate" class="kvm-gate-{verdict.word}"><b>{e(verdict.summary())}</b><br>'
             f"<small>{e(policy_note)}</small></p>"
-            f"{down_html}<h3>Results by host and check</h3>{matrix_html(host_names, checks, counts)}"
+            f"{down_html}{libvirt_fallbacks_html(hosts)}"
+            f"<h3>Results by host and check</h3>{matrix_html(host_names, checks, counts)}"
             '<div id="kvm-filter">Show results of host <select id="kvm-host-filter"><option value="">(all)</option>'
             f'{hosts_opts}</select> and check <select id="kvm-check-filter"><option value="">(all)</option>'
             f'{check_opts}</select> <button id="kvm-filter-clear">show all</button> '

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .. import text
 from ..catalog import TROUBLESHOOTING
 from ..facts.derived import nic_attachment
-from ..facts.model import HostFacts
+from ..facts.model import HostFacts, Unreadable
 from .results import Result
 
 _RANK = {c: i for i, c in enumerate(TROUBLESHOOTING)}
@@ -42,7 +42,11 @@ def host_stories(h: HostFacts, findings: list[Result]) -> list[GuestStory]:
         for nic in g.nics:
             label = f"{g.name}/{nic.label}"
             objects.add(label)
-            at = nic_attachment(h, nic)
+            try:
+                at = nic_attachment(h, nic)
+            except Unreadable:
+                attached.append(f"NIC {nic.label}: network {nic.source_network} (not read)")
+                continue
             parts = []
             if at.network is not None:
                 objects.add(at.network.name)

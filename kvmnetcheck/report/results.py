@@ -55,6 +55,8 @@ def host_summary(f: HostFacts) -> dict[str, Any]:
         "libvirt_uri": public_uri(v.uri) if f.reachable else None,
         "libvirt_version": ".".join(map(str, v.libvirt_version)) if v.libvirt_version else None,
         "libvirt_error": v.error if f.reachable and v.source == "none" else None,
+        # read through virsh or the state files: why not through libvirt-python (and virsh)
+        "libvirt_fallback": v.fallback if f.reachable else None,
         "notes": list(v.notes) + list(f.parse_errors),
         "counts": {"bridges": len(f.bridges), "networks": len(v.networks), "guests": len(v.guests),
                    "nics": sum(len(g.nics) for g in v.guests)},

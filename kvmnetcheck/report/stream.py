@@ -9,6 +9,7 @@ with the number of passed results; `kvm-netcheck merge` reads shards' spools the
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import Counter
@@ -93,6 +94,7 @@ class ResultStream:
     def __post_init__(self):
         self._out = None
         self._pos = 0
+        self._sha = hashlib.sha256()  # of the spool's bytes as written (a shard's results.jsonl)
         if self.spool_path:
             os.makedirs(os.path.dirname(os.path.abspath(self.spool_path)), exist_ok=True)
             self._out = open(self.spool_path, "wb")
@@ -121,12 +123,22 @@ class ResultStream:
         if self._out is not None:
             data = ((line if line is not None else result_line(r)).rstrip("\n") + "\n").encode("utf-8")
             self._out.write(data)
+            self._sha.update(data)
             spans = self.spans.setdefault(r.host, [])
             if spans and spans[-1][1] == self._pos:
                 spans[-1][1] += len(data)  # the host's results follow one another (items run host by host)
             else:
                 spans.append([self._pos, self._pos + len(data)])
             self._pos += len(data)
+
+    @property
+    def spool_sha256(self) -> str:
+        return self._sha.hexdigest()
+
+    def host_counts(self, host: str) -> dict[str, int]:
+        """How many of the host's results had each outcome (those that had any)."""
+        sums = [sum(c) for c in zip(*self.cells.get(host, {}).values())]
+        return {b: n for b, n in zip(BUCKETS, sums) if n}
 
     def close(self) -> None:
         if self._out is not None:

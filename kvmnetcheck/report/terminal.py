@@ -36,8 +36,9 @@ LISTED = 20  # hosts named one by one in a summary line before "and N more"
 
 
 def libvirt_sources(hosts: list) -> list[str]:
-    """How libvirt was read, summed up by source; only the hosts that need attention are named (read
-    through the virsh fallback, or not at all). `hosts`: the run's host digests."""
+    """How libvirt was read, summed up by source; only the hosts that need attention are named, with
+    why (read through the virsh fallback or libvirt's state files, or not at all). `hosts`: the run's
+    host digests."""
     by: dict[str, list] = {}
     for f in hosts:
         if f.reachable:
@@ -45,11 +46,11 @@ def libvirt_sources(hosts: list) -> list[str]:
     if not by:
         return []
     lines = ["  libvirt read through: " + ", ".join(f"{src} on {len(hs)} host(s)" for src, hs in sorted(by.items()))]
-    for src in ("virsh", "none"):
+    for src in ("virsh", "files", "none"):
         hosts = by.get(src, [])
         for f in hosts[:LISTED]:
-            why = f" ({f.libvirt_error})" if src == "none" and f.libvirt_error else ""
-            lines.append(f"  {f.host}: libvirt read through {src}{why}")
+            why = f.libvirt_error if src == "none" else f.summary.get("libvirt_fallback")
+            lines.append(f"  {f.host}: libvirt read through {src}" + (f" ({why})" if why else ""))
         if len(hosts) > LISTED:
             lines.append(f"  ... and {len(hosts) - LISTED} more read through {src}")
     return lines

@@ -1,9 +1,11 @@
 """Persistent bridge definitions: ifcfg, NetworkManager keyfile, ifupdown, networkd, netplan."""
+import time
+
 import pytest
 
 from kvmnetcheck.facts.bridge_config import (
-    KERNEL_DEFAULT_FD_S, Context, ifup_style, parse_config_file, parse_ifcfg, parse_ifupdown, parse_netdev,
-    parse_netplan, parse_nmconnection, parse_shell_vars,
+    KERNEL_DEFAULT_FD_S, MAX_YAML_NODES, NOT_READ, Context, ifup_style, netplan_bridges, netplan_global_renderer,
+    parse_config_file, parse_ifcfg, parse_ifupdown, parse_netdev, parse_netplan, parse_nmconnection, parse_shell_vars,
 )
 from kvmnetcheck.facts.netstack import NetStack
 
@@ -511,6 +513,61 @@ def test_netplan_networkmanager_renderer_defaults():
 ])
 def test_netplan_yaml_constructor_errors(text):
     assert isinstance(parse_netplan(NETPLAN_PATH, text), list)
+
+
+def alias_bomb(levels: int, width: int = 10, at: str = "stp") -> str:
+    """A netplan file whose aliases nest `levels` deep, `width` at each level (a few hundred bytes that
+    stand for width**levels nodes): at the value of stp, or of the bridges mapping itself."""
+    doc = [f"x0: &a0 [{','.join(['lol'] * width)}]"]
+    doc += [f"x{i}: &a{i} [{','.join([f'*a{i - 1}'] * width)}]" for i in range(1, levels + 1)]
+    if at == "bridges":
+        return "\n".join(doc) + f"\nnetwork:\n  version: 2\n  bridges: *a{levels}\n"
+    return "\n".join(doc) + (f"\nnetwork:\n  version: 2\n  bridges:\n    br0:\n      parameters:\n"
+                             f"        stp: *a{levels}\n        forward-delay: *a{levels}\n")
+
+
+def test_netplan_alias_bomb_is_refused_at_once_with_an_error_for_its_bridge():
+    # some 500 bytes, 8 levels of 10: expanded by reading the values, such a file took 18 s and 1 GB
+    text = alias_bomb(8)
+    assert len(text) < 600
+    started = time.monotonic()
+    (c,) = parse_netplan(NETPLAN_PATH, text)
+    assert time.monotonic() - started < 1.0
+    assert c.bridge == "br0" and c.lines == ("13: br0:",)
+    assert c.unknown == f"netplan file {NETPLAN_PATH}: YAML aliases expand past {MAX_YAML_NODES} nodes; not read"
+    # the file's other readers pass over it too, at once
+    started = time.monotonic()
+    assert netplan_bridges(text, None) == [] and netplan_global_renderer([(NETPLAN_PATH, text)]) is None
+    assert time.monotonic() - started < 1.0
+
+
+def test_netplan_alias_bomb_that_hides_its_bridges_is_one_error_for_the_file():
+    (c,) = parse_netplan(NETPLAN_PATH, alias_bomb(8, at="bridges"))
+    assert c.bridge == NOT_READ and "YAML aliases expand past" in c.unknown
+
+
+def test_netplan_alias_to_its_own_ancestor_is_refused():
+    (c,) = parse_netplan(NETPLAN_PATH, "network:\n  bridges:\n    br0:\n      parameters: &p\n        stp: [*p]\n")
+    assert c.bridge == "br0" and "past 64 levels" in c.unknown
+
+
+def test_netplan_aliases_within_the_bound_are_read():
+    text = ("network:\n  bridges:\n    br0:\n      parameters: &slow\n        stp: true\n        forward-delay: 15\n"
+            "    br1:\n      parameters: *slow\n")
+    br0, br1 = parse_netplan(NETPLAN_PATH, text)
+    assert (br0.unknown, br1.unknown) == (None, None)
+    assert (br1.bridge, br1.stp, br1.forward_delay_s) == ("br1", True, 15.0)
+    (c,) = parse_netplan(NETPLAN_PATH, alias_bomb(3))  # 1,000 nodes
+    assert c.unknown is None and c.stp is True
+
+
+def test_netplan_key_given_twice_keeps_the_last_value_and_the_first_line():
+    # as before the bound: values as yaml.safe_load reads them, report lines from the first key
+    text = "network:\n  bridges:\n    br0:\n      parameters:\n        stp: false\n        stp: true\n" \
+           "        forward-delay: 15\n"
+    (c,) = parse_netplan(NETPLAN_PATH, text)
+    assert (c.stp, c.forward_delay_s) == (True, 15.0)
+    assert c.lines == ("3: br0:", "5: stp: false", "7: forward-delay: 15")
 
 
 # ------------------------------------------------------------------ dispatch by path

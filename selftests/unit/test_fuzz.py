@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import time
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -28,7 +29,7 @@ import test_sysfs_bridge as S_BR
 import test_tc as S_TC
 from kvmnetcheck.raw import RawLibvirt, RawNetwork
 from kvmnetcheck.facts.bridge_config import (
-    parse_ifcfg, parse_ifupdown, parse_netdev, parse_netplan, parse_nmconnection,
+    MAX_YAML_NODES, parse_ifcfg, parse_ifupdown, parse_netdev, parse_netplan, parse_nmconnection,
 )
 from kvmnetcheck.facts.firewalld import parse_zones
 from kvmnetcheck.facts.host import build_host_facts
@@ -408,6 +409,55 @@ def test_parse_netplan(text):
     configs = parse_netplan(S_CFG.NETPLAN_PATH, text)
     event(f"{len(configs)} bridges")
     _check_configs(configs, "netplan")
+
+
+@st.composite
+def alias_bombs(draw):
+    """(netplan text, nodes its aliases stand for): anchors nested `levels` deep, `width` at each level,
+    in sequences or mappings, used at one of the places a netplan reader looks."""
+    levels, width = draw(st.integers(1, 12)), draw(st.integers(2, 12))
+    kind = draw(st.sampled_from(["seq", "map", "flow-map"]))
+
+    def container(item):
+        if kind == "seq":
+            return "[" + ", ".join([item] * width) + "]"
+        return "{" + ", ".join(f"k{j}: {item}" for j in range(width)) + "}"
+
+    lines = [f"x0: &a0 {container('lol')}"]
+    lines += [f"x{i}: &a{i} {container(f'*a{i - 1}')}" for i in range(1, levels + 1)]
+    top = f"*a{levels}"
+    where = draw(st.sampled_from(["stp", "forward-delay", "parameters", "bridge", "bridges", "renderer", "ethernets"]))
+    body = {
+        "stp": f"  bridges:\n    br0:\n      parameters:\n        stp: {top}\n",
+        "forward-delay": f"  bridges:\n    br0:\n      parameters:\n        forward-delay: {top}\n",
+        "parameters": f"  bridges:\n    br0:\n      parameters: {top}\n",
+        "bridge": f"  bridges:\n    br0: {top}\n",
+        "bridges": f"  bridges: {top}\n",
+        "renderer": f"  renderer: {top}\n  bridges:\n    br0:\n      dhcp4: true\n",
+        "ethernets": f"  ethernets: {top}\n  bridges:\n    br0:\n      dhcp4: true\n",
+    }[where]
+    event(f"{kind} at {where}")
+    # the nodes a reader visits with every alias followed: each anchor's definition, and its use once more
+    nodes = [1 + width * (1 if kind == "seq" else 2)]
+    for _ in range(levels):
+        nodes.append(1 + width * (nodes[-1] + (0 if kind == "seq" else 1)))
+    return "\n".join(lines) + "\nnetwork:\n  version: 2\n" + body, sum(nodes) + nodes[-1]
+
+
+@settings(FUZZ, max_examples=max(EXAMPLES // 4, 20))  # each takes up to a bound's walk: fewer of them
+@given(alias_bombs())
+def test_parse_netplan_alias_bombs_return_at_once(bomb):
+    text, nodes = bomb
+    started = time.monotonic()
+    configs = parse_netplan(S_CFG.NETPLAN_PATH, text)
+    assert time.monotonic() - started < 1.0, (len(text), nodes)
+    _check_configs(configs, "netplan")
+    if nodes > MAX_YAML_NODES:  # refused: every bridge of the file is unknown, the file never a pass
+        assert configs and all(c.unknown and "not read" in c.unknown for c in configs), configs
+        event("refused")
+    elif nodes + 100 < MAX_YAML_NODES:  # (the file's own few nodes besides)
+        assert all(c.unknown is None for c in configs), configs
+        event("read")
 
 
 # ------------------------------------------------------------------ the whole host

@@ -1,11 +1,14 @@
 """build_host_facts: the collector's whole output (plus the libvirt view) into HostFacts."""
+import dataclasses
 import os
 
 import pytest
 
 from kvmnetcheck.raw import RawLibvirt, RawNetwork
 from kvmnetcheck.facts import bridge_config
+from kvmnetcheck.facts.derived import qemu_of
 from kvmnetcheck.facts.host import build_host_facts
+from kvmnetcheck.facts.model import Unreadable
 
 SAMPLE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples")
 
@@ -144,14 +147,20 @@ def test_bridge_configs(facts):
 
 def test_qemu(facts):
     assert [(q.pid, q.guest, q.vhost_fds) for q in facts.qemu] == [(4242, "pxe-client", 1), (4317, "web01", 2)]
-    assert facts.qemu_for("web01").vhost_fds == 2
-    assert facts.qemu_for("old-guest") is None
+    # the first collector did not say who runs them: which one is the guest's QEMU is unknown, not the first
+    web01 = next(g for g in facts.libvirt.guests if g.name == "web01")
+    with pytest.raises(Unreadable, match="who runs them was not gathered"):
+        qemu_of(facts, web01)
+    assert qemu_of(facts, dataclasses.replace(web01, name="old-guest")) is None
 
 
 def test_libvirt_from_virsh(facts):
     lv = facts.libvirt
     assert lv.source == "virsh"
-    assert lv.error is None and lv.notes == ()
+    # gathered without a connection (ansible_gather): virsh was the only source, and the view says so
+    assert lv.error is None and lv.fallback.startswith("libvirt-python: not tried: these facts were gathered "
+                                                       "without a libvirt connection")
+    assert lv.notes == (lv.fallback,)
     assert lv.uri == "qemu:///system"
     assert lv.libvirt_version == (9, 0, 0)
     assert lv.hypervisor_version == "QEMU 7.2.0"
@@ -243,8 +252,9 @@ def test_virsh_cannot_connect():
                                                  "error: Failed to connect socket to '/var/run/libvirt/"
                                                  "libvirt-sock-ro': No such file or directory", 1), DONE)
     f = build_host_facts("h1", "local://", out, NONCE, None)
-    assert f.libvirt.source == "none"
-    assert f.libvirt.error.startswith("virsh --readonly could not connect: error: failed to connect")
+    assert f.libvirt.source == "none" and f.libvirt.fallback is None
+    assert f.libvirt.error.startswith("libvirt-python: not tried: ")
+    assert "; virsh --readonly could not connect: error: failed to connect" in f.libvirt.error
     assert f.libvirt.networks == ()
 
 
@@ -281,7 +291,7 @@ def test_virsh_of_collector_4_that_cannot_connect():
                                             "libvirt-sock-ro': No such file or directory", 1), DONE)
     f = build_host_facts("h1", "local://", out, NONCE, None)
     assert f.libvirt.source == "none"
-    assert f.libvirt.error.startswith("virsh --readonly could not connect: error: failed to connect")
+    assert "; virsh --readonly could not connect: error: failed to connect" in f.libvirt.error
 
 
 def test_a_network_net_info_said_nothing_of_is_left_out_and_said_so():
@@ -406,17 +416,18 @@ def test_libvirt_python_error_falls_back_to_virsh():
                                                                   "read-only: authentication failed")
     f = build_host_facts("kvm01", "ssh://root@kvm01", OUTPUT, NONCE, raw)
     assert f.libvirt.source == "virsh"
-    assert f.libvirt.notes == (raw.error,)
+    assert f.libvirt.fallback == f"libvirt-python: {raw.error}"
+    assert f.libvirt.notes == (f.libvirt.fallback,)
     assert [n.name for n in f.libvirt.networks] == ["default", "isolated"]
 
 
 def test_libvirt_python_error_and_no_virsh():
     raw = RawLibvirt("none", "qemu:///system", error="libvirt-python is not installed on the control node")
     f = build_host_facts("h1", "local://", collector(META, DONE), NONCE, raw)
-    assert f.libvirt.source == "none"
+    assert f.libvirt.source == "none" and f.libvirt.fallback is None
     assert f.libvirt.error == ("libvirt-python is not installed on the control node; "
-                               "virsh fallback: virsh is not available on the host")
-    assert f.libvirt.notes == (raw.error,)
+                               "virsh is not available on the host")
+    assert f.libvirt.notes == (f.libvirt.error,)
 
 
 def test_libvirt_python_bad_xml_reported():
@@ -495,3 +506,41 @@ def test_unreadable_libvirt_log_and_state_files_are_named():
     f = build_host_facts("h1", "local://", collector(META2, log, status, DONE), NONCE, None)
     assert f.libvirt_log_unreadable == ("/var/log/libvirt/libvirtd.log",)
     assert "/run/libvirt/network/lan.xml" in f.unreadable
+
+
+# collector.sh today: format 4, which prints its limit per command
+META4 = ("meta", "", "collector=4\nhostname=kvm01\nuid=0\nclk_tck=100\nkernel=6.1.0-18-amd64\nhave=virsh\n"
+                     "command_timeout=30")
+NET_STATUS = "<networkstatus><network><name>lan</name><bridge name='virbr7'/></network></networkstatus>"
+
+
+def test_state_files_name_why_neither_daemon_source_was_used():
+    """No daemon answered libvirt-python nor virsh: the view from the state files says why each failed."""
+    raw = RawLibvirt("none", "qemu+ssh://root@kvm01/system",
+                     error="cannot open qemu+ssh://root@kvm01/system read-only: Cannot recv data: "
+                           "nc: unix connect failed: No such file or directory")
+    refused = ("virsh_net_uuids", "", "error: failed to connect to the hypervisor", 1)
+    status = ("libvirt_net_status", "/run/libvirt/network/lan.xml", NET_STATUS)
+    f = build_host_facts("kvm01", "ssh://root@kvm01", collector(META4, ("virsh_client", "", "9.0.0"), refused,
+                                                                status, DONE), NONCE, raw)
+    lv = f.libvirt
+    assert lv.source == "files" and lv.error is None and [n.name for n in lv.networks] == ["lan"]
+    assert lv.fallback == (f"libvirt-python: {raw.error}; "
+                           "virsh --readonly could not connect: error: failed to connect to the hypervisor")
+    assert lv.notes == (lv.fallback,)
+
+
+@pytest.mark.parametrize("meta, within", [
+    (META4, "within 30 s (the collector's limit per command; a longer host timeout raises it)"),
+    # saved by a collector that did not print its limit yet
+    (("meta", "", META4[2].replace("\ncommand_timeout=30", "")), "in time (the collector's limit per command)"),
+])
+def test_virsh_ended_by_the_collectors_limit_says_so(meta, within):
+    """virsh killed by the collector's `timeout` (status 124) is named as too slow, not as refused."""
+    raw = RawLibvirt("none", "qemu+ssh://root@kvm01/system", error="cannot open qemu+ssh://root@kvm01/system "
+                                                                  "read-only: authentication failed")
+    slow = ("virsh_net_uuids", "", "", 124)
+    f = build_host_facts("kvm01", "ssh://root@kvm01", collector(meta, ("virsh_client", "", "9.0.0"), slow, DONE),
+                         NONCE, raw)
+    assert f.libvirt.source == "none"
+    assert f.libvirt.error == f"libvirt-python: {raw.error}; virsh --readonly did not answer {within}"
