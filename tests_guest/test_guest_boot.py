@@ -5,9 +5,11 @@ import re
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
-from kvmnetcheck.facts.derived import network_boot, nic_attachment, pxe_boot_reason
+from kvmnetcheck.facts.conclusions.boot import after_network_boot, network_boot, pxe_boot_reason
+from kvmnetcheck.facts.conclusions.libvirt import nic_attachment
+from kvmnetcheck.facts.conclusions.servers import sockets_serving
 from kvmnetcheck.facts.model import Unreadable
-from kvmnetcheck.facts.qemu_firmware import DEFAULT_MODEL, DEFAULT_ROMS
+from kvmnetcheck.facts.parsers.qemu_firmware import DEFAULT_MODEL, DEFAULT_ROMS
 
 
 OLD_MACHINE = re.compile(r"^pc-(?:i440fx-)?[01]\.\d+$|^pc-0\.")
@@ -32,7 +34,7 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
     live = net.live
     if not live.creates_bridge or not live.serves_dhcp4:
         pytest.skip(f"network {net.name} runs no DHCPv4 server of libvirt's (forward mode {live.forward_mode})")
-    after = guest.after_network_boot(nic)
+    after = after_network_boot(guest, nic)
     if after is not None:
         pytest.skip(f"when network boot from this NIC finds nothing, the guest boots {after}")
     boot = network_boot(live)
@@ -55,7 +57,7 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
         if servers.sockets is None:
             raise Unreadable(f"network {net.name} has no <tftp>, and whether another TFTP server listens on the host "
                              f"is unknown: {servers.error}")
-        others = servers.serving(bridge, port=69)
+        others = sockets_serving(servers, bridge, port=69)
         if others:
             return  # another TFTP server answers on the bridge (which files it has is its own business)
         raise Finding(

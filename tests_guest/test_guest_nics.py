@@ -5,9 +5,11 @@ import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
 from kvmnetcheck.catalog.fixtext import where_defined
-from kvmnetcheck.facts.derived import (
-    bridge_owner, checksum_fixup, nic_attachment, pxe_boot_reason, qemu_of, stp_guards_a_loop,
-)
+from kvmnetcheck.facts.conclusions.boot import pxe_boot_reason
+from kvmnetcheck.facts.conclusions.bridges import bridge_owner, stp_guards_a_loop
+from kvmnetcheck.facts.conclusions.checksum import checksum_fixup
+from kvmnetcheck.facts.conclusions.libvirt import nic_attachment, qemu_of
+from kvmnetcheck.facts.conclusions.servers import sockets_serving
 from kvmnetcheck.facts.model import PORT_BLOCKING, PORT_STATES, STP_USER, Unreadable
 
 
@@ -200,7 +202,7 @@ def test_guest_macvtap_dhcp_is_not_on_its_own_host(host_facts, guest, nic):
     servers = host_facts.dhcp_servers
     if not servers.gathered or servers.sockets is None:
         raise Unreadable(f"which DHCP servers listen on the host is unknown: {servers.error}")
-    serving = servers.serving(dev)
+    serving = sockets_serving(servers, dev)
     if not serving:
         return
     bound = [s for s in serving if s.device == dev]

@@ -5,9 +5,11 @@ import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
 from kvmnetcheck.catalog.fixtext import config_hint, nm_selector, where_defined
-from kvmnetcheck.facts.derived import bridge_owner, guests_bridged_by, merge_nft_json, stp_guards_a_loop
-from kvmnetcheck.facts.netfilter import bridged_dhcp_verdict
+from kvmnetcheck.facts.conclusions.bridges import bridge_owner, guests_bridged_by, stp_guards_a_loop
+from kvmnetcheck.facts.conclusions.firewall import effective_zone
+from kvmnetcheck.facts.conclusions.netfilter import bridged_dhcp_verdict
 from kvmnetcheck.facts.model import STP_OFF, STP_USER, Unreadable
+from kvmnetcheck.facts.parsers.nft import merge_nft_json
 
 USER_STP = ("user-space STP (stp_state 2, e.g. mstpd): the daemon, not the kernel, decides when a new port "
             "forwards, so the kernel's forward delay says nothing")
@@ -176,7 +178,7 @@ def test_bridged_dhcp_passes_the_host_firewall(host_facts, bridge):
     by = verdict.by
     m = _NFT_CHAIN.match(by)
     if m and m.group(2) == "firewalld" and h.firewalld.running:
-        zone = h.firewalld.effective_zone_of(bridge.name)
+        zone = effective_zone(h.firewalld, bridge.name)
         fix = remedy("bridge-netfilter-dhcp", "firewalld", bridge=bridge.name,
                      zone=zone.name if zone else "ZONE")
     elif m:

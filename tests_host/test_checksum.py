@@ -2,7 +2,9 @@
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
-from kvmnetcheck.facts.derived import checksum_chain, checksum_fixup, network_daemon, nftables_adds_tc_csum
+from kvmnetcheck.facts.conclusions.checksum import checksum_chain, checksum_fixup, nftables_adds_tc_csum
+from kvmnetcheck.facts.conclusions.firewall import firewall_backend
+from kvmnetcheck.facts.conclusions.libvirt import network_daemon
 from kvmnetcheck.facts.model import Unreadable
 
 FIRST_WITH_CHECKSUM = (1, 4, 10)
@@ -13,7 +15,7 @@ def test_iptables_supports_checksum_target(host_facts):
     """iptables is 1.4.10 or newer and its CHECKSUM extension loads, where libvirt uses iptables."""
     if not host_facts.libvirt_installed:
         pytest.skip("no libvirt on this host")
-    backend, evidence = host_facts.firewall_backend
+    backend, evidence = firewall_backend(host_facts)
     if backend == "nftables":
         pytest.skip(f"libvirt uses its nftables backend ({evidence}): it makes no CHECKSUM rule")
     ipt = host_facts.iptables
@@ -62,7 +64,7 @@ def test_dhcp_network_fixes_reply_checksums(host_facts, network):
     fix = checksum_fixup(host_facts, bridge)
     if fix.present:
         return
-    backend, evidence = host_facts.firewall_backend
+    backend, evidence = firewall_backend(host_facts)
     version = ".".join(map(str, host_facts.libvirt.libvirt_version or ())) or "(version unknown)"
     tc_csum = nftables_adds_tc_csum(host_facts)
     if live.forward_mode == "open":

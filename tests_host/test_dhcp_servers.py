@@ -4,9 +4,9 @@ import math
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
-from kvmnetcheck.facts.derived import network_daemon
+from kvmnetcheck.facts.conclusions.libvirt import network_daemon
+from kvmnetcheck.facts.conclusions.servers import in_range, range_size, sockets_serving, suggest_end
 from kvmnetcheck.facts.model import Unreadable
-from kvmnetcheck.facts.servers import in_range, range_size, suggest_end
 
 FULL = 0.9  # a range 90% taken fails: warn before it is full
 
@@ -59,7 +59,7 @@ def test_network_dhcp_server_is_running(host_facts, network):
         why = f"/run/libvirt/network/{network.name}.pid holds no pid"
     else:
         why = f"its pid file names pid {pid}, which is not a running dnsmasq"
-    listening = servers.serving(bridge)
+    listening = sockets_serving(servers, bridge)
     raise Finding(
         f"network {network.name} serves DHCP on {bridge}, but its dnsmasq is not running ({why}): guests on it "
         "get no address" + (f"; {listening[0].names()} listens on port 67 there instead" if listening else ""),
@@ -82,7 +82,7 @@ def test_network_dhcp_server_is_alone_on_its_bridge(host_facts, network):
         raise Unreadable(f"which processes listen on UDP port 67 could not be read: {servers.error}")
     bridge = network.bridge_name
     pid, proc = _dnsmasq(host_facts, network)
-    serving = servers.serving(bridge)
+    serving = sockets_serving(servers, bridge)
     if any(not s.processes for s in serving):
         if len(serving) > 1:
             raise Unreadable(f"{len(serving)} sockets on UDP port 67 serve {bridge}, but which processes hold them "

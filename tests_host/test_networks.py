@@ -2,7 +2,9 @@
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy, xml_attr
-from kvmnetcheck.facts.derived import network_daemon, stp_guards_a_loop
+from kvmnetcheck.facts.conclusions.bridges import stp_guards_a_loop
+from kvmnetcheck.facts.conclusions.firewall import admits_to_host, effective_zone, firewall_backend
+from kvmnetcheck.facts.conclusions.libvirt import network_daemon
 from kvmnetcheck.facts.model import Unreadable
 
 
@@ -103,10 +105,10 @@ def test_network_survives_firewalld(host_facts, network):
     bridge = network.bridge_name
     if live.forward_mode == "open" and not live.zone:
         # libvirt gives an open network no zone and no rules, by design: only what reaches the host matters
-        zone = fw.effective_zone_of(bridge)
+        zone = effective_zone(fw, bridge)
         if zone is None:
             raise Unreadable(f"{bridge} is in no firewalld zone and the default zone could not be read")
-        refused = [(s, by) for s, p in _services(live) for ok, by in [fw.admits_to_host(zone, s, p)] if not ok]
+        refused = [(s, by) for s, p in _services(live) for ok, by in [admits_to_host(fw, zone, s, p)] if not ok]
         if not refused:
             return
         raise Finding(
@@ -128,12 +130,12 @@ def test_network_survives_firewalld(host_facts, network):
         zone = fw.zone(expected[0]) or zone
     if zone is not None:
         for service, port in _services(live):
-            admitted, by = fw.admits_to_host(zone, service, port)
+            admitted, by = admits_to_host(fw, zone, service, port)
             if not admitted:
                 problems.append(f"{service} from zone {zone.name} does not reach the host ({by} refuses it; "
                                 f"services: {' '.join(zone.services) or 'none'}, target {zone.target})")
                 fixes.append(remedy("firewalld-libvirt-conflict", "service", zone=zone.name, service=service))
-    backend, evidence = host_facts.firewall_backend
+    backend, evidence = firewall_backend(host_facts)
     ipt_rules = host_facts.iptables.rules_mentioning(bridge)
     nft_rules = host_facts.nft.mentions(bridge)
     if not ipt_rules and not nft_rules:

@@ -7,7 +7,7 @@ shape iproute2's bridge/vlan.c prints it (print_vlan_flags: "PVID", "Egress Unta
 import pytest
 
 from kvmnetcheck.catalog import Finding
-from kvmnetcheck.facts.bridge_vlan import parse_bridge_vlans
+from kvmnetcheck.facts.parsers.bridge_vlan import parse_bridge_vlans
 from kvmnetcheck.facts.model import (
     Bridge, BridgePort, Guest, GuestNic, HostFacts, LibvirtView,
 )

@@ -8,7 +8,7 @@ import pytest
 from test_bridge_config import alias_bomb
 from test_host_facts import DOM_XML, NET_XML, NONCE, collector
 from kvmnetcheck.catalog import Finding
-from kvmnetcheck.facts.derived import qemu_of
+from kvmnetcheck.facts.conclusions.libvirt import qemu_of
 from kvmnetcheck.facts.host import build_host_facts
 from kvmnetcheck.facts.model import Unreadable
 from kvmnetcheck.raw import RawLibvirt, RawNetwork
