@@ -175,3 +175,57 @@ def test_troubleshooting_order_names_every_check_once():
     from kvmnetcheck.catalog import TROUBLESHOOTING
     assert sorted(TROUBLESHOOTING) == sorted(CHECKS), set(TROUBLESHOOTING) ^ set(CHECKS)
     assert len(set(TROUBLESHOOTING)) == len(TROUBLESHOOTING)
+
+
+def _catalog_modules() -> dict[str, str]:
+    return {os.path.basename(p)[:-3]: open(p).read()
+            for p in sorted(glob.glob(os.path.join(REPO, "kvmnetcheck", "catalog", "*.py")))}
+
+
+def _literals(source: str) -> list[list[str]]:
+    """The lines of each string literal of a module, stripped."""
+    return [[line.strip() for line in node.value.splitlines()] for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+
+
+def test_every_fix_step_is_defined_once():
+    """Checks that run the same step share one Step (catalog/shared.py for steps of several modules)."""
+    steps: dict[tuple, list] = {}
+    for c in CHECKS.values():
+        for fix in c.fixes.values():
+            for s in fix.steps:
+                same = steps.setdefault((s.phase, s.script, s.needs), [])
+                if not any(s is other for other in same):
+                    same.append(s)
+    twice = [key for key, objects in steps.items() if len(objects) > 1]
+    assert not twice, f"defined more than once, share one Step: {twice}"
+    written = {}
+    for name, source in _catalog_modules().items():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Step":
+                key = ast.unparse(node)
+                assert key not in written, f"{key} written in {written[key]} and {name}"
+                written[key] = name
+
+
+def test_fix_text_of_several_modules_is_written_once():
+    """A step's script is written in one module (other modules' fix texts show `STEP.script`), and no
+    three lines of fix text are written in two modules."""
+    modules = _catalog_modules()
+    scripts: dict[str, str] = {}
+    for name, source in modules.items():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Step" and \
+                    isinstance(node.args[1], ast.Constant):
+                for line in node.args[1].value.splitlines():
+                    scripts.setdefault(line.strip(), name)
+    runs: dict[tuple, str] = {}
+    for name, source in modules.items():
+        for lines in _literals(source):
+            for line in lines:
+                home = scripts.get(line)
+                assert home in (None, name) or not line, f"{name} writes {home}'s step again: {line!r}"
+            for i in range(len(lines) - 2):
+                run = tuple(lines[i:i + 3])
+                if all(run):
+                    assert runs.setdefault(run, name) == name, f"{name} and {runs[run]} both write: {run}"
