@@ -31,7 +31,7 @@ import pytest
 
 from . import __version__
 from . import raw as raw_store
-from .catalog import CHECKS, SEVERITIES, Finding, Limits
+from .catalog import CHECKS, SEVERITIES, Finding, Limits, running
 from .catalog.docs import check_record
 from .collect.gather import GatherOptions, gather_all
 from .facts.host import facts_from_raw
@@ -425,7 +425,8 @@ class KvmRun:
             if item.kind:
                 args.update(zip(KIND_ARGS[item.kind], values))
             try:
-                item.call(args)
+                with running(item.check_id):
+                    item.call(args)
             except Finding as f:
                 r.outcome = "failed"
                 r.message, r.remediation, r.observed, r.limit = f.message, f.remediation, f.observed, f.limit

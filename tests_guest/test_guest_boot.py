@@ -24,7 +24,7 @@ def _network_boots(guest, nic) -> str:
 
 @check("guest-pxe-boot-file")
 def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
-    """A guest that network-boots from a libvirt network's DHCP is told a boot file the network can serve."""
+    """A guest that network-boots from a libvirt network's DHCP is told a boot file that the network can serve, or has something else to boot."""
     reason = _network_boots(guest, nic)
     at = nic_attachment(host_facts, nic)
     net = at.network
@@ -46,7 +46,7 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
             "an address but no boot file: the firmware stops there, and nothing else is in its boot order",
             observed={**base, "<bootp file>": "none", "<tftp root>": _tftp_roots(live) or "none"},
             limit="a boot file (<bootp file=...>) on the network, or a boot device after the NIC",
-            remediation=remedy("guest-pxe-boot-file", "no-file", network=net.name, guest=guest.name,
+            remediation=remedy("no-file", network=net.name, guest=guest.name,
                                bridge=net.bridge_name or "BRIDGE"),
         )
     if not boot.needs_tftp_here:
@@ -67,7 +67,7 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
             observed={**base, "boot file": f"{boot.file} ({boot.via})", "<tftp root>": "none",
                       "UDP port 69 on the bridge": "nothing"},
             limit="a TFTP server for the boot file",
-            remediation=remedy("guest-pxe-boot-file", "no-tftp", network=net.name, guest=guest.name, file=boot.file,
+            remediation=remedy("no-tftp", network=net.name, guest=guest.name, file=boot.file,
                                bridge=bridge or "BRIDGE"),
         )
     if boot.file.startswith("/"):
@@ -90,7 +90,7 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
         f"{seen.file} is not in its TFTP root {root}: the firmware gets an address and no file",
         observed={**base, "boot file": f"{seen.file} ({boot.via})", "TFTP root": root, "file there": "no"},
         limit="the boot file in the TFTP root",
-        remediation=remedy("guest-pxe-boot-file", "missing-file", network=net.name, file=seen.file or boot.file,
+        remediation=remedy("missing-file", network=net.name, file=seen.file or boot.file,
                            root=root, path=posixpath.join(root, seen.file or boot.file)),
     )
 
@@ -117,7 +117,7 @@ def test_guest_pxe_nic_keeps_its_boot_rom(host_facts, guest, nic):
         observed={"guest": guest.name, "nic": nic.label, "network boot": reason, "rom": off,
                   "firmware": "BIOS (SeaBIOS)" if guest.uefi is False else "not set: BIOS (SeaBIOS), libvirt's default"},
         limit="the NIC's boot ROM on",
-        remediation=remedy("guest-pxe-boot-rom", "rom-on", guest=guest.name, mac=nic.mac or "", element=off),
+        remediation=remedy("rom-on", guest=guest.name, mac=nic.mac or "", element=off),
     )
 
 
@@ -154,7 +154,7 @@ def test_guest_nic_rom_is_installed(host_facts, guest, nic):
         observed={"guest": guest.name, "nic": nic.label, "model": model, "rom": rom, "emulator": emulator,
                   "firmware directories": ", ".join(fw.dirs)},
         limit=f"{rom} installed",
-        remediation=remedy("guest-nic-rom-file", "install", emulator=emulator, rom=rom, dirs=" ".join(fw.dirs),
+        remediation=remedy("install", emulator=emulator, rom=rom, dirs=" ".join(fw.dirs),
                            guest=guest.name, mac=nic.mac or ""),
     )
 
