@@ -8,7 +8,7 @@ from typing import Callable, Optional
 
 import pytest
 
-from .catalog import CHECKS, Finding
+from .catalog import CHECKS, Finding, running
 from .facts.model import HostFacts
 from .gate import Gate
 from .objects import KIND_ARGS, CheckItem, objects_of, result_test_id
@@ -40,7 +40,8 @@ class Evaluator:
             if item.kind:
                 args.update(zip(KIND_ARGS[item.kind], values))
             try:
-                item.call(args)
+                with running(item.check_id):
+                    item.call(args)
             except Finding as f:
                 r.outcome = "failed"
                 r.message, r.remediation, r.observed, r.limit = f.message, f.remediation, f.observed, f.limit

@@ -46,6 +46,16 @@ ALLOWED = {
 # the checks themselves read facts and say what they found through the catalog
 CHECKS_MAY_IMPORT = {"catalog", "facts"}
 
+# inside facts: part -> what it may import besides itself. "wiring" is facts/__init__.py, sources.py and
+# host.py: the table from section kind to parser to HostFacts field, and the builder that runs it.
+FACTS_PARTS = {
+    "model": set(),  # frozen dataclasses: nothing else of the package
+    "parsers": {"model", "raw", "text"},  # text in, model out
+    "conclusions": {"model", "parsers", "text"},  # over several facts; never parses a host's text
+    "wiring": {"model", "parsers", "raw", "text"},
+}
+MAX_MODULE_LINES = 500
+
 
 def _module_name(path: str) -> str:
     rel = os.path.relpath(path, REPO)[:-3].replace(os.sep, ".")
@@ -103,6 +113,55 @@ def test_layers_import_only_downwards():
             if other != me and other not in ALLOWED[me]:
                 wrong.append(f"{os.path.relpath(path, REPO)} ({me}) imports {mod} ({other})")
     assert not wrong, "\n".join(wrong)
+
+
+def _facts_part(module: str) -> str:
+    """model, parsers, conclusions, or wiring (the rest of facts); the layer's name outside facts."""
+    parts = module.split(".")
+    if _layer(module) != "facts":
+        return _layer(module)
+    return parts[2] if len(parts) > 2 and parts[2] in ("model", "parsers", "conclusions") else "wiring"
+
+
+def test_facts_parts_import_only_downwards():
+    """The model imports nothing; parsers import the model (and raw); conclusions import the model and the
+    parsers' types; only the wiring table brings parsers and fields together."""
+    wrong = []
+    for path in _package_files():
+        name = _module_name(path)
+        if _layer(name) != "facts":
+            continue
+        me = _facts_part(name)
+        for mod in _imports(path):
+            other = _facts_part(mod)
+            if other != me and other not in FACTS_PARTS[me]:
+                wrong.append(f"{os.path.relpath(path, REPO)} ({me}) imports {mod} ({other})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_model_is_frozen_dataclasses():
+    """facts/model/ holds facts, nothing that acts: every class is a frozen dataclass (Unreadable, the error a
+    check raises for a fact it lacks, aside)."""
+    import kvmnetcheck.facts.model as model
+
+    classes = [v for v in vars(model).values() if isinstance(v, type)]
+    assert classes
+    for cls in classes:
+        if issubclass(cls, Exception):
+            continue
+        assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, cls.__name__
+
+
+def test_facts_and_catalog_modules_stay_small():
+    """A module a reader can take in: none of facts/ or catalog/ over MAX_MODULE_LINES lines."""
+    big = []
+    for path in _package_files():
+        if _layer(_module_name(path)) in ("facts", "catalog"):
+            with open(path) as f:
+                n = sum(1 for _ in f)
+            if n > MAX_MODULE_LINES:
+                big.append(f"{os.path.relpath(path, REPO)}: {n} lines")
+    assert not big, big
 
 
 def test_checks_import_only_the_catalog_and_facts():

@@ -1,8 +1,9 @@
 """The check set stays complete: every check has each of its pieces, and nothing is wired twice.
 
 What a check needs (docs/ARCHITECTURE.md, "Add a check"): a catalog entry, exactly one test
-function marked with its id, remediation calls whose values fill every placeholder, a fix phase for
-every scripted step, a pass and a fail scenario, and its row in the README's generated table.
+function marked with its id whose docstring is the entry's requirement, remediation calls whose values
+fill every placeholder, a fix phase for every scripted step, a pass and a fail scenario, and its row
+in the README's generated table. A check's words are written once: in its catalog entry.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import re
 import pytest
 
 from support import REPO
-from kvmnetcheck.catalog import CHECKS, PHASES, SEVERITIES, placeholders, remedy
+from kvmnetcheck.catalog import CHECKS, PHASES, SEVERITIES, placeholders, remedy, running
 from kvmnetcheck.catalog import docs
 
 KEBAB = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
@@ -72,6 +73,16 @@ def test_every_check_is_exactly_one_documented_test_function():
 
 
 @pytest.mark.parametrize("cid", sorted(CHECKS))
+def test_docstring_is_the_catalog_requirement(cid):
+    """The catalog entry holds a check's words; the test function's docstring repeats its requirement exactly,
+    so a reader of either sees the same sentence."""
+    path, fn = FUNCTIONS[cid][0]
+    assert ast.get_docstring(fn) == CHECKS[cid].requirement, (
+        f"{os.path.relpath(path, REPO)}:{fn.name}: its docstring differs from the requirement in "
+        f"kvmnetcheck/catalog/: {CHECKS[cid].requirement!r}")
+
+
+@pytest.mark.parametrize("cid", sorted(CHECKS))
 def test_check_lives_beside_its_catalog_module(cid):
     """tests_host/test_bridges.py implements the checks of kvmnetcheck/catalog/bridges.py."""
     path, _ = FUNCTIONS[cid][0]
@@ -88,19 +99,18 @@ def _remedy_calls(fn: ast.FunctionDef):
 
 @pytest.mark.parametrize("cid", sorted(CHECKS))
 def test_remediation_gets_every_value_it_names(cid):
-    """Each remedy() call passes, by name, every placeholder of the fix it renders (of every fix it may
-    render, when the variant is chosen at run time): a missing value is found here, not as a
-    KeyError in a user's run."""
+    """Each remedy() call (of the check it runs in: the run sets which) passes, by name, every placeholder
+    of the fix it renders (of every fix it may render, when the variant is chosen at run time): a missing
+    value is found here, not as a KeyError in a user's run."""
     _, fn = FUNCTIONS[cid][0]
     calls = list(_remedy_calls(fn))
     assert calls, f"{fn.name} renders no fix"
     used = set()
     for call in calls:
-        assert isinstance(call.args[0], ast.Constant) and call.args[0].value == cid, \
-            f"{fn.name}: remedy() for {ast.unparse(call.args[0])}, not its own check {cid}"
+        assert len(call.args) == 1, f"{fn.name}: remedy() takes the variant alone, its check is the one running"
         assert all(k.arg is not None for k in call.keywords), f"{fn.name}: remedy(**values) hides the names"
         given = {k.arg for k in call.keywords}
-        variant = call.args[1]
+        variant = call.args[0]
         variants = [variant.value] if isinstance(variant, ast.Constant) else list(CHECKS[cid].fixes)
         for v in variants:
             assert v in CHECKS[cid].fixes, f"{fn.name}: no fix variant {v!r}"
@@ -143,7 +153,8 @@ def test_remediation_quotes_hostile_names(cid):
                   rom=hostile, dirs=hostile, vid="10", dev=hostile, server=hostile, by=hostile,
                   family="inet", table="filter")
     for variant in CHECKS[cid].fixes:
-        r = remedy(cid, variant, **fields)
+        with running(cid):
+            r = remedy(variant, **fields)
         for text in (r.text, r.script):
             for line in text.splitlines():
                 if line.lstrip().startswith("#"):
@@ -175,3 +186,76 @@ def test_troubleshooting_order_names_every_check_once():
     from kvmnetcheck.catalog import TROUBLESHOOTING
     assert sorted(TROUBLESHOOTING) == sorted(CHECKS), set(TROUBLESHOOTING) ^ set(CHECKS)
     assert len(set(TROUBLESHOOTING)) == len(TROUBLESHOOTING)
+
+
+def test_remedy_renders_the_fix_of_the_check_that_runs():
+    with running("bridge-forward-delay"):
+        unmanaged = remedy("unmanaged", bridge="br0")
+        with running("ovs-bridge-stp"):  # a check run inside another: the inner one's fixes
+            ovs = remedy("stp-off", bridge="br0")
+        again = remedy("unmanaged", bridge="br0")
+    assert "ip link set dev br0 type bridge stp_state 0" in unmanaged.script
+    assert ovs.script == "ovs-vsctl set Bridge br0 stp_enable=false"
+    assert again == unmanaged
+    with pytest.raises(KeyError, match="no-such-check"):
+        with running("no-such-check"):
+            pass
+
+
+def test_remedy_outside_a_running_check_says_so():
+    with pytest.raises(RuntimeError, match="outside a running check"):
+        remedy("default")
+
+
+def _catalog_modules() -> dict[str, str]:
+    return {os.path.basename(p)[:-3]: open(p).read()
+            for p in sorted(glob.glob(os.path.join(REPO, "kvmnetcheck", "catalog", "*.py")))}
+
+
+def _literals(source: str) -> list[list[str]]:
+    """The lines of each string literal of a module, stripped."""
+    return [[line.strip() for line in node.value.splitlines()] for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+
+
+def test_every_fix_step_is_defined_once():
+    """Checks that run the same step share one Step (catalog/shared.py for steps of several modules)."""
+    steps: dict[tuple, list] = {}
+    for c in CHECKS.values():
+        for fix in c.fixes.values():
+            for s in fix.steps:
+                same = steps.setdefault((s.phase, s.script, s.needs), [])
+                if not any(s is other for other in same):
+                    same.append(s)
+    twice = [key for key, objects in steps.items() if len(objects) > 1]
+    assert not twice, f"defined more than once, share one Step: {twice}"
+    written = {}
+    for name, source in _catalog_modules().items():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Step":
+                key = ast.unparse(node)
+                assert key not in written, f"{key} written in {written[key]} and {name}"
+                written[key] = name
+
+
+def test_fix_text_of_several_modules_is_written_once():
+    """A step's script is written in one module (other modules' fix texts show `STEP.script`), and no
+    three lines of fix text are written in two modules."""
+    modules = _catalog_modules()
+    scripts: dict[str, str] = {}
+    for name, source in modules.items():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Step" and \
+                    isinstance(node.args[1], ast.Constant):
+                for line in node.args[1].value.splitlines():
+                    scripts.setdefault(line.strip(), name)
+    runs: dict[tuple, str] = {}
+    for name, source in modules.items():
+        for lines in _literals(source):
+            for line in lines:
+                home = scripts.get(line)
+                assert home in (None, name) or not line, f"{name} writes {home}'s step again: {line!r}"
+            for i in range(len(lines) - 2):
+                run = tuple(lines[i:i + 3])
+                if all(run):
+                    assert runs.setdefault(run, name) == name, f"{name} and {runs[run]} both write: {run}"

@@ -567,7 +567,7 @@ def test_a_process_of_another_user_named_after_a_guest_is_not_its_qemu(hostile):
 
     (line,) = [ln for ln in hostile.raw["names"]["output"].splitlines() if f"name=guest={FAKE_QEMU_GUEST}," in ln]
     assert " uid=65534 euid=65534 user=nobody " in line, line
-    from kvmnetcheck.facts.derived import qemu_of
+    from kvmnetcheck.facts.conclusions.libvirt import qemu_of
 
     facts = facts_from_raw(RawHost.from_json(hostile.raw["names"]))
     (fake,) = [q for q in facts.qemu if q.guest == FAKE_QEMU_GUEST]

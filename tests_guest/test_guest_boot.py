@@ -5,9 +5,11 @@ import re
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
-from kvmnetcheck.facts.derived import network_boot, nic_attachment, pxe_boot_reason
+from kvmnetcheck.facts.conclusions.boot import after_network_boot, network_boot, pxe_boot_reason
+from kvmnetcheck.facts.conclusions.libvirt import nic_attachment
+from kvmnetcheck.facts.conclusions.servers import sockets_serving
 from kvmnetcheck.facts.model import Unreadable
-from kvmnetcheck.facts.qemu_firmware import DEFAULT_MODEL, DEFAULT_ROMS
+from kvmnetcheck.facts.parsers.qemu_firmware import DEFAULT_MODEL, DEFAULT_ROMS
 
 
 OLD_MACHINE = re.compile(r"^pc-(?:i440fx-)?[01]\.\d+$|^pc-0\.")
@@ -22,7 +24,7 @@ def _network_boots(guest, nic) -> str:
 
 @check("guest-pxe-boot-file")
 def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
-    """A guest that network-boots from a libvirt network's DHCP is told a boot file the network can serve."""
+    """A guest that network-boots from a libvirt network's DHCP is told a boot file that the network can serve, or has something else to boot."""
     reason = _network_boots(guest, nic)
     at = nic_attachment(host_facts, nic)
     net = at.network
@@ -32,7 +34,7 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
     live = net.live
     if not live.creates_bridge or not live.serves_dhcp4:
         pytest.skip(f"network {net.name} runs no DHCPv4 server of libvirt's (forward mode {live.forward_mode})")
-    after = guest.after_network_boot(nic)
+    after = after_network_boot(guest, nic)
     if after is not None:
         pytest.skip(f"when network boot from this NIC finds nothing, the guest boots {after}")
     boot = network_boot(live)
@@ -44,7 +46,7 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
             "an address but no boot file: the firmware stops there, and nothing else is in its boot order",
             observed={**base, "<bootp file>": "none", "<tftp root>": _tftp_roots(live) or "none"},
             limit="a boot file (<bootp file=...>) on the network, or a boot device after the NIC",
-            remediation=remedy("guest-pxe-boot-file", "no-file", network=net.name, guest=guest.name,
+            remediation=remedy("no-file", network=net.name, guest=guest.name,
                                bridge=net.bridge_name or "BRIDGE"),
         )
     if not boot.needs_tftp_here:
@@ -55,7 +57,7 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
         if servers.sockets is None:
             raise Unreadable(f"network {net.name} has no <tftp>, and whether another TFTP server listens on the host "
                              f"is unknown: {servers.error}")
-        others = servers.serving(bridge, port=69)
+        others = sockets_serving(servers, bridge, port=69)
         if others:
             return  # another TFTP server answers on the bridge (which files it has is its own business)
         raise Finding(
@@ -65,7 +67,7 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
             observed={**base, "boot file": f"{boot.file} ({boot.via})", "<tftp root>": "none",
                       "UDP port 69 on the bridge": "nothing"},
             limit="a TFTP server for the boot file",
-            remediation=remedy("guest-pxe-boot-file", "no-tftp", network=net.name, guest=guest.name, file=boot.file,
+            remediation=remedy("no-tftp", network=net.name, guest=guest.name, file=boot.file,
                                bridge=bridge or "BRIDGE"),
         )
     if boot.file.startswith("/"):
@@ -88,7 +90,7 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
         f"{seen.file} is not in its TFTP root {root}: the firmware gets an address and no file",
         observed={**base, "boot file": f"{seen.file} ({boot.via})", "TFTP root": root, "file there": "no"},
         limit="the boot file in the TFTP root",
-        remediation=remedy("guest-pxe-boot-file", "missing-file", network=net.name, file=seen.file or boot.file,
+        remediation=remedy("missing-file", network=net.name, file=seen.file or boot.file,
                            root=root, path=posixpath.join(root, seen.file or boot.file)),
     )
 
@@ -115,7 +117,7 @@ def test_guest_pxe_nic_keeps_its_boot_rom(host_facts, guest, nic):
         observed={"guest": guest.name, "nic": nic.label, "network boot": reason, "rom": off,
                   "firmware": "BIOS (SeaBIOS)" if guest.uefi is False else "not set: BIOS (SeaBIOS), libvirt's default"},
         limit="the NIC's boot ROM on",
-        remediation=remedy("guest-pxe-boot-rom", "rom-on", guest=guest.name, mac=nic.mac or "", element=off),
+        remediation=remedy("rom-on", guest=guest.name, mac=nic.mac or "", element=off),
     )
 
 
@@ -152,7 +154,7 @@ def test_guest_nic_rom_is_installed(host_facts, guest, nic):
         observed={"guest": guest.name, "nic": nic.label, "model": model, "rom": rom, "emulator": emulator,
                   "firmware directories": ", ".join(fw.dirs)},
         limit=f"{rom} installed",
-        remediation=remedy("guest-nic-rom-file", "install", emulator=emulator, rom=rom, dirs=" ".join(fw.dirs),
+        remediation=remedy("install", emulator=emulator, rom=rom, dirs=" ".join(fw.dirs),
                            guest=guest.name, mac=nic.mac or ""),
     )
 

@@ -5,9 +5,11 @@ import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
 from kvmnetcheck.catalog.fixtext import where_defined
-from kvmnetcheck.facts.derived import (
-    bridge_owner, checksum_fixup, nic_attachment, pxe_boot_reason, qemu_of, stp_guards_a_loop,
-)
+from kvmnetcheck.facts.conclusions.boot import pxe_boot_reason
+from kvmnetcheck.facts.conclusions.bridges import bridge_owner, stp_guards_a_loop
+from kvmnetcheck.facts.conclusions.checksum import checksum_fixup
+from kvmnetcheck.facts.conclusions.libvirt import nic_attachment, qemu_of
+from kvmnetcheck.facts.conclusions.servers import sockets_serving
 from kvmnetcheck.facts.model import PORT_BLOCKING, PORT_STATES, STP_USER, Unreadable
 
 
@@ -45,12 +47,12 @@ def test_guest_nic_bridge_forwards_promptly(host_facts, guest, nic, limits):
     who = f"PXE-booting guest ({reason})" if reason else "guest"
     loop = stp_guards_a_loop(host_facts, at.bridge)
     if loop:
-        fix = remedy("guest-nic-bridge-delay", "keep-stp", bridge=at.bridge, guest=guest.name, loop=loop)
+        fix = remedy("keep-stp", bridge=at.bridge, guest=guest.name, loop=loop)
     elif at.network is not None and at.network.live.creates_bridge:
-        fix = remedy("guest-nic-bridge-delay", "network", bridge=at.bridge, network=at.network.name, guest=guest.name,
+        fix = remedy("network", bridge=at.bridge, network=at.network.name, guest=guest.name,
                      tap=nic.target_dev if guest.active and nic.target_dev else "vnetN")
     else:
-        fix = remedy("guest-nic-bridge-delay", "bridge", bridge=at.bridge,
+        fix = remedy("bridge", bridge=at.bridge,
                      where=where_defined(bridge_owner(host_facts, at.bridge)))
     raise Finding(
         f"{who} {guest.name}: NIC {nic.label} plugs into {at.bridge}, where a new port passes no traffic for "
@@ -67,7 +69,7 @@ def test_guest_nic_bridge_forwards_promptly(host_facts, guest, nic, limits):
 
 @check("guest-nic-dhcp-checksum")
 def test_guest_nic_gets_valid_dhcp_checksums(host_facts, guest, nic):
-    """A virtio NIC on vhost-net getting DHCP from this host has its reply checksums filled in."""
+    """A virtio guest NIC on vhost-net that gets DHCP from this host has its replies' checksums filled in (a fix-up on the bridge, or <driver name='qemu'/>)."""
     at = nic_attachment(host_facts, nic)
     if at.skip_reason:
         pytest.skip(at.skip_reason)
@@ -102,14 +104,14 @@ def test_guest_nic_gets_valid_dhcp_checksums(host_facts, guest, nic):
                   "dhcp from": f"network {net.name} on {at.bridge}", "fix-up": fix.evidence},
         limit="one of the four conditions must not hold",
         # the script finds the interface by its MAC: only a well-formed one may go into sed
-        remediation=remedy("guest-nic-dhcp-checksum", "default" if nic.mac and MAC.fullmatch(nic.mac) else "manual",
+        remediation=remedy("default" if nic.mac and MAC.fullmatch(nic.mac) else "manual",
                            guest=guest.name, mac=nic.mac or "", network=net.name),
     )
 
 
 @check("guest-port-forwarding")
 def test_guest_port_forwards(host_facts, guest, nic):
-    """A running guest NIC has its link up and its tap forwarding on its bridge, in a VLAN that leaves the port."""
+    """A running guest NIC has its link up and its tap forwarding on the bridge it is defined on, in a VLAN that leaves the guest's port."""
     if not guest.active:
         pytest.skip("the guest is not running: its port exists only while it runs")
     at = nic_attachment(host_facts, nic)
@@ -124,7 +126,7 @@ def test_guest_port_forwards(host_facts, guest, nic):
             f"guest {guest.name}: NIC {nic.label} has its link set down (<link state='down'/>): it sends and receives "
             "nothing, DHCP included",
             observed={**base, "link": "down"}, limit="link up",
-            remediation=remedy("guest-port-forwarding", "link-up", guest=guest.name, mac=nic.label, tap=tap or "vnetN"),
+            remediation=remedy("link-up", guest=guest.name, mac=nic.label, tap=tap or "vnetN"),
         )
     if not tap:
         raise Unreadable(f"the tap of NIC {nic.label} could not be read: the running guest's live XML names none "
@@ -145,7 +147,7 @@ def test_guest_port_forwards(host_facts, guest, nic):
             "guest sends reaches the network's DHCP server",
             observed={**base, "tap is": where},
             limit=f"{tap} a port of {at.bridge}",
-            remediation=remedy("guest-port-forwarding", "reattach", guest=guest.name, tap=tap, bridge=at.bridge),
+            remediation=remedy("reattach", guest=guest.name, tap=tap, bridge=at.bridge),
         )
     if port.state is None:
         raise Unreadable(f"the state of port {tap} on {at.bridge} could not be read")
@@ -154,9 +156,9 @@ def test_guest_port_forwards(host_facts, guest, nic):
             f"guest {guest.name}: its port {tap} on {at.bridge} is {PORT_STATES[port.state]}: it forwards nothing",
             observed={**base, "port state": PORT_STATES[port.state]},
             limit="port forwarding",
-            remediation=(remedy("guest-port-forwarding", "tap-down", guest=guest.name, tap=tap, bridge=at.bridge)
+            remediation=(remedy("tap-down", guest=guest.name, tap=tap, bridge=at.bridge)
                          if port.state == 0 else
-                         remedy("guest-port-forwarding", "blocking", guest=guest.name, tap=tap, bridge=at.bridge)),
+                         remedy("blocking", guest=guest.name, tap=tap, bridge=at.bridge)),
         )
     if not live.vlan_filtering:
         return
@@ -171,7 +173,7 @@ def test_guest_port_forwards(host_facts, guest, nic):
             "the guest's untagged frames, DHCP included",
             observed={**base, "VLANs of the port": ", ".join(map(str, mine.vids)) if mine else "none"},
             limit="a PVID on the guest's port",
-            remediation=remedy("guest-port-forwarding", "no-pvid", guest=guest.name, tap=tap, bridge=at.bridge),
+            remediation=remedy("no-pvid", guest=guest.name, tap=tap, bridge=at.bridge),
         )
     ports = {p.name for p in live.ports} | {at.bridge}
     carriers = [name for name, pv in members.items() if name != tap and name in ports and mine.pvid in pv.vids]
@@ -184,7 +186,7 @@ def test_guest_port_forwards(host_facts, guest, nic):
                   "VLANs of the other ports": "; ".join(f"{n}: {','.join(map(str, pv.vids)) or '-'}"
                                                        for n, pv in members.items() if n != tap and n in ports)},
         limit=f"VLAN {mine.pvid} carried by an uplink or the bridge",
-        remediation=remedy("guest-port-forwarding", "vlan", guest=guest.name, tap=tap, bridge=at.bridge,
+        remediation=remedy("vlan", guest=guest.name, tap=tap, bridge=at.bridge,
                            vid=str(mine.pvid)),
     )
 
@@ -200,7 +202,7 @@ def test_guest_macvtap_dhcp_is_not_on_its_own_host(host_facts, guest, nic):
     servers = host_facts.dhcp_servers
     if not servers.gathered or servers.sockets is None:
         raise Unreadable(f"which DHCP servers listen on the host is unknown: {servers.error}")
-    serving = servers.serving(dev)
+    serving = sockets_serving(servers, dev)
     if not serving:
         return
     bound = [s for s in serving if s.device == dev]
@@ -215,6 +217,6 @@ def test_guest_macvtap_dhcp_is_not_on_its_own_host(host_facts, guest, nic):
         observed={"guest": guest.name, "nic": nic.label, "source dev": dev, "mode": nic.source_mode,
                   "DHCP server": f"{s.names()} on {s.address}{'%' + s.device if s.device else ''}:67"},
         limit="the guest's DHCP server on another host, or the guest on a bridge",
-        remediation=remedy("guest-macvtap-host-dhcp", "use-a-bridge", guest=guest.name, mac=nic.label, dev=dev,
+        remediation=remedy("use-a-bridge", guest=guest.name, mac=nic.label, dev=dev,
                            server=s.names()),
     )

@@ -5,9 +5,11 @@ import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
 from kvmnetcheck.catalog.fixtext import config_hint, nm_selector, where_defined
-from kvmnetcheck.facts.derived import bridge_owner, guests_bridged_by, merge_nft_json, stp_guards_a_loop
-from kvmnetcheck.facts.netfilter import bridged_dhcp_verdict
+from kvmnetcheck.facts.conclusions.bridges import bridge_owner, guests_bridged_by, stp_guards_a_loop
+from kvmnetcheck.facts.conclusions.firewall import effective_zone
+from kvmnetcheck.facts.conclusions.netfilter import bridged_dhcp_verdict
 from kvmnetcheck.facts.model import STP_OFF, STP_USER, Unreadable
+from kvmnetcheck.facts.parsers.nft import merge_nft_json
 
 USER_STP = ("user-space STP (stp_state 2, e.g. mstpd): the daemon, not the kernel, decides when a new port "
             "forwards, so the kernel's forward delay says nothing")
@@ -27,7 +29,7 @@ def _ports(bridge):
 
 @check("bridge-forward-delay")
 def test_bridge_forwards_new_ports_within_limit(host_facts, bridge, limits):
-    """A bridge with kernel STP on blocks a new port for no longer than the limit."""
+    """A bridge with kernel STP on blocks a new port for no longer than the limit (2 x forward_delay)."""
     state = _stp_state(bridge)
     if state == STP_USER:
         pytest.skip(USER_STP)
@@ -42,19 +44,19 @@ def test_bridge_forwards_new_ports_within_limit(host_facts, bridge, limits):
             f"for one forward delay, {block:g} s, over the limit of {limits.max_port_block_s:g} s",
             observed={"stp_state": state, "forward_delay_s": bridge.forward_delay_s, "kernel": host_facts.kernel},
             limit=limits.describe_limit(),
-            remediation=remedy("bridge-forward-delay", "zero-delay", bridge=bridge.name),
+            remediation=remedy("zero-delay", bridge=bridge.name),
         )
     loop = stp_guards_a_loop(host_facts, bridge.name)
     owner = bridge_owner(host_facts, bridge.name)
     if loop:
-        fix = remedy("bridge-forward-delay", "keep-stp", bridge=bridge.name, loop=loop)
+        fix = remedy("keep-stp", bridge=bridge.name, loop=loop)
     elif owner.kind == "libvirt":
-        fix = remedy("bridge-forward-delay", "libvirt", bridge=bridge.name, network=owner.network.name)
+        fix = remedy("libvirt", bridge=bridge.name, network=owner.network.name)
     elif owner.kind == "config":
-        fix = remedy("bridge-forward-delay", "config", bridge=bridge.name, path=owner.config.path,
+        fix = remedy("config", bridge=bridge.name, path=owner.config.path,
                      config_hint=config_hint(owner.config.format, bridge.name))
     else:
-        fix = remedy("bridge-forward-delay", "unmanaged", bridge=bridge.name)
+        fix = remedy("unmanaged", bridge=bridge.name)
     not_root = "" if bridge.is_stp_root in (True, None) else " (it is not the STP root: this delay is the root's)"
     raise Finding(
         f"{bridge.name}: kernel STP on with forward_delay {bridge.forward_delay_s:g} s{not_root}, so a new port "
@@ -69,7 +71,7 @@ def test_bridge_forwards_new_ports_within_limit(host_facts, bridge, limits):
 
 @check("bridge-stp-root")
 def test_bridge_with_stp_is_root(host_facts, bridge):
-    """A bridge with kernel STP on is the root of its spanning tree."""
+    """A bridge with kernel STP on is the root of its spanning tree, or has STP off."""
     state = _stp_state(bridge)
     if state == STP_OFF:
         pytest.skip("STP is off: the bridge takes part in no root election")
@@ -88,8 +90,8 @@ def test_bridge_with_stp_is_root(host_facts, bridge):
         observed={"bridge_id": bridge.bridge_id, "root_id": bridge.root_id, "root_port": bridge.root_port,
                   "priority": bridge.priority, "forward_delay_s": bridge.forward_delay_s, "ports": _ports(bridge)},
         limit="the bridge is the STP root, or STP is off",
-        remediation=remedy("bridge-stp-root", "keep-stp", bridge=bridge.name, loop=loop) if loop else
-        remedy("bridge-stp-root", "default", bridge=bridge.name,
+        remediation=remedy("keep-stp", bridge=bridge.name, loop=loop) if loop else
+        remedy("default", bridge=bridge.name,
                where=where_defined(bridge_owner(host_facts, bridge.name))),
     )
 
@@ -107,7 +109,7 @@ def _config_variant(c) -> str:
 
 @check("bridge-persistent-config")
 def test_bridge_config_keeps_new_ports_open(host_facts, bridge_config, limits):
-    """A bridge's persistent config, as its program reads it, turns STP off or keeps the minimum delay."""
+    """The bridge's persistent config, read as the program that applies it at boot reads it, turns STP off or keeps the minimum forward delay."""
     c = bridge_config
     if c.applies is False:
         pytest.skip(f"{c.path} is not applied at boot: {c.boot_note}")
@@ -119,9 +121,9 @@ def test_bridge_config_keeps_new_ports_open(host_facts, bridge_config, limits):
                 else c.forward_delay_s, "lines": " | ".join(c.lines)}
     loop = stp_guards_a_loop(host_facts, c.bridge)
     if loop:
-        fix = remedy("bridge-persistent-config", "keep-stp", bridge=c.bridge, path=c.path, loop=loop)
+        fix = remedy("keep-stp", bridge=c.bridge, path=c.path, loop=loop)
     else:
-        fix = remedy("bridge-persistent-config", _config_variant(c), path=c.path, bridge=c.bridge,
+        fix = remedy(_config_variant(c), path=c.path, bridge=c.bridge,
                      connection=c.connection or c.bridge, conn_by=nm_selector(c.connection or c.bridge), loop=loop)
     how = f" (read as {c.program} reads it)" if c.program else ""
     if c.problem:
@@ -145,7 +147,7 @@ _NFT_CHAIN = re.compile(r"^nft (\S+) (.+?) chain (\S+?):?\s")  # a table name ma
 
 @check("bridge-netfilter-dhcp")
 def test_bridged_dhcp_passes_the_host_firewall(host_facts, bridge):
-    """DHCP bridged between the ports of a bridge guests use passes the host firewall."""
+    """DHCP bridged between the ports of a bridge guests use passes the host firewall, where bridge netfilter hands bridged frames to it."""
     guests = guests_bridged_by(host_facts, bridge.name)
     if not guests:
         pytest.skip("no guest uses this bridge (or it is a libvirt network's own, whose DHCP is the host's)")
@@ -176,18 +178,18 @@ def test_bridged_dhcp_passes_the_host_firewall(host_facts, bridge):
     by = verdict.by
     m = _NFT_CHAIN.match(by)
     if m and m.group(2) == "firewalld" and h.firewalld.running:
-        zone = h.firewalld.effective_zone_of(bridge.name)
-        fix = remedy("bridge-netfilter-dhcp", "firewalld", bridge=bridge.name,
+        zone = effective_zone(h.firewalld, bridge.name)
+        fix = remedy("firewalld", bridge=bridge.name,
                      zone=zone.name if zone else "ZONE")
     elif m:
-        fix = remedy("bridge-netfilter-dhcp", "nft", bridge=bridge.name, by=by, family=m.group(1),
+        fix = remedy("nft", bridge=bridge.name, by=by, family=m.group(1),
                      table=m.group(2), chain=m.group(3))
     elif by.startswith("iptables-legacy"):
-        fix = remedy("bridge-netfilter-dhcp", "iptables-legacy", bridge=bridge.name)
+        fix = remedy("iptables-legacy", bridge=bridge.name)
     elif any(r.target == "DOCKER-USER" for r in h.iptables.rules if r.chain == "FORWARD"):
-        fix = remedy("bridge-netfilter-dhcp", "docker", bridge=bridge.name)
+        fix = remedy("docker", bridge=bridge.name)
     else:
-        fix = remedy("bridge-netfilter-dhcp", "iptables", bridge=bridge.name)
+        fix = remedy("iptables", bridge=bridge.name)
     raise Finding(
         f"bridge {bridge.name} (used by {', '.join(guests[:5])}): "
         + ("bridge netfilter hands its bridged frames to iptables and nftables, and " if through_iptables else "")

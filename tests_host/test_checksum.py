@@ -2,7 +2,9 @@
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
-from kvmnetcheck.facts.derived import checksum_chain, checksum_fixup, network_daemon, nftables_adds_tc_csum
+from kvmnetcheck.facts.conclusions.checksum import checksum_chain, checksum_fixup, nftables_adds_tc_csum
+from kvmnetcheck.facts.conclusions.firewall import firewall_backend
+from kvmnetcheck.facts.conclusions.libvirt import network_daemon
 from kvmnetcheck.facts.model import Unreadable
 
 FIRST_WITH_CHECKSUM = (1, 4, 10)
@@ -10,10 +12,10 @@ FIRST_WITH_CHECKSUM = (1, 4, 10)
 
 @check("iptables-checksum-support")
 def test_iptables_supports_checksum_target(host_facts):
-    """iptables is 1.4.10 or newer and its CHECKSUM extension loads, where libvirt uses iptables."""
+    """iptables is 1.4.10 or newer and its CHECKSUM extension loads."""
     if not host_facts.libvirt_installed:
         pytest.skip("no libvirt on this host")
-    backend, evidence = host_facts.firewall_backend
+    backend, evidence = firewall_backend(host_facts)
     if backend == "nftables":
         pytest.skip(f"libvirt uses its nftables backend ({evidence}): it makes no CHECKSUM rule")
     ipt = host_facts.iptables
@@ -23,7 +25,7 @@ def test_iptables_supports_checksum_target(host_facts):
                         "(a libvirt >= 10.4 without iptables uses nftables)")
         raise Finding(f"libvirt uses its iptables backend ({evidence}) but iptables is not installed",
                       observed={"backend": backend}, limit="iptables >= 1.4.10 with CHECKSUM",
-                      remediation=remedy("iptables-checksum-support", "default"))
+                      remediation=remedy("default"))
     if ipt.version is None:
         raise Unreadable(f"iptables --version could not be read on {host_facts.host}")
     old = ipt.version < FIRST_WITH_CHECKSUM
@@ -39,13 +41,13 @@ def test_iptables_supports_checksum_target(host_facts):
         observed={"iptables": ipt.version_text, "CHECKSUM extension": ipt.checksum_extension,
                   "libvirt firewall backend": f"{backend or 'unknown'} ({evidence})"},
         limit="iptables >= 1.4.10 with the CHECKSUM extension",
-        remediation=remedy("iptables-checksum-support", "default"),
+        remediation=remedy("default"),
     )
 
 
 @check("dhcp-checksum-fixup")
 def test_dhcp_network_fixes_reply_checksums(host_facts, network):
-    """A DHCP network on a vhost-net host has a checksum fix-up on its bridge."""
+    """The network's bridge has a checksum fix-up for DHCP replies (CHECKSUM rule or tc csum filter)."""
     live = network.live
     if not live.serves_dhcp:
         pytest.skip("the network serves no DHCP from this host")
@@ -62,23 +64,23 @@ def test_dhcp_network_fixes_reply_checksums(host_facts, network):
     fix = checksum_fixup(host_facts, bridge)
     if fix.present:
         return
-    backend, evidence = host_facts.firewall_backend
+    backend, evidence = firewall_backend(host_facts)
     version = ".".join(map(str, host_facts.libvirt.libvirt_version or ())) or "(version unknown)"
     tc_csum = nftables_adds_tc_csum(host_facts)
     if live.forward_mode == "open":
         why = "libvirt adds no firewall rules and no fix-up for a mode='open' network, by design"
-        remediation = remedy("dhcp-checksum-fixup", "open", bridge=bridge)
+        remediation = remedy("open", bridge=bridge)
     elif backend == "nftables" and not tc_csum:
         why = (f"libvirt {version} with its nftables backend adds no checksum fix-up (10.4.0 added none; "
                "11.3.0 adds a tc csum filter)")
-        remediation = remedy("dhcp-checksum-fixup", "nftables-none", version=version)
+        remediation = remedy("nftables-none", version=version)
     elif backend == "nftables":
         why = f"the tc csum filter libvirt {version} puts on its bridges is gone"
-        remediation = remedy("dhcp-checksum-fixup", "nftables-tc", version=version, bridge=bridge,
+        remediation = remedy("nftables-tc", version=version, bridge=bridge,
                              daemon=network_daemon(host_facts))
     else:
         why = "libvirt's CHECKSUM rule is gone"
-        remediation = remedy("dhcp-checksum-fixup", "iptables", bridge=bridge, chain=checksum_chain(host_facts))
+        remediation = remedy("iptables", bridge=bridge, chain=checksum_chain(host_facts))
     raise Finding(
         f"network {network.name} serves DHCP on {bridge} from a host with vhost-net, but "
         f"{fix.evidence}: guests using virtio with vhost-net get replies with unfilled UDP checksums ({why})",
@@ -102,7 +104,7 @@ def test_libvirtd_log_has_no_checksum_warning(host_facts):
             f"{lines[0]}",
             observed={"log lines": " | ".join(lines[:5]), "searched": ", ".join(host_facts.libvirt_log_sources)},
             limit="no such warning",
-            remediation=remedy("libvirt-checksum-warning", "default"),
+            remediation=remedy("default"),
         )
     if host_facts.libvirt_log_unreadable:
         raise Unreadable("these logs could not be read by the checking user: "

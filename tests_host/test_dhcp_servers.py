@@ -4,9 +4,9 @@ import math
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
-from kvmnetcheck.facts.derived import network_daemon
+from kvmnetcheck.facts.conclusions.libvirt import network_daemon
+from kvmnetcheck.facts.conclusions.servers import in_range, range_size, sockets_serving, suggest_end
 from kvmnetcheck.facts.model import Unreadable
-from kvmnetcheck.facts.servers import in_range, range_size, suggest_end
 
 FULL = 0.9  # a range 90% taken fails: warn before it is full
 
@@ -59,7 +59,7 @@ def test_network_dhcp_server_is_running(host_facts, network):
         why = f"/run/libvirt/network/{network.name}.pid holds no pid"
     else:
         why = f"its pid file names pid {pid}, which is not a running dnsmasq"
-    listening = servers.serving(bridge)
+    listening = sockets_serving(servers, bridge)
     raise Finding(
         f"network {network.name} serves DHCP on {bridge}, but its dnsmasq is not running ({why}): guests on it "
         "get no address" + (f"; {listening[0].names()} listens on port 67 there instead" if listening else ""),
@@ -67,13 +67,13 @@ def test_network_dhcp_server_is_running(host_facts, network):
                   "port 67 on the bridge": ", ".join(s.names() for s in listening) or "nothing"
                   if servers.sockets is not None else "not read: " + (servers.error or "")},
         limit="the network's dnsmasq runs",
-        remediation=remedy("network-dhcp-server", "restart-daemon", daemon=network_daemon(host_facts), bridge=bridge),
+        remediation=remedy("restart-daemon", daemon=network_daemon(host_facts), bridge=bridge),
     )
 
 
 @check("network-dhcp-conflict")
 def test_network_dhcp_server_is_alone_on_its_bridge(host_facts, network):
-    """No process but the network's own dnsmasq serves DHCP on its bridge."""
+    """No process on the host but the network's own dnsmasq serves DHCP on its bridge."""
     _served_by_libvirt(network)
     if not network.live.serves_dhcp4:
         pytest.skip("the network serves only DHCPv6")
@@ -82,7 +82,7 @@ def test_network_dhcp_server_is_alone_on_its_bridge(host_facts, network):
         raise Unreadable(f"which processes listen on UDP port 67 could not be read: {servers.error}")
     bridge = network.bridge_name
     pid, proc = _dnsmasq(host_facts, network)
-    serving = servers.serving(bridge)
+    serving = sockets_serving(servers, bridge)
     if any(not s.processes for s in serving):
         if len(serving) > 1:
             raise Unreadable(f"{len(serving)} sockets on UDP port 67 serve {bridge}, but which processes hold them "
@@ -103,7 +103,7 @@ def test_network_dhcp_server_is_alone_on_its_bridge(host_facts, network):
                                                                    f" {s.names()}" for s in serving),
                   "libvirt's dnsmasq": pid or "(no pid file)"},
         limit="one DHCP server on the bridge: the network's dnsmasq",
-        remediation=remedy("network-dhcp-conflict", "other-server", process=other.names(), bridge=bridge,
+        remediation=remedy("other-server", process=other.names(), bridge=bridge,
                            network=network.name),
     )
 
@@ -146,8 +146,7 @@ def test_network_dhcp_range_has_room(host_facts, network):
         observed={"ranges": ", ".join(f"{a}-{b}" for a, b in ranges), "capacity": capacity, "taken": len(taken),
                   "leases file": f"/var/lib/libvirt/dnsmasq/{network.bridge_name}.status"},
         limit="at least 10% of the range free",
-        remediation=remedy(
-            "network-dhcp-pool", "widen", network=network.name,
+        remediation=remedy("widen", network=network.name,
             old_range=f'<range start="{start}" end="{end}"/>',
             new_range=f'<range start="{start}" end="{new_end or "NEW_END"}"/>',
             suggestion=(f"{new_end} is the last free address of the subnet after the range (no other range and not "

@@ -14,21 +14,21 @@ def test_host_is_reachable_and_readable(target, pytestconfig):
         raise Finding(
             f"{target.host} could not be checked: {target.error}",
             observed={"host": target.spec, "error": target.error},
-            remediation=remedy("host-reachable", "default", reach=reach),
+            remediation=remedy("default", reach=reach),
         )
     if target.parse_errors:
         raise Finding(
             f"{target.host} was reached, but part of what it returned could not be used: "
             + "; ".join(target.parse_errors[:5]) + (" ..." if len(target.parse_errors) > 5 else ""),
             observed={"problems": " | ".join(target.parse_errors)},
-            remediation=remedy("host-reachable", "partial"),
+            remediation=remedy("partial"),
         )
     if target.unreadable:
         raise Finding(
             f"{target.host} was reached as uid {target.uid}, but these could not be read: "
             + ", ".join(target.unreadable[:10]) + (" ..." if len(target.unreadable) > 10 else ""),
             observed={"uid": target.uid, "unreadable": " ".join(target.unreadable)},
-            remediation=remedy("host-reachable", "default", reach=reach),
+            remediation=remedy("default", reach=reach),
         )
     ipt = target.iptables
     if ipt.installed and ipt.rules_error:
@@ -36,20 +36,20 @@ def test_host_is_reachable_and_readable(target, pytestconfig):
             f"{target.host} was reached as uid {target.uid}, but its iptables rules could not be read: "
             f"{ipt.rules_error}",
             observed={"uid": target.uid, "iptables-save": ipt.rules_error},
-            remediation=remedy("host-reachable", "default", reach=reach),
+            remediation=remedy("default", reach=reach),
         )
 
 
 @check("libvirt-readable")
 def test_libvirt_is_readable(host_facts):
-    """libvirt on the host can be read over a read-only connection or virsh --readonly."""
+    """libvirt on the host can be read over a read-only connection or `virsh --readonly`."""
     v = host_facts.libvirt
     if v.source == "files":
         raise Finding(
             f"no libvirt daemon on {host_facts.host} answered; its networks and guests were read from "
             "libvirt's state files instead: " + "; ".join(v.notes),
             observed={"source": "state files under /run/libvirt and /etc/libvirt", "notes": " | ".join(v.notes)},
-            remediation=remedy("libvirt-readable", "default", host=host_facts.host),
+            remediation=remedy("default", host=host_facts.host),
         )
     if v.source != "none":
         return
@@ -58,5 +58,5 @@ def test_libvirt_is_readable(host_facts):
     raise Finding(
         f"libvirt is installed on {host_facts.host} but could not be read: {v.error}",
         observed={"uri": (v.uri or "").split("?")[0], "error": v.error},
-        remediation=remedy("libvirt-readable", "default", host=host_facts.host),
+        remediation=remedy("default", host=host_facts.host),
     )

@@ -2,7 +2,9 @@
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy, xml_attr
-from kvmnetcheck.facts.derived import network_daemon, stp_guards_a_loop
+from kvmnetcheck.facts.conclusions.bridges import stp_guards_a_loop
+from kvmnetcheck.facts.conclusions.firewall import admits_to_host, effective_zone, firewall_backend
+from kvmnetcheck.facts.conclusions.libvirt import network_daemon
 from kvmnetcheck.facts.model import Unreadable
 
 
@@ -15,7 +17,7 @@ def _suggested_bridge(name, limits):
 
 @check("libvirt-network-stp-delay")
 def test_network_bridge_forwards_new_ports_promptly(host_facts, network, limits):
-    """A libvirt network's <bridge> turns STP off or keeps the kernel's minimum forward delay."""
+    """The network's <bridge> turns STP off, or keeps the kernel's minimum forward delay (delay='0')."""
     live = network.live
     if not live.creates_bridge:
         where = f"host bridge {live.bridge_name!r}" if live.bridge_name else "no bridge"
@@ -59,7 +61,7 @@ def test_network_bridge_forwards_new_ports_promptly(host_facts, network, limits)
                   "saved <bridge>": saved.bridge_xml if saved is not None else "(not persistent)",
                   "new_port_blocked_s": block, "active": network.active},
         limit=limits.describe_limit(),
-        remediation=remedy("libvirt-network-stp-delay", variant, network=network.name, bridge=bridge,
+        remediation=remedy(variant, network=network.name, bridge=bridge,
                            bridge_xml=_suggested_bridge(bridge, limits), loop=loop),
     )
 
@@ -89,7 +91,7 @@ def _services(live):
 
 @check("firewalld-libvirt-conflict")
 def test_network_survives_firewalld(host_facts, network):
-    """An active network's bridge is in its firewalld zone, the zone admits DHCP/TFTP, and libvirt's rules exist."""
+    """The network's bridge sits in its firewalld zone, DHCP (and TFTP for PXE) from it reaches the host through that zone or libvirt's policy, and libvirt's own rules for the bridge are in place."""
     fw = host_facts.firewalld
     if not fw.running:
         pytest.skip("firewalld is not running on this host" if fw.installed else "firewalld is not installed")
@@ -103,10 +105,10 @@ def test_network_survives_firewalld(host_facts, network):
     bridge = network.bridge_name
     if live.forward_mode == "open" and not live.zone:
         # libvirt gives an open network no zone and no rules, by design: only what reaches the host matters
-        zone = fw.effective_zone_of(bridge)
+        zone = effective_zone(fw, bridge)
         if zone is None:
             raise Unreadable(f"{bridge} is in no firewalld zone and the default zone could not be read")
-        refused = [(s, by) for s, p in _services(live) for ok, by in [fw.admits_to_host(zone, s, p)] if not ok]
+        refused = [(s, by) for s, p in _services(live) for ok, by in [admits_to_host(fw, zone, s, p)] if not ok]
         if not refused:
             return
         raise Finding(
@@ -116,7 +118,7 @@ def test_network_survives_firewalld(host_facts, network):
             observed={"zone of bridge": zone.name + ("" if fw.zone_of(bridge) else " (firewalld's default zone)"),
                       "services": " ".join(zone.services) or "none", "target": zone.target},
             limit="DHCP (and TFTP for PXE) from the bridge reach the host",
-            remediation=remedy("firewalld-libvirt-conflict", "open", bridge=bridge, zone=zone.name,
+            remediation=remedy("open", bridge=bridge, zone=zone.name,
                                service=refused[0][0]),
         )
     problems, fixes = [], []
@@ -124,16 +126,16 @@ def test_network_survives_firewalld(host_facts, network):
     zone = fw.zone_of(bridge)
     if expected and (zone is None or zone.name not in expected):
         problems.append(f"{bridge} is in zone {zone.name if zone else '(none)'!s}, expected {expected[0]} ({why})")
-        fixes.append(remedy("firewalld-libvirt-conflict", "zone", zone=expected[0], bridge=bridge))
+        fixes.append(remedy("zone", zone=expected[0], bridge=bridge))
         zone = fw.zone(expected[0]) or zone
     if zone is not None:
         for service, port in _services(live):
-            admitted, by = fw.admits_to_host(zone, service, port)
+            admitted, by = admits_to_host(fw, zone, service, port)
             if not admitted:
                 problems.append(f"{service} from zone {zone.name} does not reach the host ({by} refuses it; "
                                 f"services: {' '.join(zone.services) or 'none'}, target {zone.target})")
-                fixes.append(remedy("firewalld-libvirt-conflict", "service", zone=zone.name, service=service))
-    backend, evidence = host_facts.firewall_backend
+                fixes.append(remedy("service", zone=zone.name, service=service))
+    backend, evidence = firewall_backend(host_facts)
     ipt_rules = host_facts.iptables.rules_mentioning(bridge)
     nft_rules = host_facts.nft.mentions(bridge)
     if not ipt_rules and not nft_rules:
@@ -143,7 +145,7 @@ def test_network_survives_firewalld(host_facts, network):
             raise Unreadable("libvirt's rules could not be read: " + "; ".join(unread))
         problems.append(f"libvirt's firewall rules for {bridge} are gone (none in iptables"
                         + (" nor in nft tables ip/ip6 libvirt_network" if host_facts.nft.installed else "") + ")")
-        fixes.append(remedy("firewalld-libvirt-conflict", "rules", bridge=bridge, daemon=network_daemon(host_facts)))
+        fixes.append(remedy("rules", bridge=bridge, daemon=network_daemon(host_facts)))
     if not problems:
         return
     raise Finding(

@@ -35,8 +35,8 @@ def test_ovs_bridge_forwards_new_guest_ports_promptly(host_facts, ovs_bridge, li
     loop = (f"port {', '.join(blocking)} is blocking: STP is cutting a loop through {b.name} now" if blocking else
             f"{b.name} has {len(uplinks)} uplinks ({', '.join(uplinks[:5])}): a loop through them is possible"
             if len(uplinks) >= 2 else None)
-    fix = (remedy("ovs-bridge-stp", "rstp", bridge=b.name, loop=loop) if loop else
-           remedy("ovs-bridge-stp", "stp-off", bridge=b.name))
+    fix = (remedy("rstp", bridge=b.name, loop=loop) if loop else
+           remedy("stp-off", bridge=b.name))
     raise Finding(
         f"Open vSwitch bridge {b.name} runs {b.spanning_tree.upper()}: a new guest port passes no traffic for "
         f"{block:g} s, over the limit of {limits.max_port_block_s:g} s ({len(guests)} guest port(s): "

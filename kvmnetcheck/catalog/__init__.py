@@ -6,6 +6,11 @@ them in waiver files and CI gates.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Optional
+
 import pytest
 
 from . import bridges, checksum, dhcp_servers, guest_boot, guest_nics, host, networks, ovs
@@ -31,7 +36,7 @@ TROUBLESHOOTING = (
 )
 
 __all__ = ["CHECKS", "TROUBLESHOOTING", "GUIDE", "PHASES", "SEVERITIES", "Check", "Finding", "Fix", "Limits", "Remedy", "Step",
-           "check", "placeholders", "remedy", "xml_attr"]
+           "check", "placeholders", "remedy", "running", "xml_attr"]
 
 
 def check(check_id: str):
@@ -45,6 +50,27 @@ def check(check_id: str):
     return mark
 
 
-def remedy(check_id: str, variant: str, **values) -> Remedy:
-    """The fix `variant` of a check, rendered for one object (names shell-quoted)."""
+# the check whose function runs now (set by whoever calls check functions: the run's evaluation)
+_RUNNING: ContextVar[Optional[str]] = ContextVar("kvmnetcheck_running_check", default=None)
+
+
+@contextmanager
+def running(check_id: str) -> Iterator[None]:
+    """Inside it, the check `check_id` runs: remedy() renders that check's fixes."""
+    if check_id not in CHECKS:
+        raise KeyError(f"unknown check id {check_id!r}")
+    token = _RUNNING.set(check_id)
+    try:
+        yield
+    finally:
+        _RUNNING.reset(token)
+
+
+def remedy(variant: str, **values) -> Remedy:
+    """The fix `variant` of the check that runs now (`with running(check_id)`), rendered for one object
+    (names shell-quoted)."""
+    check_id = _RUNNING.get()
+    if check_id is None:
+        raise RuntimeError(f"remedy({variant!r}) outside a running check: call the check inside "
+                           "`with catalog.running(check_id)`")
     return render_fix(CHECKS[check_id], variant, **values)

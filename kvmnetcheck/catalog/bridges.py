@@ -1,5 +1,6 @@
 """Catalog: Linux bridges, live and in persistent config (tests_host/test_bridges.py)."""
 from .base import GUIDE, Check, Fix, Step
+from .shared import LIVE_STP_OFF, NET_STP_OFF_XML
 
 KERNEL_STP = ("Linux net/bridge/br_stp.c br_make_forwarding: a new port of a kernel-STP bridge passes listening "
               "and learning, one forward delay each; with STP off it forwards at once (from 2.6.39; the 2.6.36 "
@@ -8,11 +9,12 @@ KERNEL_CLAMP = ("Linux net/bridge/br_private_stp.h BR_MIN/MAX_FORWARD_DELAY and 
                 "forward_delay is kept within 2-30 s while STP is on")
 SYSFS = "Linux Documentation/ABI/testing/sysfs-class-net (bridge/stp_state, forward_delay in USER_HZ ticks)"
 
-_LIVE_STP_OFF = """\
+_STP_OFF_NOW = """\
 # takes effect at once; ports already forwarding are not disturbed
-ip link set dev {bridge} type bridge stp_state 0
-"""
-LIVE_STP_OFF_STEP = Step("live-bridge", "ip link set dev {bridge} type bridge stp_state 0", ("ip",))
+""" + LIVE_STP_OFF.script + "\n"
+
+# NetworkManager's profile with STP off (ifcfg-rh and keyfile profiles alike)
+_NM_STP_OFF = Step("persistent-config", "nmcli connection modify {conn_by:raw} {connection} bridge.stp no", ("nmcli",))
 
 # STP is doing its job: a person chooses, no script turns it off
 _KEEP_STP = """\
@@ -54,16 +56,16 @@ CHECKS = [
         verify=("cat /sys/class/net/BRIDGE/bridge/stp_state /sys/class/net/BRIDGE/bridge/forward_delay",
                 "getconf CLK_TCK"),
         fixes={
-            "libvirt": Fix(_LIVE_STP_OFF + """\
+            "libvirt": Fix(_STP_OFF_NOW + """\
 # make it last: the bridge belongs to libvirt network {network}
 virsh net-edit {network}
-#   <bridge name={bridge:xml} stp='off'/>   (or stp='on' delay='0')""", (LIVE_STP_OFF_STEP,)),
-            "config": Fix(_LIVE_STP_OFF + """\
+""" + NET_STP_OFF_XML, (LIVE_STP_OFF,)),
+            "config": Fix(_STP_OFF_NOW + """\
 # make it last: the bridge is defined in {path}
-# {config_hint:raw}""", (LIVE_STP_OFF_STEP,)),
-            "unmanaged": Fix(_LIVE_STP_OFF + """\
+# {config_hint:raw}""", (LIVE_STP_OFF,)),
+            "unmanaged": Fix(_STP_OFF_NOW + """\
 # make it last in whatever creates {bridge} at boot (no ifcfg, NetworkManager, ifupdown,
-# networkd or netplan definition of it was found on this host)""", (LIVE_STP_OFF_STEP,)),
+# networkd or netplan definition of it was found on this host)""", (LIVE_STP_OFF,)),
             "zero-delay": Fix("""\
 # STP is already off, but kernels before 2.6.39 still hold a new port one forward delay: make it 0
 ip link set dev {bridge} type bridge forward_delay 0
@@ -88,9 +90,8 @@ ip link set dev {bridge} type bridge forward_delay 0
         verify=("cat /sys/class/net/BRIDGE/bridge/bridge_id /sys/class/net/BRIDGE/bridge/root_id "
                 "/sys/class/net/BRIDGE/bridge/root_port",),
         fixes={
-            "default": Fix("""\
-ip link set dev {bridge} type bridge stp_state 0
-# then make it last where the bridge is defined{where:raw}""", (LIVE_STP_OFF_STEP,)),
+            "default": Fix(LIVE_STP_OFF.script + """
+# then make it last where the bridge is defined{where:raw}""", (LIVE_STP_OFF,)),
             "keep-stp": Fix(_KEEP_STP),
         },
     ),
@@ -139,8 +140,7 @@ nmcli connection modify {conn_by:raw} {connection} bridge.stp no
 # (or set STP=no in the file, then: nmcli connection load {path})
 # it applies at the profile's next activation (boot, or `nmcli connection up`, which takes the
 # bridge down for a moment); the live bridge is fixed by bridge-forward-delay's step at once""",
-                                        (Step("persistent-config", "nmcli connection modify {conn_by:raw} {connection} bridge.stp no",
-                                              ("nmcli",)),)),
+                                        (_NM_STP_OFF,)),
             "ifcfg-wicked": Fix("""\
 # in {path}:
 #   BRIDGE_STP='off'
@@ -150,8 +150,7 @@ nmcli connection modify {conn_by:raw} {connection} bridge.stp no
 # or keep STP with the minimum delay:  nmcli connection modify {conn_by:raw} {connection} bridge.stp yes bridge.forward-delay 2
 # it applies at the profile's next activation (boot, or `nmcli connection up {conn_by:raw} {connection}`, which
 # takes the bridge down for a moment); the live bridge is fixed by bridge-forward-delay's step""",
-                                (Step("persistent-config", "nmcli connection modify {conn_by:raw} {connection} bridge.stp no",
-                                      ("nmcli",)),)),
+                                (_NM_STP_OFF,)),
             "ifupdown": Fix("""\
 # in {path}, in the "iface {bridge:raw}" stanza:
 #   bridge_stp off

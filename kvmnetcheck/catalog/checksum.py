@@ -1,5 +1,6 @@
 """Catalog: DHCP reply checksums (tests_host/test_checksum.py)."""
 from .base import GUIDE, Check, Fix, Step
+from .shared import DAEMON_RESTART
 
 _SECTION = GUIDE + ", 'The iptables package and kernel do not support checksum mangling rules'"
 
@@ -70,8 +71,7 @@ iptables -t mangle -A {chain:raw} -o {bridge} -p udp -m udp --dport 68 -j CHECKS
             "nftables-tc": Fix("""\
 # libvirt {version:raw} puts a tc csum filter on {bridge} under its nftables backend, and it is
 # gone; restarting libvirt's network daemon re-creates its rules and filters (guests keep their links):
-systemctl restart {daemon}
-""" + _PER_GUEST, (Step("daemon-restart", "systemctl restart {daemon}", ("systemctl",)),)),
+""" + DAEMON_RESTART.script + "\n" + _PER_GUEST, (DAEMON_RESTART,)),
             "open": Fix("""\
 # a mode='open' network gets no firewall rules and no checksum fix-up from libvirt, by design.
 # Per guest: virsh edit GUEST, <driver name='qemu'/> in each virtio <interface>, then shut the

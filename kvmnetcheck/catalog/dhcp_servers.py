@@ -1,5 +1,6 @@
 """Catalog: the DHCP server each libvirt network depends on (tests_host/test_dhcp_servers.py)."""
-from .base import GUIDE, Check, Fix, Step
+from .base import GUIDE, Check, Fix
+from .shared import DAEMON_RESTART
 
 LIBVIRT_DNSMASQ = ("libvirt src/network/bridge_driver.c networkStartDhcpDaemon (dnsmasq with --conf-file="
                    "/var/lib/libvirt/dnsmasq/NETWORK.conf, its pid in /run/libvirt/network/NETWORK.pid; bind-dynamic, "
@@ -25,10 +26,10 @@ CHECKS = [
         fixes={
             "restart-daemon": Fix("""\
 # libvirt starts the network's dnsmasq again when its network daemon starts (guests keep their links):
-systemctl restart {daemon}
+""" + DAEMON_RESTART.script + """
 ss -u -a -n -p 'sport = :67' | grep {bridge}
 # if dnsmasq dies again, its reason is in the host's log (e.g. another DHCP server holding port 67:
-# see network-dhcp-conflict)""", (Step("daemon-restart", "systemctl restart {daemon}", ("systemctl",)),)),
+# see network-dhcp-conflict)""", (DAEMON_RESTART,)),
         },
     ),
     Check(

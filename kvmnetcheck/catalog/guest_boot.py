@@ -1,5 +1,6 @@
 """Catalog: what a guest boots from the network (tests_guest/test_guest_boot.py)."""
 from .base import Check, Fix
+from .shared import COLD_START
 
 LIBVIRT_BOOTP = ("libvirt docs/formatnetwork.rst <tftp root>, <bootp file server> and src/network/bridge_driver.c "
                  "networkDnsmasqConfContents (enable-tftp, tftp-root, dhcp-boot=FILE[,,SERVER] from the first IPv4 "
@@ -76,9 +77,7 @@ ls -l {path}"""),
             "rom-on": Fix("""\
 virsh edit {guest}
 #   in the <interface> with <mac address={mac:xml}/>, delete {element:raw}
-# it applies at the next cold start:
-virsh shutdown {guest}    # wait until it is shut off, then:
-virsh start {guest}"""),
+""" + COLD_START),
         },
     ),
     Check(

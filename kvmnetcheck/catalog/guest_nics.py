@@ -1,16 +1,14 @@
 """Catalog: each guest NIC (tests_guest/test_guest_nics.py)."""
 from .base import GUIDE, Check, Fix, Step
-from .bridges import KERNEL_STP, LIVE_STP_OFF_STEP
+from .bridges import KERNEL_STP
 from .checksum import LIBVIRT_IPTABLES_CHECKSUM, LIBVIRT_NFTABLES_CHECKSUM, QEMU_WORKAROUND
-from .networks import LIVE_STP_OFF, NET_STP_OFF_DEFINE, RESTART_NOTE
+from .shared import COLD_START, LIVE_STP_OFF, NET_STP_OFF_DEFINE, NET_STP_OFF_XML, RESTART_NOTE
 
 _DRIVER_QEMU_TEXT = """\
 virsh edit {guest}
 #   in the <interface> with <mac address={mac:xml}/>, add:
 #     <driver name='qemu'/>
-# it applies at the next cold start:
-virsh shutdown {guest}    # wait until it is shut off, then:
-virsh start {guest}
+""" + COLD_START + """
 # or restore the fix-up for the whole network (see dhcp-checksum-fixup for {network})"""
 
 CHECKS = [
@@ -34,15 +32,14 @@ CHECKS = [
             "network": Fix("""\
 # the NIC is on libvirt network {network} (bridge {bridge}); fix the network's saved definition:
 virsh net-edit {network}
-#   <bridge name={bridge:xml} stp='off'/>   (or stp='on' delay='0')
+""" + NET_STP_OFF_XML + """
 # and the running bridge at once, without a restart:
-ip link set dev {bridge} type bridge stp_state 0
-""" + RESTART_NOTE + """
+""" + LIVE_STP_OFF.script + "\n" + RESTART_NOTE + """
 # ({guest}'s NIC is {tap:raw} there:  ip link set dev {tap:raw} master {bridge})""", (NET_STP_OFF_DEFINE, LIVE_STP_OFF)),
             "bridge": Fix("""\
 # the NIC is on host bridge {bridge}; at once:
-ip link set dev {bridge} type bridge stp_state 0
-# and make it last where the bridge is defined{where:raw}""", (LIVE_STP_OFF_STEP,)),
+""" + LIVE_STP_OFF.script + """
+# and make it last where the bridge is defined{where:raw}""", (LIVE_STP_OFF,)),
             "keep-stp": Fix("""\
 # do NOT turn STP off on {bridge}: {loop:raw}
 # instead, one of:

@@ -1,21 +1,7 @@
 """Catalog: libvirt networks and the firewall around them (tests_host/test_networks.py)."""
 from .base import GUIDE, Check, Fix, Step
 from .bridges import KERNEL_CLAMP, KERNEL_STP
-
-# the saved definition with STP off, without an editor; changes nothing that runs
-NET_STP_OFF_DEFINE = Step("libvirt-definition", """\
-f=$(mktemp) && virsh net-dumpxml --inactive -- {network} \\
-  | sed -e "/<bridge /{{s/ stp='[^']*'//; s/ delay='[^']*'//; s/<bridge /<bridge stp='off' /}}" > "$f" \\
-  && virsh net-define "$f" && rm -f "$f\"""", ("virsh", "sed"))
-LIVE_STP_OFF = Step("live-bridge", "ip link set dev {bridge} type bridge stp_state 0", ("ip",))
-
-# Restarting a network is never scripted: net-destroy takes the bridge away, and net-start does not
-# put running guests' taps back on the new one (only a restart of libvirtd or virtqemud does,
-# libvirt >= 3.2.0, qemuProcessNotifyNets); the live change above needs no restart at all.
-RESTART_NOTE = """\
-# no restart is needed; should you restart it anyway (virsh net-destroy {network}; virsh net-start {network}),
-# running guests' NICs stay off the new bridge until libvirtd (or virtqemud) restarts, or until
-# each is put back by hand:  ip link set dev vnetN master {bridge}"""
+from .shared import DAEMON_RESTART, LIVE_STP_OFF, NET_STP_OFF_DEFINE, RESTART_NOTE
 
 # the same commands serve a person and a fix script
 _FW_ZONE = """\
@@ -50,16 +36,14 @@ CHECKS = [
 virsh net-edit {network}
 #   set the bridge element to:  {bridge_xml:raw}
 # that changes the saved definition only; the running bridge at once, without a restart:
-ip link set dev {bridge} type bridge stp_state 0
-""" + RESTART_NOTE, (NET_STP_OFF_DEFINE, LIVE_STP_OFF)),
+""" + LIVE_STP_OFF.script + "\n" + RESTART_NOTE, (NET_STP_OFF_DEFINE, LIVE_STP_OFF)),
             "saved": Fix("""\
 # the running network is fine; its saved definition brings the delay back at the next start:
 virsh net-edit {network}
 #   set the bridge element to:  {bridge_xml:raw}""", (NET_STP_OFF_DEFINE,)),
             "running": Fix("""\
 # the saved definition is already right; the running bridge still has the old value. At once:
-ip link set dev {bridge} type bridge stp_state 0
-""" + RESTART_NOTE, (LIVE_STP_OFF,)),
+""" + LIVE_STP_OFF.script + "\n" + RESTART_NOTE, (LIVE_STP_OFF,)),
             "keep-stp": Fix("""\
 # do NOT turn STP off on {bridge} now: {loop:raw}
 # find what joins the network's bridge to another segment and remove it, then:
@@ -92,9 +76,8 @@ virsh net-edit {network}
             "rules": Fix("""\
 # libvirt's rules for {bridge} are gone (a firewalld reload while libvirt's network daemon was not
 # there to re-add them); restarting that daemon puts them back (running guests keep their links):
-systemctl restart {daemon}
-# last resort from the guide: systemctl stop firewalld && systemctl restart {daemon}""",
-                         (Step("daemon-restart", "systemctl restart {daemon}", ("systemctl",)),)),
+""" + DAEMON_RESTART.script + """
+# last resort from the guide: systemctl stop firewalld && systemctl restart {daemon}""", (DAEMON_RESTART,)),
             "open": Fix("""\
 # a mode='open' network gets no firewalld zone and no rules from libvirt, by design, so {bridge}
 # is in firewalld's default zone ({zone}), which does not let {service} reach the host. Put the

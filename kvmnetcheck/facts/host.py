@@ -7,8 +7,10 @@ from typing import Optional
 
 from ..raw import RawHost, RawLibvirt
 from .model import HostFacts
-from .sections import Section, split_sections
-from .sources import LEGACY_KINDS, SOURCES, Gathered, parse_meta
+from .parsers.gathered import Gathered
+from .parsers.meta import parse_meta
+from .parsers.sections import Section, split_sections
+from .sources import LEGACY_KINDS, LISTED_BEFORE, SOURCES
 
 # the collector formats these parsers read: 1 to 4 (saved by earlier versions) and 5 (collector.sh now:
 # who runs each QEMU, qemu.conf's user=, libvirt's QEMU pid files, a bridge port list that could not be
@@ -30,7 +32,7 @@ def build_host_facts(host: str, spec: str, output: str, nonce: str,
     if not meta or not any(line in (f"collector={v}" for v in COLLECTOR_FORMATS)
                            for line in meta[0].text.splitlines()):
         return HostFacts(host=host, spec=spec, error="the collector printed nothing recognisable")
-    g = Gathered(by_kind, raw_libvirt, meta=parse_meta(meta[0].text))
+    g = Gathered(by_kind, raw_libvirt, meta=parse_meta(meta[0].text), listed_before=LISTED_BEFORE)
     values = {}
     for source in SOURCES:
         values.update(source.parse(g))

@@ -2,30 +2,21 @@
 
 The collector (collect/collector.sh) prints each fact as a section of a kind; each
 row of SOURCES names the kinds it reads, the HostFacts fields it fills and the
-function that parses them. selftests/test_architecture.py keeps this table and the
-collector in step: a kind printed and never parsed, or parsed and never printed,
-fails it.
+parser (facts/parsers/) that reads them. selftests/test_architecture.py keeps this
+table and the collector in step: a kind printed and never parsed, or parsed and
+never printed, fails it.
 """
 from __future__ import annotations
 
-import dataclasses
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from ..raw import RawLibvirt
-from . import bridge_config, bridge_vlan, firewalld, iptables, qemu_firmware, servers, sysfs_bridge, tc
-from .keyvalue import first, parse_key_values, to_int
-from .libvirt_view import libvirt_view
-from .model import (
-    STP_OFF_SHORTCUT_KERNEL, BootFile, DhcpServers, LibvirtQemu, NftLibvirt, Ovs, Process, QemuProcess, kernel_version,
+from .parsers import (
+    bridge_config, bridge_vlan, firewalld, iptables, libvirt_conf, libvirt_log, libvirt_view, meta, nft, ovs,
+    qemu_firmware, servers, sysfs_bridge,
 )
-from .netstack import NetStack, parse_netstack
-from .ovs import build_ovs
-from .sections import Section
-
-LIBVIRT_COMMANDS = frozenset({"virsh", "libvirtd", "virtnetworkd"})
-_LOG_MARKERS = ("fixup DHCP response checksums", "to support CHECKSUM rule")
+from .parsers.gathered import Gathered
+from .parsers.sections import Section
 
 # A listing prints nothing when it finds nothing, so when the output is cut short, only a section the
 # collector always prints after a listing proves that listing was read to its end: the kinds of each
@@ -39,114 +30,6 @@ LISTED_BEFORE = {
 }
 
 
-@dataclass
-class Gathered:
-    """One host's collector output, by section kind, and what every parser shares."""
-
-    by_kind: dict[str, list[Section]]
-    raw_libvirt: Optional[RawLibvirt]
-    problems: list[str] = field(default_factory=list)  # what could not be used (host-reachable names it)
-    unreadable: list[str] = field(default_factory=list)  # files the checking user may not read
-    meta: dict[str, list[str]] = field(default_factory=dict)
-
-    def all(self, kind: str) -> list[Section]:
-        return self.by_kind.get(kind, [])
-
-    def one(self, kind: str) -> Optional[Section]:
-        found = self.by_kind.get(kind)
-        return found[0] if found else None
-
-    def text(self, kind: str) -> Optional[str]:
-        s = self.one(kind)
-        return s.text if s is not None else None
-
-    def rc(self, kind: str) -> Optional[int]:
-        s = self.one(kind)
-        return s.rc if s is not None else None
-
-    @property
-    def commands(self) -> frozenset[str]:
-        return frozenset(self.meta.get("have", []))
-
-    @property
-    def collector(self) -> int:
-        """The collector format that printed these sections (1 for the first one)."""
-        return to_int(first(self.meta, "collector")) or 1
-
-    def gathered_since(self, collector: int) -> bool:
-        """Did the collector that printed these facts gather what format `collector` added?"""
-        return self.collector >= collector
-
-    def cut_before(self, kind: str) -> Optional[str]:
-        """Why the listing of sections of `kind` may lack some (the output was cut short before it ended),
-        or None: it was read to its end, or the output was not cut."""
-        if self.one("done") is not None or LISTED_BEFORE[kind] in self.by_kind:
-            return None
-        return f"the collector's output was cut short before its listing of {kind} sections ended"
-
-    @property
-    def clk_tck(self) -> Optional[int]:
-        return to_int(first(self.meta, "clk_tck"))
-
-    @property
-    def waits_without_stp(self) -> bool:
-        """A kernel from before bridges forwarded at once on a new port with STP off."""
-        v = kernel_version(first(self.meta, "kernel"))
-        return v is not None and v < STP_OFF_SHORTCUT_KERNEL
-
-    def processes(self) -> tuple[Optional[tuple[QemuProcess, ...]], Optional[tuple[Process, ...]], Optional[str]]:
-        """(QEMU processes, other daemons, why not read) from the `processes` section, parsed once; both None
-        when the section is missing or cut short (no process is then known not to run)."""
-        if "_processes" not in self.__dict__:
-            q = self.one("processes")
-            if q is None:
-                self.__dict__["_processes"] = (None, None, "the collector's output was cut short before it listed "
-                                                           "the running processes")
-            elif q.rc is None:
-                self.__dict__["_processes"] = (None, None, "the collector's output was cut short while it listed "
-                                                           "the running processes")
-            else:
-                self.__dict__["_processes"] = _parse_processes(q.text) + (None,)
-        return self.__dict__["_processes"]
-
-    def netstack(self) -> NetStack:
-        if "_netstack" not in self.__dict__:
-            daemons = self.processes()[1]
-            self.__dict__["_netstack"] = parse_netstack(
-                self.text("netstack"), None if daemons is None else frozenset(p.comm for p in daemons))
-        return self.__dict__["_netstack"]
-
-    def readable(self, s: Section) -> bool:
-        """A file section that could be read; one refused to the checking user is noted as such."""
-        if s.ok:
-            return True
-        if "Permission denied" in s.text:
-            self.unreadable.append(s.arg)
-        return False
-
-
-_PROCESS = re.compile(r"pid=(\d+)(?: comm=(\S+))?(?: uid=(\d*) euid=(\d*) user=(\S*))?(?: vhost_fds=(\d+|\?))?"
-                      r"(?: name=(.*))?(?: args=(.*))?$")
-
-
-def _parse_processes(text: str) -> tuple[tuple[QemuProcess, ...], tuple[Process, ...]]:
-    """The `processes` section: `pid=N comm=qemu uid=R euid=E user=USER vhost_fds=N name=NAME` per QEMU, NAME
-    its -name (uid, euid and user since collector 5; no comm in format 1); `pid=N comm=COMM [args=...]` per
-    daemon."""
-    qemu, daemons = [], []
-    for line in text.splitlines():
-        m = _PROCESS.match(line)
-        if not m:
-            continue
-        pid, comm, uid, euid, user, fds, name, args = m.groups()
-        if comm in (None, "qemu") and name is not None:
-            qemu.append(QemuProcess(int(pid), qemu_guest_name(name), None if fds in (None, "?") else int(fds),
-                                    uid=to_int(uid), euid=to_int(euid), user=user or None))
-        elif comm:
-            daemons.append(Process(int(pid), comm, (args or "").strip()))
-    return tuple(qemu), tuple(daemons)
-
-
 @dataclass(frozen=True)
 class Source:
     kinds: tuple[str, ...]  # collector sections it reads
@@ -154,203 +37,54 @@ class Source:
     parse: Callable[[Gathered], dict[str, Any]]
 
 
-def _meta(g: Gathered) -> dict[str, Any]:
-    kv = g.meta
-    commands = g.commands
-    nf = first(kv, "bridge_nf_call_iptables")
-    return {
-        "now": to_int(first(kv, "now")),
-        # facts of collectors before format 3 do not say: None, unknown
-        "br_netfilter": ("1" in kv.get("br_netfilter", [])) if g.gathered_since(3) else None,
-        "bridge_nf_call_iptables": None if nf is None else nf.strip() != "0",
-        "hostname": first(kv, "hostname"),
-        "uid": to_int(first(kv, "uid")),
-        "clk_tck": g.clk_tck,
-        "kernel": first(kv, "kernel"),
-        "commands": commands,
-        "vhost_net": first(kv, "vhost_net_dev") == "1",
-        "vhost_net_module": first(kv, "vhost_net_module") == "1",
-        "libvirt_installed": bool(LIBVIRT_COMMANDS & commands) or "libvirt_socket" in kv,
-    }
-
-
-def _bridges(g: Gathered) -> dict[str, Any]:
-    bridges, tcs = [], []
-    for s in g.all("bridge"):
-        b = sysfs_bridge.parse_bridge(s.arg, s.text, g.clk_tck)
-        if s.rc is None:
-            b = dataclasses.replace(b, ports=None, ports_error="the collector's output was cut short inside "
-                                                                 f"bridge {s.arg}'s section")
-        elif not b.ports and not g.gathered_since(5):
-            # collectors before 5 printed no port alike for a bridge without ports and for a port list that
-            # could not be listed
-            b = dataclasses.replace(b, ports=None, ports_error="gathered by an older version, which did not say "
-                                                               "whether the port list could be read")
-        bridges.append(dataclasses.replace(b, waits_without_stp=True) if g.waits_without_stp else b)
-        texts = [f.text for f in g.all("tc_filter") if f.arg.split(" ", 1)[0] == s.arg and f.ok]
-        tcs.append(tc.parse_filters(s.arg, texts))
-    return {"bridges": tuple(bridges), "tc": tuple(tcs), "bridges_error": g.cut_before("bridge")}
-
-
-def _iptables(g: Gathered) -> dict[str, Any]:
-    legacy = g.one("iptables_legacy_save")
-    return {"iptables": iptables.build_iptables(
-        installed="iptables" in g.commands,
-        version_text=g.text("iptables_version"),
-        help_text=g.text("iptables_checksum_help"),
-        save_text=g.text("iptables_save"),
-        save_rc=g.rc("iptables_save"),
-        legacy_text=legacy.text if legacy is not None and legacy.ok else None,
-    )}
-
-
-def _nft(g: Gathered) -> dict[str, Any]:
-    ok = [s for s in g.all("nft_libvirt") if s.ok]
-    ip = [s for s in ok if "table ip libvirt_network" in s.text]
-    tables = g.one("nft_tables")
-    readable, error = True, None
-    if tables is not None and not tables.ok:  # e.g. "Operation not permitted" for a user without CAP_NET_ADMIN
-        readable, error = False, "nft list tables failed: " + " ".join(tables.text.split())[-200:]
-    forward = g.all("nft_forward")
-    bad = [s.arg for s in forward if not s.ok]
-    forward_error = ("could not list nft table(s) " + ", ".join(bad)) if bad else error
-    if not g.gathered_since(3):
-        forward_error = "gathered by an older version, which did not read the nft forward hooks"
-    return {"nft": NftLibvirt(installed="nft" in g.commands, table_present=bool(ip),
-                              text="\n".join(s.text for s in ok), readable=readable, error=error),
-            "nft_forward": tuple(s.text for s in forward if s.ok),
-            "nft_forward_error": forward_error}
-
+# Each row's parse: the parser's answer, by HostFacts field.
 
 def _port_vlans(g: Gathered) -> dict[str, Any]:
-    s = g.one("bridge_vlans")
-    if not g.gathered_since(3):
-        return {"port_vlans": None, "port_vlans_error": "gathered by an older version, which did not read VLANs"}
-    if s is None:
-        return {"port_vlans": None, "port_vlans_error": None}
-    vlans = bridge_vlan.parse_bridge_vlans(s.text) if s.ok else None
-    return {"port_vlans": vlans, "port_vlans_error": None if vlans is not None else
-            "`bridge -j vlan show` failed: " + " ".join(s.text.split())[-200:]}
+    vlans, error = bridge_vlan.read_port_vlans(g)
+    return {"port_vlans": vlans, "port_vlans_error": error}
 
 
 def _dhcp_servers(g: Gathered) -> dict[str, Any]:
-    if not g.gathered_since(3):
-        return {"dhcp_servers": DhcpServers(gathered=False, error="the facts were gathered by an older version, "
-                                                                  "which did not read DHCP servers")}
-    ss = g.one("udp_servers")
-    sockets = servers.parse_ss(ss.text) if ss is not None and ss.ok else None
-    error = None
-    if ss is None:
-        error = "ss (iproute2) is not installed" if "ss" not in g.commands else "ss was not run"
-    elif not ss.ok:
-        error = "ss failed: " + " ".join(ss.text.split())[-200:]
-    pids, leases, unreadable = [], [], []
-    for s in g.all("libvirt_dnsmasq_pid"):
-        name = s.arg.rsplit("/", 1)[-1].removesuffix(".pid")
-        pids.append((name, servers.parse_pid_file(s.text) if g.readable(s) else None))
-        if not g.readable(s):
-            unreadable.append(s.arg)
-    for s in g.all("dnsmasq_leases"):
-        bridge = s.arg.rsplit("/", 1)[-1].removesuffix(".status")
-        leases.append((bridge, servers.parse_leases(s.text) if g.readable(s) else None))
-        if not g.readable(s):
-            unreadable.append(s.arg)
-    files_error = next(filter(None, (g.cut_before(k) for k in ("libvirt_dnsmasq_pid", "dnsmasq_leases",
-                                                               "dnsmasq_boot"))), None)
-    boots = []
-    for s in g.all("dnsmasq_boot"):
-        if not g.readable(s):
-            unreadable.append(s.arg)
-            continue
-        kv = parse_key_values(s.text)
-        exists = first(kv, "exists")
-        boots.append(BootFile(network=s.arg.rsplit("/", 1)[-1].removesuffix(".conf"),
-                              tftp_root=first(kv, "tftp_root") or None, boot=first(kv, "boot") or None,
-                              exists=None if exists is None else exists == "1"))
-    packets = g.one("packet_sockets")
-    lpf = servers.parse_packet_sockets(packets.text) if packets is not None and packets.ok else ()
-    return {"dhcp_servers": DhcpServers(sockets=sockets, error=error, packet_ifaces=lpf, dnsmasq_pids=tuple(pids),
-                                        leases=tuple(leases), unreadable=tuple(unreadable),
-                                        boot_files=tuple(boots), files_error=files_error)}
-
-
-def _ovs(g: Gathered) -> dict[str, Any]:
-    if not g.gathered_since(3):
-        return {"ovs": Ovs(installed="ovs-vsctl" in g.commands, running=None,
-                           error="gathered by an older version, which did not read Open vSwitch")}
-    b, p, i = g.one("ovs_bridges"), g.one("ovs_ports"), g.one("ovs_interfaces")
-    return {"ovs": build_ovs("ovs-vsctl" in g.commands, b and b.text, p and p.text, i and i.text,
-                             b and b.rc, p and p.rc, i and i.rc)}
+    return {"dhcp_servers": servers.read_dhcp_servers(g)}
 
 
 def _qemu_firmware(g: Gathered) -> dict[str, Any]:
-    if not g.gathered_since(3):
-        return {"qemu_firmware": None}
-    return {"qemu_firmware": tuple(qemu_firmware.parse_firmware(s.arg, s.text) for s in g.all("qemu_firmware"))}
+    return {"qemu_firmware": qemu_firmware.read_qemu_firmware(g)}
+
+
+def _ovs(g: Gathered) -> dict[str, Any]:
+    return {"ovs": ovs.read_ovs(g)}
+
+
+def _bridges(g: Gathered) -> dict[str, Any]:
+    bridges, tc, error = sysfs_bridge.read_bridges(g)
+    return {"bridges": bridges, "tc": tc, "bridges_error": error}
+
+
+def _iptables(g: Gathered) -> dict[str, Any]:
+    return {"iptables": iptables.read_iptables(g)}
+
+
+def _nft(g: Gathered) -> dict[str, Any]:
+    libvirt_tables, forward, forward_error = nft.read_nft(g)
+    return {"nft": libvirt_tables, "nft_forward": forward, "nft_forward_error": forward_error}
 
 
 def _firewalld(g: Gathered) -> dict[str, Any]:
-    return {"firewalld": firewalld.build_firewalld(
-        installed="firewall-cmd" in g.commands,
-        state_text=g.text("firewalld_state"),
-        version_text=g.text("firewalld_version"),
-        zones_text=g.text("firewalld_zones"),
-        zones_rc=g.rc("firewalld_zones"),
-        policies_text=g.text("firewalld_policies"),
-        policies_rc=g.rc("firewalld_policies"),
-        default_zone_text=g.text("firewalld_default_zone") if g.rc("firewalld_default_zone") == 0 else None,
-    )}
+    return {"firewalld": firewalld.read_firewalld(g)}
 
 
 def _network_conf(g: Gathered) -> dict[str, Any]:
-    s = g.one("libvirt_network_conf")
-    if s is None or not g.readable(s):
-        return {"firewall_backend_config": None}
-    for line in s.text.splitlines():
-        m = re.match(r'\s*firewall_backend\s*=\s*["\']?([a-z]+)["\']?', line)
-        if m:
-            return {"firewall_backend_config": m.group(1)}
-    return {"firewall_backend_config": None}
+    return {"firewall_backend_config": libvirt_conf.read_firewall_backend_config(g)}
 
 
 def _libvirt_log(g: Gathered) -> dict[str, Any]:
-    lines, sources, unreadable = [], [], []
-    log = g.one("libvirt_log")
-    if log:
-        for line in log.text.splitlines():
-            if line.startswith("searched="):
-                sources.append(line[len("searched="):])
-            elif line.startswith("unreadable="):
-                unreadable.append(line[len("unreadable="):])
-            elif any(m in line for m in _LOG_MARKERS):
-                lines.append(line.strip()[:500])
-    return {"libvirt_log_lines": tuple(lines), "libvirt_log_sources": tuple(sources),
-            "libvirt_log_unreadable": tuple(unreadable)}
+    lines, searched, unreadable = libvirt_log.read_libvirt_log(g)
+    return {"libvirt_log_lines": lines, "libvirt_log_sources": searched, "libvirt_log_unreadable": unreadable}
 
 
 def _bridge_configs(g: Gathered) -> dict[str, Any]:
-    ifup_secs = g.all("ifup_eth")
-    ifup = None
-    if ifup_secs:
-        readable = all(s.rc in (0, None) for s in ifup_secs)
-        ifup = bridge_config.ifup_style("\n".join(s.text for s in ifup_secs), readable)
-    files = [s for s in g.all("netconfig") if g.readable(s)]
-    netplan = [(s.arg, s.text) for s in files if "/netplan/" in s.arg]
-    global_renderer = bridge_config.netplan_global_renderer(netplan)
-    policy = [s.text for s in g.all("ifupdown2_policy") if g.readable(s)]
-    ctx = bridge_config.Context(
-        netstack=g.netstack(), ifup_style=ifup, waits_without_stp=g.waits_without_stp,
-        netplan_renderer=global_renderer,
-        netplan_networkd=any(r != "NetworkManager" for _, text in netplan
-                             for _, _, r in bridge_config.netplan_bridges(text, global_renderer)),
-        ifupdown2_stp_default=bridge_config.ifupdown2_stp_default(policy))
-    configs = []
-    for s in files:
-        try:
-            configs.extend(bridge_config.parse_config_file(s.arg, s.text, ctx))
-        except Exception as e:  # one bad file must not hide the others
-            g.problems.append(f"{s.arg}: not understood ({type(e).__name__}: {e})")
-    return {"bridge_configs": tuple(configs)}
+    return {"bridge_configs": bridge_config.read_bridge_configs(g)}
 
 
 def _netstack(g: Gathered) -> dict[str, Any]:
@@ -363,57 +97,21 @@ def _processes(g: Gathered) -> dict[str, Any]:
 
 
 def _libvirt_qemu(g: Gathered) -> dict[str, Any]:
-    """qemu.conf's user= (the first one: virConfGetValue returns the first entry of a name) and the pid
-    libvirt keeps for each running guest; a file that could not be read says nothing."""
-    conf = g.one("qemu_conf")
-    user = None
-    if conf is not None and conf.rc in (0, 1):  # grep: 1 is no user= line
-        for line in conf.text.splitlines():
-            m = re.match(r"""\s*user\s*=\s*(["'])(.*?)\1""", line)
-            if m:
-                user = m.group(2)
-                break
-    pids = [(s.arg.rsplit("/", 1)[-1].removesuffix(".pid"), servers.parse_pid_file(s.text) if s.ok else None)
-            for s in g.all("libvirt_qemu_pid")]
-    return {"libvirt_qemu": LibvirtQemu(conf_user=user, conf_read=conf is not None and conf.rc in (0, 1),
-                                        pids=tuple(pids))}
-
-
-def qemu_guest_name(arg: str) -> str:
-    """The guest name from QEMU's -name argument: `guest=NAME,debug-threads=on` or plain `NAME`.
-
-    QEMU option values escape a comma as `,,`; the first single comma ends the value.
-    """
-    value = arg[len("guest="):] if arg.startswith("guest=") else arg
-    out, i = [], 0
-    while i < len(value):
-        if value[i] == ",":
-            if value[i + 1:i + 2] == ",":
-                out.append(",")
-                i += 2
-                continue
-            break
-        out.append(value[i])
-        i += 1
-    return "".join(out)
+    return {"libvirt_qemu": libvirt_conf.read_libvirt_qemu(g)}
 
 
 def _libvirt(g: Gathered) -> dict[str, Any]:
-    for kind in ("libvirt_net_status", "libvirt_net_config", "libvirt_dom_status", "libvirt_dom_config"):
-        for s in g.all(kind):
-            g.readable(s)  # a state file refused to the checking user is named by host-reachable
-    return {"libvirt": libvirt_view(g.by_kind, g.raw_libvirt, g.problems)}
+    return {"libvirt": libvirt_view.read_libvirt(g)}
 
 
 def _done(g: Gathered) -> dict[str, Any]:
-    if g.one("done") is None:
-        g.problems.append("collector output was cut short; facts after the cut are missing")
+    g.note_if_cut_short()
     return {}
 
 
 SOURCES: tuple[Source, ...] = (
     Source(("meta",), ("hostname", "uid", "clk_tck", "kernel", "commands", "vhost_net", "vhost_net_module",
-                       "libvirt_installed", "now", "br_netfilter", "bridge_nf_call_iptables"), _meta),
+                       "libvirt_installed", "now", "br_netfilter", "bridge_nf_call_iptables"), meta.read_meta),
     Source(("bridge_vlans",), ("port_vlans", "port_vlans_error"), _port_vlans),
     Source(("udp_servers", "packet_sockets", "libvirt_dnsmasq_pid", "dnsmasq_leases", "dnsmasq_boot"), ("dhcp_servers",),
            _dhcp_servers),
@@ -451,7 +149,3 @@ LEGACY_KINDS: dict[str, Callable[[Section], Optional[str]]] = {
     "virsh_nets": lambda s: "virsh_nets",
     "virsh_doms": lambda s: "virsh_doms",
 }
-
-
-def parse_meta(text: str) -> dict[str, list[str]]:
-    return parse_key_values(text)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .. import text
 from ..catalog import TROUBLESHOOTING
-from ..facts.derived import nic_attachment
+from ..facts.conclusions.libvirt import nic_attachment
 from ..facts.model import HostFacts, Unreadable
 from .results import Result
 

@@ -6,8 +6,8 @@ shape iproute2's bridge/vlan.c prints it (print_vlan_flags: "PVID", "Egress Unta
 "vlan" and "vlanEnd"), which is what iproute2 6.x prints on hosts that have it."""
 import pytest
 
-from kvmnetcheck.catalog import Finding
-from kvmnetcheck.facts.bridge_vlan import parse_bridge_vlans
+from kvmnetcheck.catalog import Finding, running
+from kvmnetcheck.facts.parsers.bridge_vlan import parse_bridge_vlans
 from kvmnetcheck.facts.model import (
     Bridge, BridgePort, Guest, GuestNic, HostFacts, LibvirtView,
 )
@@ -45,7 +45,8 @@ def _host(show: str) -> tuple[HostFacts, Guest, GuestNic]:
 
 def _check(facts, guest, nic):
     from tests_guest.test_guest_nics import test_guest_port_forwards
-    return test_guest_port_forwards(facts, guest, nic)
+    with running("guest-port-forwarding"):
+        return test_guest_port_forwards(facts, guest, nic)
 
 
 def test_guest_vlan_carried_by_the_uplink_passes():

@@ -1,7 +1,8 @@
 """firewalld: `firewall-cmd --state` and `firewall-cmd --list-all-zones`."""
 import pytest
 
-from kvmnetcheck.facts.firewalld import build_firewalld, parse_zones
+from kvmnetcheck.facts.conclusions.firewall import admits_to_host, zone_allows
+from kvmnetcheck.facts.parsers.firewalld import build_firewalld, parse_zones
 
 # firewalld 1.3 (Debian 12) with libvirt 9: virbr0 in libvirt's zone, eth0 in public.
 # firewall-cmd prints a blank after every "key:" even when the list is empty, and
@@ -125,34 +126,34 @@ def test_parse_zones():
 
 def test_libvirt_zone_allows_only_listed():
     libvirt = parse_zones(ZONES)[1]
-    assert libvirt.allows("dhcp", "67/udp") is True
-    assert libvirt.allows("tftp", "69/udp") is True
-    assert libvirt.allows("http", "80/tcp") is False  # the reject rule catches it
+    assert zone_allows(libvirt, "dhcp", "67/udp") is True
+    assert zone_allows(libvirt, "tftp", "69/udp") is True
+    assert zone_allows(libvirt, "http", "80/tcp") is False  # the reject rule catches it
 
 
 def test_trusted_zone_allows_anything():
     trusted = parse_zones(ZONES)[3]
-    assert trusted.allows("dhcp", "67/udp") is True
-    assert trusted.allows("anything", "12345/tcp") is True
+    assert zone_allows(trusted, "dhcp", "67/udp") is True
+    assert zone_allows(trusted, "anything", "12345/tcp") is True
 
 
 def test_public_zone_by_service_or_port():
     public = parse_zones(ZONES)[2]
-    assert public.allows("dhcp", "67/udp") is False
-    assert public.allows("ssh", "22/tcp") is True
-    assert public.allows("http-alt", "8080/tcp") is True
+    assert zone_allows(public, "dhcp", "67/udp") is False
+    assert zone_allows(public, "ssh", "22/tcp") is True
+    assert zone_allows(public, "http-alt", "8080/tcp") is True
 
 
 def test_block_zone_allows_nothing():
     block = parse_zones(ZONES)[0]
-    assert block.allows("dhcp", "67/udp") is False
+    assert zone_allows(block, "dhcp", "67/udp") is False
 
 
 def test_drop_catch_all_and_two_interfaces():
     (z,) = parse_zones(ZONES_TWO_BRIDGES)
     assert z.target == "ACCEPT+reject"
     assert z.interfaces == ("virbr0", "virbr1")
-    assert z.allows("dhcp", "67/udp") and not z.allows("nfs", "2049/tcp")
+    assert zone_allows(z, "dhcp", "67/udp") and not zone_allows(z, "nfs", "2049/tcp")
 
 
 def test_rich_rule_that_is_not_catch_all_keeps_accept():
@@ -160,7 +161,7 @@ def test_rich_rule_that_is_not_catch_all_keeps_accept():
                                      '\trule family="ipv4" source address="10.0.0.0/8" reject')
     (z,) = parse_zones(text)
     assert z.target == "ACCEPT"
-    assert z.allows("nfs", "2049/tcp")
+    assert zone_allows(z, "nfs", "2049/tcp")
 
 
 def test_build_firewalld_running():
@@ -221,7 +222,7 @@ def test_catch_all_reject_with_type():
     text = ZONES_TWO_BRIDGES.replace('\trule priority="32767" drop',
                                      '\trule priority="32767" reject type="icmp-port-unreachable"')
     (z,) = parse_zones(text)
-    assert z.allows("nfs", "2049/tcp") is False
+    assert zone_allows(z, "nfs", "2049/tcp") is False
 
 
 # firewall-cmd --list-all-policies, firewalld 1.3.3 (Debian 12) with libvirt 9.0's policy files
@@ -271,7 +272,7 @@ libvirt-routed (active)
 def test_policies_admit_dhcp_from_the_routed_zone():
     """libvirt's libvirt-to-host policy (ingress libvirt-routed, egress HOST) admits dhcp/tftp;
     the zone itself lists nothing (libvirt src/network/libvirt-to-host.policy, libvirt-routed.zone)."""
-    from kvmnetcheck.facts.firewalld import parse_policies
+    from kvmnetcheck.facts.parsers.firewalld import parse_policies
 
     policies = parse_policies(POLICIES)
     assert [p.name for p in policies] == ["allow-host-ipv6", "libvirt-routed-in", "libvirt-to-host"]
@@ -280,8 +281,8 @@ def test_policies_admit_dhcp_from_the_routed_zone():
                                                                                     ("HOST",))
     fw = build_firewalld(True, "running", "1.3.3", ROUTED, 0, POLICIES, 0)
     zone = fw.zone("libvirt-routed")
-    assert fw.admits_to_host(zone, "dhcp", "67/udp") == (True, "policy libvirt-to-host")
-    assert fw.admits_to_host(zone, "http", "80/tcp") == (False, "policy libvirt-to-host (target REJECT)")
+    assert admits_to_host(fw, zone, "dhcp", "67/udp") == (True, "policy libvirt-to-host")
+    assert admits_to_host(fw, zone, "http", "80/tcp") == (False, "policy libvirt-to-host (target REJECT)")
     # without the policy (firewalld < 0.9, or the policy gone), the zone alone refuses it
     bare = build_firewalld(True, "running", "0.8", ROUTED, 0, None, None)
-    assert bare.admits_to_host(bare.zone("libvirt-routed"), "dhcp", "67/udp")[0] is False
+    assert admits_to_host(bare, bare.zone("libvirt-routed"), "dhcp", "67/udp")[0] is False

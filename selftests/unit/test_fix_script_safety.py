@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from stubrun import expected_commands, run_script  # noqa: E402
 
-from kvmnetcheck.catalog import CHECKS, placeholders, remedy  # noqa: E402
+from kvmnetcheck.catalog import CHECKS, placeholders, remedy, running  # noqa: E402
 from kvmnetcheck.catalog.fixtext import nm_selector  # noqa: E402
 from kvmnetcheck.report.fixscripts import file_name, host_script, stays_on_its_lines, write_fix_scripts  # noqa: E402
 from kvmnetcheck.report.results import Result  # noqa: E402
@@ -39,6 +39,12 @@ QUOTED_NAMES = ["b$(touch PWNED)", "b`touch PWNED`", "b;touch PWNED", "b'q", 'b"
 DASH_NAMES = ["--help", "-x"]
 
 
+def _fix(check_id: str, variant: str, **values):
+    """A fix as check `check_id` renders it when it runs."""
+    with running(check_id):
+        return remedy(variant, **values)
+
+
 def _variants():
     for c in CHECKS.values():
         for variant, fix in c.fixes.items():
@@ -51,7 +57,7 @@ def _render(check_id: str, variant: str, fix, name: str):
     if "conn_by" in names:
         values["connection"] = name
         values["conn_by"] = nm_selector(name)
-    return remedy(check_id, variant, **values), values
+    return _fix(check_id, variant, **values), values
 
 
 def _result(check_id, obj, rem, host="kvm01") -> Result:
@@ -94,8 +100,8 @@ def test_every_fix_runs_only_what_it_meant(check_id, variant, fix, name):
 def test_a_network_named_with_a_newline_runs_nothing():
     """The reviewer's case: `n2\\ntouch PWNED #` as a network, host and guest name."""
     name = "n2\ntouch PWNED #"
-    rem = remedy("libvirt-network-stp-delay", "edit", network=name, bridge="virbr1", bridge_xml="<b/>", loop="")
-    guest = remedy("guest-nic-dhcp-checksum", "default", guest=name, mac="52:54:00:00:00:01", network=name)
+    rem = _fix("libvirt-network-stp-delay", "edit", network=name, bridge="virbr1", bridge_xml="<b/>", loop="")
+    guest = _fix("guest-nic-dhcp-checksum", "default", guest=name, mac="52:54:00:00:00:01", network=name)
     results = [_result("libvirt-network-stp-delay", name, rem, host=name),
                _result("guest-nic-dhcp-checksum", f"{name}/52:54:00:00:00:01", guest, host=name)]
     script = host_script(name, name, results, name)
@@ -108,7 +114,7 @@ def test_a_network_named_with_a_newline_runs_nothing():
 def test_the_host_guard_quotes_the_host_name():
     """A kernel host name `k";touch PWNED;"` is compared and echoed as data, and a run on the wrong
     host stops before any fix."""
-    rem = remedy("bridge-forward-delay", "unmanaged", bridge="br0")
+    rem = _fix("bridge-forward-delay", "unmanaged", bridge="br0")
     script = host_script("kvm01", 'k";touch PWNED;"', [_result("bridge-forward-delay", "br0", rem)], "test")
     wrong = run_script(script, hostname="other")
     assert wrong.returncode == 2 and wrong.ran() == [] and wrong.created == [], wrong
@@ -120,7 +126,7 @@ def test_the_host_guard_quotes_the_host_name():
 
 def test_script_names_are_unique_per_host(tmp_path):
     """kvm_01 and kvm~01 (and KVM~01) get a script each, and results point each host at its own."""
-    rem = remedy("bridge-forward-delay", "unmanaged", bridge="br0")
+    rem = _fix("bridge-forward-delay", "unmanaged", bridge="br0")
     hosts = ["kvm_01", "kvm~01", "KVM~01", "kvm/01", "..", "kvm01.sh"]
     results = [_result("bridge-forward-delay", "br0", rem, host=h) for h in hosts]
     digests = [HostDigest(host=h, summary={"reachable": True}, hostname=h) for h in hosts]
@@ -135,20 +141,20 @@ def test_script_names_are_unique_per_host(tmp_path):
 
 
 def test_names_that_look_like_options_come_after_double_dash():
-    guest = remedy("guest-nic-dhcp-checksum", "default", guest="--help", mac="52:54:00:00:00:01", network="n")
+    guest = _fix("guest-nic-dhcp-checksum", "default", guest="--help", mac="52:54:00:00:00:01", network="n")
     assert "virsh dumpxml --inactive -- --help" in guest.script
     run = run_script(guest.script)
     assert ["virsh", "dumpxml", "--inactive", "--", "--help"] in run.ran(), run
     # an NM profile id that nmcli would read as its option: no script, the person is told why
-    nm = remedy("bridge-persistent-config", "nmconnection", connection="--temporary",
+    nm = _fix("bridge-persistent-config", "nmconnection", connection="--temporary",
                 conn_by=nm_selector("--temporary"), path="/etc/x.nmconnection", bridge="br0", loop="")
     assert nm.steps == () and "starts with '-'" in nm.text
     uuid = "6a1f6a8e-0000-4000-8000-000000000001"
-    nm = remedy("bridge-persistent-config", "nmconnection", connection=uuid, conn_by=nm_selector(uuid),
+    nm = _fix("bridge-persistent-config", "nmconnection", connection=uuid, conn_by=nm_selector(uuid),
                 path="/etc/x.nmconnection", bridge="br0", loop="")
     assert nm.script == f"nmcli connection modify uuid {uuid} bridge.stp no"
     # an Open vSwitch bridge named like an option: ovs-vsctl has no `--` for a record, so no script
-    ovs = remedy("ovs-bridge-stp", "stp-off", bridge="--help")
+    ovs = _fix("ovs-bridge-stp", "stp-off", bridge="--help")
     assert ovs.steps == ()
 
 

@@ -28,21 +28,22 @@ import test_sections as S_SEC
 import test_sysfs_bridge as S_BR
 import test_tc as S_TC
 from kvmnetcheck.raw import RawLibvirt, RawNetwork
-from kvmnetcheck.facts.bridge_config import (
+from kvmnetcheck.facts.parsers.bridge_config import (
     MAX_YAML_NODES, parse_ifcfg, parse_ifupdown, parse_netdev, parse_netplan, parse_nmconnection,
 )
-from kvmnetcheck.facts.firewalld import parse_zones
+from kvmnetcheck.facts.parsers.firewalld import parse_zones
 from kvmnetcheck.facts.host import build_host_facts
-from kvmnetcheck.facts.iptables import build_iptables, parse_checksum_help, parse_save, parse_version
-from kvmnetcheck.facts.libvirt_xml import XmlError, parse_domain, parse_network
+from kvmnetcheck.facts.parsers.iptables import build_iptables, parse_checksum_help, parse_save, parse_version
+from kvmnetcheck.facts.parsers.libvirt_xml import XmlError, parse_domain, parse_network
 from kvmnetcheck.facts.model import Iptables
-from kvmnetcheck.facts.netfilter import ForwardVerdict, bridged_dhcp_verdict
+from kvmnetcheck.facts.conclusions.firewall import firewall_backend, zone_allows
+from kvmnetcheck.facts.conclusions.netfilter import ForwardVerdict, bridged_dhcp_verdict
 from kvmnetcheck.facts.model import (
     MAX_FORWARD_DELAY_S, MIN_FORWARD_DELAY_S, Bridge, BridgeConfig, BridgePort, FirewalldZone, Guest, GuestNic,
     HostFacts, IptablesRule, NetworkDefinition, TcFilters,
 )
-from kvmnetcheck.facts.sections import Section, split_sections
-from kvmnetcheck.facts.tc import parse_filters
+from kvmnetcheck.facts.parsers.sections import Section, split_sections
+from kvmnetcheck.facts.parsers.tc import parse_filters
 
 EXAMPLES = int(os.environ.get("KVMNETCHECK_FUZZ_EXAMPLES", "200"))
 RANDOM = os.environ.get("KVMNETCHECK_FUZZ_RANDOM") == "1"
@@ -152,7 +153,7 @@ def test_parse_bridge(text, clk):
 
 
 def parse_bridge_checked(text, clk):
-    from kvmnetcheck.facts.sysfs_bridge import parse_bridge
+    from kvmnetcheck.facts.parsers.sysfs_bridge import parse_bridge
     b = parse_bridge("virbr0", text, clk)
     assert isinstance(b, Bridge) and b.name == "virbr0"
     return b
@@ -210,7 +211,7 @@ def test_parse_zones(text):
         assert isinstance(z, FirewalldZone)
         assert z.name and not z.name[0].isspace()
         assert all(isinstance(x, str) for x in z.interfaces + z.services + z.ports)
-        assert z.allows("dhcp", "67/udp") in (True, False)
+        assert zone_allows(z, "dhcp", "67/udp") in (True, False)
 
 
 # ------------------------------------------------------------------ netfilter verdicts
@@ -484,5 +485,5 @@ def test_build_host_facts(text, raw):
     assert f.error is None or f.error == "the collector printed nothing recognisable"
     assert f.libvirt.source in ("libvirt-python", "virsh", "none")
     assert all(isinstance(p, str) for p in f.parse_errors)
-    backend, evidence = f.firewall_backend
+    backend, evidence = firewall_backend(f)
     assert backend in ("iptables", "nftables", None) and evidence

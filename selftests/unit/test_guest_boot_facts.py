@@ -2,11 +2,11 @@
 its dnsmasq configs assert), a guest's network-boot NICs and fallback, QEMU's firmware directories."""
 import pytest
 
-from kvmnetcheck.facts.derived import network_boot
-from kvmnetcheck.facts.libvirt_xml import parse_domain, parse_network
+from kvmnetcheck.facts.conclusions.boot import after_network_boot, network_boot, pxe_nics
+from kvmnetcheck.facts.parsers.libvirt_xml import parse_domain, parse_network
 from kvmnetcheck.facts.model import BootFile
-from kvmnetcheck.facts.qemu_firmware import parse_firmware
-from kvmnetcheck.facts.servers import range_size
+from kvmnetcheck.facts.parsers.qemu_firmware import parse_firmware
+from kvmnetcheck.facts.conclusions.servers import range_size
 
 # libvirt tests/networkxml2confdata/netboot-network.xml; its .conf: enable-tftp, tftp-root=/var/lib/tftproot,
 # dhcp-boot=pxeboot.img, dhcp-lease-max=253
@@ -95,28 +95,28 @@ def test_legacy_network_boot_tries_every_nic_then_the_disk():
     g = _guest("<boot dev='network'/><boot dev='hd'/>", NIC.format(n=1, boot="") + NIC.format(n=2, boot=""),
                "<disk type='file' device='disk'><target dev='vda'/></disk>")
     a, b = g.nics
-    assert g.pxe_nics() == (a, b)
-    assert g.after_network_boot(a) == "NIC 52:54:00:00:00:02"
-    assert g.after_network_boot(b) == "<boot dev='hd'/>"
+    assert pxe_nics(g) == (a, b)
+    assert after_network_boot(g, a) == "NIC 52:54:00:00:00:02"
+    assert after_network_boot(g, b) == "<boot dev='hd'/>"
 
 
 def test_legacy_network_boot_without_a_disk_has_nothing_after():
     g = _guest("<boot dev='network'/><boot dev='hd'/>", NIC.format(n=1, boot=""))
-    assert g.after_network_boot(g.nics[0]) is None
+    assert after_network_boot(g, g.nics[0]) is None
 
 
 def test_per_device_boot_order_picks_the_nics_that_have_one():
     g = _guest("", NIC.format(n=1, boot="") + NIC.format(n=2, boot="<boot order='1'/>"),
                "<disk type='file' device='disk'><target dev='vda'/><boot order='2'/></disk>")
     first, second = g.nics
-    assert g.pxe_nics() == (second,)
-    assert g.after_network_boot(second) == "the device with boot order 2"
-    assert g.after_network_boot(first) is None  # it does not network-boot at all
+    assert pxe_nics(g) == (second,)
+    assert after_network_boot(g, second) == "the device with boot order 2"
+    assert after_network_boot(g, first) is None  # it does not network-boot at all
 
 
 def test_no_network_boot():
     g = _guest("<boot dev='hd'/>", NIC.format(n=1, boot=""))
-    assert g.pxe_nics() == () and not g.boots_from_network
+    assert pxe_nics(g) == () and not g.boots_from_network
 
 
 def test_qemu_firmware_directories_and_roms():

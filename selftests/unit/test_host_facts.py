@@ -5,8 +5,9 @@ import os
 import pytest
 
 from kvmnetcheck.raw import RawLibvirt, RawNetwork
-from kvmnetcheck.facts import bridge_config
-from kvmnetcheck.facts.derived import qemu_of
+from kvmnetcheck.facts.parsers import bridge_config
+from kvmnetcheck.facts.conclusions.firewall import firewall_backend, zone_allows
+from kvmnetcheck.facts.conclusions.libvirt import qemu_of
 from kvmnetcheck.facts.host import build_host_facts
 from kvmnetcheck.facts.model import Unreadable
 
@@ -119,13 +120,13 @@ def test_firewalld(facts):
     assert fw.installed and fw.running and fw.version == "1.3.0"
     assert [z.name for z in fw.zones] == ["block", "libvirt", "public", "trusted"]
     assert fw.zone_of("virbr0").name == "libvirt"
-    assert fw.zone_of("virbr0").allows("dhcp", "67/udp")
+    assert zone_allows(fw.zone_of("virbr0"), "dhcp", "67/udp")
     assert fw.zone_of("br0").name == "public"
 
 
 def test_firewall_backend_from_libvirt_chains(facts):
     assert facts.firewall_backend_config is None  # network.conf has only comments
-    assert facts.firewall_backend == ("iptables", "iptables has libvirt's LIBVIRT_* chains")
+    assert firewall_backend(facts) == ("iptables", "iptables has libvirt's LIBVIRT_* chains")
 
 
 def test_libvirt_log(facts):
@@ -374,7 +375,7 @@ def test_firewall_backend_derivation(conf, nft, version, expected):
                  ("virsh_nets", "active", ""), ("virsh_doms", "active", "")]
     secs.append(DONE)
     f = build_host_facts("h1", "local://", collector(*secs), NONCE, None)
-    assert f.firewall_backend == expected
+    assert firewall_backend(f) == expected
 
 
 def test_libvirt_installed_from_socket_only():
@@ -408,7 +409,7 @@ def test_libvirt_python_preferred_over_virsh():
     assert [g.name for g in lv.guests] == ["lab-vm"]
     assert lv.notes == ()
     # with libvirt's own chains in iptables, the version is not needed
-    assert f.firewall_backend[0] == "iptables"
+    assert firewall_backend(f)[0] == "iptables"
 
 
 def test_libvirt_python_error_falls_back_to_virsh():

@@ -2,8 +2,8 @@
 import pytest
 from lxml import etree
 
-from kvmnetcheck.facts import libvirt_xml
-from kvmnetcheck.facts.libvirt_xml import MAX_XML_BYTES, XmlError, parse_domain, parse_network
+from kvmnetcheck.facts.parsers import libvirt_xml
+from kvmnetcheck.facts.parsers.libvirt_xml import MAX_XML_BYTES, XmlError, parse_domain, parse_network
 
 # ------------------------------------------------------------------ networks
 

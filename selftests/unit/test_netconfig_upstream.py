@@ -15,10 +15,11 @@ ifupdown, ifupdown2) on the formats Debian packages, in lab hosts, against these
 """
 import pytest
 
-from kvmnetcheck.facts.bridge_config import (
+from kvmnetcheck.facts.parsers.bridge_config import (
     Context, ifupdown2_stp_default, parse_ifcfg, parse_ifupdown, parse_netdev, parse_netplan, parse_nmconnection,
 )
-from kvmnetcheck.facts.netstack import NetStack, parse_netstack
+from kvmnetcheck.facts.model import NetStack
+from kvmnetcheck.facts.parsers.netstack import nm_reads_ifcfg, parse_netstack, program_boot
 
 NM = NetStack(known=True, systemd=True, installed=frozenset({"/usr/sbin/NetworkManager"}),
               enabled=frozenset({"NetworkManager"}), nm_ifcfg_rh=True)
@@ -281,16 +282,16 @@ def test_netstack_from_the_collector():
                         "enabled=NetworkManager\nmasked=systemd-networkd\nnm_plugins_line=plugins=ifcfg-rh,keyfile\n"
                         "nm_ifcfg_rh=/usr/lib64/NetworkManager/1.46.0/libnm-settings-plugin-ifcfg-rh.so\n"
                         "file_mode=600 0 /etc/NetworkManager/system-connections/a b.nmconnection\n", frozenset())
-    assert ns.boot("NetworkManager").applies is True and ns.nm_reads_ifcfg
-    assert ns.boot("networkd") == ns.boot("networkd") and ns.boot("networkd").applies is False
-    assert "masked" in ns.boot("networkd").why
+    assert program_boot(ns, "NetworkManager").applies is True and nm_reads_ifcfg(ns)
+    assert program_boot(ns, "networkd") == program_boot(ns, "networkd") and program_boot(ns, "networkd").applies is False
+    assert "masked" in program_boot(ns, "networkd").why
     assert ns.file_modes == {"/etc/NetworkManager/system-connections/a b.nmconnection": (0o600, 0)}
     running = parse_netstack("systemd_running=1\ninstalled=/usr/sbin/NetworkManager\n", frozenset({"NetworkManager"}))
-    assert running.boot("NetworkManager").why == "NetworkManager is running"
+    assert program_boot(running, "NetworkManager").why == "NetworkManager is running"
     idle = parse_netstack("systemd_running=1\ninstalled=/usr/sbin/NetworkManager\n", frozenset())
-    assert idle.boot("NetworkManager").applies is False
+    assert program_boot(idle, "NetworkManager").applies is False
     no_systemd = parse_netstack("installed=/usr/sbin/NetworkManager\n", frozenset())
-    assert no_systemd.boot("NetworkManager").applies is None  # cannot be told: judged as applying
-    assert parse_netstack(None, frozenset()).boot("NetworkManager").applies is None  # older facts
+    assert program_boot(no_systemd, "NetworkManager").applies is None  # cannot be told: judged as applying
+    assert program_boot(parse_netstack(None, frozenset()), "NetworkManager").applies is None  # older facts
     keyfile_only = parse_netstack("nm_plugins_line=plugins=keyfile\nnm_ifcfg_rh=/x.so\n", frozenset())
-    assert not keyfile_only.nm_reads_ifcfg
+    assert not nm_reads_ifcfg(keyfile_only)

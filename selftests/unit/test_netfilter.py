@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from kvmnetcheck.facts.iptables import build_iptables
+from kvmnetcheck.facts.parsers.iptables import build_iptables
 from kvmnetcheck.facts.model import Iptables
-from kvmnetcheck.facts.netfilter import ForwardVerdict, bridged_dhcp_verdict
+from kvmnetcheck.facts.conclusions.netfilter import ForwardVerdict, bridged_dhcp_verdict
 
 # ------------------------------------------------------------------ samples: iptables-save
 

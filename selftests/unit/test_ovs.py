@@ -26,7 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kvmnetcheck.facts.model import Ovs, OvsBridge, OvsInterface, OvsPort
-from kvmnetcheck.facts.ovs import build_ovs
+from kvmnetcheck.facts.parsers.ovs import build_ovs
 from test_fuzz import FUZZ, PIECES, inputs
 
 # ---------------------------------------------------------------- samples (capture.sh, see above)

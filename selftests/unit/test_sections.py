@@ -8,7 +8,7 @@ The collector writes each section as
     <blank line>
     @@NONCE@@ rc<TAB>STATUS
 """
-from kvmnetcheck.facts.sections import Section, split_sections
+from kvmnetcheck.facts.parsers.sections import Section, split_sections
 
 NONCE = "5f0c9e2a71b3d846"
 

@@ -5,9 +5,8 @@ udhcpd and ISC dhcpd 4.4.3 printed in a lab host."""
 import pytest
 
 from kvmnetcheck.facts.model import DhcpServers
-from kvmnetcheck.facts.servers import (
-    in_range, parse_leases, parse_packet_sockets, parse_pid_file, parse_ss, range_size, suggest_end,
-)
+from kvmnetcheck.facts.conclusions.servers import in_range, range_size, socket_serves, sockets_serving, suggest_end
+from kvmnetcheck.facts.parsers.servers import parse_leases, parse_packet_sockets, parse_pid_file, parse_ss
 
 SS_TWO_ON_BRIDGE = """\
 UNCONN 0      0      0.0.0.0%virbr7:67 0.0.0.0:* users:(("busybox",pid=459,fd=5))
@@ -36,7 +35,7 @@ def test_ss_sockets_with_their_device_and_process():
     a, b = parse_ss(SS_TWO_ON_BRIDGE)
     assert (a.address, a.device, a.port, a.processes) == ("0.0.0.0", "virbr7", 67, (("busybox", 459),))
     assert b.processes == (("dnsmasq", 343),)
-    assert a.serves("virbr7") and not a.serves("virbr0")
+    assert socket_serves(a, "virbr7") and not socket_serves(a, "virbr0")
 
 
 def test_ss_without_root_shows_no_processes():
@@ -48,13 +47,13 @@ def test_ss_without_root_shows_no_processes():
 
 def test_dhcpd_on_all_addresses_serves_only_its_packet_socket_interfaces():
     servers = DhcpServers(sockets=parse_ss(SS_DHCPD_ELSEWHERE), packet_ifaces=parse_packet_sockets(PACKET_DHCPD))
-    assert [s.processes[0][0] for s in servers.serving("virbr7")] == ["dnsmasq"]
-    assert [s.processes[0][0] for s in servers.serving("lan1")] == ["dhcpd"]
+    assert [s.processes[0][0] for s in sockets_serving(servers, "virbr7")] == ["dnsmasq"]
+    assert [s.processes[0][0] for s in sockets_serving(servers, "lan1")] == ["dhcpd"]
 
 
 def test_a_wildcard_socket_without_packet_sockets_serves_every_interface():
     servers = DhcpServers(sockets=parse_ss(SS_DHCPD_ELSEWHERE), packet_ifaces=())
-    assert len(servers.serving("virbr7")) == 2
+    assert len(sockets_serving(servers, "virbr7")) == 2
 
 
 def test_packet_sockets_bound_to_no_interface_are_ignored():

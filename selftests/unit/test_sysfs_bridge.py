@@ -2,7 +2,7 @@
 import pytest
 
 from kvmnetcheck.facts.model import STP_KERNEL, STP_OFF, STP_USER
-from kvmnetcheck.facts.sysfs_bridge import parse_bridge
+from kvmnetcheck.facts.parsers.sysfs_bridge import parse_bridge
 
 # virbr0 right after `virsh net-start default` on Debian 12 (libvirt 9.0): kernel STP,
 # forward_delay 200 ticks = 2 s (libvirt's delay='0' clamped up by the kernel), root bridge.

@@ -1,7 +1,7 @@
 """tc filters on a bridge: a csum action that fixes UDP checksums (nftables backend)."""
 import pytest
 
-from kvmnetcheck.facts.tc import parse_filters
+from kvmnetcheck.facts.parsers.tc import parse_filters
 
 # `tc filter show dev virbr0 parent 1:` with a u32 filter for DHCP replies (UDP to port 68)
 # that recomputes the IP and UDP checksums, the way libvirt's nftables backend fixes them.

@@ -7,8 +7,8 @@ import pytest
 
 from test_bridge_config import alias_bomb
 from test_host_facts import DOM_XML, NET_XML, NONCE, collector
-from kvmnetcheck.catalog import Finding
-from kvmnetcheck.facts.derived import qemu_of
+from kvmnetcheck.catalog import Finding, running
+from kvmnetcheck.facts.conclusions.libvirt import qemu_of
 from kvmnetcheck.facts.host import build_host_facts
 from kvmnetcheck.facts.model import Unreadable
 from kvmnetcheck.raw import RawLibvirt, RawNetwork
@@ -42,9 +42,12 @@ def facts(*sections, nets=(NET_XML,), dom=DOM_LIVE):
 
 
 def outcome(check, *args):
-    """What a check made of the facts: "passed", "skipped: ...", or the Finding or Unreadable it raised."""
+    """What a check made of the facts, run as a run runs it (inside catalog.running): "passed", "skipped: ...",
+    or the Finding or Unreadable it raised."""
+    (check_id,) = [m.args[0] for m in check.pytestmark if m.name == "check"]
     try:
-        check(*args)
+        with running(check_id):
+            check(*args)
     except pytest.skip.Exception as e:
         return f"skipped: {e}"
     except (Finding, Unreadable) as e:

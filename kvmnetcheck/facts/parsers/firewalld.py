@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from .model import Firewalld, FirewalldPolicy, FirewalldZone
+from ..model import Firewalld, FirewalldPolicy, FirewalldZone
+from .gathered import Gathered
 
 _ZONE_HEAD = re.compile(r"^(\S+)(?:\s+\(([^)]*)\))?\s*$")
 
@@ -140,3 +141,17 @@ def build_firewalld(installed: bool, state_text: Optional[str], version_text: Op
     return Firewalld(installed=True, running=True, version=(version_text or "").strip() or None,
                      zones=parse_zones(zones_text), policies=parse_policies(policies_text) if read else (),
                      policies_read=read, default_zone=default[0] if default[0] and " " not in default[0] else None)
+
+
+def read_firewalld(g: Gathered) -> Firewalld:
+    """The `firewalld_*` sections."""
+    return build_firewalld(
+        installed="firewall-cmd" in g.commands,
+        state_text=g.text("firewalld_state"),
+        version_text=g.text("firewalld_version"),
+        zones_text=g.text("firewalld_zones"),
+        zones_rc=g.rc("firewalld_zones"),
+        policies_text=g.text("firewalld_policies"),
+        policies_rc=g.rc("firewalld_policies"),
+        default_zone_text=g.text("firewalld_default_zone") if g.rc("firewalld_default_zone") == 0 else None,
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .model import TcFilters
+from ..model import TcFilters
 
 _CSUM = re.compile(r"\bcsum\s*\(([^)]*)\)")
 

@@ -13,8 +13,11 @@ cannot find a device's ROM refuses to start the guest ("failed to find romfile")
 """
 from __future__ import annotations
 
+from typing import Optional
+
+from ..model import QemuFirmware
+from .gathered import Gathered
 from .keyvalue import parse_key_values
-from .model import QemuFirmware
 
 # libvirt's <model type=...> -> the ROM QEMU 7.2 gives that device by default
 DEFAULT_ROMS = {
@@ -30,3 +33,10 @@ DEFAULT_MODEL = "rtl8139"
 def parse_firmware(emulator: str, text: str) -> QemuFirmware:
     kv = parse_key_values(text or "")
     return QemuFirmware(emulator=emulator, dirs=tuple(kv.get("dir", [])), roms=frozenset(kv.get("rom", [])))
+
+
+def read_qemu_firmware(g: Gathered) -> Optional[tuple[QemuFirmware, ...]]:
+    """Each emulator's `qemu_firmware` section; None for facts of a collector before format 3."""
+    if not g.gathered_since(3):
+        return None
+    return tuple(parse_firmware(s.arg, s.text) for s in g.all("qemu_firmware"))

@@ -25,10 +25,11 @@ import json
 import re
 from typing import Any, Optional
 
-from .model import (
+from ..model import (
     OVS_GUEST_TAP, OVS_STP_DEFAULT_FORWARD_DELAY_S, OVS_STP_DEFAULT_HELLO_TIME_MS, OVS_STP_DEFAULT_MAX_AGE_S, Ovs,
     OvsBridge, OvsInterface, OvsPort,
 )
+from .gathered import Gathered
 
 BRIDGE_COLUMNS = ("name", "stp_enable", "rstp_enable", "other_config", "ports")
 PORT_COLUMNS = ("_uuid", "name", "interfaces", "status", "rstp_status")
@@ -256,3 +257,13 @@ def _bridge(row: dict[str, Any], ports: Optional[dict[str, dict[str, Any]]],
                      ports=tuple(sorted(found, key=lambda p: p.name)), stp_hello_time_ms=ht,
                      error="; ".join(problems) or None,
                      stp_root=None if not (own and root) else ("self" if own == root else root))
+
+
+def read_ovs(g: Gathered) -> Ovs:
+    """The `ovs_bridges`, `ovs_ports` and `ovs_interfaces` sections."""
+    if not g.gathered_since(3):
+        return Ovs(installed="ovs-vsctl" in g.commands, running=None,
+                   error="gathered by an older version, which did not read Open vSwitch")
+    b, p, i = g.one("ovs_bridges"), g.one("ovs_ports"), g.one("ovs_interfaces")
+    return build_ovs("ovs-vsctl" in g.commands, b and b.text, p and p.text, i and i.text, b and b.rc, p and p.rc,
+                     i and i.rc)

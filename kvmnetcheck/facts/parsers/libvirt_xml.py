@@ -15,7 +15,7 @@ from typing import Optional
 
 from lxml import etree
 
-from .model import DhcpConfig, Guest, GuestNic, NetworkDefinition, NetworkIp
+from ..model import DhcpConfig, Guest, GuestNic, NetworkDefinition, NetworkIp
 
 MAX_XML_BYTES = 4 * 1024 * 1024
 LIBOSINFO_NS = "http://libosinfo.org/xmlns/libvirt/domain/1.0"

@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from ..raw import RawLibvirt, RawNetwork
+from ...raw import RawLibvirt, RawNetwork
+from ..model import Guest, LibvirtNetwork, LibvirtView
 from . import libvirt_xml
+from .gathered import Gathered
 from .keyvalue import parse_key_values
-from .model import Guest, LibvirtNetwork, LibvirtView
 from .sections import Section
 
 
@@ -35,6 +36,14 @@ def libvirt_view(by_kind: dict[str, list[Section]], raw_libvirt: Optional[RawLib
             raw.error = why_not
             raw.uri = raw_libvirt.uri if raw_libvirt is not None else raw.uri
     return build_libvirt_view(raw, problems, (why_not,), fallback=why_not)
+
+
+def read_libvirt(g: Gathered) -> LibvirtView:
+    """The view, from the connection's answer or the `virsh_*` and `libvirt_*` state file sections."""
+    for kind in ("libvirt_net_status", "libvirt_net_config", "libvirt_dom_status", "libvirt_dom_config"):
+        for s in g.all(kind):
+            g.readable(s)  # a state file refused to the checking user is named by host-reachable
+    return libvirt_view(g.by_kind, g.raw_libvirt, g.problems)
 
 
 _DOMAIN_TAG = re.compile(r"<domain\b[^>]*>")

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from .model import PortVlans
+from ..model import PortVlans
+from .gathered import Gathered
 
 
 def parse_bridge_vlans(text: str) -> Optional[tuple[PortVlans, ...]]:
@@ -42,3 +43,15 @@ def parse_bridge_vlans(text: str) -> Optional[tuple[PortVlans, ...]]:
                     untagged.append(vid)
         out.append(PortVlans(entry["ifname"], tuple(vids), pvid, tuple(untagged)))
     return tuple(out)
+
+
+def read_port_vlans(g: Gathered) -> tuple[Optional[tuple[PortVlans, ...]], Optional[str]]:
+    """(each port's VLANs, why they could not be read) from the `bridge_vlans` section; (None, None) when the
+    host has no VLAN-filtering bridge (the collector then prints no such section)."""
+    s = g.one("bridge_vlans")
+    if not g.gathered_since(3):
+        return None, "gathered by an older version, which did not read VLANs"
+    if s is None:
+        return None, None
+    vlans = parse_bridge_vlans(s.text) if s.ok else None
+    return vlans, None if vlans is not None else "`bridge -j vlan show` failed: " + " ".join(s.text.split())[-200:]

@@ -17,11 +17,14 @@ Timers are in USER_HZ ticks (getconf CLK_TCK): forward_delay 1500 at 100 Hz is 1
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Optional
 
+from ..model import Bridge, BridgePort, TcFilters
+from .gathered import Gathered
 from .keyvalue import first, parse_key_values, to_int
-from .model import Bridge, BridgePort
+from .tc import parse_filters
 
 _BRIDGE_ID = re.compile(r"^[0-9a-fA-F]{4}\.[0-9a-fA-F]{12}$")
 _PORT = re.compile(r"^port=(\S+) state=(\S*)$")
@@ -85,3 +88,22 @@ def parse_bridge(name: str, text: str, clk_tck: Optional[int]) -> Bridge:
 def _flag(value) -> Optional[bool]:
     v = to_int(value)
     return None if v is None else v != 0
+
+
+def read_bridges(g: Gathered) -> tuple[tuple[Bridge, ...], tuple[TcFilters, ...], Optional[str]]:
+    """(bridges, each one's tc filters, why the list may lack some) from the `bridge` and `tc_filter` sections."""
+    bridges, tcs = [], []
+    for s in g.all("bridge"):
+        b = parse_bridge(s.arg, s.text, g.clk_tck)
+        if s.rc is None:
+            b = dataclasses.replace(b, ports=None, ports_error="the collector's output was cut short inside "
+                                                                 f"bridge {s.arg}'s section")
+        elif not b.ports and not g.gathered_since(5):
+            # collectors before 5 printed no port alike for a bridge without ports and for a port list that
+            # could not be listed
+            b = dataclasses.replace(b, ports=None, ports_error="gathered by an older version, which did not say "
+                                                               "whether the port list could be read")
+        bridges.append(dataclasses.replace(b, waits_without_stp=True) if g.waits_without_stp else b)
+        texts = [f.text for f in g.all("tc_filter") if f.arg.split(" ", 1)[0] == s.arg and f.ok]
+        tcs.append(parse_filters(s.arg, texts))
+    return tuple(bridges), tuple(tcs), g.cut_before("bridge")

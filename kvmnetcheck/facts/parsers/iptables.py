@@ -17,7 +17,8 @@ import re
 import shlex
 from typing import Optional
 
-from .model import Iptables, IptablesRule
+from ..model import Iptables, IptablesRule
+from .gathered import Gathered
 
 _VERSION = re.compile(r"iptables v(\d{1,6}(?:\.\d{1,6}){0,5})(?!\d)(?:\s+\((\w+)\))?")
 
@@ -131,4 +132,17 @@ def build_iptables(installed: bool, version_text: Optional[str], help_text: Opti
         rules=rules,
         rules_error=rules_error,
         policies=policies,
+    )
+
+
+def read_iptables(g: Gathered) -> Iptables:
+    """The `iptables_version`, `iptables_checksum_help`, `iptables_save` and `iptables_legacy_save` sections."""
+    legacy = g.one("iptables_legacy_save")
+    return build_iptables(
+        installed="iptables" in g.commands,
+        version_text=g.text("iptables_version"),
+        help_text=g.text("iptables_checksum_help"),
+        save_text=g.text("iptables_save"),
+        save_rc=g.rc("iptables_save"),
+        legacy_text=legacy.text if legacy is not None and legacy.ok else None,
     )

@@ -7,16 +7,18 @@
 `ss` prints the device a socket is bound to (SO_BINDTODEVICE) after `%`, which /proc/net/udp does
 not show (iproute2 misc/ss.c, from 3.14); the process list needs root. libvirt's dnsmasq writes
 /run/libvirt/network/NETWORK.pid and libvirt_leaseshelper /var/lib/libvirt/dnsmasq/BRIDGE.status,
-a JSON list of leases with expiry-time (libvirt src/network/leaseshelper.c, src/util/virlease.c).
+a JSON list of leases with expiry-time (libvirt src/network/leaseshelper.c, src/util/virlease.c). The
+collector reads what each network's dnsmasq config (/var/lib/libvirt/dnsmasq/NETWORK.conf) says of booting.
 """
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from typing import Optional
 
-from .model import Lease, UdpSocket
+from ..model import BootFile, DhcpServers, Lease, UdpSocket
+from .gathered import Gathered
+from .keyvalue import first, parse_key_values
 
 _ADDR = re.compile(r"^(?P<addr>\[[^\]]*\]|[^\s%]*?)(?:%(?P<dev>[^:\s\]]+))?:(?P<port>\d+)$")
 _USER = re.compile(r'\("((?:[^"\\]|\\.)*)",pid=(\d+),fd=\d+\)')
@@ -84,48 +86,48 @@ def parse_leases(text: str) -> Optional[tuple[Lease, ...]]:
     return tuple(out)
 
 
-def range_size(start: str, end: str) -> Optional[int]:
-    """Addresses in a DHCP range, inclusive (libvirt virSocketAddrGetRange); None if not a range."""
-    try:
-        a, b = ipaddress.ip_address(start), ipaddress.ip_address(end)
-    except ValueError:
-        return None
-    if a.version != b.version or int(b) < int(a):
-        return None
-    return int(b) - int(a) + 1
+def parse_dnsmasq_boot(network: str, text: str) -> BootFile:
+    """The collector's reading of a network's dnsmasq config: `tftp_root=`, `boot=` (dhcp-boot) and `exists=1`
+    when the boot file is in the TFTP root."""
+    kv = parse_key_values(text)
+    exists = first(kv, "exists")
+    return BootFile(network=network, tftp_root=first(kv, "tftp_root") or None, boot=first(kv, "boot") or None,
+                    exists=None if exists is None else exists == "1")
 
 
-def in_range(ip: str, start: str, end: str) -> bool:
-    try:
-        x, a, b = ipaddress.ip_address(ip), ipaddress.ip_address(start), ipaddress.ip_address(end)
-    except ValueError:
-        return False
-    return x.version == a.version == b.version and int(a) <= int(x) <= int(b)
-
-
-def suggest_end(start: str, end: str, address: Optional[str], prefix: Optional[str],
-                others: list[tuple[str, str]]) -> Optional[str]:
-    """How far the range start-end can grow inside its subnet: the last address before the subnet's
-    broadcast address, the network's own address or another range; None when it cannot grow."""
-    try:
-        iface = ipaddress.ip_interface(f"{address}/{prefix}")
-        a, b = ipaddress.ip_address(start), ipaddress.ip_address(end)
-    except ValueError:
-        return None
-    net = iface.network
-    if a not in net or b not in net:
-        return None
-    limit = int(net.broadcast_address) - 1 if net.version == 4 else int(net.broadcast_address)
-    stops = [int(iface.ip)] + [int(ipaddress.ip_address(s)) for s, _ in others if _is_addr(s)]
-    for stop in stops:
-        if int(b) < stop <= limit:
-            limit = stop - 1
-    return str(ipaddress.ip_address(limit)) if limit > int(b) else None
-
-
-def _is_addr(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return False
+def read_dhcp_servers(g: Gathered) -> DhcpServers:
+    """The `udp_servers` and `packet_sockets` sections, and libvirt's dnsmasq pid, lease and config files."""
+    if not g.gathered_since(3):
+        return DhcpServers(gathered=False, error="the facts were gathered by an older version, "
+                                                 "which did not read DHCP servers")
+    ss = g.one("udp_servers")
+    sockets = parse_ss(ss.text) if ss is not None and ss.ok else None
+    error = None
+    if ss is None:
+        error = "ss (iproute2) is not installed" if "ss" not in g.commands else "ss was not run"
+    elif not ss.ok:
+        error = "ss failed: " + " ".join(ss.text.split())[-200:]
+    pids, leases, unreadable = [], [], []
+    for s in g.all("libvirt_dnsmasq_pid"):
+        name = s.arg.rsplit("/", 1)[-1].removesuffix(".pid")
+        pids.append((name, parse_pid_file(s.text) if g.readable(s) else None))
+        if not g.readable(s):
+            unreadable.append(s.arg)
+    for s in g.all("dnsmasq_leases"):
+        bridge = s.arg.rsplit("/", 1)[-1].removesuffix(".status")
+        leases.append((bridge, parse_leases(s.text) if g.readable(s) else None))
+        if not g.readable(s):
+            unreadable.append(s.arg)
+    files_error = next(filter(None, (g.cut_before(k) for k in ("libvirt_dnsmasq_pid", "dnsmasq_leases",
+                                                               "dnsmasq_boot"))), None)
+    boots = []
+    for s in g.all("dnsmasq_boot"):
+        if not g.readable(s):
+            unreadable.append(s.arg)
+            continue
+        boots.append(parse_dnsmasq_boot(s.arg.rsplit("/", 1)[-1].removesuffix(".conf"), s.text))
+    packets = g.one("packet_sockets")
+    lpf = parse_packet_sockets(packets.text) if packets is not None and packets.ok else ()
+    return DhcpServers(sockets=sockets, error=error, packet_ifaces=lpf, dnsmasq_pids=tuple(pids),
+                       leases=tuple(leases), unreadable=tuple(unreadable), boot_files=tuple(boots),
+                       files_error=files_error)
