@@ -1,7 +1,6 @@
 """Make a large --facts directory from a small one: each saved host cloned under new names."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 

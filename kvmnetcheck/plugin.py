@@ -21,7 +21,6 @@ from .gate import DEFAULT_MAX_PORT_BLOCK_S
 from .run import KvmRun
 from .speedups import Speedups
 
-
 RUN_PLUGIN = "kvm-netcheck-run"  # the name the run object is registered under
 
 

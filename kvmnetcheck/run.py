@@ -31,8 +31,8 @@ from .hosts import Hosts
 from .items import Items
 from .objects import LIMITS
 from .publishing import Reports
-from .views import Views
 from .report.results import Result
+from .views import Views
 
 _RESULTS = "kvm_results"  # a check item's call report: its Results (report attribute)
 

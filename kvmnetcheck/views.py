@@ -7,7 +7,8 @@ from . import pytest_adapter
 from .catalog import CHECKS
 from .gate import Gate
 from .hosts import Hosts
-from .report import fleet, guests, html as html_report, terminal
+from .report import fleet, guests, terminal
+from .report import html as html_report
 from .report.results import Result
 
 

@@ -247,7 +247,7 @@ class Lab:
             if hname == name:
                 kill_holder(pid, root=self.root, name=name)
         with self._lock:
-            self._links = [l for l in self._links if name not in (l["host1"], l["host2"])]
+            self._links = [ln for ln in self._links if name not in (ln["host1"], ln["host2"])]
             self._write_configs()
         hdir = os.path.join(self.root, name)
         if os.path.isdir(hdir):
@@ -292,7 +292,7 @@ class Lab:
 
     @property
     def links(self) -> List[dict]:
-        return [dict(l) for l in self._links]
+        return [dict(ln) for ln in self._links]
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -346,8 +346,8 @@ class Lab:
             if pidfd is None:
                 continue
             lab._hosts[name] = LabHost(lab, name, pid, libvirt=info.get("libvirt", False), pidfd=pidfd)
-        lab._links = [l for l in state.get("links", [])
-                      if l["host1"] in lab._hosts and l["host2"] in lab._hosts]
+        lab._links = [ln for ln in state.get("links", [])
+                      if ln["host1"] in lab._hosts and ln["host2"] in lab._hosts]
         lab._link_seq = state.get("link_seq", 0)
         lab._write_configs()
         lab._save_state()
@@ -452,7 +452,7 @@ def _read(path: str) -> str:
 
 def _copy_dir_skeleton(src: str, dst: str) -> None:
     """Recreate the directory tree of ``src`` (dirs only, same mode/owner) at ``dst``."""
-    for dirpath, dirnames, _ in os.walk(src):
+    for dirpath, _, _ in os.walk(src):
         rel = os.path.relpath(dirpath, src)
         target = os.path.normpath(os.path.join(dst, rel))
         os.makedirs(target, exist_ok=True)

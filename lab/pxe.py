@@ -69,7 +69,7 @@ class PxeOutcome:
 def network_bridge(host: LabHost, network_name: str) -> str:
     """Bridge name of an *active* libvirt network in ``host``."""
     info = host.virsh(["net-info", network_name]).stdout
-    if not any(l.split() == ["Active:", "yes"] for l in info.splitlines()):
+    if not any(ln.split() == ["Active:", "yes"] for ln in info.splitlines()):
         raise LabError("network %s is not active in %s" % (network_name, host.name), stdout=info)
     xml = host.virsh(["net-dumpxml", network_name]).stdout
     br = ET.fromstring(xml).find("bridge")
@@ -87,7 +87,7 @@ def _leased(host: LabHost, bridge: str, mac: str) -> bool:
         leases = json.loads(text)
     except ValueError:
         return False
-    return any(l.get("mac-address", "").lower() == mac for l in leases)
+    return any(ln.get("mac-address", "").lower() == mac for ln in leases)
 
 
 def pxe_boot(host: LabHost, network_name: str, guest_name: str = "pxe1",

@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 
 import pytest
-
 from support import SuiteRun, html_report_data, run_suite
 
 LIB = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios", "lib.sh")).read()
@@ -82,7 +81,7 @@ def _extra_ssh_config(lab, path: str, tmp: str) -> None:
         other = " ".join(f.read().split()[:2])
     with open(os.path.join(tmp, "changed_known_hosts"), "w") as f:
         f.write(f"acc {other}\n")
-    common = f"""  User root
+    common = """  User root
   IdentitiesOnly yes
   GlobalKnownHostsFile /dev/null
   StrictHostKeyChecking yes

@@ -15,7 +15,6 @@ import shutil
 import sys
 
 import pytest
-
 from support import REPO, run_suite
 
 VENV_BIN = os.path.dirname(sys.executable)

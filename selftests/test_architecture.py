@@ -9,6 +9,7 @@ import os
 import re
 
 from support import REPO
+
 from kvmnetcheck.facts.model import HostFacts
 from kvmnetcheck.facts.sources import LEGACY_KINDS, LISTED_BEFORE, SOURCES
 

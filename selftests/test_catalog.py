@@ -13,10 +13,9 @@ import os
 import re
 
 import pytest
-
 from support import REPO
-from kvmnetcheck.catalog import CHECKS, PHASES, SEVERITIES, placeholders, remedy, running
-from kvmnetcheck.catalog import docs
+
+from kvmnetcheck.catalog import CHECKS, PHASES, SEVERITIES, docs, placeholders, remedy, running
 
 KEBAB = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
 SCENARIOS = os.path.join(REPO, "selftests", "scenarios")

@@ -6,9 +6,9 @@ import json
 import os
 
 import pytest
-
-from support import html_report_data, run_suite
 from gate_lab import shared_gate_lab
+from support import html_report_data, run_suite
+
 from kvmnetcheck.facts.model import HostFacts
 from kvmnetcheck.report.drift import BaselineError, compare, load_baseline
 from kvmnetcheck.report.results import Result

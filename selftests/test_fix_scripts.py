@@ -8,11 +8,11 @@ import re
 import subprocess
 
 import pytest
-
 from gate_lab import shared_gate_lab
-from kvmnetcheck.report.stream import HostDigest
+
 from kvmnetcheck.report.fixscripts import host_script, write_fix_scripts
 from kvmnetcheck.report.results import Result
+from kvmnetcheck.report.stream import HostDigest
 
 STEP = re.compile(r"^# (?:--- \d+\. \[\w+\] ([a-z-]+) (\S+)|\[\w+\] ([a-z-]+) (\S+): fixed by the same commands .*)$",
                   re.MULTILINE)

@@ -13,11 +13,10 @@ import subprocess
 import sys
 
 import pytest
-
 from support import REPO, html_report_data, run_suite
 
 sys.path.insert(0, os.path.join(REPO, "bench"))
-from fleetlab import build_fleet  # noqa: E402
+from fleetlab import build_fleet
 
 LIVE = ["fl-a", "fl-b", "fl-c"]
 GUESTS = 20

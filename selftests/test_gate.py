@@ -8,9 +8,8 @@ import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
-
-from support import html_report_data, run_suite
 from gate_lab import shared_gate_lab
+from support import html_report_data, run_suite
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import os
 import re
 
 import pytest
-
 from support import REPO, run_suite
 
 LIB = open(os.path.join(REPO, "selftests", "scenarios", "lib.sh")).read()

@@ -12,17 +12,16 @@ import json
 import os
 import shlex
 import socket
-import subprocess
 import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 import pytest
-
 from stubrun import assert_fix_scripts_run_only_their_steps
-from kvmnetcheck.text import one_line, unsafe
 from support import REPO, SNAPSHOT, html_report_data, run_suite, settled_snapshot, snapshot, wait_sessions_closed
+
+from kvmnetcheck.text import one_line, unsafe
 
 LIB = open(os.path.join(REPO, "selftests", "scenarios", "lib.sh")).read()
 COLLECTOR_MAX = 262144  # collector.sh: MAX, the most one section may hold
@@ -405,7 +404,7 @@ def test_html_report_shows_names_only_escaped(hostile):
     the hostile names escaped, never as markup."""
     data = html_report_data(hostile.run.html_path)
     fragments = []
-    for test_id, reps in data["tests"].items():
+    for reps in data["tests"].values():
         for rep in reps:
             fragments += rep.get("resultsTableRow", [])
             fragments += [e["content"] for e in rep.get("extras", []) if e.get("format_type") == "html"]

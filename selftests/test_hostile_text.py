@@ -11,9 +11,9 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-
 from stubrun import expected_commands, run_script
 from support import REPO, run_suite
+
 from kvmnetcheck.raw import RawHost, RawLibvirt, save
 from kvmnetcheck.report.fixscripts import stays_on_its_lines
 

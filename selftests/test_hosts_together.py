@@ -5,7 +5,6 @@ import os
 import time
 
 import pytest
-
 from support import REPO, run_suite, settled_snapshot, snapshot, wait_sessions_closed
 
 LIB = open(os.path.join(REPO, "selftests", "scenarios", "lib.sh")).read()

@@ -8,7 +8,6 @@ import subprocess
 import tempfile
 
 import pytest
-
 from gate_lab import HOSTS, shared_gate_lab
 
 CHROMIUM = shutil.which("chromium")

@@ -19,8 +19,8 @@ from typing import Optional
 
 import pytest
 
-from kvmnetcheck.facts.parsers.bridge_config import Context, parse_config_file
 from kvmnetcheck.facts.model import NetStack
+from kvmnetcheck.facts.parsers.bridge_config import Context, parse_config_file
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 

@@ -17,7 +17,6 @@ import sys
 import time
 
 import pytest
-
 from support import REPO
 
 LIB = open(os.path.join(REPO, "selftests", "scenarios", "lib.sh")).read()

@@ -11,7 +11,6 @@ import sys
 import zipfile
 
 import pytest
-
 from support import REPO, run_suite
 
 try:

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
-
 from stubrun import assert_fix_scripts_run_only_their_steps
 from support import html_report_data, run_suite
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from support import REPO, run_suite
 
 LIB = open(os.path.join(REPO, "selftests", "scenarios", "lib.sh")).read()

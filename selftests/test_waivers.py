@@ -8,9 +8,9 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
-
-from support import html_report_data, run_suite
 from gate_lab import WAIVER_LINES, shared_gate_lab
+from support import html_report_data, run_suite
+
 from kvmnetcheck.policy import PolicyError, load_waivers
 
 

@@ -11,7 +11,6 @@ from kvmnetcheck.facts.conclusions.servers import sockets_serving
 from kvmnetcheck.facts.model import Unreadable
 from kvmnetcheck.facts.parsers.qemu_firmware import DEFAULT_MODEL, DEFAULT_ROMS
 
-
 OLD_MACHINE = re.compile(r"^pc-(?:i440fx-)?[01]\.\d+$|^pc-0\.")
 
 

@@ -12,7 +12,6 @@ from kvmnetcheck.facts.conclusions.libvirt import nic_attachment, qemu_of
 from kvmnetcheck.facts.conclusions.servers import sockets_serving
 from kvmnetcheck.facts.model import PORT_BLOCKING, PORT_STATES, STP_USER, Unreadable
 
-
 MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 
 

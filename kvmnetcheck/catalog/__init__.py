@@ -15,7 +15,18 @@ import pytest
 
 from . import bridges, checksum, dhcp_servers, guest_boot, guest_nics, host, networks, ovs
 from .base import (
-    GUIDE, PHASES, SEVERITIES, Check, Finding, Fix, Limits, Remedy, Step, placeholders, render_fix, xml_attr,
+    GUIDE,
+    PHASES,
+    SEVERITIES,
+    Check,
+    Finding,
+    Fix,
+    Limits,
+    Remedy,
+    Step,
+    placeholders,
+    render_fix,
+    xml_attr,
 )
 
 CHECKS: dict[str, Check] = {c.id: c for module in (host, networks, dhcp_servers, bridges, ovs, checksum, guest_nics, guest_boot) for c in module.CHECKS}

@@ -12,8 +12,19 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from .parsers import (
-    bridge_config, bridge_vlan, firewalld, iptables, libvirt_conf, libvirt_log, libvirt_view, meta, nft, ovs,
-    qemu_firmware, servers, sysfs_bridge,
+    bridge_config,
+    bridge_vlan,
+    firewalld,
+    iptables,
+    libvirt_conf,
+    libvirt_log,
+    libvirt_view,
+    meta,
+    nft,
+    ovs,
+    qemu_firmware,
+    servers,
+    sysfs_bridge,
 )
 from .parsers.gathered import Gathered
 from .parsers.sections import Section

@@ -11,7 +11,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from ..facts.model import HostFacts
 from .results import Result
 from .verdict import UNREACHABLE_CHECK
 

@@ -14,7 +14,6 @@ from typing import Optional
 
 from .. import text
 from ..catalog import CHECKS, PHASES
-from ..facts.model import HostFacts
 from .results import Result
 from .verdict import RANK, UNREACHABLE_CHECK
 
@@ -149,7 +148,7 @@ def host_script(host: str, hostname: Optional[str], results: list[Result], made_
             lack = f": this host has no {', '.join(missing)}; by other means:" if missing else ""
             out += ["", *_comment(f"# [{r.severity}] {r.check} {r.object}{lack}")] + _comment(r.message, "# ")
             out += _comment(r.remediation) + [ln for st in steps_of(r) for ln in _comment(st[1])]
-        for r, (phase, script, needs) in lacking:
+        for r, (_phase, script, needs) in lacking:
             missing = ", ".join(t for t in needs if commands is not None and t not in commands)
             why = (f"this host has no {missing}; by other means" if missing else
                    "a name in it cannot be scripted safely; by hand")

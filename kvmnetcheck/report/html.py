@@ -1,9 +1,8 @@
 """What the suite adds to pytest-html's report: columns, each finding's details, and the top of the page."""
 from __future__ import annotations
 
-from typing import Optional
-
 from pathlib import Path
+from typing import Optional
 
 from .. import text
 from ..catalog import Check

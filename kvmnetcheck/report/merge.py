@@ -167,7 +167,7 @@ def _verify_results(d: str, meta: dict[str, Any], spool: str) -> None:
     path = os.path.join(d, "shard.json")
     spans = sorted((s, e, h["host"]) for h in meta["hosts"] for s, e in h["spans"])
     end = 0
-    for s, e, host in spans:
+    for s, e, _host in spans:
         if s != end:
             raise MergeError(f"{path}: the spans {'overlap' if s < end else 'leave a gap'} at byte {min(s, end)}")
         end = e
@@ -239,7 +239,7 @@ def load_shards(dirs: list[str], fingerprint: Optional[dict[str, Any]] = None) -
                          + ("; " if missing and twice else "")
                          + (f"given twice: {', '.join(f'{k}/{n}' for k in twice)}" if twice else ""))
     policies = [m["policy"] for _, m, _, _ in metas]
-    for (d, m, _, _), p in zip(metas, policies):
+    for (d, _, _, _), p in zip(metas, policies):
         if p != policies[0]:
             raise MergeError(f"{d} was judged by another policy than {metas[0][0]}: {_diff(policies[0], p)}")
     if fingerprint is not None and fingerprint != policies[0]:

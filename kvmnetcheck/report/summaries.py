@@ -7,7 +7,6 @@ import time
 from typing import Optional
 
 from ..text import for_prometheus_label, one_line
-from .results import Result
 from .verdict import Verdict
 
 MD_ROWS = 200  # findings listed in the Markdown summary; the rest are counted

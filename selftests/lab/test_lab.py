@@ -296,8 +296,8 @@ def test_configs_and_reattach(lab):
     inv = Path(lab.inventory).read_text().splitlines()
     assert "[lab]" in inv
     for name in lab.hosts:
-        assert any(l.startswith(name + " ") and "ansible_host=%s" % name in l
-                   and "-F %s" % lab.ssh_config in l for l in inv)
+        assert any(ln.startswith(name + " ") and "ansible_host=%s" % name in ln
+                   and "-F %s" % lab.ssh_config in ln for ln in inv)
     again = Lab.load(lab.root)
     assert {n: h.pid for n, h in again.hosts.items()} == {n: h.pid for n, h in lab.hosts.items()}
     assert again.get("lab1").sh("hostname").stdout.strip() == "lab1"
@@ -333,7 +333,7 @@ def _leftovers(root, ns_ids):
                     in_ns.append(int(d))
             except OSError:
                 pass
-    mounts = [l for l in Path("/proc/self/mountinfo").read_text().splitlines() if root in l]
+    mounts = [ln for ln in Path("/proc/self/mountinfo").read_text().splitlines() if root in ln]
     return procs, in_ns, mounts
 
 

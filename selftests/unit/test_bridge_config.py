@@ -3,11 +3,23 @@ import time
 
 import pytest
 
-from kvmnetcheck.facts.parsers.bridge_config import (
-    KERNEL_DEFAULT_FD_S, MAX_YAML_NODES, NOT_READ, Context, ifup_style, netplan_bridges, netplan_global_renderer,
-    parse_config_file, parse_ifcfg, parse_ifupdown, parse_netdev, parse_netplan, parse_nmconnection, parse_shell_vars,
-)
 from kvmnetcheck.facts.model import NetStack
+from kvmnetcheck.facts.parsers.bridge_config import (
+    KERNEL_DEFAULT_FD_S,
+    MAX_YAML_NODES,
+    NOT_READ,
+    Context,
+    ifup_style,
+    netplan_bridges,
+    netplan_global_renderer,
+    parse_config_file,
+    parse_ifcfg,
+    parse_ifupdown,
+    parse_netdev,
+    parse_netplan,
+    parse_nmconnection,
+    parse_shell_vars,
+)
 
 # ------------------------------------------------------------------ ifcfg (RHEL/CentOS/Fedora)
 

@@ -7,10 +7,15 @@ shape iproute2's bridge/vlan.c prints it (print_vlan_flags: "PVID", "Egress Unta
 import pytest
 
 from kvmnetcheck.catalog import Finding, running
-from kvmnetcheck.facts.parsers.bridge_vlan import parse_bridge_vlans
 from kvmnetcheck.facts.model import (
-    Bridge, BridgePort, Guest, GuestNic, HostFacts, LibvirtView,
+    Bridge,
+    BridgePort,
+    Guest,
+    GuestNic,
+    HostFacts,
+    LibvirtView,
 )
+from kvmnetcheck.facts.parsers.bridge_vlan import parse_bridge_vlans
 
 # br0 filters by VLAN; eth0 (the uplink) carries 10 untagged and 20-30 tagged; vnet0 is the guest's tap
 SHOW = ('[{"ifname":"br0","vlans":[{"vlan":1,"flags":["PVID","Egress Untagged"]}]},'

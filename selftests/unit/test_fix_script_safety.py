@@ -17,14 +17,14 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from stubrun import expected_commands, run_script  # noqa: E402
+from stubrun import expected_commands, run_script
 
-from kvmnetcheck.catalog import CHECKS, placeholders, remedy, running  # noqa: E402
-from kvmnetcheck.catalog.fixtext import nm_selector  # noqa: E402
-from kvmnetcheck.report.fixscripts import file_name, host_script, stays_on_its_lines, write_fix_scripts  # noqa: E402
-from kvmnetcheck.report.results import Result  # noqa: E402
-from kvmnetcheck.report.stream import HostDigest  # noqa: E402
-from kvmnetcheck.text import unsafe  # noqa: E402
+from kvmnetcheck.catalog import CHECKS, placeholders, remedy, running
+from kvmnetcheck.catalog.fixtext import nm_selector
+from kvmnetcheck.report.fixscripts import file_name, host_script, stays_on_its_lines, write_fix_scripts
+from kvmnetcheck.report.results import Result
+from kvmnetcheck.report.stream import HostDigest
+from kvmnetcheck.text import unsafe
 
 # placeholders whose values the suite makes itself (raw fragments, keywords, constants)
 MADE = {"conn_by": "uuid", "chain": "LIBVIRT_PRT", "daemon": "libvirtd", "family": "inet", "version": "1.4.7",

@@ -15,9 +15,6 @@ import os
 import re
 import time
 
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
-
 import test_bridge_config as S_CFG
 import test_firewalld as S_FW
 import test_host_facts as S_HOST
@@ -27,23 +24,41 @@ import test_netfilter as S_NF
 import test_sections as S_SEC
 import test_sysfs_bridge as S_BR
 import test_tc as S_TC
-from kvmnetcheck.raw import RawLibvirt, RawNetwork
-from kvmnetcheck.facts.parsers.bridge_config import (
-    MAX_YAML_NODES, parse_ifcfg, parse_ifupdown, parse_netdev, parse_netplan, parse_nmconnection,
-)
-from kvmnetcheck.facts.parsers.firewalld import parse_zones
-from kvmnetcheck.facts.host import build_host_facts
-from kvmnetcheck.facts.parsers.iptables import build_iptables, parse_checksum_help, parse_save, parse_version
-from kvmnetcheck.facts.parsers.libvirt_xml import XmlError, parse_domain, parse_network
-from kvmnetcheck.facts.model import Iptables
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
 from kvmnetcheck.facts.conclusions.firewall import firewall_backend, zone_allows
 from kvmnetcheck.facts.conclusions.netfilter import ForwardVerdict, bridged_dhcp_verdict
+from kvmnetcheck.facts.host import build_host_facts
 from kvmnetcheck.facts.model import (
-    MAX_FORWARD_DELAY_S, MIN_FORWARD_DELAY_S, Bridge, BridgeConfig, BridgePort, FirewalldZone, Guest, GuestNic,
-    HostFacts, IptablesRule, NetworkDefinition, TcFilters,
+    MAX_FORWARD_DELAY_S,
+    MIN_FORWARD_DELAY_S,
+    Bridge,
+    BridgeConfig,
+    BridgePort,
+    FirewalldZone,
+    Guest,
+    GuestNic,
+    HostFacts,
+    Iptables,
+    IptablesRule,
+    NetworkDefinition,
+    TcFilters,
 )
+from kvmnetcheck.facts.parsers.bridge_config import (
+    MAX_YAML_NODES,
+    parse_ifcfg,
+    parse_ifupdown,
+    parse_netdev,
+    parse_netplan,
+    parse_nmconnection,
+)
+from kvmnetcheck.facts.parsers.firewalld import parse_zones
+from kvmnetcheck.facts.parsers.iptables import build_iptables, parse_checksum_help, parse_save, parse_version
+from kvmnetcheck.facts.parsers.libvirt_xml import XmlError, parse_domain, parse_network
 from kvmnetcheck.facts.parsers.sections import Section, split_sections
 from kvmnetcheck.facts.parsers.tc import parse_filters
+from kvmnetcheck.raw import RawLibvirt, RawNetwork
 
 EXAMPLES = int(os.environ.get("KVMNETCHECK_FUZZ_EXAMPLES", "200"))
 RANDOM = os.environ.get("KVMNETCHECK_FUZZ_RANDOM") == "1"

@@ -3,10 +3,10 @@ its dnsmasq configs assert), a guest's network-boot NICs and fallback, QEMU's fi
 import pytest
 
 from kvmnetcheck.facts.conclusions.boot import after_network_boot, network_boot, pxe_nics
-from kvmnetcheck.facts.parsers.libvirt_xml import parse_domain, parse_network
-from kvmnetcheck.facts.model import BootFile
-from kvmnetcheck.facts.parsers.qemu_firmware import parse_firmware
 from kvmnetcheck.facts.conclusions.servers import range_size
+from kvmnetcheck.facts.model import BootFile
+from kvmnetcheck.facts.parsers.libvirt_xml import parse_domain, parse_network
+from kvmnetcheck.facts.parsers.qemu_firmware import parse_firmware
 
 # libvirt tests/networkxml2confdata/netboot-network.xml; its .conf: enable-tftp, tftp-root=/var/lib/tftproot,
 # dhcp-boot=pxeboot.img, dhcp-lease-max=253

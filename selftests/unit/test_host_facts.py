@@ -4,12 +4,12 @@ import os
 
 import pytest
 
-from kvmnetcheck.raw import RawLibvirt, RawNetwork
-from kvmnetcheck.facts.parsers import bridge_config
 from kvmnetcheck.facts.conclusions.firewall import firewall_backend, zone_allows
 from kvmnetcheck.facts.conclusions.libvirt import qemu_of
 from kvmnetcheck.facts.host import build_host_facts
 from kvmnetcheck.facts.model import Unreadable
+from kvmnetcheck.facts.parsers import bridge_config
+from kvmnetcheck.raw import RawLibvirt, RawNetwork
 
 SAMPLE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples")
 

@@ -1,8 +1,8 @@
 """iptables: --version, `-j CHECKSUM -h` (filtered by the collector), iptables-save."""
 import pytest
 
-from kvmnetcheck.facts.parsers.iptables import build_iptables, parse_checksum_help, parse_save, parse_version
 from kvmnetcheck.facts.model import IptablesRule
+from kvmnetcheck.facts.parsers.iptables import build_iptables, parse_checksum_help, parse_save, parse_version
 
 # ------------------------------------------------------------------ samples
 

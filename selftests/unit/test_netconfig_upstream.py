@@ -15,10 +15,16 @@ ifupdown, ifupdown2) on the formats Debian packages, in lab hosts, against these
 """
 import pytest
 
-from kvmnetcheck.facts.parsers.bridge_config import (
-    Context, ifupdown2_stp_default, parse_ifcfg, parse_ifupdown, parse_netdev, parse_netplan, parse_nmconnection,
-)
 from kvmnetcheck.facts.model import NetStack
+from kvmnetcheck.facts.parsers.bridge_config import (
+    Context,
+    ifupdown2_stp_default,
+    parse_ifcfg,
+    parse_ifupdown,
+    parse_netdev,
+    parse_netplan,
+    parse_nmconnection,
+)
 from kvmnetcheck.facts.parsers.netstack import nm_reads_ifcfg, parse_netstack, program_boot
 
 NM = NetStack(known=True, systemd=True, installed=frozenset({"/usr/sbin/NetworkManager"}),

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from kvmnetcheck.facts.parsers.iptables import build_iptables
-from kvmnetcheck.facts.model import Iptables
 from kvmnetcheck.facts.conclusions.netfilter import ForwardVerdict, bridged_dhcp_verdict
+from kvmnetcheck.facts.model import Iptables
+from kvmnetcheck.facts.parsers.iptables import build_iptables
 
 # ------------------------------------------------------------------ samples: iptables-save
 

@@ -24,10 +24,10 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_fuzz import FUZZ, PIECES, inputs
 
 from kvmnetcheck.facts.model import Ovs, OvsBridge, OvsInterface, OvsPort
 from kvmnetcheck.facts.parsers.ovs import build_ovs
-from test_fuzz import FUZZ, PIECES, inputs
 
 # ---------------------------------------------------------------- samples (capture.sh, see above)
 

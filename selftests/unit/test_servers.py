@@ -4,8 +4,8 @@ The samples are what Debian 12's iproute2 6.1, dnsmasq 2.89 (started by libvirt 
 udhcpd and ISC dhcpd 4.4.3 printed in a lab host."""
 import pytest
 
-from kvmnetcheck.facts.model import DhcpServers
 from kvmnetcheck.facts.conclusions.servers import in_range, range_size, socket_serves, sockets_serving, suggest_end
+from kvmnetcheck.facts.model import DhcpServers
 from kvmnetcheck.facts.parsers.servers import parse_leases, parse_packet_sockets, parse_pid_file, parse_ss
 
 SS_TWO_ON_BRIDGE = """\

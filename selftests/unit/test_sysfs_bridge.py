@@ -176,7 +176,7 @@ def test_root_port_zero_but_other_root_id_is_not_root():
 
 
 def test_root_unknown_without_root_port():
-    text = "\n".join(l for l in VIRBR0.splitlines() if not l.startswith("root_port="))
+    text = "\n".join(ln for ln in VIRBR0.splitlines() if not ln.startswith("root_port="))
     br = parse_bridge("virbr0", text, 100)
     assert br.root_port is None
     assert br.is_stp_root is None

@@ -4,9 +4,9 @@ result that says what is missing, never the pass (or the confident failure) its 
 import time
 
 import pytest
-
 from test_bridge_config import alias_bomb
 from test_host_facts import DOM_XML, NET_XML, NONCE, collector
+
 from kvmnetcheck.catalog import Finding, running
 from kvmnetcheck.facts.conclusions.libvirt import qemu_of
 from kvmnetcheck.facts.host import build_host_facts
@@ -235,8 +235,8 @@ def test_nics_on_a_network_whose_xml_was_refused_are_unknown(refused, why):
 # ------------------------------------------------------------------ 6: the alias bomb, in a host's facts
 
 def test_netplan_alias_bomb_on_a_host_is_an_error_for_its_bridge():
-    from tests_host.test_bridges import test_bridge_config_keeps_new_ports_open
     from kvmnetcheck.catalog import Limits
+    from tests_host.test_bridges import test_bridge_config_keeps_new_ports_open
 
     started = time.monotonic()
     f = facts(META5, ("netconfig", "/etc/netplan/01-br.yaml", alias_bomb(8)), DONE)

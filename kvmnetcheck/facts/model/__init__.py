@@ -8,19 +8,45 @@ tuple) and, where it matters, the reason is kept beside it so a check can say wh
 One module per subject; every name is importable from here (`from kvmnetcheck.facts.model import Bridge`).
 """
 from .bridge import (
-    MAX_FORWARD_DELAY_S, MIN_FORWARD_DELAY_S, PORT_BLOCKING, PORT_STATES, STP_KERNEL, STP_OFF, STP_OFF_SHORTCUT_KERNEL,
-    STP_USER, Bridge, BridgeConfig, BridgePort, PortVlans, TcFilters,
+    MAX_FORWARD_DELAY_S,
+    MIN_FORWARD_DELAY_S,
+    PORT_BLOCKING,
+    PORT_STATES,
+    STP_KERNEL,
+    STP_OFF,
+    STP_OFF_SHORTCUT_KERNEL,
+    STP_USER,
+    Bridge,
+    BridgeConfig,
+    BridgePort,
+    PortVlans,
+    TcFilters,
 )
 from .firewall import Firewalld, FirewalldPolicy, FirewalldZone, Iptables, IptablesRule, NftLibvirt
 from .host import HostFacts, Unreadable, kernel_version
 from .libvirt import (
-    BRIDGE_CREATING_MODES, VIRTIO_MODELS, DhcpConfig, Guest, GuestNic, LibvirtNetwork, LibvirtView, NetworkDefinition,
-    NetworkIp, QemuFirmware,
+    BRIDGE_CREATING_MODES,
+    VIRTIO_MODELS,
+    DhcpConfig,
+    Guest,
+    GuestNic,
+    LibvirtNetwork,
+    LibvirtView,
+    NetworkDefinition,
+    NetworkIp,
+    QemuFirmware,
 )
 from .netstack import Boot, NetStack
 from .ovs import (
-    OVS_GUEST_TAP, OVS_RSTP_AUTO_EDGE_S, OVS_STP_DEFAULT_FORWARD_DELAY_S, OVS_STP_DEFAULT_HELLO_TIME_MS,
-    OVS_STP_DEFAULT_MAX_AGE_S, Ovs, OvsBridge, OvsInterface, OvsPort,
+    OVS_GUEST_TAP,
+    OVS_RSTP_AUTO_EDGE_S,
+    OVS_STP_DEFAULT_FORWARD_DELAY_S,
+    OVS_STP_DEFAULT_HELLO_TIME_MS,
+    OVS_STP_DEFAULT_MAX_AGE_S,
+    Ovs,
+    OvsBridge,
+    OvsInterface,
+    OvsPort,
 )
 from .processes import LibvirtQemu, Process, QemuProcess
 from .servers import BootFile, DhcpServers, Lease, UdpSocket

@@ -26,8 +26,14 @@ import re
 from typing import Any, Optional
 
 from ..model import (
-    OVS_GUEST_TAP, OVS_STP_DEFAULT_FORWARD_DELAY_S, OVS_STP_DEFAULT_HELLO_TIME_MS, OVS_STP_DEFAULT_MAX_AGE_S, Ovs,
-    OvsBridge, OvsInterface, OvsPort,
+    OVS_GUEST_TAP,
+    OVS_STP_DEFAULT_FORWARD_DELAY_S,
+    OVS_STP_DEFAULT_HELLO_TIME_MS,
+    OVS_STP_DEFAULT_MAX_AGE_S,
+    Ovs,
+    OvsBridge,
+    OvsInterface,
+    OvsPort,
 )
 from .gathered import Gathered
 

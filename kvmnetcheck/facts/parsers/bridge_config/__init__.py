@@ -30,8 +30,15 @@ from .common import KERNEL_DEFAULT_FD_S, NM_DEFAULT_FD_S, Context, as_context
 from .ifcfg import ifup_style, parse_ifcfg, parse_shell_vars
 from .ifupdown import ifupdown2_stp_default, parse_ifupdown
 from .netplan import (
-    MAX_YAML_DEPTH, MAX_YAML_NODES, NOT_READ, YamlRefused, compose_netplan, load_netplan, netplan_bridges,
-    netplan_global_renderer, parse_netplan,
+    MAX_YAML_DEPTH,
+    MAX_YAML_NODES,
+    NOT_READ,
+    YamlRefused,
+    compose_netplan,
+    load_netplan,
+    netplan_bridges,
+    netplan_global_renderer,
+    parse_netplan,
 )
 from .networkd import parse_netdev
 from .nmconnection import parse_nmconnection

@@ -26,6 +26,9 @@ class Context:
     ifupdown2_stp_default: Optional[bool] = None  # from ifupdown2's policy files
 
 
+NO_CONTEXT = Context()  # a file read on its own: nothing else of the host known
+
+
 def unquote(value) -> str:
     return str(value).strip().strip("'\"")
 

@@ -10,7 +10,15 @@ from typing import Optional
 from ...model import Boot, BridgeConfig
 from ..netstack import is_installed, nm_reads_ifcfg, program_boot
 from .common import (
-    KERNEL_DEFAULT_FD_S, NM_DEFAULT_FD_S, Context, as_context, boot_fields, lines_with, to_bool, to_float, whole,
+    KERNEL_DEFAULT_FD_S,
+    NM_DEFAULT_FD_S,
+    Context,
+    as_context,
+    boot_fields,
+    lines_with,
+    to_bool,
+    to_float,
+    whole,
 )
 
 

@@ -6,10 +6,10 @@ from typing import Optional
 
 from ...model import Boot, BridgeConfig
 from ..netstack import program_boot
-from .common import KERNEL_DEFAULT_FD_S, Context, boot_fields, to_bool, to_float, whole
+from .common import KERNEL_DEFAULT_FD_S, NO_CONTEXT, Context, boot_fields, to_bool, to_float, whole
 
 
-def parse_ifupdown(path: str, text: str, ctx: Context = Context()) -> list[BridgeConfig]:
+def parse_ifupdown(path: str, text: str, ctx: Context = NO_CONTEXT) -> list[BridgeConfig]:
     stanzas: dict[str, dict[str, str]] = {}
     stanza_lines: dict[str, list[str]] = {}
     auto: set[str] = set()

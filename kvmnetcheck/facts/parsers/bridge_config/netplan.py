@@ -9,7 +9,7 @@ import yaml
 
 from ...model import Boot, BridgeConfig, NetStack
 from ..netstack import is_installed, program_boot
-from .common import KERNEL_DEFAULT_FD_S, NM_DEFAULT_FD_S, Context, boot_fields, timespan, to_bool, whole
+from .common import KERNEL_DEFAULT_FD_S, NM_DEFAULT_FD_S, NO_CONTEXT, Context, boot_fields, timespan, to_bool, whole
 
 # netplan (libyaml, src/parse.c) follows aliases wherever they point; a few hundred bytes of nested
 # aliases then stand for billions of nodes, which reading the values (str() of them) would expand.
@@ -66,7 +66,7 @@ def load_netplan(text: str):
 def netplan_global_renderer(files: list[tuple[str, str]]) -> Optional[str]:
     """network.renderer of a set of netplan files: the last file (by name) that sets it wins."""
     renderer = None
-    for path, text in sorted(files, key=lambda f: os.path.basename(f[0])):
+    for _path, text in sorted(files, key=lambda f: os.path.basename(f[0])):
         try:
             doc = load_netplan(text)
         except Exception:  # a refused file is reported by parse_netplan
@@ -105,7 +105,7 @@ def _bridges_in(doc, global_renderer: Optional[str]) -> list[tuple[str, dict, st
     return out
 
 
-def parse_netplan(path: str, text: str, ctx: Context = Context()) -> list[BridgeConfig]:
+def parse_netplan(path: str, text: str, ctx: Context = NO_CONTEXT) -> list[BridgeConfig]:
     ns = ctx.netstack
     try:
         root = compose_netplan(text)

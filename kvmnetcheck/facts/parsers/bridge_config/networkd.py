@@ -6,13 +6,13 @@ import os
 
 from ...model import Boot, BridgeConfig
 from ..netstack import is_installed, program_boot
-from .common import KERNEL_DEFAULT_FD_S, Context, boot_fields, lines_with, timespan, to_bool
+from .common import KERNEL_DEFAULT_FD_S, NO_CONTEXT, Context, boot_fields, lines_with, timespan, to_bool
 
 _SYSTEMD_TRUE = {"1", "yes", "y", "true", "t", "on"}
 _SYSTEMD_FALSE = {"0", "no", "n", "false", "f", "off"}
 
 
-def parse_netdev(path: str, text: str, ctx: Context = Context()) -> list[BridgeConfig]:
+def parse_netdev(path: str, text: str, ctx: Context = NO_CONTEXT) -> list[BridgeConfig]:
     cp = configparser.ConfigParser(interpolation=None, strict=False)
     cp.optionxform = str
     try:

@@ -6,7 +6,7 @@ import os
 
 from ...model import Boot, BridgeConfig
 from ..netstack import program_boot
-from .common import NM_DEFAULT_FD_S, Context, boot_fields, lines_with, to_bool
+from .common import NM_DEFAULT_FD_S, NO_CONTEXT, Context, boot_fields, lines_with, to_bool
 
 _GLIB_TRUE = {"true", "1"}
 _GLIB_FALSE = {"false", "0"}
@@ -27,7 +27,7 @@ def _keyfile_boot(path: str, ctx: Context) -> Boot:
     return program_boot(ns, "NetworkManager") if ns.known else Boot(None, "")
 
 
-def parse_nmconnection(path: str, text: str, ctx: Context = Context()) -> list[BridgeConfig]:
+def parse_nmconnection(path: str, text: str, ctx: Context = NO_CONTEXT) -> list[BridgeConfig]:
     cp = configparser.ConfigParser(interpolation=None, strict=False)
     cp.optionxform = str
     try:
