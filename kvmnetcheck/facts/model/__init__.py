@@ -12,7 +12,7 @@ from .bridge import (
     STP_USER, Bridge, BridgeConfig, BridgePort, PortVlans, TcFilters,
 )
 from .firewall import Firewalld, FirewalldPolicy, FirewalldZone, Iptables, IptablesRule, NftLibvirt
-from .host import HostFacts, Unreadable, kernel_version
+from .host_facts import HostFacts, Unreadable, kernel_version
 from .libvirt import (
     BRIDGE_CREATING_MODES, VIRTIO_MODELS, DhcpConfig, Guest, GuestNic, LibvirtNetwork, LibvirtView, NetworkDefinition,
     NetworkIp, QemuFirmware,
