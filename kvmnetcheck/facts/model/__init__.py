@@ -23,7 +23,7 @@ from .bridge import (
     TcFilters,
 )
 from .firewall import Firewalld, FirewalldPolicy, FirewalldZone, Iptables, IptablesRule, NftLibvirt
-from .host import HostFacts, Unreadable, kernel_version
+from .host_facts import HostFacts, Unreadable, kernel_version
 from .libvirt import (
     BRIDGE_CREATING_MODES,
     VIRTIO_MODELS,

@@ -3,7 +3,7 @@
 With br_netfilter on (net.bridge.bridge-nf-call-iptables = 1, or the bridge's own
 /sys/class/net/BR/bridge/nf_call_iptables = 1), IPv4 frames bridged between two ports of BR pass
 the FORWARD hook with in = out = BR. Docker sets the FORWARD policy to DROP, and a guest on a host
-bridge then gets no DHCP reply from the LAN. This module decides, from iptables-save and
+bridge then gets no DHCP reply from the LAN. This package decides, from iptables-save and
 `nft -j list ruleset` gathered read-only, what netfilter does to that exchange. The caller reads
 whether br_netfilter is on (taken to be unless it says not); the bridge family's chains see
 bridged frames either way.
@@ -37,6 +37,10 @@ Not modelled:
   Hooks other than forward: ip and bridge prerouting/postrouting, netdev ingress/egress,
   iptables nat and raw; ebtables-legacy.
   Assumed of the packets: untagged frames, not DNAT'ed (ct status empty), under any rate limit.
+
+Its modules: `logic` (tri-state logic and the walk of one packet through one table), `packets` (the
+packets and the matches both interpreters share), `iptables` and `nft` (each kind of rule compiled for
+that walk), `render` (rules as labels for a report), `verdict` (every packet through every table).
 """
 
 from .logic import ACCEPT, DROP, UNKNOWN
