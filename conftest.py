@@ -3,6 +3,7 @@
 `pip install .` registers the plugin as a pytest11 entry point, so its options parse before
 any conftest.py is found; without one (the package on PYTHONPATH only) load it here.
 """
+
 from importlib.metadata import entry_points
 
 

@@ -1,4 +1,5 @@
 """Make a large --facts directory from a small one: each saved host cloned under new names."""
+
 from __future__ import annotations
 
 import os

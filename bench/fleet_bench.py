@@ -18,6 +18,7 @@ Each run's wall time, CPU time and peak RSS (of the largest process it waited fo
 next to the target each has. --facts DIR skips the lab and starts at step 2 from saved facts.
 Run it as root on an otherwise idle machine: other work on the machine shows in the wall times.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,12 +50,13 @@ wall = time.monotonic() - t
 ru = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"rc": rc, "wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime, "peak_rss_mib": ru.ru_maxrss / 1024}))
 """
-MIB = 2 ** 20
+MIB = 2**20
 
 
 def measure(cmd: list[str], log: str, env: dict | None = None) -> dict:
-    p = subprocess.run([sys.executable, "-c", MEASURE, log, *cmd], cwd=REPO, capture_output=True, text=True,
-                       env=env or pytest_env())
+    p = subprocess.run(
+        [sys.executable, "-c", MEASURE, log, *cmd], cwd=REPO, capture_output=True, text=True, env=env or pytest_env()
+    )
     if p.returncode != 0:
         raise SystemExit(f"measuring {cmd[:3]} failed: {p.stderr[-2000:]}")
     m = json.loads(p.stdout)
@@ -99,9 +101,12 @@ def sizes(out_dir: str) -> dict:
         return os.path.getsize(p) if os.path.exists(p) else 0
 
     fix = os.path.join(out_dir, "fix")
-    return {"html_mb": size("compliance.html") / MIB, "results_json_mb": size("results.json") / MIB,
-            "junit_mb": size("junit.xml") / MIB,
-            "fix_scripts": len(os.listdir(fix)) if os.path.isdir(fix) else 0}
+    return {
+        "html_mb": size("compliance.html") / MIB,
+        "results_json_mb": size("results.json") / MIB,
+        "junit_mb": size("junit.xml") / MIB,
+        "fix_scripts": len(os.listdir(fix)) if os.path.isdir(fix) else 0,
+    }
 
 
 def results_count(out_dir: str) -> int:
@@ -111,13 +116,18 @@ def results_count(out_dir: str) -> int:
 
 # ---------------------------------------------------------------- 1. live, on a lab
 
+
 def collector_over_plain_ssh(ssh_config: str, names: list[str], workers: int) -> float:
     """The collector alone, host by host over `ssh HOST sh -s`, `workers` at a time: seconds."""
     from kvmnetcheck.collect.gather import COLLECTOR
 
     def one(name):
-        p = subprocess.run(["ssh", "-F", ssh_config, "-o", "BatchMode=yes", name, "sh", "-s", "--",
-                            "benchnonce0000", "0"], input=COLLECTOR.encode(), capture_output=True, timeout=600)
+        p = subprocess.run(
+            ["ssh", "-F", ssh_config, "-o", "BatchMode=yes", name, "sh", "-s", "--", "benchnonce0000", "0"],
+            input=COLLECTOR.encode(),
+            capture_output=True,
+            timeout=600,
+        )
         if b"@@benchnonce0000@@ meta" not in p.stdout:
             raise SystemExit(f"the collector did not run on {name}: {p.stderr.decode(errors='replace')[-500:]}")
 
@@ -150,8 +160,9 @@ def live(a, work: str, figures: dict) -> str:
         rep = os.path.join(work, "live")
         before = sessions(lab, names)
         log = os.path.join(work, "live.log")
-        run = measure(suite(hosts_arg, f"--ssh-config={lab.ssh_config}", f"--save-facts={facts}",
-                            f"--output-dir={rep}"), log)
+        run = measure(
+            suite(hosts_arg, f"--ssh-config={lab.ssh_config}", f"--save-facts={facts}", f"--output-dir={rep}"), log
+        )
         run["ssh_sessions_per_host"] = per_host(before, sessions(lab, names))
         run["results"] = results_count(rep)
         run["gather_s"] = gathered_seconds(log)
@@ -161,14 +172,30 @@ def live(a, work: str, figures: dict) -> str:
         collector = collector_over_plain_ssh(lab.ssh_config, names, a.gather_workers)
         figures["plain_ssh_collector_s"] = collector
         figures["gather_over_plain_ssh"] = run["gather_s"] / collector
-        print(f"collector alone over plain ssh: {collector:.1f} s; the suite's gathering took "
-              f"{figures['gather_over_plain_ssh']:.2f}x that", flush=True)
+        print(
+            f"collector alone over plain ssh: {collector:.1f} s; the suite's gathering took "
+            f"{figures['gather_over_plain_ssh']:.2f}x that",
+            flush=True,
+        )
 
         if not a.skip_naive:
             before = sessions(lab, names)
-            naive = measure([sys.executable, "-m", "pytest", "-q", "-c", os.path.join(BENCH, "naive", "pytest.ini"),
-                             "-p", "no:kvmnetcheck", os.path.join(BENCH, "naive"), hosts_arg,
-                             f"--ssh-config={lab.ssh_config}"], os.path.join(work, "naive.log"))
+            naive = measure(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "-c",
+                    os.path.join(BENCH, "naive", "pytest.ini"),
+                    "-p",
+                    "no:kvmnetcheck",
+                    os.path.join(BENCH, "naive"),
+                    hosts_arg,
+                    f"--ssh-config={lab.ssh_config}",
+                ],
+                os.path.join(work, "naive.log"),
+            )
             naive["ssh_sessions_per_host"] = per_host(before, sessions(lab, names))
             figures["naive"] = naive
             figures["naive_over_suite"] = naive["wall_s"] / run["wall_s"]
@@ -178,8 +205,22 @@ def live(a, work: str, figures: dict) -> str:
             out = os.path.join(work, "ansible-facts")
             env = dict(pytest_env(), PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
             before = sessions(lab, names)
-            ans = measure([sys.executable, "-m", "kvmnetcheck.collect.ansible_gather", "-i", lab.inventory, "lab",
-                           "--out", out, "--forks", str(min(50, a.hosts))], os.path.join(work, "ansible.log"), env)
+            ans = measure(
+                [
+                    sys.executable,
+                    "-m",
+                    "kvmnetcheck.collect.ansible_gather",
+                    "-i",
+                    lab.inventory,
+                    "lab",
+                    "--out",
+                    out,
+                    "--forks",
+                    str(min(50, a.hosts)),
+                ],
+                os.path.join(work, "ansible.log"),
+                env,
+            )
             ans["ssh_sessions_per_host"] = per_host(before, sessions(lab, names))
             figures["ansible_gather"] = ans
             print(f"ansible gather: {ans}", flush=True)
@@ -188,16 +229,32 @@ def live(a, work: str, figures: dict) -> str:
 
 # ---------------------------------------------------------------- 2. one process, a fleet of saved hosts
 
+
 def browse(html: str) -> float | None:
     chromium = shutil.which("chromium")
     if chromium is None:
         return None
     with tempfile.TemporaryDirectory() as profile:
         t = time.monotonic()
-        p = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                            "--disable-sync", f"--user-data-dir={profile}", "--dump-dom", "file://" + html],
-                           capture_output=True, text=True, timeout=600)
+        p = subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--dump-dom",
+                "file://" + html,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         took = time.monotonic() - t
     if 'id="kvm-fleet-matrix"' not in p.stdout:
         raise SystemExit("chromium drew no fleet matrix from the report")
@@ -217,6 +274,7 @@ def one_process(facts: str, count: int, work: str) -> dict:
 
 # ---------------------------------------------------------------- 3. shards and their merge
 
+
 def sharded(facts: str, count: int, shards: int, work: str) -> dict:
     big = os.path.join(work, f"facts-{count}")
     clone_facts(facts, big, count)
@@ -224,18 +282,36 @@ def sharded(facts: str, count: int, shards: int, work: str) -> dict:
     runs = []
     for k in range(1, shards + 1):
         out = os.path.join(work, f"shard-{k}")
-        runs.append(measure(suite(f"--facts={big}", f"--shard={k}/{shards}", f"--output-dir={out}"),
-                            os.path.join(work, f"shard-{k}.log")))
+        runs.append(
+            measure(
+                suite(f"--facts={big}", f"--shard={k}/{shards}", f"--output-dir={out}"),
+                os.path.join(work, f"shard-{k}.log"),
+            )
+        )
         print(f"shard {k}/{shards}: {runs[-1]}", flush=True)
     merged = os.path.join(work, "merged")
-    merge = measure([sys.executable, "-m", "kvmnetcheck.cli", "merge",
-                     *(os.path.join(work, f"shard-{k}") for k in range(1, shards + 1)), f"--output-dir={merged}"],
-                    os.path.join(work, "merge.log"))
+    merge = measure(
+        [
+            sys.executable,
+            "-m",
+            "kvmnetcheck.cli",
+            "merge",
+            *(os.path.join(work, f"shard-{k}") for k in range(1, shards + 1)),
+            f"--output-dir={merged}",
+        ],
+        os.path.join(work, "merge.log"),
+    )
     total = time.monotonic() - t
-    out = {"hosts": count, "shards": shards, "wall_s": total,
-           "shard_wall_s": max(r["wall_s"] for r in runs), "merge": merge,
-           "peak_rss_mib": max([r["peak_rss_mib"] for r in runs] + [merge["peak_rss_mib"]]),
-           "results": results_count(merged), **sizes(merged)}
+    out = {
+        "hosts": count,
+        "shards": shards,
+        "wall_s": total,
+        "shard_wall_s": max(r["wall_s"] for r in runs),
+        "merge": merge,
+        "peak_rss_mib": max([r["peak_rss_mib"] for r in runs] + [merge["peak_rss_mib"]]),
+        "results": results_count(merged),
+        **sizes(merged),
+    }
     print(f"{count} hosts in {shards} shards, merged: {out}", flush=True)
     shutil.rmtree(big, ignore_errors=True)
     return out
@@ -243,55 +319,92 @@ def sharded(facts: str, count: int, shards: int, work: str) -> dict:
 
 # ---------------------------------------------------------------- the table
 
+
 def table(f: dict) -> str:
     rows = [("run", "wall", "CPU", "peak RSS", "target", "")]
 
     def row(label, m, target="", ok=None):
-        rows.append((label, f"{m['wall_s']:.1f} s", f"{m['cpu_s']:.1f} s" if "cpu_s" in m else "",
-                     f"{m['peak_rss_mib']:.0f} MiB", target, "" if ok is None else ("met" if ok else "MISSED")))
+        rows.append(
+            (
+                label,
+                f"{m['wall_s']:.1f} s",
+                f"{m['cpu_s']:.1f} s" if "cpu_s" in m else "",
+                f"{m['peak_rss_mib']:.0f} MiB",
+                target,
+                "" if ok is None else ("met" if ok else "MISSED"),
+            )
+        )
 
     if "live" in f:
         lv = f["live"]
-        row(f"kvm-netcheck live, {f['hosts']} hosts x {f['guests_per_host']} guests ({lv['results']:,} results, "
-            f"every report; {lv['ssh_sessions_per_host']['max']} SSH sessions per host)", lv)
+        row(
+            f"kvm-netcheck live, {f['hosts']} hosts x {f['guests_per_host']} guests ({lv['results']:,} results, "
+            f"every report; {lv['ssh_sessions_per_host']['max']} SSH sessions per host)",
+            lv,
+        )
         if "naive" in f:
-            row(f"naive testinfra suite, same hosts ({f['naive']['ssh_sessions_per_host']['max']} SSH sessions "
-                "per host)", f["naive"])
+            row(
+                f"naive testinfra suite, same hosts ({f['naive']['ssh_sessions_per_host']['max']} SSH sessions "
+                "per host)",
+                f["naive"],
+            )
         if "ansible_gather" in f:
             row("gathering the same hosts through Ansible (forks 50)", f["ansible_gather"])
     fl = f.get("fleet")
     if fl:
-        row(f"one process, {fl['hosts']:,} saved hosts ({fl['results']:,} results, every report)", fl,
-            "30 s, 512 MiB", fl["wall_s"] <= 30 and fl["peak_rss_mib"] <= 512)
+        row(
+            f"one process, {fl['hosts']:,} saved hosts ({fl['results']:,} results, every report)",
+            fl,
+            "30 s, 512 MiB",
+            fl["wall_s"] <= 30 and fl["peak_rss_mib"] <= 512,
+        )
     if "big" in f:
         b = f["big"]
-        rows.append((f"{b['hosts']:,} saved hosts: {b['shards']} shards one after another, then merge "
-                     f"({b['results']:,} results)", f"{b['wall_s']:.1f} s", "", f"{b['peak_rss_mib']:.0f} MiB",
-                     "600 s, 512 MiB", "met" if b["wall_s"] <= 600 and b["peak_rss_mib"] <= 512 else "MISSED"))
+        rows.append(
+            (
+                f"{b['hosts']:,} saved hosts: {b['shards']} shards one after another, then merge "
+                f"({b['results']:,} results)",
+                f"{b['wall_s']:.1f} s",
+                "",
+                f"{b['peak_rss_mib']:.0f} MiB",
+                "600 s, 512 MiB",
+                "met" if b["wall_s"] <= 600 and b["peak_rss_mib"] <= 512 else "MISSED",
+            )
+        )
         row("  of which the merge", b["merge"])
     lines = ["| " + " | ".join(r) + " |" for r in rows]
     lines.insert(1, "|" + "---|" * len(rows[0]))
     out = [f"Machine: {f['machine']}", "", *lines, ""]
     if fl:
-        out.append(f"HTML report at {fl['hosts']:,} hosts: {fl['html_mb']:.1f} MB (target 15 MB: "
-                   f"{'met' if fl['html_mb'] <= 15 else 'MISSED'}); results.json {fl['results_json_mb']:.1f} MB, "
-                   f"junit.xml {fl['junit_mb']:.1f} MB, {fl['fix_scripts']} fix scripts")
+        out.append(
+            f"HTML report at {fl['hosts']:,} hosts: {fl['html_mb']:.1f} MB (target 15 MB: "
+            f"{'met' if fl['html_mb'] <= 15 else 'MISSED'}); results.json {fl['results_json_mb']:.1f} MB, "
+            f"junit.xml {fl['junit_mb']:.1f} MB, {fl['fix_scripts']} fix scripts"
+        )
         if fl.get("chromium_s") is not None:
-            out.append(f"headless chromium opens and draws it in {fl['chromium_s']:.1f} s (target 5 s: "
-                       f"{'met' if fl['chromium_s'] <= 5 else 'MISSED'})")
+            out.append(
+                f"headless chromium opens and draws it in {fl['chromium_s']:.1f} s (target 5 s: "
+                f"{'met' if fl['chromium_s'] <= 5 else 'MISSED'})"
+            )
         else:
             out.append("headless chromium: not installed, not timed")
     if "big" in f:
         b = f["big"]
-        out.append(f"merged report at {b['hosts']:,} hosts: HTML {b['html_mb']:.1f} MB, results.json "
-                   f"{b['results_json_mb']:.1f} MB, junit.xml {b['junit_mb']:.1f} MB, {b['fix_scripts']} fix scripts")
+        out.append(
+            f"merged report at {b['hosts']:,} hosts: HTML {b['html_mb']:.1f} MB, results.json "
+            f"{b['results_json_mb']:.1f} MB, junit.xml {b['junit_mb']:.1f} MB, {b['fix_scripts']} fix scripts"
+        )
     if "gather_over_plain_ssh" in f:
         r = f["gather_over_plain_ssh"]
-        out.append(f"live gathering {f['live']['gather_s']:.1f} s vs the collector alone over plain ssh "
-                   f"{f['plain_ssh_collector_s']:.1f} s: {r:.2f}x (target 1.5x: {'met' if r <= 1.5 else 'MISSED'})")
+        out.append(
+            f"live gathering {f['live']['gather_s']:.1f} s vs the collector alone over plain ssh "
+            f"{f['plain_ssh_collector_s']:.1f} s: {r:.2f}x (target 1.5x: {'met' if r <= 1.5 else 'MISSED'})"
+        )
     if "naive_over_suite" in f:
-        out.append(f"kvm-netcheck vs the naive testinfra way at {f['hosts']} hosts, same run: "
-                   f"{f['naive_over_suite']:.1f}x faster")
+        out.append(
+            f"kvm-netcheck vs the naive testinfra way at {f['hosts']} hosts, same run: "
+            f"{f['naive_over_suite']:.1f}x faster"
+        )
     return "\n".join(out)
 
 

@@ -4,6 +4,7 @@ Used by the benchmark (fleet_bench.py) at 50 hosts and by selftests/test_fleet*.
 Guests are defined, not started: the checks read their XML, and 1,000 running guests would
 only measure QEMU.
 """
+
 from __future__ import annotations
 
 import os
@@ -78,6 +79,7 @@ def host_script(guests: int) -> str:
 
 def build_fleet(lab, names: list[str], guests: int, workers: int = 8) -> list:
     """Build hosts concurrently (libvirtd start-up and its first QEMU probe dominate)."""
+
     def one(item):
         i, name = item
         h = lab.add_host(name, libvirt=True)

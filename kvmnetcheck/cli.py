@@ -9,6 +9,7 @@
 Every pytest and pytest-testinfra option passes through. It runs pytest on the installed checks
 (or a clone's tests_host/ and tests_guest/) with the suite's own ini, wherever it is started from.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,21 +29,45 @@ def suite_dirs() -> list[Path]:
     clone = [PACKAGE.parent / "tests_host", PACKAGE.parent / "tests_guest"]
     if all(d.is_dir() for d in clone):
         return clone
-    raise SystemExit("kvm-netcheck: the checks are missing from this installation (no tests_host/ and "
-                     f"tests_guest/ under {SUITE} or {PACKAGE.parent})")
+    raise SystemExit(
+        "kvm-netcheck: the checks are missing from this installation (no tests_host/ and "
+        f"tests_guest/ under {SUITE} or {PACKAGE.parent})"
+    )
 
 
 def pytest_args(argv: list[str]) -> list[str]:
     dirs = suite_dirs()
     root = os.path.commonpath([str(d) for d in dirs])
     # (this module imported kvmnetcheck before pytest could rewrite its asserts; the checks use none)
-    return ["-c", str(SUITE / "pytest.ini"), f"--rootdir={root}", "-W", "ignore::pytest.PytestAssertRewriteWarning",
-            *argv, *map(str, dirs)]
+    return [
+        "-c",
+        str(SUITE / "pytest.ini"),
+        f"--rootdir={root}",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+        *argv,
+        *map(str, dirs),
+    ]
 
 
 # options of a run that take a value, as `--opt VALUE` or `--opt=VALUE`
-VALUE_OPTIONS = {"--output-dir", "--policy", "--waivers", "--fail-on", "--baseline", "--fix-scripts", "--summary-md",
-                 "--prom-textfile", "--results-json", "--html", "--max-port-block", "-c", "-p", "-W", "-o"}
+VALUE_OPTIONS = {
+    "--output-dir",
+    "--policy",
+    "--waivers",
+    "--fail-on",
+    "--baseline",
+    "--fix-scripts",
+    "--summary-md",
+    "--prom-textfile",
+    "--results-json",
+    "--html",
+    "--max-port-block",
+    "-c",
+    "-p",
+    "-W",
+    "-o",
+}
 
 
 def merge_args(argv: list[str]) -> list[str]:
@@ -60,8 +85,15 @@ def merge_args(argv: list[str]) -> list[str]:
         i += 1
     if not dirs:
         raise SystemExit("kvm-netcheck merge: name the output directories of the --shard runs")
-    return ["-c", str(SUITE / "pytest.ini"), f"--rootdir={SUITE}", "-W", "ignore::pytest.PytestAssertRewriteWarning",
-            f"--merge={','.join(dirs)}", *opts]
+    return [
+        "-c",
+        str(SUITE / "pytest.ini"),
+        f"--rootdir={SUITE}",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+        f"--merge={','.join(dirs)}",
+        *opts,
+    ]
 
 
 def main(argv: Optional[list[str]] = None) -> int:

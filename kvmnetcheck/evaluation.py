@@ -2,6 +2,7 @@
 outcome a Result (report/results.py) with this run's severity and any waiver that matches; and
 what the terminal shows for an item with findings. Each CheckItem is given the Evaluator when it
 is made (objects.py)."""
+
 from __future__ import annotations
 
 from typing import Callable, Optional
@@ -34,8 +35,14 @@ class Evaluator:
         out = []
         sev = self.gate.severity[item.check_id]
         for label, values in subjects:
-            r = Result(check=item.check_id, host=h.host, object=label, outcome="passed", severity=sev,
-                       test=result_test_id(item, label))
+            r = Result(
+                check=item.check_id,
+                host=h.host,
+                object=label,
+                outcome="passed",
+                severity=sev,
+                test=result_test_id(item, label),
+            )
             args = dict(common)
             if item.kind:
                 args.update(zip(KIND_ARGS[item.kind], values))

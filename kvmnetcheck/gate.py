@@ -6,6 +6,7 @@ with, this run's severity of each check (the policy re-rates checks: a copy of t
 the catalog itself) and the limits the checks apply. The judgement is the verdict
 (report/verdict.py), the waivers used and the drift against the baseline.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -55,7 +56,8 @@ class Gate:
         o = config.option
         try:
             policy_path = config.getoption("--policy") or find_policy(
-                [getattr(o, "ansible_inventory", None), getattr(o, "ssh_config", None)])
+                [getattr(o, "ansible_inventory", None), getattr(o, "ssh_config", None)]
+            )
             policy = load_policy(policy_path) if policy_path else TeamPolicy()
             waivers_path = config.getoption("--waivers")
             waivers = load_waivers(waivers_path) if waivers_path else (policy.waivers or WaiverSet())
@@ -67,8 +69,11 @@ class Gate:
         return cls(
             fail_on=config.getoption("--fail-on") or policy.fail_on or DEFAULT_FAIL_ON,
             allow_unreachable=bool(allow if allow is not None else policy.allow_unreachable),
-            waivers=waivers, policy=policy, today=datetime.date.today(),
-            baseline_path=baseline_path, baseline=baseline,
+            waivers=waivers,
+            policy=policy,
+            today=datetime.date.today(),
+            baseline_path=baseline_path,
+            baseline=baseline,
             dated_copies=config.getoption("--dated-copies"),
             severity={cid: policy.severities.get(cid, c.severity) for cid, c in CHECKS.items()},
             limits=Limits(max_port_block_s=_max_port_block(config, policy)),
@@ -86,9 +91,13 @@ class Gate:
 
     def fingerprint(self) -> dict[str, Any]:
         """What must be the same in every shard of a fleet for their merge to be one run's judgement."""
-        return {"fail_on": self.fail_on, "allow_unreachable": self.allow_unreachable,
-                "severities": dict(sorted(self.severity.items())), "max_port_block_s": self.limits.max_port_block_s,
-                "waivers": [w.describe() for w in self.waivers.entries]}
+        return {
+            "fail_on": self.fail_on,
+            "allow_unreachable": self.allow_unreachable,
+            "severities": dict(sorted(self.severity.items())),
+            "max_port_block_s": self.limits.max_port_block_s,
+            "waivers": [w.describe() for w in self.waivers.entries],
+        }
 
     def apply_waiver(self, r: Result) -> None:
         """A failed result a waiver covers today is waived; one whose waiver expired says so."""
@@ -101,8 +110,9 @@ class Gate:
         elif m.expired:
             r.waiver = {"status": "expired", **m.expired.describe()}
 
-    def judge(self, stream: ResultStream, digests: list, other_failures: int,
-              only: Optional[Callable[[str], bool]] = None) -> Judgement:
+    def judge(
+        self, stream: ResultStream, digests: list, other_failures: int, only: Optional[Callable[[str], bool]] = None
+    ) -> Judgement:
         """The verdict on the run's findings, the waivers used, and drift against the baseline (of the
         hosts `only` keeps: a shard's)."""
         verdict = decide(stream.findings, self.fail_on, self.allow_unreachable, other_failures)
@@ -111,8 +121,11 @@ class Gate:
             if r.waiver:
                 matched[r.waiver["where"]] = matched.get(r.waiver["where"], 0) + 1
         usage = self.waivers.usage(matched, self.today)
-        drift = compare(self.baseline, stream.findings, stream.now, digests, only=only) \
-            if self.baseline is not None else None
+        drift = (
+            compare(self.baseline, stream.findings, stream.now, digests, only=only)
+            if self.baseline is not None
+            else None
+        )
         return Judgement(verdict, usage, drift)
 
 

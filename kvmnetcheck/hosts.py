@@ -6,6 +6,7 @@ the controller saved for it; --shard keeps the hosts of one slice; a merge (--me
 its own but the shards' digests. A host's facts are parsed when its first check runs and let go for
 its digest (report/stream.py HostDigest) after its last one.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -76,11 +77,13 @@ class Hosts:
             self._load = lambda i: saved.load(keep[i])
             self._saved_dir = source
         else:
+
             def progress(done, total, name):
                 if tr is not None and total > 1 and tr.isatty():  # sys.stdout is pytest's capture here
                     with pytest_adapter.uncaptured(config):
-                        tr.write(f"\rgathering facts: {done}/{total} hosts, {time.monotonic() - started:.0f} s",
-                                 flush=True)
+                        tr.write(
+                            f"\rgathering facts: {done}/{total} hosts, {time.monotonic() - started:.0f} s", flush=True
+                        )
 
             raws = gather_all(self._host_specs(), self._gather_options(), progress)
             save_dir = config.getoption("--save-facts")
@@ -101,8 +104,10 @@ class Hosts:
             bad = sum(1 for r in self._stubs if r.error)
             verb = f"loaded from {source}" if source else "gathered"
             with pytest_adapter.uncaptured(config):
-                tr.write_line(f"\nkvm-netcheck: {len(self._stubs)} host(s) {verb} in "
-                              f"{time.monotonic() - started:.1f} s" + (f", {bad} unreachable" if bad else ""))
+                tr.write_line(
+                    f"\nkvm-netcheck: {len(self._stubs)} host(s) {verb} in "
+                    f"{time.monotonic() - started:.1f} s" + (f", {bad} unreachable" if bad else "")
+                )
         return self._stubs
 
     @property
@@ -147,12 +152,17 @@ class Hosts:
             uris[host] = uri
         o = config.option
         return GatherOptions(
-            connection=getattr(o, "connection", None), ssh_config=getattr(o, "ssh_config", None),
+            connection=getattr(o, "connection", None),
+            ssh_config=getattr(o, "ssh_config", None),
             ssh_identity_file=getattr(o, "ssh_identity_file", None),
-            ssh_extra_args=getattr(o, "ssh_extra_args", None), sudo=getattr(o, "sudo", False),
-            sudo_user=getattr(o, "sudo_user", None), ansible_inventory=getattr(o, "ansible_inventory", None),
-            force_ansible=getattr(o, "force_ansible", False), libvirt_uris=uris,
-            workers=config.getoption("--gather-workers"), host_timeout=config.getoption("--host-timeout"),
+            ssh_extra_args=getattr(o, "ssh_extra_args", None),
+            sudo=getattr(o, "sudo", False),
+            sudo_user=getattr(o, "sudo_user", None),
+            ansible_inventory=getattr(o, "ansible_inventory", None),
+            force_ansible=getattr(o, "force_ansible", False),
+            libvirt_uris=uris,
+            workers=config.getoption("--gather-workers"),
+            host_timeout=config.getoption("--host-timeout"),
             shard=self.shard,
         )
 
@@ -164,12 +174,17 @@ class Hosts:
         f = self.facts_at(i)
         mine = self.stream.findings_of(f.host) if self.stream is not None else []
         d = HostDigest(
-            host=f.host, summary=host_summary(f), hostname=f.hostname if f.reachable else None,
+            host=f.host,
+            summary=host_summary(f),
+            hostname=f.hostname if f.reachable else None,
             tools=(f.commands if f.netstack.known else None) if f.reachable else None,
             libvirt_source=f.libvirt.source if f.reachable else None,
             libvirt_error=f.libvirt.error if f.reachable else None,
-            libvirt_installed=bool(f.reachable and f.libvirt_installed), parse_errors=tuple(f.parse_errors),
-            stories=tuple(guests.host_stories(f, mine)), position=self._positions[i] if self._positions else i)
+            libvirt_installed=bool(f.reachable and f.libvirt_installed),
+            parse_errors=tuple(f.parse_errors),
+            stories=tuple(guests.host_stories(f, mine)),
+            position=self._positions[i] if self._positions else i,
+        )
         self.digests[i] = d
         self._facts.pop(i, None)
         return d

@@ -1,6 +1,7 @@
 """The run's check items: made one per (check, host) with what evaluates them (objects.py), selected
 (--check, --skip-check), marked with this run's severity (so -m selects by it), and ordered host by
 host, so each host's facts are parsed once and let go after its last item is torn down."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,8 +35,9 @@ class Items:
 
     def select_and_order(self, config, items: list) -> None:
         only, skip = _check_ids(config, "--check"), _check_ids(config, "--skip-check")
-        gone = [i for i in items if isinstance(i, CheckItem) and ((only and i.check_id not in only)
-                                                                     or i.check_id in skip)]
+        gone = [
+            i for i in items if isinstance(i, CheckItem) and ((only and i.check_id not in only) or i.check_id in skip)
+        ]
         if gone:
             config.hook.pytest_deselected(items=gone)
             dropped = set(map(id, gone))

@@ -21,6 +21,7 @@ facts are parsed when its first item runs and let go after its last one (items r
 so a run over a fleet holds one host's facts at a time, and pytest holds one item per check and
 host, not one per object.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -31,8 +32,13 @@ import pytest
 from . import text
 from .catalog import Limits
 
-KIND_ARGS = {"bridge": ("bridge",), "network": ("network",), "nic": ("guest", "nic"),
-             "bridge_config": ("bridge_config",), "ovs_bridge": ("ovs_bridge",)}
+KIND_ARGS = {
+    "bridge": ("bridge",),
+    "network": ("network",),
+    "nic": ("guest", "nic"),
+    "bridge_config": ("bridge_config",),
+    "ovs_bridge": ("ovs_bridge",),
+}
 EXTRA_ARGS = {"host_facts", "target", "limits", "pytestconfig"}
 # this run's limits (Limits), set when the run starts: the `limits` fixture reads them here, and
 # the evaluator hands them to each check that asks for them
@@ -70,8 +76,10 @@ def kind_of(fn: Callable) -> Optional[str]:
     kinds = [k for k, args in KIND_ARGS.items() if set(args) & names]
     unknown = names - EXTRA_ARGS - {a for args in KIND_ARGS.values() for a in args}
     if unknown:
-        raise pytest.UsageError(f"{fn.__name__}: unknown argument(s) {sorted(unknown)} (known: "
-                                f"{sorted(EXTRA_ARGS | {a for args in KIND_ARGS.values() for a in args})})")
+        raise pytest.UsageError(
+            f"{fn.__name__}: unknown argument(s) {sorted(unknown)} (known: "
+            f"{sorted(EXTRA_ARGS | {a for args in KIND_ARGS.values() for a in args})})"
+        )
     if len(kinds) > 1:
         raise pytest.UsageError(f"{fn.__name__} asks for several object kinds: {kinds}")
     if kinds:
@@ -93,8 +101,18 @@ class CheckItem(pytest.Item):
 
     kvm_check_item = True  # (speedups: let go once it has run)
 
-    def __init__(self, *, fn: Callable, check_id: str, host_index: int, host: str, kind: Optional[str],
-                 wants_target: bool, evaluator: Evaluator, **kw):
+    def __init__(
+        self,
+        *,
+        fn: Callable,
+        check_id: str,
+        host_index: int,
+        host: str,
+        kind: Optional[str],
+        wants_target: bool,
+        evaluator: Evaluator,
+        **kw,
+    ):
         super().__init__(**kw)
         self.evaluator = evaluator
         self.fn = fn
@@ -116,8 +134,9 @@ class CheckItem(pytest.Item):
         if "failed" in outcomes or "error" in outcomes:
             raise CheckFailed(self.check_id)
         if outcomes and all(o in ("skipped", "waived") for o in outcomes) and "skipped" in outcomes:
-            pytest.skip(self.kvm_results[0].message if len(outcomes) == 1 else
-                        f"{outcomes.count('skipped')} object(s) skipped")
+            pytest.skip(
+                self.kvm_results[0].message if len(outcomes) == 1 else f"{outcomes.count('skipped')} object(s) skipped"
+            )
         if not outcomes:
             pytest.skip(f"no {self.kind.replace('_', ' ') if self.kind else 'object'} on this host")
 
@@ -148,8 +167,9 @@ def result_test_id(item: CheckItem, label: str) -> str:
     return item.nodeid if item.kind is None else f"{item.nodeid[:-1]}:{text.one_line(label)}]"
 
 
-def make_items(collector, name: str, obj, host_list: Callable[[], list],
-               evaluator: Evaluator) -> Optional[list[CheckItem]]:
+def make_items(
+    collector, name: str, obj, host_list: Callable[[], list], evaluator: Evaluator
+) -> Optional[list[CheckItem]]:
     """A function marked @check becomes one CheckItem per host of `host_list()` (asked only then: the
     hosts are gathered when the first check is collected), per reachable host unless it checks the
     host itself as `target`, each evaluated by `evaluator`; None for anything else."""
@@ -166,7 +186,17 @@ def make_items(collector, name: str, obj, host_list: Callable[[], list],
     for i, h in enumerate(host_list()):
         if not wants_target and h.error:
             continue  # an unreachable host has only host-reachable
-        items.append(CheckItem.from_parent(collector, name=f"{name}[{cid}:{text.one_line(h.host)}]", fn=obj, check_id=cid,
-                                           host_index=i, host=h.host, kind=kind, wants_target=wants_target,
-                                           evaluator=evaluator))
+        items.append(
+            CheckItem.from_parent(
+                collector,
+                name=f"{name}[{cid}:{text.one_line(h.host)}]",
+                fn=obj,
+                check_id=cid,
+                host_index=i,
+                host=h.host,
+                kind=kind,
+                wants_target=wants_target,
+                evaluator=evaluator,
+            )
+        )
     return items

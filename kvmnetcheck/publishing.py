@@ -8,6 +8,7 @@ file is written into a staging directory (report/publish.py); after pytest-html 
 own, a run that checked something and ended on its own moves them all into place
 (`publish_or_keep`), any other discards them; `--dated-copies` keeps a copy in YYYY-MM-DD/.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -52,8 +53,10 @@ def outputs_of(config, shard: Optional[tuple[int, int]]) -> Optional[Outputs]:
         return None
     out_dir = given_dir or config.getini("output_dir") or DEFAULT_OUTPUT_DIR
     results = config.getoption("--results-json") or (
-        os.path.join(out_dir, "results.json") if given_dir else config.getini("results_json")
-        or os.path.join(out_dir, "results.json"))
+        os.path.join(out_dir, "results.json")
+        if given_dir
+        else config.getini("results_json") or os.path.join(out_dir, "results.json")
+    )
     fix_dir = config.getoption("--fix-scripts")
     if fix_dir is None:
         fix_dir = os.path.join(os.path.dirname(results) or ".", "fix")
@@ -64,10 +67,12 @@ def outputs_of(config, shard: Optional[tuple[int, int]]) -> Optional[Outputs]:
         html=html or os.path.join(out_dir, "compliance.html"),
         junit=junit or os.path.join(out_dir, "junit.xml"),
         fix_dir=None if fix_dir == "none" else fix_dir,
-        summary_md=config.getoption("--summary-md"), prom=config.getoption("--prom-textfile"),
+        summary_md=config.getoption("--summary-md"),
+        prom=config.getoption("--prom-textfile"),
         # a shard keeps its results one per line and what merging needs of its hosts
         spool=os.path.join(base, "results.jsonl") if shard else None,
-        shard_meta=os.path.join(base, "shard.json") if shard else None)
+        shard_meta=os.path.join(base, "shard.json") if shard else None,
+    )
 
 
 class Reports:
@@ -111,11 +116,14 @@ class Reports:
             return self.stream
         out = self.outputs
         baseline = self.gate.baseline
-        keys = frozenset(k for k, r in baseline.outcomes.items() if r["outcome"] in FINDING) if baseline else frozenset()
+        keys = (
+            frozenset(k for k, r in baseline.outcomes.items() if r["outcome"] in FINDING) if baseline else frozenset()
+        )
         spool = None
         if out is not None:
-            spool = out.at(out.spool) if out.spool else os.path.join(os.path.dirname(self.results_path),
-                                                                       ".results.jsonl")
+            spool = (
+                out.at(out.spool) if out.spool else os.path.join(os.path.dirname(self.results_path), ".results.jsonl")
+            )
         self.stream = ResultStream(spool, keys)
         return self.stream
 
@@ -162,12 +170,18 @@ class Reports:
         out = self.outputs
         if out is not None and out.fix_dir:
             staged = write_fix_scripts(
-                out.at(out.fix_dir), s.findings, digests,
-                f"the run of {datetime.datetime.now().isoformat(timespec='seconds')}")
+                out.at(out.fix_dir),
+                s.findings,
+                digests,
+                f"the run of {datetime.datetime.now().isoformat(timespec='seconds')}",
+            )
             self.fix_scripts = {h: out.final_of(p) for h, p in staged.items()}
         # a run cut short (-x, --maxfail) did not check everything: pytest's own code stands
-        if hosts.shards is not None or hosts.empty_shard or (session.exitstatus not in PYTEST_CODES_KEPT
-                                                             and not (session.shouldfail or session.shouldstop)):
+        if (
+            hosts.shards is not None
+            or hosts.empty_shard
+            or (session.exitstatus not in PYTEST_CODES_KEPT and not (session.shouldfail or session.shouldstop))
+        ):
             session.exitstatus = self.verdict.exit_code
         self.exit_code = int(session.exitstatus)
         if out is None:
@@ -177,18 +191,29 @@ class Reports:
 
     def _write(self, digests: list) -> None:
         out, g, s, verdict = self.outputs, self.gate, self.stream, self.verdict
-        write_results(self.results_path, [d.summary for d in digests], s.lines(),
-                      {"max_port_block_s": g.limits.max_port_block_s}, self._sections())
+        write_results(
+            self.results_path,
+            [d.summary for d in digests],
+            s.lines(),
+            {"max_port_block_s": g.limits.max_port_block_s},
+            self._sections(),
+        )
         if out.junit:
-            write_junit(out.at(out.junit), s, {
-                "kvm-netcheck-gate": verdict.word, "kvm-netcheck-exit-code": str(self.exit_code),
-                "kvm-netcheck-fail-on": g.fail_on, "kvm-netcheck-waived": str(len(verdict.waived))},
-                time.monotonic() - self.started)
+            write_junit(
+                out.at(out.junit),
+                s,
+                {
+                    "kvm-netcheck-gate": verdict.word,
+                    "kvm-netcheck-exit-code": str(self.exit_code),
+                    "kvm-netcheck-fail-on": g.fail_on,
+                    "kvm-netcheck-waived": str(len(verdict.waived)),
+                },
+                time.monotonic() - self.started,
+            )
         if out.summary_md:
             write_summary_md(out.at(out.summary_md), s, digests, verdict, self.exit_code, out.html, out.results)
         if out.prom:
-            write_prom_textfile(out.at(out.prom), s, digests, verdict, self.exit_code,
-                                time.monotonic() - self.started)
+            write_prom_textfile(out.at(out.prom), s, digests, verdict, self.exit_code, time.monotonic() - self.started)
         if out.shard_meta:
             with open(out.at(out.shard_meta), "w", encoding="utf-8") as f:
                 json.dump(shard_meta(self.hosts.shard, g.fingerprint(), digests, s), f)
@@ -204,15 +229,22 @@ class Reports:
         """None for a run whose reports should replace the last ones; else why not."""
         if self.config.option.collectonly:
             return "a collect-only run checks nothing"
-        if self.hosts.empty_shard and session is not None and session.exitstatus in (
-                pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        if (
+            self.hosts.empty_shard
+            and session is not None
+            and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+        ):
             return None
         if self.stream is None or not self.stream.total:
             return "no check ran (nothing selected, no host, or the run stopped before)"
         if self.hosts.shards is not None:
             return None
-        if session is None or session.exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR,
-                                                     pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
+        if session is None or session.exitstatus in (
+            pytest.ExitCode.INTERRUPTED,
+            pytest.ExitCode.INTERNAL_ERROR,
+            pytest.ExitCode.USAGE_ERROR,
+            pytest.ExitCode.NO_TESTS_COLLECTED,
+        ):
             return "the run did not end on its own"
         if session.shouldfail or session.shouldstop:
             return "the run was cut short (-x, --maxfail)"
@@ -236,14 +268,20 @@ class Reports:
     def _sections(self) -> dict[str, Any]:
         s, g, j = self.stream, self.gate, self.judgement
         out: dict[str, Any] = {
-            "gate": {**j.verdict.as_dict(), "exit_code": self.exit_code, "policy_file": g.policy.path,
-                     "severities": dict(g.policy.severities)},
+            "gate": {
+                **j.verdict.as_dict(),
+                "exit_code": self.exit_code,
+                "policy_file": g.policy.path,
+                "severities": dict(g.policy.severities),
+            },
             "counts": {o: s.counts.get(o, 0) for o in ("failed", "waived", "error", "passed", "skipped")},
             "waivers": {"file": g.waivers.source or None, "entries": j.waiver_usage},
             "fix_scripts": self.fix_scripts,
             # each check that has a result: its record and reference page (docs/checks/ID.md)
-            "checks": {cid: {**check_record(CHECKS[cid]), "severity": g.severity[cid]}
-                       for cid in sorted(s.checks & set(CHECKS))},
+            "checks": {
+                cid: {**check_record(CHECKS[cid]), "severity": g.severity[cid]}
+                for cid in sorted(s.checks & set(CHECKS))
+            },
         }
         shard = self.hosts.shard
         if shard:

@@ -6,6 +6,7 @@ xdist) goes through here. The releases this was tested with are pinned in pyproj
 below says the same); `selftests/unit/test_pytest_adapter.py` fails, naming this module, when an
 installed release no longer has what is used here.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -78,6 +79,7 @@ def release_item(item) -> None:
 class _Ran:
     """Where check items that have run were in session.items: their file (pytest's progress display
     counts a module's items by location), nothing else; one per file."""
+
     __slots__ = ("nodeid", "location")
 
     def __init__(self, path: str):
@@ -158,8 +160,9 @@ class HtmlReport:
     @property
     def plugin(self):
         if not self._found:
-            self._plugin = next((p for p in self._config.pluginmanager.get_plugins() if hasattr(p, "_report_path")),
-                                None)
+            self._plugin = next(
+                (p for p in self._config.pluginmanager.get_plugins() if hasattr(p, "_report_path")), None
+            )
             self._found = True
         return self._plugin
 
@@ -169,14 +172,22 @@ class HtmlReport:
         if html is not None:
             getattr(html, "_reports", {}).pop(nodeid, None)
 
-    def add_row(self, nodeid: str, outcome: str, longrepr: Optional[str], blocks: list[str],
-                wasxfail: Optional[str] = None, **attrs: Any) -> None:
+    def add_row(
+        self,
+        nodeid: str,
+        outcome: str,
+        longrepr: Optional[str],
+        blocks: list[str],
+        wasxfail: Optional[str] = None,
+        **attrs: Any,
+    ) -> None:
         """A row of the results table drawn from no test item: a call report (`outcome`, its log
         `longrepr`, the HTML `blocks` above it, `attrs` set on it) and a passed teardown."""
         html = self.plugin
         if html is None:
             return
         from _pytest.reports import TestReport
+
         try:
             from pytest_html import extras
         except ImportError:

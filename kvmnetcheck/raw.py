@@ -6,6 +6,7 @@ The bottom layer: it imports nothing else of the package, and everything above i
 A RawHost is the collector's output and the libvirt view, unparsed. Facts are saved
 raw, so a newer suite parses facts saved by an older one with its own parsers.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,8 +49,13 @@ class FactsFormatError(ValueError):
 HOST_FILE_MAX_BYTES = 256 * 1024 * 1024
 INDEX_MAX_BYTES = 64 * 1024 * 1024
 
-_FILE_TYPES = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_FILE_TYPES = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def _not_regular(mode: int) -> str:
@@ -137,8 +143,15 @@ def public_uri(uri: Optional[str]) -> Optional[str]:
 
 # ---------------------------------------------------------------- the shape of saved facts
 
-_KINDS = {str: "a string", bool: "true or false", int: "a number", float: "a number", list: "a list",
-          dict: "an object", type(None): "null"}
+_KINDS = {
+    str: "a string",
+    bool: "true or false",
+    int: "a number",
+    float: "a number",
+    list: "a list",
+    dict: "an object",
+    type(None): "null",
+}
 
 
 def _kind(v) -> str:
@@ -183,10 +196,14 @@ _STR, _OPT_STR, _BOOL, _OPT_BOOL = (str,), (str, type(None)), (bool,), (bool, ty
 
 def _network(d, where: str) -> RawNetwork:
     d = _object(d, where)
-    return RawNetwork(uuid=_field(d, "uuid", where, _OPT_STR), active=_field(d, "active", where, _BOOL),
-                      persistent=_field(d, "persistent", where, _BOOL),
-                      autostart=_field(d, "autostart", where, _OPT_BOOL), xml=_field(d, "xml", where, _STR),
-                      inactive_xml=_field(d, "inactive_xml", where, _OPT_STR))
+    return RawNetwork(
+        uuid=_field(d, "uuid", where, _OPT_STR),
+        active=_field(d, "active", where, _BOOL),
+        persistent=_field(d, "persistent", where, _BOOL),
+        autostart=_field(d, "autostart", where, _OPT_BOOL),
+        xml=_field(d, "xml", where, _STR),
+        inactive_xml=_field(d, "inactive_xml", where, _OPT_STR),
+    )
 
 
 def _domain(d, where: str) -> tuple[bool, str]:
@@ -208,13 +225,20 @@ def _libvirt(d) -> Optional[RawLibvirt]:
             raise FactsFormatError("libvirt.lib_version is not three whole numbers")
         version = tuple(version)
     return RawLibvirt(
-        source=_field(d, "source", w, _STR), uri=_field(d, "uri", w, _OPT_STR), lib_version=version,
+        source=_field(d, "source", w, _STR),
+        uri=_field(d, "uri", w, _OPT_STR),
+        lib_version=version,
         hypervisor_version=_field(d, "hypervisor_version", w, _OPT_STR, None),
-        networks=[_network(n, f"libvirt.networks[{i}]")
-                  for i, n in enumerate(_list(d.get("networks", []), "libvirt.networks"))],
-        domains=[_domain(x, f"libvirt.domains[{i}]")
-                 for i, x in enumerate(_list(d.get("domains", []), "libvirt.domains"))],
-        error=_field(d, "error", w, _OPT_STR, None), note=_field(d, "note", w, _OPT_STR, None))
+        networks=[
+            _network(n, f"libvirt.networks[{i}]")
+            for i, n in enumerate(_list(d.get("networks", []), "libvirt.networks"))
+        ],
+        domains=[
+            _domain(x, f"libvirt.domains[{i}]") for i, x in enumerate(_list(d.get("domains", []), "libvirt.domains"))
+        ],
+        error=_field(d, "error", w, _OPT_STR, None),
+        note=_field(d, "note", w, _OPT_STR, None),
+    )
 
 
 @dataclass
@@ -245,10 +269,16 @@ class RawHost:
             raise FactsFormatError(f"{at}saved facts format {fmt!r}; this version reads {_reads()}")
         try:
             extra = _field(d, "extra", "", (dict, type(None)), None)
-            return cls(host=_field(d, "host", "", _STR), spec=_field(d, "spec", "", _STR),
-                       error=_field(d, "error", "", _OPT_STR, None), nonce=_field(d, "nonce", "", _STR, ""),
-                       output=_field(d, "output", "", _STR, ""), libvirt=_libvirt(d.get("libvirt")),
-                       gathered_at=_field(d, "gathered_at", "", _STR, ""), extra=extra or {})
+            return cls(
+                host=_field(d, "host", "", _STR),
+                spec=_field(d, "spec", "", _STR),
+                error=_field(d, "error", "", _OPT_STR, None),
+                nonce=_field(d, "nonce", "", _STR, ""),
+                output=_field(d, "output", "", _STR, ""),
+                libvirt=_libvirt(d.get("libvirt")),
+                gathered_at=_field(d, "gathered_at", "", _STR, ""),
+                extra=extra or {},
+            )
         except FactsFormatError as e:
             raise FactsFormatError(f"{at}{e}") from None
 
@@ -295,10 +325,20 @@ def save(directory: str, raws: list[RawHost], tool: str) -> None:
             name = f"{base}.{n}"
         names.append(name)
         _write_new(directory, name + ".json", json.dumps(r.to_json()))
-    _write_new(directory, "index.json",
-               json.dumps({"format": FORMAT, "tool": tool,
-                           "hosts": [{"host": r.host, "spec": r.spec, "file": n + ".json", "error": r.error}
-                                     for r, n in zip(raws, names)]}, indent=1))
+    _write_new(
+        directory,
+        "index.json",
+        json.dumps(
+            {
+                "format": FORMAT,
+                "tool": tool,
+                "hosts": [
+                    {"host": r.host, "spec": r.spec, "file": n + ".json", "error": r.error} for r, n in zip(raws, names)
+                ],
+            },
+            indent=1,
+        ),
+    )
 
 
 def _read_index(directory: str) -> dict:
@@ -315,8 +355,10 @@ def _read_index(directory: str) -> dict:
     if not isinstance(index, dict):
         raise FactsFormatError(f"{index_path}: {_kind(index)}, not a saved facts index")
     if not _readable(index.get("format")):
-        raise FactsFormatError(f"{directory} was saved by {index.get('tool', 'an unknown version')} in format "
-                               f"{index.get('format')!r}; this version reads {_reads()}")
+        raise FactsFormatError(
+            f"{directory} was saved by {index.get('tool', 'an unknown version')} in format "
+            f"{index.get('format')!r}; this version reads {_reads()}"
+        )
     try:
         for i, entry in enumerate(_field(index, "hosts", "", (list,))):
             where = f"hosts[{i}]"
@@ -386,8 +428,11 @@ class SavedHosts:
     def load(self, i: int) -> RawHost:
         r = self._read(i, self.stubs[i].host)
         if r.host != self.stubs[i].host:  # the index and the file disagree: trust neither silently
-            return RawHost(host=self.stubs[i].host, spec=self.stubs[i].spec,
-                           error=f"saved facts of {self.paths[i]} are about {r.host!r}")
+            return RawHost(
+                host=self.stubs[i].host,
+                spec=self.stubs[i].spec,
+                error=f"saved facts of {self.paths[i]} are about {r.host!r}",
+            )
         return r
 
 

@@ -19,6 +19,7 @@ from the spool, the findings and counts.
 `kvm-netcheck merge` is a run too (--merge): no item, the shards' hosts and results read back in the
 order one run over all hosts would have made them, and the same end.
 """
+
 from __future__ import annotations
 
 import pytest

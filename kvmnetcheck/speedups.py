@@ -5,6 +5,7 @@ Measured with bench/fleet_bench.py: without these, 1,000 saved hosts took minute
 grew with every check item and report pytest keeps to the end of the run. A check item's reports
 say they are one (`kvm_check_item`, set where they are made); other tests' are left alone.
 """
+
 from __future__ import annotations
 
 import gc

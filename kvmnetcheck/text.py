@@ -9,6 +9,7 @@ never a crash, never a broken file.
 
 The bottom layer: it imports nothing of the package, and every layer may use it.
 """
+
 from __future__ import annotations
 
 import html
@@ -98,4 +99,3 @@ def json_safe(value):
 def shell_inert(text: str) -> bool:
     """Whether a value may stand unquoted in a shell command: letters, digits and `_.:/@%+=,-` only."""
     return bool(re.fullmatch(r"[A-Za-z0-9_.:/@%+=,-]*", text))
-

@@ -1,6 +1,7 @@
 """What a person sees of a run besides its files: pytest-html's page (a row of its own for each
 finding, the run's Status/Check/Host/Object/Severity cells, and at the top the findings list, the
 fleet view, each guest's findings and the facts not read) and the terminal summary."""
+
 from __future__ import annotations
 
 from . import pytest_adapter
@@ -28,9 +29,15 @@ class Views:
         # the row's log is one line: the finding in full is its HTML above it (a fleet's page stays small)
         longrepr = f"[{r.severity}] {r.check} on {r.host}: {r.object}: {r.message}"
         wasxfail = (r.waiver.get("reason", "waived") if r.waiver else "waived") if r.outcome == "waived" else None
-        self.html.add_row(r.test, outcome, longrepr if outcome == "failed" else None,
-                          html_report.finding_blocks(r, CHECKS.get(r.check)), wasxfail,
-                          kvm_result=r, kvm_synthetic=True)
+        self.html.add_row(
+            r.test,
+            outcome,
+            longrepr if outcome == "failed" else None,
+            html_report.finding_blocks(r, CHECKS.get(r.check)),
+            wasxfail,
+            kvm_result=r,
+            kvm_synthetic=True,
+        )
 
     @staticmethod
     def table_header(cells: list) -> None:
@@ -40,8 +47,11 @@ class Views:
         if getattr(report, "kvm_check_item", False):
             del cells[:]  # a check item's row: its findings have rows of their own, its passes are counted
             return
-        html_report.table_row(report, cells, fleet.status_cell(
-            getattr(report, "kvm_result", None), self.gate.fail_on, self.gate.allow_unreachable))
+        html_report.table_row(
+            report,
+            cells,
+            fleet.status_cell(getattr(report, "kvm_result", None), self.gate.fail_on, self.gate.allow_unreachable),
+        )
         pytest_adapter.escape_test_id_cell(report, cells)
 
     def html_summary(self, prefix: list, reports) -> None:
@@ -52,9 +62,19 @@ class Views:
         s, g = reports.stream, self.gate
         digests = self.hosts.all_digests()
         prefix.insert(0, html_report.static_findings_html(s.findings))
-        prefix.append(fleet.fleet_html(
-            s, digests, j.verdict, g.note(), j.waiver_usage, g.waivers.source,
-            j.drift, g.baseline_path if g.baseline_path and j.drift is None else None, reports.fix_scripts))
+        prefix.append(
+            fleet.fleet_html(
+                s,
+                digests,
+                j.verdict,
+                g.note(),
+                j.waiver_usage,
+                g.waivers.source,
+                j.drift,
+                g.baseline_path if g.baseline_path and j.drift is None else None,
+                reports.fix_scripts,
+            )
+        )
         stories = guests.stories_html([st for d in digests for st in d.stories])
         if stories:
             prefix.append(stories)
@@ -63,9 +83,16 @@ class Views:
             prefix.append(unread)
         # every result's counts, not only those of the rows pytest-html drew
         c = s.counts
-        self.html.set_counts({"passed": c.get("passed", 0), "failed": c.get("failed", 0),
-                              "skipped": c.get("skipped", 0), "error": c.get("error", 0),
-                              "xfailed": c.get("waived", 0)}, s.total)
+        self.html.set_counts(
+            {
+                "passed": c.get("passed", 0),
+                "failed": c.get("failed", 0),
+                "skipped": c.get("skipped", 0),
+                "error": c.get("error", 0),
+                "xfailed": c.get("waived", 0),
+            },
+            s.total,
+        )
 
     def terminal_summary(self, tr, reports) -> None:
         hosts, s = self.hosts, reports.stream
@@ -73,11 +100,13 @@ class Views:
             return
         out, j = reports.outputs, reports.judgement
         digests = hosts.all_digests() if (j is not None or (hosts.listed and hosts.host_list())) else []
-        terminal.findings(tr, s, digests, out.results if out is not None and reports.published else None,
-                          reports.quieted)
+        terminal.findings(
+            tr, s, digests, out.results if out is not None and reports.published else None, reports.quieted
+        )
         if out is not None and reports.published is False:
-            tr.write_line(f"kvm-netcheck: reports not written, the previous ones are kept: {reports.keep_reason}",
-                          yellow=True)
+            tr.write_line(
+                f"kvm-netcheck: reports not written, the previous ones are kept: {reports.keep_reason}", yellow=True
+            )
         terminal.guests(tr, [st for d in digests for st in d.stories])
         if j is None:
             return

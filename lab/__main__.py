@@ -79,8 +79,10 @@ def cmd_status(args) -> int:
         if st["libvirt"]:
             ok = host.sh("virsh -c qemu:///system version", check=False, timeout=10).returncode == 0
             libvirt = "up" if ok else "DOWN"
-        print("%-8s pid %-7d alive %-5s libvirtd %-4s ssh_sessions %d"
-              % (name, st["pid"], st["alive"], libvirt, st["ssh_sessions"]))
+        print(
+            "%-8s pid %-7d alive %-5s libvirtd %-4s ssh_sessions %d"
+            % (name, st["pid"], st["alive"], libvirt, st["ssh_sessions"])
+        )
     print("ssh_config %s" % lab.ssh_config)
     print("inventory  %s" % lab.inventory)
     return 0

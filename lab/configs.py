@@ -4,6 +4,7 @@
 - the client side: ssh_config, known_hosts and the Ansible inventory for the current hosts;
 - a host's /etc/libvirt: libvirt's packaged configuration, never the machine's own definitions.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -62,8 +63,9 @@ Subsystem sftp internal-sftp
 """ % {"name": name, "proxy": proxy, "root": root}
 
 
-def client_files(root: str, names: Iterable[str], host_key: str, ssh_config: str, proxy: str,
-                 python: Optional[str]) -> Tuple[str, str, str]:
+def client_files(
+    root: str, names: Iterable[str], host_key: str, ssh_config: str, proxy: str, python: Optional[str]
+) -> Tuple[str, str, str]:
     """(ssh_config, known_hosts, inventory.ini) reaching each named host through the proxy.
 
     `host_key` is the hosts' public key line; `python`, when given, pins Ansible's interpreter
@@ -96,9 +98,17 @@ def client_files(root: str, names: Iterable[str], host_key: str, ssh_config: str
 
 
 # Packages whose files under /etc/libvirt make up libvirt's packaged configuration.
-LIBVIRT_PACKAGES = ("libvirt-clients", "libvirt-daemon", "libvirt-daemon-system", "libvirt-daemon-driver-qemu",
-                    "libvirt-daemon-config-network", "libvirt-daemon-config-nwfilter", "libvirt-daemon-driver-lxc",
-                    "libvirt-daemon-driver-xen", "libvirt-daemon-driver-vbox")
+LIBVIRT_PACKAGES = (
+    "libvirt-clients",
+    "libvirt-daemon",
+    "libvirt-daemon-system",
+    "libvirt-daemon-driver-qemu",
+    "libvirt-daemon-config-network",
+    "libvirt-daemon-config-nwfilter",
+    "libvirt-daemon-driver-lxc",
+    "libvirt-daemon-driver-xen",
+    "libvirt-daemon-driver-vbox",
+)
 
 
 def parse_conffiles(dpkg_query_output: str) -> Dict[str, str]:
@@ -111,8 +121,12 @@ def parse_conffiles(dpkg_query_output: str) -> Dict[str, str]:
     return out
 
 
-def libvirt_etc(conffiles: Dict[str, str], read: Callable[[str], Optional[bytes]], default_network: bool,
-                default_network_xml: Optional[bytes]) -> Dict[str, bytes]:
+def libvirt_etc(
+    conffiles: Dict[str, str],
+    read: Callable[[str], Optional[bytes]],
+    default_network: bool,
+    default_network_xml: Optional[bytes],
+) -> Dict[str, bytes]:
     """A host's /etc/libvirt, as relative path -> content: libvirt's packaged configuration.
 
     Each packaged config file as the package shipped it: the machine's copy when it is unchanged
@@ -124,7 +138,7 @@ def libvirt_etc(conffiles: Dict[str, str], read: Callable[[str], Optional[bytes]
     for path, md5 in conffiles.items():
         if not path.startswith("/etc/libvirt/"):
             continue
-        rel = path[len("/etc/libvirt/"):]
+        rel = path[len("/etc/libvirt/") :]
         if rel.startswith("qemu/") and rel.endswith(".xml"):
             continue  # definitions, not configuration
         data = read(path)

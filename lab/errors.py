@@ -1,4 +1,5 @@
 """The lab's one exception."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -19,4 +20,3 @@ class LabError(Exception):
         self.stdout = stdout
         self.stderr = stderr
         self.returncode = returncode
-

@@ -114,22 +114,39 @@ def setup(root, name):
         os.chmod("/run/" + d, mode)
 
     # Copy-on-write /etc: scenario files are created in ROOT/NAME/etc-upper.
-    run("mount", "-t", "overlay", "-o",
-        "lowerdir=/etc,upperdir=%s,workdir=%s" % (os.path.join(hostdir, "etc-upper"),
-                                                  os.path.join(hostdir, "etc-work")),
-        "knc-etc", "/etc")
+    run(
+        "mount",
+        "-t",
+        "overlay",
+        "-o",
+        "lowerdir=/etc,upperdir=%s,workdir=%s"
+        % (os.path.join(hostdir, "etc-upper"), os.path.join(hostdir, "etc-work")),
+        "knc-etc",
+        "/etc",
+    )
     # A host starts with no network service enabled, whatever the machine enables: a scenario
     # enables the ones it models (removing the links here leaves whiteouts in the overlay only)
-    for pattern in ("/etc/systemd/system/*.wants/NetworkManager*", "/etc/systemd/system/*.wants/systemd-networkd*",
-                    "/etc/systemd/system/*.wants/networking.service", "/etc/systemd/system/*.wants/network.service",
-                    "/etc/systemd/system/*.wants/wicked*", "/etc/rc[0-6S].d/[SK][0-9]*network*",
-                    "/etc/rc.d/rc[0-6].d/[SK][0-9]*network*"):
+    for pattern in (
+        "/etc/systemd/system/*.wants/NetworkManager*",
+        "/etc/systemd/system/*.wants/systemd-networkd*",
+        "/etc/systemd/system/*.wants/networking.service",
+        "/etc/systemd/system/*.wants/network.service",
+        "/etc/systemd/system/*.wants/wicked*",
+        "/etc/rc[0-6S].d/[SK][0-9]*network*",
+        "/etc/rc.d/rc[0-6].d/[SK][0-9]*network*",
+    ):
         for path in glob.glob(pattern):
             os.unlink(path)
     # ... and with none of the machine's own persistent network config (its bridges are not the host's)
-    for pattern in ("/etc/network/interfaces", "/etc/network/interfaces.d/*", "/etc/netplan/*",
-                    "/etc/NetworkManager/system-connections/*", "/etc/systemd/network/*",
-                    "/etc/sysconfig/network-scripts/ifcfg-*", "/etc/sysconfig/network/ifcfg-*"):
+    for pattern in (
+        "/etc/network/interfaces",
+        "/etc/network/interfaces.d/*",
+        "/etc/netplan/*",
+        "/etc/NetworkManager/system-connections/*",
+        "/etc/systemd/network/*",
+        "/etc/sysconfig/network-scripts/ifcfg-*",
+        "/etc/sysconfig/network/ifcfg-*",
+    ):
         for path in glob.glob(pattern):
             if os.path.isfile(path) or os.path.islink(path):
                 os.unlink(path)

@@ -1,5 +1,6 @@
 """One lab host and the commands run in it: the API scenarios and tests use (sh, exec, write_file,
 virsh, ssh...), each command entering the host's namespaces through nsenter."""
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,15 @@ HOST_ENV = {
 class LabHost:
     """One namespaced host.  ``pid`` is its holder (PID 1 inside the host)."""
 
-    def __init__(self, lab: "Lab", name: str, pid: int, libvirt: bool = False,
-                 launcher: Optional[subprocess.Popen] = None, pidfd: Optional[int] = None):
+    def __init__(
+        self,
+        lab: "Lab",
+        name: str,
+        pid: int,
+        libvirt: bool = False,
+        launcher: Optional[subprocess.Popen] = None,
+        pidfd: Optional[int] = None,
+    ):
         self.lab = lab
         self.name = name
         self.pid = pid
@@ -64,9 +72,15 @@ class LabHost:
             argv.append("-p")
         return argv + ["--"]
 
-    def exec(self, argv: Sequence[str], check: bool = True, timeout: Optional[float] = 60,
-             input: Optional[Union[str, bytes]] = None, env: Optional[Dict[str, str]] = None,
-             text: bool = True) -> subprocess.CompletedProcess:
+    def exec(
+        self,
+        argv: Sequence[str],
+        check: bool = True,
+        timeout: Optional[float] = 60,
+        input: Optional[Union[str, bytes]] = None,
+        env: Optional[Dict[str, str]] = None,
+        text: bool = True,
+    ) -> subprocess.CompletedProcess:
         """Run ``argv`` (no shell) inside the host; like :meth:`sh` otherwise."""
         self._check_alive()
         full_env = dict(HOST_ENV)
@@ -76,19 +90,37 @@ class LabHost:
             input = input.encode()
         try:
             proc = subprocess.run(
-                self.nsenter_argv() + list(argv), input=input, capture_output=True,
-                text=text, timeout=timeout, env=full_env,
-                stdin=None if input is not None else subprocess.DEVNULL)
+                self.nsenter_argv() + list(argv),
+                input=input,
+                capture_output=True,
+                text=text,
+                timeout=timeout,
+                env=full_env,
+                stdin=None if input is not None else subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired as exc:
-            raise LabError("%s: timed out after %ss: %s" % (self.name, timeout, " ".join(argv)),
-                           stdout=_s(exc.stdout), stderr=_s(exc.stderr)) from None
+            raise LabError(
+                "%s: timed out after %ss: %s" % (self.name, timeout, " ".join(argv)),
+                stdout=_s(exc.stdout),
+                stderr=_s(exc.stderr),
+            ) from None
         if check and proc.returncode != 0:
-            raise LabError("%s: command failed: %s" % (self.name, " ".join(argv)),
-                           stdout=_s(proc.stdout), stderr=_s(proc.stderr), returncode=proc.returncode)
+            raise LabError(
+                "%s: command failed: %s" % (self.name, " ".join(argv)),
+                stdout=_s(proc.stdout),
+                stderr=_s(proc.stderr),
+                returncode=proc.returncode,
+            )
         return proc
 
-    def sh(self, cmd: str, check: bool = True, timeout: Optional[float] = 60,
-           input: Optional[str] = None, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
+    def sh(
+        self,
+        cmd: str,
+        check: bool = True,
+        timeout: Optional[float] = 60,
+        input: Optional[str] = None,
+        env: Optional[Dict[str, str]] = None,
+    ) -> subprocess.CompletedProcess:
         """Run ``sh -c CMD`` inside the host and return the CompletedProcess (text).
 
         Raises :class:`LabError` (with stdout/stderr) on a non-zero exit
@@ -130,8 +162,9 @@ class LabHost:
         """Whether ``path`` exists inside the host."""
         return self.exec(["test", "-e", path], check=False).returncode == 0
 
-    def virsh(self, args: Union[str, Sequence[str]], check: bool = True,
-              timeout: Optional[float] = 60) -> subprocess.CompletedProcess:
+    def virsh(
+        self, args: Union[str, Sequence[str]], check: bool = True, timeout: Optional[float] = 60
+    ) -> subprocess.CompletedProcess:
         """``virsh -c qemu:///system ARGS`` inside the host (ARGS: shell words or a list)."""
         if isinstance(args, str):
             return self.sh("virsh -c qemu:///system " + args, check=check, timeout=timeout)
@@ -141,14 +174,18 @@ class LabHost:
         """Run ``cmd`` over real SSH (through the lab's ssh_config)."""
         argv = ["ssh", "-F", self.lab.ssh_config, self.name, cmd]
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                                  stdin=subprocess.DEVNULL)
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired as exc:
-            raise LabError("%s: ssh timed out: %s" % (self.name, cmd),
-                           stdout=_s(exc.stdout), stderr=_s(exc.stderr)) from None
+            raise LabError(
+                "%s: ssh timed out: %s" % (self.name, cmd), stdout=_s(exc.stdout), stderr=_s(exc.stderr)
+            ) from None
         if check and proc.returncode != 0:
-            raise LabError("%s: ssh command failed: %s" % (self.name, cmd),
-                           stdout=proc.stdout, stderr=proc.stderr, returncode=proc.returncode)
+            raise LabError(
+                "%s: ssh command failed: %s" % (self.name, cmd),
+                stdout=proc.stdout,
+                stderr=proc.stderr,
+                returncode=proc.returncode,
+            )
         return proc
 
     # -- features ------------------------------------------------------------
@@ -161,8 +198,10 @@ class LabHost:
         present" checks see a host that has it.  libvirt falls back to
         userspace virtio-net when the open fails, so guests still start.
         """
-        self.sh("test -c /dev/vhost-net || { mknod -m 0660 /dev/vhost-net c 10 238 && "
-                "chgrp kvm /dev/vhost-net 2>/dev/null; test -c /dev/vhost-net; }")
+        self.sh(
+            "test -c /dev/vhost-net || { mknod -m 0660 /dev/vhost-net c 10 238 && "
+            "chgrp kvm /dev/vhost-net 2>/dev/null; test -c /dev/vhost-net; }"
+        )
 
     def ssh_sessions(self) -> int:
         """Number of SSH sessions the ProxyCommand has served for this host."""
@@ -188,22 +227,31 @@ class LabHost:
         Logs go to the host's private /var/log/libvirt (ROOT/NAME/var-log-libvirt).
         """
         log_env = {"LIBVIRT_LOG_OUTPUTS": "3:file:/var/log/libvirt/libvirtd.log"}
-        self.sh("test -e /run/virtlogd.pid && kill -0 $(cat /run/virtlogd.pid) 2>/dev/null || "
-                "virtlogd -d -p /run/virtlogd.pid </dev/null >/dev/null 2>&1",
-                env={"LIBVIRT_LOG_OUTPUTS": "3:file:/var/log/libvirt/virtlogd.log"})
-        self.sh("test -e /run/libvirtd.pid && kill -0 $(cat /run/libvirtd.pid) 2>/dev/null || "
-                "libvirtd -d -p /run/libvirtd.pid </dev/null >/dev/null 2>&1", env=log_env)
+        self.sh(
+            "test -e /run/virtlogd.pid && kill -0 $(cat /run/virtlogd.pid) 2>/dev/null || "
+            "virtlogd -d -p /run/virtlogd.pid </dev/null >/dev/null 2>&1",
+            env={"LIBVIRT_LOG_OUTPUTS": "3:file:/var/log/libvirt/virtlogd.log"},
+        )
+        self.sh(
+            "test -e /run/libvirtd.pid && kill -0 $(cat /run/libvirtd.pid) 2>/dev/null || "
+            "libvirtd -d -p /run/libvirtd.pid </dev/null >/dev/null 2>&1",
+            env=log_env,
+        )
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
-            last = self.sh("test -S /run/libvirt/libvirt-sock-ro && virsh -c qemu:///system version",
-                           check=False, timeout=30)
+            last = self.sh(
+                "test -S /run/libvirt/libvirt-sock-ro && virsh -c qemu:///system version", check=False, timeout=30
+            )
             if last.returncode == 0:
                 self.libvirt = True
                 return
             time.sleep(0.2)
-        raise LabError("%s: libvirtd did not answer within %ss" % (self.name, timeout),
-                       stdout=last.stdout if last else "", stderr=last.stderr if last else "")
+        raise LabError(
+            "%s: libvirtd did not answer within %ss" % (self.name, timeout),
+            stdout=last.stdout if last else "",
+            stderr=last.stderr if last else "",
+        )
 
 
 class HostProcess:
@@ -263,4 +311,3 @@ def _s(v) -> str:
     if v is None:
         return ""
     return v.decode(errors="replace") if isinstance(v, bytes) else v
-

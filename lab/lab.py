@@ -13,6 +13,7 @@ All state lives under one directory (``ROOT``): keys, ``ssh_config``,
 the Ansible inventory, ``state.json`` and one ``ROOT/NAME`` directory per
 host (overlay upper dir of /etc, private libvirt dirs, logs).
 """
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,18 @@ DEFAULT_NETWORK_XML = "/usr/share/libvirt/networks/default.xml"
 
 # Entries under ROOT that the lab creates (and therefore removes on down()).
 ROOT_FILES = (
-    "id_ed25519", "id_ed25519.pub", "ssh_host_ed25519_key", "ssh_host_ed25519_key.pub",
-    "authorized_keys", "known_hosts", "ssh_config", "inventory.ini", "proxy", "ssh",
-    "state.json", ".knc-lab",
+    "id_ed25519",
+    "id_ed25519.pub",
+    "ssh_host_ed25519_key",
+    "ssh_host_ed25519_key.pub",
+    "authorized_keys",
+    "known_hosts",
+    "ssh_config",
+    "inventory.ini",
+    "proxy",
+    "ssh",
+    "state.json",
+    ".knc-lab",
 )
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -71,8 +81,10 @@ class Lab:
         if not _attach:
             live = find_holders(self.root)
             if live:
-                raise LabError("a lab is already running in %s (hosts: %s); use Lab.load(root) "
-                               "or `python -m lab down`" % (self.root, ", ".join(sorted(live))))
+                raise LabError(
+                    "a lab is already running in %s (hosts: %s); use Lab.load(root) "
+                    "or `python -m lab down`" % (self.root, ", ".join(sorted(live)))
+                )
             os.makedirs(self.root, exist_ok=True)
             with open(os.path.join(self.root, ".knc-lab"), "w") as f:
                 f.write("knc-lab state directory\n")
@@ -131,8 +143,7 @@ class Lab:
     def _host(self, host: HostRef) -> LabHost:
         return host if isinstance(host, LabHost) else self.get(host)
 
-    def add_host(self, name: str, libvirt: bool = False, default_network: bool = False,
-                 timeout: float = 30) -> LabHost:
+    def add_host(self, name: str, libvirt: bool = False, default_network: bool = False, timeout: float = 30) -> LabHost:
         """Build host ``name`` (and start its libvirt daemons if ``libvirt``).
 
         ``default_network=True`` keeps libvirt's ``default`` network defined
@@ -200,10 +211,29 @@ class Lab:
         log = open(os.path.join(hdir, "holder.log"), "wb")
         try:
             launcher = subprocess.Popen(
-                ["unshare", "--pid", "--fork", "--mount-proc", "--net", "--mount", "--uts",
-                 "--propagation", "private", "--", sys.executable, HOLDER_SCRIPT, MARKER, self.root, name],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                close_fds=True)
+                [
+                    "unshare",
+                    "--pid",
+                    "--fork",
+                    "--mount-proc",
+                    "--net",
+                    "--mount",
+                    "--uts",
+                    "--propagation",
+                    "private",
+                    "--",
+                    sys.executable,
+                    HOLDER_SCRIPT,
+                    MARKER,
+                    self.root,
+                    name,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
+            )
         finally:
             log.close()
         ready = os.path.join(hdir, "ready")
@@ -224,14 +254,15 @@ class Lab:
         if status != "ok" or pid is None:
             launcher.kill()
             launcher.wait()
-            raise LabError("host %s failed to set up: %s" % (name, status or "holder pid not found"),
-                           stderr=_read(os.path.join(hdir, "holder.log")))
+            raise LabError(
+                "host %s failed to set up: %s" % (name, status or "holder pid not found"),
+                stderr=_read(os.path.join(hdir, "holder.log")),
+            )
         pidfd = open_holder(pid, self.root, name)
         if pidfd is None:
             launcher.kill()
             launcher.wait()
-            raise LabError("host %s: holder %d vanished" % (name, pid),
-                           stderr=_read(os.path.join(hdir, "holder.log")))
+            raise LabError("host %s: holder %d vanished" % (name, pid), stderr=_read(os.path.join(hdir, "holder.log")))
         with open(os.path.join(hdir, "pid"), "w") as f:
             f.write("%d\n" % pid)
         return LabHost(self, name, pid, libvirt=False, launcher=launcher, pidfd=pidfd)
@@ -254,8 +285,15 @@ class Lab:
             _rmtree(hdir)
         self._save_state()
 
-    def link(self, h1: HostRef, br1: Optional[str], h2: HostRef, br2: Optional[str],
-             name1: Optional[str] = None, name2: Optional[str] = None) -> Tuple[str, str]:
+    def link(
+        self,
+        h1: HostRef,
+        br1: Optional[str],
+        h2: HostRef,
+        br2: Optional[str],
+        name1: Optional[str] = None,
+        name2: Optional[str] = None,
+    ) -> Tuple[str, str]:
         """Join two hosts with a veth pair; each end enslaved to ``br1``/``br2`` and up.
 
         A bridge of ``None`` leaves that end unenslaved (but up).  Returns
@@ -273,20 +311,25 @@ class Lab:
         try:
             # Not in h1's pid namespace: "netns PID" must name b's holder as
             # the real machine sees it.
-            subprocess.run(["nsenter", "-t", str(a.pid), "-n", "--", "ip", "link", "set", tmp,
-                            "netns", str(b.pid)], check=True, capture_output=True, text=True)
+            subprocess.run(
+                ["nsenter", "-t", str(a.pid), "-n", "--", "ip", "link", "set", tmp, "netns", str(b.pid)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             b.exec(["ip", "link", "set", tmp, "name", n2])
         except (subprocess.CalledProcessError, LabError) as exc:
             a.exec(["ip", "link", "del", n1], check=False)
-            raise LabError("link %s:%s <-> %s:%s failed" % (a.name, br1, b.name, br2),
-                           stderr=_s(getattr(exc, "stderr", "")) or str(exc)) from None
+            raise LabError(
+                "link %s:%s <-> %s:%s failed" % (a.name, br1, b.name, br2),
+                stderr=_s(getattr(exc, "stderr", "")) or str(exc),
+            ) from None
         for host, ifname, br in ((a, n1, br1), (b, n2, br2)):
             if br:
                 host.exec(["ip", "link", "set", ifname, "master", br])
             host.exec(["ip", "link", "set", ifname, "up"])
         with self._lock:
-            self._links.append({"host1": a.name, "if1": n1, "br1": br1,
-                                "host2": b.name, "if2": n2, "br2": br2})
+            self._links.append({"host1": a.name, "if1": n1, "br1": br1, "host2": b.name, "if2": n2, "br2": br2})
         self._save_state()
         return n1, n2
 
@@ -346,8 +389,7 @@ class Lab:
             if pidfd is None:
                 continue
             lab._hosts[name] = LabHost(lab, name, pid, libvirt=info.get("libvirt", False), pidfd=pidfd)
-        lab._links = [ln for ln in state.get("links", [])
-                      if ln["host1"] in lab._hosts and ln["host2"] in lab._hosts]
+        lab._links = [ln for ln in state.get("links", []) if ln["host1"] in lab._hosts and ln["host2"] in lab._hosts]
         lab._link_seq = state.get("link_seq", 0)
         lab._write_configs()
         lab._save_state()
@@ -355,8 +397,10 @@ class Lab:
 
     def status(self) -> Dict[str, dict]:
         """Per host: pid, alive, libvirt flag, SSH sessions served."""
-        return {n: {"pid": h.pid, "alive": h.alive(), "libvirt": h.libvirt,
-                    "ssh_sessions": h.ssh_sessions()} for n, h in sorted(self._hosts.items())}
+        return {
+            n: {"pid": h.pid, "alive": h.alive(), "libvirt": h.libvirt, "ssh_sessions": h.ssh_sessions()}
+            for n, h in sorted(self._hosts.items())
+        }
 
     # -- files -----------------------------------------------------------------
 
@@ -368,8 +412,7 @@ class Lab:
                 "ssh_config": self.ssh_config,
                 "inventory": self.inventory,
                 "ssh_wrapper": self.ssh_wrapper,
-                "hosts": {n: {"pid": h.pid, "libvirt": h.libvirt}
-                          for n, h in self._hosts.items() if h is not None},
+                "hosts": {n: {"pid": h.pid, "libvirt": h.libvirt} for n, h in self._hosts.items() if h is not None},
                 "links": self._links,
                 "link_seq": self._link_seq,
             }
@@ -384,14 +427,19 @@ class Lab:
         for key, comment in (("id_ed25519", "knc-lab-client"), ("ssh_host_ed25519_key", "knc-lab-host")):
             path = os.path.join(self.root, key)
             if not os.path.exists(path):
-                subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path],
-                               check=True, capture_output=True)
+                subprocess.run(
+                    ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path],
+                    check=True,
+                    capture_output=True,
+                )
         shutil.copyfile(os.path.join(self.root, "id_ed25519.pub"), os.path.join(self.root, "authorized_keys"))
         os.chmod(os.path.join(self.root, "authorized_keys"), 0o600)
 
     def _write_scripts(self) -> None:
-        for path, text in ((self.proxy, configs.proxy_script(self.root, MARKER)),
-                           (self.ssh_wrapper, configs.ssh_wrapper(self.ssh_config))):
+        for path, text in (
+            (self.proxy, configs.proxy_script(self.root, MARKER)),
+            (self.ssh_wrapper, configs.ssh_wrapper(self.ssh_config)),
+        ):
             with open(path, "w") as f:
                 f.write(text)
             os.chmod(path, 0o755)
@@ -404,9 +452,14 @@ class Lab:
         """(Re)write ssh_config, known_hosts and the inventory for the current hosts."""
         with self._lock:
             names = [n for n, h in self._hosts.items() if h is not None]
-            texts = configs.client_files(self.root, names, _read(os.path.join(self.root, "ssh_host_ed25519_key.pub")),
-                                         self.ssh_config, self.proxy,
-                                         SYSTEM_PYTHON if os.path.exists(SYSTEM_PYTHON) else None)
+            texts = configs.client_files(
+                self.root,
+                names,
+                _read(os.path.join(self.root, "ssh_host_ed25519_key.pub")),
+                self.ssh_config,
+                self.proxy,
+                SYSTEM_PYTHON if os.path.exists(SYSTEM_PYTHON) else None,
+            )
             for path, text in zip((self.ssh_config, os.path.join(self.root, "known_hosts"), self.inventory), texts):
                 tmp = path + ".tmp"
                 with open(tmp, "w") as f:
@@ -417,8 +470,9 @@ class Lab:
         """Write a host's /etc/libvirt at `target`: libvirt's packaged configuration (lab.configs)."""
         if self._conffiles is None:
             try:
-                out = subprocess.run(["dpkg-query", "-W", "-f=${Conffiles}\n", *configs.LIBVIRT_PACKAGES],
-                                     capture_output=True, text=True).stdout
+                out = subprocess.run(
+                    ["dpkg-query", "-W", "-f=${Conffiles}\n", *configs.LIBVIRT_PACKAGES], capture_output=True, text=True
+                ).stdout
             except OSError:  # not a Debian machine: libvirt's built-in defaults
                 out = ""
             self._conffiles = configs.parse_conffiles(out)

@@ -4,6 +4,7 @@ in a host's namespaces, and a teardown that leaves nothing behind.
 Everything that signals a process first makes sure, through a pidfd, that it is still the process
 meant: a pid freed by a host killed earlier may belong to anything by now.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,7 +34,7 @@ def _ppid(pid: int) -> Optional[int]:
     except OSError:
         return None
     # Field 2 (comm) may contain spaces; it is enclosed in parentheses.
-    rest = data[data.rindex(")") + 2:].split()
+    rest = data[data.rindex(")") + 2 :].split()
     return int(rest[1])
 
 
@@ -43,7 +44,7 @@ def _is_zombie(pid: int) -> bool:
             data = f.read()
     except OSError:
         return True
-    return data[data.rindex(")") + 2:].split()[0] in ("Z", "X")
+    return data[data.rindex(")") + 2 :].split()[0] in ("Z", "X")
 
 
 def _ns_id(pid: int, kind: str) -> Optional[str]:
@@ -139,8 +140,14 @@ def open_holder(pid: int, root: Optional[str] = None, name: Optional[str] = None
     return fd
 
 
-def kill_holder(pid: int, launcher: Optional[subprocess.Popen] = None, timeout: float = 20.0,
-                pidfd: Optional[int] = None, root: Optional[str] = None, name: Optional[str] = None) -> None:
+def kill_holder(
+    pid: int,
+    launcher: Optional[subprocess.Popen] = None,
+    timeout: float = 20.0,
+    pidfd: Optional[int] = None,
+    root: Optional[str] = None,
+    name: Optional[str] = None,
+) -> None:
     """Kill a host: SIGKILL its pid-namespace init, then wait until nothing of it runs.
 
     The kernel kills every process of a pid namespace when its init dies;
@@ -161,8 +168,7 @@ def kill_holder(pid: int, launcher: Optional[subprocess.Popen] = None, timeout: 
     # the machine's init gets around to reaping it.
     parent = _ppid(pid)
     parent_argv = _cmdline(parent) if parent else []
-    orphan_launcher = (launcher is None and MARKER in parent_argv
-                       and os.path.basename(parent_argv[0]) == "unshare")
+    orphan_launcher = launcher is None and MARKER in parent_argv and os.path.basename(parent_argv[0]) == "unshare"
     try:
         if pidfd is not None:
             # Hold the namespaces open while waiting: a freed namespace's
@@ -210,4 +216,3 @@ def kill_holder(pid: int, launcher: Optional[subprocess.Popen] = None, timeout: 
         until = time.monotonic() + 5
         while os.path.exists("/proc/%d" % parent) and time.monotonic() < until:
             time.sleep(0.05)
-

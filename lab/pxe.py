@@ -90,8 +90,14 @@ def _leased(host: LabHost, bridge: str, mac: str) -> bool:
     return any(ln.get("mac-address", "").lower() == mac for ln in leases)
 
 
-def pxe_boot(host: LabHost, network_name: str, guest_name: str = "pxe1",
-             observe_s: float = 50, memory_mib: int = 192, until: tuple = ()) -> PxeOutcome:
+def pxe_boot(
+    host: LabHost,
+    network_name: str,
+    guest_name: str = "pxe1",
+    observe_s: float = 50,
+    memory_mib: int = 192,
+    until: tuple = (),
+) -> PxeOutcome:
     """Boot a disk-less guest from the network on ``network_name`` and report DHCP.
 
     Watches up to ``observe_s`` seconds (less once a lease shows up) for a
@@ -106,15 +112,24 @@ def pxe_boot(host: LabHost, network_name: str, guest_name: str = "pxe1",
         raise LabError("domain %s already exists in %s" % (guest_name, host.name))
     mac = "52:54:00:%02x:%02x:%02x" % tuple(random.randrange(256) for _ in range(3))
     console = "/run/knc-pxe-%s.console" % guest_name
-    xml = DOMAIN_XML.format(name=escape(guest_name), memory=int(memory_mib),
-                            network=quoteattr(network_name), mac=mac, console=quoteattr(console))
+    xml = DOMAIN_XML.format(
+        name=escape(guest_name),
+        memory=int(memory_mib),
+        network=quoteattr(network_name),
+        mac=mac,
+        console=quoteattr(console),
+    )
 
     packets: List[float] = []
     listening = threading.Event()
     # -e prints MAC addresses so packets of this guest can be told apart;
     # -l line-buffers so each packet is seen when it happens.
-    dump = host.spawn(["tcpdump", "-l", "-n", "-e", "-i", bridge, "udp and (port 67 or port 68)"],
-                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    dump = host.spawn(
+        ["tcpdump", "-l", "-n", "-e", "-i", bridge, "udp and (port 67 or port 68)"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
     def reader():
         for line in dump.popen.stdout:

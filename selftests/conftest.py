@@ -1,4 +1,5 @@
 """The project's own tests: make the repository and selftests/support.py importable."""
+
 import os
 import sys
 

@@ -17,6 +17,7 @@ The nightly story: run 1 is the baseline; then gfix's generated fix script is ru
 and gdrift drifts; run 2 uses run 1's results.json as its baseline, a waiver file (one entry that
 applies, one expired, one matching nothing) and keeps a dated copy.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -95,6 +96,7 @@ class GateLab:
         self.lab = Lab(root)
         self.lab.__enter__()
         try:
+
             def build(name):
                 h = self.lab.add_host(name, libvirt=name != "gdown")
                 h.sh(LIB + "\n" + SETUP[name], timeout=240)
@@ -118,13 +120,22 @@ class GateLab:
 
     def run(self, label: str, hosts, *args: str) -> SuiteRun:
         """The suite over real SSH against the given lab hosts."""
-        return run_suite(self.out_dir(label), "--hosts=" + ",".join(f"ssh://{h}" for h in hosts),
-                         f"--ssh-config={self.lab.ssh_config}", *args)
+        return run_suite(
+            self.out_dir(label),
+            "--hosts=" + ",".join(f"ssh://{h}" for h in hosts),
+            f"--ssh-config={self.lab.ssh_config}",
+            *args,
+        )
 
     def ssh_script(self, host: str, script: str) -> subprocess.CompletedProcess:
         """Run a shell script on a lab host over real SSH, as an operator would (ssh HOST sh -s < FILE)."""
-        return subprocess.run(["ssh", "-F", self.lab.ssh_config, host, "sh", "-s"], input=script,
-                              capture_output=True, text=True, timeout=240)
+        return subprocess.run(
+            ["ssh", "-F", self.lab.ssh_config, host, "sh", "-s"],
+            input=script,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
 
     def nightly(self) -> Nightly:
         if self._nightly is None:
@@ -138,10 +149,14 @@ class GateLab:
                 f.write(WAIVERS)
             out2 = self.out_dir("night2")
             day = datetime.date.today().isoformat()
-            second = run_suite(out2, "--hosts=" + ",".join(f"ssh://{h}" for h in HOSTS),
-                               f"--ssh-config={self.lab.ssh_config}", f"--waivers={waivers}",
-                               f"--baseline={os.path.join(os.path.dirname(first.html_path), 'results.json')}",
-                               "--dated-copies")
+            second = run_suite(
+                out2,
+                "--hosts=" + ",".join(f"ssh://{h}" for h in HOSTS),
+                f"--ssh-config={self.lab.ssh_config}",
+                f"--waivers={waivers}",
+                f"--baseline={os.path.join(os.path.dirname(first.html_path), 'results.json')}",
+                "--dated-copies",
+            )
             self._nightly = Nightly(first, second, out2, script, fix_run, waivers, day)
         return self._nightly
 

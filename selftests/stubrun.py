@@ -9,6 +9,7 @@ host the script is for). A command that is not a stub is "not found", and stops 
 would run with these stubs (the first command of each `||`, every command of a `&&` chain and a
 pipe, `"$f"` as mktemp's name), so a test can hold what ran to exactly what was meant.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,10 @@ from kvmnetcheck.catalog import CHECKS
 
 MKTEMP = "stub-mktemp.xml"  # in the run's own empty working directory
 # every tool a fix step declares, and the shell utilities the steps use around them
-TOOLS = sorted({t for c in CHECKS.values() for f in c.fixes.values() for s in f.steps for t in s.needs}
-               | {"mktemp", "rm", "cat", "grep", "sed"})
+TOOLS = sorted(
+    {t for c in CHECKS.values() for f in c.fixes.values() for s in f.steps for t in s.needs}
+    | {"mktemp", "rm", "cat", "grep", "sed"}
+)
 
 # a stub: one record per call, its argv separated by \036 and ended by \035 and a line break
 _STUB = """#!/bin/sh
@@ -63,14 +66,25 @@ def run_script(script: str, hostname: str = "", timeout: float = 60) -> StubRun:
         log = os.path.join(top, "argv.jsonl")
         open(log, "w").close()
         env = {"PATH": bindir, "STUB_LOG": log, "STUB_HOSTNAME": hostname, "LC_ALL": "C.UTF-8"}
-        p = subprocess.run(["/bin/sh", "-s"], input=script.encode("utf-8", "surrogateescape"), cwd=work, env=env,
-                           capture_output=True, timeout=timeout)
+        p = subprocess.run(
+            ["/bin/sh", "-s"],
+            input=script.encode("utf-8", "surrogateescape"),
+            cwd=work,
+            env=env,
+            capture_output=True,
+            timeout=timeout,
+        )
         with open(log, encoding="utf-8", errors="surrogateescape") as f:
             records = f.read().split("\035\n")
         commands = [rec.split("\036")[:-1] for rec in records if rec]
         commands = [[MKTEMP if a == os.path.join(work, MKTEMP) else a for a in c] for c in commands]
-        return StubRun(p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace"),
-                       commands, sorted(set(os.listdir(work)) - {MKTEMP}))
+        return StubRun(
+            p.returncode,
+            p.stdout.decode("utf-8", "replace"),
+            p.stderr.decode("utf-8", "replace"),
+            commands,
+            sorted(set(os.listdir(work)) - {MKTEMP}),
+        )
 
 
 def _logical_lines(script: str) -> list[str]:
@@ -103,12 +117,12 @@ def _words(line: str) -> list[tuple[str, bool]]:
         c = line[i]
         if c == "'":
             j = line.index("'", i + 1)
-            word, quoted, i = word + line[i + 1:j], True, j + 1
+            word, quoted, i = word + line[i + 1 : j], True, j + 1
         elif c == '"':
             j = i + 1
             while line[j] != '"':
                 j += 2 if line[j] == "\\" else 1
-            word, quoted, i = word + re.sub(r'\\([$`"\\])', r"\1", line[i + 1:j]), True, j + 1
+            word, quoted, i = word + re.sub(r'\\([$`"\\])', r"\1", line[i + 1 : j]), True, j + 1
         elif c == "\\":
             word, i = word + line[i + 1], i + 2
         elif c in " \t":

@@ -1,4 +1,5 @@
 """Shared pieces of the project's own tests: paths, and running the suite as a user would."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,19 @@ def run_suite(out_dir: str, *args: str, timeout: float = 900) -> SuiteRun:
     rj = os.path.join(out_dir, "results.json")
     html = os.path.join(out_dir, "compliance.html")
     junit = os.path.join(out_dir, "junit.xml")
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--results-json={rj}",
-           f"--html={html}", "--self-contained-html", f"--junitxml={junit}", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--results-json={rj}",
+        f"--html={html}",
+        "--self-contained-html",
+        f"--junitxml={junit}",
+        *args,
+    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
     results = {}
@@ -106,8 +118,10 @@ def wait_sessions_closed(h, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while h.sh("ps -eo comm= | grep -cx sshd", check=False).stdout.strip() not in ("", "0"):
         if time.monotonic() > deadline:
-            raise AssertionError("an SSH session to the host stayed open after the run:\n"
-                                 + h.sh("ps -eo pid,ppid,etimes,args", check=False).stdout)
+            raise AssertionError(
+                "an SSH session to the host stayed open after the run:\n"
+                + h.sh("ps -eo pid,ppid,etimes,args", check=False).stdout
+            )
         time.sleep(0.2)
 
 

@@ -3,6 +3,7 @@ not root, `--sudo` without sudo, a libvirt socket that refuses the user, a host 
 host whose command hangs in one run with --host-timeout=10; every password, token and key given
 to that run must stay out of every report. Real SSH to lab hosts throughout.
 """
+
 from __future__ import annotations
 
 import glob
@@ -75,8 +76,9 @@ def _extra_ssh_config(lab, path: str, tmp: str) -> None:
     """Aliases for the failures: a closed port, a key the host refuses, a host key that changed."""
     root = lab.root
     for key in ("other_key", "other_hostkey"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", key, "-f", os.path.join(tmp, key)],
-                       check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", key, "-f", os.path.join(tmp, key)], check=True
+        )
     with open(os.path.join(tmp, "other_hostkey.pub")) as f:
         other = " ".join(f.read().split()[:2])
     with open(os.path.join(tmp, "changed_known_hosts"), "w") as f:
@@ -124,12 +126,20 @@ def _bounded_run(out_dir: str, *args: str) -> tuple[SuiteRun, bool]:
     try:
         return run_suite(out_dir, *args, timeout=RUN_LIMIT), False
     except subprocess.TimeoutExpired as e:
+
         def text(b):
             return b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
+
         rj = os.path.join(out_dir, "results.json")
         results = json.load(open(rj)) if os.path.exists(rj) else {}
-        return SuiteRun(-9, text(e.stdout), text(e.stderr), results, os.path.join(out_dir, "compliance.html"),
-                        os.path.join(out_dir, "junit.xml")), True
+        return SuiteRun(
+            -9,
+            text(e.stdout),
+            text(e.stderr),
+            results,
+            os.path.join(out_dir, "compliance.html"),
+            os.path.join(out_dir, "junit.xml"),
+        ), True
 
 
 @dataclass
@@ -162,7 +172,8 @@ def _ssh_clients_for(alias: str, config: str) -> list[str]:
         if not argv:
             continue
         ssh = os.path.basename(argv[0]) in ("ssh", "sshpass") or (
-            argv[:2] == ["/bin/sh", "-c"] and len(argv) > 2 and argv[2].split()[:1] in (["ssh"], ["sshpass"]))
+            argv[:2] == ["/bin/sh", "-c"] and len(argv) > 2 and argv[2].split()[:1] in (["ssh"], ["sshpass"])
+        )
         words = " ".join(argv).split()
         if ssh and alias in words and config in words:
             out.append(" ".join(argv)[:300])
@@ -191,11 +202,15 @@ def access(tmp_path_factory):
         vhu.start_libvirt()
         vhu.add_vhost_net_standin()
         _grant_user_login(lab, vhu, "knc")
-        vhu.sh(LIB + """
+        vhu.sh(
+            LIB
+            + """
 net_define lan "name='virbr7'"
 iptables -t mangle -D LIBVIRT_PRT -o virbr7 -p udp -m udp --dport 68 -j CHECKSUM --checksum-fill
 guest_define g1 "<interface type='network'><mac address='52:54:00:00:09:01'/><source network='lan'/><model type='virtio'/></interface>" "<boot dev='network'/>" kvm
-$V start g1 >/dev/null""", timeout=120)
+$V start g1 >/dev/null""",
+            timeout=120,
+        )
         nolv = lab.add_host("nolibvirt")
         nolv.sh("""set -e
 mkdir -p /etc/knc-hostile && : > /etc/knc-hostile/absent && chmod 0644 /etc/knc-hostile/absent
@@ -210,25 +225,46 @@ true""")
         _extra_ssh_config(lab, cfg, tmp)
         inventory = os.path.join(tmp, "inventory.ini")
         with open(inventory, "w") as f:
-            f.write(f"[kvm]\ninvhost ansible_host=ok ansible_user=root ansible_password={SECRETS['inventory']} "
-                    f"ansible_become_pass={SECRETS['inventory']} ansible_ssh_common_args='-F {cfg}'\n")
+            f.write(
+                f"[kvm]\ninvhost ansible_host=ok ansible_user=root ansible_password={SECRETS['inventory']} "
+                f"ansible_become_pass={SECRETS['inventory']} ansible_ssh_common_args='-F {cfg}'\n"
+            )
         with open(os.path.join(root, "id_ed25519")) as f:
             key_lines = [ln for ln in f.read().splitlines() if ln and not ln.startswith("-----")]
 
-        env = {"KVMNETCHECK_TEST_TOKEN": SECRETS["env"],
-               "GIT_URL": f"https://ci:{SECRETS['ci-url']}@git.example.org/infra/kvm.git",
-               "JENKINS_URL": f"https://ci:{SECRETS['ci-url']}@ci.example.org/"}
+        env = {
+            "KVMNETCHECK_TEST_TOKEN": SECRETS["env"],
+            "GIT_URL": f"https://ci:{SECRETS['ci-url']}@git.example.org/infra/kvm.git",
+            "JENKINS_URL": f"https://ci:{SECRETS['ci-url']}@ci.example.org/",
+        }
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         try:
-            hosts = ["ssh://ok", "ssh://knc@acc", "ssh://knc@vhu", "ssh://nolibvirt", "ssh://hang", "ssh://noroute", "ssh://badkey",
-                     "ssh://badhostkey", f"ssh://root:{SECRETS['password']}@pw", "ansible://invhost"]
+            hosts = [
+                "ssh://ok",
+                "ssh://knc@acc",
+                "ssh://knc@vhu",
+                "ssh://nolibvirt",
+                "ssh://hang",
+                "ssh://noroute",
+                "ssh://badkey",
+                "ssh://badhostkey",
+                f"ssh://root:{SECRETS['password']}@pw",
+                "ansible://invhost",
+            ]
             started = time.monotonic()
             run, killed = _bounded_run(
-                out_dir, "--hosts=" + ",".join(hosts), f"--ssh-config={cfg}",
+                out_dir,
+                "--hosts=" + ",".join(hosts),
+                f"--ssh-config={cfg}",
                 f"--ssh-extra-args=-o IdentityAgent=none -o SetEnv=KNC_TOKEN={SECRETS['ssh-args']}",
-                f"--ansible-inventory={inventory}", "--libvirt-uri=hang=none",
-                f"--host-timeout={HOST_TIMEOUT}", "--metadata", "Owner", "netops")
+                f"--ansible-inventory={inventory}",
+                "--libvirt-uri=hang=none",
+                f"--host-timeout={HOST_TIMEOUT}",
+                "--metadata",
+                "Owner",
+                "netops",
+            )
             seconds = time.monotonic() - started
         finally:
             for k, v in saved.items():
@@ -242,12 +278,14 @@ true""")
             if not lingering:
                 break
             time.sleep(0.2)
-        sudo_run = run_suite(os.path.join(out_dir, "sudo"), "--hosts=ssh://knc@acc", f"--ssh-config={cfg}",
-                             "--sudo", timeout=120)
+        sudo_run = run_suite(
+            os.path.join(out_dir, "sudo"), "--hosts=ssh://knc@acc", f"--ssh-config={cfg}", "--sudo", timeout=120
+        )
         yield AccessRun(run, sudo_run, lab, seconds, killed, out_dir, key_lines, lingering)
 
 
 # ---------------------------------------------------------------- access
+
 
 def test_unreachable_host_is_one_clear_failure(access):
     """A closed port: host-reachable fails with ssh's reason and says how to check."""
@@ -298,8 +336,7 @@ def test_libvirt_socket_that_refuses_the_user(access):
 def test_sudo_without_sudo_is_one_clear_failure(access):
     """--sudo for a user who has no sudo: one failure naming sudo, with the fix."""
     run = access.sudo_run
-    assert [r["check"] for r in run.results["results"] if r["host"] == "acc"] == ["host-reachable"], \
-        run.stdout[-2000:]
+    assert [r["check"] for r in run.results["results"] if r["host"] == "acc"] == ["host-reachable"], run.stdout[-2000:]
     r = access.one("acc", "host-reachable", run)
     assert r["outcome"] == "failed" and "sudo" in r["message"], r
     assert "sudo rule" in r["remediation"]
@@ -339,9 +376,13 @@ def test_every_host_named_has_exactly_one_host_result(access):
 
 # ---------------------------------------------------------------- secrets
 
+
 def _all_report_text(access) -> dict[str, str]:
-    texts = {"stdout": access.run.stdout, "stderr": access.run.stderr,
-             "html data": json.dumps(html_report_data(access.run.html_path), ensure_ascii=False)}
+    texts = {
+        "stdout": access.run.stdout,
+        "stderr": access.run.stderr,
+        "html data": json.dumps(html_report_data(access.run.html_path), ensure_ascii=False),
+    }
     for path in glob.glob(os.path.join(access.out_dir, "**", "*"), recursive=True):
         if os.path.isfile(path):
             with open(path, encoding="utf-8", errors="replace") as f:
@@ -379,5 +420,3 @@ def test_ssh_wrapper_with_the_arguments_is_gone(access):
                 assert SECRETS["ssh-args"] not in f.read(), path
         except OSError:
             pass
-
-

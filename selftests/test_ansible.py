@@ -6,6 +6,7 @@ and no key, its ProxyCommand records the host, port and user of every session, a
 logs in as an unprivileged user who must become root to read iptables and libvirt. Behind a slow
 ProxyCommand the same host shows how long libvirt's connection may take, and what the report says
 when it takes longer."""
+
 from __future__ import annotations
 
 import html
@@ -21,7 +22,8 @@ VENV_BIN = os.path.dirname(sys.executable)
 pytestmark = pytest.mark.skipif(
     shutil.which("ansible-inventory", path=VENV_BIN + os.pathsep + os.environ.get("PATH", "")) is None
     or shutil.which("sudo") is None,
-    reason="needs ansible-core (ansible-inventory) on the control node and sudo for the become host")
+    reason="needs ansible-core (ansible-inventory) on the control node and sudo for the become host",
+)
 
 LIB = open(os.path.join(REPO, "selftests", "scenarios", "lib.sh")).read()
 # inventory name -> lab host name
@@ -38,14 +40,19 @@ def fleet(tmp_path_factory):
         hosts = {}
         for inv, name in HOSTS.items():
             h = hosts[inv] = lab.add_host(name, libvirt=True)
-            h.sh(LIB + "\nnet_define lan \"name='virbr7' stp='on' delay='15'\"\n"
-                 "guest_define g1 \"<interface type='network'><source network='lan'/>"
-                 "<model type='virtio'/></interface>\"", timeout=240)
+            h.sh(
+                LIB + "\nnet_define lan \"name='virbr7' stp='on' delay='15'\"\n"
+                "guest_define g1 \"<interface type='network'><source network='lan'/>"
+                "<model type='virtio'/></interface>\"",
+                timeout=240,
+            )
         # kvm-c: log in as ops, who may sudo; iptables and libvirt's sockets answer root only
         c = hosts["kvm-c"]
-        c.sh("useradd -l -m -d /run/ops -s /bin/sh -p '*' ops && mkdir -p /etc/sudoers.d && "
-             "echo 'ops ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/ops && chmod 440 /etc/sudoers.d/ops && "
-             "chmod 700 /run/libvirt/libvirt-sock-ro /run/libvirt/libvirt-sock")
+        c.sh(
+            "useradd -l -m -d /run/ops -s /bin/sh -p '*' ops && mkdir -p /etc/sudoers.d && "
+            "echo 'ops ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/ops && chmod 440 /etc/sudoers.d/ops && "
+            "chmod 700 /run/libvirt/libvirt-sock-ro /run/libvirt/libvirt-sock"
+        )
         c.write_file("/etc/ssh/ops_keys", open(os.path.join(lab.root, "id_ed25519.pub")).read())
         with open(os.path.join(c.dir, "sshd_config"), "a") as f:
             f.write("Match User ops\n  AuthorizedKeysFile /etc/ssh/ops_keys\n")
@@ -60,12 +67,15 @@ def fleet(tmp_path_factory):
         ssh_config = d / "ssh_config"
         ssh_config.write_text(  # no User, no IdentityFile: those come from the inventory only
             f"Host *\n  IdentitiesOnly yes\n  UserKnownHostsFile {known}\n  GlobalKnownHostsFile /dev/null\n"
-            f"  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n  ProxyCommand {proxy} %h %p %r\n")
+            f"  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n  ProxyCommand {proxy} %h %p %r\n"
+        )
         inventory = d / "inventory.ini"
         inventory.write_text(
             "[fleet]\n"
-            + "".join(f"{inv} ansible_host={n}" + (" ansible_user=ops ansible_become=true" if inv == "kvm-c" else "")
-                      + "\n" for inv, n in HOSTS.items())
+            + "".join(
+                f"{inv} ansible_host={n}" + (" ansible_user=ops ansible_become=true" if inv == "kvm-c" else "") + "\n"
+                for inv, n in HOSTS.items()
+            )
             + "\n[fleet:vars]\nansible_user=root\n"
             f"ansible_port={PORT}\nansible_ssh_private_key_file={lab.root}/id_ed25519\n"
             f"ansible_ssh_common_args='-F {ssh_config}'\nansible_python_interpreter=/usr/bin/python3\n"
@@ -76,7 +86,8 @@ def fleet(tmp_path_factory):
             "ansible_ssh_common_args='-F /dev/null -o BatchMode=yes'\n"
             f"kvm-unknown-key ansible_host={HOSTS['kvm-c']} ansible_port={PORT} ansible_user=root "
             f"ansible_ssh_private_key_file={lab.root}/id_ed25519 "
-            f"ansible_ssh_common_args='-F {ssh_config} -o HostKeyAlias=kvm-unknown-key'\n")
+            f"ansible_ssh_common_args='-F {ssh_config} -o HostKeyAlias=kvm-unknown-key'\n"
+        )
         yield {"lab": lab, "dir": d, "log": log, "inventory": str(inventory)}
 
 
@@ -105,8 +116,12 @@ def inventory_run(fleet, tmp_path_factory):
     os.environ["PATH"] = path
     try:
         facts = tmp_path_factory.mktemp("saved")
-        run = run_suite(str(tmp_path_factory.mktemp("report")), f"--ansible-inventory={fleet['inventory']}",
-                        "--hosts=ansible://fleet", f"--save-facts={facts}")
+        run = run_suite(
+            str(tmp_path_factory.mktemp("report")),
+            f"--ansible-inventory={fleet['inventory']}",
+            "--hosts=ansible://fleet",
+            f"--save-facts={facts}",
+        )
     finally:
         os.environ["PATH"] = old or ""
     return run, _sessions(fleet["log"]), facts
@@ -167,25 +182,30 @@ def slow_libvirt(fleet):
     d, lab = fleet["dir"], fleet["lab"]
     slept = d / "slow-sessions.log"
     proxy = d / "slow-proxy"
-    proxy.write_text("#!/bin/sh\ncase \"$(tr '\\0' ' ' < /proc/$PPID/cmdline)\" in *virt-ssh-helper*)\n"
-                     f'    echo "$1" >> {slept}; sleep {SLOW_SSHD} ;;\nesac\nexec {lab.proxy} "$1"\n')
+    proxy.write_text(
+        "#!/bin/sh\ncase \"$(tr '\\0' ' ' < /proc/$PPID/cmdline)\" in *virt-ssh-helper*)\n"
+        f'    echo "$1" >> {slept}; sleep {SLOW_SSHD} ;;\nesac\nexec {lab.proxy} "$1"\n'
+    )
     proxy.chmod(0o755)
     ssh_config = d / "slow_ssh_config"
-    ssh_config.write_text((d / "ssh_config").read_text().replace(f"ProxyCommand {d / 'proxy'} ",
-                                                                 f"ProxyCommand {proxy} "))
+    ssh_config.write_text(
+        (d / "ssh_config").read_text().replace(f"ProxyCommand {d / 'proxy'} ", f"ProxyCommand {proxy} ")
+    )
     assert str(proxy) in ssh_config.read_text()
     inventory = d / "slow.ini"
     inventory.write_text(
         f"kvm-slow ansible_host={HOSTS['kvm-c']} ansible_port={PORT} ansible_user=ops ansible_become=true "
         f"ansible_ssh_private_key_file={lab.root}/id_ed25519 ansible_ssh_common_args='-F {ssh_config}' "
-        "ansible_python_interpreter=/usr/bin/python3\n")
+        "ansible_python_interpreter=/usr/bin/python3\n"
+    )
     return {"inventory": str(inventory), "slept": slept}
 
 
 def _slow_run(slow_libvirt, out_dir, *args):
     slow_libvirt["slept"].unlink(missing_ok=True)
-    run = run_suite(str(out_dir), f"--ansible-inventory={slow_libvirt['inventory']}", "--hosts=ansible://kvm-slow",
-                    *args)
+    run = run_suite(
+        str(out_dir), f"--ansible-inventory={slow_libvirt['inventory']}", "--hosts=ansible://kvm-slow", *args
+    )
     # the connection really waited: libvirt's session, once, and only it
     assert slow_libvirt["slept"].read_text().split() == [HOSTS["kvm-c"]], run.stdout[-3000:]
     host = next(h for h in run.results["hosts"] if h["host"] == "kvm-slow")
@@ -206,8 +226,10 @@ def test_a_libvirt_connection_that_times_out_is_named_where_people_look(slow_lib
     """With --host-timeout=100, ssh may take 10 s: the slow host's libvirt is read with virsh on the
     host, and results.json, the terminal and the HTML report say so and why."""
     run, host = _slow_run(slow_libvirt, tmp_path, "--host-timeout=100")
-    why = ("libvirt-python: connecting to qemu+ssh://ops@an-c:2222/system through ssh timed out after 10 s "
-           "(ssh's ConnectTimeout; a longer --host-timeout raises it): ")
+    why = (
+        "libvirt-python: connecting to qemu+ssh://ops@an-c:2222/system through ssh timed out after 10 s "
+        "(ssh's ConnectTimeout; a longer --host-timeout raises it): "
+    )
     assert host["libvirt_source"] == "virsh", host
     assert (host["libvirt_fallback"] or "").startswith(why) and "banner exchange" in host["libvirt_fallback"], host
     assert host["libvirt_fallback"] in host["notes"], host
@@ -228,9 +250,25 @@ def test_gathering_through_ansible_is_checked_offline(fleet, inventory_run, tmp_
     fleet["log"].unlink(missing_ok=True)
     out = tmp_path / "facts"
     env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
-    p = subprocess.run([sys.executable, "-m", "kvmnetcheck.collect.ansible_gather", "-i", fleet["inventory"],
-                        "fleet", "--out", str(out), "--forks", "3"],
-                       cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kvmnetcheck.collect.ansible_gather",
+            "-i",
+            fleet["inventory"],
+            "fleet",
+            "--out",
+            str(out),
+            "--forks",
+            "3",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     assert "3 host(s) gathered through ansible" in p.stdout, p.stdout + p.stderr
     per_host = {}
@@ -239,8 +277,9 @@ def test_gathering_through_ansible_is_checked_offline(fleet, inventory_run, tmp_
     assert per_host == {n: 1 for n in HOSTS.values()}, per_host
 
     offline = run_suite(str(tmp_path / "report"), f"--facts={out}")
-    assert {h["host"]: h["libvirt_source"] for h in offline.results["hosts"]} == {n: "virsh" for n in HOSTS}, \
+    assert {h["host"]: h["libvirt_source"] for h in offline.results["hosts"]} == {n: "virsh" for n in HOSTS}, (
         offline.results["hosts"]
+    )
 
     def outcomes(run):
         return {(r["check"], r["host"], r["object"]): r["outcome"] for r in run.results["results"]}
@@ -257,15 +296,16 @@ def _fake_ansible_dir(tmp_path) -> tuple[str, str]:
     d.mkdir()
     log = tmp_path / "ansible-argv.log"
     wrapper = d / "ansible"
-    wrapper.write_text(f"#!{sys.executable}\nimport json, os, sys\n"
-                       f"with open({str(log)!r}, 'a') as f:\n    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
-                       f"os.execv({real!r}, [{real!r}] + sys.argv[1:])\n")
+    wrapper.write_text(
+        f"#!{sys.executable}\nimport json, os, sys\n"
+        f"with open({str(log)!r}, 'a') as f:\n    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        f"os.execv({real!r}, [{real!r}] + sys.argv[1:])\n"
+    )
     wrapper.chmod(0o755)
     return str(d), str(log)
 
 
-def test_gathering_runs_ansible_without_deprecated_flags_and_reports_unreachable_hosts(fleet, tmp_path,
-                                                                                        monkeypatch):
+def test_gathering_runs_ansible_without_deprecated_flags_and_reports_unreachable_hosts(fleet, tmp_path, monkeypatch):
     """ansible-runner drives the `ansible` command (no --tree, no --one-line, no tree files): each
     host's result comes from the run's events, whole even past ansible-runner's default event size.
     A host that cannot be reached, or whose host key is unknown, is an error naming why; the others
@@ -279,12 +319,15 @@ def test_gathering_runs_ansible_without_deprecated_flags_and_reports_unreachable
     # four netplan files the collector reads 256 KiB of each: over 1 MB of output from kvm-b,
     # where ansible-runner's callback would empty any result over 700,000 characters
     big = fleet["lab"].get(HOSTS["kvm-b"])
-    big.sh("mkdir -p /etc/netplan && for i in 1 2 3 4; do yes '# padding' | head -c 300000 "
-           "> /etc/netplan/9$i-knc-padding.yaml; done")
+    big.sh(
+        "mkdir -p /etc/netplan && for i in 1 2 3 4; do yes '# padding' | head -c 300000 "
+        "> /etc/netplan/9$i-knc-padding.yaml; done"
+    )
     out = tmp_path / "facts"
     try:
-        raws = ansible_gather.gather(fleet["inventory"], "fleet:strangers", str(out), forks=5, timeout=120,
-                                     connect_timeout=10)
+        raws = ansible_gather.gather(
+            fleet["inventory"], "fleet:strangers", str(out), forks=5, timeout=120, connect_timeout=10
+        )
     finally:
         big.sh("rm -f /etc/netplan/9?-knc-padding.yaml")
 
@@ -308,8 +351,9 @@ def test_gathering_runs_ansible_without_deprecated_flags_and_reports_unreachable
     assert gone.startswith("cannot reach ansible://kvm-gone: ") and "Connection refused" in gone, gone
     # ansible-runner turns host key checking off unless told otherwise; the gatherer keeps Ansible's own
     unknown = by_host["kvm-unknown-key"].error or ""
-    assert unknown.startswith("cannot reach ansible://kvm-unknown-key: ") \
-        and "Host key verification failed" in unknown, unknown
+    assert (
+        unknown.startswith("cannot reach ansible://kvm-unknown-key: ") and "Host key verification failed" in unknown
+    ), unknown
 
     saved = {r.host: r for r in raw_store.load(str(out))}
     assert saved["kvm-gone"].error == gone and saved["kvm-a"].output == by_host["kvm-a"].output
@@ -325,10 +369,30 @@ def test_options_after_double_dash_are_ansible_own(fleet, tmp_path):
     (work / "vars.yml").write_text("knc_unused: 1\n")
     out = tmp_path / "facts"
     env = dict(os.environ, PYTHONPATH=REPO)
-    p = subprocess.run([sys.executable, "-m", "kvmnetcheck.collect.ansible_gather", "-i", fleet["inventory"],
-                        "fleet:strangers", "--out", str(out), "--forks", "5",
-                        "--", "--limit", "!kvm-b:!kvm-unknown-key", "-e", "@vars.yml"],
-                       cwd=work, capture_output=True, text=True, timeout=300, env=env)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kvmnetcheck.collect.ansible_gather",
+            "-i",
+            fleet["inventory"],
+            "fleet:strangers",
+            "--out",
+            str(out),
+            "--forks",
+            "5",
+            "--",
+            "--limit",
+            "!kvm-b:!kvm-unknown-key",
+            "-e",
+            "@vars.yml",
+        ],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     assert "3 host(s) gathered through ansible" in p.stdout and ", 1 unreachable" in p.stdout, p.stdout + p.stderr
     assert "  kvm-gone: cannot reach ansible://kvm-gone: " in p.stderr, p.stderr
@@ -339,9 +403,11 @@ def test_options_after_double_dash_are_ansible_own(fleet, tmp_path):
 def test_missing_ansible_runner_says_what_to_install(tmp_path):
     import subprocess
 
-    code = ("import sys; sys.modules['ansible_runner'] = None\n"
-            "from kvmnetcheck.collect.ansible_gather import main\n"
-            f"main(['-i', 'nowhere.ini', 'all', '--out', {str(tmp_path / 'facts')!r}])\n")
+    code = (
+        "import sys; sys.modules['ansible_runner'] = None\n"
+        "from kvmnetcheck.collect.ansible_gather import main\n"
+        f"main(['-i', 'nowhere.ini', 'all', '--out', {str(tmp_path / 'facts')!r}])\n"
+    )
     p = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert p.returncode == 1, p.stdout + p.stderr
     from kvmnetcheck.collect.ansible_gather import INSTALL
@@ -350,20 +416,45 @@ def test_missing_ansible_runner_says_what_to_install(tmp_path):
     assert not (tmp_path / "facts").exists()
 
 
-@pytest.mark.parametrize("extra, env", [(["-bK"], {}), (["--ask-vault-pass"], {}),
-                                        (["--vault-id", "fleet@prompt"], {}), ([], {"ANSIBLE_BECOME_ASK_PASS": "true"})])
+@pytest.mark.parametrize(
+    "extra, env",
+    [
+        (["-bK"], {}),
+        (["--ask-vault-pass"], {}),
+        (["--vault-id", "fleet@prompt"], {}),
+        ([], {"ANSIBLE_BECOME_ASK_PASS": "true"}),
+    ],
+)
 def test_password_prompts_are_refused_not_waited_for(tmp_path, extra, env):
     """Under ansible-runner Ansible's prompts reach no one: asked for one, by an option after -- or
     by its settings, the gatherer stops at once and names the files to give instead."""
     import subprocess
 
-    p = subprocess.run([sys.executable, "-m", "kvmnetcheck.collect.ansible_gather", "-i", "nowhere.ini", "all",
-                        "--out", str(tmp_path / "facts"), "--", *extra],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                       env=dict(os.environ, PYTHONPATH=REPO, **env), stdin=subprocess.DEVNULL)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kvmnetcheck.collect.ansible_gather",
+            "-i",
+            "nowhere.ini",
+            "all",
+            "--out",
+            str(tmp_path / "facts"),
+            "--",
+            *extra,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=REPO, **env),
+        stdin=subprocess.DEVNULL,
+    )
     assert p.returncode == 1, p.stdout + p.stderr
-    assert p.stderr.startswith("ansible_gather cannot answer Ansible's password prompts (") \
-        and "--become-password-file" in p.stderr, p.stderr
+    assert (
+        p.stderr.startswith("ansible_gather cannot answer Ansible's password prompts (")
+        and "--become-password-file" in p.stderr
+    ), p.stderr
     assert not (tmp_path / "facts").exists()
 
 

@@ -1,5 +1,6 @@
 """The structure holds: layers import only downwards, no import circles, and the collector and the
 parsers agree on every section kind (docs/ARCHITECTURE.md)."""
+
 from __future__ import annotations
 
 import ast
@@ -37,8 +38,19 @@ ALLOWED = {
     "items": {"catalog", "objects", "hosts", "evaluation", "text"},
     "views": {"catalog", "report", "gate", "hosts", "pytest_adapter", "text"},
     "publishing": {"catalog", "report", "gate", "hosts", "views", "pytest_adapter", "text"},
-    "run": {"catalog", "objects", "report", "gate", "hosts", "evaluation", "items", "views", "publishing",
-            "pytest_adapter", "text"},
+    "run": {
+        "catalog",
+        "objects",
+        "report",
+        "gate",
+        "hosts",
+        "evaluation",
+        "items",
+        "views",
+        "publishing",
+        "pytest_adapter",
+        "text",
+    },
     "plugin": {"run", "gate", "objects", "speedups", "catalog", "text"},
     "cli": {"kvmnetcheck", "text"},  # the console script: runs pytest on the installed checks
     "suite": set(),  # where the checks are mapped at build time (only their ini lives here)
@@ -188,7 +200,7 @@ def test_no_import_circles():
         state[node] = 1
         for nxt in graph.get(node, ()):
             if state.get(nxt) == 1:
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt, stack + [nxt])
         state[node] = 2
@@ -202,9 +214,11 @@ def test_no_import_circles():
 # what only kvmnetcheck/pytest_adapter.py may use of pytest and pytest-html: their private modules and
 # attributes, and plugins looked up by name
 ADAPTER = os.path.join(PACKAGE, "pytest_adapter.py")
-PYTEST_INTERNALS = re.compile(r"\b_pytest\b|[.'\"]_(reports|report_path|report|outcomes)\b|"
-                              r"\b_get_teardown_reports\b|\b_REPORTCHARS_DEFAULT\b|\.keywords\.node\b|"
-                              r"\bget_plugins?\(|\bgetplugin\(")
+PYTEST_INTERNALS = re.compile(
+    r"\b_pytest\b|[.'\"]_(reports|report_path|report|outcomes)\b|"
+    r"\b_get_teardown_reports\b|\b_REPORTCHARS_DEFAULT\b|\.keywords\.node\b|"
+    r"\bget_plugins?\(|\bgetplugin\("
+)
 
 
 def test_pytest_internals_are_touched_only_in_the_adapter():
@@ -223,8 +237,11 @@ def collector_kinds() -> set[str]:
     text = open(COLLECTOR).read()
     # comments start at a # that begins a word (not ${f##*/})
     code = "\n".join(re.sub(r"(^|\s)#.*$", "", line) for line in text.splitlines())
-    return set(re.findall(r"(?:^|;|&&|\|\||\bthen|\bdo|\belse|\))\s*(?:sec|run|show|capture) ([a-z][a-z0-9_]*)\b", code,
-                          re.MULTILINE))
+    return set(
+        re.findall(
+            r"(?:^|;|&&|\|\||\bthen|\bdo|\belse|\))\s*(?:sec|run|show|capture) ([a-z][a-z0-9_]*)\b", code, re.MULTILINE
+        )
+    )
 
 
 def test_every_section_the_collector_prints_is_parsed_and_every_parsed_one_printed():
@@ -242,8 +259,7 @@ def test_a_listing_is_proven_ended_only_by_a_section_always_printed_after_it():
     every place that prints the listing's kind."""
     code = [re.sub(r"(^|\s)#.*$", "", line) for line in open(COLLECTOR).read().splitlines()]
     for kind, after in LISTED_BEFORE.items():
-        prints = [i for i, line in enumerate(code)
-                  if re.search(rf"\b(?:sec|run|show|capture) {kind}\b", line)]
+        prints = [i for i, line in enumerate(code) if re.search(rf"\b(?:sec|run|show|capture) {kind}\b", line)]
         always = [i for i, line in enumerate(code) if re.match(rf"sec {after} ", line)]
         assert prints and len(always) == 1, (kind, after, prints, always)
         assert always[0] > max(prints), f"{after} is printed before the listing of {kind} ends"

@@ -5,6 +5,7 @@ function marked with its id whose docstring is the entry's requirement, remediat
 fill every placeholder, a fix phase for every scripted step, a pass and a fail scenario, and its row
 in the README's generated table. A check's words are written once: in its catalog entry.
 """
+
 from __future__ import annotations
 
 import ast
@@ -78,7 +79,8 @@ def test_docstring_is_the_catalog_requirement(cid):
     path, fn = FUNCTIONS[cid][0]
     assert ast.get_docstring(fn) == CHECKS[cid].requirement, (
         f"{os.path.relpath(path, REPO)}:{fn.name}: its docstring differs from the requirement in "
-        f"kvmnetcheck/catalog/: {CHECKS[cid].requirement!r}")
+        f"kvmnetcheck/catalog/: {CHECKS[cid].requirement!r}"
+    )
 
 
 @pytest.mark.parametrize("cid", sorted(CHECKS))
@@ -143,14 +145,45 @@ def test_readme_check_table_is_the_catalogs():
 @pytest.mark.parametrize("cid", sorted(CHECKS))
 def test_remediation_quotes_hostile_names(cid):
     hostile = "b$(touch /tmp/pwned);x'\"<i>"
-    fields = dict(bridge=hostile, network=hostile, guest=hostile, path="/etc/x " + hostile, zone=hostile,
-                  service="dhcp", mac="52:54:00:00:00:01", target=hostile, host=hostile, connection=hostile, conn_by="id",
-                  rule_match=hostile, config_hint="hint", where=" somewhere", bridge_xml="<bridge/>",
-                  reach="ssh host true", loop="a loop is possible", chain="LIBVIRT_PRT", daemon="libvirtd",
-                  tap="vnet0", version="10.4.0", process=hostile, old_range=hostile, new_range=hostile,
-                  suggestion=hostile, file=hostile, root="/srv/" + hostile, element=hostile, emulator=hostile,
-                  rom=hostile, dirs=hostile, vid="10", dev=hostile, server=hostile, by=hostile,
-                  family="inet", table="filter")
+    fields = dict(
+        bridge=hostile,
+        network=hostile,
+        guest=hostile,
+        path="/etc/x " + hostile,
+        zone=hostile,
+        service="dhcp",
+        mac="52:54:00:00:00:01",
+        target=hostile,
+        host=hostile,
+        connection=hostile,
+        conn_by="id",
+        rule_match=hostile,
+        config_hint="hint",
+        where=" somewhere",
+        bridge_xml="<bridge/>",
+        reach="ssh host true",
+        loop="a loop is possible",
+        chain="LIBVIRT_PRT",
+        daemon="libvirtd",
+        tap="vnet0",
+        version="10.4.0",
+        process=hostile,
+        old_range=hostile,
+        new_range=hostile,
+        suggestion=hostile,
+        file=hostile,
+        root="/srv/" + hostile,
+        element=hostile,
+        emulator=hostile,
+        rom=hostile,
+        dirs=hostile,
+        vid="10",
+        dev=hostile,
+        server=hostile,
+        by=hostile,
+        family="inet",
+        table="filter",
+    )
     for variant in CHECKS[cid].fixes:
         with running(cid):
             r = remedy(variant, **fields)
@@ -183,6 +216,7 @@ def _outside_single_quotes(line: str) -> str:
 
 def test_troubleshooting_order_names_every_check_once():
     from kvmnetcheck.catalog import TROUBLESHOOTING
+
     assert sorted(TROUBLESHOOTING) == sorted(CHECKS), set(TROUBLESHOOTING) ^ set(CHECKS)
     assert len(set(TROUBLESHOOTING)) == len(TROUBLESHOOTING)
 
@@ -207,14 +241,19 @@ def test_remedy_outside_a_running_check_says_so():
 
 
 def _catalog_modules() -> dict[str, str]:
-    return {os.path.basename(p)[:-3]: open(p).read()
-            for p in sorted(glob.glob(os.path.join(REPO, "kvmnetcheck", "catalog", "*.py")))}
+    return {
+        os.path.basename(p)[:-3]: open(p).read()
+        for p in sorted(glob.glob(os.path.join(REPO, "kvmnetcheck", "catalog", "*.py")))
+    }
 
 
 def _literals(source: str) -> list[list[str]]:
     """The lines of each string literal of a module, stripped."""
-    return [[line.strip() for line in node.value.splitlines()] for node in ast.walk(ast.parse(source))
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+    return [
+        [line.strip() for line in node.value.splitlines()]
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
 
 
 def test_every_fix_step_is_defined_once():
@@ -244,8 +283,11 @@ def test_fix_text_of_several_modules_is_written_once():
     scripts: dict[str, str] = {}
     for name, source in modules.items():
         for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Step" and \
-                    isinstance(node.args[1], ast.Constant):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "Step"
+                and isinstance(node.args[1], ast.Constant)
+            ):
                 for line in node.args[1].value.splitlines():
                     scripts.setdefault(line.strip(), name)
     runs: dict[tuple, str] = {}
@@ -255,6 +297,6 @@ def test_fix_text_of_several_modules_is_written_once():
                 home = scripts.get(line)
                 assert home in (None, name) or not line, f"{name} writes {home}'s step again: {line!r}"
             for i in range(len(lines) - 2):
-                run = tuple(lines[i:i + 3])
+                run = tuple(lines[i : i + 3])
                 if all(run):
                     assert runs.setdefault(run, name) == name, f"{name} and {runs[run]} both write: {run}"

@@ -1,4 +1,5 @@
 """`make demo` builds its lab, shows real failures with their fixes, and leaves nothing behind."""
+
 import json
 import os
 import subprocess

@@ -1,5 +1,6 @@
 """Drift against a baseline results.json: new, fixed and still failing findings in the terminal,
 the HTML report and the JSON; dated copies of nightly reports."""
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,9 @@ def test_baseline_shows_new_fixed_and_still_failing(nightly):
 
     page = open(second.html_path).read()
     assert 'id="kvm-drift"' in page
-    section = page[page.index('id="kvm-drift"'):]
-    new_part = section[section.index("New ("):section.index("Fixed (")]
-    fixed_part = section[section.index("Fixed ("):section.index("Still failing")]
+    section = page[page.index('id="kvm-drift"') :]
+    new_part = section[section.index("New (") : section.index("Fixed (")]
+    fixed_part = section[section.index("Fixed (") : section.index("Still failing")]
     assert "br1" in new_part and "br0" not in new_part
     assert "gdrift" in fixed_part and "br0" in fixed_part and "gfix" in fixed_part
 
@@ -59,7 +60,8 @@ def test_nightly_run_keeps_a_dated_copy(nightly):
         copy = json.load(f)
     assert copy["results"] == nightly.second.results["results"]
     assert sorted(os.listdir(os.path.join(day, "fix"))) == sorted(
-        os.path.basename(p) for p in nightly.second.results["fix_scripts"].values())
+        os.path.basename(p) for p in nightly.second.results["fix_scripts"].values()
+    )
     html_report_data(os.path.join(day, "compliance.html"))  # a complete report, not a partial write
 
 
@@ -68,39 +70,50 @@ def _r(check, host, obj, outcome) -> Result:
 
 
 def test_fixed_needs_the_host_checked_again(tmp_path):
-    base = {"generated": "2026-01-01T00:00:00+00:00", "results": [
-        {"check": "bridge-forward-delay", "host": "a", "object": "br0", "outcome": "failed"},
-        {"check": "bridge-stp-root", "host": "a", "object": "br0", "outcome": "failed"},
-        {"check": "bridge-forward-delay", "host": "a", "object": "br9", "outcome": "failed"},
-        {"check": "bridge-forward-delay", "host": "b", "object": "br0", "outcome": "failed"},
-        {"check": "bridge-forward-delay", "host": "a", "object": "br1", "outcome": "waived"},
-        {"check": "bridge-forward-delay", "host": "a", "object": "br2", "outcome": "passed"},
-    ]}
+    base = {
+        "generated": "2026-01-01T00:00:00+00:00",
+        "results": [
+            {"check": "bridge-forward-delay", "host": "a", "object": "br0", "outcome": "failed"},
+            {"check": "bridge-stp-root", "host": "a", "object": "br0", "outcome": "failed"},
+            {"check": "bridge-forward-delay", "host": "a", "object": "br9", "outcome": "failed"},
+            {"check": "bridge-forward-delay", "host": "b", "object": "br0", "outcome": "failed"},
+            {"check": "bridge-forward-delay", "host": "a", "object": "br1", "outcome": "waived"},
+            {"check": "bridge-forward-delay", "host": "a", "object": "br2", "outcome": "passed"},
+        ],
+    }
     path = tmp_path / "results.json"
     path.write_text(json.dumps(base))
     baseline = load_baseline(str(path))
-    now = [_r("bridge-forward-delay", "a", "br0", "passed"),
-           _r("bridge-stp-root", "a", "br0", "skipped"),  # STP now off: no longer applies
-           _r("bridge-forward-delay", "a", "br1", "failed"),  # waiver gone: still the same finding
-           _r("bridge-forward-delay", "a", "br2", "failed"),
-           _r("host-reachable", "b", "b", "failed")]
+    now = [
+        _r("bridge-forward-delay", "a", "br0", "passed"),
+        _r("bridge-stp-root", "a", "br0", "skipped"),  # STP now off: no longer applies
+        _r("bridge-forward-delay", "a", "br1", "failed"),  # waiver gone: still the same finding
+        _r("bridge-forward-delay", "a", "br2", "failed"),
+        _r("host-reachable", "b", "b", "failed"),
+    ]
     hosts = [HostFacts(host="a", spec="a"), HostFacts(host="b", spec="b", error="ssh exited 255")]
     findings = [r for r in now if r.outcome in ("failed", "error", "waived")]
     outcomes = {(r.check, r.host, r.object): r.outcome for r in now}
     d = compare(baseline, findings, outcomes, hosts)
     assert _keys(d.new) == {("bridge-forward-delay", "a", "br2"), ("host-reachable", "b", "b")}
-    assert _keys(d.fixed) == {("bridge-forward-delay", "a", "br0"), ("bridge-stp-root", "a", "br0"),
-                              ("bridge-forward-delay", "a", "br9")}  # br9 is gone from a checked host
+    assert _keys(d.fixed) == {
+        ("bridge-forward-delay", "a", "br0"),
+        ("bridge-stp-root", "a", "br0"),
+        ("bridge-forward-delay", "a", "br9"),
+    }  # br9 is gone from a checked host
     assert [f["now"] for f in d.fixed if f["object"] == "br9"] == ["absent"]
     assert _keys(d.still_failing) == {("bridge-forward-delay", "a", "br1")}
     assert _keys(d.not_rechecked) == {("bridge-forward-delay", "b", "br0")}  # b was unreachable
 
 
-@pytest.mark.parametrize("text, words", [
-    ("{not json", ":1: not JSON"),
-    ('{"hosts": []}', "no 'results' list"),
-    ('{"results": [{"check": "x"}]}', "result #1 lacks check, host, object or outcome"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("{not json", ":1: not JSON"),
+        ('{"hosts": []}', "no 'results' list"),
+        ('{"results": [{"check": "x"}]}', "result #1 lacks check, host, object or outcome"),
+    ],
+)
 def test_bad_baseline_is_refused(tmp_path, text, words):
     path = tmp_path / "results.json"
     path.write_text(text)

@@ -1,5 +1,6 @@
 """Fix scripts: reports/fix/HOST.sh, run on a real lab host, make the next run pass for every
 check and object it covered; their order, comments and guards."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,9 @@ from kvmnetcheck.report.fixscripts import host_script, write_fix_scripts
 from kvmnetcheck.report.results import Result
 from kvmnetcheck.report.stream import HostDigest
 
-STEP = re.compile(r"^# (?:--- \d+\. \[\w+\] ([a-z-]+) (\S+)|\[\w+\] ([a-z-]+) (\S+): fixed by the same commands .*)$",
-                  re.MULTILINE)
+STEP = re.compile(
+    r"^# (?:--- \d+\. \[\w+\] ([a-z-]+) (\S+)|\[\w+\] ([a-z-]+) (\S+): fixed by the same commands .*)$", re.MULTILINE
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +34,11 @@ def _covered(script: str) -> set[tuple[str, str]]:
 def test_fix_script_run_on_the_host_makes_the_next_run_pass(nightly):
     script = nightly.fix_script
     covered = _covered(script)
-    assert covered == {("bridge-forward-delay", "br0"), ("bridge-forward-delay", "virbr7"),
-                       ("libvirt-network-stp-delay", "lan")}, script
+    assert covered == {
+        ("bridge-forward-delay", "br0"),
+        ("bridge-forward-delay", "virbr7"),
+        ("libvirt-network-stp-delay", "lan"),
+    }, script
     for check, obj in covered:
         assert nightly.first.result(check, "gfix", obj)["outcome"] == "failed"
     assert nightly.fix_run.returncode == 0, nightly.fix_run.stdout + nightly.fix_run.stderr
@@ -54,8 +59,10 @@ def test_fix_script_is_commented_ordered_and_never_run_by_the_suite(nightly):
     # no network is restarted (the live bridge is changed in place), and each command is written once
     assert "net-destroy" not in script and "net-start" not in script
     assert script.count("ip link set dev virbr7 type bridge stp_state 0") == 1
-    assert "# [high] bridge-forward-delay virbr7: fixed by the same commands as [high] libvirt-network-stp-delay lan" \
+    assert (
+        "# [high] bridge-forward-delay virbr7: fixed by the same commands as [high] libvirt-network-stp-delay lan"
         in script
+    )
     # each fix says what it fixes and why, once, at its first step
     assert "# --- 2. [high] libvirt-network-stp-delay lan\n# network lan: the running bridge virbr7" in script
     assert script.count("# network lan: the running bridge virbr7") == 1
@@ -65,9 +72,17 @@ def test_fix_script_is_commented_ordered_and_never_run_by_the_suite(nightly):
 
 
 def _r(check, obj, script="", outcome="failed", severity="high", remediation="", waiver=None) -> Result:
-    return Result(check=check, host="kvm01", object=obj, outcome=outcome, severity=severity,
-                  message=f"{check} fails on {obj}", remediation=remediation or f"# fix {obj} by hand\nedit it",
-                  fix_script=script, waiver=waiver)
+    return Result(
+        check=check,
+        host="kvm01",
+        object=obj,
+        outcome=outcome,
+        severity=severity,
+        message=f"{check} fails on {obj}",
+        remediation=remediation or f"# fix {obj} by hand\nedit it",
+        fix_script=script,
+        waiver=waiver,
+    )
 
 
 RESULTS = [
@@ -75,12 +90,26 @@ RESULTS = [
     _r("dhcp-checksum-fixup", "lan", "virsh net-destroy lan && virsh net-start lan"),
     _r("libvirt-network-stp-delay", "lan", "virsh net-destroy lan && virsh net-start lan"),
     _r("bridge-forward-delay", "br0", "ip link set dev br0 type bridge stp_state 0"),
-    _r("bridge-persistent-config", "br0@/etc/sysconfig/network-scripts/ifcfg-br0",
-       "sed -i -e 's/^STP=.*/STP=off/' /etc/sysconfig/network-scripts/ifcfg-br0", severity="medium"),
-    _r("iptables-checksum-support", "kvm01", severity="medium",
-       remediation="# update iptables\nyum update iptables kernel"),
-    _r("bridge-stp-root", "br5", "ip link set dev br5 type bridge stp_state 0", outcome="waived", severity="medium",
-       waiver={"status": "applied", "expires": "2030-01-01", "where": "w.yaml:2", "reason": "ring"}),
+    _r(
+        "bridge-persistent-config",
+        "br0@/etc/sysconfig/network-scripts/ifcfg-br0",
+        "sed -i -e 's/^STP=.*/STP=off/' /etc/sysconfig/network-scripts/ifcfg-br0",
+        severity="medium",
+    ),
+    _r(
+        "iptables-checksum-support",
+        "kvm01",
+        severity="medium",
+        remediation="# update iptables\nyum update iptables kernel",
+    ),
+    _r(
+        "bridge-stp-root",
+        "br5",
+        "ip link set dev br5 type bridge stp_state 0",
+        outcome="waived",
+        severity="medium",
+        waiver={"status": "applied", "expires": "2030-01-01", "where": "w.yaml:2", "reason": "ring"},
+    ),
 ]
 
 
@@ -90,14 +119,18 @@ def test_safe_order_one_copy_of_each_command_and_the_rest_as_comments():
     assert order == sorted(order), s
     assert s.count("virsh net-destroy lan && virsh net-start lan") == 1
     assert "# [high] dhcp-checksum-fixup lan: fixed by the same commands as [high] libvirt-network-stp-delay lan" in s
-    manual = s[s.index("# --- Not scripted"):]
+    manual = s[s.index("# --- Not scripted") :]
     assert "#   yum update iptables kernel" in manual and "\nyum update" not in s
-    waived = s[s.index("# --- Waived"):]
+    waived = s[s.index("# --- Waived") :]
     assert "# [medium] bridge-stp-root br5: waived until 2030-01-01 (w.yaml:2): ring" in waived
     assert "dev br5" not in s.split("# --- Waived")[0]
-    assert _covered(s) == {("bridge-persistent-config", "br0@/etc/sysconfig/network-scripts/ifcfg-br0"),
-                           ("bridge-forward-delay", "br0"), ("libvirt-network-stp-delay", "lan"),
-                           ("dhcp-checksum-fixup", "lan"), ("firewalld-libvirt-conflict", "lan")}
+    assert _covered(s) == {
+        ("bridge-persistent-config", "br0@/etc/sysconfig/network-scripts/ifcfg-br0"),
+        ("bridge-forward-delay", "br0"),
+        ("libvirt-network-stp-delay", "lan"),
+        ("dhcp-checksum-fixup", "lan"),
+        ("firewalld-libvirt-conflict", "lan"),
+    }
     assert subprocess.run(["sh", "-n"], input=s, text=True).returncode == 0
 
 
@@ -116,12 +149,27 @@ def test_scripts_only_for_hosts_with_failures_and_stale_ones_removed(tmp_path):
     d.mkdir()
     (d / "old.sh").write_text(host_script("old", None, [_r("bridge-forward-delay", "br0", "true")], "t"))
     (d / "mine.sh").write_text("#!/bin/sh\necho a script someone else keeps here\n")
-    results = [_r("bridge-forward-delay", "br0", "ip link set dev br0 type bridge stp_state 0"),
-               Result(check="host-reachable", host="down1", object="down1", outcome="failed", severity="critical",
-                      message="ssh exited 255", remediation="ssh down1 true")]
-    written = write_fix_scripts(str(d), results, [
-        HostDigest("kvm01", {"reachable": True}, hostname="kvm01"),
-        HostDigest("down1", {"reachable": False, "error": "x"})], "t")
+    results = [
+        _r("bridge-forward-delay", "br0", "ip link set dev br0 type bridge stp_state 0"),
+        Result(
+            check="host-reachable",
+            host="down1",
+            object="down1",
+            outcome="failed",
+            severity="critical",
+            message="ssh exited 255",
+            remediation="ssh down1 true",
+        ),
+    ]
+    written = write_fix_scripts(
+        str(d),
+        results,
+        [
+            HostDigest("kvm01", {"reachable": True}, hostname="kvm01"),
+            HostDigest("down1", {"reachable": False, "error": "x"}),
+        ],
+        "t",
+    )
     assert written == {"kvm01": str(d / "kvm01.sh")}
     assert sorted(os.listdir(d)) == ["kvm01.sh", "mine.sh"]
 
@@ -129,10 +177,17 @@ def test_scripts_only_for_hosts_with_failures_and_stale_ones_removed(tmp_path):
 def test_a_step_needing_a_tool_the_host_lacks_is_left_to_a_person():
     """A fix script never stops half-way at `nmcli: command not found`: a step whose tool the host
     lacks goes to the comments, and every other step still runs."""
-    nm = Result(check="bridge-persistent-config", host="kvm01", object="br0@/etc/NetworkManager/x", outcome="failed",
-                severity="medium", message="keyfile brings STP back", remediation="nmcli ...",
-                fix_script="nmcli connection modify u1 bridge.stp no",
-                fix_steps=[["persistent-config", "nmcli connection modify u1 bridge.stp no", ["nmcli"]]])
+    nm = Result(
+        check="bridge-persistent-config",
+        host="kvm01",
+        object="br0@/etc/NetworkManager/x",
+        outcome="failed",
+        severity="medium",
+        message="keyfile brings STP back",
+        remediation="nmcli ...",
+        fix_script="nmcli connection modify u1 bridge.stp no",
+        fix_steps=[["persistent-config", "nmcli connection modify u1 bridge.stp no", ["nmcli"]]],
+    )
     live = _r("bridge-forward-delay", "br0", "ip link set dev br0 type bridge stp_state 0")
     live.fix_steps = [["live-bridge", "ip link set dev br0 type bridge stp_state 0", ["ip"]]]
     s = host_script("kvm01", "kvm01", [nm, live], "t", commands=frozenset({"ip"}))
@@ -148,10 +203,17 @@ def test_a_step_needing_a_tool_the_host_lacks_is_left_to_a_person():
 def test_a_merged_run_knows_which_tools_each_host_has(tmp_path):
     """The host's tools travel in its shard's digest (shard.json), so a merged run's fix script leaves
     a step whose tool the host lacks to a person, as the host's own run would."""
-    nm = Result(check="bridge-persistent-config", host="kvm01", object="br0@/etc/NetworkManager/x", outcome="failed",
-                severity="medium", message="keyfile brings STP back", remediation="nmcli ...",
-                fix_script="nmcli connection modify u1 bridge.stp no",
-                fix_steps=[["persistent-config", "nmcli connection modify u1 bridge.stp no", ["nmcli"]]])
+    nm = Result(
+        check="bridge-persistent-config",
+        host="kvm01",
+        object="br0@/etc/NetworkManager/x",
+        outcome="failed",
+        severity="medium",
+        message="keyfile brings STP back",
+        remediation="nmcli ...",
+        fix_script="nmcli connection modify u1 bridge.stp no",
+        fix_steps=[["persistent-config", "nmcli connection modify u1 bridge.stp no", ["nmcli"]]],
+    )
     digest = HostDigest("kvm01", {"reachable": True}, hostname="kvm01", tools=frozenset({"ip"}))
     merged = HostDigest.from_json(json.loads(json.dumps(digest.as_json())))
     assert merged.tools == frozenset({"ip"})

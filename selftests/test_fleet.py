@@ -1,6 +1,7 @@
 """Fleet behaviour against real lab hosts shaped like hypervisors (a libvirt network, a host
 bridge, 20 defined guests each): constant SSH cost per host, hosts gathered in parallel with a
 dead and two hung hosts among them, `pytest -n 2`, and saved facts checked with no host reachable."""
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,9 @@ HOSTS_ARG = "--hosts=" + ",".join(f"ssh://{n}" for n in LIVE)
 def serial_run(fleet, tmp_path_factory):
     before = _sessions(fleet)
     saved = tmp_path_factory.mktemp("saved") / "facts"
-    run = run_suite(str(tmp_path_factory.mktemp("serial")), HOSTS_ARG, f"--ssh-config={fleet.ssh_config}",
-                    f"--save-facts={saved}")
+    run = run_suite(
+        str(tmp_path_factory.mktemp("serial")), HOSTS_ARG, f"--ssh-config={fleet.ssh_config}", f"--save-facts={saved}"
+    )
     after = _sessions(fleet)
     return run, {n: after[n] - before[n] for n in LIVE}, saved
 
@@ -75,7 +77,9 @@ def test_a_full_run_costs_one_collector_session_and_one_libvirt_connection_per_h
                 per_nic.setdefault(r["object"], set()).add(r["check"])
         assert len(per_nic) == GUESTS, sorted(per_nic)
         assert len({frozenset(c) for c in per_nic.values()}) == 1, per_nic
-        assert {"guest-nic-bridge-delay", "guest-pxe-boot-file", "guest-port-forwarding"} <= next(iter(per_nic.values()))
+        assert {"guest-nic-bridge-delay", "guest-pxe-boot-file", "guest-port-forwarding"} <= next(
+            iter(per_nic.values())
+        )
     assert used == {n: 2 for n in LIVE}, used
 
 
@@ -120,8 +124,14 @@ def _run_on_a_terminal(args: list[str], timeout: float = 300) -> tuple[int, str]
     """The suite with its output on a pseudo-terminal, as a user at a shell sees it."""
     master, slave = pty.openpty()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    p = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=REPO,
-                         stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+    )
     os.close(slave)
     chunks = []
     while True:
@@ -147,16 +157,27 @@ def test_dead_and_hung_hosts_cost_their_timeout_once_and_never_stall_the_others(
     os.kill(fleet.get(dead).pid, signal.SIGKILL)
     tries = tmp_path / "hung-tries"
     ssh_config = tmp_path / "ssh_config"
-    ssh_config.write_text(open(fleet.ssh_config).read() + "".join(
-        f"\nHost {h}\n  BatchMode yes\n  ProxyCommand sh -c 'echo {h} $$ >> {tries}; exec sleep 60'\n"
-        for h in ("fl-hung1", "fl-hung2")))
+    ssh_config.write_text(
+        open(fleet.ssh_config).read()
+        + "".join(
+            f"\nHost {h}\n  BatchMode yes\n  ProxyCommand sh -c 'echo {h} $$ >> {tries}; exec sleep 60'\n"
+            for h in ("fl-hung1", "fl-hung2")
+        )
+    )
     before = _sessions(fleet)
     report = tmp_path / "report"
     try:
-        rc, out = _run_on_a_terminal([
-            "--hosts=ssh://fl-hung1,ssh://fl-hung2,ssh://fl-dead," + HOSTS_ARG.split("=", 1)[1],
-            f"--ssh-config={ssh_config}", "--gather-workers=2", f"--host-timeout={timeout}",
-            f"--results-json={report}/results.json", f"--junitxml={report}/junit.xml", f"--html={report}/r.html"])
+        rc, out = _run_on_a_terminal(
+            [
+                "--hosts=ssh://fl-hung1,ssh://fl-hung2,ssh://fl-dead," + HOSTS_ARG.split("=", 1)[1],
+                f"--ssh-config={ssh_config}",
+                "--gather-workers=2",
+                f"--host-timeout={timeout}",
+                f"--results-json={report}/results.json",
+                f"--junitxml={report}/junit.xml",
+                f"--html={report}/r.html",
+            ]
+        )
     finally:
         lines = tries.read_text().split("\n") if tries.exists() else []
         for ln in lines:  # the ProxyCommands this test started, should any still sleep
@@ -176,6 +197,7 @@ def test_dead_and_hung_hosts_cost_their_timeout_once_and_never_stall_the_others(
         assert hosts[n]["reachable"], hosts[n]
     after = _sessions(fleet)
     assert {n: after[n] - before[n] for n in LIVE} == {n: 2 for n in LIVE}
+
     def live(o):
         return {k: v for k, v in o.items() if k[1] in LIVE}
 
@@ -189,6 +211,7 @@ def test_dead_and_hung_hosts_cost_their_timeout_once_and_never_stall_the_others(
 
 
 # ---------------------------------------------------------------- shards and their merge
+
 
 def _ssh_words(text: str) -> str:
     return re.sub(r"ssh exited (\d+)(:|\s*\|)[^\"<|]*(\|[^\"<]*)?", r"ssh exited \1", text)
@@ -209,14 +232,23 @@ def _normalized_results(results: dict) -> dict:
 def _merge(dirs: list[str], out_dir) -> subprocess.CompletedProcess:
     """`kvm-netcheck merge DIR... --output-dir=OUT`, as a user runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run([sys.executable, "-m", "kvmnetcheck.cli", "merge", *dirs, f"--output-dir={out_dir}",
-                           "-p", "no:cacheprovider"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "kvmnetcheck.cli", "merge", *dirs, f"--output-dir={out_dir}", "-p", "no:cacheprovider"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _differences(a: dict, b: dict) -> list:
     """What differs between two normalized results.json documents, entry by entry (for the message)."""
-    out = [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if k not in ("hosts", "results")
-           and a.get(k) != b.get(k)]
+    out = [
+        (k, a.get(k), b.get(k))
+        for k in sorted(set(a) | set(b))
+        if k not in ("hosts", "results") and a.get(k) != b.get(k)
+    ]
     for part in ("hosts", "results"):
         pa, pb = a.get(part, []), b.get(part, [])
         out += [(part, x, y) for x, y in zip(pa, pb) if x != y][:3]
@@ -237,8 +269,10 @@ def _junit_cases(path) -> tuple[dict, list]:
 
 def _fix_scripts(directory) -> dict[str, list[str]]:
     """Each fix script without its second line (which run made it, and when)."""
-    return {p.name: [ln for i, ln in enumerate(p.read_text().splitlines()) if i != 1]
-            for p in sorted(directory.glob("*.sh"))}
+    return {
+        p.name: [ln for i, ln in enumerate(p.read_text().splitlines()) if i != 1]
+        for p in sorted(directory.glob("*.sh"))
+    }
 
 
 def test_merged_shards_equal_one_whole_run(fleet, tmp_path):
@@ -267,8 +301,9 @@ def test_merged_shards_equal_one_whole_run(fleet, tmp_path):
 
     assert merge.returncode == whole.returncode == 1, merge.stdout[-3000:] + merge.stderr[-2000:]
     assert merged["merged"]["shards"] == 2 and merged["merged"]["hosts"] == len(names)
-    assert not _differences(_normalized_results(merged), _normalized_results(whole.results)), \
-        _differences(_normalized_results(merged), _normalized_results(whole.results))
+    assert not _differences(_normalized_results(merged), _normalized_results(whole.results)), _differences(
+        _normalized_results(merged), _normalized_results(whole.results)
+    )
     assert [h["host"] for h in merged["hosts"]] == names
     outcomes = {(r["check"], r["host"], r["object"]): r["outcome"] for r in merged["results"]}
     assert outcomes[("host-reachable", "fl-gone", "fl-gone")] == "failed"
@@ -280,8 +315,9 @@ def test_merged_shards_equal_one_whole_run(fleet, tmp_path):
 
     def findings(path):
         data = html_report_data(path)
-        return sorted(data["tests"]), [_ssh_words(row) for row in
-                                       re.findall(r"<tr class='kvm-static-finding'>.*?</tr>", open(path).read())]
+        return sorted(data["tests"]), [
+            _ssh_words(row) for row in re.findall(r"<tr class='kvm-static-finding'>.*?</tr>", open(path).read())
+        ]
 
     assert findings(merged_dir / "compliance.html") == findings(whole.html_path)
     assert "gate FAILED (exit 1)" in merge.stdout
@@ -343,9 +379,26 @@ def test_memory_stays_flat_when_the_saved_hosts_double(serial_run, tmp_path):
     for n in (100, 200):
         facts, out = tmp_path / f"facts{n}", tmp_path / f"out{n}"
         clone_facts(str(saved), str(facts), n)
-        p = subprocess.run([sys.executable, "-c", PEAK, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                            f"--facts={facts}", f"--output-dir={out}"],
-                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        p = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                PEAK,
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                f"--facts={facts}",
+                f"--output-dir={out}",
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         measured = json.loads(p.stdout)
         assert measured["rc"] == 1, p.stdout + p.stderr  # every host has its finding (br1)
         results = json.loads((out / "results.json").read_text())

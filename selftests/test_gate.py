@@ -1,5 +1,6 @@
 """The gate's exit code contract, against real lab hosts over SSH: --fail-on, unreachable hosts,
 and a policy file kept beside the inventory."""
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,11 @@ def _junit_failures(run) -> dict[str, str]:
     """testcase name -> 'failure' | 'skipped' | 'passed'."""
     out = {}
     for case in ET.parse(run.junit_path).getroot().iter("testcase"):
-        kind = "failure" if case.find("failure") is not None else (
-            "skipped" if case.find("skipped") is not None else "passed")
+        kind = (
+            "failure"
+            if case.find("failure") is not None
+            else ("skipped" if case.find("skipped") is not None else "passed")
+        )
         out[case.get("name")] = kind
     return out
 
@@ -119,23 +123,31 @@ def test_policy_file_beside_the_ssh_config_is_the_default_and_options_override_i
     assert 'name="severity" value="high"' in junit and 'name="severity" value="low"' not in junit
     assert run.returncode == 1, _tail(run)
 
-    override = run_suite(str(tmp_path / "overridden"), hosts, f"--ssh-config={inventory / 'ssh_config'}",
-                         "--fail-on=critical", "--max-port-block=4")
+    override = run_suite(
+        str(tmp_path / "overridden"),
+        hosts,
+        f"--ssh-config={inventory / 'ssh_config'}",
+        "--fail-on=critical",
+        "--max-port-block=4",
+    )
     assert override.results["policy"]["max_port_block_s"] == 4
     assert override.result("bridge-forward-delay", "ghigh", "br0")["outcome"] == "failed"
     assert override.results["gate"]["fail_on"] == "critical"
     assert override.returncode == 0, _tail(override)
 
 
-@pytest.mark.parametrize("policy, line, words", [
-    ("fail_on: urgent\n", 1, "severity 'urgent' is not one of critical, high, medium, low"),
-    ("fail_on: high\nseverities:\n  bridge-stp-root: severe\n", 3, "severity 'severe'"),
-    ("fail_on: high\nseverities:\n  no-such-check: low\n", 3, "unknown check id 'no-such-check'"),
-    ("fail_on: high\nmax_port_block: 4\n", 2, "unknown key 'max_port_block'"),
-    ("allow_unreachable: sometimes\n", 1, "allow_unreachable must be true or false"),
-    ("max_port_block_s: -1\n", 1, "max_port_block_s must be a number"),
-    ("fail_on: high\n  extra: x\n", 2, "not valid YAML: mapping values are not allowed here"),
-])
+@pytest.mark.parametrize(
+    "policy, line, words",
+    [
+        ("fail_on: urgent\n", 1, "severity 'urgent' is not one of critical, high, medium, low"),
+        ("fail_on: high\nseverities:\n  bridge-stp-root: severe\n", 3, "severity 'severe'"),
+        ("fail_on: high\nseverities:\n  no-such-check: low\n", 3, "unknown check id 'no-such-check'"),
+        ("fail_on: high\nmax_port_block: 4\n", 2, "unknown key 'max_port_block'"),
+        ("allow_unreachable: sometimes\n", 1, "allow_unreachable must be true or false"),
+        ("max_port_block_s: -1\n", 1, "max_port_block_s must be a number"),
+        ("fail_on: high\n  extra: x\n", 2, "not valid YAML: mapping values are not allowed here"),
+    ],
+)
 def test_bad_policy_file_names_its_line(tmp_path, policy, line, words):
     from kvmnetcheck.policy import PolicyError, load_policy
 

@@ -3,6 +3,7 @@
 One lab host, one network-booting guest with a finding on each layer (its network's dnsmasq gone, the
 network's bridge slow to forward, its NIC's boot ROM off, no boot file), and a healthy guest on a healthy
 network beside it, which the view leaves out."""
+
 from __future__ import annotations
 
 import html
@@ -14,8 +15,14 @@ from support import REPO, run_suite
 
 LIB = open(os.path.join(REPO, "selftests", "scenarios", "lib.sh")).read()
 
-EXPECTED_ORDER = ["network-dhcp-server", "guest-nic-bridge-delay", "libvirt-network-stp-delay", "bridge-forward-delay",
-                  "guest-pxe-boot-rom", "guest-pxe-boot-file"]
+EXPECTED_ORDER = [
+    "network-dhcp-server",
+    "guest-nic-bridge-delay",
+    "libvirt-network-stp-delay",
+    "bridge-forward-delay",
+    "guest-pxe-boot-rom",
+    "guest-pxe-boot-file",
+]
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +30,9 @@ def view(tmp_path_factory):
     from lab import Lab
 
     with Lab(str(tmp_path_factory.mktemp("guestview"))) as lab:
-        lab.add_host("gv", libvirt=True).sh(LIB + """
+        lab.add_host("gv", libvirt=True).sh(
+            LIB
+            + """
 net_define lan "name='virbr7' stp='on' delay='15'"
 kill_dnsmasq lan
 guest_define sick "<interface type='network'><mac address='52:54:00:00:0a:01'/><source network='lan'/><model type='virtio'/><rom bar='off'/></interface>"
@@ -34,7 +43,9 @@ XML
 $V net-define "$KT/ok.xml" >/dev/null
 $V net-start ok >/dev/null
 guest_define well "<interface type='network'><mac address='52:54:00:00:0a:02'/><source network='ok'/><model type='virtio'/></interface>" "<boot dev='hd'/>"
-""", timeout=240)
+""",
+            timeout=240,
+        )
         out = str(tmp_path_factory.mktemp("guestview-report"))
         yield run_suite(out, "--hosts=ssh://gv", f"--ssh-config={lab.ssh_config}")
 
@@ -42,7 +53,7 @@ guest_define well "<interface type='network'><mac address='52:54:00:00:0a:02'/><
 def test_terminal_lists_the_guests_findings_in_troubleshooting_order(view):
     text = view.stdout
     assert "why guests get no address or boot file" in text, text[-3000:]
-    block = text[text.index("why guests get no address or boot file"):]
+    block = text[text.index("why guests get no address or boot file") :]
     head = next(ln for ln in block.splitlines() if ln.startswith("gv: guest "))
     assert head.startswith("gv: guest sick (NIC 52:54:00:00:0a:01: network lan, bridge virbr7)"), head
     checks = re.findall(r"^\s+\d+\. (?:FAIL|ERROR) (\S+) ", block, re.MULTILINE)

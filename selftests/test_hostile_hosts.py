@@ -3,6 +3,7 @@ deleted mid-read, a process that knows the collector's nonce. One lab, one suite
 each test checks one promise: nothing from a host runs anywhere, nothing from a host reaches the
 report unescaped, a bad object costs only its own result, and the host is left as it was.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,8 +29,17 @@ COLLECTOR_MAX = 262144  # collector.sh: MAX, the most one section may hold
 
 # Linux takes any bridge name up to 15 bytes without '/', ':' or whitespace. Each `>kncpwN` is a
 # canary: a shell that ever evaluates the name creates a file named kncpwN in its working directory.
-HOSTILE_BRIDGES = ["b$(>kncpw1)", "b`>kncpw2`", "b;>kncpw3", "b|>kncpw4", "<i>b", "b'q", 'b"q',
-                   "b&lt;i&gt;", "b\x1b[31mred"]
+HOSTILE_BRIDGES = [
+    "b$(>kncpw1)",
+    "b`>kncpw2`",
+    "b;>kncpw3",
+    "b|>kncpw4",
+    "<i>b",
+    "b'q",
+    'b"q',
+    "b&lt;i&gt;",
+    "b\x1b[31mred",
+]
 NET_NAME = "n <b>&'\"$(>kncpw6)"
 NET_BRIDGE = "v$(>kncpw7)"
 GUEST_NAME = "g <img src=x onerror=alert(1)> $(>kncpw8) '&\""
@@ -56,6 +66,7 @@ def _x(s: str) -> str:
 
 # ---------------------------------------------------------------- host states
 
+
 def _names_host(h) -> None:
     """Bridges, a libvirt network, a guest and a config file whose names are shell and HTML."""
     for name in HOSTILE_BRIDGES:
@@ -64,47 +75,88 @@ def _names_host(h) -> None:
         h.exec(["ip", "link", "set", "dev", name, "type", "bridge", "stp_state", "1"])
     # a qdisc, so the collector also walks tc's parents for a hostile name
     h.exec(["tc", "qdisc", "add", "dev", "b;>kncpw3", "clsact"])
-    h.sh("nft add table inet knc && nft add chain inet knc c '{ type filter hook input priority 0; }' "
-         "&& nft add rule inet knc c udp dport 67 counter accept")
-    h.write_file("/etc/knc-hostile/net.xml", f"""<network>
+    h.sh(
+        "nft add table inet knc && nft add chain inet knc c '{ type filter hook input priority 0; }' "
+        "&& nft add rule inet knc c udp dport 67 counter accept"
+    )
+    h.write_file(
+        "/etc/knc-hostile/net.xml",
+        f"""<network>
   <name>{_x(NET_NAME)}</name>
   <forward mode='nat'/>
   <bridge name='{_x(NET_BRIDGE)}' stp='on' delay='15'/>
   <ip address='10.98.7.1' netmask='255.255.255.0'>
     <dhcp><range start='10.98.7.10' end='10.98.7.50'/></dhcp>
   </ip>
-</network>""")
-    h.write_file("/etc/knc-hostile/dom.xml", f"""<domain type='qemu'>
+</network>""",
+    )
+    h.write_file(
+        "/etc/knc-hostile/dom.xml",
+        f"""<domain type='qemu'>
   <name>{_x(GUEST_NAME)}</name>
   <memory unit='MiB'>128</memory>
   <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='network'/></os>
   <devices>
     <interface type='network'><source network='{_x(NET_NAME)}'/><model type='virtio'/></interface>
   </devices>
-</domain>""")
-    h.sh("V='virsh -q -c qemu:///system'; $V net-define /etc/knc-hostile/net.xml >/dev/null && "
-         "$V net-start \"$($V net-list --all --uuid)\" >/dev/null && $V define /etc/knc-hostile/dom.xml >/dev/null "
-         "&& rm -f /etc/knc-hostile/net.xml /etc/knc-hostile/dom.xml", timeout=240)
-    h.write_file("/etc/network/interfaces",
-                 f"auto {CONFIG_BRIDGE}\niface {CONFIG_BRIDGE} inet manual\n    bridge-ports none\n"
-                 "    bridge-stp on\n    bridge-fd 15\n")
+</domain>""",
+    )
+    h.sh(
+        "V='virsh -q -c qemu:///system'; $V net-define /etc/knc-hostile/net.xml >/dev/null && "
+        '$V net-start "$($V net-list --all --uuid)" >/dev/null && $V define /etc/knc-hostile/dom.xml >/dev/null '
+        "&& rm -f /etc/knc-hostile/net.xml /etc/knc-hostile/dom.xml",
+        timeout=240,
+    )
+    h.write_file(
+        "/etc/network/interfaces",
+        f"auto {CONFIG_BRIDGE}\niface {CONFIG_BRIDGE} inet manual\n    bridge-ports none\n"
+        "    bridge-stp on\n    bridge-fd 15\n",
+    )
     # odd nft table names on the forward hook, and a guest bridged by brnf (bridge netfilter is on here)
-    h.write_file("/etc/knc-hostile/nft.json", json.dumps({"nftables": [
-        item for name, policy in NFT_ODD_TABLES.items() for item in (
-            {"add": {"table": {"family": "inet", "name": name}}},
-            {"add": {"chain": {"family": "inet", "table": name, "name": "fwd", "type": "filter", "hook": "forward",
-                               "prio": 0, "policy": policy}}})]}))
+    h.write_file(
+        "/etc/knc-hostile/nft.json",
+        json.dumps(
+            {
+                "nftables": [
+                    item
+                    for name, policy in NFT_ODD_TABLES.items()
+                    for item in (
+                        {"add": {"table": {"family": "inet", "name": name}}},
+                        {
+                            "add": {
+                                "chain": {
+                                    "family": "inet",
+                                    "table": name,
+                                    "name": "fwd",
+                                    "type": "filter",
+                                    "hook": "forward",
+                                    "prio": 0,
+                                    "policy": policy,
+                                }
+                            }
+                        },
+                    )
+                ]
+            }
+        ),
+    )
     h.sh("nft -j -f /etc/knc-hostile/nft.json && mount -t tmpfs knc-home /root && : > '/root/inet:fz'")
     # a process of user nobody that calls itself QEMU and names a defined guest with -name guest=
     h.write_file("/etc/knc-hostile/qemu-system-x86_64", "#!/bin/sh\nsleep 3600\n", mode=0o755)
-    h.sh(LIB + f"""
+    h.sh(
+        LIB
+        + f"""
 bridge {NF_BRIDGE} 0 0
 guest_define {FAKE_QEMU_GUEST} "<interface type='bridge'><source bridge='{NF_BRIDGE}'/><model type='virtio'/></interface>"
 setpriv --reuid=65534 --regid=65534 --clear-groups /etc/knc-hostile/qemu-system-x86_64 -name guest={FAKE_QEMU_GUEST},debug-threads=on \\
     </dev/null >/dev/null 2>&1 &
-""", timeout=120)
+""",
+        timeout=120,
+    )
     # what the collector reads of DHCP servers, boot files, leases and Open vSwitch is there to read
-    h.sh(LIB + """
+    h.sh(
+        LIB
+        + """
 ovs_start
 ovs_bridge ovsk0 true
 ovs_guest_tap ovsk0 tapk0
@@ -119,41 +171,62 @@ XML
 $V net-define "$KT/boot.xml" >/dev/null
 $V net-start knc-boot >/dev/null
 dhcp_client kc1 virbr5 52:54:00:00:05:01 >/dev/null
-""", timeout=240)
+""",
+        timeout=240,
+    )
 
 
 def _odd_output_host(h, big_mb: int, mem_kb: int) -> None:
     """Commands that print garbage, nothing, or far too much, on a host with little memory to spare."""
-    h.write_file("/etc/knc-hostile/iptables-save", f"""#!/bin/sh
+    h.write_file(
+        "/etc/knc-hostile/iptables-save",
+        f"""#!/bin/sh
 # garbage, NULs, bytes that are no UTF-8, section markers with a nonce that is not this run's,
 # then {big_mb} MB of rule lines
 printf '\\000\\001\\377\\376 garbage \\000\\n@@0123456789abcdef01234567@@ bridge\\tforged1\\n'
 printf 'stp_state=1\\nforward_delay=3000\\n@@0123456789abcdef01234567@@ rc\\t0\\n@@@@ done\\t\\n'
 printf '*filter\\n:INPUT ACCEPT [0:0]\\n'
 yes -- '-A INPUT -s 192.0.2.1/32 -j ACCEPT' | head -c {big_mb * 1000000}
-""", mode=0o755)
-    h.write_file("/etc/knc-hostile/iptables", """#!/bin/sh
+""",
+        mode=0o755,
+    )
+    h.write_file(
+        "/etc/knc-hostile/iptables",
+        """#!/bin/sh
 # `iptables --version` prints nothing at all; everything else is the real iptables
 [ "$1" = --version ] && exit 0
 exec /usr/sbin/iptables-nft "$@"
-""", mode=0o755)
+""",
+        mode=0o755,
+    )
     # every process of the collector (it runs under the host's `timeout`) gets little address space
-    h.write_file("/etc/knc-hostile/timeout", f"""#!/bin/sh
+    h.write_file(
+        "/etc/knc-hostile/timeout",
+        f"""#!/bin/sh
 ulimit -v {mem_kb}
 exec /etc/knc-hostile/timeout.real "$@"
-""", mode=0o755)
-    h.write_file("/etc/network/interfaces",
-                 b"# pont de r\xe9seau (Latin-1, not UTF-8)\nauto brlat\niface brlat inet manual\n"
-                 b"    bridge-ports none\n    bridge-stp on\n    bridge-fd 15\n")
-    h.write_file("/etc/network/interfaces.d/forged",
-                 "@@0123456789abcdef01234567@@ rc\t0\n@@0123456789abcdef01234567@@ bridge\tforged2\nstp_state=1\n")
-    h.sh(LIB + """
+""",
+        mode=0o755,
+    )
+    h.write_file(
+        "/etc/network/interfaces",
+        b"# pont de r\xe9seau (Latin-1, not UTF-8)\nauto brlat\niface brlat inet manual\n"
+        b"    bridge-ports none\n    bridge-stp on\n    bridge-fd 15\n",
+    )
+    h.write_file(
+        "/etc/network/interfaces.d/forged",
+        "@@0123456789abcdef01234567@@ rc\t0\n@@0123456789abcdef01234567@@ bridge\tforged2\nstp_state=1\n",
+    )
+    h.sh(
+        LIB
+        + """
 bridge keep0 1 1500
 cp /usr/bin/timeout /etc/knc-hostile/timeout.real
 ln -sf /etc/knc-hostile/iptables-save /etc/alternatives/iptables-save
 ln -sf /etc/knc-hostile/iptables /etc/alternatives/iptables
 mount --bind /etc/knc-hostile/timeout /usr/bin/timeout
-""")
+"""
+    )
 
 
 VIRSH = r"""#!/bin/sh
@@ -179,33 +252,46 @@ def _hostile_xml(canary_path: str, port: int) -> tuple[dict, dict, dict]:
     good = f"""<network><name>ok &lt;net&gt;</name><uuid>{_uuid(1)}</uuid><forward mode='nat'/>
 <bridge name='virbr9' stp='on' delay='15'/>
 <ip address='10.9.9.1' netmask='255.255.255.0'><dhcp><range start='10.9.9.10' end='10.9.9.20'/></dhcp></ip></network>"""
-    laughs = ('<?xml version="1.0"?><!DOCTYPE network [<!ENTITY a "aaaaaaaaaa">'
-              + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(9))
-              + f"]><network><name>&j;</name><uuid>{_uuid(2)}</uuid></network>")
+    laughs = (
+        '<?xml version="1.0"?><!DOCTYPE network [<!ENTITY a "aaaaaaaaaa">'
+        + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(9))
+        + f"]><network><name>&j;</name><uuid>{_uuid(2)}</uuid></network>"
+    )
     nets = {
         _uuid(1): good,
         _uuid(2): laughs,
         _uuid(3): f'<?xml version="1.0"?><!DOCTYPE network [<!ENTITY x SYSTEM "file://{canary_path}">]>'
-                  f'<network><name>xxe&x;</name><uuid>{_uuid(3)}</uuid></network>',
+        f"<network><name>xxe&x;</name><uuid>{_uuid(3)}</uuid></network>",
         _uuid(4): f'<?xml version="1.0"?><!DOCTYPE network SYSTEM "http://127.0.0.1:{port}/n.dtd">'
-                  f'<network><name>dtd</name><uuid>{_uuid(4)}</uuid></network>',
+        f"<network><name>dtd</name><uuid>{_uuid(4)}</uuid></network>",
         _uuid(5): f'<?xml version="1.0"?><!DOCTYPE network [<!ENTITY % p SYSTEM "http://127.0.0.1:{port}/p.dtd"> %p;]>'
-                  f'<network><name>pent</name><uuid>{_uuid(5)}</uuid></network>',
-        _uuid(6): f"<network><name>huge</name><uuid>{_uuid(6)}</uuid><description>" + "A" * (10 << 20)
-                  + "</description></network>",
+        f"<network><name>pent</name><uuid>{_uuid(5)}</uuid></network>",
+        _uuid(6): f"<network><name>huge</name><uuid>{_uuid(6)}</uuid><description>"
+        + "A" * (10 << 20)
+        + "</description></network>",
         _uuid(7): good.replace(_uuid(1), _uuid(7))[:90],
         _uuid(8): "\x00\x01\udcff\udcfe<network>\x00<name>g</name>",
         _uuid(9): "",
     }
     guests = {
         _uuid(11): f'<!DOCTYPE domain [<!ENTITY x SYSTEM "file://{canary_path}">]><domain type="qemu">'
-                   f"<name>d&x;</name><uuid>{_uuid(11)}</uuid></domain>",
-        _uuid(12): f"""<domain type='qemu' id='1'><name>vm &lt;img src=x onerror=alert(2)&gt;</name><uuid>{_uuid(12)}</uuid>
+        f"<name>d&x;</name><uuid>{_uuid(11)}</uuid></domain>",
+        _uuid(
+            12
+        ): f"""<domain type='qemu' id='1'><name>vm &lt;img src=x onerror=alert(2)&gt;</name><uuid>{_uuid(12)}</uuid>
 <os><boot dev='network'/></os><devices><interface type='network'><mac address='52:54:00:00:00:01'/>
 <source network='ok &lt;net&gt;'/><model type='virtio'/></interface></devices></domain>""",
     }
-    why = {_uuid(2): "amplification", _uuid(3): "DOCTYPE", _uuid(4): "DOCTYPE", _uuid(5): "DOCTYPE",
-           _uuid(6): "malformed", _uuid(7): "malformed", _uuid(8): "malformed", _uuid(9): "empty"}
+    why = {
+        _uuid(2): "amplification",
+        _uuid(3): "DOCTYPE",
+        _uuid(4): "DOCTYPE",
+        _uuid(5): "DOCTYPE",
+        _uuid(6): "malformed",
+        _uuid(7): "malformed",
+        _uuid(8): "malformed",
+        _uuid(9): "empty",
+    }
     return nets, guests, why
 
 
@@ -223,7 +309,9 @@ def _vanishing_host(h) -> None:
     """gone0 is deleted while the collector reads it; meanwhile an unprivileged process that read the
     collector's nonce from /proc names itself like QEMU, with forged sections in its -name."""
     h.write_file("/etc/knc-hostile/qemu-system-x86_64", "#!/bin/sh\nsleep 120\n", mode=0o755)
-    h.write_file("/etc/knc-hostile/cat", r"""#!/bin/sh
+    h.write_file(
+        "/etc/knc-hostile/cat",
+        r"""#!/bin/sh
 case "$1" in /sys/class/net/gone0/bridge/forward_delay)
     /usr/sbin/ip link del gone0
     for p in /proc/[0-9]*; do
@@ -237,18 +325,24 @@ case "$1" in /sys/class/net/gone0/bridge/forward_delay)
     ;;
 esac
 exec /etc/knc-hostile/cat.real "$@"
-""", mode=0o755)
-    h.sh(LIB + """
+""",
+        mode=0o755,
+    )
+    h.sh(
+        LIB
+        + """
 bridge gone0 1 1500
 bridge keep0 1 1500
 cp /usr/bin/cat /etc/knc-hostile/cat.real
 mount --bind /etc/knc-hostile/cat /usr/bin/cat
-""")
+"""
+    )
 
 
 # ---------------------------------------------------------------- read-only snapshot
 
 # ---------------------------------------------------------------- the run
+
 
 @dataclass
 class HostileRun:
@@ -264,13 +358,20 @@ class HostileRun:
     control_canaries_before: list = field(default_factory=list)
 
     def results(self, host: str, check: str = None, obj: str = None) -> list[dict]:
-        return [r for r in self.run.results["results"] if r["host"] == host
-                and (check is None or r["check"] == check) and (obj is None or r["object"] == obj)]
+        return [
+            r
+            for r in self.run.results["results"]
+            if r["host"] == host and (check is None or r["check"] == check) and (obj is None or r["object"] == obj)
+        ]
 
     def one(self, host: str, check: str, obj: str) -> dict:
         found = self.results(host, check, obj)
-        assert len(found) == 1, (host, check, obj, [(r["check"], r["object"], r["outcome"])
-                                                    for r in self.results(host)])
+        assert len(found) == 1, (
+            host,
+            check,
+            obj,
+            [(r["check"], r["object"], r["outcome"]) for r in self.results(host)],
+        )
         return found[0]
 
     def host_summary(self, host: str) -> dict:
@@ -283,8 +384,9 @@ def _control_canaries(extra_dirs) -> list[str]:
 
 
 def _host_canaries(h) -> list[str]:
-    out = h.sh(f"find / /etc /run /tmp /root /var/lib/libvirt -xdev -maxdepth 3 -name '{CANARY}*' 2>/dev/null",
-               check=False).stdout
+    out = h.sh(
+        f"find / /etc /run /tmp /root /var/lib/libvirt -xdev -maxdepth 3 -name '{CANARY}*' 2>/dev/null", check=False
+    ).stdout
     return sorted(set(out.split()))
 
 
@@ -344,9 +446,14 @@ def hostile(tmp_path_factory):
             _vanishing_host(lab.add_host("vanish"))
             before = settled_snapshot(names)
             started = time.monotonic()
-            run = run_suite(out_dir, "--hosts=ssh://names,ssh://odd,ssh://xml,ssh://vanish",
-                            f"--ssh-config={lab.ssh_config}", "--libvirt-uri=xml=none",
-                            f"--save-facts={facts_dir}", timeout=300)
+            run = run_suite(
+                out_dir,
+                "--hosts=ssh://names,ssh://odd,ssh://xml,ssh://vanish",
+                f"--ssh-config={lab.ssh_config}",
+                "--libvirt-uri=xml=none",
+                f"--save-facts={facts_dir}",
+                timeout=300,
+            )
             seconds = time.monotonic() - started
             wait_sessions_closed(names)
             after = snapshot(names)
@@ -361,14 +468,18 @@ def hostile(tmp_path_factory):
 
 
 def _reports(hr: HostileRun) -> dict[str, str]:
-    return {"results.json": json.dumps(hr.run.results, ensure_ascii=False),
-            "junit.xml": open(hr.run.junit_path, encoding="utf-8").read(),
-            "compliance.html": open(hr.run.html_path, encoding="utf-8").read(),
-            "html data": json.dumps(html_report_data(hr.run.html_path), ensure_ascii=False),
-            "stdout": hr.run.stdout, "stderr": hr.run.stderr}
+    return {
+        "results.json": json.dumps(hr.run.results, ensure_ascii=False),
+        "junit.xml": open(hr.run.junit_path, encoding="utf-8").read(),
+        "compliance.html": open(hr.run.html_path, encoding="utf-8").read(),
+        "html data": json.dumps(html_report_data(hr.run.html_path), ensure_ascii=False),
+        "stdout": hr.run.stdout,
+        "stderr": hr.run.stderr,
+    }
 
 
 # ---------------------------------------------------------------- names are data
+
 
 def test_no_name_from_a_host_ran_as_a_command(hostile):
     """No canary file exists anywhere after the run: on the checked host nor on the control node."""
@@ -442,6 +553,7 @@ def test_terminal_shows_control_characters_escaped(hostile):
 
 # ---------------------------------------------------------------- odd output
 
+
 def test_garbled_and_empty_output_cost_only_their_own_facts(hostile):
     """Binary garbage, foreign section markers, an empty `iptables --version` and a Latin-1 file:
     the host is read, nothing forged appears, and every other object keeps its result."""
@@ -465,7 +577,7 @@ def test_enormous_output_is_cut_and_costs_the_host_no_memory(hostile):
     marker = f"@@{raw['nonce']}@@ "
     out = raw["output"]
     start = out.index(marker + "iptables_save\t")
-    body = out[out.index("\n", start) + 1:out.index("\n" + marker + "rc\t", start)]
+    body = out[out.index("\n", start) + 1 : out.index("\n" + marker + "rc\t", start)]
     # (+ a few bytes: each byte that is no UTF-8 comes back as one 3-byte replacement character)
     assert COLLECTOR_MAX - 16 <= len(body.encode("utf-8")) <= COLLECTOR_MAX + 16, len(body)
     assert body.startswith("\x00\x01\ufffd\ufffd garbage \x00\n")
@@ -519,17 +631,24 @@ def test_process_that_knows_the_nonce_forges_nothing(hostile):
 def test_no_result_is_an_unexplained_error(hostile):
     """Odd input yields passed, failed or skipped with a reason; the only errors are those of the
     objects whose facts could not be read, and each says which."""
-    errors = {(r["host"], r["check"], r["object"]): r["message"] for r in hostile.run.results["results"]
-              if r["outcome"] == "error"}
-    assert set(errors) == {("vanish", "bridge-forward-delay", "gone0"), ("vanish", "bridge-stp-root", "gone0"),
-                           ("odd", "iptables-checksum-support", "odd"),
-                           # a "running" guest whose live XML (made up) names no tap for its NIC
-                           ("xml", "guest-port-forwarding", "vm <img src=x onerror=alert(2)>/52:54:00:00:00:01")}, errors
+    errors = {
+        (r["host"], r["check"], r["object"]): r["message"]
+        for r in hostile.run.results["results"]
+        if r["outcome"] == "error"
+    }
+    assert set(errors) == {
+        ("vanish", "bridge-forward-delay", "gone0"),
+        ("vanish", "bridge-stp-root", "gone0"),
+        ("odd", "iptables-checksum-support", "odd"),
+        # a "running" guest whose live XML (made up) names no tap for its NIC
+        ("xml", "guest-port-forwarding", "vm <img src=x onerror=alert(2)>/52:54:00:00:00:01"),
+    }, errors
     assert all("could not be read" in m for m in errors.values()), errors
     assert "Traceback" not in hostile.run.stdout and "INTERNALERROR" not in hostile.run.stdout + hostile.run.stderr
 
 
 # ---------------------------------------------------------------- names read as data, owners recorded
+
 
 def _section(raw: dict, kind: str, arg: str):
     """(body, rc) of the one section KIND<TAB>ARG of a saved collector output, or None."""
@@ -578,18 +697,29 @@ def test_a_process_of_another_user_named_after_a_guest_is_not_its_qemu(hostile):
 
 # ---------------------------------------------------------------- read-only, proven
 
+
 def test_full_run_changes_nothing_on_the_host(hostile):
     """Bridges and their ports, iptables, nft ruleset, tc qdiscs and filters, libvirt XML, every file
     the collector reads, and the processes are the same after a full run as before it."""
     for key in SNAPSHOT:
         assert hostile.before[key] == hostile.after[key], (
-            f"{key} changed:\n--- before\n{hostile.before[key]}\n--- after\n{hostile.after[key]}")
+            f"{key} changed:\n--- before\n{hostile.before[key]}\n--- after\n{hostile.after[key]}"
+        )
     assert "table inet knc" in hostile.after["nft"] and "clsact" in hostile.after["tc"]
     assert "ovsk0" in hostile.after["ovs"] and "dhcpd" in hostile.after["procs"]
     # and the collector did read them: DHCP servers, leases, boot files, Open vSwitch, the sysctls
     out = hostile.raw["names"]["output"]
-    for kind in ("udp_servers", "packet_sockets", "dnsmasq_leases", "dnsmasq_boot", "libvirt_dnsmasq_pid",
-                 "ovs_bridges", "ovs_ports", "ovs_interfaces", "qemu_firmware"):
+    for kind in (
+        "udp_servers",
+        "packet_sockets",
+        "dnsmasq_leases",
+        "dnsmasq_boot",
+        "libvirt_dnsmasq_pid",
+        "ovs_bridges",
+        "ovs_ports",
+        "ovs_interfaces",
+        "qemu_firmware",
+    ):
         assert f"@@ {kind}\t" in out, kind
     assert "bridge_nf_call_iptables=1" in out
     # the run itself opens at most one collector session and one libvirt connection

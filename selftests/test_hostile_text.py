@@ -2,6 +2,7 @@
 hold terminal escapes, bidi overrides, line separators, noncharacters and bytes that are no UTF-8.
 Every writer (terminal, JUnit, HTML, results.json, Markdown, Prometheus, fix scripts) finishes, keeps
 its file well-formed, and shows each such character escaped instead of crashing or dropping it."""
+
 from __future__ import annotations
 
 import json
@@ -30,11 +31,27 @@ def run(tmp_path_factory):
     text = open(SAMPLE, encoding="utf-8").read().replace("bridge\tbr0", f"bridge\t{BRIDGE}")
     text = text.replace("hostname=kvm01", f"hostname={HOSTNAME}")
     nonce = text.split("@@", 2)[1]
-    save(facts, [RawHost(host=HOST, spec=f"ssh://{HOST}", nonce=nonce, output=text,
-                         libvirt=RawLibvirt(source="none", uri=None, error="not read"))], "test")
+    save(
+        facts,
+        [
+            RawHost(
+                host=HOST,
+                spec=f"ssh://{HOST}",
+                nonce=nonce,
+                output=text,
+                libvirt=RawLibvirt(source="none", uri=None, error="not read"),
+            )
+        ],
+        "test",
+    )
     out = str(tmp_path_factory.mktemp("out"))
-    r = run_suite(out, f"--facts={facts}", f"--output-dir={out}", f"--summary-md={out}/summary.md",
-                  f"--prom-textfile={out}/kvm.prom")
+    r = run_suite(
+        out,
+        f"--facts={facts}",
+        f"--output-dir={out}",
+        f"--summary-md={out}/summary.md",
+        f"--prom-textfile={out}/kvm.prom",
+    )
     return r, out
 
 
@@ -97,6 +114,7 @@ def test_the_fix_script_runs_only_its_fixes(run):
     assert steps and sorted(right.ran()) == sorted(expected_commands(steps)), (right.ran(), steps)
     bridge = r.result("bridge-forward-delay", HOST, BRIDGE)
     assert bridge["fix_steps"] == [] and "not scripted" in bridge["remediation"], bridge
+
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__]))

@@ -1,4 +1,5 @@
 """Several real hosts in one run: STP root election across hosts, read-only proof, the local host."""
+
 from __future__ import annotations
 
 import os
@@ -50,13 +51,17 @@ def test_suite_changes_nothing_on_the_host(lab, tmp_path):
     """A full run over SSH leaves bridges, rules, libvirt objects, files and processes as they were."""
     h = lab.add_host("ro1", libvirt=True)
     h.add_vhost_net_standin()
-    h.sh(LIB + """
+    h.sh(
+        LIB
+        + """
 net_define lan "name='virbr7' stp='on' delay='15'"
 bridge br0 1 1500
 mkdir -p /etc/sysconfig/network-scripts
 printf 'DEVICE=br0\\nTYPE=Bridge\\nSTP=on\\n' > /etc/sysconfig/network-scripts/ifcfg-br0
 guest_define g1 "<interface type='network'><source network='lan'/><model type='virtio'/></interface>"
-""", timeout=240)
+""",
+        timeout=240,
+    )
     before = settled_snapshot(h)
     run = run_suite(str(tmp_path), "--hosts=ssh://ro1", f"--ssh-config={lab.ssh_config}")
     assert run.results["hosts"][0]["libvirt_source"] == "libvirt-python"
@@ -71,8 +76,7 @@ def test_virsh_fallback_is_used_and_named(lab, tmp_path):
     """With the libvirt connection refused (URI 'none'), the collector's virsh --readonly output is used."""
     h = lab.add_host("fb1", libvirt=True)
     h.sh(LIB + "\nnet_define lan \"name='virbr7' stp='on' delay='15'\"")
-    run = run_suite(str(tmp_path), "--hosts=ssh://fb1", f"--ssh-config={lab.ssh_config}",
-                    "--libvirt-uri=fb1=none")
+    run = run_suite(str(tmp_path), "--hosts=ssh://fb1", f"--ssh-config={lab.ssh_config}", "--libvirt-uri=fb1=none")
     host = run.results["hosts"][0]
     assert host["libvirt_source"] == "virsh", host
     r = run.result("libvirt-network-stp-delay", "fb1", "lan")

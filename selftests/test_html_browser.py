@@ -1,5 +1,6 @@
 """The HTML report in a real headless browser (Debian's chromium): the fleet view renders at the
 top, pytest-html draws each failure with its remediation, and the host/check filter hides rows."""
+
 from __future__ import annotations
 
 import shutil
@@ -17,10 +18,23 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not instal
 def chromium(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="kvm-chromium-") as profile:
         return subprocess.run(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}", *args],
-            capture_output=True, text=True, timeout=timeout)
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
 
 def rendered(url: str):
@@ -132,8 +146,9 @@ def test_findings_are_listed_first_without_javascript(report, tmp_path):
     assert len(block) == 1
     assert dom.index("kvm-static-findings") < dom.index('id="kvm-fleet"')
     rows = block[0].xpath(".//tr[@class='kvm-static-finding']")
-    want = sorted((r["host"], r["object"], r["check"]) for r in report.results["results"]
-                  if r["outcome"] in ("failed", "error"))
+    want = sorted(
+        (r["host"], r["object"], r["check"]) for r in report.results["results"] if r["outcome"] in ("failed", "error")
+    )
     got = sorted((_text(tr[0]), _text(tr[1]), _text(tr[2])) for tr in rows)
     assert got == want and len(set(got)) == len(got)
     assert all(_text(tr[5]) for tr in rows)  # a fix line for each

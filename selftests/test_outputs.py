@@ -6,6 +6,7 @@ nothing, a usage error, a run cut short and an interrupted run each leave those 
 byte-identical. Selection by check id (-k, --check, --skip-check) and severity (-m); results.json
 against its shipped JSON Schema; the Markdown summary; the Prometheus textfile parsed back by
 prometheus-client's own parser; --list-checks and the reference pages from the same records."""
+
 from __future__ import annotations
 
 import glob
@@ -28,18 +29,27 @@ def lab(tmp_path_factory):
     from lab import Lab
 
     with Lab(str(tmp_path_factory.mktemp("outputs"))) as lab:
-        lab.add_host(HOST, libvirt=True).sh(LIB + """
+        lab.add_host(HOST, libvirt=True).sh(
+            LIB
+            + """
 net_define lan "name='virbr7' stp='on' delay='15'"
 guest_define g1 "<interface type='network'><mac address='52:54:00:00:0f:01'/><source network='lan'/><model type='virtio'/></interface>"
-""", timeout=240)
+""",
+            timeout=240,
+        )
         yield lab
 
 
 def suite(lab, *args, timeout=300, cwd=REPO) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", f"--hosts=ssh://{HOST}",
-                           f"--ssh-config={lab.ssh_config}", *args],
-                          cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", f"--hosts=ssh://{HOST}", f"--ssh-config={lab.ssh_config}", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def tree(d: str) -> dict[str, bytes]:
@@ -61,8 +71,14 @@ def real_run(lab, tmp_path_factory):
 def test_a_real_run_writes_every_report_and_returns_its_gate_exit_code(real_run):
     d, p = real_run
     files = set(tree(d))
-    assert {"compliance.html", "junit.xml", "results.json", f"fix/{HOST}.sh", "summary.md",
-            "kvm_netcheck.prom"} <= files, files
+    assert {
+        "compliance.html",
+        "junit.xml",
+        "results.json",
+        f"fix/{HOST}.sh",
+        "summary.md",
+        "kvm_netcheck.prom",
+    } <= files, files
     assert not glob.glob(os.path.join(d, ".kvm-netcheck-*")), "a staging directory was left behind"
     results = json.load(open(os.path.join(d, "results.json")))
     assert p.returncode == results["gate"]["exit_code"] == 1, p.stdout[-2000:]
@@ -71,18 +87,20 @@ def test_a_real_run_writes_every_report_and_returns_its_gate_exit_code(real_run)
     assert f"Generated html report: file://{d}/compliance.html" in p.stdout
 
 
-@pytest.mark.parametrize("args, why", [
-    (["--collect-only"], "a collect-only run checks nothing"),
-    (["-k", "no-check-is-called-this"], "no check ran"),
-    (["-m", "no_such_marker"], "no check ran"),
-    (["--check=no-such-check"], None),  # a usage error: pytest stops before any session
-    (["--maxfail=1"], "the run was cut short"),
-])
+@pytest.mark.parametrize(
+    "args, why",
+    [
+        (["--collect-only"], "a collect-only run checks nothing"),
+        (["-k", "no-check-is-called-this"], "no check ran"),
+        (["-m", "no_such_marker"], "no check ran"),
+        (["--check=no-such-check"], None),  # a usage error: pytest stops before any session
+        (["--maxfail=1"], "the run was cut short"),
+    ],
+)
 def test_a_run_that_checks_nothing_leaves_the_reports_byte_identical(lab, real_run, args, why):
     d, _ = real_run
     before = tree(d)
-    p = suite(lab, f"--output-dir={d}", f"--summary-md={d}/summary.md", f"--prom-textfile={d}/kvm_netcheck.prom",
-              *args)
+    p = suite(lab, f"--output-dir={d}", f"--summary-md={d}/summary.md", f"--prom-textfile={d}/kvm_netcheck.prom", *args)
     assert tree(d) == before, (args, p.stdout[-2000:])
     assert not glob.glob(os.path.join(d, ".kvm-netcheck-*"))
     if why:
@@ -98,9 +116,23 @@ def test_an_interrupted_run_leaves_the_reports_byte_identical(lab, real_run, tmp
     cfg = tmp_path / "ssh_config"
     cfg.write_text(open(lab.ssh_config).read() + "\nHost hangs\n  ProxyCommand sh -c 'exec sleep 60'\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-q", f"--hosts=ssh://{HOST},ssh://hangs",
-                             f"--ssh-config={cfg}", f"--output-dir={d}", "--host-timeout=60"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            f"--hosts=ssh://{HOST},ssh://hangs",
+            f"--ssh-config={cfg}",
+            f"--output-dir={d}",
+            "--host-timeout=60",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     time.sleep(6)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=120)
@@ -123,6 +155,7 @@ def test_select_by_check_id_and_severity(lab, tmp_path):
     d = str(tmp_path / "m")
     suite(lab, f"--output-dir={d}", "-m", "critical")
     from kvmnetcheck.catalog import CHECKS
+
     got = _checks(d)
     assert got and all(CHECKS[c].severity == "critical" for c in got), got
     d = str(tmp_path / "check")
@@ -139,6 +172,7 @@ def test_results_json_matches_its_shipped_schema(real_run):
 
     d, _ = real_run
     from kvmnetcheck.report import results as results_mod
+
     schema = json.load(open(os.path.join(os.path.dirname(results_mod.__file__), "results.schema.json")))
     doc = json.load(open(os.path.join(d, "results.json")))
     jsonschema.validate(doc, schema)
@@ -184,8 +218,9 @@ def test_list_checks_and_reference_pages_come_from_the_same_records():
     from kvmnetcheck.catalog import CHECKS
     from kvmnetcheck.catalog.docs import check_record
 
-    p = subprocess.run([sys.executable, "-m", "pytest", "--list-checks=json"], cwd=REPO, capture_output=True,
-                       text=True, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-m", "pytest", "--list-checks=json"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert p.returncode == 0, p.stderr
     listed = json.loads(p.stdout)
     assert listed == [check_record(c) for c in CHECKS.values()]
@@ -196,6 +231,7 @@ def test_list_checks_and_reference_pages_come_from_the_same_records():
             assert rec[key] in page, (rec["id"], key)
         for cmd in CHECKS[rec["id"]].verify:
             assert cmd in page
-    text = subprocess.run([sys.executable, "-m", "pytest", "--list-checks"], cwd=REPO, capture_output=True,
-                          text=True, timeout=60).stdout
+    text = subprocess.run(
+        [sys.executable, "-m", "pytest", "--list-checks"], cwd=REPO, capture_output=True, text=True, timeout=60
+    ).stdout
     assert all(rec["id"] in text and rec["doc"] in text for rec in listed)

@@ -1,6 +1,7 @@
 """The suite as a team installs it: the wheel carries the checks, their fixtures, reference pages and
 schema inside the package (no top-level `tests_*` or `fixtures` package), and `kvm-netcheck` from a
 fresh venv outside the repository checks a lab host over SSH with the same results as a clone."""
+
 from __future__ import annotations
 
 import configparser
@@ -36,8 +37,12 @@ def test_installed_ini_is_the_clones():
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
-    p = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), REPO],
-                       capture_output=True, text=True, timeout=600)
+    p = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), REPO],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     (path,) = out.glob("kvm_netcheck-*.whl")
     return str(path)
@@ -47,10 +52,16 @@ def test_wheel_carries_the_checks_inside_the_package(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/", 1)[0] for n in names}
     assert tops == {"kvmnetcheck", next(t for t in tops if t.endswith(".dist-info"))}, tops
-    for want in ("kvmnetcheck/suite/pytest.ini", "kvmnetcheck/suite/tests_host/test_bridges.py",
-                 "kvmnetcheck/suite/tests_guest/test_guest_nics.py", "kvmnetcheck/suite/fixtures/objects.py",
-                 "kvmnetcheck/checkdocs/bridge-forward-delay.md", "kvmnetcheck/report/results.schema.json",
-                 "kvmnetcheck/collect/collector.sh", "kvmnetcheck/cli.py"):
+    for want in (
+        "kvmnetcheck/suite/pytest.ini",
+        "kvmnetcheck/suite/tests_host/test_bridges.py",
+        "kvmnetcheck/suite/tests_guest/test_guest_nics.py",
+        "kvmnetcheck/suite/fixtures/objects.py",
+        "kvmnetcheck/checkdocs/bridge-forward-delay.md",
+        "kvmnetcheck/report/results.schema.json",
+        "kvmnetcheck/collect/collector.sh",
+        "kvmnetcheck/cli.py",
+    ):
         assert want in names, want
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "kvm-netcheck = kvmnetcheck.cli:main" in entry_points
@@ -70,19 +81,35 @@ def test_installed_suite_checks_a_host_as_the_clone_does(venv, tmp_path_factory)
     from lab import Lab
 
     with Lab(str(tmp_path_factory.mktemp("pkglab"))) as lab:
-        lab.add_host(HOST, libvirt=True).sh(LIB + """
+        lab.add_host(HOST, libvirt=True).sh(
+            LIB
+            + """
 net_define lan "name='virbr7' stp='on' delay='15'"
 guest_define g1 "<interface type='network'><mac address='52:54:00:00:11:01'/><source network='lan'/><model type='virtio'/></interface>"
-""", timeout=240)
+""",
+            timeout=240,
+        )
         cwd = tmp_path_factory.mktemp("elsewhere")  # no repository around: only what was installed
         out = cwd / "out"
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_") and k != "PYTHONPATH"}
-        p = subprocess.run([str(venv / "bin" / "kvm-netcheck"), f"--hosts=ssh://{HOST}",
-                            f"--ssh-config={lab.ssh_config}", f"--output-dir={out}", "-q"],
-                           cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+        p = subprocess.run(
+            [
+                str(venv / "bin" / "kvm-netcheck"),
+                f"--hosts=ssh://{HOST}",
+                f"--ssh-config={lab.ssh_config}",
+                f"--output-dir={out}",
+                "-q",
+            ],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+        )
         installed = json.load(open(out / "results.json"))
-        clone = run_suite(str(tmp_path_factory.mktemp("clone")), f"--hosts=ssh://{HOST}",
-                          f"--ssh-config={lab.ssh_config}")
+        clone = run_suite(
+            str(tmp_path_factory.mktemp("clone")), f"--hosts=ssh://{HOST}", f"--ssh-config={lab.ssh_config}"
+        )
     assert p.returncode == installed["gate"]["exit_code"] == clone.returncode == 1, p.stdout[-3000:] + p.stderr
 
     def outcomes(doc):
@@ -90,12 +117,27 @@ guest_define g1 "<interface type='network'><mac address='52:54:00:00:11:01'/><so
 
     assert outcomes(installed) == outcomes(clone.results)
     assert len(installed["results"]) > 10
-    assert (out / "compliance.html").is_file() and (out / "junit.xml").is_file() and (out / "fix" / f"{HOST}.sh").is_file()
+    assert (
+        (out / "compliance.html").is_file() and (out / "junit.xml").is_file() and (out / "fix" / f"{HOST}.sh").is_file()
+    )
     # the installed checks ran, not a clone's: nothing of the repository was importable there
-    listed = subprocess.run([str(venv / "bin" / "kvm-netcheck"), "--list-checks=json"], cwd=cwd,
-                            capture_output=True, text=True, timeout=120, env=env)
+    listed = subprocess.run(
+        [str(venv / "bin" / "kvm-netcheck"), "--list-checks=json"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     from kvmnetcheck.catalog import CHECKS
+
     assert [c["id"] for c in json.loads(listed.stdout)] == list(CHECKS)
-    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import kvmnetcheck.cli as c; print(c.suite_dirs())"],
-                           cwd=cwd, capture_output=True, text=True, timeout=60, env=env).stdout
+    where = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import kvmnetcheck.cli as c; print(c.suite_dirs())"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    ).stdout
     assert str(venv) in where and REPO not in where, where

@@ -1,6 +1,7 @@
 """Every check against real lab hosts: each scenario sets one host into a known state, the suite
 checks all of them over real SSH in one run, and each scenario's (check, object) must come out as
 its file name says (.pass, .fail, or .skip where the check must not apply)."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -45,12 +46,20 @@ def load_scenarios() -> list[Scenario]:
         body = open(path).read()
         head = dict(re.findall(r"^# (object|needs|state|message|fix): (.*)$", body, re.MULTILINE))
         base, ext = os.path.splitext(os.path.basename(path))
-        out.append(Scenario(
-            check=os.path.basename(os.path.dirname(path)), name=base,
-            expect=EXTENSIONS[ext], path=path,
-            object=head.get("object", "").strip(), needs=frozenset(head.get("needs", "").split()),
-            state=head.get("state", "up").strip(), body=body, message=head.get("message", "").strip(),
-            fix=head.get("fix", "").strip()))
+        out.append(
+            Scenario(
+                check=os.path.basename(os.path.dirname(path)),
+                name=base,
+                expect=EXTENSIONS[ext],
+                path=path,
+                object=head.get("object", "").strip(),
+                needs=frozenset(head.get("needs", "").split()),
+                state=head.get("state", "up").strip(),
+                body=body,
+                message=head.get("message", "").strip(),
+                fix=head.get("fix", "").strip(),
+            )
+        )
     return sorted(out, key=lambda s: s.id)
 
 
@@ -70,6 +79,7 @@ def scenario_run(tmp_path_factory):
     lib = open(os.path.join(SCENARIOS, "lib.sh")).read()
     names = {s.id: _host_name(i) for i, s in enumerate(ALL)}
     with Lab(root) as lab:
+
         def build(s: Scenario):
             name = names[s.id]
             firewalld = "firewalld" in s.needs
@@ -88,9 +98,11 @@ def scenario_run(tmp_path_factory):
         for s in ALL:
             if s.state == "down":
                 os.kill(lab.get(names[s.id]).pid, 9)
-        run = run_suite(str(tmp_path_factory.mktemp("report")),
-                        "--hosts=" + ",".join(f"ssh://{n}" for n in names.values()),
-                        f"--ssh-config={lab.ssh_config}")
+        run = run_suite(
+            str(tmp_path_factory.mktemp("report")),
+            "--hosts=" + ",".join(f"ssh://{n}" for n in names.values()),
+            f"--ssh-config={lab.ssh_config}",
+        )
         sessions = {n: lab.get(n).ssh_sessions() for n in names.values()}
         yield run, names, sessions
 
@@ -103,8 +115,11 @@ def test_scenario_outcome(scenario_run, scenario):
     r = run.result(scenario.check, host, obj)
     assert r is not None, (
         f"no result for {scenario.check} {host}:{obj}; results for the host: "
-        + repr([(x['check'], x['object'], x['outcome']) for x in run.for_host(host)])
-        + "\n" + run.stdout[-3000:] + run.stderr[-2000:])
+        + repr([(x["check"], x["object"], x["outcome"]) for x in run.for_host(host)])
+        + "\n"
+        + run.stdout[-3000:]
+        + run.stderr[-2000:]
+    )
     assert r["outcome"] == scenario.expect, f"{scenario.id}: {r['outcome']}: {r['message']}"
     assert scenario.message in r["message"], r["message"]
     if r["outcome"] == "failed":
@@ -127,8 +142,9 @@ def test_every_result_is_about_a_host_and_an_object(scenario_run):
 def test_suite_exit_code_reflects_failures(scenario_run):
     run, _, _ = scenario_run
     assert run.returncode == 1, run.stdout[-2000:]
-    assert not [r for r in run.results["results"] if r["outcome"] == "error"], \
-        [r for r in run.results["results"] if r["outcome"] == "error"]
+    assert not [r for r in run.results["results"] if r["outcome"] == "error"], [
+        r for r in run.results["results"] if r["outcome"] == "error"
+    ]
 
 
 def test_every_reachable_host_costs_one_collector_session_and_one_libvirt_connection(scenario_run):
@@ -144,8 +160,10 @@ def test_every_reachable_host_costs_one_collector_session_and_one_libvirt_connec
 def test_report_shows_every_failure_with_its_fix(scenario_run):
     run, names, _ = scenario_run
     data = html_report_data(run.html_path)
-    extras = {test_id: " ".join(e["content"] for rep in reps for e in rep.get("extras", []))
-              for test_id, reps in data["tests"].items()}
+    extras = {
+        test_id: " ".join(e["content"] for rep in reps for e in rep.get("extras", []))
+        for test_id, reps in data["tests"].items()
+    }
     for r in run.results["results"]:
         if r["outcome"] == "failed":
             block = extras.get(r["test"], "")

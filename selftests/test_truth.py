@@ -1,5 +1,6 @@
 """The truth test: the suite's verdict on a network, its bridge and a guest's NIC must agree with
 what really happens when a guest PXE boots there (QEMU under TCG, its iPXE ROM, libvirt's dnsmasq)."""
+
 from __future__ import annotations
 
 import os
@@ -26,10 +27,14 @@ def test_verdict_matches_a_real_pxe_boot(lab, tmp_path, delay, boots):
 
     name = f"truth{delay}"
     h = lab.add_host(name, libvirt=True)
-    h.sh(LIB + f"""
+    h.sh(
+        LIB
+        + f"""
 net_define pxe "name='virbr9' stp='on' delay='{delay}'"
 guest_define pxeguest "{GUEST_NIC}"
-""", timeout=240)
+""",
+        timeout=240,
+    )
     run = run_suite(str(tmp_path), f"--hosts=ssh://{name}", f"--ssh-config={lab.ssh_config}")
     verdicts = {
         "libvirt-network-stp-delay": run.result("libvirt-network-stp-delay", name, "pxe"),
@@ -62,12 +67,16 @@ def test_boot_file_verdict_matches_a_real_network_boot(lab, tmp_path, boot_file)
     name = "truthfile" + ("1" if boot_file else "0")
     h = lab.add_host(name, libvirt=True)
     bootp = "<bootp file='boot.ipxe'/>" if boot_file else ""
-    h.sh(LIB + f"""
+    h.sh(
+        LIB
+        + f"""
 mkdir -p /var/lib/libvirt/tftp
-printf '{BOOT_SCRIPT.replace(chr(10), chr(92) + 'n')}' > /var/lib/libvirt/tftp/boot.ipxe
+printf '{BOOT_SCRIPT.replace(chr(10), chr(92) + "n")}' > /var/lib/libvirt/tftp/boot.ipxe
 net_define pxe "name='virbr9' stp='off'" "" "<tftp root='/var/lib/libvirt/tftp'/>" "{bootp}"
 guest_define pxeguest "{GUEST_NIC}"
-""", timeout=240)
+""",
+        timeout=240,
+    )
     run = run_suite(str(tmp_path), f"--hosts=ssh://{name}", f"--ssh-config={lab.ssh_config}")
     r = run.result("guest-pxe-boot-file", name, "pxeguest/52:54:00:00:09:01")
     assert r is not None
@@ -86,10 +95,14 @@ def test_dhcp_server_verdict_matches_a_real_network_boot(lab, tmp_path):
 
     name = "truthdns"
     h = lab.add_host(name, libvirt=True)
-    h.sh(LIB + """
+    h.sh(
+        LIB
+        + """
 net_define pxe "name='virbr9' stp='off'"
 kill_dnsmasq pxe
-""", timeout=240)
+""",
+        timeout=240,
+    )
     run = run_suite(str(tmp_path), f"--hosts=ssh://{name}", f"--ssh-config={lab.ssh_config}")
     r = run.result("network-dhcp-server", name, "pxe")
     assert r is not None and r["outcome"] == "failed", r
@@ -111,21 +124,31 @@ ip netns exec srv busybox udhcpd /run/udhcpd-srv.conf
 """
 
 
-@pytest.mark.parametrize("rules, leased", [
-    ("iptables -P FORWARD DROP", False),
-    ("iptables -P FORWARD DROP; iptables -I FORWARD -i br0 -o br0 -j ACCEPT", True),
-    ("iptables -P FORWARD ACCEPT", True),
-], ids=["forward-drop", "forward-drop-bridge-accepted", "forward-accept"])
+@pytest.mark.parametrize(
+    "rules, leased",
+    [
+        ("iptables -P FORWARD DROP", False),
+        ("iptables -P FORWARD DROP; iptables -I FORWARD -i br0 -o br0 -j ACCEPT", True),
+        ("iptables -P FORWARD ACCEPT", True),
+    ],
+    ids=["forward-drop", "forward-drop-bridge-accepted", "forward-accept"],
+)
 def test_bridge_netfilter_verdict_matches_a_real_dhcp_client(lab, tmp_path, rules, leased):
     """A DHCP client behind a tap-like veth on host bridge br0, its server on the LAN side: with bridge
     netfilter on, FORWARD's verdict decides whether it gets an address, and so must the suite's."""
     name = "truthnf" + str(abs(hash(rules)) % 1000)
     h = lab.add_host(name, libvirt=True)
-    h.sh(LIB + LAN_SERVER + """
+    h.sh(
+        LIB
+        + LAN_SERVER
+        + """
 bridge br0 0 0
 ip link set lan1 master br0
 guest_define nf1 "<interface type='bridge'><mac address='52:54:00:00:0e:01'/><source bridge='br0'/><model type='virtio'/></interface>" "<boot dev='hd'/>"
-""" + rules, timeout=240)
+"""
+        + rules,
+        timeout=240,
+    )
     run = run_suite(str(tmp_path), f"--hosts=ssh://{name}", f"--ssh-config={lab.ssh_config}")
     r = run.result("bridge-netfilter-dhcp", name, "br0")
     assert r is not None
@@ -140,20 +163,30 @@ def test_macvtap_verdict_matches_a_real_dhcp_client(lab, tmp_path, server_on_hos
     and does reach one on the LAN behind it."""
     name = "truthmv" + ("h" if server_on_host else "l")
     h = lab.add_host(name, libvirt=True)
-    server = ("veth lan1 10.58.0.1/24\ndhcpd_on lan1 10.58.0\n" if server_on_host else LAN_SERVER)
-    h.sh(LIB + server + """
+    server = "veth lan1 10.58.0.1/24\ndhcpd_on lan1 10.58.0\n" if server_on_host else LAN_SERVER
+    h.sh(
+        LIB
+        + server
+        + """
 guest_define mv1 "<interface type='direct'><mac address='52:54:00:00:0d:01'/><source dev='lan1' mode='bridge'/><model type='virtio'/></interface>" "<boot dev='hd'/>"
-""", timeout=240)
+""",
+        timeout=240,
+    )
     run = run_suite(str(tmp_path), f"--hosts=ssh://{name}", f"--ssh-config={lab.ssh_config}")
     r = run.result("guest-macvtap-host-dhcp", name, "mv1/52:54:00:00:0d:01")
     assert r is not None
-    got = h.sh(LIB + """
+    got = h.sh(
+        LIB
+        + """
 ip netns add cm
 ip link add link lan1 name mvc type macvlan mode bridge
 ip link set mvc netns cm
 ip netns exec cm ip link set mvc address 52:54:00:00:0d:09 up
 ip netns exec cm timeout 20 busybox udhcpc -i mvc -n -q -f -s /bin/true -t 5 -T 2 2>&1 | grep 'lease of'
-""", check=False, timeout=60)
+""",
+        check=False,
+        timeout=60,
+    )
     leased = got.returncode == 0
     assert leased is (not server_on_host), (got.stdout, got.stderr)
     assert r["outcome"] == ("passed" if leased else "failed"), (r["outcome"], r["message"])

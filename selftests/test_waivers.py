@@ -1,6 +1,7 @@
 """Waivers: a waived finding is shown as waived with its reason and counted apart; an expired
 waiver stops applying and says so; an entry that matched nothing is reported; a bad file is
 refused with its line."""
+
 from __future__ import annotations
 
 import datetime
@@ -41,8 +42,9 @@ def test_a_waiver_that_applies_reports_the_finding_as_waived(nightly):
     assert "WAIVED [high] ghigh bridge-forward-delay br0: until 2999-12-31" in run.stdout
     final = [ln for ln in run.stdout.splitlines() if re.search(r" in [0-9.]+s", ln)][-1]
     assert re.search(r"\b1 waived\b", final), final
-    case = [c for c in ET.parse(run.junit_path).getroot().iter("testcase")
-            if c.get("name") == r["test"].split("::")[-1]][0]
+    case = [
+        c for c in ET.parse(run.junit_path).getroot().iter("testcase") if c.get("name") == r["test"].split("::")[-1]
+    ][0]
     assert case.find("failure") is None
     assert "ring topology needs STP here" in case.find("skipped").get("message")
     data = html_report_data(run.html_path)
@@ -111,28 +113,51 @@ def test_waiver_matching_patterns_and_dates():
     assert m.applied is None and m.expired is second
 
 
-@pytest.mark.parametrize("text, line, words", [
-    ("waivers:\n  - check: no-such-check\n    reason: x\n    expires: 2030-01-01\n", 2,
-     "unknown check id 'no-such-check'"),
-    ("waivers:\n  - check: nothing-*\n    reason: x\n    expires: 2030-01-01\n", 2,
-     "check pattern 'nothing-*' matches no check id"),
-    ("waivers:\n  - check: bridge-stp-root\n    reason: x\n    expires: 2030-13-01\n", 4,
-     "'2030-13-01' is not a valid value"),
-    ("waivers:\n  - check: bridge-stp-root\n    reason: x\n    expires: next week\n", 4,
-     "expires 'next week' is not a date written YYYY-MM-DD"),
-    ("waivers:\n  - check: bridge-stp-root\n    host: kvm01\n    expires: 2030-01-01\n", 2,
-     "waiver has no 'reason'"),
-    ("waivers:\n  - check: bridge-stp-root\n    reason: x\n", 2, "waiver has no 'expires'"),
-    ("waivers:\n  - check: bridge-stp-root\n    reason: x\n    expiry: 2030-01-01\n", 4,
-     "unknown key 'expiry'"),
-    ("waivers:\n  - check: bridge-stp-root\n    reason: x\n    reason: y\n    expires: 2030-01-01\n", 4,
-     "'reason' is given twice (first on line 3)"),
-    ("waivers:\n  - check: bridge-stp-root\n    host: [a, b]\n    reason: x\n    expires: 2030-01-01\n", 3,
-     "'host' must be text"),
-    ("waivers:\n  check: bridge-stp-root\n", 2, "waivers must be a list"),
-    ("waiver:\n  - check: bridge-stp-root\n", 1, "unknown key 'waiver'"),
-    ("waivers:\n  - check: bridge-stp-root\n   reason: x\n", 3, "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, line, words",
+    [
+        (
+            "waivers:\n  - check: no-such-check\n    reason: x\n    expires: 2030-01-01\n",
+            2,
+            "unknown check id 'no-such-check'",
+        ),
+        (
+            "waivers:\n  - check: nothing-*\n    reason: x\n    expires: 2030-01-01\n",
+            2,
+            "check pattern 'nothing-*' matches no check id",
+        ),
+        (
+            "waivers:\n  - check: bridge-stp-root\n    reason: x\n    expires: 2030-13-01\n",
+            4,
+            "'2030-13-01' is not a valid value",
+        ),
+        (
+            "waivers:\n  - check: bridge-stp-root\n    reason: x\n    expires: next week\n",
+            4,
+            "expires 'next week' is not a date written YYYY-MM-DD",
+        ),
+        (
+            "waivers:\n  - check: bridge-stp-root\n    host: kvm01\n    expires: 2030-01-01\n",
+            2,
+            "waiver has no 'reason'",
+        ),
+        ("waivers:\n  - check: bridge-stp-root\n    reason: x\n", 2, "waiver has no 'expires'"),
+        ("waivers:\n  - check: bridge-stp-root\n    reason: x\n    expiry: 2030-01-01\n", 4, "unknown key 'expiry'"),
+        (
+            "waivers:\n  - check: bridge-stp-root\n    reason: x\n    reason: y\n    expires: 2030-01-01\n",
+            4,
+            "'reason' is given twice (first on line 3)",
+        ),
+        (
+            "waivers:\n  - check: bridge-stp-root\n    host: [a, b]\n    reason: x\n    expires: 2030-01-01\n",
+            3,
+            "'host' must be text",
+        ),
+        ("waivers:\n  check: bridge-stp-root\n", 2, "waivers must be a list"),
+        ("waiver:\n  - check: bridge-stp-root\n", 1, "unknown key 'waiver'"),
+        ("waivers:\n  - check: bridge-stp-root\n   reason: x\n", 3, "not valid YAML"),
+    ],
+)
 def test_bad_waiver_file_names_its_line(tmp_path, text, line, words):
     path = tmp_path / "waivers.yaml"
     path.write_text(text)

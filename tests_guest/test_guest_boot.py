@@ -1,4 +1,5 @@
 """What a guest network-boots: a boot file its network can serve, and a NIC boot ROM to fetch it with."""
+
 import posixpath
 import re
 
@@ -28,8 +29,10 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
     at = nic_attachment(host_facts, nic)
     net = at.network
     if nic.type != "network" or net is None:
-        pytest.skip(f"a type='{nic.type}' NIC gets DHCP from outside this host's libvirt networks: its boot file "
-                    "is not known here")
+        pytest.skip(
+            f"a type='{nic.type}' NIC gets DHCP from outside this host's libvirt networks: its boot file "
+            "is not known here"
+        )
     live = net.live
     if not live.creates_bridge or not live.serves_dhcp4:
         pytest.skip(f"network {net.name} runs no DHCPv4 server of libvirt's (forward mode {live.forward_mode})")
@@ -45,8 +48,7 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
             "an address but no boot file: the firmware stops there, and nothing else is in its boot order",
             observed={**base, "<bootp file>": "none", "<tftp root>": _tftp_roots(live) or "none"},
             limit="a boot file (<bootp file=...>) on the network, or a boot device after the NIC",
-            remediation=remedy("no-file", network=net.name, guest=guest.name,
-                               bridge=net.bridge_name or "BRIDGE"),
+            remediation=remedy("no-file", network=net.name, guest=guest.name, bridge=net.bridge_name or "BRIDGE"),
         )
     if not boot.needs_tftp_here:
         return  # a URL iPXE fetches itself, another TFTP server, or a PXE menu: not judged here
@@ -54,8 +56,10 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
     bridge = net.bridge_name or ""
     if not roots:
         if servers.sockets is None:
-            raise Unreadable(f"network {net.name} has no <tftp>, and whether another TFTP server listens on the host "
-                             f"is unknown: {servers.error}")
+            raise Unreadable(
+                f"network {net.name} has no <tftp>, and whether another TFTP server listens on the host "
+                f"is unknown: {servers.error}"
+            )
         others = sockets_serving(servers, bridge, port=69)
         if others:
             return  # another TFTP server answers on the bridge (which files it has is its own business)
@@ -63,11 +67,16 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
             f"guest {guest.name} network-boots from NIC {nic.label} ({reason}) on network {net.name}, which names boot "
             f"file {boot.file} but has no <tftp root>, and no TFTP server listens on {bridge}: the file cannot be "
             "fetched",
-            observed={**base, "boot file": f"{boot.file} ({boot.via})", "<tftp root>": "none",
-                      "UDP port 69 on the bridge": "nothing"},
+            observed={
+                **base,
+                "boot file": f"{boot.file} ({boot.via})",
+                "<tftp root>": "none",
+                "UDP port 69 on the bridge": "nothing",
+            },
             limit="a TFTP server for the boot file",
-            remediation=remedy("no-tftp", network=net.name, guest=guest.name, file=boot.file,
-                               bridge=bridge or "BRIDGE"),
+            remediation=remedy(
+                "no-tftp", network=net.name, guest=guest.name, file=boot.file, bridge=bridge or "BRIDGE"
+            ),
         )
     if boot.file.startswith("/"):
         return  # an absolute name: dnsmasq looks it up outside the root, not judged
@@ -75,12 +84,15 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
         raise Unreadable(f"whether {boot.file} is in the TFTP root is unknown: {servers.error}")
     conf = f"/var/lib/libvirt/dnsmasq/{net.name}.conf"
     if conf in servers.unreadable:
-        raise Unreadable(f"{conf} could not be read, so whether {boot.file} is in the TFTP root is unknown: "
-                         "run as root (--sudo)")
+        raise Unreadable(
+            f"{conf} could not be read, so whether {boot.file} is in the TFTP root is unknown: run as root (--sudo)"
+        )
     seen = servers.boot_file(net.name)
     if seen is None or seen.exists is None:
-        raise Unreadable(f"whether {boot.file} is in the TFTP root {roots[0]} is unknown: {conf} names no such "
-                         "boot file (the network's dnsmasq config lags its definition until it starts again)")
+        raise Unreadable(
+            f"whether {boot.file} is in the TFTP root {roots[0]} is unknown: {conf} names no such "
+            "boot file (the network's dnsmasq config lags its definition until it starts again)"
+        )
     if seen.exists:
         return
     root = seen.tftp_root or roots[0]
@@ -89,8 +101,13 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
         f"{seen.file} is not in its TFTP root {root}: the firmware gets an address and no file",
         observed={**base, "boot file": f"{seen.file} ({boot.via})", "TFTP root": root, "file there": "no"},
         limit="the boot file in the TFTP root",
-        remediation=remedy("missing-file", network=net.name, file=seen.file or boot.file,
-                           root=root, path=posixpath.join(root, seen.file or boot.file)),
+        remediation=remedy(
+            "missing-file",
+            network=net.name,
+            file=seen.file or boot.file,
+            root=root,
+            path=posixpath.join(root, seen.file or boot.file),
+        ),
     )
 
 
@@ -106,15 +123,19 @@ def test_guest_pxe_nic_keeps_its_boot_rom(host_facts, guest, nic):
         pytest.skip("a host device boots from its own card's ROM")
     if guest.uefi:
         pytest.skip("a UEFI guest: OVMF has network drivers of its own")
-    off = ("<rom enabled='no'/>" if nic.rom_enabled is False else "<rom bar='off'/>" if nic.rom_bar is False
-           else None)
+    off = "<rom enabled='no'/>" if nic.rom_enabled is False else "<rom bar='off'/>" if nic.rom_bar is False else None
     if off is None:
         return
     raise Finding(
         f"guest {guest.name} network-boots from NIC {nic.label} ({reason}), whose boot ROM is switched off ({off}): "
         "SeaBIOS finds no boot device on it",
-        observed={"guest": guest.name, "nic": nic.label, "network boot": reason, "rom": off,
-                  "firmware": "BIOS (SeaBIOS)" if guest.uefi is False else "not set: BIOS (SeaBIOS), libvirt's default"},
+        observed={
+            "guest": guest.name,
+            "nic": nic.label,
+            "network boot": reason,
+            "rom": off,
+            "firmware": "BIOS (SeaBIOS)" if guest.uefi is False else "not set: BIOS (SeaBIOS), libvirt's default",
+        },
         limit="the NIC's boot ROM on",
         remediation=remedy("rom-on", guest=guest.name, mac=nic.mac or "", element=off),
     )
@@ -140,9 +161,11 @@ def test_guest_nic_rom_is_installed(host_facts, guest, nic):
     emulator = guest.emulator or "/usr/bin/qemu-system-x86_64"
     fw = next((f for f in host_facts.qemu_firmware if f.emulator == emulator), None)
     if fw is None:
-        raise Unreadable(f"the firmware directories of {emulator} were not gathered (the collector asks "
-                         + (", ".join(f.emulator for f in host_facts.qemu_firmware) or "no QEMU: none was found")
-                         + ")")
+        raise Unreadable(
+            f"the firmware directories of {emulator} were not gathered (the collector asks "
+            + (", ".join(f.emulator for f in host_facts.qemu_firmware) or "no QEMU: none was found")
+            + ")"
+        )
     if not fw.dirs:
         raise Unreadable(f"`{emulator} -L help` printed no firmware directory")
     if rom in fw.roms:
@@ -150,10 +173,16 @@ def test_guest_nic_rom_is_installed(host_facts, guest, nic):
     raise Finding(
         f"guest {guest.name}: NIC {nic.label} (model {model}) needs boot ROM {rom}, which is in none of "
         f"{emulator}'s firmware directories: QEMU will refuse to start the guest ('failed to find romfile')",
-        observed={"guest": guest.name, "nic": nic.label, "model": model, "rom": rom, "emulator": emulator,
-                  "firmware directories": ", ".join(fw.dirs)},
+        observed={
+            "guest": guest.name,
+            "nic": nic.label,
+            "model": model,
+            "rom": rom,
+            "emulator": emulator,
+            "firmware directories": ", ".join(fw.dirs),
+        },
         limit=f"{rom} installed",
-        remediation=remedy("install", emulator=emulator, rom=rom, dirs=" ".join(fw.dirs),
-                           guest=guest.name, mac=nic.mac or ""),
+        remediation=remedy(
+            "install", emulator=emulator, rom=rom, dirs=" ".join(fw.dirs), guest=guest.name, mac=nic.mac or ""
+        ),
     )
-

@@ -1,4 +1,5 @@
 """Each guest NIC: will its bridge let it talk in time, and will its DHCP replies be valid?"""
+
 import re
 
 import pytest
@@ -22,8 +23,10 @@ def test_guest_nic_bridge_forwards_promptly(host_facts, guest, nic, limits):
     if at.skip_reason:
         pytest.skip(at.skip_reason)
     if at.ovs:
-        pytest.skip(f"{at.bridge} is an Open vSwitch bridge (<virtualport type='openvswitch'/>): its spanning tree "
-                    "is Open vSwitch's, checked by ovs-bridge-stp")
+        pytest.skip(
+            f"{at.bridge} is an Open vSwitch bridge (<virtualport type='openvswitch'/>): its spanning tree "
+            "is Open vSwitch's, checked by ovs-bridge-stp"
+        )
     live = host_facts.bridge(at.bridge)
     if live is not None:
         if live.stp_state == STP_USER:
@@ -48,19 +51,33 @@ def test_guest_nic_bridge_forwards_promptly(host_facts, guest, nic, limits):
     if loop:
         fix = remedy("keep-stp", bridge=at.bridge, guest=guest.name, loop=loop)
     elif at.network is not None and at.network.live.creates_bridge:
-        fix = remedy("network", bridge=at.bridge, network=at.network.name, guest=guest.name,
-                     tap=nic.target_dev if guest.active and nic.target_dev else "vnetN")
+        fix = remedy(
+            "network",
+            bridge=at.bridge,
+            network=at.network.name,
+            guest=guest.name,
+            tap=nic.target_dev if guest.active and nic.target_dev else "vnetN",
+        )
     else:
-        fix = remedy("bridge", bridge=at.bridge,
-                     where=where_defined(bridge_owner(host_facts, at.bridge)))
+        fix = remedy("bridge", bridge=at.bridge, where=where_defined(bridge_owner(host_facts, at.bridge)))
     raise Finding(
         f"{who} {guest.name}: NIC {nic.label} plugs into {at.bridge}, where a new port passes no traffic for "
         f"{block:g} s, over the limit of {limits.max_port_block_s:g} s"
-        + ("; its PXE ROM gives up before the port forwards" if who != "guest" else
-           "; its DHCP client may give up before the port forwards"),
-        observed={"guest": guest.name, "nic": nic.label, "interface type": nic.type, "bridge": at.bridge,
-                  "from": source, "new_port_blocked_s": block, "boots from network": guest.boots_from_network,
-                  "guest running": guest.active},
+        + (
+            "; its PXE ROM gives up before the port forwards"
+            if who != "guest"
+            else "; its DHCP client may give up before the port forwards"
+        ),
+        observed={
+            "guest": guest.name,
+            "nic": nic.label,
+            "interface type": nic.type,
+            "bridge": at.bridge,
+            "from": source,
+            "new_port_blocked_s": block,
+            "boots from network": guest.boots_from_network,
+            "guest running": guest.active,
+        },
         limit=limits.describe_limit(),
         remediation=fix,
     )
@@ -82,8 +99,10 @@ def test_guest_nic_gets_valid_dhcp_checksums(host_facts, guest, nic):
         return  # no vhost-net on the host
     proc = qemu_of(host_facts, guest) if guest.active else None
     if proc is not None and proc.vhost_fds is None:
-        raise Unreadable(f"whether QEMU (pid {proc.pid}) of running guest {guest.name} uses vhost-net could not be "
-                         "read: its open files are listed only for root; run as root or with --sudo")
+        raise Unreadable(
+            f"whether QEMU (pid {proc.pid}) of running guest {guest.name} uses vhost-net could not be "
+            "read: its open files are listed only for root; run as root or with --sudo"
+        )
     if proc is not None and proc.vhost_fds == 0:
         return  # the running QEMU does not use vhost-net
     net = at.network
@@ -96,15 +115,25 @@ def test_guest_nic_gets_valid_dhcp_checksums(host_facts, guest, nic):
         f"guest {guest.name}: NIC {nic.label} is virtio with vhost-net and gets DHCP from network {net.name} "
         f"on this host, and {fix.evidence}: its DHCP client will drop the replies"
         + (f" (guest OS: {guest.os_hint})" if guest.os_hint else ""),
-        observed={"guest": guest.name, "nic": nic.label, "model": nic.model, "domain type": guest.domain_type,
-                  "driver": nic.driver_name or "(default: vhost)",
-                  "vhost-net": "/dev/vhost-net present" + (f", QEMU pid {proc.pid} holds {proc.vhost_fds} vhost fd(s)"
-                                                          if proc else ""),
-                  "dhcp from": f"network {net.name} on {at.bridge}", "fix-up": fix.evidence},
+        observed={
+            "guest": guest.name,
+            "nic": nic.label,
+            "model": nic.model,
+            "domain type": guest.domain_type,
+            "driver": nic.driver_name or "(default: vhost)",
+            "vhost-net": "/dev/vhost-net present"
+            + (f", QEMU pid {proc.pid} holds {proc.vhost_fds} vhost fd(s)" if proc else ""),
+            "dhcp from": f"network {net.name} on {at.bridge}",
+            "fix-up": fix.evidence,
+        },
         limit="one of the four conditions must not hold",
         # the script finds the interface by its MAC: only a well-formed one may go into sed
-        remediation=remedy("default" if nic.mac and MAC.fullmatch(nic.mac) else "manual",
-                           guest=guest.name, mac=nic.mac or "", network=net.name),
+        remediation=remedy(
+            "default" if nic.mac and MAC.fullmatch(nic.mac) else "manual",
+            guest=guest.name,
+            mac=nic.mac or "",
+            network=net.name,
+        ),
     )
 
 
@@ -124,23 +153,28 @@ def test_guest_port_forwards(host_facts, guest, nic):
         raise Finding(
             f"guest {guest.name}: NIC {nic.label} has its link set down (<link state='down'/>): it sends and receives "
             "nothing, DHCP included",
-            observed={**base, "link": "down"}, limit="link up",
+            observed={**base, "link": "down"},
+            limit="link up",
             remediation=remedy("link-up", guest=guest.name, mac=nic.label, tap=tap or "vnetN"),
         )
     if not tap:
-        raise Unreadable(f"the tap of NIC {nic.label} could not be read: the running guest's live XML names none "
-                         "(<target dev>)")
+        raise Unreadable(
+            f"the tap of NIC {nic.label} could not be read: the running guest's live XML names none (<target dev>)"
+        )
     live = host_facts.bridge(at.bridge)
     if live is None and host_facts.bridges_error:
         raise Unreadable(f"whether bridge {at.bridge} exists is unknown: {host_facts.bridges_error}")
     if live is not None and live.ports is None:
-        raise Unreadable(f"whether tap {tap} is a port of {at.bridge} is unknown: the bridge's ports could not be "
-                         f"read ({live.ports_error})")
+        raise Unreadable(
+            f"whether tap {tap} is a port of {at.bridge} is unknown: the bridge's ports could not be "
+            f"read ({live.ports_error})"
+        )
     elsewhere = next((b.name for b in host_facts.bridges if any(p.name == tap for p in b.ports or ())), None)
     port = next((p for p in live.ports if p.name == tap), None) if live is not None else None
     if port is None:
         where = (f"on bridge {elsewhere}" if elsewhere else "on no bridge") + (
-            "" if live is not None else f"; bridge {at.bridge} does not exist")
+            "" if live is not None else f"; bridge {at.bridge} does not exist"
+        )
         raise Finding(
             f"guest {guest.name}: tap {tap} of NIC {nic.label} is not a port of {at.bridge} ({where}): nothing the "
             "guest sends reaches the network's DHCP server",
@@ -155,15 +189,19 @@ def test_guest_port_forwards(host_facts, guest, nic):
             f"guest {guest.name}: its port {tap} on {at.bridge} is {PORT_STATES[port.state]}: it forwards nothing",
             observed={**base, "port state": PORT_STATES[port.state]},
             limit="port forwarding",
-            remediation=(remedy("tap-down", guest=guest.name, tap=tap, bridge=at.bridge)
-                         if port.state == 0 else
-                         remedy("blocking", guest=guest.name, tap=tap, bridge=at.bridge)),
+            remediation=(
+                remedy("tap-down", guest=guest.name, tap=tap, bridge=at.bridge)
+                if port.state == 0
+                else remedy("blocking", guest=guest.name, tap=tap, bridge=at.bridge)
+            ),
         )
     if not live.vlan_filtering:
         return
     if host_facts.port_vlans is None:
-        raise Unreadable(f"bridge {at.bridge} filters by VLAN, but its ports' VLANs could not be read: "
-                         f"{host_facts.port_vlans_error or '`bridge` (iproute2) is missing'}")
+        raise Unreadable(
+            f"bridge {at.bridge} filters by VLAN, but its ports' VLANs could not be read: "
+            f"{host_facts.port_vlans_error or '`bridge` (iproute2) is missing'}"
+        )
     members = {pv.port: pv for pv in host_facts.port_vlans}
     mine = members.get(tap)
     if mine is None or mine.pvid is None:
@@ -181,12 +219,15 @@ def test_guest_port_forwards(host_facts, guest, nic):
     raise Finding(
         f"guest {guest.name}: its port {tap} on {at.bridge} puts its frames in VLAN {mine.pvid}, which no other port "
         f"of {at.bridge} (nor the bridge itself) carries: its DHCP requests go nowhere",
-        observed={**base, "PVID": mine.pvid,
-                  "VLANs of the other ports": "; ".join(f"{n}: {','.join(map(str, pv.vids)) or '-'}"
-                                                       for n, pv in members.items() if n != tap and n in ports)},
+        observed={
+            **base,
+            "PVID": mine.pvid,
+            "VLANs of the other ports": "; ".join(
+                f"{n}: {','.join(map(str, pv.vids)) or '-'}" for n, pv in members.items() if n != tap and n in ports
+            ),
+        },
         limit=f"VLAN {mine.pvid} carried by an uplink or the bridge",
-        remediation=remedy("vlan", guest=guest.name, tap=tap, bridge=at.bridge,
-                           vid=str(mine.pvid)),
+        remediation=remedy("vlan", guest=guest.name, tap=tap, bridge=at.bridge, vid=str(mine.pvid)),
     )
 
 
@@ -206,16 +247,22 @@ def test_guest_macvtap_dhcp_is_not_on_its_own_host(host_facts, guest, nic):
         return
     bound = [s for s in serving if s.device == dev]
     if not bound and any(not s.processes for s in serving):
-        raise Unreadable(f"a process listens for DHCP on all interfaces, so maybe on {dev}, but which one (and which "
-                         "interfaces it serves) needs root: run with --sudo")
+        raise Unreadable(
+            f"a process listens for DHCP on all interfaces, so maybe on {dev}, but which one (and which "
+            "interfaces it serves) needs root: run with --sudo"
+        )
     s = (bound or serving)[0]
     raise Finding(
         f"guest {guest.name}: NIC {nic.label} is a macvtap on {dev} (mode {nic.source_mode}), and {s.names()} serves "
         f"DHCP on {dev} of this same host: macvtap never passes the guest's requests to its own host"
         + (" (unless the switch reflects them: 802.1Qbg reflective relay)" if nic.source_mode == "vepa" else ""),
-        observed={"guest": guest.name, "nic": nic.label, "source dev": dev, "mode": nic.source_mode,
-                  "DHCP server": f"{s.names()} on {s.address}{'%' + s.device if s.device else ''}:67"},
+        observed={
+            "guest": guest.name,
+            "nic": nic.label,
+            "source dev": dev,
+            "mode": nic.source_mode,
+            "DHCP server": f"{s.names()} on {s.address}{'%' + s.device if s.device else ''}:67",
+        },
         limit="the guest's DHCP server on another host, or the guest on a bridge",
-        remediation=remedy("use-a-bridge", guest=guest.name, mac=nic.label, dev=dev,
-                           server=s.names()),
+        remediation=remedy("use-a-bridge", guest=guest.name, mac=nic.label, dev=dev, server=s.names()),
     )

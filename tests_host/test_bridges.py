@@ -1,4 +1,5 @@
 """Linux bridges as the kernel runs them, and as their persistent config will bring them back."""
+
 import re
 
 import pytest
@@ -11,8 +12,10 @@ from kvmnetcheck.facts.conclusions.netfilter import bridged_dhcp_verdict
 from kvmnetcheck.facts.model import STP_OFF, STP_USER, Unreadable
 from kvmnetcheck.facts.parsers.nft import merge_nft_json
 
-USER_STP = ("user-space STP (stp_state 2, e.g. mstpd): the daemon, not the kernel, decides when a new port "
-            "forwards, so the kernel's forward delay says nothing")
+USER_STP = (
+    "user-space STP (stp_state 2, e.g. mstpd): the daemon, not the kernel, decides when a new port "
+    "forwards, so the kernel's forward delay says nothing"
+)
 
 
 def _stp_state(bridge):
@@ -53,8 +56,12 @@ def test_bridge_forwards_new_ports_within_limit(host_facts, bridge, limits):
     elif owner.kind == "libvirt":
         fix = remedy("libvirt", bridge=bridge.name, network=owner.network.name)
     elif owner.kind == "config":
-        fix = remedy("config", bridge=bridge.name, path=owner.config.path,
-                     config_hint=config_hint(owner.config.format, bridge.name))
+        fix = remedy(
+            "config",
+            bridge=bridge.name,
+            path=owner.config.path,
+            config_hint=config_hint(owner.config.format, bridge.name),
+        )
     else:
         fix = remedy("unmanaged", bridge=bridge.name)
     not_root = "" if bridge.is_stp_root in (True, None) else " (it is not the STP root: this delay is the root's)"
@@ -62,8 +69,12 @@ def test_bridge_forwards_new_ports_within_limit(host_facts, bridge, limits):
         f"{bridge.name}: kernel STP on with forward_delay {bridge.forward_delay_s:g} s{not_root}, so a new port "
         f"passes no traffic for {block:g} s, over the limit of {limits.max_port_block_s:g} s"
         + (f"; STP cannot simply be turned off: {loop}" if loop else ""),
-        observed={"stp_state": state, "forward_delay_s": bridge.forward_delay_s, "new_port_blocked_s": block,
-                  "ports": _ports(bridge)},
+        observed={
+            "stp_state": state,
+            "forward_delay_s": bridge.forward_delay_s,
+            "new_port_blocked_s": block,
+            "ports": _ports(bridge),
+        },
         limit=limits.describe_limit(),
         remediation=fix,
     )
@@ -87,12 +98,18 @@ def test_bridge_with_stp_is_root(host_facts, bridge):
         f"{bridge.name} is not the STP root: the root is {bridge.root_id}, reached through port "
         f"{bridge.root_port}; its forward delay ({bridge.forward_delay_s:g} s now) is whatever the root sends, "
         "so setting it here does not last",
-        observed={"bridge_id": bridge.bridge_id, "root_id": bridge.root_id, "root_port": bridge.root_port,
-                  "priority": bridge.priority, "forward_delay_s": bridge.forward_delay_s, "ports": _ports(bridge)},
+        observed={
+            "bridge_id": bridge.bridge_id,
+            "root_id": bridge.root_id,
+            "root_port": bridge.root_port,
+            "priority": bridge.priority,
+            "forward_delay_s": bridge.forward_delay_s,
+            "ports": _ports(bridge),
+        },
         limit="the bridge is the STP root, or STP is off",
-        remediation=remedy("keep-stp", bridge=bridge.name, loop=loop) if loop else
-        remedy("default", bridge=bridge.name,
-               where=where_defined(bridge_owner(host_facts, bridge.name))),
+        remediation=remedy("keep-stp", bridge=bridge.name, loop=loop)
+        if loop
+        else remedy("default", bridge=bridge.name, where=where_defined(bridge_owner(host_facts, bridge.name))),
     )
 
 
@@ -115,30 +132,52 @@ def test_bridge_config_keeps_new_ports_open(host_facts, bridge_config, limits):
         pytest.skip(f"{c.path} is not applied at boot: {c.boot_note}")
     if c.unknown:
         raise Unreadable(f"{c.path}: {c.unknown}")
-    observed = {"file": c.path, "format": c.format, "read as": c.program or "(unknown)",
-                "applied at boot": c.boot_note or "could not be told", "stp": "on" if c.stp else "off",
-                "forward_delay_s": "unset (default %g s)" % c.default_delay_s if c.forward_delay_s is None
-                else c.forward_delay_s, "lines": " | ".join(c.lines)}
+    observed = {
+        "file": c.path,
+        "format": c.format,
+        "read as": c.program or "(unknown)",
+        "applied at boot": c.boot_note or "could not be told",
+        "stp": "on" if c.stp else "off",
+        "forward_delay_s": "unset (default %g s)" % c.default_delay_s
+        if c.forward_delay_s is None
+        else c.forward_delay_s,
+        "lines": " | ".join(c.lines),
+    }
     loop = stp_guards_a_loop(host_facts, c.bridge)
     if loop:
         fix = remedy("keep-stp", bridge=c.bridge, path=c.path, loop=loop)
     else:
-        fix = remedy(_config_variant(c), path=c.path, bridge=c.bridge,
-                     connection=c.connection or c.bridge, conn_by=nm_selector(c.connection or c.bridge), loop=loop)
+        fix = remedy(
+            _config_variant(c),
+            path=c.path,
+            bridge=c.bridge,
+            connection=c.connection or c.bridge,
+            conn_by=nm_selector(c.connection or c.bridge),
+            loop=loop,
+        )
     how = f" (read as {c.program} reads it)" if c.program else ""
     if c.problem:
-        raise Finding(f"{c.path} defines bridge {c.bridge} with STP on{how}, but {c.problem}",
-                      observed=observed, limit=limits.describe_limit(), remediation=fix)
+        raise Finding(
+            f"{c.path} defines bridge {c.bridge} with STP on{how}, but {c.problem}",
+            observed=observed,
+            limit=limits.describe_limit(),
+            remediation=fix,
+        )
     block = c.new_port_block_s
     if block <= limits.max_port_block_s:
         return
-    delay = ("no delay set, so the default %g s applies" % c.default_delay_s if c.forward_delay_s is None
-             else f"forward delay {c.forward_delay_s:g} s")
+    delay = (
+        "no delay set, so the default %g s applies" % c.default_delay_s
+        if c.forward_delay_s is None
+        else f"forward delay {c.forward_delay_s:g} s"
+    )
     stp = "STP on" if c.stp else "STP off, on a kernel that still holds new ports one delay,"
     raise Finding(
         f"{c.path} brings bridge {c.bridge} up{how} with {stp} and {delay}: after the next boot a new "
         f"port passes no traffic for {block:g} s, over the limit of {limits.max_port_block_s:g} s",
-        observed=observed, limit=limits.describe_limit(), remediation=fix,
+        observed=observed,
+        limit=limits.describe_limit(),
+        remediation=fix,
     )
 
 
@@ -163,27 +202,30 @@ def test_bridged_dhcp_passes_the_host_firewall(host_facts, bridge):
         if nft is None:
             raise Unreadable("the nft tables at the forward hook could not be read as JSON")
     if bridge.ports is None:
-        raise Unreadable(f"the ports of {bridge.name}, which the firewall's rules may name, could not be read: "
-                         f"{bridge.ports_error}")
+        raise Unreadable(
+            f"the ports of {bridge.name}, which the firewall's rules may name, could not be read: {bridge.ports_error}"
+        )
     ports = tuple(p.name for p in bridge.ports)
     verdict = bridged_dhcp_verdict(h.iptables, nft, bridge.name, ports, br_netfilter=through_iptables)
     if verdict.verdict != "drop" and h.nft.installed and h.nft_forward_error:
-        raise Unreadable(f"the nft rules at the forward hook could not be read: {h.nft_forward_error} "
-                         "(nft needs root: run with --sudo)")
+        raise Unreadable(
+            f"the nft rules at the forward hook could not be read: {h.nft_forward_error} "
+            "(nft needs root: run with --sudo)"
+        )
     if verdict.verdict == "accept":
         return
     if verdict.verdict != "drop":
-        raise Unreadable(f"what the firewall does to DHCP bridged by {bridge.name} could not be decided: {verdict.by}"
-                         + (f"; rules: {'; '.join(verdict.undecided[:3])}" if verdict.undecided else ""))
+        raise Unreadable(
+            f"what the firewall does to DHCP bridged by {bridge.name} could not be decided: {verdict.by}"
+            + (f"; rules: {'; '.join(verdict.undecided[:3])}" if verdict.undecided else "")
+        )
     by = verdict.by
     m = _NFT_CHAIN.match(by)
     if m and m.group(2) == "firewalld" and h.firewalld.running:
         zone = effective_zone(h.firewalld, bridge.name)
-        fix = remedy("firewalld", bridge=bridge.name,
-                     zone=zone.name if zone else "ZONE")
+        fix = remedy("firewalld", bridge=bridge.name, zone=zone.name if zone else "ZONE")
     elif m:
-        fix = remedy("nft", bridge=bridge.name, by=by, family=m.group(1),
-                     table=m.group(2), chain=m.group(3))
+        fix = remedy("nft", bridge=bridge.name, by=by, family=m.group(1), table=m.group(2), chain=m.group(3))
     elif by.startswith("iptables-legacy"):
         fix = remedy("iptables-legacy", bridge=bridge.name)
     elif any(r.target == "DOCKER-USER" for r in h.iptables.rules if r.chain == "FORWARD"):
@@ -194,10 +236,14 @@ def test_bridged_dhcp_passes_the_host_firewall(host_facts, bridge):
         f"bridge {bridge.name} (used by {', '.join(guests[:5])}): "
         + ("bridge netfilter hands its bridged frames to iptables and nftables, and " if through_iptables else "")
         + f"the host firewall drops DHCP bridged between its ports ({by}): its guests get no address from the LAN",
-        observed={"bridge": bridge.name, "br_netfilter loaded": h.br_netfilter,
-                  "net.bridge.bridge-nf-call-iptables": h.bridge_nf_call_iptables,
-                  "bridge nf_call_iptables": bridge.nf_call_iptables, "dropped by": by,
-                  "also undecided": "; ".join(verdict.undecided[:3]) or "nothing"},
+        observed={
+            "bridge": bridge.name,
+            "br_netfilter loaded": h.br_netfilter,
+            "net.bridge.bridge-nf-call-iptables": h.bridge_nf_call_iptables,
+            "bridge nf_call_iptables": bridge.nf_call_iptables,
+            "dropped by": by,
+            "also undecided": "; ".join(verdict.undecided[:3]) or "nothing",
+        },
         limit="bridged DHCP accepted",
         remediation=fix,
     )

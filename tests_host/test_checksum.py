@@ -1,4 +1,5 @@
 """DHCP reply checksums: can the host fill them in, and does it, for each DHCP network."""
+
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
@@ -21,25 +22,38 @@ def test_iptables_supports_checksum_target(host_facts):
     ipt = host_facts.iptables
     if not ipt.installed:
         if backend is None:
-            pytest.skip("iptables is not installed and libvirt's firewall backend is unknown "
-                        "(a libvirt >= 10.4 without iptables uses nftables)")
-        raise Finding(f"libvirt uses its iptables backend ({evidence}) but iptables is not installed",
-                      observed={"backend": backend}, limit="iptables >= 1.4.10 with CHECKSUM",
-                      remediation=remedy("default"))
+            pytest.skip(
+                "iptables is not installed and libvirt's firewall backend is unknown "
+                "(a libvirt >= 10.4 without iptables uses nftables)"
+            )
+        raise Finding(
+            f"libvirt uses its iptables backend ({evidence}) but iptables is not installed",
+            observed={"backend": backend},
+            limit="iptables >= 1.4.10 with CHECKSUM",
+            remediation=remedy("default"),
+        )
     if ipt.version is None:
         raise Unreadable(f"iptables --version could not be read on {host_facts.host}")
     old = ipt.version < FIRST_WITH_CHECKSUM
     if not old and ipt.checksum_extension is None:
-        raise Unreadable("whether iptables' CHECKSUM extension loads could not be read "
-                         "(`iptables -j CHECKSUM -h` was refused): run as root or with --sudo")
+        raise Unreadable(
+            "whether iptables' CHECKSUM extension loads could not be read "
+            "(`iptables -j CHECKSUM -h` was refused): run as root or with --sudo"
+        )
     if not old and ipt.checksum_extension:
         return
-    why = (f"{ipt.version_text} is older than 1.4.10, the first release with the CHECKSUM target" if old
-           else f"{ipt.version_text} cannot load its CHECKSUM extension (libxt_CHECKSUM)")
+    why = (
+        f"{ipt.version_text} is older than 1.4.10, the first release with the CHECKSUM target"
+        if old
+        else f"{ipt.version_text} cannot load its CHECKSUM extension (libxt_CHECKSUM)"
+    )
     raise Finding(
         f"{why}: libvirt cannot add its DHCP checksum rule",
-        observed={"iptables": ipt.version_text, "CHECKSUM extension": ipt.checksum_extension,
-                  "libvirt firewall backend": f"{backend or 'unknown'} ({evidence})"},
+        observed={
+            "iptables": ipt.version_text,
+            "CHECKSUM extension": ipt.checksum_extension,
+            "libvirt firewall backend": f"{backend or 'unknown'} ({evidence})",
+        },
         limit="iptables >= 1.4.10 with the CHECKSUM extension",
         remediation=remedy("default"),
     )
@@ -52,8 +66,10 @@ def test_dhcp_network_fixes_reply_checksums(host_facts, network):
     if not live.serves_dhcp:
         pytest.skip("the network serves no DHCP from this host")
     if not live.serves_dhcp4:
-        pytest.skip("the network serves only DHCPv6: libvirt's fix-up, and the unfilled checksums it "
-                    "fixes, are IPv4 DHCP's (udp port 68)")
+        pytest.skip(
+            "the network serves only DHCPv6: libvirt's fix-up, and the unfilled checksums it "
+            "fixes, are IPv4 DHCP's (udp port 68)"
+        )
     if not live.creates_bridge or not network.bridge_name:
         pytest.skip(f"forward mode '{live.forward_mode}': libvirt serves no DHCP on a bridge of its own")
     if not network.active:
@@ -71,22 +87,28 @@ def test_dhcp_network_fixes_reply_checksums(host_facts, network):
         why = "libvirt adds no firewall rules and no fix-up for a mode='open' network, by design"
         remediation = remedy("open", bridge=bridge)
     elif backend == "nftables" and not tc_csum:
-        why = (f"libvirt {version} with its nftables backend adds no checksum fix-up (10.4.0 added none; "
-               "11.3.0 adds a tc csum filter)")
+        why = (
+            f"libvirt {version} with its nftables backend adds no checksum fix-up (10.4.0 added none; "
+            "11.3.0 adds a tc csum filter)"
+        )
         remediation = remedy("nftables-none", version=version)
     elif backend == "nftables":
         why = f"the tc csum filter libvirt {version} puts on its bridges is gone"
-        remediation = remedy("nftables-tc", version=version, bridge=bridge,
-                             daemon=network_daemon(host_facts))
+        remediation = remedy("nftables-tc", version=version, bridge=bridge, daemon=network_daemon(host_facts))
     else:
         why = "libvirt's CHECKSUM rule is gone"
         remediation = remedy("iptables", bridge=bridge, chain=checksum_chain(host_facts))
     raise Finding(
         f"network {network.name} serves DHCP on {bridge} from a host with vhost-net, but "
         f"{fix.evidence}: guests using virtio with vhost-net get replies with unfilled UDP checksums ({why})",
-        observed={"bridge": bridge, "vhost-net": "/dev/vhost-net present", "forward mode": live.forward_mode,
-                  "libvirt": version, "libvirt firewall backend": f"{backend or 'unknown'} ({evidence})",
-                  "fix-up": fix.evidence},
+        observed={
+            "bridge": bridge,
+            "vhost-net": "/dev/vhost-net present",
+            "forward mode": live.forward_mode,
+            "libvirt": version,
+            "libvirt firewall backend": f"{backend or 'unknown'} ({evidence})",
+            "fix-up": fix.evidence,
+        },
         limit="a CHECKSUM --checksum-fill rule (-o BRIDGE, udp dport 68) or a tc csum filter on the bridge",
         remediation=remediation,
     )
@@ -100,14 +122,16 @@ def test_libvirtd_log_has_no_checksum_warning(host_facts):
     lines = host_facts.libvirt_log_lines
     if lines:
         raise Finding(
-            f"libvirtd logged {len(lines)} line(s) saying it could not fix up DHCP response checksums: "
-            f"{lines[0]}",
+            f"libvirtd logged {len(lines)} line(s) saying it could not fix up DHCP response checksums: {lines[0]}",
             observed={"log lines": " | ".join(lines[:5]), "searched": ", ".join(host_facts.libvirt_log_sources)},
             limit="no such warning",
             remediation=remedy("default"),
         )
     if host_facts.libvirt_log_unreadable:
-        raise Unreadable("these logs could not be read by the checking user: "
-                         + ", ".join(host_facts.libvirt_log_unreadable) + "; run as root or with --sudo")
+        raise Unreadable(
+            "these logs could not be read by the checking user: "
+            + ", ".join(host_facts.libvirt_log_unreadable)
+            + "; run as root or with --sudo"
+        )
     if not host_facts.libvirt_log_sources:
         pytest.skip("no libvirtd log could be read (no log file, no journal)")

@@ -1,4 +1,5 @@
 """The DHCP server behind each libvirt network: running, alone on its bridge, with addresses to give."""
+
 import math
 
 import pytest
@@ -42,8 +43,10 @@ def test_network_dhcp_server_is_running(host_facts, network):
     _served_by_libvirt(network)
     servers = _gathered(host_facts)
     if host_facts.daemons is None:
-        raise Unreadable(f"whether network {network.name}'s dnsmasq runs is unknown: the host's processes were not "
-                         f"read ({host_facts.processes_error}); gather its facts again")
+        raise Unreadable(
+            f"whether network {network.name}'s dnsmasq runs is unknown: the host's processes were not "
+            f"read ({host_facts.processes_error}); gather its facts again"
+        )
     pid, proc = _dnsmasq(host_facts, network)
     if proc is not None:
         return  # dnsmasq exits when it cannot bind its DHCP socket: running means listening
@@ -63,9 +66,13 @@ def test_network_dhcp_server_is_running(host_facts, network):
     raise Finding(
         f"network {network.name} serves DHCP on {bridge}, but its dnsmasq is not running ({why}): guests on it "
         "get no address" + (f"; {listening[0].names()} listens on port 67 there instead" if listening else ""),
-        observed={"pid file": f"/run/libvirt/network/{network.name}.pid", "pid": pid,
-                  "port 67 on the bridge": ", ".join(s.names() for s in listening) or "nothing"
-                  if servers.sockets is not None else "not read: " + (servers.error or "")},
+        observed={
+            "pid file": f"/run/libvirt/network/{network.name}.pid",
+            "pid": pid,
+            "port 67 on the bridge": ", ".join(s.names() for s in listening) or "nothing"
+            if servers.sockets is not None
+            else "not read: " + (servers.error or ""),
+        },
         limit="the network's dnsmasq runs",
         remediation=remedy("restart-daemon", daemon=network_daemon(host_facts), bridge=bridge),
     )
@@ -85,8 +92,10 @@ def test_network_dhcp_server_is_alone_on_its_bridge(host_facts, network):
     serving = sockets_serving(servers, bridge)
     if any(not s.processes for s in serving):
         if len(serving) > 1:
-            raise Unreadable(f"{len(serving)} sockets on UDP port 67 serve {bridge}, but which processes hold them "
-                             "needs root (run with --sudo)")
+            raise Unreadable(
+                f"{len(serving)} sockets on UDP port 67 serve {bridge}, but which processes hold them "
+                "needs root (run with --sudo)"
+            )
         if proc is not None:
             return  # its dnsmasq runs, so the one socket there is is its own
     others = [s for s in serving if not any(p == pid for _, p in s.processes)]
@@ -95,16 +104,19 @@ def test_network_dhcp_server_is_alone_on_its_bridge(host_facts, network):
     other = others[0]
     scope = f"bound to {bridge}" if other.device == bridge else "listening on all interfaces"
     raise Finding(
-        f"network {network.name}: " + (f"besides its dnsmasq (pid {pid}), " if proc else "")
+        f"network {network.name}: "
+        + (f"besides its dnsmasq (pid {pid}), " if proc else "")
         + f"{other.names()} answers "
         f"DHCP on {bridge} ({scope}): "
         + ("guests take whichever offer comes first" if proc else "guests get its offers, not the network's"),
-        observed={"port 67 sockets serving the bridge": "; ".join(f"{s.address}{'%' + s.device if s.device else ''}"
-                                                                   f" {s.names()}" for s in serving),
-                  "libvirt's dnsmasq": pid or "(no pid file)"},
+        observed={
+            "port 67 sockets serving the bridge": "; ".join(
+                f"{s.address}{'%' + s.device if s.device else ''} {s.names()}" for s in serving
+            ),
+            "libvirt's dnsmasq": pid or "(no pid file)",
+        },
         limit="one DHCP server on the bridge: the network's dnsmasq",
-        remediation=remedy("other-server", process=other.names(), bridge=bridge,
-                           network=network.name),
+        remediation=remedy("other-server", process=other.names(), bridge=bridge, network=network.name),
     )
 
 
@@ -122,15 +134,19 @@ def test_network_dhcp_range_has_room(host_facts, network):
     servers = _gathered(host_facts)
     leases = servers.leases_of(network.bridge_name)
     if leases is None and servers.files_error and not any(b == network.bridge_name for b, _ in servers.leases):
-        raise Unreadable(f"the leases of network {network.name} are unknown: /var/lib/libvirt/dnsmasq/"
-                         f"{network.bridge_name}.status was not gathered ({servers.files_error}); gather its facts "
-                         "again")
+        raise Unreadable(
+            f"the leases of network {network.name} are unknown: /var/lib/libvirt/dnsmasq/"
+            f"{network.bridge_name}.status was not gathered ({servers.files_error}); gather its facts "
+            "again"
+        )
     if leases is None:
-        raise Unreadable(f"/var/lib/libvirt/dnsmasq/{network.bridge_name}.status could not be read or is not "
-                         "libvirt's lease list")
+        raise Unreadable(
+            f"/var/lib/libvirt/dnsmasq/{network.bridge_name}.status could not be read or is not libvirt's lease list"
+        )
     if host_facts.now is None:
-        raise Unreadable("the host's clock was not gathered (facts of an older version): which leases are "
-                         "current is unknown")
+        raise Unreadable(
+            "the host's clock was not gathered (facts of an older version): which leases are current is unknown"
+        )
     current = {le.ip for le in leases if le.expiry in (0, None) or le.expiry > host_facts.now}
     taken = {ip for ip in current | reserved if any(in_range(ip, a, b) for a, b in ranges)}
     if len(taken) < math.ceil(FULL * capacity):
@@ -141,16 +157,29 @@ def test_network_dhcp_range_has_room(host_facts, network):
     raise Finding(
         f"network {network.name}: {len(taken)} of the {capacity} addresses of its DHCP range(s) are taken "
         f"({len(current)} current lease(s), {len(reserved)} reservation(s)); "
-        + ("no address is left: a new guest gets no DHCP offer" if len(taken) >= capacity else
-           f"{capacity - len(taken)} left, under 10%"),
-        observed={"ranges": ", ".join(f"{a}-{b}" for a, b in ranges), "capacity": capacity, "taken": len(taken),
-                  "leases file": f"/var/lib/libvirt/dnsmasq/{network.bridge_name}.status"},
+        + (
+            "no address is left: a new guest gets no DHCP offer"
+            if len(taken) >= capacity
+            else f"{capacity - len(taken)} left, under 10%"
+        ),
+        observed={
+            "ranges": ", ".join(f"{a}-{b}" for a, b in ranges),
+            "capacity": capacity,
+            "taken": len(taken),
+            "leases file": f"/var/lib/libvirt/dnsmasq/{network.bridge_name}.status",
+        },
         limit="at least 10% of the range free",
-        remediation=remedy("widen", network=network.name,
+        remediation=remedy(
+            "widen",
+            network=network.name,
             old_range=f'<range start="{start}" end="{end}"/>',
             new_range=f'<range start="{start}" end="{new_end or "NEW_END"}"/>',
-            suggestion=(f"{new_end} is the last free address of the subnet after the range (no other range and not "
-                        "the host's own): make sure no machine uses the addresses before it statically"
-                        if new_end else "set NEW_END: no free addresses follow the range in its subnet, so pick "
-                                        "a new range or a wider <ip prefix>")),
+            suggestion=(
+                f"{new_end} is the last free address of the subnet after the range (no other range and not "
+                "the host's own): make sure no machine uses the addresses before it statically"
+                if new_end
+                else "set NEW_END: no free addresses follow the range in its subnet, so pick "
+                "a new range or a wider <ip prefix>"
+            ),
+        ),
     )

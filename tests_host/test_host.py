@@ -1,4 +1,5 @@
 """Host-level checks: can the host be read at all, and can its libvirt be read."""
+
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
@@ -8,8 +9,9 @@ from kvmnetcheck.catalog.fixtext import reach_hint
 @check("host-reachable")
 def test_host_is_reachable_and_readable(target, pytestconfig):
     """The host can be reached and its network facts read."""
-    reach = reach_hint(target.spec, pytestconfig.getoption("ssh_config", None),
-                       pytestconfig.getoption("ssh_identity_file", None))
+    reach = reach_hint(
+        target.spec, pytestconfig.getoption("ssh_config", None), pytestconfig.getoption("ssh_identity_file", None)
+    )
     if target.error:
         raise Finding(
             f"{target.host} could not be checked: {target.error}",
@@ -19,14 +21,16 @@ def test_host_is_reachable_and_readable(target, pytestconfig):
     if target.parse_errors:
         raise Finding(
             f"{target.host} was reached, but part of what it returned could not be used: "
-            + "; ".join(target.parse_errors[:5]) + (" ..." if len(target.parse_errors) > 5 else ""),
+            + "; ".join(target.parse_errors[:5])
+            + (" ..." if len(target.parse_errors) > 5 else ""),
             observed={"problems": " | ".join(target.parse_errors)},
             remediation=remedy("partial"),
         )
     if target.unreadable:
         raise Finding(
             f"{target.host} was reached as uid {target.uid}, but these could not be read: "
-            + ", ".join(target.unreadable[:10]) + (" ..." if len(target.unreadable) > 10 else ""),
+            + ", ".join(target.unreadable[:10])
+            + (" ..." if len(target.unreadable) > 10 else ""),
             observed={"uid": target.uid, "unreadable": " ".join(target.unreadable)},
             remediation=remedy("default", reach=reach),
         )

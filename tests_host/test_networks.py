@@ -1,4 +1,5 @@
 """libvirt networks: the bridge they make, and the firewall around it."""
+
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy, xml_attr
@@ -21,8 +22,10 @@ def test_network_bridge_forwards_new_ports_promptly(host_facts, network, limits)
     live = network.live
     if not live.creates_bridge:
         where = f"host bridge {live.bridge_name!r}" if live.bridge_name else "no bridge"
-        pytest.skip(f"forward mode '{live.forward_mode}' uses {where}, not one libvirt makes "
-                    "(a host bridge is checked by bridge-forward-delay)")
+        pytest.skip(
+            f"forward mode '{live.forward_mode}' uses {where}, not one libvirt makes "
+            "(a host bridge is checked by bridge-forward-delay)"
+        )
     bridge = network.bridge_name or (network.persistent_def.bridge_name if network.persistent_def else None) or "virbrN"
     # what a new guest port meets now is the running bridge as the kernel has it (libvirt sets STP
     # only when the network starts, so its running XML may be stale); what comes back at the next
@@ -32,37 +35,64 @@ def test_network_bridge_forwards_new_ports_promptly(host_facts, network, limits)
         kernel = host_facts.bridge(bridge)
         if kernel is not None and kernel.new_port_block_s is not None:
             if kernel.new_port_block_s > limits.max_port_block_s:
-                bad.append(("running", f"the running bridge {bridge} has kernel STP on with forward_delay "
-                                       f"{kernel.forward_delay_s:g} s", kernel.new_port_block_s))
+                bad.append(
+                    (
+                        "running",
+                        f"the running bridge {bridge} has kernel STP on with forward_delay "
+                        f"{kernel.forward_delay_s:g} s",
+                        kernel.new_port_block_s,
+                    )
+                )
         elif live.new_port_block_s > limits.max_port_block_s:
-            bad.append(("running", f"the running definition has {live.bridge_xml or 'no <bridge> element'}, "
-                                   f"so the kernel uses a forward delay of {live.kernel_forward_delay_s:g} s",
-                        live.new_port_block_s))
+            bad.append(
+                (
+                    "running",
+                    f"the running definition has {live.bridge_xml or 'no <bridge> element'}, "
+                    f"so the kernel uses a forward delay of {live.kernel_forward_delay_s:g} s",
+                    live.new_port_block_s,
+                )
+            )
     saved = network.persistent_def
     if saved is not None and saved.new_port_block_s > limits.max_port_block_s:
         element = saved.bridge_xml or "(no <bridge> element: stp='on' delay='0' by default)"
-        bad.append(("saved", f"the saved definition has {element}, so with STP on the kernel uses a forward "
-                             f"delay of {saved.kernel_forward_delay_s:g} s", saved.new_port_block_s))
+        bad.append(
+            (
+                "saved",
+                f"the saved definition has {element}, so with STP on the kernel uses a forward "
+                f"delay of {saved.kernel_forward_delay_s:g} s",
+                saved.new_port_block_s,
+            )
+        )
     if not bad:
         return
     labels = tuple(label for label, _, _ in bad)
     loop = stp_guards_a_loop(host_facts, bridge) if "running" in labels else None
     # the saved definition is fixed with net-define, the running bridge at once with ip link: no restart
-    variant = "keep-stp" if loop else {("running", "saved"): "edit", ("running",): "running",
-                                       ("saved",): "saved"}[labels]
-    when = {"saved": " (the running bridge is fine: the delay comes back at the network's next start)",
-            "running": " (the saved definition is already fixed: the network was not restarted)"}.get(variant, "")
+    variant = (
+        "keep-stp" if loop else {("running", "saved"): "edit", ("running",): "running", ("saved",): "saved"}[labels]
+    )
+    when = {
+        "saved": " (the running bridge is fine: the delay comes back at the network's next start)",
+        "running": " (the saved definition is already fixed: the network was not restarted)",
+    }.get(variant, "")
     block = max(b for _, _, b in bad)
     raise Finding(
-        f"network {network.name}: " + "; ".join(what for _, what, _ in bad)
+        f"network {network.name}: "
+        + "; ".join(what for _, what, _ in bad)
         + f": a new guest port passes no traffic for {block:g} s, over the limit of {limits.max_port_block_s:g} s"
-        + when + (f"; STP cannot simply be turned off: {loop}" if loop else ""),
-        observed={"definition": " and ".join(labels), "running <bridge>": live.bridge_xml or "(none)",
-                  "saved <bridge>": saved.bridge_xml if saved is not None else "(not persistent)",
-                  "new_port_blocked_s": block, "active": network.active},
+        + when
+        + (f"; STP cannot simply be turned off: {loop}" if loop else ""),
+        observed={
+            "definition": " and ".join(labels),
+            "running <bridge>": live.bridge_xml or "(none)",
+            "saved <bridge>": saved.bridge_xml if saved is not None else "(not persistent)",
+            "new_port_blocked_s": block,
+            "active": network.active,
+        },
         limit=limits.describe_limit(),
-        remediation=remedy(variant, network=network.name, bridge=bridge,
-                           bridge_xml=_suggested_bridge(bridge, limits), loop=loop),
+        remediation=remedy(
+            variant, network=network.name, bridge=bridge, bridge_xml=_suggested_bridge(bridge, limits), loop=loop
+        ),
     )
 
 
@@ -115,11 +145,13 @@ def test_network_survives_firewalld(host_facts, network):
             f"network {network.name} (mode='open', so libvirt gives {bridge} no zone and no rules) is served by "
             f"dnsmasq on the host, but {bridge} is in zone {zone.name}, where "
             + ", ".join(f"{s} does not reach the host ({b})" for s, b in refused),
-            observed={"zone of bridge": zone.name + ("" if fw.zone_of(bridge) else " (firewalld's default zone)"),
-                      "services": " ".join(zone.services) or "none", "target": zone.target},
+            observed={
+                "zone of bridge": zone.name + ("" if fw.zone_of(bridge) else " (firewalld's default zone)"),
+                "services": " ".join(zone.services) or "none",
+                "target": zone.target,
+            },
             limit="DHCP (and TFTP for PXE) from the bridge reach the host",
-            remediation=remedy("open", bridge=bridge, zone=zone.name,
-                               service=refused[0][0]),
+            remediation=remedy("open", bridge=bridge, zone=zone.name, service=refused[0][0]),
         )
     problems, fixes = [], []
     expected, why = _expected_zones(host_facts, network)
@@ -132,29 +164,43 @@ def test_network_survives_firewalld(host_facts, network):
         for service, port in _services(live):
             admitted, by = admits_to_host(fw, zone, service, port)
             if not admitted:
-                problems.append(f"{service} from zone {zone.name} does not reach the host ({by} refuses it; "
-                                f"services: {' '.join(zone.services) or 'none'}, target {zone.target})")
+                problems.append(
+                    f"{service} from zone {zone.name} does not reach the host ({by} refuses it; "
+                    f"services: {' '.join(zone.services) or 'none'}, target {zone.target})"
+                )
                 fixes.append(remedy("service", zone=zone.name, service=service))
     backend, evidence = firewall_backend(host_facts)
     ipt_rules = host_facts.iptables.rules_mentioning(bridge)
     nft_rules = host_facts.nft.mentions(bridge)
     if not ipt_rules and not nft_rules:
-        unread = [e for e in (host_facts.iptables.rules_error if backend != "nftables" else None,
-                              host_facts.nft.error if backend != "iptables" else None) if e]
+        unread = [
+            e
+            for e in (
+                host_facts.iptables.rules_error if backend != "nftables" else None,
+                host_facts.nft.error if backend != "iptables" else None,
+            )
+            if e
+        ]
         if unread:
             raise Unreadable("libvirt's rules could not be read: " + "; ".join(unread))
-        problems.append(f"libvirt's firewall rules for {bridge} are gone (none in iptables"
-                        + (" nor in nft tables ip/ip6 libvirt_network" if host_facts.nft.installed else "") + ")")
+        problems.append(
+            f"libvirt's firewall rules for {bridge} are gone (none in iptables"
+            + (" nor in nft tables ip/ip6 libvirt_network" if host_facts.nft.installed else "")
+            + ")"
+        )
         fixes.append(remedy("rules", bridge=bridge, daemon=network_daemon(host_facts)))
     if not problems:
         return
     raise Finding(
         f"network {network.name} on {bridge}: " + "; ".join(problems),
-        observed={"zone of bridge": fw.zone_of(bridge).name if fw.zone_of(bridge) else "(none)",
-                  "expected zone": " or ".join(expected) if expected else "(none)",
-                  "policies": ", ".join(p.name for p in fw.policies) or ("none" if fw.policies_read else "not read"),
-                  "firewalld": fw.version or "running", "libvirt firewall backend": f"{backend} ({evidence})",
-                  "libvirt rules for bridge": len(ipt_rules) + (1 if nft_rules else 0)},
+        observed={
+            "zone of bridge": fw.zone_of(bridge).name if fw.zone_of(bridge) else "(none)",
+            "expected zone": " or ".join(expected) if expected else "(none)",
+            "policies": ", ".join(p.name for p in fw.policies) or ("none" if fw.policies_read else "not read"),
+            "firewalld": fw.version or "running",
+            "libvirt firewall backend": f"{backend} ({evidence})",
+            "libvirt rules for bridge": len(ipt_rules) + (1 if nft_rules else 0),
+        },
         limit="bridge in its zone, DHCP (and TFTP for PXE) admitted to the host, libvirt's rules present",
         remediation=sum(fixes[1:], fixes[0]),
     )

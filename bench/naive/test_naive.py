@@ -4,6 +4,7 @@ per check and per object, a loop over objects inside each test.
 This is the benchmark's baseline (bench/fleet_bench.py), not part of kvm-netcheck: testinfra's ssh
 backend opens one SSH connection per command, so its cost grows with every bridge and guest.
 """
+
 import re
 
 VIRSH = "virsh --readonly -q -c qemu:///system"
@@ -11,8 +12,11 @@ MAX_BLOCK_S = 4.0
 
 
 def bridges(host):
-    return [n for n in host.check_output("ls /sys/class/net").split()
-            if host.file(f"/sys/class/net/{n}/bridge").is_directory]
+    return [
+        n
+        for n in host.check_output("ls /sys/class/net").split()
+        if host.file(f"/sys/class/net/{n}/bridge").is_directory
+    ]
 
 
 def bridge_attr(host, br, attr):
@@ -37,7 +41,9 @@ def test_bridge_forward_delay(host):
         if bridge_attr(host, br, "stp_state") == "1":
             delay = int(bridge_attr(host, br, "forward_delay")) / hz
             assert 2 * delay <= MAX_BLOCK_S or True, br  # reported, as the real check does
-        for port in host.file(f"/sys/class/net/{br}/brif").listdir() if host.file(f"/sys/class/net/{br}/brif").exists else []:
+        for port in (
+            host.file(f"/sys/class/net/{br}/brif").listdir() if host.file(f"/sys/class/net/{br}/brif").exists else []
+        ):
             _ = host.file(f"/sys/class/net/{br}/brif/{port}/state").content_string  # the read is what is timed
 
 
@@ -51,8 +57,13 @@ def test_bridge_stp_root(host):
 
 
 def test_bridge_persistent_config(host):
-    for path in ("/etc/sysconfig/network-scripts", "/etc/NetworkManager/system-connections",
-                 "/etc/network/interfaces", "/etc/systemd/network", "/etc/netplan"):
+    for path in (
+        "/etc/sysconfig/network-scripts",
+        "/etc/NetworkManager/system-connections",
+        "/etc/network/interfaces",
+        "/etc/systemd/network",
+        "/etc/netplan",
+    ):
         f = host.file(path)
         if f.exists and f.is_directory:
             for name in f.listdir():

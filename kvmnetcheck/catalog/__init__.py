@@ -4,6 +4,7 @@ One entry per check, in the module named after the test module that implements i
 (tests_host/test_bridges.py -> catalog/bridges.py). The ids are stable: users name
 them in waiver files and CI gates.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -29,25 +30,59 @@ from .base import (
     xml_attr,
 )
 
-CHECKS: dict[str, Check] = {c.id: c for module in (host, networks, dhcp_servers, bridges, ovs, checksum, guest_nics, guest_boot) for c in module.CHECKS}
+CHECKS: dict[str, Check] = {
+    c.id: c
+    for module in (host, networks, dhcp_servers, bridges, ovs, checksum, guest_nics, guest_boot)
+    for c in module.CHECKS
+}
 
 # The order a person works through "why does this guest get no address or no boot file": can the host be
 # read; is the guest's link up and its port forwarding; does anything between it and its DHCP server drop
 # the request; is the server there, alone, with addresses to give; does the bridge let a new port talk in
 # time; are the replies valid; then what it boots. The per-guest view of the reports lists findings so.
 TROUBLESHOOTING = (
-    "host-reachable", "libvirt-readable",
-    "guest-nic-rom-file", "guest-port-forwarding", "guest-macvtap-host-dhcp",
-    "bridge-netfilter-dhcp", "firewalld-libvirt-conflict",
-    "network-dhcp-server", "network-dhcp-conflict", "network-dhcp-pool",
-    "guest-nic-bridge-delay", "libvirt-network-stp-delay", "bridge-forward-delay", "bridge-stp-root",
-    "ovs-bridge-stp", "bridge-persistent-config",
-    "guest-nic-dhcp-checksum", "dhcp-checksum-fixup", "iptables-checksum-support", "libvirt-checksum-warning",
-    "guest-pxe-boot-rom", "guest-pxe-boot-file",
+    "host-reachable",
+    "libvirt-readable",
+    "guest-nic-rom-file",
+    "guest-port-forwarding",
+    "guest-macvtap-host-dhcp",
+    "bridge-netfilter-dhcp",
+    "firewalld-libvirt-conflict",
+    "network-dhcp-server",
+    "network-dhcp-conflict",
+    "network-dhcp-pool",
+    "guest-nic-bridge-delay",
+    "libvirt-network-stp-delay",
+    "bridge-forward-delay",
+    "bridge-stp-root",
+    "ovs-bridge-stp",
+    "bridge-persistent-config",
+    "guest-nic-dhcp-checksum",
+    "dhcp-checksum-fixup",
+    "iptables-checksum-support",
+    "libvirt-checksum-warning",
+    "guest-pxe-boot-rom",
+    "guest-pxe-boot-file",
 )
 
-__all__ = ["CHECKS", "TROUBLESHOOTING", "GUIDE", "PHASES", "SEVERITIES", "Check", "Finding", "Fix", "Limits", "Remedy", "Step",
-           "check", "placeholders", "remedy", "running", "xml_attr"]
+__all__ = [
+    "CHECKS",
+    "TROUBLESHOOTING",
+    "GUIDE",
+    "PHASES",
+    "SEVERITIES",
+    "Check",
+    "Finding",
+    "Fix",
+    "Limits",
+    "Remedy",
+    "Step",
+    "check",
+    "placeholders",
+    "remedy",
+    "running",
+    "xml_attr",
+]
 
 
 def check(check_id: str):
@@ -82,6 +117,7 @@ def remedy(variant: str, **values) -> Remedy:
     (names shell-quoted)."""
     check_id = _RUNNING.get()
     if check_id is None:
-        raise RuntimeError(f"remedy({variant!r}) outside a running check: call the check inside "
-                           "`with catalog.running(check_id)`")
+        raise RuntimeError(
+            f"remedy({variant!r}) outside a running check: call the check inside `with catalog.running(check_id)`"
+        )
     return render_fix(CHECKS[check_id], variant, **values)

@@ -5,6 +5,7 @@ put into a template is shell-quoted unless the placeholder says otherwise
 ({x:xml} as an XML attribute, {x:raw} as is), so a name like `b$(id)` comes out
 as a literal.
 """
+
 from __future__ import annotations
 
 import shlex
@@ -131,8 +132,12 @@ def _render(template: str, values: dict, script: bool, refused: list[str]) -> st
                 refused.append(value)
             out.append(flat)
             continue
-        as_option = script and value.startswith("-") and not literal.endswith(_NAME_AFTER) \
-            and not "".join(out).rpartition("\n")[2].lstrip().startswith("#")  # a comment runs nothing
+        as_option = (
+            script
+            and value.startswith("-")
+            and not literal.endswith(_NAME_AFTER)
+            and not "".join(out).rpartition("\n")[2].lstrip().startswith("#")
+        )  # a comment runs nothing
         if text.unsafe(value) or as_option:
             refused.append(value)
         out.append(xml_attr(flat) if spec == "xml" else shlex.quote(flat))
@@ -153,11 +158,15 @@ def render_fix(check: Check, variant: str, **values) -> Remedy:
     for value in dict.fromkeys(refused):
         shown = shlex.quote(text.one_line(value))
         if text.unsafe(value):
-            why.append(f"# not scripted: {shown} holds characters no command line can carry as they are (shown "
-                       "escaped as \\xNN below): type that name by hand, e.g. in bash as $'...'")
+            why.append(
+                f"# not scripted: {shown} holds characters no command line can carry as they are (shown "
+                "escaped as \\xNN below): type that name by hand, e.g. in bash as $'...'"
+            )
         elif value.startswith("-"):
-            why.append(f"# not scripted: {shown} starts with '-', which a command may read as an option: "
-                       "check each command below names it after `--` or its keyword")
+            why.append(
+                f"# not scripted: {shown} starts with '-', which a command may read as an option: "
+                "check each command below names it after `--` or its keyword"
+            )
         else:
             why.append(f"# not scripted: {shown} is not a plain word; check the commands below by hand")
     return Remedy("\n".join(why + [body]), ())
@@ -166,8 +175,14 @@ def render_fix(check: Check, variant: str, **values) -> Remedy:
 class Finding(AssertionError):
     """A failed check, carrying what was observed, the limit, and the fix for this object."""
 
-    def __init__(self, message: str, *, remediation: "Remedy | str", observed: Optional[dict[str, Any]] = None,
-                 limit: Optional[str] = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        remediation: "Remedy | str",
+        observed: Optional[dict[str, Any]] = None,
+        limit: Optional[str] = None,
+    ):
         super().__init__(message)
         self.message = message
         if isinstance(remediation, str):

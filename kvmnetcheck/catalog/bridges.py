@@ -1,17 +1,26 @@
 """Catalog: Linux bridges, live and in persistent config (tests_host/test_bridges.py)."""
+
 from .base import GUIDE, Check, Fix, Step
 from .shared import LIVE_STP_OFF, NET_STP_OFF_XML
 
-KERNEL_STP = ("Linux net/bridge/br_stp.c br_make_forwarding: a new port of a kernel-STP bridge passes listening "
-              "and learning, one forward delay each; with STP off it forwards at once (from 2.6.39; the 2.6.36 "
-              "code still held it one delay in learning)")
-KERNEL_CLAMP = ("Linux net/bridge/br_private_stp.h BR_MIN/MAX_FORWARD_DELAY and br_stp_if.c br_stp_start: "
-                "forward_delay is kept within 2-30 s while STP is on")
+KERNEL_STP = (
+    "Linux net/bridge/br_stp.c br_make_forwarding: a new port of a kernel-STP bridge passes listening "
+    "and learning, one forward delay each; with STP off it forwards at once (from 2.6.39; the 2.6.36 "
+    "code still held it one delay in learning)"
+)
+KERNEL_CLAMP = (
+    "Linux net/bridge/br_private_stp.h BR_MIN/MAX_FORWARD_DELAY and br_stp_if.c br_stp_start: "
+    "forward_delay is kept within 2-30 s while STP is on"
+)
 SYSFS = "Linux Documentation/ABI/testing/sysfs-class-net (bridge/stp_state, forward_delay in USER_HZ ticks)"
 
-_STP_OFF_NOW = """\
+_STP_OFF_NOW = (
+    """\
 # takes effect at once; ports already forwarding are not disturbed
-""" + LIVE_STP_OFF.script + "\n"
+"""
+    + LIVE_STP_OFF.script
+    + "\n"
+)
 
 # NetworkManager's profile with STP off (ifcfg-rh and keyfile profiles alike)
 _NM_STP_OFF = Step("persistent-config", "nmcli connection modify {conn_by:raw} {connection} bridge.stp no", ("nmcli",))
@@ -32,45 +41,75 @@ _SYSCTL_NOTE = """\
 
 
 def _forward_accept(cmd: str) -> Fix:
-    line = f"{cmd} -C FORWARD -i {{bridge}} -o {{bridge}} -j ACCEPT 2>/dev/null || " \
-           f"{cmd} -I FORWARD -i {{bridge}} -o {{bridge}} -j ACCEPT"
-    return Fix(f"""\
+    line = (
+        f"{cmd} -C FORWARD -i {{bridge}} -o {{bridge}} -j ACCEPT 2>/dev/null || "
+        f"{cmd} -I FORWARD -i {{bridge}} -o {{bridge}} -j ACCEPT"
+    )
+    return Fix(
+        f"""\
 # let frames bridged by {{bridge}} pass FORWARD ({cmd}'s tables drop them):
 {line}
 # and keep it across reboots where your rules are saved (netfilter-persistent save, service iptables save)
-""" + _SYSCTL_NOTE, (Step("firewall", line, (cmd,)),))
+"""
+        + _SYSCTL_NOTE,
+        (Step("firewall", line, (cmd,)),),
+    )
 
 
 CHECKS = [
     Check(
         id="bridge-forward-delay",
-        fails_when='kernel STP is on and 2 x forward_delay is past the limit',
+        fails_when="kernel STP is on and 2 x forward_delay is past the limit",
         severity="high",
         per="Linux bridge",
         requirement="A bridge with kernel STP on blocks a new port for no longer than the limit (2 x forward_delay).",
-        rationale=("A new port stays in listening and learning for twice the forward delay; DHCP and PXE "
-                   "requests sent meanwhile are dropped, and iPXE gives up after about 15 s."),
-        sources=(GUIDE + ", 'Long forward delay time on bridge'", KERNEL_STP, KERNEL_CLAMP, SYSFS,
-                 "iPXE src/config/dhcp.h (DHCP retries: about 15 s in all)"),
+        rationale=(
+            "A new port stays in listening and learning for twice the forward delay; DHCP and PXE "
+            "requests sent meanwhile are dropped, and iPXE gives up after about 15 s."
+        ),
+        sources=(
+            GUIDE + ", 'Long forward delay time on bridge'",
+            KERNEL_STP,
+            KERNEL_CLAMP,
+            SYSFS,
+            "iPXE src/config/dhcp.h (DHCP retries: about 15 s in all)",
+        ),
         skipped_when=("the bridge runs user-space STP (stp_state 2): a daemon, not the kernel, times its ports",),
-        verify=("cat /sys/class/net/BRIDGE/bridge/stp_state /sys/class/net/BRIDGE/bridge/forward_delay",
-                "getconf CLK_TCK"),
+        verify=(
+            "cat /sys/class/net/BRIDGE/bridge/stp_state /sys/class/net/BRIDGE/bridge/forward_delay",
+            "getconf CLK_TCK",
+        ),
         fixes={
-            "libvirt": Fix(_STP_OFF_NOW + """\
+            "libvirt": Fix(
+                _STP_OFF_NOW
+                + """\
 # make it last: the bridge belongs to libvirt network {network}
 virsh net-edit {network}
-""" + NET_STP_OFF_XML, (LIVE_STP_OFF,)),
-            "config": Fix(_STP_OFF_NOW + """\
+"""
+                + NET_STP_OFF_XML,
+                (LIVE_STP_OFF,),
+            ),
+            "config": Fix(
+                _STP_OFF_NOW
+                + """\
 # make it last: the bridge is defined in {path}
-# {config_hint:raw}""", (LIVE_STP_OFF,)),
-            "unmanaged": Fix(_STP_OFF_NOW + """\
+# {config_hint:raw}""",
+                (LIVE_STP_OFF,),
+            ),
+            "unmanaged": Fix(
+                _STP_OFF_NOW
+                + """\
 # make it last in whatever creates {bridge} at boot (no ifcfg, NetworkManager, ifupdown,
-# networkd or netplan definition of it was found on this host)""", (LIVE_STP_OFF,)),
-            "zero-delay": Fix("""\
+# networkd or netplan definition of it was found on this host)""",
+                (LIVE_STP_OFF,),
+            ),
+            "zero-delay": Fix(
+                """\
 # STP is already off, but kernels before 2.6.39 still hold a new port one forward delay: make it 0
 ip link set dev {bridge} type bridge forward_delay 0
 # and set the same where the bridge is defined (DELAY=0, bridge_fd 0, ...)""",
-                              (Step("live-bridge", "ip link set dev {bridge} type bridge forward_delay 0", ("ip",)),)),
+                (Step("live-bridge", "ip link set dev {bridge} type bridge forward_delay 0", ("ip",)),),
+            ),
             "keep-stp": Fix(_KEEP_STP),
         },
     ),
@@ -80,30 +119,47 @@ ip link set dev {bridge} type bridge forward_delay 0
         severity="medium",
         per="Linux bridge with kernel STP on",
         requirement="A bridge with kernel STP on is the root of its spanning tree, or has STP off.",
-        rationale=("A bridge that is not the STP root takes its forward delay from the root's BPDUs: its own "
-                   "setting is overridden, so the only dependable fix is to turn STP off on it."),
-        sources=(GUIDE + ", 'Long forward delay time on bridge' (note on the root bridge)",
-                 "Linux net/bridge/br_stp.c br_record_config_timeout_values: a non-root bridge takes the root's "
-                 "forward delay from its BPDUs", SYSFS + " (bridge_id, root_id, root_port)"),
-        skipped_when=("STP is off on the bridge: it takes part in no root election",
-                      "the bridge runs user-space STP (stp_state 2)"),
-        verify=("cat /sys/class/net/BRIDGE/bridge/bridge_id /sys/class/net/BRIDGE/bridge/root_id "
-                "/sys/class/net/BRIDGE/bridge/root_port",),
+        rationale=(
+            "A bridge that is not the STP root takes its forward delay from the root's BPDUs: its own "
+            "setting is overridden, so the only dependable fix is to turn STP off on it."
+        ),
+        sources=(
+            GUIDE + ", 'Long forward delay time on bridge' (note on the root bridge)",
+            "Linux net/bridge/br_stp.c br_record_config_timeout_values: a non-root bridge takes the root's "
+            "forward delay from its BPDUs",
+            SYSFS + " (bridge_id, root_id, root_port)",
+        ),
+        skipped_when=(
+            "STP is off on the bridge: it takes part in no root election",
+            "the bridge runs user-space STP (stp_state 2)",
+        ),
+        verify=(
+            "cat /sys/class/net/BRIDGE/bridge/bridge_id /sys/class/net/BRIDGE/bridge/root_id "
+            "/sys/class/net/BRIDGE/bridge/root_port",
+        ),
         fixes={
-            "default": Fix(LIVE_STP_OFF.script + """
-# then make it last where the bridge is defined{where:raw}""", (LIVE_STP_OFF,)),
+            "default": Fix(
+                LIVE_STP_OFF.script
+                + """
+# then make it last where the bridge is defined{where:raw}""",
+                (LIVE_STP_OFF,),
+            ),
             "keep-stp": Fix(_KEEP_STP),
         },
     ),
     Check(
         id="bridge-persistent-config",
-        fails_when='the file brings STP back with a long delay at the next boot, as the program that applies it reads it',
+        fails_when="the file brings STP back with a long delay at the next boot, as the program that applies it reads it",
         severity="medium",
         per="host bridge defined in persistent network config",
-        requirement=("The bridge's persistent config, read as the program that applies it at boot reads it, turns "
-                     "STP off or keeps the minimum forward delay."),
-        rationale=("Fixing only the live bridge is undone at the next boot or activation: the file brings STP and "
-                   "the long forward delay back."),
+        requirement=(
+            "The bridge's persistent config, read as the program that applies it at boot reads it, turns "
+            "STP off or keeps the minimum forward delay."
+        ),
+        rationale=(
+            "Fixing only the live bridge is undone at the next boot or activation: the file brings STP and "
+            "the long forward delay back."
+        ),
         sources=(
             GUIDE + ", 'Long forward delay time on bridge' (ifcfg)",
             "NetworkManager src/core/settings/plugins/ifcfg-rh/nms-ifcfg-rh-reader.c make_bridge_setting (1.42-1.54: "
@@ -119,56 +175,78 @@ ip link set dev {bridge} type bridge forward_delay 0
             "netdev is not changed on reload before v257)",
             "Debian bridge-utils /lib/bridge-utils/ifupdown.sh and brctl; ifupdown2 addons/bridge.py",
         ),
-        skipped_when=("no program applies the file at boot: its program is not installed, not enabled and not "
-                      "running, the interface is not brought up at boot (ONBOOT=no, autoconnect=false, no `auto` "
-                      "line), the file is a runtime one under /run, or NetworkManager refuses it",),
-        verify=("cat FILE", "ls -l /etc/systemd/system/*.wants/ (which network service is enabled)",
-                "nmcli -f bridge.stp,bridge.forward-delay connection show CONNECTION (NetworkManager)"),
+        skipped_when=(
+            "no program applies the file at boot: its program is not installed, not enabled and not "
+            "running, the interface is not brought up at boot (ONBOOT=no, autoconnect=false, no `auto` "
+            "line), the file is a runtime one under /run, or NetworkManager refuses it",
+        ),
+        verify=(
+            "cat FILE",
+            "ls -l /etc/systemd/system/*.wants/ (which network service is enabled)",
+            "nmcli -f bridge.stp,bridge.forward-delay connection show CONNECTION (NetworkManager)",
+        ),
         fixes={
-            "ifcfg-initscripts": Fix("""\
+            "ifcfg-initscripts": Fix(
+                """\
 # in {path}: turn STP off (or keep it on with DELAY=0: this ifup-eth sends it to the kernel as is)
 #   STP=off
 # initscripts applies the file at the next boot (or `ifup {bridge}`); an `ifdown {bridge}`
 # now would cut every guest, and the host's own address on it, off the network: the live bridge
 # is fixed by bridge-forward-delay's step at once instead""",
-                                     (Step("persistent-config", """\
+                (
+                    Step(
+                        "persistent-config",
+                        """\
 sed -i -e 's/^STP=.*/STP=off/' -- {path}
-grep -q -e '^STP=' -- {path} || echo STP=off >> {path}""", ("sed",)),)),
-            "ifcfg-networkmanager": Fix("""\
+grep -q -e '^STP=' -- {path} || echo STP=off >> {path}""",
+                        ("sed",),
+                    ),
+                ),
+            ),
+            "ifcfg-networkmanager": Fix(
+                """\
 # NetworkManager applies {path} through its ifcfg-rh plugin: turn STP off in the profile
 nmcli connection modify {conn_by:raw} {connection} bridge.stp no
 # (or set STP=no in the file, then: nmcli connection load {path})
 # it applies at the profile's next activation (boot, or `nmcli connection up`, which takes the
 # bridge down for a moment); the live bridge is fixed by bridge-forward-delay's step at once""",
-                                        (_NM_STP_OFF,)),
+                (_NM_STP_OFF,),
+            ),
             "ifcfg-wicked": Fix("""\
 # in {path}:
 #   BRIDGE_STP='off'
 # wicked applies it at the next boot (or `wicked ifreload {bridge}`, which re-creates the bridge)"""),
-            "nmconnection": Fix("""\
+            "nmconnection": Fix(
+                """\
 nmcli connection modify {conn_by:raw} {connection} bridge.stp no
 # or keep STP with the minimum delay:  nmcli connection modify {conn_by:raw} {connection} bridge.stp yes bridge.forward-delay 2
 # it applies at the profile's next activation (boot, or `nmcli connection up {conn_by:raw} {connection}`, which
 # takes the bridge down for a moment); the live bridge is fixed by bridge-forward-delay's step""",
-                                (_NM_STP_OFF,)),
+                (_NM_STP_OFF,),
+            ),
             "ifupdown": Fix("""\
 # in {path}, in the "iface {bridge:raw}" stanza:
 #   bridge_stp off
 # it applies at the next boot; `ifdown {bridge} && ifup {bridge}` re-creates the bridge now,
 # cutting every guest and the host's own address on it off the network meanwhile"""),
-            "networkd": Fix("""\
+            "networkd": Fix(
+                """\
 # in {path}, section [Bridge]:
 #   STP=no
 # systemd-networkd does not change a bridge that already exists when it reloads (before systemd 257):
 # the file applies at the next boot; the live bridge is fixed by bridge-forward-delay's step""",
-                            (Step("persistent-config", "sed -i -e 's/^STP=.*/STP=no/' -- {path}", ("sed",)),)),
+                (Step("persistent-config", "sed -i -e 's/^STP=.*/STP=no/' -- {path}", ("sed",)),),
+            ),
             "netplan": Fix("""\
 # in {path}, under network.bridges.{bridge:raw}.parameters:
 #   stp: false
 # netplan renders it at the next boot; `netplan apply` does it now but reconfigures the host's
 # interfaces and can interrupt its connectivity: prefer the live fix (bridge-forward-delay)"""),
-            "keep-stp": Fix(_KEEP_STP + """
-# and make the same choice in {path}"""),
+            "keep-stp": Fix(
+                _KEEP_STP
+                + """
+# and make the same choice in {path}"""
+            ),
         },
     ),
     Check(
@@ -176,38 +254,61 @@ nmcli connection modify {conn_by:raw} {connection} bridge.stp no
         fails_when="bridge netfilter sends its bridged frames through a firewall that drops DHCP",
         severity="high",
         per="Linux bridge guests use (not a libvirt network's own bridge)",
-        requirement=("DHCP bridged between the ports of a bridge guests use passes the host firewall, where bridge "
-                     "netfilter hands bridged frames to it."),
-        rationale=("With br_netfilter loaded and net.bridge.bridge-nf-call-iptables = 1 (Docker and Kubernetes "
-                   "set both), frames bridged between a guest's tap and the uplink cross iptables' and nftables' "
-                   "FORWARD hooks with in = out = the bridge; a FORWARD chain that drops what it does not accept "
-                   "(Docker sets FORWARD's policy to DROP) drops the guest's DHCP and PXE."),
-        sources=("Linux net/bridge/br_netfilter_hooks.c br_nf_forward_ip (bridged IPv4 to NF_INET_FORWARD, "
-                 "unless brnf_call_iptables and the bridge's own nf_call_iptables are both off; per network "
-                 "namespace since 5.3) and Documentation/networking/ip-sysctl.rst bridge-nf-call-iptables",
-                 "nftables wiki 'Netfilter hooks' (the bridge family's forward hook sees bridged frames "
-                 "with or without br_netfilter)",
-                 "Docker docs 'Packet filtering and firewalls' (FORWARD policy DROP; DOCKER-USER for rules of "
-                 "one's own); libvirt wiki 'Networking' (net.bridge.bridge-nf-call-iptables on host bridges)",
-                 "firewalld docs: zone option forward (intra-zone forwarding, firewalld >= 0.9)"),
+        requirement=(
+            "DHCP bridged between the ports of a bridge guests use passes the host firewall, where bridge "
+            "netfilter hands bridged frames to it."
+        ),
+        rationale=(
+            "With br_netfilter loaded and net.bridge.bridge-nf-call-iptables = 1 (Docker and Kubernetes "
+            "set both), frames bridged between a guest's tap and the uplink cross iptables' and nftables' "
+            "FORWARD hooks with in = out = the bridge; a FORWARD chain that drops what it does not accept "
+            "(Docker sets FORWARD's policy to DROP) drops the guest's DHCP and PXE."
+        ),
+        sources=(
+            "Linux net/bridge/br_netfilter_hooks.c br_nf_forward_ip (bridged IPv4 to NF_INET_FORWARD, "
+            "unless brnf_call_iptables and the bridge's own nf_call_iptables are both off; per network "
+            "namespace since 5.3) and Documentation/networking/ip-sysctl.rst bridge-nf-call-iptables",
+            "nftables wiki 'Netfilter hooks' (the bridge family's forward hook sees bridged frames "
+            "with or without br_netfilter)",
+            "Docker docs 'Packet filtering and firewalls' (FORWARD policy DROP; DOCKER-USER for rules of "
+            "one's own); libvirt wiki 'Networking' (net.bridge.bridge-nf-call-iptables on host bridges)",
+            "firewalld docs: zone option forward (intra-zone forwarding, firewalld >= 0.9)",
+        ),
         skipped_when=("no guest uses the bridge, or it is a libvirt network's own bridge (its DHCP is the host's)",),
-        verify=("cat /proc/sys/net/bridge/bridge-nf-call-iptables /sys/class/net/BRIDGE/bridge/nf_call_iptables",
-                "iptables-save -t filter", "nft list ruleset"),
+        verify=(
+            "cat /proc/sys/net/bridge/bridge-nf-call-iptables /sys/class/net/BRIDGE/bridge/nf_call_iptables",
+            "iptables-save -t filter",
+            "nft list ruleset",
+        ),
         fixes={
             "iptables": _forward_accept("iptables"),
             "iptables-legacy": _forward_accept("iptables-legacy"),
-            "docker": Fix("""# Docker owns FORWARD (policy DROP); rules of one's own go in DOCKER-USER, which Docker leaves alone:
+            "docker": Fix(
+                """# Docker owns FORWARD (policy DROP); rules of one's own go in DOCKER-USER, which Docker leaves alone:
 iptables -C DOCKER-USER -i {bridge} -o {bridge} -j ACCEPT 2>/dev/null || iptables -I DOCKER-USER -i {bridge} -o {bridge} -j ACCEPT
 # Docker does not save it: add the same line where the host's rules are restored at boot""",
-                          (Step("firewall", "iptables -C DOCKER-USER -i {bridge} -o {bridge} -j ACCEPT 2>/dev/null || "
-                                            "iptables -I DOCKER-USER -i {bridge} -o {bridge} -j ACCEPT",
-                                ("iptables",)),)),
-            "firewalld": Fix("""# firewalld's zone {zone} does not forward between its own interfaces; let it (firewalld >= 0.9):
+                (
+                    Step(
+                        "firewall",
+                        "iptables -C DOCKER-USER -i {bridge} -o {bridge} -j ACCEPT 2>/dev/null || "
+                        "iptables -I DOCKER-USER -i {bridge} -o {bridge} -j ACCEPT",
+                        ("iptables",),
+                    ),
+                ),
+            ),
+            "firewalld": Fix(
+                """# firewalld's zone {zone} does not forward between its own interfaces; let it (firewalld >= 0.9):
 firewall-cmd --zone={zone} --add-forward
 firewall-cmd --permanent --zone={zone} --add-forward""",
-                             (Step("firewall", "firewall-cmd --zone={zone} --add-forward\n"
-                                               "firewall-cmd --permanent --zone={zone} --add-forward",
-                                   ("firewall-cmd",)),)),
+                (
+                    Step(
+                        "firewall",
+                        "firewall-cmd --zone={zone} --add-forward\n"
+                        "firewall-cmd --permanent --zone={zone} --add-forward",
+                        ("firewall-cmd",),
+                    ),
+                ),
+            ),
             "nft": Fix("""# {by:raw}
 # let frames bridged by {bridge} pass that chain, before the rule that drops them:
 #   nft insert rule {family:raw} {table:raw} {chain:raw} iifname {bridge} oifname {bridge} accept

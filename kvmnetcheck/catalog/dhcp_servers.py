@@ -1,11 +1,14 @@
 """Catalog: the DHCP server each libvirt network depends on (tests_host/test_dhcp_servers.py)."""
+
 from .base import GUIDE, Check, Fix
 from .shared import DAEMON_RESTART
 
-LIBVIRT_DNSMASQ = ("libvirt src/network/bridge_driver.c networkStartDhcpDaemon (dnsmasq with --conf-file="
-                   "/var/lib/libvirt/dnsmasq/NETWORK.conf, its pid in /run/libvirt/network/NETWORK.pid; bind-dynamic, "
-                   "interface=BRIDGE, except-interface=lo since 1.0.1) and networkRefreshDhcpDaemon (a dnsmasq that is "
-                   "gone is started again when the network driver starts)")
+LIBVIRT_DNSMASQ = (
+    "libvirt src/network/bridge_driver.c networkStartDhcpDaemon (dnsmasq with --conf-file="
+    "/var/lib/libvirt/dnsmasq/NETWORK.conf, its pid in /run/libvirt/network/NETWORK.pid; bind-dynamic, "
+    "interface=BRIDGE, except-interface=lo since 1.0.1) and networkRefreshDhcpDaemon (a dnsmasq that is "
+    "gone is started again when the network driver starts)"
+)
 SS = "iproute2 misc/ss.c (the device a socket is bound to, printed after %, since 3.14; processes need root)"
 
 CHECKS = [
@@ -15,21 +18,30 @@ CHECKS = [
         severity="high",
         per="active libvirt network serving DHCP",
         requirement="An active libvirt network that serves DHCP has its dnsmasq running.",
-        rationale=("libvirt's dnsmasq is the network's only DHCP (and TFTP) server: once it is gone, guests send "
-                   "DHCP requests that nothing answers, and get no address and no boot file."),
-        sources=(GUIDE + " (DHCP on a libvirt network is served on the host)", LIBVIRT_DNSMASQ, SS,
-                 "dnsmasq src/dhcp.c: it exits when it cannot bind its DHCP socket ('failed to bind DHCP server "
-                 "socket')"),
+        rationale=(
+            "libvirt's dnsmasq is the network's only DHCP (and TFTP) server: once it is gone, guests send "
+            "DHCP requests that nothing answers, and get no address and no boot file."
+        ),
+        sources=(
+            GUIDE + " (DHCP on a libvirt network is served on the host)",
+            LIBVIRT_DNSMASQ,
+            SS,
+            "dnsmasq src/dhcp.c: it exits when it cannot bind its DHCP socket ('failed to bind DHCP server socket')",
+        ),
         skipped_when=("the network serves no DHCP, is not running, or makes no bridge of its own",),
-        verify=("cat /run/libvirt/network/NETWORK.pid", "ps -p PID -o comm,args",
-                "ss -u -a -n -p 'sport = :67'"),
+        verify=("cat /run/libvirt/network/NETWORK.pid", "ps -p PID -o comm,args", "ss -u -a -n -p 'sport = :67'"),
         fixes={
-            "restart-daemon": Fix("""\
+            "restart-daemon": Fix(
+                """\
 # libvirt starts the network's dnsmasq again when its network daemon starts (guests keep their links):
-""" + DAEMON_RESTART.script + """
+"""
+                + DAEMON_RESTART.script
+                + """
 ss -u -a -n -p 'sport = :67' | grep {bridge}
 # if dnsmasq dies again, its reason is in the host's log (e.g. another DHCP server holding port 67:
-# see network-dhcp-conflict)""", (DAEMON_RESTART,)),
+# see network-dhcp-conflict)""",
+                (DAEMON_RESTART,),
+            ),
         },
     ),
     Check(
@@ -38,11 +50,16 @@ ss -u -a -n -p 'sport = :67' | grep {bridge}
         severity="high",
         per="active libvirt network serving DHCP",
         requirement="No process on the host but the network's own dnsmasq serves DHCP on its bridge.",
-        rationale=("Two DHCP servers on one bridge both answer a guest's DISCOVER: the guest takes whichever offer "
-                   "comes first, with another server's addresses, gateway, DNS or boot file, or none."),
-        sources=(LIBVIRT_DNSMASQ, SS,
-                 "ISC dhcpd: listens through LPF packet sockets on its interfaces and keeps a UDP socket on "
-                 "0.0.0.0:67 (seen with ss on Debian 12's isc-dhcp-server 4.4.3)"),
+        rationale=(
+            "Two DHCP servers on one bridge both answer a guest's DISCOVER: the guest takes whichever offer "
+            "comes first, with another server's addresses, gateway, DNS or boot file, or none."
+        ),
+        sources=(
+            LIBVIRT_DNSMASQ,
+            SS,
+            "ISC dhcpd: listens through LPF packet sockets on its interfaces and keeps a UDP socket on "
+            "0.0.0.0:67 (seen with ss on Debian 12's isc-dhcp-server 4.4.3)",
+        ),
         skipped_when=("the network serves no IPv4 DHCP, is not running, or makes no bridge of its own",),
         verify=("ss -u -a -n -p 'sport = :67'", "ss -0 -a -n -p"),
         fixes={
@@ -61,12 +78,16 @@ ss -u -a -n -p 'sport = :67' | grep {bridge}
         severity="medium",
         per="active libvirt network with DHCP ranges",
         requirement="An active libvirt network's DHCP ranges keep at least 10% of their addresses free.",
-        rationale=("When every address of the range is leased, dnsmasq ignores a new guest's DISCOVER "
-                   "(dhcp-lease-max is the size of the ranges): the guest gets no address and PXE no boot file."),
-        sources=(LIBVIRT_DNSMASQ + "; networkDnsmasqConfDHCP: dhcp-range per <range>, dhcp-lease-max = the "
-                                   "addresses of all ranges (0.7.3)",
-                 "libvirt src/network/leaseshelper.c and src/util/virlease.c (/var/lib/libvirt/dnsmasq/BRIDGE.status: "
-                 "ip-address, mac-address, expiry-time; 1.2.6)"),
+        rationale=(
+            "When every address of the range is leased, dnsmasq ignores a new guest's DISCOVER "
+            "(dhcp-lease-max is the size of the ranges): the guest gets no address and PXE no boot file."
+        ),
+        sources=(
+            LIBVIRT_DNSMASQ + "; networkDnsmasqConfDHCP: dhcp-range per <range>, dhcp-lease-max = the "
+            "addresses of all ranges (0.7.3)",
+            "libvirt src/network/leaseshelper.c and src/util/virlease.c (/var/lib/libvirt/dnsmasq/BRIDGE.status: "
+            "ip-address, mac-address, expiry-time; 1.2.6)",
+        ),
         skipped_when=("the network serves no IPv4 DHCP range, or is not running",),
         verify=("cat /var/lib/libvirt/dnsmasq/BRIDGE.status", "virsh --readonly net-dhcp-leases NETWORK"),
         fixes={

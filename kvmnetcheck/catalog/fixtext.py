@@ -1,4 +1,5 @@
 """Pieces of fix text that depend on where an object is defined, or on how the host was reached."""
+
 from __future__ import annotations
 
 import re
@@ -30,8 +31,10 @@ def nm_selector(connection: str) -> str:
 def where_defined(owner) -> str:
     """A short phrase, after 'make it last where the bridge is defined', naming the place (a BridgeOwner)."""
     if owner.kind == "libvirt":
-        return (f": libvirt network {owner.network.name!r}, `virsh net-edit {owner.network.name}` "
-                "with stp='off' (or delay='0'), then restart the network")
+        return (
+            f": libvirt network {owner.network.name!r}, `virsh net-edit {owner.network.name}` "
+            "with stp='off' (or delay='0'), then restart the network"
+        )
     if owner.kind == "config":
         return f": {owner.config.path} ({owner.config.format}); " + CONFIG_HINTS[owner.config.format]
     return " (no libvirt network and no persistent config for it were found on this host)"

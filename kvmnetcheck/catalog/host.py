@@ -1,10 +1,11 @@
 """Catalog: can the host, and its libvirt, be read at all (tests_host/test_host.py)."""
+
 from .base import GUIDE, Check, Fix
 
 CHECKS = [
     Check(
         id="host-reachable",
-        fails_when='the host cannot be reached or its facts read',
+        fails_when="the host cannot be reached or its facts read",
         severity="critical",
         per="host",
         requirement="The host can be reached and its network facts read.",
@@ -25,17 +26,19 @@ CHECKS = [
     ),
     Check(
         id="libvirt-readable",
-        fails_when='libvirt is installed but no daemon answers a read-only connection or `virsh --readonly`',
+        fails_when="libvirt is installed but no daemon answers a read-only connection or `virsh --readonly`",
         severity="high",
         per="host",
         requirement="libvirt on the host can be read over a read-only connection or `virsh --readonly`.",
         rationale="Without libvirt's view, the networks and guests that may fail PXE/DHCP cannot be checked.",
-        sources=(GUIDE,
-                 "how the view is read: libvirt src/libvirt-network.c virConnectListAllNetworks "
-                 "(VIR_CONNECT_LIST_NETWORKS_ACTIVE, _PERSISTENT, _AUTOSTART filters) and src/libvirt-domain.c "
-                 "virDomainGetID (the id the listing carries, -1 for a domain that is not running); "
-                 "through virsh: tools/virsh-network.c cmdNetworkInfo (Active:, Persistent:, Autostart:) and "
-                 "docs/formatdomain.rst (a running domain's id attribute; inactive machines have none)"),
+        sources=(
+            GUIDE,
+            "how the view is read: libvirt src/libvirt-network.c virConnectListAllNetworks "
+            "(VIR_CONNECT_LIST_NETWORKS_ACTIVE, _PERSISTENT, _AUTOSTART filters) and src/libvirt-domain.c "
+            "virDomainGetID (the id the listing carries, -1 for a domain that is not running); "
+            "through virsh: tools/virsh-network.c cmdNetworkInfo (Active:, Persistent:, Autostart:) and "
+            "docs/formatdomain.rst (a running domain's id attribute; inactive machines have none)",
+        ),
         skipped_when=("no libvirt is installed on the host (no virsh, libvirtd, virtnetworkd or libvirt socket)",),
         fixes={
             "default": Fix("""\

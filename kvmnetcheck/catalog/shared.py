@@ -3,6 +3,7 @@
 A step's script is also the command its fix text shows a person (`LIVE_STP_OFF.script`), so the two
 never drift apart.
 """
+
 from .base import Step
 
 # a Linux bridge's STP off, at once; ports already forwarding are not disturbed
@@ -13,10 +14,14 @@ LIVE_STP_OFF = Step("live-bridge", "ip link set dev {bridge} type bridge stp_sta
 DAEMON_RESTART = Step("daemon-restart", "systemctl restart {daemon}", ("systemctl",))
 
 # a libvirt network's saved definition with STP off, without an editor; changes nothing that runs
-NET_STP_OFF_DEFINE = Step("libvirt-definition", """\
+NET_STP_OFF_DEFINE = Step(
+    "libvirt-definition",
+    """\
 f=$(mktemp) && virsh net-dumpxml --inactive -- {network} \\
   | sed -e "/<bridge /{{s/ stp='[^']*'//; s/ delay='[^']*'//; s/<bridge /<bridge stp='off' /}}" > "$f" \\
-  && virsh net-define "$f" && rm -f "$f\"""", ("virsh", "sed"))
+  && virsh net-define "$f" && rm -f "$f\"""",
+    ("virsh", "sed"),
+)
 
 # what to write in a libvirt network's definition (virsh net-edit) to turn its bridge's STP off
 NET_STP_OFF_XML = "#   <bridge name={bridge:xml} stp='off'/>   (or stp='on' delay='0')"

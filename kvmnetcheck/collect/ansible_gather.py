@@ -14,6 +14,7 @@ run's events (no `--tree` files). Install both from a checkout with: pip install
 
 Libvirt is read by the collector's `virsh --readonly` on each host (no second connection).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,10 @@ def _spec(name: str, span) -> str:
     return f"{name}>={low},<{high}"
 
 
-INSTALL = (f"pip install '{_spec('ansible-runner', ANSIBLE_RUNNER)}' '{_spec('ansible-core', ANSIBLE_CORE)}'"
-           " (in a checkout: pip install -e '.[ansible]')")
+INSTALL = (
+    f"pip install '{_spec('ansible-runner', ANSIBLE_RUNNER)}' '{_spec('ansible-core', ANSIBLE_CORE)}'"
+    " (in a checkout: pip install -e '.[ansible]')"
+)
 
 # the host results among ansible-runner's events; event_data carries the host and Ansible's result
 RESULT_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable")
@@ -92,13 +95,15 @@ def _require_ansible():
         raise SystemExit(f"ansible-core is not installed: {INSTALL}") from None
     try:
         from importlib.metadata import version
+
         runner = version("ansible-runner")
     except Exception:
         runner = ""
     for name, have, (low, high) in (("ansible-core", core, ANSIBLE_CORE), ("ansible-runner", runner, ANSIBLE_RUNNER)):
         if _version(have) and not low <= _version(have) < high:
-            print(f"warning: {name} {have} is outside the supported range ({_spec(name, (low, high))})",
-                  file=sys.stderr)
+            print(
+                f"warning: {name} {have} is outside the supported range ({_spec(name, (low, high))})", file=sys.stderr
+            )
     return ansible_runner
 
 
@@ -113,6 +118,7 @@ def _host_key_checking() -> Optional[str]:
         return "True"
     try:  # the ssh connection's setting ([defaults] and [ssh_connection] of the ansible.cfg in use)
         from ansible.plugins.loader import connection_loader
+
         connection_loader.get("ssh", class_only=True)
         value = C.config.get_config_value("host_key_checking", plugin_type="connection", plugin_name="ssh")
     except Exception:
@@ -148,8 +154,11 @@ def password_prompts(extra: list[str]) -> list[str]:
         from ansible import constants as C
     except Exception:  # an ansible.cfg Ansible cannot read: Ansible says so itself when it runs
         return found
-    for name, setting in (("DEFAULT_ASK_PASS", "ask_pass"), ("DEFAULT_BECOME_ASK_PASS", "become_ask_pass"),
-                          ("DEFAULT_ASK_VAULT_PASS", "ask_vault_pass")):
+    for name, setting in (
+        ("DEFAULT_ASK_PASS", "ask_pass"),
+        ("DEFAULT_BECOME_ASK_PASS", "become_ask_pass"),
+        ("DEFAULT_ASK_VAULT_PASS", "ask_vault_pass"),
+    ):
         if getattr(C, name, False):
             found.append(f"{setting} = True")
     for v in getattr(C, "DEFAULT_VAULT_IDENTITY_LIST", None) or []:
@@ -167,9 +176,18 @@ def list_hosts(inventory: Optional[str], pattern: str, extra: list[str]) -> list
     return [ln for ln in lines if ln and not ln.startswith("hosts (")]
 
 
-def runner_args(inventory: Optional[str], pattern: str, script: str, nonce: str, private_data_dir: str,
-                forks: int, timeout: int, connect_timeout: int, extra: list[str],
-                host_key_checking: Optional[str] = None) -> dict:
+def runner_args(
+    inventory: Optional[str],
+    pattern: str,
+    script: str,
+    nonce: str,
+    private_data_dir: str,
+    forks: int,
+    timeout: int,
+    connect_timeout: int,
+    extra: list[str],
+    host_key_checking: Optional[str] = None,
+) -> dict:
     """The arguments of ansible_runner.run() for one collector run per host of the pattern."""
     # no tty: the collector's stdout and stderr must stay apart, lines without \r
     cmdline = ["-T", str(connect_timeout), "-e", "ansible_ssh_use_tty=false"]
@@ -183,12 +201,18 @@ def runner_args(inventory: Optional[str], pattern: str, script: str, nonce: str,
     if host_key_checking is not None:
         envvars["ANSIBLE_HOST_KEY_CHECKING"] = host_key_checking
     return dict(
-        private_data_dir=private_data_dir, module="script",
+        private_data_dir=private_data_dir,
+        module="script",
         module_args=f"{shlex.quote(script)} {nonce} 1 {command_timeout(timeout)} executable=/bin/sh",
-        host_pattern=pattern, inventory=inv, forks=forks, cmdline=shlex.join(cmdline + extra),
+        host_pattern=pattern,
+        inventory=inv,
+        forks=forks,
+        cmdline=shlex.join(cmdline + extra),
         envvars=envvars,
         # each host's result is kept from its event; no copy of Ansible's output on disk
-        settings={"suppress_output_file": True}, quiet=True)
+        settings={"suppress_output_file": True},
+        quiet=True,
+    )
 
 
 class Results:
@@ -224,18 +248,28 @@ def raw_from_result(host: str, result: Optional[tuple[str, dict]], nonce: str, w
         return RawHost(host=host, spec=spec, error="ansible gave no result for this host", gathered_at=when)
     kind, res = result
     if kind == "runner_on_unreachable":
-        return RawHost(host=host, spec=spec, error=f"cannot reach {spec}: {_one_line(res.get('msg'))}",
-                       gathered_at=when)
+        return RawHost(
+            host=host, spec=spec, error=f"cannot reach {spec}: {_one_line(res.get('msg'))}", gathered_at=when
+        )
     if not res:
-        return RawHost(host=host, spec=spec, gathered_at=when,
-                       error=f"ansible's result for {spec} is missing (larger than {MAX_RESULT} characters?)")
+        return RawHost(
+            host=host,
+            spec=spec,
+            gathered_at=when,
+            error=f"ansible's result for {spec} is missing (larger than {MAX_RESULT} characters?)",
+        )
     out = res.get("stdout") or ""
     if f"@@{nonce}@@ meta" not in out:
         why = _one_line(res.get("stderr") or res.get("msg") or out)
-        return RawHost(host=host, spec=spec, gathered_at=when,
-                       error=f"cannot run the collector on {spec} (exit {res.get('rc')}): {why}")
-    return RawHost(host=host, spec=spec, nonce=nonce, output=out, libvirt=None, gathered_at=when,
-                   extra={"gathered_by": "ansible"})
+        return RawHost(
+            host=host,
+            spec=spec,
+            gathered_at=when,
+            error=f"cannot run the collector on {spec} (exit {res.get('rc')}): {why}",
+        )
+    return RawHost(
+        host=host, spec=spec, nonce=nonce, output=out, libvirt=None, gathered_at=when, extra={"gathered_by": "ansible"}
+    )
 
 
 def _run(ansible_runner, args: dict, handler: Results):
@@ -260,15 +294,24 @@ def _run(ansible_runner, args: dict, handler: Results):
             signal.signal(s, h)
 
 
-def gather(inventory: Optional[str], pattern: str, out_dir: str, forks: int = 50, timeout: int = 300,
-           connect_timeout: int = 10, extra: Optional[list[str]] = None) -> list[RawHost]:
+def gather(
+    inventory: Optional[str],
+    pattern: str,
+    out_dir: str,
+    forks: int = 50,
+    timeout: int = 300,
+    connect_timeout: int = 10,
+    extra: Optional[list[str]] = None,
+) -> list[RawHost]:
     extra = list(extra or [])
     ansible_runner = _require_ansible()
     prompts = password_prompts(extra)
     if prompts:
-        raise SystemExit(f"ansible_gather cannot answer Ansible's password prompts ({', '.join(prompts)}): "
-                         "give the passwords in files after -- instead (--connection-password-file, "
-                         "--become-password-file, --vault-password-file)")
+        raise SystemExit(
+            f"ansible_gather cannot answer Ansible's password prompts ({', '.join(prompts)}): "
+            "give the passwords in files after -- instead (--connection-password-file, "
+            "--become-password-file, --vault-password-file)"
+        )
     hosts = list_hosts(inventory, pattern, extra)
     nonce = secrets.token_hex(12)
     when = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
@@ -280,8 +323,9 @@ def gather(inventory: Optional[str], pattern: str, out_dir: str, forks: int = 50
         private = os.path.join(work, "runner")
         os.mkdir(private, 0o700)
         results = Results()
-        args = runner_args(inventory, pattern, script, nonce, private, forks, timeout, connect_timeout, extra,
-                           _host_key_checking())
+        args = runner_args(
+            inventory, pattern, script, nonce, private, forks, timeout, connect_timeout, extra, _host_key_checking()
+        )
         r = _run(ansible_runner, args, results)
         if r.status == "canceled":
             raise SystemExit("ansible was interrupted; nothing saved")
@@ -300,21 +344,28 @@ def _one_line(s) -> str:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m kvmnetcheck.collect.ansible_gather", description=__doc__,
-                                 epilog="More ansible options go after --, e.g. -- --limit 'rack7*'",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m kvmnetcheck.collect.ansible_gather",
+        description=__doc__,
+        epilog="More ansible options go after --, e.g. -- --limit 'rack7*'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("pattern", help="Ansible host pattern (group or hosts)")
     ap.add_argument("-i", "--inventory", help="Ansible inventory (default: Ansible's own setting)")
     ap.add_argument("--out", required=True, help="directory to write the saved facts to (for pytest --facts=DIR)")
     ap.add_argument("-f", "--forks", type=int, default=50, help="hosts at once (default 50)")
-    ap.add_argument("--timeout", type=int, default=300,
-                    help="longest the collector may run on one host (300 s); a tenth of it bounds each command")
+    ap.add_argument(
+        "--timeout",
+        type=int,
+        default=300,
+        help="longest the collector may run on one host (300 s); a tenth of it bounds each command",
+    )
     ap.add_argument("-T", "--connect-timeout", type=int, default=10, help="SSH connection timeout (10 s)")
     argv = list(sys.argv[1:] if argv is None else argv)
     extra = []  # after `--`: more ansible options (--limit, -e, --vault-password-file...)
     if "--" in argv:
-        extra = argv[argv.index("--") + 1:]
-        argv = argv[:argv.index("--")]
+        extra = argv[argv.index("--") + 1 :]
+        argv = argv[: argv.index("--")]
     a = ap.parse_args(argv)
     raws = gather(a.inventory, a.pattern, a.out, a.forks, a.timeout, a.connect_timeout, extra)
     bad = [r for r in raws if r.error]

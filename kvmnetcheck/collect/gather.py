@@ -3,6 +3,7 @@
 Hosts are gathered concurrently with a bounded pool. A host that fails in any
 way becomes a RawHost with `error` set; it never stops the others.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -51,9 +52,14 @@ def expand_hosts(specs: list[Optional[str]], opts: GatherOptions) -> list[tuple[
     for spec in specs:
         try:
             hosts = testinfra.get_hosts(
-                [spec], connection=opts.connection, ssh_config=opts.ssh_config,
-                ssh_identity_file=opts.ssh_identity_file, sudo=opts.sudo, sudo_user=opts.sudo_user,
-                ansible_inventory=opts.ansible_inventory, force_ansible=opts.force_ansible,
+                [spec],
+                connection=opts.connection,
+                ssh_config=opts.ssh_config,
+                ssh_identity_file=opts.ssh_identity_file,
+                sudo=opts.sudo,
+                sudo_user=opts.sudo_user,
+                ansible_inventory=opts.ansible_inventory,
+                force_ansible=opts.force_ansible,
                 **({"ssh_extra_args": opts.ssh_extra_args} if opts.ssh_extra_args else {}),
             )
         except Exception as e:  # a bad spec or inventory is that host's result, not a crash
@@ -86,8 +92,9 @@ def display_name_of(host) -> str:
     return b.get_hostname()
 
 
-def collect_raw(name: str, host, opts: GatherOptions, wrappers: SshWrappers,
-                deadline: Optional[float] = None) -> RawHost:
+def collect_raw(
+    name: str, host, opts: GatherOptions, wrappers: SshWrappers, deadline: Optional[float] = None
+) -> RawHost:
     """Everything read from one host: one libvirt connection, then one collector session.
 
     `deadline` (time.monotonic()) is the host's: past it, no further session is opened."""
@@ -106,18 +113,25 @@ def collect_raw(name: str, host, opts: GatherOptions, wrappers: SshWrappers,
     try:
         # the host's own `timeout` bounds a collector that hangs there
         result = host.run(
-            'T=; command -v timeout >/dev/null 2>&1 && T="timeout %s"; '
-            "exec $T sh -c %s kvmnetcheck-collector %s %s %s",
-            str(max(1, int(left))), COLLECTOR, nonce, want_virsh, str(command_timeout(opts.host_timeout)))
+            'T=; command -v timeout >/dev/null 2>&1 && T="timeout %s"; exec $T sh -c %s kvmnetcheck-collector %s %s %s',
+            str(max(1, int(left))),
+            COLLECTOR,
+            nonce,
+            want_virsh,
+            str(command_timeout(opts.host_timeout)),
+        )
     except Exception as e:
-        return RawHost(host=name, spec=spec, error=f"cannot reach {spec}: {_connection_error(e)}",
-                       gathered_at=now)
+        return RawHost(host=name, spec=spec, error=f"cannot reach {spec}: {_connection_error(e)}", gathered_at=now)
     # a host's files are not always UTF-8 (a Latin-1 comment): decode here, never in testinfra
     out = result.stdout_bytes.decode("utf-8", "replace")
     if f"@@{nonce}@@ meta" not in out:
         why = (result.stderr_bytes.decode("utf-8", "replace") or out).strip().splitlines()[-3:]
-        return RawHost(host=name, spec=spec, gathered_at=now,
-                       error=f"cannot run the collector on {spec} (exit {result.rc}): " + " | ".join(why)[:500])
+        return RawHost(
+            host=name,
+            spec=spec,
+            gathered_at=now,
+            error=f"cannot run the collector on {spec} (exit {result.rc}): " + " | ".join(why)[:500],
+        )
     return RawHost(host=name, spec=spec, nonce=nonce, output=out, libvirt=raw, gathered_at=now)
 
 
@@ -132,8 +146,11 @@ def libvirt_of(name: str, spec: str, host, opts: GatherOptions, wrappers: SshWra
     except Exception as e:
         return RawLibvirt("none", None, error=f"no libvirt URI for {spec}: {_short(e)}")
     if not uri:
-        return RawLibvirt("none", None, error=f"no libvirt URI for testinfra's "
-                                                f"{host.backend.get_connection_type()} connection to {spec}")
+        return RawLibvirt(
+            "none",
+            None,
+            error=f"no libvirt URI for testinfra's {host.backend.get_connection_type()} connection to {spec}",
+        )
     return read_libvirt(uri, None if override else wrappers.limit_of(uri))
 
 
@@ -143,8 +160,9 @@ def command_timeout(host_timeout: float) -> int:
     return max(1, math.ceil(min(host_timeout, max(20.0, host_timeout / 10))))
 
 
-def gather_all(specs: list[Optional[str]], opts: GatherOptions,
-               progress: Optional[Callable[[int, int, str], None]] = None) -> list[RawHost]:
+def gather_all(
+    specs: list[Optional[str]], opts: GatherOptions, progress: Optional[Callable[[int, int, str], None]] = None
+) -> list[RawHost]:
     # each host's place among all the specs name (a shard's hosts keep it, so merged shards keep the order)
     everything = expand_hosts(specs, opts)
     positions = [p for p, (name, _) in enumerate(everything) if in_shard(name, opts.shard)]
@@ -197,8 +215,9 @@ def gather_all(specs: list[Optional[str]], opts: GatherOptions,
             for f in list(done) + list(late):
                 i = futures[f]
                 if f in late:
-                    results[i] = RawHost(host=hosts[i][0], spec=hosts[i][0],
-                                         error=f"no answer within {opts.host_timeout:g} s")
+                    results[i] = RawHost(
+                        host=hosts[i][0], spec=hosts[i][0], error=f"no answer within {opts.host_timeout:g} s"
+                    )
                     abandoned.add(f)
                     timed_out = True
                     start_worker()  # the late host keeps its thread; the rest keep their concurrency
@@ -223,6 +242,7 @@ def gather_all(specs: list[Optional[str]], opts: GatherOptions,
 
 def _stop_ssh_clients() -> None:
     """End the ssh clients this process still runs (hosts past their deadline), so none lingers."""
+
     def children(pid: int) -> list[tuple[int, list[bytes]]]:
         out = []
         for d in os.listdir("/proc"):

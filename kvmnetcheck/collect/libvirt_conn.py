@@ -10,6 +10,7 @@ nothing but the host's own deadline. libvirt-python registers no event loop here
 remote driver never asks the daemon for keepalive (remote_driver.c doRemoteOpen asks only
 when virNetClientKeepAliveIsSupported), and its calls wait as long as the daemon takes.
 """
+
 from __future__ import annotations
 
 import math
@@ -64,6 +65,7 @@ def read_libvirt(uri: str, ssh_timeout: Optional[int] = None) -> RawLibvirt:
     try:
         raw = RawLibvirt("libvirt-python", uri)
         raw.lib_version = _version_tuple(conn.getLibVersion())
+
         # (no getVersion(): the QEMU driver answers it by probing QEMU's capabilities, and no check uses it)
         # a network's state from three listings (virConnectListAllNetworks' filter flags), not three
         # calls per network; each is one round trip to the daemon
@@ -105,8 +107,11 @@ def open_error(uri: str, message: str, ssh_timeout: Optional[int], took: float) 
     """Why openReadOnly failed, naming ssh's time limit when that is what ended it."""
     through_ssh = urllib.parse.urlsplit(uri).scheme.endswith(("+ssh", "+libssh", "+libssh2"))
     if through_ssh and _SSH_TIMED_OUT.search(message):
-        limit = (f"{ssh_timeout} s (ssh's ConnectTimeout; a longer --host-timeout raises it)" if ssh_timeout
-                 else f"{took:.0f} s")
+        limit = (
+            f"{ssh_timeout} s (ssh's ConnectTimeout; a longer --host-timeout raises it)"
+            if ssh_timeout
+            else f"{took:.0f} s"
+        )
         return f"connecting to {public_uri(uri)} through ssh timed out after {limit}: {message}"
     return f"cannot open {public_uri(uri)} read-only: {message}"
 
@@ -155,8 +160,12 @@ class SshWrappers:
             ssh = " ".join(shlex.quote(w) for w in words)
             with open(path, "w") as f:
                 if become:
-                    f.write("#!/bin/sh\n" + _BECOME_WRAPPER.replace("SSH", ssh).replace(
-                        "BECOME", " ".join(shlex.quote(w) for w in become)))
+                    f.write(
+                        "#!/bin/sh\n"
+                        + _BECOME_WRAPPER.replace("SSH", ssh).replace(
+                            "BECOME", " ".join(shlex.quote(w) for w in become)
+                        )
+                    )
                 else:
                     f.write("#!/bin/sh\nexec " + ssh + ' "$@"\n')
             os.chmod(path, stat.S_IRWXU)
@@ -193,7 +202,8 @@ def uri_for_backend(backend, wrappers: SshWrappers) -> Optional[str]:
     if name == "ansible":
         # (an inventory testinfra cannot read raises: the caller names the error)
         inner = backend.ansible_runner.get_host(
-            backend.host, ssh_config=backend.ssh_config, ssh_identity_file=backend.ssh_identity_file)
+            backend.host, ssh_config=backend.ssh_config, ssh_identity_file=backend.ssh_identity_file
+        )
         return uri_for_backend(inner.backend, wrappers) if inner is not None else None
     if name not in ("ssh", "safe-ssh", "paramiko"):
         return None

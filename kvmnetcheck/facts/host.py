@@ -1,5 +1,6 @@
 """One host's facts from what was gathered from it: the collector's sections, parsed by the table in
 sources.py, and the libvirt view."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,8 +19,7 @@ from .sources import LEGACY_KINDS, LISTED_BEFORE, SOURCES
 COLLECTOR_FORMATS = ("1", "2", "3", "4", "5")
 
 
-def build_host_facts(host: str, spec: str, output: str, nonce: str,
-                     raw_libvirt: Optional[RawLibvirt]) -> HostFacts:
+def build_host_facts(host: str, spec: str, output: str, nonce: str, raw_libvirt: Optional[RawLibvirt]) -> HostFacts:
     by_kind: dict[str, list[Section]] = {}
     for s in split_sections(output, nonce):
         if s.kind in LEGACY_KINDS:
@@ -29,8 +29,7 @@ def build_host_facts(host: str, spec: str, output: str, nonce: str,
             s = dataclasses.replace(s, kind=kind)
         by_kind.setdefault(s.kind, []).append(s)
     meta = by_kind.get("meta")
-    if not meta or not any(line in (f"collector={v}" for v in COLLECTOR_FORMATS)
-                           for line in meta[0].text.splitlines()):
+    if not meta or not any(line in (f"collector={v}" for v in COLLECTOR_FORMATS) for line in meta[0].text.splitlines()):
         return HostFacts(host=host, spec=spec, error="the collector printed nothing recognisable")
     g = Gathered(by_kind, raw_libvirt, meta=parse_meta(meta[0].text), listed_before=LISTED_BEFORE)
     values = {}
@@ -46,5 +45,8 @@ def facts_from_raw(raw: RawHost) -> HostFacts:
     try:
         return build_host_facts(raw.host, raw.spec, raw.output, raw.nonce, raw.libvirt)
     except Exception as e:  # a parser bug must cost one host, not the run
-        return HostFacts(host=raw.host, spec=raw.spec,
-                         error=f"facts from {raw.spec} could not be parsed: {' '.join(str(e).split())[:500]}")
+        return HostFacts(
+            host=raw.host,
+            spec=raw.spec,
+            error=f"facts from {raw.spec} could not be parsed: {' '.join(str(e).split())[:500]}",
+        )

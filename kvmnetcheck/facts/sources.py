@@ -6,6 +6,7 @@ parser (facts/parsers/) that reads them. selftests/test_architecture.py keeps th
 table and the collector in step: a kind printed and never parsed, or parsed and
 never printed, fails it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ class Source:
 
 
 # Each row's parse: the parser's answer, by HostFacts field.
+
 
 def _port_vlans(g: Gathered) -> dict[str, Any]:
     vlans, error = bridge_vlan.read_port_vlans(g)
@@ -121,30 +123,66 @@ def _done(g: Gathered) -> dict[str, Any]:
 
 
 SOURCES: tuple[Source, ...] = (
-    Source(("meta",), ("hostname", "uid", "clk_tck", "kernel", "commands", "vhost_net", "vhost_net_module",
-                       "libvirt_installed", "now", "br_netfilter", "bridge_nf_call_iptables"), meta.read_meta),
+    Source(
+        ("meta",),
+        (
+            "hostname",
+            "uid",
+            "clk_tck",
+            "kernel",
+            "commands",
+            "vhost_net",
+            "vhost_net_module",
+            "libvirt_installed",
+            "now",
+            "br_netfilter",
+            "bridge_nf_call_iptables",
+        ),
+        meta.read_meta,
+    ),
     Source(("bridge_vlans",), ("port_vlans", "port_vlans_error"), _port_vlans),
-    Source(("udp_servers", "packet_sockets", "libvirt_dnsmasq_pid", "dnsmasq_leases", "dnsmasq_boot"), ("dhcp_servers",),
-           _dhcp_servers),
+    Source(
+        ("udp_servers", "packet_sockets", "libvirt_dnsmasq_pid", "dnsmasq_leases", "dnsmasq_boot"),
+        ("dhcp_servers",),
+        _dhcp_servers,
+    ),
     Source(("qemu_firmware",), ("qemu_firmware",), _qemu_firmware),
     Source(("ovs_bridges", "ovs_ports", "ovs_interfaces"), ("ovs",), _ovs),
     Source(("bridge", "tc_filter"), ("bridges", "tc", "bridges_error"), _bridges),
-    Source(("iptables_version", "iptables_checksum_help", "iptables_save", "iptables_legacy_save"),
-           ("iptables",), _iptables),
+    Source(
+        ("iptables_version", "iptables_checksum_help", "iptables_save", "iptables_legacy_save"),
+        ("iptables",),
+        _iptables,
+    ),
     Source(("nft_tables", "nft_libvirt", "nft_forward"), ("nft", "nft_forward", "nft_forward_error"), _nft),
-    Source(("firewalld_state", "firewalld_version", "firewalld_default_zone", "firewalld_zones", "firewalld_policies"),
-           ("firewalld",),
-           _firewalld),
+    Source(
+        ("firewalld_state", "firewalld_version", "firewalld_default_zone", "firewalld_zones", "firewalld_policies"),
+        ("firewalld",),
+        _firewalld,
+    ),
     Source(("libvirt_network_conf",), ("firewall_backend_config",), _network_conf),
     Source(("libvirt_log",), ("libvirt_log_lines", "libvirt_log_sources", "libvirt_log_unreadable"), _libvirt_log),
     Source(("netconfig", "ifup_eth", "ifupdown2_policy"), ("bridge_configs",), _bridge_configs),
     Source(("netstack",), ("netstack",), _netstack),
     Source(("processes",), ("qemu", "daemons", "processes_error"), _processes),
     Source(("qemu_conf", "libvirt_qemu_pid"), ("libvirt_qemu",), _libvirt_qemu),
-    Source(("virsh_client", "virsh_net_uuids", "virsh_dom_uuids", "virsh_net_xml", "virsh_net_xml_inactive",
-            "virsh_net_autostart", "virsh_dom_xml", "libvirt_net_status", "libvirt_net_config",
-            "libvirt_dom_status", "libvirt_dom_config"),
-           ("libvirt",), _libvirt),
+    Source(
+        (
+            "virsh_client",
+            "virsh_net_uuids",
+            "virsh_dom_uuids",
+            "virsh_net_xml",
+            "virsh_net_xml_inactive",
+            "virsh_net_autostart",
+            "virsh_dom_xml",
+            "libvirt_net_status",
+            "libvirt_net_config",
+            "libvirt_dom_status",
+            "libvirt_dom_config",
+        ),
+        ("libvirt",),
+        _libvirt,
+    ),
     Source(("done",), (), _done),
 )
 

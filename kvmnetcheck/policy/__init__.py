@@ -3,9 +3,19 @@
 Parsed once at start-up; any mistake in a policy or waiver file stops the run
 with the file and line at fault, before a single host is reached.
 """
+
 from .config import POLICY_FILE, TeamPolicy, find_policy, load_policy
 from .source import PolicyError
 from .waivers import Match, Waiver, WaiverSet, load_waivers
 
-__all__ = ["POLICY_FILE", "Match", "PolicyError", "TeamPolicy", "Waiver", "WaiverSet", "find_policy",
-           "load_policy", "load_waivers"]
+__all__ = [
+    "POLICY_FILE",
+    "Match",
+    "PolicyError",
+    "TeamPolicy",
+    "Waiver",
+    "WaiverSet",
+    "find_policy",
+    "load_policy",
+    "load_waivers",
+]

@@ -10,6 +10,7 @@
 
 Command-line options override every key.
 """
+
 from __future__ import annotations
 
 import os
@@ -66,8 +67,11 @@ def load_policy(path: str) -> TeamPolicy:
     if "max_port_block_s" in doc:
         v = doc["max_port_block_s"]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-            raise PolicyError(path, doc.lines["max_port_block_s"],
-                              f"max_port_block_s must be a number of seconds, 0 or more, got {v!r}")
+            raise PolicyError(
+                path,
+                doc.lines["max_port_block_s"],
+                f"max_port_block_s must be a number of seconds, 0 or more, got {v!r}",
+            )
         values["max_port_block_s"] = float(v)
     if "severities" in doc:
         values["severities"] = _severities(doc["severities"], path, doc.lines["severities"])
@@ -92,6 +96,8 @@ def _severities(doc: Any, path: str, line: int) -> dict[str, str]:
     out = {}
     for check, sev in doc.items():
         if check not in CHECKS:
-            raise PolicyError(path, doc.lines[check], f"unknown check id '{check}' (known: {', '.join(sorted(CHECKS))})")
+            raise PolicyError(
+                path, doc.lines[check], f"unknown check id '{check}' (known: {', '.join(sorted(CHECKS))})"
+            )
         out[check] = severity(sev, path, doc.lines[check])
     return out

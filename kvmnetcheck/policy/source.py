@@ -3,6 +3,7 @@
 PyYAML's constructed objects forget where they came from; this walks the node
 tree instead and keeps the line of every mapping value and list item.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -63,8 +64,9 @@ def _convert(loader, node, path: str) -> Any:
             if not isinstance(key, str):
                 raise PolicyError(path, k_node.start_mark.line + 1, f"key {key!r} is not a name")
             if key in out:
-                raise PolicyError(path, k_node.start_mark.line + 1,
-                                  f"'{key}' is given twice (first on line {out.lines[key]})")
+                raise PolicyError(
+                    path, k_node.start_mark.line + 1, f"'{key}' is given twice (first on line {out.lines[key]})"
+                )
             out[key] = _convert(loader, v_node, path)
             out.lines[key] = k_node.start_mark.line + 1
         return out

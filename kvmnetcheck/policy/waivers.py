@@ -12,6 +12,7 @@ no exception outlives the decision behind it.
         reason: ring topology needs STP; PXE guests never use br-ring (CHG-1042)
         expires: 2026-06-30           # last day the waiver applies
 """
+
 from __future__ import annotations
 
 import datetime
@@ -47,8 +48,14 @@ class Waiver:
         return today > self.expires
 
     def describe(self) -> dict[str, Any]:
-        return {"check": self.check, "host": self.host, "object": self.object, "reason": self.reason,
-                "expires": self.expires.isoformat(), "where": self.where}
+        return {
+            "check": self.check,
+            "host": self.host,
+            "object": self.object,
+            "reason": self.reason,
+            "expires": self.expires.isoformat(),
+            "where": self.where,
+        }
 
 
 @dataclass(frozen=True)
@@ -97,8 +104,9 @@ def load_waivers(path: str) -> WaiverSet:
     if isinstance(doc, Mapping):
         unknown = [k for k in doc if k != "waivers"]
         if unknown:
-            raise PolicyError(path, doc.lines[unknown[0]],
-                              f"unknown key '{unknown[0]}' (a waiver file holds a 'waivers:' list)")
+            raise PolicyError(
+                path, doc.lines[unknown[0]], f"unknown key '{unknown[0]}' (a waiver file holds a 'waivers:' list)"
+            )
         if "waivers" not in doc:
             raise PolicyError(path, doc.line, "no 'waivers:' list")
         doc = doc["waivers"]
@@ -127,11 +135,16 @@ def _entry(item: Any, path: str, line: int) -> Waiver:
         if not any(fnmatchcase(c, check) for c in CHECKS):
             raise PolicyError(path, item.lines["check"], f"check pattern '{check}' matches no check id")
     elif check not in CHECKS:
-        raise PolicyError(path, item.lines["check"],
-                          f"unknown check id '{check}' (known: {', '.join(sorted(CHECKS))})")
-    return Waiver(check=check, host=_text(item, "host", path, "*"), object=_text(item, "object", path, "*"),
-                  reason=_text(item, "reason", path).strip(), expires=_date(item, path),
-                  path=path, line=line)
+        raise PolicyError(path, item.lines["check"], f"unknown check id '{check}' (known: {', '.join(sorted(CHECKS))})")
+    return Waiver(
+        check=check,
+        host=_text(item, "host", path, "*"),
+        object=_text(item, "object", path, "*"),
+        reason=_text(item, "reason", path).strip(),
+        expires=_date(item, path),
+        path=path,
+        line=line,
+    )
 
 
 def _text(item: Mapping, key: str, path: str, default: Optional[str] = None) -> str:

@@ -5,6 +5,7 @@ does not remove it. A finding from the baseline counts as fixed only when its
 host was checked this time and the object now passes, no longer applies
 (skipped), or is gone; if the host could not be checked it is "not rechecked".
 """
+
 from __future__ import annotations
 
 import json
@@ -63,26 +64,42 @@ class Drift:
     not_rechecked: list[dict] = field(default_factory=list)
 
     def counts(self) -> str:
-        return (f"{len(self.new)} new, {len(self.fixed)} fixed, {len(self.still_failing)} still failing"
-                + (f", {len(self.not_rechecked)} not rechecked" if self.not_rechecked else ""))
+        return f"{len(self.new)} new, {len(self.fixed)} fixed, {len(self.still_failing)} still failing" + (
+            f", {len(self.not_rechecked)} not rechecked" if self.not_rechecked else ""
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"baseline": self.baseline, "baseline_generated": self.baseline_generated,
-                "new": self.new, "fixed": self.fixed, "still_failing": self.still_failing,
-                "not_rechecked": self.not_rechecked}
+        return {
+            "baseline": self.baseline,
+            "baseline_generated": self.baseline_generated,
+            "new": self.new,
+            "fixed": self.fixed,
+            "still_failing": self.still_failing,
+            "not_rechecked": self.not_rechecked,
+        }
 
 
 def _entry(key: Key, now: Optional[Result], was: Optional[dict]) -> dict[str, Any]:
     """One line of drift; the message is the finding's, from whichever run had it."""
     was = was or {}
-    return {"check": key[0], "host": key[1], "object": key[2],
-            "severity": now.severity if now else was.get("severity", ""),
-            "now": now.outcome if now else "absent", "was": was.get("outcome", "absent"),
-            "message": now.message if now and now.outcome in FINDING else was.get("message", "")}
+    return {
+        "check": key[0],
+        "host": key[1],
+        "object": key[2],
+        "severity": now.severity if now else was.get("severity", ""),
+        "now": now.outcome if now else "absent",
+        "was": was.get("outcome", "absent"),
+        "message": now.message if now and now.outcome in FINDING else was.get("message", ""),
+    }
 
 
-def compare(baseline: Baseline, findings: list[Result], outcome_now: dict[tuple, str], hosts: list,
-            only: Optional[Callable[[str], bool]] = None) -> Drift:
+def compare(
+    baseline: Baseline,
+    findings: list[Result],
+    outcome_now: dict[tuple, str],
+    hosts: list,
+    only: Optional[Callable[[str], bool]] = None,
+) -> Drift:
     """This run against the baseline. `findings`: this run's failed, error and waived results;
     `outcome_now`: the outcome now of each key the baseline had as a finding; `hosts`: this run's
     host digests; `only`: the hosts this run is about (a shard's), the baseline's others are not its

@@ -4,6 +4,7 @@ The suite only writes these files; it never runs them and stays read-only. Each
 fix is commented with the check and object it is for. Fixes that cannot be
 scripted safely (and waived findings) appear as comments for a person to read.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -86,8 +87,14 @@ def stays_on_its_lines(script: str) -> bool:
     return True
 
 
-def host_script(host: str, hostname: Optional[str], results: list[Result], made_from: str,
-                commands: Optional[frozenset] = None, name: Optional[str] = None) -> str:
+def host_script(
+    host: str,
+    hostname: Optional[str],
+    results: list[Result],
+    made_from: str,
+    commands: Optional[frozenset] = None,
+    name: Optional[str] = None,
+) -> str:
     """The fix script for one host's failed (and, as comments, waived) results.
 
     `commands` are the tools the host has (None: not known): a step needing one it lacks is left
@@ -102,27 +109,38 @@ def host_script(host: str, hostname: Optional[str], results: list[Result], made_
     manual = [r for r in failed if r not in scripted]
     lacking = [(r, st) for r in scripted for st in steps_of(r) if not runnable(st)]
     restarts = any(st[0] == "daemon-restart" for r in scripted for st in steps_of(r) if runnable(st))
-    out = ["#!/bin/sh", text.one_line(f"{MARKER} for {host}, made from {made_from}"),
-           f"# {len(scripted)} fix(es) to run, {len(manual)} for a person (comments below), {len(waived)} waived.",
-           "# Review before running. Steps run in a safe order: lasting config, then live bridge settings,",
-           "# saved libvirt definitions, guest definitions, firewall changes"
-           + (", and last a daemon restart (guests keep their links)." if restarts else "."),
-           "# No step restarts a network or takes a bridge down. kvm-netcheck itself never runs this file.",
-           "# Run it on the host as root, e.g.:  ssh root@HOST sh -s < " + (name or file_name(host)),
-           "set -eu"]
+    out = [
+        "#!/bin/sh",
+        text.one_line(f"{MARKER} for {host}, made from {made_from}"),
+        f"# {len(scripted)} fix(es) to run, {len(manual)} for a person (comments below), {len(waived)} waived.",
+        "# Review before running. Steps run in a safe order: lasting config, then live bridge settings,",
+        "# saved libvirt definitions, guest definitions, firewall changes"
+        + (", and last a daemon restart (guests keep their links)." if restarts else "."),
+        "# No step restarts a network or takes a bridge down. kvm-netcheck itself never runs this file.",
+        "# Run it on the host as root, e.g.:  ssh root@HOST sh -s < " + (name or file_name(host)),
+        "set -eu",
+    ]
     if hostname:
         # a kernel host name holding a line break is compared in its escaped form, which no host
         # has: such a script refuses to run unless told to (KVMNETCHECK_ANY_HOST=1)
         want = shlex.quote(text.one_line(hostname))
-        out += [f"if [ \"$(cat /proc/sys/kernel/hostname)\" != {want} ] && [ \"${{KVMNETCHECK_ANY_HOST:-}}\" != 1 ]; then",
-                f"    printf '%s\\n' 'this script fixes '{want}', not '\"$(cat /proc/sys/kernel/hostname)\""
-                "' (KVMNETCHECK_ANY_HOST=1 to run it anyway)' >&2",
-                "    exit 2", "fi"]
+        out += [
+            f'if [ "$(cat /proc/sys/kernel/hostname)" != {want} ] && [ "${{KVMNETCHECK_ANY_HOST:-}}" != 1 ]; then',
+            f"    printf '%s\\n' 'this script fixes '{want}', not '\"$(cat /proc/sys/kernel/hostname)\""
+            "' (KVMNETCHECK_ANY_HOST=1 to run it anyway)' >&2",
+            "    exit 2",
+            "fi",
+        ]
     # every step of every fix, in phase order; within a phase, the most severe finding first
-    planned = sorted(((_PHASE.get(phase, len(PHASES)), _order(r), i, r, script.strip("\n"), phase)
-                      for r in scripted for i, (phase, script, needs) in enumerate(steps_of(r))
-                      if runnable((phase, script, needs))),
-                     key=lambda t: t[:3])
+    planned = sorted(
+        (
+            (_PHASE.get(phase, len(PHASES)), _order(r), i, r, script.strip("\n"), phase)
+            for r in scripted
+            for i, (phase, script, needs) in enumerate(steps_of(r))
+            if runnable((phase, script, needs))
+        ),
+        key=lambda t: t[:3],
+    )
     done: dict[str, str] = {}  # commands -> the finding they were first written for
     introduced: set[int] = set()
     step = 0
@@ -150,16 +168,21 @@ def host_script(host: str, hostname: Optional[str], results: list[Result], made_
             out += _comment(r.remediation) + [ln for st in steps_of(r) for ln in _comment(st[1])]
         for r, (_phase, script, needs) in lacking:
             missing = ", ".join(t for t in needs if commands is not None and t not in commands)
-            why = (f"this host has no {missing}; by other means" if missing else
-                   "a name in it cannot be scripted safely; by hand")
+            why = (
+                f"this host has no {missing}; by other means"
+                if missing
+                else "a name in it cannot be scripted safely; by hand"
+            )
             out += ["", *_comment(f"# [{r.severity}] {r.check} {r.object}: {why}:")]
             out += _comment(script)
     if waived:
         out += ["", "# --- Waived findings: not fixed here"]
         for r in waived:
             w = r.waiver or {}
-            out += _comment(f"# [{r.severity}] {r.check} {r.object}: waived until {w.get('expires', '?')} "
-                            f"({w.get('where', '?')}): {w.get('reason', '')}")
+            out += _comment(
+                f"# [{r.severity}] {r.check} {r.object}: waived until {w.get('expires', '?')} "
+                f"({w.get('where', '?')}): {w.get('reason', '')}"
+            )
     out += ["", "echo 'kvm-netcheck fixes done: run the suite again to confirm'", ""]
     return "\n".join(out)
 

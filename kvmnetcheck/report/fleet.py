@@ -6,6 +6,7 @@ pytest-html draws its results table in the browser from a JSON blob and redraws 
 sort or outcome filter, so the host/check filter is a CSS rule keyed on the Status cell this
 module adds to each row: it keeps working across redraws without touching pytest-html's code.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,7 @@ def status_cell(r: Optional[Result], fail_on: str, allow_unreachable: bool) -> s
     if r is None:
         return '<td class="col-status"></td>'
     text, cls = status_of(r, fail_on, allow_unreachable)
-    return (f'<td class="col-status kvm-st-{cls}" data-host="{e(r.host)}" data-check="{e(r.check)}">'
-            f"{e(text)}</td>")
+    return f'<td class="col-status kvm-st-{cls}" data-host="{e(r.host)}" data-check="{e(r.check)}">{e(text)}</td>'
 
 
 def not_checked(findings: list[Result], hosts: list) -> list[tuple[str, str, str]]:
@@ -72,15 +72,24 @@ def not_checked(findings: list[Result], hosts: list) -> list[tuple[str, str, str
 def libvirt_fallbacks_html(hosts: list) -> str:
     """The hosts whose libvirt was read through virsh or its state files, not libvirt-python, with why
     (a host it could not be read on at all is among the hosts not checked). `hosts`: host digests."""
-    fell = [(h.host, h.libvirt_source, h.summary.get("libvirt_fallback")) for h in hosts
-            if h.reachable and h.libvirt_source in ("virsh", "files")]
+    fell = [
+        (h.host, h.libvirt_source, h.summary.get("libvirt_fallback"))
+        for h in hosts
+        if h.reachable and h.libvirt_source in ("virsh", "files")
+    ]
     if not fell:
         return ""
-    items = "".join(f'<li data-host="{e(h)}"><b>{e(h)}</b>: libvirt read through {e(src)}'
-                    + (f" ({e(why)})" if why else "") + "</li>" for h, src, why in fell[:LISTED])
+    items = "".join(
+        f'<li data-host="{e(h)}"><b>{e(h)}</b>: libvirt read through {e(src)}'
+        + (f" ({e(why)})" if why else "")
+        + "</li>"
+        for h, src, why in fell[:LISTED]
+    )
     more = f"<li>... and {len(fell) - LISTED} more (results.json: libvirt_fallback)</li>" if len(fell) > LISTED else ""
-    return (f'<div id="kvm-libvirt-fallback"><h3>libvirt not read through libvirt-python ({len(fell)})</h3>'
-            f"<ul>{items}{more}</ul></div>")
+    return (
+        f'<div id="kvm-libvirt-fallback"><h3>libvirt not read through libvirt-python ({len(fell)})</h3>'
+        f"<ul>{items}{more}</ul></div>"
+    )
 
 
 def matrix(cells: dict[str, dict[str, list[int]]]) -> tuple[list[str], list[str]]:
@@ -114,45 +123,62 @@ def _sum(cells) -> list[int]:
 def matrix_html(hosts: list[str], checks: list[str], counts: dict[str, dict[str, list[int]]]) -> str:
     if not hosts:
         return "<p>No results.</p>"
-    head = "".join(f'<th class="kvm-check" data-check="{e(c)}" title="{e(CHECKS[c].requirement if c in CHECKS else c)}">'
-                   f'{e(c).replace("-", "-<wbr>")}</th>' for c in checks)
+    head = "".join(
+        f'<th class="kvm-check" data-check="{e(c)}" title="{e(CHECKS[c].requirement if c in CHECKS else c)}">'
+        f"{e(c).replace('-', '-<wbr>')}</th>"
+        for c in checks
+    )
     rows = []
     for h in hosts:
         row = counts.get(h, {})
         cells = "".join(_cell(row.get(c)) for c in checks)
         rows.append(f'<tr data-host="{e(h)}"><th class="kvm-host">{e(h)}</th>{cells}{_cell(_sum(row.values()))}</tr>')
     foot = "".join(_cell(_sum(counts[h][c] for h in hosts if c in counts.get(h, {}))) for c in checks)
-    return (f'<table id="kvm-fleet-matrix"><thead><tr><th>host \\ check</th>{head}<th data-check="">all</th>'
-            f'</tr></thead><tbody>{"".join(rows)}</tbody><tfoot><tr data-host=""><th>all hosts</th>{foot}'
-            f'{_cell(_sum(c for row in counts.values() for c in row.values()))}</tr></tfoot></table>'
-            '<p class="kvm-legend">F failed, W waived, E could not run, P passed, S skipped (does not apply). '
-            "Click a cell, host or check to show only its results below.</p>")
+    return (
+        f'<table id="kvm-fleet-matrix"><thead><tr><th>host \\ check</th>{head}<th data-check="">all</th>'
+        f'</tr></thead><tbody>{"".join(rows)}</tbody><tfoot><tr data-host=""><th>all hosts</th>{foot}'
+        f"{_cell(_sum(c for row in counts.values() for c in row.values()))}</tr></tfoot></table>"
+        '<p class="kvm-legend">F failed, W waived, E could not run, P passed, S skipped (does not apply). '
+        "Click a cell, host or check to show only its results below.</p>"
+    )
 
 
 def _finding_list(items: list[dict], empty: str) -> str:
     if not items:
         return f"<p>{e(empty)}</p>"
-    lis = "".join(f'<li><b>{e(i["host"])}</b> <code>{e(i["check"])}</code> {e(i["object"])} [{e(i["severity"])}]'
-                  f' <span class="kvm-was">{e(i["was"])} &rarr; {e(i["now"])}</span>'
-                  + (f'<br><small>{e(i["message"])}</small>' if i.get("message") else "") + "</li>" for i in items)
+    lis = "".join(
+        f"<li><b>{e(i['host'])}</b> <code>{e(i['check'])}</code> {e(i['object'])} [{e(i['severity'])}]"
+        f' <span class="kvm-was">{e(i["was"])} &rarr; {e(i["now"])}</span>'
+        + (f"<br><small>{e(i['message'])}</small>" if i.get("message") else "")
+        + "</li>"
+        for i in items
+    )
     return f"<ul>{lis}</ul>"
 
 
 def drift_html(drift: Optional[Drift], missing: Optional[str]) -> str:
     if missing:
-        return (f'<div id="kvm-drift"><h3>Since the baseline</h3><p>No baseline at {e(missing)} yet: '
-                "drift is reported from the next run on.</p></div>")
+        return (
+            f'<div id="kvm-drift"><h3>Since the baseline</h3><p>No baseline at {e(missing)} yet: '
+            "drift is reported from the next run on.</p></div>"
+        )
     if drift is None:
         return ""
-    return (f'<div id="kvm-drift"><h3>Since the baseline: {e(drift.counts())}</h3>'
-            f'<p>Baseline {e(drift.baseline)} ({e(drift.baseline_generated or "date unknown")}).</p>'
-            f'<h4 class="kvm-new">New ({len(drift.new)})</h4>{_finding_list(drift.new, "Nothing new.")}'
-            f'<h4 class="kvm-fixed">Fixed ({len(drift.fixed)})</h4>{_finding_list(drift.fixed, "Nothing fixed.")}'
-            f'<details><summary>Still failing ({len(drift.still_failing)})</summary>'
-            f'{_finding_list(drift.still_failing, "None.")}</details>'
-            + (f'<h4>Not rechecked ({len(drift.not_rechecked)}): the host could not be checked this time</h4>'
-               f'{_finding_list(drift.not_rechecked, "")}' if drift.not_rechecked else "")
-            + "</div>")
+    return (
+        f'<div id="kvm-drift"><h3>Since the baseline: {e(drift.counts())}</h3>'
+        f"<p>Baseline {e(drift.baseline)} ({e(drift.baseline_generated or 'date unknown')}).</p>"
+        f'<h4 class="kvm-new">New ({len(drift.new)})</h4>{_finding_list(drift.new, "Nothing new.")}'
+        f'<h4 class="kvm-fixed">Fixed ({len(drift.fixed)})</h4>{_finding_list(drift.fixed, "Nothing fixed.")}'
+        f"<details><summary>Still failing ({len(drift.still_failing)})</summary>"
+        f"{_finding_list(drift.still_failing, 'None.')}</details>"
+        + (
+            f"<h4>Not rechecked ({len(drift.not_rechecked)}): the host could not be checked this time</h4>"
+            f"{_finding_list(drift.not_rechecked, '')}"
+            if drift.not_rechecked
+            else ""
+        )
+        + "</div>"
+    )
 
 
 def waivers_html(usage: list[dict], waived: list[Result], source: str) -> str:
@@ -162,59 +188,102 @@ def waivers_html(usage: list[dict], waived: list[Result], source: str) -> str:
     unused = [u for u in usage if u["status"] == "unused"]
 
     def entry(u: dict) -> str:
-        return (f'<li><code>{e(u["where"])}</code> check <code>{e(u["check"])}</code> host <code>{e(u["host"])}</code> '
-                f'object <code>{e(u["object"])}</code>, until {e(u["expires"])}: {e(u["reason"])}'
-                f' ({u["matched"]} finding(s))</li>')
+        return (
+            f"<li><code>{e(u['where'])}</code> check <code>{e(u['check'])}</code> host <code>{e(u['host'])}</code> "
+            f"object <code>{e(u['object'])}</code>, until {e(u['expires'])}: {e(u['reason'])}"
+            f" ({u['matched']} finding(s))</li>"
+        )
 
-    rows = "".join(f"<tr><td>{e(r.host)}</td><td><code>{e(r.check)}</code></td><td>{e(r.object)}</td>"
-                   f"<td>{e(r.severity)}</td><td>{e(r.waiver['expires'])}</td><td>{e(r.waiver['reason'])}</td>"
-                   f"<td><code>{e(r.waiver['where'])}</code></td></tr>" for r in waived)
-    return (f'<div id="kvm-waivers"><h3>Waivers ({e(source)}): {len(waived)} finding(s) waived, '
-            f"{len(expired)} entry(ies) expired, {len(unused)} unused</h3>"
-            + (f'<table class="kvm-waived"><tr><th>host</th><th>check</th><th>object</th><th>severity</th>'
-               f"<th>until</th><th>reason</th><th>entry</th></tr>{rows}</table>" if waived else "")
-            + (f'<h4 class="kvm-expired">Expired: no longer applied</h4><ul>{"".join(map(entry, expired))}</ul>'
-               if expired else "")
-            + (f'<h4 class="kvm-unused">Unused: matched no failing result</h4><ul>{"".join(map(entry, unused))}</ul>'
-               if unused else "")
-            + "</div>")
+    rows = "".join(
+        f"<tr><td>{e(r.host)}</td><td><code>{e(r.check)}</code></td><td>{e(r.object)}</td>"
+        f"<td>{e(r.severity)}</td><td>{e(r.waiver['expires'])}</td><td>{e(r.waiver['reason'])}</td>"
+        f"<td><code>{e(r.waiver['where'])}</code></td></tr>"
+        for r in waived
+    )
+    return (
+        f'<div id="kvm-waivers"><h3>Waivers ({e(source)}): {len(waived)} finding(s) waived, '
+        f"{len(expired)} entry(ies) expired, {len(unused)} unused</h3>"
+        + (
+            f'<table class="kvm-waived"><tr><th>host</th><th>check</th><th>object</th><th>severity</th>'
+            f"<th>until</th><th>reason</th><th>entry</th></tr>{rows}</table>"
+            if waived
+            else ""
+        )
+        + (
+            f'<h4 class="kvm-expired">Expired: no longer applied</h4><ul>{"".join(map(entry, expired))}</ul>'
+            if expired
+            else ""
+        )
+        + (
+            f'<h4 class="kvm-unused">Unused: matched no failing result</h4><ul>{"".join(map(entry, unused))}</ul>'
+            if unused
+            else ""
+        )
+        + "</div>"
+    )
 
 
-def fleet_html(stream, hosts: list, verdict: Verdict, policy_note: str,
-               usage: list[dict], waiver_source: str, drift: Optional[Drift], missing_baseline: Optional[str],
-               fix_scripts: dict[str, str]) -> str:
+def fleet_html(
+    stream,
+    hosts: list,
+    verdict: Verdict,
+    policy_note: str,
+    usage: list[dict],
+    waiver_source: str,
+    drift: Optional[Drift],
+    missing_baseline: Optional[str],
+    fix_scripts: dict[str, str],
+) -> str:
     """The fleet block; `stream`: the run's ResultStream (counts and findings), `hosts`: its host digests."""
     down = not_checked(stream.findings, hosts)
-    down_html = ('<div id="kvm-unchecked"><h3>Hosts that could not be checked ({})</h3><ul>{}</ul></div>'.format(
-        len(down), "".join(f'<li data-host="{e(h)}"><b>{e(h)}</b>: {e(why)}'
-                           + (f" <i>({e(note)})</i>" if note else "") + "</li>" for h, why, note in down))
-        if down else "")
+    down_html = (
+        '<div id="kvm-unchecked"><h3>Hosts that could not be checked ({})</h3><ul>{}</ul></div>'.format(
+            len(down),
+            "".join(
+                f'<li data-host="{e(h)}"><b>{e(h)}</b>: {e(why)}' + (f" <i>({e(note)})</i>" if note else "") + "</li>"
+                for h, why, note in down
+            ),
+        )
+        if down
+        else ""
+    )
     scripts = list(fix_scripts.values())
-    fixes = ("<p>Fix scripts (never run by the suite): "
-             + (", ".join(f"<code>{e(os.path.basename(p))}</code>" for p in scripts) if len(scripts) <= LISTED
-                else f"{len(scripts)}, one per host (<code>HOST.sh</code>)")
-             + f" in <code>{e(os.path.dirname(scripts[0]))}</code></p>" if scripts else "")
+    fixes = (
+        "<p>Fix scripts (never run by the suite): "
+        + (
+            ", ".join(f"<code>{e(os.path.basename(p))}</code>" for p in scripts)
+            if len(scripts) <= LISTED
+            else f"{len(scripts)}, one per host (<code>HOST.sh</code>)"
+        )
+        + f" in <code>{e(os.path.dirname(scripts[0]))}</code></p>"
+        if scripts
+        else ""
+    )
     host_names, checks = matrix(stream.cells)
     counts = stream.cells
     hosts_opts = "".join(f'<option value="{e(h)}">{e(h)}</option>' for h in host_names)
     check_opts = "".join(f'<option value="{e(c)}">{e(c)}</option>' for c in checks)
     passes = stream.counts.get("passed", 0) + stream.counts.get("skipped", 0)
-    first_view = (f'<p id="kvm-passes-counted">{stream.total} results: the table below has a row for each of the '
-                  f"{len(stream.findings)} finding(s); the {passes} passed and skipped ones are counted in the "
-                  "matrix above, and listed one by one in results.json.</p>")
-    return (f'<section id="kvm-fleet"><h2>Fleet</h2>'
-            f'<p id="kvm-gate" class="kvm-gate-{verdict.word}"><b>{e(verdict.summary())}</b><br>'
-            f"<small>{e(policy_note)}</small></p>"
-            f"{down_html}{libvirt_fallbacks_html(hosts)}"
-            f"<h3>Results by host and check</h3>{matrix_html(host_names, checks, counts)}"
-            '<div id="kvm-filter">Show results of host <select id="kvm-host-filter"><option value="">(all)</option>'
-            f'{hosts_opts}</select> and check <select id="kvm-check-filter"><option value="">(all)</option>'
-            f'{check_opts}</select> <button id="kvm-filter-clear">show all</button> '
-            '<button class="kvm-group" data-column="host">group by host</button> '
-            '<button class="kvm-group" data-column="check">group by check</button> '
-            f'<span id="kvm-filter-status"></span></div>{first_view}'
-            f"{waivers_html(usage, [r for r in stream.findings if r.outcome == 'waived'], waiver_source)}"
-            f"{drift_html(drift, missing_baseline)}{fixes}</section><style>{CSS}</style><script>{JS}</script>")
+    first_view = (
+        f'<p id="kvm-passes-counted">{stream.total} results: the table below has a row for each of the '
+        f"{len(stream.findings)} finding(s); the {passes} passed and skipped ones are counted in the "
+        "matrix above, and listed one by one in results.json.</p>"
+    )
+    return (
+        f'<section id="kvm-fleet"><h2>Fleet</h2>'
+        f'<p id="kvm-gate" class="kvm-gate-{verdict.word}"><b>{e(verdict.summary())}</b><br>'
+        f"<small>{e(policy_note)}</small></p>"
+        f"{down_html}{libvirt_fallbacks_html(hosts)}"
+        f"<h3>Results by host and check</h3>{matrix_html(host_names, checks, counts)}"
+        '<div id="kvm-filter">Show results of host <select id="kvm-host-filter"><option value="">(all)</option>'
+        f'{hosts_opts}</select> and check <select id="kvm-check-filter"><option value="">(all)</option>'
+        f'{check_opts}</select> <button id="kvm-filter-clear">show all</button> '
+        '<button class="kvm-group" data-column="host">group by host</button> '
+        '<button class="kvm-group" data-column="check">group by check</button> '
+        f'<span id="kvm-filter-status"></span></div>{first_view}'
+        f"{waivers_html(usage, [r for r in stream.findings if r.outcome == 'waived'], waiver_source)}"
+        f"{drift_html(drift, missing_baseline)}{fixes}</section><style>{CSS}</style><script>{JS}</script>"
+    )
 
 
 CSS = """

@@ -1,5 +1,6 @@
 """Each guest's findings in one place: on its NICs, the networks and bridges they plug into, and its host,
 in the order a person checks them (catalog.TROUBLESHOOTING)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,8 +23,12 @@ class GuestStory:
     findings: tuple[Result, ...]  # in troubleshooting order
 
     def as_json(self) -> dict:
-        return {"host": self.host, "guest": self.guest, "attached": list(self.attached),
-                "findings": [r.as_json() for r in self.findings]}
+        return {
+            "host": self.host,
+            "guest": self.guest,
+            "attached": list(self.attached),
+            "findings": [r.as_json() for r in self.findings],
+        }
 
     @classmethod
     def from_json(cls, d: dict) -> "GuestStory":
@@ -80,17 +85,23 @@ def stories_html(stories: list[GuestStory]) -> str:
     """A static block (no script needed): per guest, its findings in order, each with its fix."""
     if not stories:
         return ""
-    parts = ["<div class='kvm-guests'><h2>Why a guest gets no address or no boot file</h2>"
-             "<p>Each guest's findings, on its NICs, their networks and bridges and its host, in the order to "
-             "check them.</p>"]
+    parts = [
+        "<div class='kvm-guests'><h2>Why a guest gets no address or no boot file</h2>"
+        "<p>Each guest's findings, on its NICs, their networks and bridges and its host, in the order to "
+        "check them.</p>"
+    ]
     for s in stories:
-        parts.append(f"<div class='kvm-guest' data-host='{e(s.host)}' data-guest='{e(s.guest)}'>"
-                     f"<h3>{e(s.host)}: guest {e(s.guest)}</h3><p>{e('; '.join(s.attached))}</p><ol>")
+        parts.append(
+            f"<div class='kvm-guest' data-host='{e(s.host)}' data-guest='{e(s.guest)}'>"
+            f"<h3>{e(s.host)}: guest {e(s.guest)}</h3><p>{e('; '.join(s.attached))}</p><ol>"
+        )
         for r in s.findings:
-            parts.append(f"<li data-check='{e(r.check)}'><b>{'ERROR' if r.outcome == 'error' else 'FAIL'}"
-                         f" [{e(r.severity)}] {e(r.check)}</b> {e(r.object)}: {e(r.message)}"
-                         + (f"<pre class='kvm-guest-fix'>{e(r.remediation)}</pre>" if r.remediation else "")
-                         + "</li>")
+            parts.append(
+                f"<li data-check='{e(r.check)}'><b>{'ERROR' if r.outcome == 'error' else 'FAIL'}"
+                f" [{e(r.severity)}] {e(r.check)}</b> {e(r.object)}: {e(r.message)}"
+                + (f"<pre class='kvm-guest-fix'>{e(r.remediation)}</pre>" if r.remediation else "")
+                + "</li>"
+            )
         parts.append("</ol></div>")
     parts.append("</div>")
     return "".join(parts)

@@ -1,4 +1,5 @@
 """What the suite adds to pytest-html's report: columns, each finding's details, and the top of the page."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,8 +25,12 @@ def finding_blocks(r: Result, check: Optional[Check]) -> list[str]:
     if w.get("status") == "applied":
         out.append(waiver_html(f"Waived until {w.get('expires')} by {w.get('where')}: {w.get('reason')}"))
     elif w.get("status") == "expired":
-        out.append(waiver_html(f"A waiver for this finding expired on {w.get('expires')} ({w.get('where')}), "
-                               f"so it fails again: {w.get('reason')}"))
+        out.append(
+            waiver_html(
+                f"A waiver for this finding expired on {w.get('expires')} ({w.get('where')}), "
+                f"so it fails again: {w.get('reason')}"
+            )
+        )
     return out
 
 
@@ -33,14 +38,20 @@ def finding_html(r: Result, check: Check) -> Optional[str]:
     """The details block of a failed, errored or skipped result (observed values, limit, why, fix)."""
     if r.outcome not in ("failed", "error", "skipped"):
         return None
-    parts = [f'<div class="kvm-finding" data-check="{e(r.check)}">',
-             f"<p><b>[{e(r.severity)}] {e(r.check)}</b> on <b>{e(r.host)}</b>: {e(r.object)}</p>",
-             f"<p>{e(r.message)}</p>"]
+    parts = [
+        f'<div class="kvm-finding" data-check="{e(r.check)}">',
+        f"<p><b>[{e(r.severity)}] {e(r.check)}</b> on <b>{e(r.host)}</b>: {e(r.object)}</p>",
+        f"<p>{e(r.message)}</p>",
+    ]
     if r.outcome == "failed":
         if r.observed:
-            parts.append("<table class='kvm-observed'>" + "".join(
-                f"<tr><th>{e(str(k))}</th><td><code>{e(str(v))}</code></td></tr>" for k, v in r.observed.items())
-                + "</table>")
+            parts.append(
+                "<table class='kvm-observed'>"
+                + "".join(
+                    f"<tr><th>{e(str(k))}</th><td><code>{e(str(v))}</code></td></tr>" for k, v in r.observed.items()
+                )
+                + "</table>"
+            )
         if r.limit:
             parts.append(f"<p><b>Limit:</b> {e(r.limit)}</p>")
         parts.append(f"<p><b>Why:</b> {e(check.rationale)}</p>")
@@ -75,8 +86,11 @@ def unread_html(hosts: list) -> str:
     unread = [(h.host, p) for h in hosts for p in h.parse_errors]
     if not unread:
         return ""
-    return ("<div class='kvm-unread'><p><b>Facts that could not be read</b> (no check saw them):</p><ul>"
-            + "".join(f"<li>{e(h)}: {e(p)}</li>" for h, p in unread) + "</ul></div>")
+    return (
+        "<div class='kvm-unread'><p><b>Facts that could not be read</b> (no check saw them):</p><ul>"
+        + "".join(f"<li>{e(h)}: {e(p)}</li>" for h, p in unread)
+        + "</ul></div>"
+    )
 
 
 def doc_link(check_id: str, link_text: Optional[str] = None) -> str:
@@ -93,12 +107,18 @@ def static_findings_html(results: list[Result]) -> str:
 
     bad = [r for r in results if r.outcome in ("failed", "error")]
     if not bad:
-        return ("<div class='kvm-static-findings'><h2>Findings</h2><p>No finding: every check that ran passed "
-                "or did not apply.</p></div>")
+        return (
+            "<div class='kvm-static-findings'><h2>Findings</h2><p>No finding: every check that ran passed "
+            "or did not apply.</p></div>"
+        )
     rows = "".join(
         f"<tr class='kvm-static-finding'><td>{e(r.host)}</td><td>{e(r.object)}</td><td>{doc_link(r.check, r.check)}</td>"
         f"<td>{'error' if r.outcome == 'error' else e(r.severity)}</td><td>{e(r.message)}</td>"
-        f"<td><code>{e(first_fix_line(r.remediation))}</code></td></tr>" for r in bad)
-    return (f"<div class='kvm-static-findings'><h2>Findings ({len(bad)})</h2>"
-            "<table><tr><th>host</th><th>object</th><th>check</th><th>severity</th><th>finding</th>"
-            f"<th>first line of the fix</th></tr>{rows}</table></div>")
+        f"<td><code>{e(first_fix_line(r.remediation))}</code></td></tr>"
+        for r in bad
+    )
+    return (
+        f"<div class='kvm-static-findings'><h2>Findings ({len(bad)})</h2>"
+        "<table><tr><th>host</th><th>object</th><th>check</th><th>severity</th><th>finding</th>"
+        f"<th>first line of the fix</th></tr>{rows}</table></div>"
+    )

@@ -1,6 +1,7 @@
 """JUnit XML (pytest's xunit2 layout) written from the results as they were spooled: one testcase per
 result, so a CI server shows each object; the suite's gate as testsuite properties. Written in one
 pass over the spool, whatever the number of results."""
+
 from __future__ import annotations
 
 import datetime
@@ -16,8 +17,9 @@ from .terminal import finding_text
 
 # what XML 1.0 cannot carry (text.for_xml shows it escaped), then the markup characters
 _TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-_ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
-                       "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+_ATTR = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+)
 # most strings need nothing, and are returned as they are
 _PLAIN_TEXT = re.compile(r"[^\x00-\x1f&<>\ud800-\udfff\ufffe\uffff]*\Z")
 _PLAIN_ATTR = re.compile(r'[^\x00-\x1f&<>"\ud800-\udfff\ufffe\uffff]*\Z')
@@ -45,9 +47,11 @@ def names(test_id: str) -> tuple[str, str]:
 
 def testcase(r) -> str:
     classname, name = names(r.test)
-    props = "".join(f"<property name={_attr(k)} value={_attr(v)}/>"
-                    for k, v in (("check", r.check), ("host", r.host), ("object", r.object), ("severity", r.severity)))
-    out = f"<testcase classname={_attr(classname)} name={_attr(name)} time=\"0.000\"><properties>{props}</properties>"
+    props = "".join(
+        f"<property name={_attr(k)} value={_attr(v)}/>"
+        for k, v in (("check", r.check), ("host", r.host), ("object", r.object), ("severity", r.severity))
+    )
+    out = f'<testcase classname={_attr(classname)} name={_attr(name)} time="0.000"><properties>{props}</properties>'
     if r.outcome == "failed":
         c = CHECKS.get(r.check)
         text = finding_text(r, c.rationale, c.guide) if c else r.message
@@ -55,27 +59,30 @@ def testcase(r) -> str:
     elif r.outcome == "error":
         out += f"<failure message={_attr(r.message[:1000])}>{escape(r.message)}</failure>"
     elif r.outcome == "skipped":
-        out += f"<skipped type=\"pytest.skip\" message={_attr(r.message[:1000])}>{escape(r.message)}</skipped>"
+        out += f'<skipped type="pytest.skip" message={_attr(r.message[:1000])}>{escape(r.message)}</skipped>'
     elif r.outcome == "waived":
         why = (r.waiver or {}).get("reason", "")
-        out += f"<skipped type=\"pytest.xfail\" message={_attr(why[:1000])}/>"
+        out += f'<skipped type="pytest.xfail" message={_attr(why[:1000])}/>'
     return out + "</testcase>"
 
 
-def write_junit(path: str, stream: ResultStream, properties: dict[str, str], seconds: float,
-                timestamp: Optional[str] = None) -> None:
+def write_junit(
+    path: str, stream: ResultStream, properties: dict[str, str], seconds: float, timestamp: Optional[str] = None
+) -> None:
     c = stream.counts
     failures = c.get("failed", 0) + c.get("error", 0)
     skipped = c.get("skipped", 0) + c.get("waived", 0)
     stamp = timestamp or datetime.datetime.now().isoformat(timespec="microseconds")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
-        f.write('<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests">'
-                f'<testsuite name="pytest" errors="0" failures="{failures}" skipped="{skipped}" '
-                f'tests="{stream.total}" time="{seconds:.3f}" timestamp={_attr(stamp)} '
-                f'hostname={_attr(platform.node())}><properties>'
-                + "".join(f"<property name={_attr(k)} value={_attr(v)}/>" for k, v in properties.items())
-                + "</properties>")
+        f.write(
+            '<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests">'
+            f'<testsuite name="pytest" errors="0" failures="{failures}" skipped="{skipped}" '
+            f'tests="{stream.total}" time="{seconds:.3f}" timestamp={_attr(stamp)} '
+            f"hostname={_attr(platform.node())}><properties>"
+            + "".join(f"<property name={_attr(k)} value={_attr(v)}/>" for k, v in properties.items())
+            + "</properties>"
+        )
         for r in stream.results():
             f.write(testcase(r))
         f.write("</testsuite></testsuites>")

@@ -11,6 +11,7 @@ the unsharded run), so its results.json, JUnit, HTML, fix scripts and gate are t
 The digests sit beside the data they describe: they catch a shard changed by accident or by hand,
 not one rewritten by someone who recomputes them. Where only the CI job writes, that is enough.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,9 +30,19 @@ SHARD_FORMAT = 2  # 2: digests of results.jsonl and of the host list, counts per
 
 # what every line of results.jsonl is: a Result, field by field (selftests compare this with Result)
 RESULT_FIELDS: dict[str, tuple] = {
-    "check": (str,), "host": (str,), "object": (str,), "outcome": (str,), "severity": (str,),
-    "message": (str,), "remediation": (str,), "fix_script": (str,), "fix_steps": (list,), "observed": (dict,),
-    "limit": (str, type(None)), "test": (str,), "waiver": (dict, type(None)),
+    "check": (str,),
+    "host": (str,),
+    "object": (str,),
+    "outcome": (str,),
+    "severity": (str,),
+    "message": (str,),
+    "remediation": (str,),
+    "fix_script": (str,),
+    "fix_steps": (list,),
+    "observed": (dict,),
+    "limit": (str, type(None)),
+    "test": (str,),
+    "waiver": (dict, type(None)),
 }
 REQUIRED = tuple(f.name for f in fields(Result) if f.default is MISSING and f.default_factory is MISSING)
 
@@ -44,15 +55,24 @@ def _canonical_sha256(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def shard_meta(shard: tuple[int, int], fingerprint: dict[str, Any], digests: list[HostDigest],
-               stream: ResultStream) -> dict[str, Any]:
+def shard_meta(
+    shard: tuple[int, int], fingerprint: dict[str, Any], digests: list[HostDigest], stream: ResultStream
+) -> dict[str, Any]:
     """shard.json, once the stream is closed (its spool complete)."""
-    hosts = [{**d.as_json(), "spans": stream.spans.get(d.host, []), "counts": stream.host_counts(d.host)}
-             for d in digests]
+    hosts = [
+        {**d.as_json(), "spans": stream.spans.get(d.host, []), "counts": stream.host_counts(d.host)} for d in digests
+    ]
     hosts = json.loads(json.dumps(hosts))  # as a merge will read it back (tuples become lists)
-    return {"format": SHARD_FORMAT, "tool": f"kvm-netcheck {__version__}", "shard": {"k": shard[0], "n": shard[1]},
-            "policy": fingerprint, "results": stream.total, "results_sha256": stream.spool_sha256,
-            "hosts_sha256": _canonical_sha256(hosts), "hosts": hosts}
+    return {
+        "format": SHARD_FORMAT,
+        "tool": f"kvm-netcheck {__version__}",
+        "shard": {"k": shard[0], "n": shard[1]},
+        "policy": fingerprint,
+        "results": stream.total,
+        "results_sha256": stream.spool_sha256,
+        "hosts_sha256": _canonical_sha256(hosts),
+        "hosts": hosts,
+    }
 
 
 @dataclass
@@ -105,8 +125,10 @@ def _meta_problem(meta: Any) -> Optional[str]:
         if not (isinstance(h, dict) and isinstance(h.get("host"), str)):
             return f"hosts[{i}] is not a host's entry"
         spans = h.get("spans")
-        if not (isinstance(spans, list) and all(isinstance(x, list) and len(x) == 2 and all(map(_is_int, x))
-                                                and 0 <= x[0] < x[1] for x in spans)):
+        if not (
+            isinstance(spans, list)
+            and all(isinstance(x, list) and len(x) == 2 and all(map(_is_int, x)) and 0 <= x[0] < x[1] for x in spans)
+        ):
             return f"hosts[{i}].spans is not a list of [start, end) byte spans"
         counts = h.get("counts")
         if not (isinstance(counts, dict) and all(k in BUCKETS and _is_int(v) for k, v in counts.items())):
@@ -128,8 +150,10 @@ def _read_meta(d: str) -> tuple[dict[str, Any], list[HostDigest]]:
         raise MergeError(f"{path}: JSON nested too deeply") from None
     fmt = meta.get("format") if isinstance(meta, dict) else None
     if fmt != SHARD_FORMAT:
-        raise MergeError(f"{path}: shard format {fmt!r}; kvm-netcheck {__version__} merges format {SHARD_FORMAT}: "
-                         "run the shard again with this version")
+        raise MergeError(
+            f"{path}: shard format {fmt!r}; kvm-netcheck {__version__} merges format {SHARD_FORMAT}: "
+            "run the shard again with this version"
+        )
     problem = _meta_problem(meta)
     if problem:
         raise MergeError(f"{path}: {problem}")
@@ -214,8 +238,9 @@ def _verify_results(d: str, meta: dict[str, Any], spool: str) -> None:
     for h in meta["hosts"]:
         held = dict(counts[h["host"]])
         if held != h["counts"]:
-            raise MergeError(f"{path}: host {h['host']} has {_counted(h['counts'])} but results.jsonl holds "
-                             f"{_counted(held)}")
+            raise MergeError(
+                f"{path}: host {h['host']} has {_counted(h['counts'])} but results.jsonl holds {_counted(held)}"
+            )
 
 
 def _counted(counts: dict[str, int]) -> str:
@@ -235,16 +260,21 @@ def load_shards(dirs: list[str], fingerprint: Optional[dict[str, Any]] = None) -
     if ks != list(range(1, n + 1)):
         missing = sorted(set(range(1, n + 1)) - set(ks))
         twice = sorted({k for k in ks if ks.count(k) > 1})
-        raise MergeError("shards " + (f"missing: {', '.join(f'{k}/{n}' for k in missing)}" if missing else "")
-                         + ("; " if missing and twice else "")
-                         + (f"given twice: {', '.join(f'{k}/{n}' for k in twice)}" if twice else ""))
+        raise MergeError(
+            "shards "
+            + (f"missing: {', '.join(f'{k}/{n}' for k in missing)}" if missing else "")
+            + ("; " if missing and twice else "")
+            + (f"given twice: {', '.join(f'{k}/{n}' for k in twice)}" if twice else "")
+        )
     policies = [m["policy"] for _, m, _, _ in metas]
     for (d, _, _, _), p in zip(metas, policies):
         if p != policies[0]:
             raise MergeError(f"{d} was judged by another policy than {metas[0][0]}: {_diff(policies[0], p)}")
     if fingerprint is not None and fingerprint != policies[0]:
-        raise MergeError("merge with the options the shards ran with (--fail-on, --policy, --waivers, "
-                         f"--max-port-block): {_diff(policies[0], fingerprint)}")
+        raise MergeError(
+            "merge with the options the shards ran with (--fail-on, --policy, --waivers, "
+            f"--max-port-block): {_diff(policies[0], fingerprint)}"
+        )
     entries = []
     seen: dict[str, str] = {}
     for d, m, spool, digests in metas:

@@ -4,6 +4,7 @@ its own moves them into place, each file with one rename. A run that checked not
 no test selected, a usage error), was interrupted or cut short, or crashed, leaves the previous
 reports exactly as they were.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,16 @@ class Outputs:
     def stage(self) -> None:
         """Give every output a staged twin (the staging directory sits beside the final file, on its
         filesystem, so publishing is a rename)."""
-        for final in (self.results, self.html, self.junit, self.fix_dir, self.summary_md, self.prom, self.spool,
-                      self.shard_meta):
+        for final in (
+            self.results,
+            self.html,
+            self.junit,
+            self.fix_dir,
+            self.summary_md,
+            self.prom,
+            self.spool,
+            self.shard_meta,
+        ):
             if final:
                 final = os.path.abspath(final)
                 parent = os.path.dirname(final)
@@ -54,7 +63,7 @@ class Outputs:
         """The final path of a file written under a staged output (e.g. a fix script)."""
         for final, staged in self.staged.items():
             if staged_path == staged or staged_path.startswith(staged + os.sep):
-                return final + staged_path[len(staged):]
+                return final + staged_path[len(staged) :]
         return staged_path
 
     def publish(self, keep_in_dirs: Optional[Callable[[str], bool]] = None) -> list[str]:

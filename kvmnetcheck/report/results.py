@@ -1,4 +1,5 @@
 """One Result per (check, host, object), and results.json."""
+
 from __future__ import annotations
 
 import datetime
@@ -58,13 +59,22 @@ def host_summary(f: HostFacts) -> dict[str, Any]:
         # read through virsh or the state files: why not through libvirt-python (and virsh)
         "libvirt_fallback": v.fallback if f.reachable else None,
         "notes": list(v.notes) + list(f.parse_errors),
-        "counts": {"bridges": len(f.bridges), "networks": len(v.networks), "guests": len(v.guests),
-                   "nics": sum(len(g.nics) for g in v.guests)},
+        "counts": {
+            "bridges": len(f.bridges),
+            "networks": len(v.networks),
+            "guests": len(v.guests),
+            "nics": sum(len(g.nics) for g in v.guests),
+        },
     }
 
 
-def write_results(path: str, hosts: Iterable[dict[str, Any]], result_lines: Iterable[str], policy: dict[str, Any],
-                  sections: Optional[dict[str, Any]] = None) -> None:
+def write_results(
+    path: str,
+    hosts: Iterable[dict[str, Any]],
+    result_lines: Iterable[str],
+    policy: dict[str, Any],
+    sections: Optional[dict[str, Any]] = None,
+) -> None:
     """Write results.json from host summaries and results' JSON lines (streamed from the spool, never
     all held at once); `sections` adds top-level parts (gate, waivers, drift, fix scripts)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

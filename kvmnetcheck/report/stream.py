@@ -7,6 +7,7 @@ what its fix script needs, its guests' findings) replaces its facts once its che
 results.json, JUnit and the HTML are written from the spool and these, so memory does not grow
 with the number of passed results; `kvm-netcheck merge` reads shards' spools the same way.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,21 +49,35 @@ class HostDigest:
         return self.summary.get("error")
 
     def as_json(self) -> dict[str, Any]:
-        return {"host": self.host, "summary": self.summary, "hostname": self.hostname,
-                "tools": sorted(self.tools) if self.tools is not None else None,
-                "libvirt_source": self.libvirt_source, "libvirt_error": self.libvirt_error,
-                "libvirt_installed": self.libvirt_installed, "parse_errors": list(self.parse_errors),
-                "stories": [s.as_json() for s in self.stories], "position": self.position}
+        return {
+            "host": self.host,
+            "summary": self.summary,
+            "hostname": self.hostname,
+            "tools": sorted(self.tools) if self.tools is not None else None,
+            "libvirt_source": self.libvirt_source,
+            "libvirt_error": self.libvirt_error,
+            "libvirt_installed": self.libvirt_installed,
+            "parse_errors": list(self.parse_errors),
+            "stories": [s.as_json() for s in self.stories],
+            "position": self.position,
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "HostDigest":
         from .guests import GuestStory
-        return cls(host=d["host"], summary=d["summary"], hostname=d.get("hostname"),
-                   tools=frozenset(d["tools"]) if d.get("tools") is not None else None,
-                   libvirt_source=d.get("libvirt_source"), libvirt_error=d.get("libvirt_error"),
-                   libvirt_installed=bool(d.get("libvirt_installed")), parse_errors=tuple(d.get("parse_errors", ())),
-                   stories=tuple(GuestStory.from_json(s) for s in d.get("stories", ())),
-                   position=int(d.get("position", 0)))
+
+        return cls(
+            host=d["host"],
+            summary=d["summary"],
+            hostname=d.get("hostname"),
+            tools=frozenset(d["tools"]) if d.get("tools") is not None else None,
+            libvirt_source=d.get("libvirt_source"),
+            libvirt_error=d.get("libvirt_error"),
+            libvirt_installed=bool(d.get("libvirt_installed")),
+            parse_errors=tuple(d.get("parse_errors", ())),
+            stories=tuple(GuestStory.from_json(s) for s in d.get("stories", ())),
+            position=int(d.get("position", 0)),
+        )
 
 
 def result_line(r: Result) -> str:

@@ -1,4 +1,5 @@
 """The terminal summary: findings by host with their fixes, waivers, drift and the gate."""
+
 from __future__ import annotations
 
 import os
@@ -82,19 +83,23 @@ def findings(tr, stream, hosts: list, results_path: Optional[str], quieted: bool
     else:
         _fleet_findings(tr, by_host, total)
         if quieted:
-            tr.write_line("  (pytest's failure list and short summary are left out at this size: --tb=short -rfE "
-                          "show them)")
+            tr.write_line(
+                "  (pytest's failure list and short summary are left out at this size: --tb=short -rfE show them)"
+            )
     counts = {o: stream.counts.get(o, 0) for o in ("passed", "failed", "skipped", "error")}
-    tr.write_line(f"hosts: {len(hosts)} ({sum(1 for f in hosts if not f.reachable)} unreachable); "
-                  + ", ".join(f"{n} {o}" for o, n in counts.items()))
+    tr.write_line(
+        f"hosts: {len(hosts)} ({sum(1 for f in hosts if not f.reachable)} unreachable); "
+        + ", ".join(f"{n} {o}" for o, n in counts.items())
+    )
     for line in libvirt_sources(hosts):
         tr.write_line(line)
     problems = [(f.host, p) for f in hosts if f.reachable for p in f.parse_errors]
     for host, problem in problems[:LISTED]:
         tr.write_line(f"  {host}: could not read: {problem}", yellow=True)
     if len(problems) > LISTED:
-        tr.write_line(f"  ... and {len(problems) - LISTED} more facts that could not be read (results.json: notes)",
-                      yellow=True)
+        tr.write_line(
+            f"  ... and {len(problems) - LISTED} more facts that could not be read (results.json: notes)", yellow=True
+        )
     if results_path:
         tr.write_line(f"results: {results_path}")
 
@@ -104,8 +109,11 @@ def _by_severity(r: Result):
 
 
 def _fleet_findings(tr, by_host: dict[str, list[Result]], total: int) -> None:
-    tr.write_line(f"{total} findings on {len(by_host)} host(s); each one with its fix is in the HTML report, "
-                  "results.json and the host's fix script", bold=True)
+    tr.write_line(
+        f"{total} findings on {len(by_host)} host(s); each one with its fix is in the HTML report, "
+        "results.json and the host's fix script",
+        bold=True,
+    )
     per_check: dict[tuple[str, str], list[Result]] = {}
     for rs in by_host.values():
         for r in rs:
@@ -142,17 +150,26 @@ def waivers(tr, waived: tuple[Result, ...], usage: list[dict]) -> None:
     tr.section("kvm-netcheck waivers")
     for r in waived[:LISTED]:
         w = r.waiver
-        tr.write_line(f"  WAIVED [{r.severity}] {r.host} {r.check} {r.object}: until {w['expires']} "
-                      f"({w['where']}): {w['reason']}", yellow=True)
+        tr.write_line(
+            f"  WAIVED [{r.severity}] {r.host} {r.check} {r.object}: until {w['expires']} "
+            f"({w['where']}): {w['reason']}",
+            yellow=True,
+        )
     if len(waived) > LISTED:
         tr.write_line(f"  ... and {len(waived) - LISTED} more waived (results.json: outcome waived)", yellow=True)
     for u in usage:
         if u["status"] == "expired":
-            tr.write_line(f"  EXPIRED {u['where']} ({u['check']} {u['host']} {u['object']}) ended {u['expires']}: "
-                          f"{u['matched']} finding(s) fail again", red=True)
+            tr.write_line(
+                f"  EXPIRED {u['where']} ({u['check']} {u['host']} {u['object']}) ended {u['expires']}: "
+                f"{u['matched']} finding(s) fail again",
+                red=True,
+            )
         elif u["status"] == "unused":
-            tr.write_line(f"  UNUSED {u['where']} ({u['check']} {u['host']} {u['object']}): "
-                          "matched no failing result; remove it?", yellow=True)
+            tr.write_line(
+                f"  UNUSED {u['where']} ({u['check']} {u['host']} {u['object']}): "
+                "matched no failing result; remove it?",
+                yellow=True,
+            )
 
 
 def drift(tr, drift: Optional[Drift], baseline_path: str) -> None:
@@ -162,11 +179,16 @@ def drift(tr, drift: Optional[Drift], baseline_path: str) -> None:
         tr.write_line(f"no baseline at {baseline_path} yet: drift is reported from the next run on")
         return
     tr.write_line(f"since {drift.baseline} ({drift.baseline_generated}): {drift.counts()}")
-    for label, items, colour in (("NEW", drift.new, {"red": True}), ("FIXED", drift.fixed, {"green": True}),
-                                 ("NOT RECHECKED", drift.not_rechecked, {"yellow": True})):
+    for label, items, colour in (
+        ("NEW", drift.new, {"red": True}),
+        ("FIXED", drift.fixed, {"green": True}),
+        ("NOT RECHECKED", drift.not_rechecked, {"yellow": True}),
+    ):
         for i in items[:LISTED]:
-            tr.write_line(f"  {label} [{i['severity']}] {i['host']} {i['check']} {i['object']}: "
-                          f"{i['was']} -> {i['now']}", **colour)
+            tr.write_line(
+                f"  {label} [{i['severity']}] {i['host']} {i['check']} {i['object']}: {i['was']} -> {i['now']}",
+                **colour,
+            )
         if len(items) > LISTED:
             tr.write_line(f"  ... and {len(items) - LISTED} more {label.lower()} (results.json: drift)", **colour)
 
@@ -176,8 +198,7 @@ def gate(tr, verdict: Verdict, note: str, fix_scripts: dict[str, str]) -> None:
     paths = list(fix_scripts.values())
     if len(paths) > LISTED:
         where = sorted({os.path.dirname(p) for p in paths})
-        tr.write_line(f"fix scripts (review, then run on the host): {len(paths)}, one per host, in "
-                      f"{', '.join(where)}")
+        tr.write_line(f"fix scripts (review, then run on the host): {len(paths)}, one per host, in {', '.join(where)}")
     elif paths:
         tr.write_line(f"fix scripts (review, then run on the host): {', '.join(paths)}")
     tr.write_line(verdict.summary(), red=verdict.exit_code != 0, green=verdict.exit_code == 0, bold=True)

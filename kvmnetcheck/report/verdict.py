@@ -16,6 +16,7 @@ Findings come first: a run with both failing findings and unreachable hosts exit
 below --fail-on and waived findings never change the code; every report still shows them. A run
 cut short by -x or --maxfail checked only part of the fleet and keeps pytest's 1.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -78,19 +79,29 @@ class Verdict:
             parts.append(f"{len(self.waived)} waived")
         if self.unchecked:
             hosts = {r.host for r in self.unchecked}
-            parts.append(f"{len(hosts)} host(s) not fully checked"
-                         + (" (allowed by --allow-unreachable)" if self.allow_unreachable else ""))
+            parts.append(
+                f"{len(hosts)} host(s) not fully checked"
+                + (" (allowed by --allow-unreachable)" if self.allow_unreachable else "")
+            )
         if self.other_failures:
             parts.append(f"{self.other_failures} failed test(s) outside the checks")
         return f"gate {self.word.upper()} (exit {self.exit_code}): " + "; ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"verdict": self.word, "exit_code": self.exit_code, "fail_on": self.fail_on,
-                "allow_unreachable": self.allow_unreachable,
-                "counts": {"failing": len(self.failing), "below_fail_on": len(self.below),
-                           "waived": len(self.waived), "unchecked": len(self.unchecked),
-                           "other_failures": self.other_failures},
-                "summary": self.summary()}
+        return {
+            "verdict": self.word,
+            "exit_code": self.exit_code,
+            "fail_on": self.fail_on,
+            "allow_unreachable": self.allow_unreachable,
+            "counts": {
+                "failing": len(self.failing),
+                "below_fail_on": len(self.below),
+                "waived": len(self.waived),
+                "unchecked": len(self.unchecked),
+                "other_failures": self.other_failures,
+            },
+            "summary": self.summary(),
+        }
 
 
 def decide(results: list[Result], fail_on: str, allow_unreachable: bool, other_failures: int = 0) -> Verdict:
@@ -105,5 +116,13 @@ def decide(results: list[Result], fail_on: str, allow_unreachable: bool, other_f
         code = EXIT_INCOMPLETE
     else:
         code = EXIT_PASSED
-    return Verdict(code, fail_on, allow_unreachable, tuple(groups["fails"]), tuple(groups["below"]),
-                   tuple(groups["waived"]), tuple(groups["unchecked"] + groups["allowed"]), other_failures)
+    return Verdict(
+        code,
+        fail_on,
+        allow_unreachable,
+        tuple(groups["fails"]),
+        tuple(groups["below"]),
+        tuple(groups["waived"]),
+        tuple(groups["unchecked"] + groups["allowed"]),
+        other_failures,
+    )

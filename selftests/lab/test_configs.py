@@ -1,4 +1,5 @@
 """The files a lab writes, from lab.configs' pure functions (no root, no lab)."""
+
 import hashlib
 import subprocess
 import sys
@@ -30,10 +31,12 @@ def test_conffiles_from_dpkg_query():
 def test_libvirt_etc_is_the_packaged_configuration():
     packaged = b"# listen_tls = 0\n"
     changed = b"listen_tcp = 1\n"
-    conffiles = {"/etc/libvirt/libvirtd.conf": hashlib.md5(packaged).hexdigest(),
-                 "/etc/libvirt/qemu.conf": hashlib.md5(b"# user = root\n").hexdigest(),
-                 "/etc/libvirt/qemu/networks/default.xml": "0" * 32,
-                 "/etc/default/libvirtd": "0" * 32}
+    conffiles = {
+        "/etc/libvirt/libvirtd.conf": hashlib.md5(packaged).hexdigest(),
+        "/etc/libvirt/qemu.conf": hashlib.md5(b"# user = root\n").hexdigest(),
+        "/etc/libvirt/qemu/networks/default.xml": "0" * 32,
+        "/etc/default/libvirtd": "0" * 32,
+    }
     machine = {"/etc/libvirt/libvirtd.conf": packaged, "/etc/libvirt/qemu.conf": changed}
     files = configs.libvirt_etc(conffiles, machine.get, default_network=False, default_network_xml=b"<network/>")
     assert files == {"libvirtd.conf": packaged, "qemu.conf": b""}  # a changed file becomes libvirt's defaults
@@ -45,12 +48,15 @@ def test_libvirt_etc_is_the_packaged_configuration():
 
 
 def test_client_files_reach_each_host_through_the_proxy():
-    cfg, known, inv = configs.client_files("/r", ["b2", "a1"], "ssh-ed25519 AAAAkey knc-lab-host", "/r/ssh_config",
-                                           "/r/proxy", "/usr/bin/python3")
+    cfg, known, inv = configs.client_files(
+        "/r", ["b2", "a1"], "ssh-ed25519 AAAAkey knc-lab-host", "/r/ssh_config", "/r/proxy", "/usr/bin/python3"
+    )
     assert cfg.index("Host a1") < cfg.index("Host b2") and "  ProxyCommand /r/proxy a1" in cfg
     assert known == "a1 ssh-ed25519 AAAAkey\nb2 ssh-ed25519 AAAAkey\n"
-    assert "a1 ansible_host=a1 ansible_user=root ansible_ssh_common_args='-F /r/ssh_config' " \
-           "ansible_python_interpreter=/usr/bin/python3" in inv
+    assert (
+        "a1 ansible_host=a1 ansible_user=root ansible_ssh_common_args='-F /r/ssh_config' "
+        "ansible_python_interpreter=/usr/bin/python3" in inv
+    )
     assert "[lab]" in inv
 
 

@@ -125,8 +125,13 @@ def test_hosts_built(lab):
 
 def test_hostname_over_real_ssh(lab):
     for name in lab.hosts:
-        out = subprocess.run(["ssh", "-F", lab.ssh_config, name, "hostname"],
-                             capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        out = subprocess.run(
+            ["ssh", "-F", lab.ssh_config, name, "hostname"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == name
         assert out.stderr == ""
@@ -158,8 +163,7 @@ def test_etc_overlay_private_to_its_host(lab):
     path = "/etc/sysconfig/network-scripts/ifcfg-kstbr9"
     text = "DEVICE=kstbr9\nTYPE=Bridge\nSTP=yes\nDELAY=0\n"
     h1.write_file(path, text)
-    h1.write_file("/etc/NetworkManager/system-connections/kst.nmconnection", "[connection]\nid=kst\n",
-                  mode=0o600)
+    h1.write_file("/etc/NetworkManager/system-connections/kst.nmconnection", "[connection]\nid=kst\n", mode=0o600)
     assert h1.read_file(path) == text
     assert h1.ssh("cat " + path).stdout == text
     assert h1.sh("stat -c %a /etc/NetworkManager/system-connections/kst.nmconnection").stdout.strip() == "600"
@@ -232,11 +236,14 @@ def test_vhost_net_standin_only_in_its_host(lab):
     h2.write_file("/run/kstiso.xml", "<network><name>kstiso</name><bridge name='kstiso1'/></network>")
     h2.virsh("net-define /run/kstiso.xml")
     h2.virsh("net-start kstiso")
-    h2.write_file("/run/kstvm.xml", """<domain type='qemu'><name>kstvm</name>
+    h2.write_file(
+        "/run/kstvm.xml",
+        """<domain type='qemu'><name>kstvm</name>
 <memory unit='MiB'>128</memory><vcpu>1</vcpu>
 <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='network'/></os>
 <devices><interface type='network'><source network='kstiso'/><model type='virtio'/></interface></devices>
-</domain>""")
+</domain>""",
+    )
     h2.virsh("define /run/kstvm.xml")
     try:
         h2.virsh("start kstvm", timeout=60)
@@ -296,8 +303,10 @@ def test_configs_and_reattach(lab):
     inv = Path(lab.inventory).read_text().splitlines()
     assert "[lab]" in inv
     for name in lab.hosts:
-        assert any(ln.startswith(name + " ") and "ansible_host=%s" % name in ln
-                   and "-F %s" % lab.ssh_config in ln for ln in inv)
+        assert any(
+            ln.startswith(name + " ") and "ansible_host=%s" % name in ln and "-F %s" % lab.ssh_config in ln
+            for ln in inv
+        )
     again = Lab.load(lab.root)
     assert {n: h.pid for n, h in again.hosts.items()} == {n: h.pid for n, h in lab.hosts.items()}
     assert again.get("lab1").sh("hostname").stdout.strip() == "lab1"
@@ -377,8 +386,14 @@ def test_cli_up_status_down(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO))
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "lab", "--root", root] + list(args),
-                              capture_output=True, text=True, env=env, cwd=str(REPO), timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "lab", "--root", root] + list(args),
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=str(REPO),
+            timeout=120,
+        )
 
     try:
         up = cli("up", "2")
@@ -386,8 +401,13 @@ def test_cli_up_status_down(tmp_path):
         assert os.path.join(root, "ssh_config") in up.stdout
         assert os.path.join(root, "inventory.ini") in up.stdout
         assert sorted(find_holders(root)) == ["lab1", "lab2"]
-        out = subprocess.run(["ssh", "-F", os.path.join(root, "ssh_config"), "lab2", "virsh -c qemu:///system version"],
-                             capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        out = subprocess.run(
+            ["ssh", "-F", os.path.join(root, "ssh_config"), "lab2", "virsh -c qemu:///system version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
         assert out.returncode == 0, out.stderr
         st = cli("status")
         assert st.returncode == 0 and "lab1" in st.stdout and "lab2" in st.stdout
@@ -409,10 +429,14 @@ def test_pxe_dhcp_depends_on_stp_forward_delay(lab):
     h = lab.get("lab2")
     outcomes = {}
     for name, br, net, delay in (("kstpxe0", "kstpxe0", "192.168.202", 0), ("kstpxe15", "kstpxe15", "192.168.203", 15)):
-        h.write_file("/run/%s.xml" % name, """<network><name>%s</name><forward mode='nat'/>
+        h.write_file(
+            "/run/%s.xml" % name,
+            """<network><name>%s</name><forward mode='nat'/>
 <bridge name='%s' stp='on' delay='%d'/>
 <ip address='%s.1' netmask='255.255.255.0'><dhcp><range start='%s.10' end='%s.99'/></dhcp></ip>
-</network>""" % (name, br, delay, net, net, net))
+</network>"""
+            % (name, br, delay, net, net, net),
+        )
         h.virsh("net-define /run/%s.xml" % name)
         h.virsh("net-start %s" % name)
         try:
@@ -431,13 +455,14 @@ def test_host_starts_from_libvirts_packaged_config_not_the_machines(tmp_path):
     etc = Path("/etc/libvirt/qemu")
     if not etc.is_dir():
         pytest.skip("no /etc/libvirt/qemu on this machine")
-    made = [etc / "networks" / "kstwsnet.xml", etc / "networks" / "autostart" / "kstwsnet.xml",
-            etc / "kstwsguest.xml"]
+    made = [etc / "networks" / "kstwsnet.xml", etc / "networks" / "autostart" / "kstwsnet.xml", etc / "kstwsguest.xml"]
     made[0].write_text("<network><name>kstwsnet</name><bridge name='kstws0'/></network>\n")
     (etc / "networks" / "autostart").mkdir(exist_ok=True)
     made[1].symlink_to(made[0])
-    made[2].write_text("<domain type='qemu'><name>kstwsguest</name><memory unit='MiB'>64</memory>"
-                       "<os><type arch='x86_64'>hvm</type></os></domain>\n")
+    made[2].write_text(
+        "<domain type='qemu'><name>kstwsguest</name><memory unit='MiB'>64</memory>"
+        "<os><type arch='x86_64'>hvm</type></os></domain>\n"
+    )
     try:
         with Lab(str(tmp_path / "lab")) as lab:
             h = lab.add_host("kst-ws", libvirt=True)

@@ -3,6 +3,7 @@
 The suite's own conftest.py (at the top of the checkout) is deliberately not
 loaded: pytest.ini here makes selftests/unit the rootdir.
 """
+
 import os
 import sys
 import tempfile

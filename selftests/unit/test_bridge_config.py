@@ -1,4 +1,5 @@
 """Persistent bridge definitions: ifcfg, NetworkManager keyfile, ifupdown, networkd, netplan."""
+
 import time
 
 import pytest
@@ -99,15 +100,21 @@ BRIDGE=br0
 """
 
 # grep -n -e forward_delay -e setfd ifup-eth
-IFUP_ETH_IP = "71:        [ -n \"${DELAY}\" ] && /sbin/ip link set dev ${DEVICE} type bridge forward_delay ${DELAY}\n"
-IFUP_ETH_BRCTL = "99:        [ -n \"${DELAY}\" ] && /usr/sbin/brctl setfd ${DEVICE} ${DELAY}\n"
+IFUP_ETH_IP = '71:        [ -n "${DELAY}" ] && /sbin/ip link set dev ${DEVICE} type bridge forward_delay ${DELAY}\n'
+IFUP_ETH_BRCTL = '99:        [ -n "${DELAY}" ] && /usr/sbin/brctl setfd ${DEVICE} ${DELAY}\n'
 
 
 # Each program as the netstack section reports it: installed, enabled at boot.
-INITSCRIPTS = NetStack(known=True, systemd=True, installed=frozenset({"/etc/rc.d/init.d/network"}),
-                       enabled=frozenset({"network"}))
-NM_IFCFG = NetStack(known=True, systemd=True, installed=frozenset({"/usr/sbin/NetworkManager"}),
-                    enabled=frozenset({"NetworkManager"}), nm_ifcfg_rh=True)
+INITSCRIPTS = NetStack(
+    known=True, systemd=True, installed=frozenset({"/etc/rc.d/init.d/network"}), enabled=frozenset({"network"})
+)
+NM_IFCFG = NetStack(
+    known=True,
+    systemd=True,
+    installed=frozenset({"/usr/sbin/NetworkManager"}),
+    enabled=frozenset({"NetworkManager"}),
+    nm_ifcfg_rh=True,
+)
 
 
 def ifcfg(text: str, stack: NetStack, style=None):
@@ -124,8 +131,14 @@ def test_ifcfg_stp_on_delay_zero_under_initscripts(style):
     assert c.problem is None and c.unknown is None
     # STP on: the kernel keeps at least 2 s
     assert (c.effective_forward_delay_s, c.new_port_block_s) == (2.0, 4.0)
-    assert c.lines == ("1: DEVICE=br0", "2: TYPE=Bridge", "7: ONBOOT=yes", "8: STP=on", "9: DELAY=0",
-                       "10: NM_CONTROLLED=no")
+    assert c.lines == (
+        "1: DEVICE=br0",
+        "2: TYPE=Bridge",
+        "7: ONBOOT=yes",
+        "8: STP=on",
+        "9: DELAY=0",
+        "10: NM_CONTROLLED=no",
+    )
 
 
 def test_ifcfg_delay_units_under_initscripts():
@@ -170,8 +183,12 @@ def test_ifcfg_bridging_opts_under_initscripts_are_centiseconds_and_win():
     for style in ("ip", "brctl"):
         c = ifcfg(IFCFG_BRIDGING_OPTS, INITSCRIPTS, style)
         assert (c.stp, c.forward_delay_s, c.new_port_block_s) == (True, 15.0, 30.0)
-        assert c.lines == ("1: DEVICE=br0", "2: TYPE=Bridge", "3: ONBOOT=yes",
-                           '5: BRIDGING_OPTS="stp_state=1 forward_delay=1500"')
+        assert c.lines == (
+            "1: DEVICE=br0",
+            "2: TYPE=Bridge",
+            "3: ONBOOT=yes",
+            '5: BRIDGING_OPTS="stp_state=1 forward_delay=1500"',
+        )
     text = IFCFG_BRIDGING_OPTS.replace("BOOTPROTO=dhcp", "STP=off\nDELAY=0")
     c = ifcfg(text, INITSCRIPTS, "ip")
     assert (c.stp, c.forward_delay_s) == (True, 15.0)  # written to sysfs after ip link
@@ -201,13 +218,19 @@ def test_ifcfg_not_a_bridge(text):
 
 
 def test_shell_vars():
-    v = parse_shell_vars('A=1\nexport B="two words"\n# C=3\nD=\'x\' # note\nbad line\n9X=1\n')
+    v = parse_shell_vars("A=1\nexport B=\"two words\"\n# C=3\nD='x' # note\nbad line\n9X=1\n")
     assert v == {"A": "1", "B": "two words", "D": "x"}
 
 
-@pytest.mark.parametrize("grep, style", [
-    (IFUP_ETH_IP, "ip"), (IFUP_ETH_BRCTL, "brctl"), ("", None), (None, None),
-])
+@pytest.mark.parametrize(
+    "grep, style",
+    [
+        (IFUP_ETH_IP, "ip"),
+        (IFUP_ETH_BRCTL, "brctl"),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_ifup_style(grep, style):
     assert ifup_style(grep) == style
     assert ifup_style(grep, readable=False) == "unreadable"
@@ -294,8 +317,9 @@ def test_nm_name_from_id():
     assert c.bridge == "br0"
 
 
-@pytest.mark.parametrize("text", [NM_ETHERNET, "", "not an ini file", "[connection]\ntype=bridge\n",
-                                  "[connection\nid=x\n"])
+@pytest.mark.parametrize(
+    "text", [NM_ETHERNET, "", "not an ini file", "[connection]\ntype=bridge\n", "[connection\nid=x\n"]
+)
 def test_nm_not_a_bridge(text):
     assert parse_nmconnection(NM_PATH, text) == []
 
@@ -421,9 +445,16 @@ def test_netdev_no_stp():
     assert c.new_port_block_s == 0.0
 
 
-@pytest.mark.parametrize("text", [NETDEV_STP.replace("Kind=bridge", "Kind=bond"),
-                                  NETDEV_STP.replace("Name=br0\n", ""), "", "Name=br0\n",
-                                  "[NetDev]\nName\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        NETDEV_STP.replace("Kind=bridge", "Kind=bond"),
+        NETDEV_STP.replace("Name=br0\n", ""),
+        "",
+        "Name=br0\n",
+        "[NetDev]\nName\n",
+    ],
+)
 def test_netdev_not_a_bridge(text):
     assert parse_netdev(NETDEV_PATH, text) == []
 
@@ -492,10 +523,19 @@ def test_netplan_bridges():
     assert "17: stp: true" in br0.lines and "18: forward-delay: 15" in br0.lines
 
 
-@pytest.mark.parametrize("text", [
-    NETPLAN_NO_BRIDGES, "", "network: [1, 2]", "- a\n- b\n", "network:\n  bridges: [br0]\n",
-    "network:\n\tbridges:\n", "network: {bridges: {br0: [}", "just text",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        NETPLAN_NO_BRIDGES,
+        "",
+        "network: [1, 2]",
+        "- a\n- b\n",
+        "network:\n  bridges: [br0]\n",
+        "network:\n\tbridges:\n",
+        "network: {bridges: {br0: [}",
+        "just text",
+    ],
+)
 def test_netplan_nothing_usable(text):
     assert parse_netplan(NETPLAN_PATH, text) == []
 
@@ -518,11 +558,14 @@ def test_netplan_networkmanager_renderer_defaults():
     assert c.new_port_block_s == 30.0
 
 
-@pytest.mark.parametrize("text", [
-    "network:\n  version: 2\n  bridges:\n    br0:\n      dhcp4: true\n  # set up on\n  x-date: 2024-02-30\n",
-    "network:\n  bridges:\n    br0:\n      parameters:\n        forward-delay: !!int abc\n",
-    "network:\n  bridges: " + "[" * 1000 + "]" * 1000 + "\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "network:\n  version: 2\n  bridges:\n    br0:\n      dhcp4: true\n  # set up on\n  x-date: 2024-02-30\n",
+        "network:\n  bridges:\n    br0:\n      parameters:\n        forward-delay: !!int abc\n",
+        "network:\n  bridges: " + "[" * 1000 + "]" * 1000 + "\n",
+    ],
+)
 def test_netplan_yaml_constructor_errors(text):
     assert isinstance(parse_netplan(NETPLAN_PATH, text), list)
 
@@ -534,8 +577,10 @@ def alias_bomb(levels: int, width: int = 10, at: str = "stp") -> str:
     doc += [f"x{i}: &a{i} [{','.join([f'*a{i - 1}'] * width)}]" for i in range(1, levels + 1)]
     if at == "bridges":
         return "\n".join(doc) + f"\nnetwork:\n  version: 2\n  bridges: *a{levels}\n"
-    return "\n".join(doc) + (f"\nnetwork:\n  version: 2\n  bridges:\n    br0:\n      parameters:\n"
-                             f"        stp: *a{levels}\n        forward-delay: *a{levels}\n")
+    return "\n".join(doc) + (
+        f"\nnetwork:\n  version: 2\n  bridges:\n    br0:\n      parameters:\n"
+        f"        stp: *a{levels}\n        forward-delay: *a{levels}\n"
+    )
 
 
 def test_netplan_alias_bomb_is_refused_at_once_with_an_error_for_its_bridge():
@@ -564,8 +609,10 @@ def test_netplan_alias_to_its_own_ancestor_is_refused():
 
 
 def test_netplan_aliases_within_the_bound_are_read():
-    text = ("network:\n  bridges:\n    br0:\n      parameters: &slow\n        stp: true\n        forward-delay: 15\n"
-            "    br1:\n      parameters: *slow\n")
+    text = (
+        "network:\n  bridges:\n    br0:\n      parameters: &slow\n        stp: true\n        forward-delay: 15\n"
+        "    br1:\n      parameters: *slow\n"
+    )
     br0, br1 = parse_netplan(NETPLAN_PATH, text)
     assert (br0.unknown, br1.unknown) == (None, None)
     assert (br1.bridge, br1.stp, br1.forward_delay_s) == ("br1", True, 15.0)
@@ -575,8 +622,10 @@ def test_netplan_aliases_within_the_bound_are_read():
 
 def test_netplan_key_given_twice_keeps_the_last_value_and_the_first_line():
     # as before the bound: values as yaml.safe_load reads them, report lines from the first key
-    text = "network:\n  bridges:\n    br0:\n      parameters:\n        stp: false\n        stp: true\n" \
-           "        forward-delay: 15\n"
+    text = (
+        "network:\n  bridges:\n    br0:\n      parameters:\n        stp: false\n        stp: true\n"
+        "        forward-delay: 15\n"
+    )
     (c,) = parse_netplan(NETPLAN_PATH, text)
     assert (c.stp, c.forward_delay_s) == (True, 15.0)
     assert c.lines == ("3: br0:", "5: stp: false", "7: forward-delay: 15")
@@ -584,17 +633,21 @@ def test_netplan_key_given_twice_keeps_the_last_value_and_the_first_line():
 
 # ------------------------------------------------------------------ dispatch by path
 
-@pytest.mark.parametrize("path, text, fmt", [
-    ("/etc/sysconfig/network-scripts/ifcfg-br0", IFCFG_STP_DELAY0, "ifcfg"),
-    ("/etc/NetworkManager/system-connections/br0.nmconnection", NM_DEFAULT, "nmconnection"),
-    ("/run/NetworkManager/system-connections/br0.nmconnection", NM_DEFAULT, "nmconnection"),
-    ("/etc/network/interfaces", IFUPDOWN, "ifupdown"),
-    ("/etc/network/interfaces.d/br0", IFUPDOWN, "ifupdown"),
-    ("/etc/systemd/network/25-br0.netdev", NETDEV_STP, "networkd"),
-    ("/run/systemd/network/25-br0.netdev", NETDEV_STP, "networkd"),
-    ("/etc/netplan/01-netcfg.yaml", NETPLAN, "netplan"),
-    ("/etc/netplan/50-cloud-init.yml", NETPLAN, "netplan"),
-])
+
+@pytest.mark.parametrize(
+    "path, text, fmt",
+    [
+        ("/etc/sysconfig/network-scripts/ifcfg-br0", IFCFG_STP_DELAY0, "ifcfg"),
+        ("/etc/NetworkManager/system-connections/br0.nmconnection", NM_DEFAULT, "nmconnection"),
+        ("/run/NetworkManager/system-connections/br0.nmconnection", NM_DEFAULT, "nmconnection"),
+        ("/etc/network/interfaces", IFUPDOWN, "ifupdown"),
+        ("/etc/network/interfaces.d/br0", IFUPDOWN, "ifupdown"),
+        ("/etc/systemd/network/25-br0.netdev", NETDEV_STP, "networkd"),
+        ("/run/systemd/network/25-br0.netdev", NETDEV_STP, "networkd"),
+        ("/etc/netplan/01-netcfg.yaml", NETPLAN, "netplan"),
+        ("/etc/netplan/50-cloud-init.yml", NETPLAN, "netplan"),
+    ],
+)
 def test_parse_config_file_dispatch(path, text, fmt):
     configs = parse_config_file(path, text, "ip")
     assert configs and {c.format for c in configs} == {fmt}

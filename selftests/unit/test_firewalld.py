@@ -1,4 +1,5 @@
 """firewalld: `firewall-cmd --state` and `firewall-cmd --list-all-zones`."""
+
 import pytest
 
 from kvmnetcheck.facts.conclusions.firewall import admits_to_host, zone_allows
@@ -37,7 +38,7 @@ ZONES = (
     "  source-ports: \n"
     "  icmp-blocks: \n"
     "  rich rules: \n"
-    "\trule priority=\"32767\" reject\n"
+    '\trule priority="32767" reject\n'
     "\n"
     "public (default, active)\n"
     "  target: default\n"
@@ -53,7 +54,7 @@ ZONES = (
     "  source-ports: \n"
     "  icmp-blocks: \n"
     "  rich rules: \n"
-    "\trule family=\"ipv6\" source address=\"fe80::/64\" service name=\"dhcpv6-client\" accept\n"
+    '\trule family="ipv6" source address="fe80::/64" service name="dhcpv6-client" accept\n'
     "\n"
     "trusted\n"
     "  target: ACCEPT\n"
@@ -87,7 +88,7 @@ ZONES_TWO_BRIDGES = (
     "  source-ports: \n"
     "  icmp-blocks: \n"
     "  rich rules: \n"
-    "\trule priority=\"32767\" drop\n"
+    '\trule priority="32767" drop\n'
 )
 
 STATE_RUNNING = "running\n"
@@ -96,14 +97,14 @@ STATE_NOT_RUNNING = "not running\n"
 BLANK = ""
 
 GARBLED = (
-    "  interfaces: virbr0\n"       # before any zone header: ignored
-    "FirewallD is not running\n"   # not a zone header (several words)
-    "work (active\n"               # broken parenthesis: not a header
+    "  interfaces: virbr0\n"  # before any zone header: ignored
+    "FirewallD is not running\n"  # not a zone header (several words)
+    "work (active\n"  # broken parenthesis: not a header
     "odd\n"
     "  target:\n"
-    "  services dhcp\n"            # no colon
+    "  services dhcp\n"  # no colon
     "  interfaces: virbr9\n"
-    "\trule priority=\"32767\" reject\n"  # outside rich rules: ignored
+    '\trule priority="32767" reject\n'  # outside rich rules: ignored
 )
 
 
@@ -157,8 +158,9 @@ def test_drop_catch_all_and_two_interfaces():
 
 
 def test_rich_rule_that_is_not_catch_all_keeps_accept():
-    text = ZONES_TWO_BRIDGES.replace('\trule priority="32767" drop',
-                                     '\trule family="ipv4" source address="10.0.0.0/8" reject')
+    text = ZONES_TWO_BRIDGES.replace(
+        '\trule priority="32767" drop', '\trule family="ipv4" source address="10.0.0.0/8" reject'
+    )
     (z,) = parse_zones(text)
     assert z.target == "ACCEPT"
     assert zone_allows(z, "nfs", "2049/tcp")
@@ -219,8 +221,9 @@ def test_parse_zones_garbled():
 
 
 def test_catch_all_reject_with_type():
-    text = ZONES_TWO_BRIDGES.replace('\trule priority="32767" drop',
-                                     '\trule priority="32767" reject type="icmp-port-unreachable"')
+    text = ZONES_TWO_BRIDGES.replace(
+        '\trule priority="32767" drop', '\trule priority="32767" reject type="icmp-port-unreachable"'
+    )
     (z,) = parse_zones(text)
     assert zone_allows(z, "nfs", "2049/tcp") is False
 
@@ -277,8 +280,12 @@ def test_policies_admit_dhcp_from_the_routed_zone():
     policies = parse_policies(POLICIES)
     assert [p.name for p in policies] == ["allow-host-ipv6", "libvirt-routed-in", "libvirt-to-host"]
     to_host = policies[2]
-    assert (to_host.priority, to_host.target, to_host.ingress, to_host.egress) == (-1, "REJECT", ("libvirt-routed",),
-                                                                                    ("HOST",))
+    assert (to_host.priority, to_host.target, to_host.ingress, to_host.egress) == (
+        -1,
+        "REJECT",
+        ("libvirt-routed",),
+        ("HOST",),
+    )
     fw = build_firewalld(True, "running", "1.3.3", ROUTED, 0, POLICIES, 0)
     zone = fw.zone("libvirt-routed")
     assert admits_to_host(fw, zone, "dhcp", "67/udp") == (True, "policy libvirt-to-host")

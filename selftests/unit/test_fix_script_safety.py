@@ -5,6 +5,7 @@ writes it, and the script is run by `sh` against stub commands that log their ar
 (selftests/stubrun.py): only the commands the steps meant ran, each with the names as single,
 exact arguments; nothing else ran, nothing was created, nothing was "not found".
 """
+
 from __future__ import annotations
 
 import os
@@ -27,12 +28,31 @@ from kvmnetcheck.report.stream import HostDigest
 from kvmnetcheck.text import unsafe
 
 # placeholders whose values the suite makes itself (raw fragments, keywords, constants)
-MADE = {"conn_by": "uuid", "chain": "LIBVIRT_PRT", "daemon": "libvirtd", "family": "inet", "version": "1.4.7",
-        "mac": "52:54:00:00:00:01", "vid": "10", "service": "dhcp", "zone": "libvirt", "by": "a rule",
-        "where": ": somewhere", "loop": "a loop", "reach": "ssh kvm01 true", "config_hint": "a hint",
-        "bridge_xml": "<bridge name='b' stp='off'/>", "element": "<rom bar='off'/>", "root": "8000.1",
-        "table": "t", "x": "x", "host": "kvm01", "tap": "vnet0", "limit": "4", "connection":
-        "6a1f6a8e-0000-4000-8000-000000000001"}
+MADE = {
+    "conn_by": "uuid",
+    "chain": "LIBVIRT_PRT",
+    "daemon": "libvirtd",
+    "family": "inet",
+    "version": "1.4.7",
+    "mac": "52:54:00:00:00:01",
+    "vid": "10",
+    "service": "dhcp",
+    "zone": "libvirt",
+    "by": "a rule",
+    "where": ": somewhere",
+    "loop": "a loop",
+    "reach": "ssh kvm01 true",
+    "config_hint": "a hint",
+    "bridge_xml": "<bridge name='b' stp='off'/>",
+    "element": "<rom bar='off'/>",
+    "root": "8000.1",
+    "table": "t",
+    "x": "x",
+    "host": "kvm01",
+    "tap": "vnet0",
+    "limit": "4",
+    "connection": "6a1f6a8e-0000-4000-8000-000000000001",
+}
 
 NEWLINE_NAMES = ["n2\ntouch PWNED #", "n3\rtouch PWNED", "n4\u2028x", "n5\x0btouch PWNED", "n6\x1b[31m"]
 QUOTED_NAMES = ["b$(touch PWNED)", "b`touch PWNED`", "b;touch PWNED", "b'q", 'b"q', "b|touch PWNED", "a b"]
@@ -61,9 +81,17 @@ def _render(check_id: str, variant: str, fix, name: str):
 
 
 def _result(check_id, obj, rem, host="kvm01") -> Result:
-    return Result(check=check_id, host=host, object=obj, outcome="failed", severity="high",
-                  message=f"{check_id} fails on {obj}", remediation=rem.text, fix_script=rem.script,
-                  fix_steps=[list(s) for s in rem.steps])
+    return Result(
+        check=check_id,
+        host=host,
+        object=obj,
+        outcome="failed",
+        severity="high",
+        message=f"{check_id} fails on {obj}",
+        remediation=rem.text,
+        fix_script=rem.script,
+        fix_steps=[list(s) for s in rem.steps],
+    )
 
 
 def _assert_only_meant(run, scripted_steps: list[str], names: list[str]) -> None:
@@ -102,8 +130,10 @@ def test_a_network_named_with_a_newline_runs_nothing():
     name = "n2\ntouch PWNED #"
     rem = _fix("libvirt-network-stp-delay", "edit", network=name, bridge="virbr1", bridge_xml="<b/>", loop="")
     guest = _fix("guest-nic-dhcp-checksum", "default", guest=name, mac="52:54:00:00:00:01", network=name)
-    results = [_result("libvirt-network-stp-delay", name, rem, host=name),
-               _result("guest-nic-dhcp-checksum", f"{name}/52:54:00:00:00:01", guest, host=name)]
+    results = [
+        _result("libvirt-network-stp-delay", name, rem, host=name),
+        _result("guest-nic-dhcp-checksum", f"{name}/52:54:00:00:00:01", guest, host=name),
+    ]
     script = host_script(name, name, results, name)
     assert not [ln for ln in script.split("\n") if ln.startswith("touch")], script
     assert "n2\\x0atouch PWNED #" in script
@@ -118,10 +148,14 @@ def test_the_host_guard_quotes_the_host_name():
     script = host_script("kvm01", 'k";touch PWNED;"', [_result("bridge-forward-delay", "br0", rem)], "test")
     wrong = run_script(script, hostname="other")
     assert wrong.returncode == 2 and wrong.ran() == [] and wrong.created == [], wrong
-    assert wrong.stderr.strip() == 'this script fixes k";touch PWNED;", not other (KVMNETCHECK_ANY_HOST=1 to run it anyway)'
+    assert (
+        wrong.stderr.strip()
+        == 'this script fixes k";touch PWNED;", not other (KVMNETCHECK_ANY_HOST=1 to run it anyway)'
+    )
     right = run_script(script, hostname='k";touch PWNED;"')
-    assert right.returncode == 0 and right.ran() == [["ip", "link", "set", "dev", "br0", "type", "bridge",
-                                                       "stp_state", "0"]], right
+    assert right.returncode == 0 and right.ran() == [
+        ["ip", "link", "set", "dev", "br0", "type", "bridge", "stp_state", "0"]
+    ], right
 
 
 def test_script_names_are_unique_per_host(tmp_path):
@@ -146,12 +180,26 @@ def test_names_that_look_like_options_come_after_double_dash():
     run = run_script(guest.script)
     assert ["virsh", "dumpxml", "--inactive", "--", "--help"] in run.ran(), run
     # an NM profile id that nmcli would read as its option: no script, the person is told why
-    nm = _fix("bridge-persistent-config", "nmconnection", connection="--temporary",
-                conn_by=nm_selector("--temporary"), path="/etc/x.nmconnection", bridge="br0", loop="")
+    nm = _fix(
+        "bridge-persistent-config",
+        "nmconnection",
+        connection="--temporary",
+        conn_by=nm_selector("--temporary"),
+        path="/etc/x.nmconnection",
+        bridge="br0",
+        loop="",
+    )
     assert nm.steps == () and "starts with '-'" in nm.text
     uuid = "6a1f6a8e-0000-4000-8000-000000000001"
-    nm = _fix("bridge-persistent-config", "nmconnection", connection=uuid, conn_by=nm_selector(uuid),
-                path="/etc/x.nmconnection", bridge="br0", loop="")
+    nm = _fix(
+        "bridge-persistent-config",
+        "nmconnection",
+        connection=uuid,
+        conn_by=nm_selector(uuid),
+        path="/etc/x.nmconnection",
+        bridge="br0",
+        loop="",
+    )
     assert nm.script == f"nmcli connection modify uuid {uuid} bridge.stp no"
     # an Open vSwitch bridge named like an option: ovs-vsctl has no `--` for a record, so no script
     ovs = _fix("ovs-bridge-stp", "stp-off", bridge="--help")
@@ -164,16 +212,26 @@ def test_a_step_read_back_with_an_open_quote_is_not_scripted():
     bad = "virsh net-edit 'n2\ntouch PWNED #'"
     assert not stays_on_its_lines(bad)
     assert stays_on_its_lines("f=$(mktemp) && virsh net-dumpxml --inactive -- n \\\n  | sed -e 's/a/b/' > \"$f\"")
-    r = Result(check="libvirt-network-stp-delay", host="kvm01", object="n2", outcome="failed", severity="high",
-               message="m", remediation="r", fix_script=bad, fix_steps=[["libvirt-definition", bad, ["virsh"]]])
+    r = Result(
+        check="libvirt-network-stp-delay",
+        host="kvm01",
+        object="n2",
+        outcome="failed",
+        severity="high",
+        message="m",
+        remediation="r",
+        fix_script=bad,
+        fix_steps=[["libvirt-definition", bad, ["virsh"]]],
+    )
     script = host_script("kvm01", None, [r], "test")
     assert not [ln for ln in script.split("\n") if ln.startswith("touch")], script
     run = run_script(script)
     assert run.ran() == [] and run.returncode == 0, run
 
 
-HOSTILE_TEXT = st.text(alphabet=st.sampled_from(list("ab-$`;'\"|&<>(){}*?\\ \n\r\t\x0b\x1b\u2028\u202e#=/.")),
-                       min_size=1, max_size=12)
+HOSTILE_TEXT = st.text(
+    alphabet=st.sampled_from(list("ab-$`;'\"|&<>(){}*?\\ \n\r\t\x0b\x1b\u2028\u202e#=/.")), min_size=1, max_size=12
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -9,6 +9,7 @@ random exploration:
 
     KVMNETCHECK_FUZZ_RANDOM=1 KVMNETCHECK_FUZZ_EXAMPLES=5000 .venv/bin/pytest ... selftests/unit/test_fuzz.py
 """
+
 import json
 import math
 import os
@@ -68,19 +69,92 @@ FUZZ = settings(
     deadline=None,
     database=None,  # write nothing (.hypothesis/) into the checkout
     derandomize=not RANDOM,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example,
-                           HealthCheck.filter_too_much],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+        HealthCheck.filter_too_much,
+    ],
 )
 
 # bits that matter to one parser or another
 TOKENS = [
-    "\n", "\t", " ", "=", "'", '"', "\\", "<", ">", "/>", "</", "&", "&amp;", "&x;", ";", "!", "! ", "-", "*",
-    "#", ":", "[", "]", "(", ")", "{", "}", "@@", "\x00", "\r", "\ufeff", "\udcff", "é", "0", "-1", "1.5",
-    "99999999999999999999", "nan", "inf", "-A ", "-o ", "-i ", "-j ", "*filter\n", "COMMIT\n", "stp_state=",
-    "forward_delay=", "port=x state=", "  target: ACCEPT\n", "\trule priority=\"1\" reject\n", "csum (udp)",
-    "<![CDATA[", "]]>", "<!--", "-->", "<!DOCTYPE x>", "<?xml version='1.0'?>", "xmlns='urn:x'", "<bridge ",
-    "delay='", "stp='off'", "<boot order='", "[bridge]\n", "[Bridge]\n", "iface br0 inet manual\n", "bridge_stp on\n",
-    "TYPE=Bridge\n", "parameters:\n", "  ", "- ", "? ", "|\n", "!!binary ", "*a", "&a ", "%",
+    "\n",
+    "\t",
+    " ",
+    "=",
+    "'",
+    '"',
+    "\\",
+    "<",
+    ">",
+    "/>",
+    "</",
+    "&",
+    "&amp;",
+    "&x;",
+    ";",
+    "!",
+    "! ",
+    "-",
+    "*",
+    "#",
+    ":",
+    "[",
+    "]",
+    "(",
+    ")",
+    "{",
+    "}",
+    "@@",
+    "\x00",
+    "\r",
+    "\ufeff",
+    "\udcff",
+    "é",
+    "0",
+    "-1",
+    "1.5",
+    "99999999999999999999",
+    "nan",
+    "inf",
+    "-A ",
+    "-o ",
+    "-i ",
+    "-j ",
+    "*filter\n",
+    "COMMIT\n",
+    "stp_state=",
+    "forward_delay=",
+    "port=x state=",
+    "  target: ACCEPT\n",
+    '\trule priority="1" reject\n',
+    "csum (udp)",
+    "<![CDATA[",
+    "]]>",
+    "<!--",
+    "-->",
+    "<!DOCTYPE x>",
+    "<?xml version='1.0'?>",
+    "xmlns='urn:x'",
+    "<bridge ",
+    "delay='",
+    "stp='off'",
+    "<boot order='",
+    "[bridge]\n",
+    "[Bridge]\n",
+    "iface br0 inet manual\n",
+    "bridge_stp on\n",
+    "TYPE=Bridge\n",
+    "parameters:\n",
+    "  ",
+    "- ",
+    "? ",
+    "|\n",
+    "!!binary ",
+    "*a",
+    "&a ",
+    "%",
 ]
 PIECES = st.one_of(st.sampled_from(TOKENS), st.text(max_size=8))
 _VALUE = re.compile(r"""'([^'<>\n]*)'|"([^"<>\n]*)"|>([^<>]*)<|[=:] ?([^\n]*)""")
@@ -135,9 +209,12 @@ def _delay_ok(v):
 
 # ------------------------------------------------------------------ sections
 
+
 @FUZZ
-@given(inputs(S_SEC.OUTPUT, S_SEC.TRUNCATED, S_SEC.MISSING_RC, S_SEC.FORGED, S_HOST.OUTPUT[:3000]),
-       st.sampled_from([S_SEC.NONCE, S_HOST.NONCE]))
+@given(
+    inputs(S_SEC.OUTPUT, S_SEC.TRUNCATED, S_SEC.MISSING_RC, S_SEC.FORGED, S_HOST.OUTPUT[:3000]),
+    st.sampled_from([S_SEC.NONCE, S_HOST.NONCE]),
+)
 def test_split_sections(text, nonce):
     sections = split_sections(text, nonce)
     assert isinstance(sections, list)
@@ -152,9 +229,12 @@ def test_split_sections(text, nonce):
 
 # ------------------------------------------------------------------ sysfs bridge
 
+
 @FUZZ
-@given(inputs(S_BR.VIRBR0, S_BR.BR0_NOT_ROOT, S_BR.STP_OFF_BR, S_BR.USER_STP, S_BR.GARBLED),
-       st.one_of(st.none(), st.integers(-10, 2000)))
+@given(
+    inputs(S_BR.VIRBR0, S_BR.BR0_NOT_ROOT, S_BR.STP_OFF_BR, S_BR.USER_STP, S_BR.GARBLED),
+    st.one_of(st.none(), st.integers(-10, 2000)),
+)
 def test_parse_bridge(text, clk):
     b = parse_bridge_checked(text, clk)
     assert b.stp_state in (0, 1, 2, None)
@@ -169,12 +249,14 @@ def test_parse_bridge(text, clk):
 
 def parse_bridge_checked(text, clk):
     from kvmnetcheck.facts.parsers.sysfs_bridge import parse_bridge
+
     b = parse_bridge("virbr0", text, clk)
     assert isinstance(b, Bridge) and b.name == "virbr0"
     return b
 
 
 # ------------------------------------------------------------------ iptables
+
 
 @FUZZ
 @given(inputs(S_IPT.VERSION_147, S_IPT.VERSION_189_NFT, S_IPT.VERSION_187_LEGACY, S_IPT.HELP_MISSING_147))
@@ -205,6 +287,7 @@ def test_parse_save(text):
 
 # ------------------------------------------------------------------ tc
 
+
 @FUZZ
 @given(st.lists(inputs(S_TC.CSUM_UDP, S_TC.CSUM_IPH_ONLY, S_TC.NO_CSUM, S_TC.GARBLED), max_size=3))
 def test_parse_filters(texts):
@@ -216,6 +299,7 @@ def test_parse_filters(texts):
 
 
 # ------------------------------------------------------------------ firewalld
+
 
 @FUZZ
 @given(inputs(S_FW.ZONES, S_FW.ZONES_TWO_BRIDGES, S_FW.GARBLED))
@@ -231,19 +315,60 @@ def test_parse_zones(text):
 
 # ------------------------------------------------------------------ netfilter verdicts
 
-IPT_SAVES = [S_NF.DOCKER_SAVE, S_NF.LIBVIRT_SAVE, S_NF.CHAINS_SAVE, S_NF.MATCHES_SAVE, S_NF.SOURCE_SAVE,
-             S_NF.LEGACY_SAVE]
-NFT_RULESETS = [S_NF.FIREWALLD_JSON, S_NF.NFT_BRIDGE_JSON, S_NF.NFT_VMAP_JSON, S_NF.NFT_INET_JSON,
-                S_NF.NFT_LIBVIRT_JSON, S_NF.PHYSDEV_JSON, S_NF.NFT_CT_VMAP_JSON]
+IPT_SAVES = [
+    S_NF.DOCKER_SAVE,
+    S_NF.LIBVIRT_SAVE,
+    S_NF.CHAINS_SAVE,
+    S_NF.MATCHES_SAVE,
+    S_NF.SOURCE_SAVE,
+    S_NF.LEGACY_SAVE,
+]
+NFT_RULESETS = [
+    S_NF.FIREWALLD_JSON,
+    S_NF.NFT_BRIDGE_JSON,
+    S_NF.NFT_VMAP_JSON,
+    S_NF.NFT_INET_JSON,
+    S_NF.NFT_LIBVIRT_JSON,
+    S_NF.PHYSDEV_JSON,
+    S_NF.NFT_CT_VMAP_JSON,
+]
 BRIDGES = st.one_of(st.sampled_from(["br0", "br1", "virbr0", "docker0", ""]), st.text(max_size=6))
 PORT_LISTS = st.lists(st.one_of(st.sampled_from(["eth0", "eth1", "vnet0"]), st.text(max_size=5)), max_size=3)
 # rule words that reach deep into the evaluator: no ACCEPT among them, so that nothing here can accept
-RULE_PIECES = st.one_of(PIECES, st.sampled_from([
-    "-A FORWARD ", "-A X ", "-j ", "-g ", "DROP", "RETURN", "X", "LOG", "NFQUEUE", "-i br0 ", "-o br+ ", "! ",
-    "-m physdev ", "--physdev-in eth0 ", "--physdev-is-bridged ", "-p udp ", "-m udp ", "--dport ", "67:68",
-    "-m multiport --dports 67,68 ", "-m conntrack --ctstate NEW ", "-s 10.0.0.0/8 ", "-d 255.255.255.255/32 ",
-    "-m addrtype --dst-type BROADCAST ", "-m comment --comment ", "\n", "--limit 1/s ",
-]))
+RULE_PIECES = st.one_of(
+    PIECES,
+    st.sampled_from(
+        [
+            "-A FORWARD ",
+            "-A X ",
+            "-j ",
+            "-g ",
+            "DROP",
+            "RETURN",
+            "X",
+            "LOG",
+            "NFQUEUE",
+            "-i br0 ",
+            "-o br+ ",
+            "! ",
+            "-m physdev ",
+            "--physdev-in eth0 ",
+            "--physdev-is-bridged ",
+            "-p udp ",
+            "-m udp ",
+            "--dport ",
+            "67:68",
+            "-m multiport --dports 67,68 ",
+            "-m conntrack --ctstate NEW ",
+            "-s 10.0.0.0/8 ",
+            "-d 255.255.255.255/32 ",
+            "-m addrtype --dst-type BROADCAST ",
+            "-m comment --comment ",
+            "\n",
+            "--limit 1/s ",
+        ]
+    ),
+)
 
 
 def _check_verdict(v):
@@ -277,8 +402,9 @@ def test_bridged_dhcp_verdict_iptables(text, bridge, ports, version):
 @given(st.lists(RULE_PIECES, max_size=60), BRIDGES, PORT_LISTS)
 def test_bridged_dhcp_verdict_garbage_rules_never_accept(pieces, bridge, ports):
     garbage = "".join(pieces)
-    ipt = build_iptables(True, "iptables v1.8.9 (nf_tables)", None,
-                         f"*filter\n:FORWARD DROP [0:0]\n{garbage}\nCOMMIT\n", 0)
+    ipt = build_iptables(
+        True, "iptables v1.8.9 (nf_tables)", None, f"*filter\n:FORWARD DROP [0:0]\n{garbage}\nCOMMIT\n", 0
+    )
     v = bridged_dhcp_verdict(ipt, None, bridge, tuple(ports))
     _check_verdict(v)
     event(v.verdict)
@@ -287,8 +413,12 @@ def test_bridged_dhcp_verdict_garbage_rules_never_accept(pieces, bridge, ports):
 
 
 @FUZZ
-@given(st.one_of(inputs(*NFT_RULESETS), st.text(max_size=200)), BRIDGES, PORT_LISTS,
-       st.sampled_from([Iptables(installed=False), S_NF.ipt(S_NF.ACCEPT_POLICY_SAVE), S_NF.ipt(S_NF.DROP_SAVE)]))
+@given(
+    st.one_of(inputs(*NFT_RULESETS), st.text(max_size=200)),
+    BRIDGES,
+    PORT_LISTS,
+    st.sampled_from([Iptables(installed=False), S_NF.ipt(S_NF.ACCEPT_POLICY_SAVE), S_NF.ipt(S_NF.DROP_SAVE)]),
+)
 def test_bridged_dhcp_verdict_nft_text(text, bridge, ports, ipt):
     v = bridged_dhcp_verdict(ipt, text, bridge, tuple(ports))
     _check_verdict(v)
@@ -297,13 +427,35 @@ def test_bridged_dhcp_verdict_nft_text(text, bridge, ports, ipt):
         assert v.verdict != "accept"
 
 
-JSON_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(-2, 70000), st.text(max_size=6),
-                        st.sampled_from(["accept", "drop", "br0", "forward", "@dhcp_ports", "in", "!=", "udp",
-                                         "iifname", "new", "ip", "inet", "bridge", "255.255.255.255"]))
-JSON_VALUES = st.recursive(JSON_LEAVES, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                                st.dictionaries(st.text(max_size=6), inner,
-                                                                                max_size=2)),
-                           max_leaves=6)
+JSON_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 70000),
+    st.text(max_size=6),
+    st.sampled_from(
+        [
+            "accept",
+            "drop",
+            "br0",
+            "forward",
+            "@dhcp_ports",
+            "in",
+            "!=",
+            "udp",
+            "iifname",
+            "new",
+            "ip",
+            "inet",
+            "bridge",
+            "255.255.255.255",
+        ]
+    ),
+)
+JSON_VALUES = st.recursive(
+    JSON_LEAVES,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=2)),
+    max_leaves=6,
+)
 
 
 @st.composite
@@ -336,8 +488,14 @@ def test_bridged_dhcp_verdict_nft_structure(text, bridge, ports):
 
 # ------------------------------------------------------------------ libvirt XML
 
-NETWORKS = [S_XML.NET_DEFAULT, S_XML.NET_ISOLATED, S_XML.NET_ROUTED, S_XML.NET_HOST_BRIDGE, S_XML.NET_PXE,
-            S_XML.NET_NO_BRIDGE]
+NETWORKS = [
+    S_XML.NET_DEFAULT,
+    S_XML.NET_ISOLATED,
+    S_XML.NET_ROUTED,
+    S_XML.NET_HOST_BRIDGE,
+    S_XML.NET_PXE,
+    S_XML.NET_NO_BRIDGE,
+]
 DOMAINS = [S_XML.DOM_RUNNING, S_XML.DOM_BOOT_ORDER, S_XML.DOM_MINIMAL]
 
 
@@ -377,6 +535,7 @@ def test_parse_domain(text, active):
 
 # ------------------------------------------------------------------ bridge configs
 
+
 def _check_configs(configs, fmt):
     assert isinstance(configs, list)
     for c in configs:
@@ -391,8 +550,15 @@ def _check_configs(configs, fmt):
             assert c.effective_forward_delay_s >= 0.0 and c.new_port_block_s == 0.0
 
 
-IFCFGS = [S_CFG.IFCFG_STP_DELAY0, S_CFG.IFCFG_STP_DELAY_FLOAT, S_CFG.IFCFG_STP_NO_DELAY, S_CFG.IFCFG_STP_OFF,
-          S_CFG.IFCFG_BRIDGING_OPTS, S_CFG.IFCFG_QUOTED, S_CFG.IFCFG_ETH]
+IFCFGS = [
+    S_CFG.IFCFG_STP_DELAY0,
+    S_CFG.IFCFG_STP_DELAY_FLOAT,
+    S_CFG.IFCFG_STP_NO_DELAY,
+    S_CFG.IFCFG_STP_OFF,
+    S_CFG.IFCFG_BRIDGING_OPTS,
+    S_CFG.IFCFG_QUOTED,
+    S_CFG.IFCFG_ETH,
+]
 
 
 @FUZZ
@@ -478,14 +644,24 @@ def test_parse_netplan_alias_bombs_return_at_once(bomb):
 
 # ------------------------------------------------------------------ the whole host
 
+
 def _raw_libvirt():
     xml = st.one_of(mutated(NETWORKS), st.text(max_size=100))
-    net = st.builds(RawNetwork, st.just("0f3a6d2e-8c1b-4b7a-9f4e-2d1c5b6a7e80"), st.booleans(), st.booleans(),
-                    st.one_of(st.none(), st.booleans()), xml, st.one_of(st.none(), xml))
+    net = st.builds(
+        RawNetwork,
+        st.just("0f3a6d2e-8c1b-4b7a-9f4e-2d1c5b6a7e80"),
+        st.booleans(),
+        st.booleans(),
+        st.one_of(st.none(), st.booleans()),
+        xml,
+        st.one_of(st.none(), xml),
+    )
     dom = st.tuples(st.booleans(), st.one_of(mutated(DOMAINS), st.text(max_size=100)))
-    ok = st.builds(lambda nets, doms: RawLibvirt("libvirt-python", "qemu:///system", (10, 0, 0), "QEMU 8.2.2",
-                                                 nets, doms),
-                   st.lists(net, max_size=2), st.lists(dom, max_size=2))
+    ok = st.builds(
+        lambda nets, doms: RawLibvirt("libvirt-python", "qemu:///system", (10, 0, 0), "QEMU 8.2.2", nets, doms),
+        st.lists(net, max_size=2),
+        st.lists(dom, max_size=2),
+    )
     failed = st.just(RawLibvirt("none", "qemu:///system", error="cannot open qemu:///system read-only"))
     return st.one_of(st.none(), ok, failed)
 

@@ -1,5 +1,6 @@
 """What a guest network-boots: a network's boot file (on libvirt's own test networks, with the values
 its dnsmasq configs assert), a guest's network-boot NICs and fallback, QEMU's firmware directories."""
+
 import pytest
 
 from kvmnetcheck.facts.conclusions.boot import after_network_boot, network_boot, pxe_nics
@@ -27,8 +28,9 @@ NETBOOT = """<network>
 """
 # libvirt tests/networkxml2confdata/netboot-proxy-network.xml; its .conf: dhcp-boot=pxeboot.img,,10.20.30.40
 # and no enable-tftp
-NETBOOT_PROXY = NETBOOT.replace("<bootp file='pxeboot.img'/>", "<bootp file='pxeboot.img' server='10.20.30.40'/>") \
-    .replace("    <tftp root='/var/lib/tftproot'/>\n", "")
+NETBOOT_PROXY = NETBOOT.replace(
+    "<bootp file='pxeboot.img'/>", "<bootp file='pxeboot.img' server='10.20.30.40'/>"
+).replace("    <tftp root='/var/lib/tftproot'/>\n", "")
 # libvirt tests/networkxml2confdata/dnsmasq-options.xml: options passed as they are, none of them a boot file
 DNSMASQ_OPTIONS = """<network xmlns:dnsmasq="http://libvirt.org/schemas/network/dnsmasq/1.0">
   <name>default</name>
@@ -69,14 +71,17 @@ def test_dnsmasq_options_that_name_no_boot_file():
     assert network_boot(d) is None
 
 
-@pytest.mark.parametrize("option, file, server, tftp_here", [
-    ("dhcp-boot=undionly.kpxe", "undionly.kpxe", None, True),
-    ("dhcp-boot=tag:ipxe,http://10.0.0.1/boot.ipxe", "http://10.0.0.1/boot.ipxe", None, False),
-    ("dhcp-boot=pxelinux.0,boothost,10.0.0.5", "pxelinux.0", "boothost", False),
-    ("dhcp-option=67,grubx64.efi", "grubx64.efi", None, True),
-    ("dhcp-option-force=option:bootfile-name,ipxe.efi", "ipxe.efi", None, True),
-    ("pxe-service=x86PC,\"Install Linux\",pxelinux", "pxelinux", None, False),
-])
+@pytest.mark.parametrize(
+    "option, file, server, tftp_here",
+    [
+        ("dhcp-boot=undionly.kpxe", "undionly.kpxe", None, True),
+        ("dhcp-boot=tag:ipxe,http://10.0.0.1/boot.ipxe", "http://10.0.0.1/boot.ipxe", None, False),
+        ("dhcp-boot=pxelinux.0,boothost,10.0.0.5", "pxelinux.0", "boothost", False),
+        ("dhcp-option=67,grubx64.efi", "grubx64.efi", None, True),
+        ("dhcp-option-force=option:bootfile-name,ipxe.efi", "ipxe.efi", None, True),
+        ('pxe-service=x86PC,"Install Linux",pxelinux', "pxelinux", None, False),
+    ],
+)
 def test_boot_file_from_dnsmasq_options(option, file, server, tftp_here):
     xml = DNSMASQ_OPTIONS.replace('value="foo=bar"', f"value='{option}'")
     boot = network_boot(parse_network(xml))
@@ -84,16 +89,22 @@ def test_boot_file_from_dnsmasq_options(option, file, server, tftp_here):
 
 
 def _guest(boot_xml: str, nics: str, disks: str = "") -> object:
-    return parse_domain(f"""<domain type='kvm'><name>g</name><os><type>hvm</type>{boot_xml}</os>
-      <devices>{disks}{nics}</devices></domain>""", active=False)
+    return parse_domain(
+        f"""<domain type='kvm'><name>g</name><os><type>hvm</type>{boot_xml}</os>
+      <devices>{disks}{nics}</devices></domain>""",
+        active=False,
+    )
 
 
 NIC = "<interface type='network'><mac address='52:54:00:00:00:0{n}'/><source network='n'/>{boot}</interface>"
 
 
 def test_legacy_network_boot_tries_every_nic_then_the_disk():
-    g = _guest("<boot dev='network'/><boot dev='hd'/>", NIC.format(n=1, boot="") + NIC.format(n=2, boot=""),
-               "<disk type='file' device='disk'><target dev='vda'/></disk>")
+    g = _guest(
+        "<boot dev='network'/><boot dev='hd'/>",
+        NIC.format(n=1, boot="") + NIC.format(n=2, boot=""),
+        "<disk type='file' device='disk'><target dev='vda'/></disk>",
+    )
     a, b = g.nics
     assert pxe_nics(g) == (a, b)
     assert after_network_boot(g, a) == "NIC 52:54:00:00:00:02"
@@ -106,8 +117,11 @@ def test_legacy_network_boot_without_a_disk_has_nothing_after():
 
 
 def test_per_device_boot_order_picks_the_nics_that_have_one():
-    g = _guest("", NIC.format(n=1, boot="") + NIC.format(n=2, boot="<boot order='1'/>"),
-               "<disk type='file' device='disk'><target dev='vda'/><boot order='2'/></disk>")
+    g = _guest(
+        "",
+        NIC.format(n=1, boot="") + NIC.format(n=2, boot="<boot order='1'/>"),
+        "<disk type='file' device='disk'><target dev='vda'/><boot order='2'/></disk>",
+    )
     first, second = g.nics
     assert pxe_nics(g) == (second,)
     assert after_network_boot(g, second) == "the device with boot order 2"
@@ -120,8 +134,10 @@ def test_no_network_boot():
 
 
 def test_qemu_firmware_directories_and_roms():
-    fw = parse_firmware("/usr/bin/qemu-system-x86_64",
-                        "dir=/usr/bin/../share/qemu\nrom=qboot.rom\ndir=/usr/bin/../lib/ipxe/qemu\nrom=efi-virtio.rom\n"
-                        "rom=efi-e1000.rom\n")
+    fw = parse_firmware(
+        "/usr/bin/qemu-system-x86_64",
+        "dir=/usr/bin/../share/qemu\nrom=qboot.rom\ndir=/usr/bin/../lib/ipxe/qemu\nrom=efi-virtio.rom\n"
+        "rom=efi-e1000.rom\n",
+    )
     assert fw.dirs == ("/usr/bin/../share/qemu", "/usr/bin/../lib/ipxe/qemu")
     assert {"efi-virtio.rom", "efi-e1000.rom"} <= fw.roms

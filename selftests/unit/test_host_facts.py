@@ -1,4 +1,5 @@
 """build_host_facts: the collector's whole output (plus the libvirt view) into HostFacts."""
+
 import dataclasses
 import os
 
@@ -44,8 +45,12 @@ def collector(*sections, nonce=NONCE):
     return "".join(out)
 
 
-META = ("meta", "", "collector=1\nhostname=h1\nuid=1000\nclk_tck=100\nkernel=5.14.0-362.el9.x86_64\n"
-                    "have=iptables\nhave=iptables-save\nhave=tc\nhave=virsh")
+META = (
+    "meta",
+    "",
+    "collector=1\nhostname=h1\nuid=1000\nclk_tck=100\nkernel=5.14.0-362.el9.x86_64\n"
+    "have=iptables\nhave=iptables-save\nhave=tc\nhave=virsh",
+)
 DONE = ("done", "", "")
 
 NET_XML = """<network>
@@ -76,6 +81,7 @@ def facts():
 
 # ------------------------------------------------------------------ the full sample
 
+
 def test_meta(facts):
     assert facts.reachable and facts.error is None
     assert (facts.host, facts.spec) == ("kvm01", "ssh://root@kvm01")
@@ -83,8 +89,9 @@ def test_meta(facts):
     assert facts.uid == 0
     assert facts.clk_tck == 100
     assert facts.kernel == "6.1.0-18-amd64"
-    assert facts.commands == frozenset({"virsh", "libvirtd", "iptables", "iptables-save", "nft", "tc",
-                                        "firewall-cmd", "journalctl", "ip"})
+    assert facts.commands == frozenset(
+        {"virsh", "libvirtd", "iptables", "iptables-save", "nft", "tc", "firewall-cmd", "journalctl", "ip"}
+    )
     assert facts.vhost_net and facts.vhost_net_module
     assert facts.libvirt_installed
     assert facts.parse_errors == ()
@@ -134,14 +141,20 @@ def test_libvirt_log(facts):
     assert len(facts.libvirt_log_lines) == 2
     assert facts.libvirt_log_lines[0].endswith(
         "warning : networkAddGeneralIptablesRules:1173 : Could not add rule to fixup DHCP response "
-        "checksums on network 'default'.")
+        "checksums on network 'default'."
+    )
     assert "to support CHECKSUM rule" in facts.libvirt_log_lines[1]
 
 
 def test_bridge_configs(facts):
     (cfg,) = facts.bridge_configs  # the unreadable interfaces.d file (rc 1) is skipped
     assert (cfg.bridge, cfg.path, cfg.format, cfg.stp, cfg.forward_delay_s) == (
-        "br0", "/etc/network/interfaces", "ifupdown", True, 15.0)
+        "br0",
+        "/etc/network/interfaces",
+        "ifupdown",
+        True,
+        15.0,
+    )
     assert facts.bridge_configs_for("br0") == (cfg,)
     assert facts.bridge_configs_for("virbr0") == ()
 
@@ -159,8 +172,9 @@ def test_libvirt_from_virsh(facts):
     lv = facts.libvirt
     assert lv.source == "virsh"
     # gathered without a connection (ansible_gather): virsh was the only source, and the view says so
-    assert lv.error is None and lv.fallback.startswith("libvirt-python: not tried: these facts were gathered "
-                                                       "without a libvirt connection")
+    assert lv.error is None and lv.fallback.startswith(
+        "libvirt-python: not tried: these facts were gathered without a libvirt connection"
+    )
     assert lv.notes == (lv.fallback,)
     assert lv.uri == "qemu:///system"
     assert lv.libvirt_version == (9, 0, 0)
@@ -187,7 +201,12 @@ def test_guests_from_virsh(facts):
     assert pxe.active and pxe.boots_from_network and pxe.os_hint == "http://debian.org/debian/12"
     (nic,) = pxe.nics
     assert (nic.source_network, nic.source_bridge, nic.target_dev, nic.model, nic.driver_name) == (
-        "default", "virbr0", "vnet0", "virtio", "vhost")
+        "default",
+        "virbr0",
+        "vnet0",
+        "virtio",
+        "vhost",
+    )
     web = guests["web01"]
     assert web.active and not web.boots_from_network
     assert web.nics[0].source_bridge == "br0"
@@ -197,6 +216,7 @@ def test_guests_from_virsh(facts):
 
 
 # ------------------------------------------------------------------ broken output
+
 
 @pytest.mark.parametrize("output", [BLANK, GARBLED, OUTPUT.replace("collector=1", "collector=0")])
 def test_no_meta(output):
@@ -212,7 +232,7 @@ def test_other_nonce_is_not_trusted():
 
 
 def test_truncated_before_virsh():
-    cut = OUTPUT[:OUTPUT.index(f"@@{NONCE}@@ virsh_version")]
+    cut = OUTPUT[: OUTPUT.index(f"@@{NONCE}@@ virsh_version")]
     f = build_host_facts("kvm01", "ssh://kvm01", cut, NONCE, None)
     assert f.reachable
     assert f.parse_errors == ("collector output was cut short; facts after the cut are missing",)
@@ -223,7 +243,7 @@ def test_truncated_before_virsh():
 
 
 def test_truncated_inside_guest_xml():
-    cut = OUTPUT[:OUTPUT.index("<name>web01</name>")]
+    cut = OUTPUT[: OUTPUT.index("<name>web01</name>")]
     f = build_host_facts("kvm01", "ssh://kvm01", cut, NONCE, None)
     assert "collector output was cut short; facts after the cut are missing" in f.parse_errors
     # the half-written XML has no rc line, so it is not parsed (and not an XML error)
@@ -233,11 +253,15 @@ def test_truncated_inside_guest_xml():
 
 
 def test_bad_network_xml_is_a_parse_error():
-    out = collector(META, ("virsh_version", "", "Using library: libvirt 8.0.0"),
-                    ("virsh_nets", "active", DEFAULT_UUID),
-                    ("virsh_net_xml", DEFAULT_UUID, "<network><name>x</name><bridge delay='fast'/></network>"),
-                    ("virsh_doms", "active", ""),
-                    ("virsh_dom_xml", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", "<domain/>"), DONE)
+    out = collector(
+        META,
+        ("virsh_version", "", "Using library: libvirt 8.0.0"),
+        ("virsh_nets", "active", DEFAULT_UUID),
+        ("virsh_net_xml", DEFAULT_UUID, "<network><name>x</name><bridge delay='fast'/></network>"),
+        ("virsh_doms", "active", ""),
+        ("virsh_dom_xml", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", "<domain/>"),
+        DONE,
+    )
     f = build_host_facts("h1", "local://", out, NONCE, None)
     assert f.libvirt.source == "virsh"
     assert f.libvirt.libvirt_version == (8, 0, 0)
@@ -249,9 +273,18 @@ def test_bad_network_xml_is_a_parse_error():
 
 
 def test_virsh_cannot_connect():
-    out = collector(META, ("virsh_version", "", "error: failed to connect to the hypervisor\n"
-                                                 "error: Failed to connect socket to '/var/run/libvirt/"
-                                                 "libvirt-sock-ro': No such file or directory", 1), DONE)
+    out = collector(
+        META,
+        (
+            "virsh_version",
+            "",
+            "error: failed to connect to the hypervisor\n"
+            "error: Failed to connect socket to '/var/run/libvirt/"
+            "libvirt-sock-ro': No such file or directory",
+            1,
+        ),
+        DONE,
+    )
     f = build_host_facts("h1", "local://", out, NONCE, None)
     assert f.libvirt.source == "none" and f.libvirt.fallback is None
     assert f.libvirt.error.startswith("libvirt-python: not tried: ")
@@ -260,24 +293,29 @@ def test_virsh_cannot_connect():
 
 
 # collector format 4: one listing of networks and of guests; their state from net-info and the XML
-NET_INFO = ("Name:           {name}\nUUID:           {uuid}\nActive:         {active}\n"
-            "Persistent:     yes\nAutostart:      no\nBridge:         virbr0\n")
+NET_INFO = (
+    "Name:           {name}\nUUID:           {uuid}\nActive:         {active}\n"
+    "Persistent:     yes\nAutostart:      no\nBridge:         virbr0\n"
+)
 OTHER_UUID = "0b0c1d2e-3f40-4152-8364-758697a8b9ca"
 RUNNING = "<domain type='kvm' id='7'><name>up</name><devices/></domain>"
 STOPPED = "<domain type='kvm'><name>down</name><devices/></domain>"
 
 
 def test_virsh_listings_of_collector_4_give_each_state_from_net_info_and_the_domain_id():
-    out = collector(META, ("virsh_client", "", "9.0.0"),
-                    ("virsh_net_uuids", "", f"{DEFAULT_UUID}\n{OTHER_UUID}"),
-                    ("virsh_net_xml", DEFAULT_UUID, "<network><name>default</name><bridge name='virbr0'/></network>"),
-                    ("virsh_net_autostart", DEFAULT_UUID, NET_INFO.format(name="default", uuid=DEFAULT_UUID,
-                                                                           active="yes")),
-                    ("virsh_net_xml", OTHER_UUID, "<network><name>spare</name><bridge name='virbr9'/></network>"),
-                    ("virsh_net_autostart", OTHER_UUID, NET_INFO.format(name="spare", uuid=OTHER_UUID, active="no")),
-                    ("virsh_dom_uuids", "", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee\nbbbbbbbb-bbbb-4ccc-8ddd-eeeeeeeeeeee"),
-                    ("virsh_dom_xml", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", RUNNING),
-                    ("virsh_dom_xml", "bbbbbbbb-bbbb-4ccc-8ddd-eeeeeeeeeeee", STOPPED), DONE)
+    out = collector(
+        META,
+        ("virsh_client", "", "9.0.0"),
+        ("virsh_net_uuids", "", f"{DEFAULT_UUID}\n{OTHER_UUID}"),
+        ("virsh_net_xml", DEFAULT_UUID, "<network><name>default</name><bridge name='virbr0'/></network>"),
+        ("virsh_net_autostart", DEFAULT_UUID, NET_INFO.format(name="default", uuid=DEFAULT_UUID, active="yes")),
+        ("virsh_net_xml", OTHER_UUID, "<network><name>spare</name><bridge name='virbr9'/></network>"),
+        ("virsh_net_autostart", OTHER_UUID, NET_INFO.format(name="spare", uuid=OTHER_UUID, active="no")),
+        ("virsh_dom_uuids", "", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee\nbbbbbbbb-bbbb-4ccc-8ddd-eeeeeeeeeeee"),
+        ("virsh_dom_xml", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", RUNNING),
+        ("virsh_dom_xml", "bbbbbbbb-bbbb-4ccc-8ddd-eeeeeeeeeeee", STOPPED),
+        DONE,
+    )
     f = build_host_facts("h1", "local://", out, NONCE, None)
     assert f.libvirt.source == "virsh" and f.libvirt.libvirt_version == (9, 0, 0)
     assert {n.name: n.active for n in f.libvirt.networks} == {"default": True, "spare": False}
@@ -286,20 +324,34 @@ def test_virsh_listings_of_collector_4_give_each_state_from_net_info_and_the_dom
 
 
 def test_virsh_of_collector_4_that_cannot_connect():
-    out = collector(META, ("virsh_client", "", "9.0.0"),
-                    ("virsh_net_uuids", "", "error: failed to connect to the hypervisor\n"
-                                            "error: Failed to connect socket to '/var/run/libvirt/"
-                                            "libvirt-sock-ro': No such file or directory", 1), DONE)
+    out = collector(
+        META,
+        ("virsh_client", "", "9.0.0"),
+        (
+            "virsh_net_uuids",
+            "",
+            "error: failed to connect to the hypervisor\n"
+            "error: Failed to connect socket to '/var/run/libvirt/"
+            "libvirt-sock-ro': No such file or directory",
+            1,
+        ),
+        DONE,
+    )
     f = build_host_facts("h1", "local://", out, NONCE, None)
     assert f.libvirt.source == "none"
     assert "; virsh --readonly could not connect: error: failed to connect" in f.libvirt.error
 
 
 def test_a_network_net_info_said_nothing_of_is_left_out_and_said_so():
-    out = collector(META, ("virsh_client", "", "9.0.0"), ("virsh_net_uuids", "", DEFAULT_UUID),
-                    ("virsh_net_xml", DEFAULT_UUID, "<network><name>default</name><bridge name='virbr0'/></network>"),
-                    ("virsh_net_autostart", DEFAULT_UUID, "error: Network not found", 1),
-                    ("virsh_dom_uuids", "", ""), DONE)
+    out = collector(
+        META,
+        ("virsh_client", "", "9.0.0"),
+        ("virsh_net_uuids", "", DEFAULT_UUID),
+        ("virsh_net_xml", DEFAULT_UUID, "<network><name>default</name><bridge name='virbr0'/></network>"),
+        ("virsh_net_autostart", DEFAULT_UUID, "error: Network not found", 1),
+        ("virsh_dom_uuids", "", ""),
+        DONE,
+    )
     f = build_host_facts("h1", "local://", out, NONCE, None)
     assert f.libvirt.networks == ()
     assert any("said nothing of the network's state" in p for p in f.parse_errors), f.parse_errors
@@ -314,8 +366,12 @@ def test_failing_config_file_does_not_hide_others(monkeypatch):
         return real(path, text, ifup)
 
     monkeypatch.setattr(bridge_config, "parse_config_file", flaky)
-    out = collector(META, ("file", "/etc/netplan/bad.yaml", "network: {}"),
-                    ("file", "/etc/systemd/network/br0.netdev", "[NetDev]\nName=br0\nKind=bridge\n"), DONE)
+    out = collector(
+        META,
+        ("file", "/etc/netplan/bad.yaml", "network: {}"),
+        ("file", "/etc/systemd/network/br0.netdev", "[NetDev]\nName=br0\nKind=bridge\n"),
+        DONE,
+    )
     f = build_host_facts("h1", "local://", out, NONCE, None)
     assert f.parse_errors == ("/etc/netplan/bad.yaml: not understood (KeyError: 'boom')",)
     assert [c.bridge for c in f.bridge_configs] == ["br0"]
@@ -323,15 +379,18 @@ def test_failing_config_file_does_not_hide_others(monkeypatch):
 
 # ------------------------------------------------------------------ smaller pieces of wiring
 
+
 def test_tc_filter_sections_matched_to_their_bridge():
     csum = "filter protocol ip pref 1 u32 chain 0\n\taction order 1: csum (iph, udp) action pass"
-    out = collector(META,
-                    ("bridge", "virbr0", "stp_state=1\nforward_delay=200"),
-                    ("tc_filter", "virbr0 egress", csum),
-                    ("tc_filter", "virbr01 1:", csum),      # another bridge whose name starts alike
-                    ("bridge", "virbr1", "stp_state=0\nforward_delay=0"),
-                    ("tc_filter", "virbr1 1:", csum, 2),    # failed command: ignored
-                    DONE)
+    out = collector(
+        META,
+        ("bridge", "virbr0", "stp_state=1\nforward_delay=200"),
+        ("tc_filter", "virbr0 egress", csum),
+        ("tc_filter", "virbr01 1:", csum),  # another bridge whose name starts alike
+        ("bridge", "virbr1", "stp_state=0\nforward_delay=0"),
+        ("tc_filter", "virbr1 1:", csum, 2),  # failed command: ignored
+        DONE,
+    )
     f = build_host_facts("h1", "local://", out, NONCE, None)
     assert f.tc_for("virbr0").csum_udp is True
     assert f.tc_for("virbr0").lines == ("action order 1: csum (iph, udp) action pass",)
@@ -341,28 +400,46 @@ def test_tc_filter_sections_matched_to_their_bridge():
 
 def test_ifup_style_reaches_ifcfg():
     # format-1 facts (no netstack section): NetworkManager and initscripts read STP=on the same way
-    ifcfg = 'DEVICE=br0\nTYPE=Bridge\nSTP=on\nDELAY=4\nNM_CONTROLLED=no'
+    ifcfg = "DEVICE=br0\nTYPE=Bridge\nSTP=on\nDELAY=4\nNM_CONTROLLED=no"
     base = [META, ("file", "/etc/sysconfig/network-scripts/ifcfg-br0", ifcfg)]
     f = build_host_facts("h1", "local://", collector(*base, DONE), NONCE, None)
     assert f.bridge_configs[0].applies is False  # NM_CONTROLLED=no and no ifup-eth: nothing applies it
-    ifup = ("ifup_eth", "/etc/sysconfig/network-scripts/ifup-eth",
-            "71:        [ -n \"${DELAY}\" ] && /sbin/ip link set dev ${DEVICE} type bridge forward_delay ${DELAY}")
+    ifup = (
+        "ifup_eth",
+        "/etc/sysconfig/network-scripts/ifup-eth",
+        '71:        [ -n "${DELAY}" ] && /sbin/ip link set dev ${DEVICE} type bridge forward_delay ${DELAY}',
+    )
     f = build_host_facts("h1", "local://", collector(*base, ifup, DONE), NONCE, None)
     assert f.bridge_configs[0].forward_delay_s == 0.04  # initscripts hand DELAY to ip link: centiseconds
     assert f.bridge_configs[0].program == "initscripts (ip link)"
 
 
-@pytest.mark.parametrize("conf, nft, version, expected", [
-    ('firewall_backend = "nftables"\n', None, "10.8.0",
-     ("nftables", "firewall_backend in /etc/libvirt/network.conf")),
-    ('firewall_backend="iptables"\n', "table ip libvirt_network {\n}", None,
-     ("iptables", "firewall_backend in /etc/libvirt/network.conf")),
-    ('#firewall_backend = "nftables"\n', "table ip libvirt_network {\n\tchain guest_output {\n\t}\n}", None,
-     ("nftables", "nft table 'ip libvirt_network' is present")),
-    (None, None, "9.0.0", ("iptables", "libvirt 9.0.0 predates the nftables backend (10.4)")),
-    (None, None, "10.6.0", (None, "no firewall_backend setting, no libvirt rules and no libvirt version seen")),
-    (None, None, None, (None, "no firewall_backend setting, no libvirt rules and no libvirt version seen")),
-])
+@pytest.mark.parametrize(
+    "conf, nft, version, expected",
+    [
+        (
+            'firewall_backend = "nftables"\n',
+            None,
+            "10.8.0",
+            ("nftables", "firewall_backend in /etc/libvirt/network.conf"),
+        ),
+        (
+            'firewall_backend="iptables"\n',
+            "table ip libvirt_network {\n}",
+            None,
+            ("iptables", "firewall_backend in /etc/libvirt/network.conf"),
+        ),
+        (
+            '#firewall_backend = "nftables"\n',
+            "table ip libvirt_network {\n\tchain guest_output {\n\t}\n}",
+            None,
+            ("nftables", "nft table 'ip libvirt_network' is present"),
+        ),
+        (None, None, "9.0.0", ("iptables", "libvirt 9.0.0 predates the nftables backend (10.4)")),
+        (None, None, "10.6.0", (None, "no firewall_backend setting, no libvirt rules and no libvirt version seen")),
+        (None, None, None, (None, "no firewall_backend setting, no libvirt rules and no libvirt version seen")),
+    ],
+)
 def test_firewall_backend_derivation(conf, nft, version, expected):
     secs = [META]
     if conf is not None:
@@ -370,9 +447,11 @@ def test_firewall_backend_derivation(conf, nft, version, expected):
     if nft is not None:
         secs.append(("nft_libvirt", "ip", nft))
     if isinstance(version, str):
-        secs += [("virsh_version", "", f"Compiled against library: libvirt {version}\n"
-                                       f"Using library: libvirt {version}"),
-                 ("virsh_nets", "active", ""), ("virsh_doms", "active", "")]
+        secs += [
+            ("virsh_version", "", f"Compiled against library: libvirt {version}\nUsing library: libvirt {version}"),
+            ("virsh_nets", "active", ""),
+            ("virsh_doms", "active", ""),
+        ]
     secs.append(DONE)
     f = build_host_facts("h1", "local://", collector(*secs), NONCE, None)
     assert firewall_backend(f) == expected
@@ -387,9 +466,15 @@ def test_libvirt_installed_from_socket_only():
 
 # ------------------------------------------------------------------ libvirt-python view
 
+
 def _raw_python(**kw):
-    raw = RawLibvirt("libvirt-python", "qemu+ssh://root@kvm01/system?no_tty=1", lib_version=(10, 0, 0),
-                     hypervisor_version="QEMU 8.2.2", **kw)
+    raw = RawLibvirt(
+        "libvirt-python",
+        "qemu+ssh://root@kvm01/system?no_tty=1",
+        lib_version=(10, 0, 0),
+        hypervisor_version="QEMU 8.2.2",
+        **kw,
+    )
     raw.networks.append(RawNetwork("12345678-1234-4234-8234-123456789abc", True, False, None, NET_XML, None))
     raw.domains.append((True, DOM_XML))
     return raw
@@ -413,8 +498,11 @@ def test_libvirt_python_preferred_over_virsh():
 
 
 def test_libvirt_python_error_falls_back_to_virsh():
-    raw = RawLibvirt("none", "qemu+ssh://root@kvm01/system", error="cannot open qemu+ssh://root@kvm01/system "
-                                                                  "read-only: authentication failed")
+    raw = RawLibvirt(
+        "none",
+        "qemu+ssh://root@kvm01/system",
+        error="cannot open qemu+ssh://root@kvm01/system read-only: authentication failed",
+    )
     f = build_host_facts("kvm01", "ssh://root@kvm01", OUTPUT, NONCE, raw)
     assert f.libvirt.source == "virsh"
     assert f.libvirt.fallback == f"libvirt-python: {raw.error}"
@@ -426,15 +514,19 @@ def test_libvirt_python_error_and_no_virsh():
     raw = RawLibvirt("none", "qemu:///system", error="libvirt-python is not installed on the control node")
     f = build_host_facts("h1", "local://", collector(META, DONE), NONCE, raw)
     assert f.libvirt.source == "none" and f.libvirt.fallback is None
-    assert f.libvirt.error == ("libvirt-python is not installed on the control node; "
-                               "virsh is not available on the host")
+    assert f.libvirt.error == (
+        "libvirt-python is not installed on the control node; virsh is not available on the host"
+    )
     assert f.libvirt.notes == (f.libvirt.error,)
 
 
 def test_libvirt_python_bad_xml_reported():
     raw = _raw_python()
-    raw.networks.append(RawNetwork("deadbeef-0000-4000-8000-000000000000", True, True, True,
-                                   "<network><name>n</name></network>", "<network>"))
+    raw.networks.append(
+        RawNetwork(
+            "deadbeef-0000-4000-8000-000000000000", True, True, True, "<network><name>n</name></network>", "<network>"
+        )
+    )
     f = build_host_facts("h1", "local://", collector(META, DONE), NONCE, raw)
     assert [n.name for n in f.libvirt.networks] == ["lab"]
     assert len(f.parse_errors) == 1
@@ -443,10 +535,14 @@ def test_libvirt_python_bad_xml_reported():
 
 # ------------------------------------------------------------------ known bugs
 
-@pytest.mark.parametrize("name_arg, guest", [
-    ("guest=web01,process=qemu:web01,debug-threads=on", "web01"),
-    ("guest=lab,,pxe,debug-threads=on", "lab,pxe"),
-])
+
+@pytest.mark.parametrize(
+    "name_arg, guest",
+    [
+        ("guest=web01,process=qemu:web01,debug-threads=on", "web01"),
+        ("guest=lab,,pxe,debug-threads=on", "lab,pxe"),
+    ],
+)
 def test_qemu_name_option_parsing(name_arg, guest):
     out = collector(META, ("qemu_procs", "", f"pid=4317 vhost_fds=2 name={name_arg}"), DONE)
     f = build_host_facts("h1", "local://", out, NONCE, None)
@@ -467,8 +563,11 @@ META2 = ("meta", "", "collector=2\nhostname=h1\nuid=0\nclk_tck=100\nkernel=2.6.3
 def test_old_kernel_holds_new_ports_of_a_bridge_without_stp():
     """Kernels before 2.6.39 kept a port of a bridge with STP off one forward delay in learning
     (net/bridge/br_stp.c br_make_forwarding); newer ones forward at once."""
-    br = ("bridge", "br0", "stp_state=0\nforward_delay=1500\nbridge_id=8000.525400000001\n"
-                           "root_id=8000.525400000001\nroot_port=0")
+    br = (
+        "bridge",
+        "br0",
+        "stp_state=0\nforward_delay=1500\nbridge_id=8000.525400000001\nroot_id=8000.525400000001\nroot_port=0",
+    )
     f = build_host_facts("h1", "local://", collector(META2, br, DONE), NONCE, None)
     assert f.kernel_version == (2, 6, 32)
     assert f.bridges[0].waits_without_stp and f.bridges[0].new_port_block_s == 15.0
@@ -478,8 +577,12 @@ def test_old_kernel_holds_new_ports_of_a_bridge_without_stp():
 
 
 def test_qemu_files_that_cannot_be_listed_are_unknown():
-    procs = ("processes", "", "pid=41 comm=qemu vhost_fds=? name=guest=g1,debug-threads=on\n"
-                              "pid=42 comm=qemu vhost_fds=2 name=guest=g2\npid=7 comm=virtnetworkd\n")
+    procs = (
+        "processes",
+        "",
+        "pid=41 comm=qemu vhost_fds=? name=guest=g1,debug-threads=on\n"
+        "pid=42 comm=qemu vhost_fds=2 name=guest=g2\npid=7 comm=virtnetworkd\n",
+    )
     f = build_host_facts("h1", "local://", collector(META2, procs, DONE), NONCE, None)
     assert {q.guest: q.vhost_fds for q in f.qemu} == {"g1": None, "g2": 2}
     assert [(p.pid, p.comm) for p in f.daemons] == [(7, "virtnetworkd")]
@@ -491,8 +594,16 @@ def test_qemu_files_that_cannot_be_listed_are_unknown():
 
 def test_both_of_libvirts_nft_tables_are_read():
     tables = ("nft_tables", "", "table ip libvirt_network\ntable ip6 libvirt_network\ntable inet filter")
-    ip = ("nft_libvirt", "ip", 'table ip libvirt_network {\n chain guest_cross {\n  iif "virbr0" oif "virbr0" accept\n }\n}')
-    ip6 = ("nft_libvirt", "ip6", 'table ip6 libvirt_network {\n chain guest_cross {\n  iif "virbr6" oif "virbr6" accept\n }\n}')
+    ip = (
+        "nft_libvirt",
+        "ip",
+        'table ip libvirt_network {\n chain guest_cross {\n  iif "virbr0" oif "virbr0" accept\n }\n}',
+    )
+    ip6 = (
+        "nft_libvirt",
+        "ip6",
+        'table ip6 libvirt_network {\n chain guest_cross {\n  iif "virbr6" oif "virbr6" accept\n }\n}',
+    )
     meta = ("meta", "", META2[2] + "\nhave=nft")
     f = build_host_facts("h1", "local://", collector(meta, tables, ip, ip6, DONE), NONCE, None)
     assert f.nft.table_present and f.nft.readable and f.nft.mentions("virbr6") and f.nft.mentions("virbr0")
@@ -510,38 +621,53 @@ def test_unreadable_libvirt_log_and_state_files_are_named():
 
 
 # collector.sh today: format 4, which prints its limit per command
-META4 = ("meta", "", "collector=4\nhostname=kvm01\nuid=0\nclk_tck=100\nkernel=6.1.0-18-amd64\nhave=virsh\n"
-                     "command_timeout=30")
+META4 = (
+    "meta",
+    "",
+    "collector=4\nhostname=kvm01\nuid=0\nclk_tck=100\nkernel=6.1.0-18-amd64\nhave=virsh\ncommand_timeout=30",
+)
 NET_STATUS = "<networkstatus><network><name>lan</name><bridge name='virbr7'/></network></networkstatus>"
 
 
 def test_state_files_name_why_neither_daemon_source_was_used():
     """No daemon answered libvirt-python nor virsh: the view from the state files says why each failed."""
-    raw = RawLibvirt("none", "qemu+ssh://root@kvm01/system",
-                     error="cannot open qemu+ssh://root@kvm01/system read-only: Cannot recv data: "
-                           "nc: unix connect failed: No such file or directory")
+    raw = RawLibvirt(
+        "none",
+        "qemu+ssh://root@kvm01/system",
+        error="cannot open qemu+ssh://root@kvm01/system read-only: Cannot recv data: "
+        "nc: unix connect failed: No such file or directory",
+    )
     refused = ("virsh_net_uuids", "", "error: failed to connect to the hypervisor", 1)
     status = ("libvirt_net_status", "/run/libvirt/network/lan.xml", NET_STATUS)
-    f = build_host_facts("kvm01", "ssh://root@kvm01", collector(META4, ("virsh_client", "", "9.0.0"), refused,
-                                                                status, DONE), NONCE, raw)
+    f = build_host_facts(
+        "kvm01", "ssh://root@kvm01", collector(META4, ("virsh_client", "", "9.0.0"), refused, status, DONE), NONCE, raw
+    )
     lv = f.libvirt
     assert lv.source == "files" and lv.error is None and [n.name for n in lv.networks] == ["lan"]
-    assert lv.fallback == (f"libvirt-python: {raw.error}; "
-                           "virsh --readonly could not connect: error: failed to connect to the hypervisor")
+    assert lv.fallback == (
+        f"libvirt-python: {raw.error}; virsh --readonly could not connect: error: failed to connect to the hypervisor"
+    )
     assert lv.notes == (lv.fallback,)
 
 
-@pytest.mark.parametrize("meta, within", [
-    (META4, "within 30 s (the collector's limit per command; a longer host timeout raises it)"),
-    # saved by a collector that did not print its limit yet
-    (("meta", "", META4[2].replace("\ncommand_timeout=30", "")), "in time (the collector's limit per command)"),
-])
+@pytest.mark.parametrize(
+    "meta, within",
+    [
+        (META4, "within 30 s (the collector's limit per command; a longer host timeout raises it)"),
+        # saved by a collector that did not print its limit yet
+        (("meta", "", META4[2].replace("\ncommand_timeout=30", "")), "in time (the collector's limit per command)"),
+    ],
+)
 def test_virsh_ended_by_the_collectors_limit_says_so(meta, within):
     """virsh killed by the collector's `timeout` (status 124) is named as too slow, not as refused."""
-    raw = RawLibvirt("none", "qemu+ssh://root@kvm01/system", error="cannot open qemu+ssh://root@kvm01/system "
-                                                                  "read-only: authentication failed")
+    raw = RawLibvirt(
+        "none",
+        "qemu+ssh://root@kvm01/system",
+        error="cannot open qemu+ssh://root@kvm01/system read-only: authentication failed",
+    )
     slow = ("virsh_net_uuids", "", "", 124)
-    f = build_host_facts("kvm01", "ssh://root@kvm01", collector(meta, ("virsh_client", "", "9.0.0"), slow, DONE),
-                         NONCE, raw)
+    f = build_host_facts(
+        "kvm01", "ssh://root@kvm01", collector(meta, ("virsh_client", "", "9.0.0"), slow, DONE), NONCE, raw
+    )
     assert f.libvirt.source == "none"
     assert f.libvirt.error == f"libvirt-python: {raw.error}; virsh --readonly did not answer {within}"

@@ -1,4 +1,5 @@
 """iptables: --version, `-j CHECKSUM -h` (filtered by the collector), iptables-save."""
+
 import pytest
 
 from kvmnetcheck.facts.model import IptablesRule
@@ -137,8 +138,9 @@ COMMIT
 """
 
 # iptables-save as a normal user
-DENIED_NFT = ("iptables-save v1.8.9 (nf_tables): Could not fetch rule set generation id: "
-              "Permission denied (you must be root)\n")
+DENIED_NFT = (
+    "iptables-save v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)\n"
+)
 DENIED_LEGACY = "iptables-save v1.8.7 (legacy): Cannot initialize: Permission denied (you must be root)\n"
 
 BLANK = ""
@@ -157,13 +159,17 @@ garbage
 
 # ------------------------------------------------------------------ parse_version
 
-@pytest.mark.parametrize("text, version, vtext, variant", [
-    (VERSION_147, (1, 4, 7), "iptables v1.4.7", None),
-    (VERSION_189_NFT, (1, 8, 9), "iptables v1.8.9 (nf_tables)", "nf_tables"),
-    (VERSION_187_LEGACY, (1, 8, 7), "iptables v1.8.7 (legacy)", "legacy"),
-    ("iptables v1.4.21\n", (1, 4, 21), "iptables v1.4.21", None),
-    ("iptables v1.8.10 (nf_tables): extra words\n", (1, 8, 10), "iptables v1.8.10 (nf_tables)", "nf_tables"),
-])
+
+@pytest.mark.parametrize(
+    "text, version, vtext, variant",
+    [
+        (VERSION_147, (1, 4, 7), "iptables v1.4.7", None),
+        (VERSION_189_NFT, (1, 8, 9), "iptables v1.8.9 (nf_tables)", "nf_tables"),
+        (VERSION_187_LEGACY, (1, 8, 7), "iptables v1.8.7 (legacy)", "legacy"),
+        ("iptables v1.4.21\n", (1, 4, 21), "iptables v1.4.21", None),
+        ("iptables v1.8.10 (nf_tables): extra words\n", (1, 8, 10), "iptables v1.8.10 (nf_tables)", "nf_tables"),
+    ],
+)
 def test_parse_version(text, version, vtext, variant):
     assert parse_version(text) == (version, vtext, variant)
 
@@ -185,13 +191,17 @@ def test_parse_version_huge_number():
 
 # ------------------------------------------------------------------ parse_checksum_help
 
+
 def test_checksum_help_present():
     assert parse_checksum_help(HELP_PRESENT) is True
 
 
 def test_checksum_help_cannot_load():
     assert parse_checksum_help(HELP_MISSING_147) is False
-    assert parse_checksum_help("iptables v1.8.7 (legacy): Couldn't load target `CHECKSUM':No such file or directory") is False
+    assert (
+        parse_checksum_help("iptables v1.8.7 (legacy): Couldn't load target `CHECKSUM':No such file or directory")
+        is False
+    )
 
 
 def test_checksum_help_empty():
@@ -206,6 +216,7 @@ def test_checksum_help_unrecognised():
 
 # ------------------------------------------------------------------ parse_save
 
+
 def test_parse_save_libvirt9():
     rules = parse_save(SAVE_LIBVIRT9)
     assert len(rules) == 26
@@ -214,18 +225,27 @@ def test_parse_save_libvirt9():
     assert sum(r.table == "nat" for r in rules) == 6
     assert sum(r.table == "filter" for r in rules) == 18
     assert {r.chain for r in rules if r.chain.startswith("LIBVIRT_")} == {
-        "LIBVIRT_PRT", "LIBVIRT_FWI", "LIBVIRT_FWO", "LIBVIRT_FWX", "LIBVIRT_INP", "LIBVIRT_OUT",
+        "LIBVIRT_PRT",
+        "LIBVIRT_FWI",
+        "LIBVIRT_FWO",
+        "LIBVIRT_FWX",
+        "LIBVIRT_INP",
+        "LIBVIRT_OUT",
     }
     assert rules[1] == IptablesRule(
-        "mangle", "LIBVIRT_PRT", "-A LIBVIRT_PRT -o virbr0 -p udp -m udp --dport 68 -j CHECKSUM --checksum-fill",
-        None, "virbr0", "CHECKSUM",
+        "mangle",
+        "LIBVIRT_PRT",
+        "-A LIBVIRT_PRT -o virbr0 -p udp -m udp --dport 68 -j CHECKSUM --checksum-fill",
+        None,
+        "virbr0",
+        "CHECKSUM",
     )
-    assert rules[0] == IptablesRule("mangle", "POSTROUTING", "-A POSTROUTING -j LIBVIRT_PRT",
-                                    None, None, "LIBVIRT_PRT")
+    assert rules[0] == IptablesRule("mangle", "POSTROUTING", "-A POSTROUTING -j LIBVIRT_PRT", None, None, "LIBVIRT_PRT")
 
 
 def test_libvirt9_checksum_rule_lookup():
     from kvmnetcheck.facts.model import Iptables
+
     ipt = Iptables(installed=True, rules=parse_save(SAVE_LIBVIRT9))
     (csum,) = ipt.checksum_rules_for("virbr0")
     assert csum.chain == "LIBVIRT_PRT"
@@ -243,10 +263,16 @@ def test_parse_save_old_libvirt_checksum_in_postrouting():
     rules = parse_save(SAVE_OLD_LIBVIRT)
     assert len(rules) == 13
     csum = [r for r in rules if r.target == "CHECKSUM"]
-    assert csum == [IptablesRule(
-        "mangle", "POSTROUTING", "-A POSTROUTING -o virbr0 -p udp -m udp --dport 68 -j CHECKSUM --checksum-fill",
-        None, "virbr0", "CHECKSUM",
-    )]
+    assert csum == [
+        IptablesRule(
+            "mangle",
+            "POSTROUTING",
+            "-A POSTROUTING -o virbr0 -p udp -m udp --dport 68 -j CHECKSUM --checksum-fill",
+            None,
+            "virbr0",
+            "CHECKSUM",
+        )
+    ]
     # trailing blanks of old iptables-save are gone from the kept text
     assert all(not r.text.endswith(" ") for r in rules)
     assert not any(r.chain.startswith("LIBVIRT_") for r in rules)
@@ -262,6 +288,7 @@ def test_negated_interface_is_not_that_interface():
     neg_in = rules[2]
     assert (neg_in.in_iface, neg_in.out_iface, neg_in.target) == (None, "virbr0", "DROP")
     from kvmnetcheck.facts.model import Iptables
+
     ipt = Iptables(installed=True, rules=rules)
     assert ipt.checksum_rules_for("virbr0") == ()
     assert [r.out_iface for r in ipt.checksum_rules_for("virbr1")] == ["virbr1"]
@@ -303,6 +330,7 @@ def test_parse_save_garbled():
 
 
 # ------------------------------------------------------------------ build_iptables
+
 
 def test_build_iptables_full():
     ipt = build_iptables(True, VERSION_189_NFT, HELP_PRESENT, SAVE_LIBVIRT9, 0)
@@ -352,5 +380,9 @@ def test_build_iptables_not_installed():
 def test_checksum_help_refused_is_unknown():
     """`iptables -j CHECKSUM -h` refused (not root): unknown, never "no extension" (a false failure)
     nor "extension there" (a false pass)."""
-    assert parse_checksum_help("iptables v1.8.9 (nf_tables): Could not fetch rule set generation id: "
-                               "Permission denied (you must be root)") is None
+    assert (
+        parse_checksum_help(
+            "iptables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)"
+        )
+        is None
+    )

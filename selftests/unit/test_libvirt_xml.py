@@ -1,4 +1,5 @@
 """libvirt network and domain XML (net-dumpxml / dumpxml / XMLDesc)."""
+
 import pytest
 from lxml import etree
 
@@ -202,8 +203,9 @@ def test_forward_without_mode_is_nat():
     assert n.forward_mode == "nat"
 
 
-@pytest.mark.parametrize("mode, creates", [("open", True), ("hostdev", False), ("passthrough", False),
-                                           ("private", False), ("vepa", False)])
+@pytest.mark.parametrize(
+    "mode, creates", [("open", True), ("hostdev", False), ("passthrough", False), ("private", False), ("vepa", False)]
+)
 def test_forward_modes(mode, creates):
     n = parse_network(NET_HOST_BRIDGE.replace("mode='bridge'", f"mode='{mode}'"))
     assert n.forward_mode == mode
@@ -273,6 +275,7 @@ def resolver():
 
 def test_billion_laughs_rejected_quickly():
     import time
+
     t = time.monotonic()
     with pytest.raises(XmlError):
         parse_network(BILLION_LAUGHS)
@@ -288,10 +291,8 @@ def test_internal_entity_rejected():
 def _xxe_docs(path):
     url = path.as_uri()
     return [
-        f'<?xml version="1.0"?><!DOCTYPE network [<!ENTITY xxe SYSTEM "{url}">]>'
-        f"<network><name>&xxe;</name></network>",
-        f'<?xml version="1.0"?><!DOCTYPE domain [<!ENTITY xxe SYSTEM "{url}">]>'
-        f"<domain><name>&xxe;</name></domain>",
+        f'<?xml version="1.0"?><!DOCTYPE network [<!ENTITY xxe SYSTEM "{url}">]><network><name>&xxe;</name></network>',
+        f'<?xml version="1.0"?><!DOCTYPE domain [<!ENTITY xxe SYSTEM "{url}">]><domain><name>&xxe;</name></domain>',
         f'<!DOCTYPE network [<!ENTITY % p SYSTEM "{url}"> %p;]><network><name>n</name></network>',
         f'<!DOCTYPE network SYSTEM "{url}"><network><name>n</name></network>',
     ]
@@ -355,18 +356,30 @@ def test_empty(text):
         parse_network(text)
 
 
-@pytest.mark.parametrize("text", [GARBLED, "error: failed to get network 'default'", "{}", "<network",
-                                  "<network><name>a</name></network><extra/>", "\x00<network/>"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        GARBLED,
+        "error: failed to get network 'default'",
+        "{}",
+        "<network",
+        "<network><name>a</name></network><extra/>",
+        "\x00<network/>",
+    ],
+)
 def test_not_xml(text):
     with pytest.raises(XmlError, match="malformed XML"):
         parse_network(text)
 
 
-@pytest.mark.parametrize("text, tag", [
-    ("<domain><name>a</name></domain>", "domain"),
-    ("<networks><network><name>a</name></network></networks>", "networks"),
-    ("<network xmlns='urn:x'><name>a</name></network>", "{urn:x}network"),
-])
+@pytest.mark.parametrize(
+    "text, tag",
+    [
+        ("<domain><name>a</name></domain>", "domain"),
+        ("<networks><network><name>a</name></network></networks>", "networks"),
+        ("<network xmlns='urn:x'><name>a</name></network>", "{urn:x}network"),
+    ],
+)
 def test_wrong_root(text, tag):
     with pytest.raises(XmlError, match=f"expected <network>, got <{tag}>"):
         parse_network(text)
@@ -514,11 +527,30 @@ def test_per_interface_boot_order_bridge_direct_missing_mac():
     assert g.boots_from_network is True
     br, direct, net = g.nics
     assert (br.type, br.mac, br.source_network, br.source_bridge, br.model, br.boot_order, br.target_dev) == (
-        "bridge", "52:54:00:ab:cd:ef", None, "br0", "e1000e", 1, None)
+        "bridge",
+        "52:54:00:ab:cd:ef",
+        None,
+        "br0",
+        "e1000e",
+        1,
+        None,
+    )
     assert (direct.type, direct.source_network, direct.source_bridge, direct.driver_name, direct.boot_order) == (
-        "direct", None, None, "qemu", None)
+        "direct",
+        None,
+        None,
+        "qemu",
+        None,
+    )
     assert (net.type, net.mac, net.label, net.source_network, net.source_bridge, net.boot_order, net.index) == (
-        "network", None, "nic2", "isolated", None, None, 2)
+        "network",
+        None,
+        "nic2",
+        "isolated",
+        None,
+        None,
+        2,
+    )
 
 
 def test_disk_boot_order_alone_is_not_network_boot():
@@ -532,8 +564,7 @@ def test_minimal_domain():
 
 
 def test_interface_without_type():
-    g = parse_domain("<domain><name>x</name><devices><interface><mac address=''/></interface></devices></domain>",
-                     True)
+    g = parse_domain("<domain><name>x</name><devices><interface><mac address=''/></interface></devices></domain>", True)
     (nic,) = g.nics
     assert nic.type == "unknown"
     assert nic.mac is None

@@ -4,6 +4,7 @@ Every sample below was captured on a Debian 12 machine (iptables 1.8.9, nftables
 1.3.3, kernel 6.18) inside a network namespace of its own (`unshare -n`, or `unshare -n -m` for
 firewalld), so nothing touched the machine's own rules; each comment says what was run in it.
 """
+
 import json
 
 import pytest
@@ -116,8 +117,9 @@ COMMIT
 
 # the Docker host above with an ACCEPT of the admin's own in DOCKER-USER, the chain Docker leaves to
 # admins and evaluates first: `iptables -I DOCKER-USER -i br0 -o br0 -j ACCEPT`
-DOCKER_USER_SAVE = DOCKER_SAVE.replace("-A DOCKER-USER -j RETURN\n",
-                                      "-A DOCKER-USER -i br0 -o br0 -j ACCEPT\n-A DOCKER-USER -j RETURN\n")
+DOCKER_USER_SAVE = DOCKER_SAVE.replace(
+    "-A DOCKER-USER -j RETURN\n", "-A DOCKER-USER -i br0 -o br0 -j ACCEPT\n-A DOCKER-USER -j RETURN\n"
+)
 
 # libvirt's iptables backend (9.x/10.x) for its default network on virbr0, recreated rule by rule with
 # iptables (LIBVIRT_FWX/FWI/FWO from FORWARD, LIBVIRT_INP/OUT), on a host whose admin set FORWARD DROP
@@ -638,6 +640,7 @@ def one_rule(rule, policy="DROP"):
 
 # ------------------------------------------------------------------ iptables: the cases hosts have
 
+
 def test_empty_host_accepts():
     v = verdict("", EMPTY_JSON)
     assert v == ForwardVerdict("accept", "no iptables table and no nftables chain at the forward hook")
@@ -661,10 +664,13 @@ def test_physdev_is_bridged_accept_accepts():
     assert v == ForwardVerdict("accept", "iptables rule -A FORWARD -m physdev --physdev-is-bridged -j ACCEPT")
 
 
-@pytest.mark.parametrize("bridge, expected, by", [
-    ("br0", "accept", "iptables rule -A FORWARD -i br0 -o br0 -j ACCEPT"),
-    ("br1", "drop", "iptables filter FORWARD policy DROP"),
-])
+@pytest.mark.parametrize(
+    "bridge, expected, by",
+    [
+        ("br0", "accept", "iptables rule -A FORWARD -i br0 -o br0 -j ACCEPT"),
+        ("br1", "drop", "iptables filter FORWARD policy DROP"),
+    ],
+)
 def test_accept_for_one_bridge_only(bridge, expected, by):
     assert verdict(BR0_SAVE, bridge=bridge) == ForwardVerdict(expected, by)
 
@@ -701,11 +707,15 @@ def test_libvirt_accepts_its_own_cross_traffic():
 def test_libvirt_on_the_old_layout_without_drop_policy_accepts():
     """RHEL 6's libvirt wrote its rules in FORWARD itself; the policy stayed ACCEPT."""
     from test_iptables import SAVE_OLD_LIBVIRT
+
     assert verdict(SAVE_OLD_LIBVIRT, bridge="br0").verdict == "accept"
     v = verdict(SAVE_OLD_LIBVIRT, bridge="virbr0")
     # the guest's address is unknown: accepted by one of two rules
-    assert v == ForwardVerdict("accept", "iptables rule -A FORWARD -i virbr0 -o virbr0 -j ACCEPT or "
-                                         "iptables rule -A FORWARD -s 192.168.122.0/24 -i virbr0 -j ACCEPT")
+    assert v == ForwardVerdict(
+        "accept",
+        "iptables rule -A FORWARD -i virbr0 -o virbr0 -j ACCEPT or "
+        "iptables rule -A FORWARD -s 192.168.122.0/24 -i virbr0 -j ACCEPT",
+    )
 
 
 def test_related_established_accept_does_not_pass_new_dhcp():
@@ -725,8 +735,10 @@ def test_legacy_table_has_its_own_policy():
     assert any(r.legacy for r in ipt_.rules) and ("legacy:filter", "FORWARD", "DROP") in ipt_.policies
     v = bridged_dhcp_verdict(ipt_, EMPTY_JSON, "br0", PORTS)
     assert v.verdict == "drop"
-    assert v.by == ("iptables-legacy filter FORWARD policy DROP (the server's broadcast reply, udp 67 -> 68; "
-                    "the server's unicast reply, udp 67 -> 68)")
+    assert v.by == (
+        "iptables-legacy filter FORWARD policy DROP (the server's broadcast reply, udp 67 -> 68; "
+        "the server's unicast reply, udp 67 -> 68)"
+    )
 
 
 def test_legacy_table_alone_is_judged_alone():
@@ -734,17 +746,26 @@ def test_legacy_table_alone_is_judged_alone():
     assert verdict(DROP_SAVE, legacy=LEGACY_SAVE).by == "iptables filter FORWARD policy DROP"
 
 
-@pytest.mark.parametrize("bridge, expected, by", [
-    ("br0", "drop", "iptables rule -A FORWARD -j DROP"),  # CHECK returns for br0
-    ("br1", "accept", "iptables rule -A CHECK -j ACCEPT"),  # past the goto, OUTER's DROP is never reached
-])
+@pytest.mark.parametrize(
+    "bridge, expected, by",
+    [
+        ("br0", "drop", "iptables rule -A FORWARD -j DROP"),  # CHECK returns for br0
+        ("br1", "accept", "iptables rule -A CHECK -j ACCEPT"),  # past the goto, OUTER's DROP is never reached
+    ],
+)
 def test_jumps_gotos_returns(bridge, expected, by):
     assert verdict(CHAINS_SAVE, bridge=bridge) == ForwardVerdict(expected, by)
 
 
 def test_rules_not_read_is_unknown():
-    ipt_ = build_iptables(True, NFT_VERSION, None, "iptables-save v1.8.9 (nf_tables): Could not fetch rule set "
-                          "generation id: Permission denied (you must be root)\n", 1)
+    ipt_ = build_iptables(
+        True,
+        NFT_VERSION,
+        None,
+        "iptables-save v1.8.9 (nf_tables): Could not fetch rule set "
+        "generation id: Permission denied (you must be root)\n",
+        1,
+    )
     v = bridged_dhcp_verdict(ipt_, None, "br0")
     assert v.verdict == "unknown" and v.by.startswith("iptables rules could not be read: iptables-save failed")
 
@@ -760,50 +781,84 @@ def test_rules_not_read_still_drops_when_nft_drops():
 DROPPED_REPLIES = " (the server's broadcast reply, udp 67 -> 68; the server's unicast reply, udp 67 -> 68)"
 DROPPED_REQUEST = " (the client's request, udp 68 -> 67 to 255.255.255.255)"
 DROPPED_UNICAST = " (the server's unicast reply, udp 67 -> 68)"
-DROPPED_BROADCASTS = (" (the client's request, udp 68 -> 67 to 255.255.255.255; "
-                      "the server's broadcast reply, udp 67 -> 68)")
+DROPPED_BROADCASTS = (
+    " (the client's request, udp 68 -> 67 to 255.255.255.255; the server's broadcast reply, udp 67 -> 68)"
+)
 POLICY_DROP = "iptables filter FORWARD policy DROP"
 
 
-@pytest.mark.parametrize("rule, policy, bridge, ports, expected, by", [
-    ("-A FORWARD -p udp -m udp --dport 67 -j ACCEPT", "DROP", "br0", PORTS, "drop",
-     POLICY_DROP + DROPPED_REPLIES),
-    ("-A FORWARD -p udp -m multiport --dports 67,68 -j ACCEPT", "DROP", "br0", PORTS, "accept", None),
-    ("-A FORWARD -p udp -m udp --sport 67:68 -j ACCEPT", "DROP", "br0", PORTS, "accept", None),
-    ("-A FORWARD -p udp -m udp ! --dport 67 -j ACCEPT", "DROP", "br0", PORTS, "drop", POLICY_DROP + DROPPED_REQUEST),
-    ("-A FORWARD -p tcp -m tcp --dport 67 -j ACCEPT", "DROP", "br0", PORTS, "drop", POLICY_DROP),
-    ("-A FORWARD ! -p tcp -j ACCEPT", "DROP", "br0", PORTS, "accept", None),
-    ("-A FORWARD -i br+ -o br+ -j ACCEPT", "DROP", "br0", PORTS, "accept", None),
-    ("-A FORWARD -i br+ -o br+ -j ACCEPT", "DROP", "virbr0", PORTS, "drop", POLICY_DROP),
-    ("-A FORWARD ! -i br0 -j ACCEPT", "DROP", "br0", PORTS, "drop", POLICY_DROP),
-    ("-A FORWARD ! -i br0 -j ACCEPT", "DROP", "br1", PORTS, "accept", None),
-    # which port a frame came in by is not known: decided only when no port, or every port, matches
-    ("-A FORWARD -m physdev --physdev-in eth0 -j ACCEPT", "DROP", "br0", ("eth0", "vnet0"), "unknown", None),
-    ("-A FORWARD -m physdev --physdev-in eth0 -j ACCEPT", "DROP", "br0", ("eth1", "vnet0"), "drop", POLICY_DROP),
-    ("-A FORWARD -m physdev --physdev-in eth0 -j ACCEPT", "DROP", "br0", (), "unknown", None),
-    ("-A FORWARD -m physdev --physdev-in eth+ --physdev-out eth+ -j ACCEPT", "DROP", "br0", ("eth0", "eth1"),
-     "accept", None),
-    ("-A FORWARD -m physdev ! --physdev-is-bridged -j ACCEPT", "DROP", "br0", PORTS, "drop", POLICY_DROP),
-    # the server may answer by unicast, to an address the facts do not hold
-    ("-A FORWARD -m addrtype --dst-type BROADCAST -j ACCEPT", "DROP", "br0", PORTS, "unknown", None),
-    ("-A FORWARD -d 255.255.255.255/32 -j ACCEPT", "DROP", "br0", PORTS, "drop", POLICY_DROP + DROPPED_UNICAST),
-    ("-A FORWARD -d 192.168.1.0/24 -j ACCEPT", "DROP", "br0", PORTS, "drop", POLICY_DROP + DROPPED_BROADCASTS),
-    ("-A FORWARD -m state --state NEW -j ACCEPT", "DROP", "br0", PORTS, "accept", None),
-    ("-A FORWARD -m conntrack --ctstate NEW,RELATED -j ACCEPT", "DROP", "br0", PORTS, "accept", None),
-    ("-A FORWARD -m conntrack --ctstate INVALID -j DROP", "ACCEPT", "br0", PORTS, "accept",
-     "iptables filter FORWARD policy ACCEPT"),
-    ('-A FORWARD -m comment --comment "dhcp for the lab" -j ACCEPT', "DROP", "br0", PORTS, "accept", None),
-    ("-A FORWARD -m limit --limit 10/sec -j ACCEPT", "DROP", "br0", PORTS, "accept", None),
-    ("-A FORWARD -m mark --mark 0x1 -j ACCEPT", "DROP", "br0", PORTS, "unknown", None),
-    ("-A FORWARD -m pkttype --pkt-type broadcast -j ACCEPT", "DROP", "br0", PORTS, "unknown", None),
-    ("-A FORWARD -f -j ACCEPT", "DROP", "br0", PORTS, "drop", POLICY_DROP),
-    ("-A FORWARD -j NFQUEUE --queue-num 1", "ACCEPT", "br0", PORTS, "unknown", None),
-    ('-A FORWARD -j LOG --log-prefix "fwd: "', "DROP", "br0", PORTS, "drop", POLICY_DROP),
-    ('-A FORWARD -j LOG --log-prefix "fwd: "', "ACCEPT", "br0", PORTS, "accept",
-     "iptables filter FORWARD policy ACCEPT"),
-    ("-A FORWARD -j REJECT --reject-with icmp-host-prohibited", "ACCEPT", "br0", PORTS, "drop",
-     "iptables rule -A FORWARD -j REJECT --reject-with icmp-host-prohibited"),
-])
+@pytest.mark.parametrize(
+    "rule, policy, bridge, ports, expected, by",
+    [
+        ("-A FORWARD -p udp -m udp --dport 67 -j ACCEPT", "DROP", "br0", PORTS, "drop", POLICY_DROP + DROPPED_REPLIES),
+        ("-A FORWARD -p udp -m multiport --dports 67,68 -j ACCEPT", "DROP", "br0", PORTS, "accept", None),
+        ("-A FORWARD -p udp -m udp --sport 67:68 -j ACCEPT", "DROP", "br0", PORTS, "accept", None),
+        (
+            "-A FORWARD -p udp -m udp ! --dport 67 -j ACCEPT",
+            "DROP",
+            "br0",
+            PORTS,
+            "drop",
+            POLICY_DROP + DROPPED_REQUEST,
+        ),
+        ("-A FORWARD -p tcp -m tcp --dport 67 -j ACCEPT", "DROP", "br0", PORTS, "drop", POLICY_DROP),
+        ("-A FORWARD ! -p tcp -j ACCEPT", "DROP", "br0", PORTS, "accept", None),
+        ("-A FORWARD -i br+ -o br+ -j ACCEPT", "DROP", "br0", PORTS, "accept", None),
+        ("-A FORWARD -i br+ -o br+ -j ACCEPT", "DROP", "virbr0", PORTS, "drop", POLICY_DROP),
+        ("-A FORWARD ! -i br0 -j ACCEPT", "DROP", "br0", PORTS, "drop", POLICY_DROP),
+        ("-A FORWARD ! -i br0 -j ACCEPT", "DROP", "br1", PORTS, "accept", None),
+        # which port a frame came in by is not known: decided only when no port, or every port, matches
+        ("-A FORWARD -m physdev --physdev-in eth0 -j ACCEPT", "DROP", "br0", ("eth0", "vnet0"), "unknown", None),
+        ("-A FORWARD -m physdev --physdev-in eth0 -j ACCEPT", "DROP", "br0", ("eth1", "vnet0"), "drop", POLICY_DROP),
+        ("-A FORWARD -m physdev --physdev-in eth0 -j ACCEPT", "DROP", "br0", (), "unknown", None),
+        (
+            "-A FORWARD -m physdev --physdev-in eth+ --physdev-out eth+ -j ACCEPT",
+            "DROP",
+            "br0",
+            ("eth0", "eth1"),
+            "accept",
+            None,
+        ),
+        ("-A FORWARD -m physdev ! --physdev-is-bridged -j ACCEPT", "DROP", "br0", PORTS, "drop", POLICY_DROP),
+        # the server may answer by unicast, to an address the facts do not hold
+        ("-A FORWARD -m addrtype --dst-type BROADCAST -j ACCEPT", "DROP", "br0", PORTS, "unknown", None),
+        ("-A FORWARD -d 255.255.255.255/32 -j ACCEPT", "DROP", "br0", PORTS, "drop", POLICY_DROP + DROPPED_UNICAST),
+        ("-A FORWARD -d 192.168.1.0/24 -j ACCEPT", "DROP", "br0", PORTS, "drop", POLICY_DROP + DROPPED_BROADCASTS),
+        ("-A FORWARD -m state --state NEW -j ACCEPT", "DROP", "br0", PORTS, "accept", None),
+        ("-A FORWARD -m conntrack --ctstate NEW,RELATED -j ACCEPT", "DROP", "br0", PORTS, "accept", None),
+        (
+            "-A FORWARD -m conntrack --ctstate INVALID -j DROP",
+            "ACCEPT",
+            "br0",
+            PORTS,
+            "accept",
+            "iptables filter FORWARD policy ACCEPT",
+        ),
+        ('-A FORWARD -m comment --comment "dhcp for the lab" -j ACCEPT', "DROP", "br0", PORTS, "accept", None),
+        ("-A FORWARD -m limit --limit 10/sec -j ACCEPT", "DROP", "br0", PORTS, "accept", None),
+        ("-A FORWARD -m mark --mark 0x1 -j ACCEPT", "DROP", "br0", PORTS, "unknown", None),
+        ("-A FORWARD -m pkttype --pkt-type broadcast -j ACCEPT", "DROP", "br0", PORTS, "unknown", None),
+        ("-A FORWARD -f -j ACCEPT", "DROP", "br0", PORTS, "drop", POLICY_DROP),
+        ("-A FORWARD -j NFQUEUE --queue-num 1", "ACCEPT", "br0", PORTS, "unknown", None),
+        ('-A FORWARD -j LOG --log-prefix "fwd: "', "DROP", "br0", PORTS, "drop", POLICY_DROP),
+        (
+            '-A FORWARD -j LOG --log-prefix "fwd: "',
+            "ACCEPT",
+            "br0",
+            PORTS,
+            "accept",
+            "iptables filter FORWARD policy ACCEPT",
+        ),
+        (
+            "-A FORWARD -j REJECT --reject-with icmp-host-prohibited",
+            "ACCEPT",
+            "br0",
+            PORTS,
+            "drop",
+            "iptables rule -A FORWARD -j REJECT --reject-with icmp-host-prohibited",
+        ),
+    ],
+)
 def test_one_match(rule, policy, bridge, ports, expected, by):
     v = verdict(one_rule(rule, policy), bridge=bridge, ports=ports)
     assert v.verdict == expected
@@ -818,8 +873,9 @@ def test_one_match(rule, policy, bridge, ports, expected, by):
 def test_undecided_rule_that_cannot_change_the_verdict_is_not_named():
     """-s 10.0.0.0/8 -j DROP before policy DROP: dropped either way."""
     save = DROP_SAVE.replace("COMMIT", "-A FORWARD -s 10.0.0.0/8 -j DROP\nCOMMIT")
-    assert verdict(save) == ForwardVerdict("drop", "iptables filter FORWARD policy DROP or "
-                                                   "iptables rule -A FORWARD -s 10.0.0.0/8 -j DROP")
+    assert verdict(save) == ForwardVerdict(
+        "drop", "iptables filter FORWARD policy DROP or iptables rule -A FORWARD -s 10.0.0.0/8 -j DROP"
+    )
 
 
 def test_a_drop_keeps_undecided_rules_as_caveats():
@@ -836,6 +892,7 @@ def test_mangle_forward_drop_counts():
 
 # ------------------------------------------------------------------ iptables: bounds (hand-written, iptables
 # itself refuses loops, but facts may come from anywhere)
+
 
 def test_jump_loop_is_unknown():
     save = "*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -j A\n-A A -j B\n-A B -j A\nCOMMIT\n"
@@ -857,8 +914,7 @@ def test_too_many_undecidable_rules_is_unknown():
 
 def test_nested_undecidable_jumps_stay_within_bounds():
     # each chain may or may not be entered: 2^200 paths, bounded by memo and budget
-    rules = "".join(f"-A C{i} -s 10.0.{i}.0/24 -j C{i + 1}\n-A C{i} -s 10.1.{i}.0/24 -j C{i + 1}\n"
-                    for i in range(200))
+    rules = "".join(f"-A C{i} -s 10.0.{i}.0/24 -j C{i + 1}\n-A C{i} -s 10.1.{i}.0/24 -j C{i + 1}\n" for i in range(200))
     v = verdict(f"*filter\n:FORWARD DROP [0:0]\n-A FORWARD -j C0\n{rules}-A C200 -j ACCEPT\nCOMMIT\n")
     assert v.verdict == "unknown"
 
@@ -870,9 +926,11 @@ def test_policy_missing_from_a_cut_save_is_unknown():
 
 # ------------------------------------------------------------------ nftables
 
+
 def test_nft_inet_forward_chain():
     assert verdict("", NFT_INET_JSON) == ForwardVerdict(
-        "accept", 'nft inet lab chain forward: iifname "br0" oifname "br0" accept')
+        "accept", 'nft inet lab chain forward: iifname "br0" oifname "br0" accept'
+    )
     v = verdict("", NFT_INET_JSON, bridge="br1")
     assert v == ForwardVerdict("drop", "nft inet lab chain forward policy drop")
 
@@ -882,16 +940,25 @@ def test_nft_and_iptables_must_both_accept():
     assert v == ForwardVerdict("drop", "nft inet lab chain forward policy drop")
     v = verdict(PHYSDEV_SAVE, NFT_INET_JSON, bridge="br0")
     assert v.verdict == "accept"
-    assert v.by == ('iptables rule -A FORWARD -m physdev --physdev-is-bridged -j ACCEPT; '
-                    'nft inet lab chain forward: iifname "br0" oifname "br0" accept')
+    assert v.by == (
+        "iptables rule -A FORWARD -m physdev --physdev-is-bridged -j ACCEPT; "
+        'nft inet lab chain forward: iifname "br0" oifname "br0" accept'
+    )
 
 
-@pytest.mark.parametrize("bridge, expected, by", [
-    ("br0", "drop", "nft inet firewalld chain filter_FWD_public: reject with icmpx admin-prohibited"),
-    ("br9", "drop", "nft inet firewalld chain filter_FWD_public: reject with icmpx admin-prohibited"),  # default zone
-    ("br1", "accept", 'nft inet firewalld chain filter_FWD_trusted_allow: oifname "br1" accept'),
-    ("br2", "accept", 'nft inet firewalld chain filter_FWD_internal_allow: oifname "br2" accept'),
-])
+@pytest.mark.parametrize(
+    "bridge, expected, by",
+    [
+        ("br0", "drop", "nft inet firewalld chain filter_FWD_public: reject with icmpx admin-prohibited"),
+        (
+            "br9",
+            "drop",
+            "nft inet firewalld chain filter_FWD_public: reject with icmpx admin-prohibited",
+        ),  # default zone
+        ("br1", "accept", 'nft inet firewalld chain filter_FWD_trusted_allow: oifname "br1" accept'),
+        ("br2", "accept", 'nft inet firewalld chain filter_FWD_internal_allow: oifname "br2" accept'),
+    ],
+)
 def test_firewalld_zones(bridge, expected, by):
     """A zone without forwarding rejects what it would bridge; trusted and internal forward within the zone."""
     assert verdict("", FIREWALLD_JSON, bridge=bridge) == ForwardVerdict(expected, by)
@@ -899,39 +966,59 @@ def test_firewalld_zones(bridge, expected, by):
 
 def test_libvirt_nftables_backend():
     assert verdict("", NFT_LIBVIRT_JSON, bridge="br0") == ForwardVerdict(
-        "accept", "nft ip libvirt_network chain forward policy accept")
+        "accept", "nft ip libvirt_network chain forward policy accept"
+    )
     assert verdict("", NFT_LIBVIRT_JSON, bridge="virbr0") == ForwardVerdict(
-        "accept", 'nft ip libvirt_network chain guest_cross: iif "virbr0" oif "virbr0" counter accept')
+        "accept", 'nft ip libvirt_network chain guest_cross: iif "virbr0" oif "virbr0" counter accept'
+    )
 
 
-@pytest.mark.parametrize("bridge, expected, by", [
-    ("br0", "accept", 'nft inet lab chain lan: iifname "br*" oifname "br*" udp dport { 67, 68 } accept'),
-    ("br1", "drop", "nft inet lab chain forward: iifname vmap @zones"),
-    ("br2", "accept", "nft inet lab chain forward policy accept"),
-])
+@pytest.mark.parametrize(
+    "bridge, expected, by",
+    [
+        ("br0", "accept", 'nft inet lab chain lan: iifname "br*" oifname "br*" udp dport { 67, 68 } accept'),
+        ("br1", "drop", "nft inet lab chain forward: iifname vmap @zones"),
+        ("br2", "accept", "nft inet lab chain forward policy accept"),
+    ],
+)
 def test_nft_named_verdict_map_and_limit(bridge, expected, by):
     assert verdict("", NFT_VMAP_JSON, bridge=bridge) == ForwardVerdict(expected, by)
 
 
-@pytest.mark.parametrize("bridge, expected, by", [
-    ("br0", "accept", 'nft inet filter chain forward: iifname "br0" oifname "br0" udp dport { 67, 68 } accept'),
-    ("br1", "drop", "nft inet filter chain forward policy drop"),
-])
+@pytest.mark.parametrize(
+    "bridge, expected, by",
+    [
+        ("br0", "accept", 'nft inet filter chain forward: iifname "br0" oifname "br0" udp dport { 67, 68 } accept'),
+        ("br1", "drop", "nft inet filter chain forward policy drop"),
+    ],
+)
 def test_nft_conntrack_verdict_map(bridge, expected, by):
     """A NEW packet misses every entry of `ct state vmap`; an inet table named filter is not iptables-nft's."""
     v = verdict(ACCEPT_POLICY_SAVE, NFT_CT_VMAP_JSON, bridge=bridge)
     assert v == ForwardVerdict(expected, by if expected == "drop" else "iptables filter FORWARD policy ACCEPT; " + by)
 
 
-@pytest.mark.parametrize("ports, expected, undecided", [
-    # the frame's ports decide the bridge family's iifname
-    (("eth2", "vnet0"), "accept", ()),
-    (("eth0", "vnet0"), "unknown",
-     ('nft bridge lab chain forward: iifname "eth0" udp dport @dhcp_ports counter drop',)),
-    (("eth1", "vnet0"), "unknown", ('nft bridge lab chain forward: iifname vmap { "eth1" : jump from_eth1 }',)),
-    ((), "unknown", ('nft bridge lab chain forward: iifname "eth0" udp dport @dhcp_ports counter drop',
-                     'nft bridge lab chain forward: iifname vmap { "eth1" : jump from_eth1 }')),
-])
+@pytest.mark.parametrize(
+    "ports, expected, undecided",
+    [
+        # the frame's ports decide the bridge family's iifname
+        (("eth2", "vnet0"), "accept", ()),
+        (
+            ("eth0", "vnet0"),
+            "unknown",
+            ('nft bridge lab chain forward: iifname "eth0" udp dport @dhcp_ports counter drop',),
+        ),
+        (("eth1", "vnet0"), "unknown", ('nft bridge lab chain forward: iifname vmap { "eth1" : jump from_eth1 }',)),
+        (
+            (),
+            "unknown",
+            (
+                'nft bridge lab chain forward: iifname "eth0" udp dport @dhcp_ports counter drop',
+                'nft bridge lab chain forward: iifname vmap { "eth1" : jump from_eth1 }',
+            ),
+        ),
+    ],
+)
 def test_nft_bridge_family_ports(ports, expected, undecided):
     v = verdict("", NFT_BRIDGE_JSON, ports=ports)
     assert (v.verdict, v.undecided) == (expected, undecided)
@@ -948,10 +1035,12 @@ def _bridge_ruleset_with(first_rule_expr):
 
 
 def test_nft_bridge_family_bridge_name():
-    other_bridges_pass = _bridge_ruleset_with([
-        {"match": {"op": "!=", "left": {"meta": {"key": "ibrname"}}, "right": "br0"}}, {"accept": None}])
+    other_bridges_pass = _bridge_ruleset_with(
+        [{"match": {"op": "!=", "left": {"meta": {"key": "ibrname"}}, "right": "br0"}}, {"accept": None}]
+    )
     assert verdict("", other_bridges_pass, bridge="br1") == ForwardVerdict(
-        "accept", 'nft bridge lab chain forward: meta ibrname != "br0" accept')
+        "accept", 'nft bridge lab chain forward: meta ibrname != "br0" accept'
+    )
     assert verdict("", other_bridges_pass, bridge="br0").verdict == "unknown"
 
 
@@ -964,7 +1053,8 @@ def test_nft_bridge_drop_for_every_port():
 def test_without_br_netfilter_only_the_bridge_family_counts():
     ipt_ = ipt(DOCKER_SAVE)
     assert bridged_dhcp_verdict(ipt_, NFT_INET_JSON, "br0", PORTS, br_netfilter=False) == ForwardVerdict(
-        "accept", "no iptables table and no nftables chain at the forward hook")
+        "accept", "no iptables table and no nftables chain at the forward hook"
+    )
     v = bridged_dhcp_verdict(ipt_, NFT_BRIDGE_JSON, "br0", ("eth1",), br_netfilter=False)
     assert v.verdict == "drop" and v.by.startswith("nft bridge lab chain from_eth1: udp sport 67 drop")
 
@@ -976,9 +1066,12 @@ def test_iptables_nft_tables_evaluated_when_not_managed_by_iptables_nft():
     assert v == ForwardVerdict("drop", "nft ip filter chain FORWARD policy drop")
     v = verdict("", DOCKER_JSON, bridge="docker0", version=legacy)
     # the xt conntrack match cannot be read, but accepts or not, the next rule accepts
-    assert v == ForwardVerdict("accept", 'nft ip filter chain FORWARD: iifname "docker0" oifname "docker0" counter '
-                                         'accept or nft ip filter chain FORWARD: oifname "docker0" xt match '
-                                         '"conntrack" counter accept')
+    assert v == ForwardVerdict(
+        "accept",
+        'nft ip filter chain FORWARD: iifname "docker0" oifname "docker0" counter '
+        'accept or nft ip filter chain FORWARD: oifname "docker0" xt match '
+        '"conntrack" counter accept',
+    )
 
 
 def test_xt_match_is_undecidable():
@@ -998,9 +1091,20 @@ def test_truncated_json_does_not_hide_an_iptables_drop():
     assert v == ForwardVerdict("drop", "iptables filter FORWARD policy DROP")
 
 
-@pytest.mark.parametrize("text", ["", "null", "[]", '{"nftables": {}}', '{"nftables": [1]}',
-                                  '{"nftables": [{"chain": []}]}', '{"nftables": [{"rule": {"family": "inet"}}]}',
-                                  "[" * 100_000, "Error: Could not process rule: Operation not permitted"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "null",
+        "[]",
+        '{"nftables": {}}',
+        '{"nftables": [1]}',
+        '{"nftables": [{"chain": []}]}',
+        '{"nftables": [{"rule": {"family": "inet"}}]}',
+        "[" * 100_000,
+        "Error: Could not process rule: Operation not permitted",
+    ],
+)
 def test_garbled_json_is_unknown(text):
     v = verdict("", text)
     assert v.verdict == "unknown" and v.by.startswith("the nft ruleset could not be read")
@@ -1014,8 +1118,12 @@ def test_policy_not_understood_is_unknown():
 def test_jump_to_a_missing_chain_is_unknown():
     """A ruleset listed in part (`nft -j list table`) may lack the chain a rule jumps to."""
     doc = json.loads(FIREWALLD_JSON)
-    doc["nftables"] = [i for i in doc["nftables"] if i.get("chain", i.get("rule", {})).get("chain", "")
-                       != "filter_FORWARD_ZONES" and i.get("chain", {}).get("name") != "filter_FORWARD_ZONES"]
+    doc["nftables"] = [
+        i
+        for i in doc["nftables"]
+        if i.get("chain", i.get("rule", {})).get("chain", "") != "filter_FORWARD_ZONES"
+        and i.get("chain", {}).get("name") != "filter_FORWARD_ZONES"
+    ]
     v = verdict("", json.dumps(doc))
     assert v.verdict == "unknown"
     assert "chain filter_FORWARD_ZONES is not in the ruleset" in v.by

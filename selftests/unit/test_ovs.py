@@ -18,6 +18,7 @@ then holds the taps open as QEMU would (carrier up) and lists the three tables 3
 later (SETTLED). `ovs-appctl stp/show` and `rstp/show`, read every 0.5 s in the same run, saw the guest
 ports forward 3.2 s (RSTP, auto-edge), 8.5 s (br-fast), 22.2 s (br-fd4) and 30.2 s (br-stp) after carrier.
 """
+
 import json
 import re
 
@@ -220,9 +221,16 @@ def _port(ovs: Ovs, bridge: str, port: str) -> OvsPort:
 
 def _bridge_listing(*rows) -> str:
     """A Bridge listing in ovs-vsctl's shape, for settings the samples do not have."""
-    return json.dumps({"data": [list(r) for r in rows], "headings": ["name", "stp_enable", "rstp_enable",
-                                                                      "other_config", "ports"]},
-                      separators=(",", ":")) + "\n"
+    return (
+        json.dumps(
+            {
+                "data": [list(r) for r in rows],
+                "headings": ["name", "stp_enable", "rstp_enable", "other_config", "ports"],
+            },
+            separators=(",", ":"),
+        )
+        + "\n"
+    )
 
 
 def _stp_bridge(**other_config) -> OvsBridge:
@@ -231,6 +239,7 @@ def _stp_bridge(**other_config) -> OvsBridge:
 
 
 # ---------------------------------------------------------------- the real listings
+
 
 def test_samples_are_what_ovs_vsctl_printed():
     for text in (BRIDGES, PORTS_EARLY, PORTS_SETTLED, INTERFACES, LAB_BRIDGES, LAB_PORTS, LAB_INTERFACES):
@@ -241,21 +250,23 @@ def test_samples_are_what_ovs_vsctl_printed():
 def test_every_bridge_is_read():
     ovs = _settled()
     assert (ovs.installed, ovs.running, ovs.error) == (True, True, None)
-    assert [b.name for b in ovs.bridges] == ["br-both", "br-fast", "br-fd4", "br-lone", "br-plain", "br-rstp",
-                                             "br-stp"]
+    assert [b.name for b in ovs.bridges] == ["br-both", "br-fast", "br-fd4", "br-lone", "br-plain", "br-rstp", "br-stp"]
     assert all(b.error is None for b in ovs.bridges)
 
 
 # name, stp, rstp, requested forward delay, max age, what ovs-vswitchd applies (stp/show), new port block
-@pytest.mark.parametrize("name,stp,rstp,fd,max_age,effective,block", [
-    ("br-stp", True, False, 15, 20, 15, 30),  # stp/show: stp-fwd-delay 15s; forwarding after 30.2 s
-    ("br-fd4", True, False, 4, 20, 11, 22),  # stp/show: stp-fwd-delay 11s; forwarding after 22.2 s
-    ("br-fast", True, False, 4, 6, 4, 8),  # stp/show: stp-hello-time 1s, stp-max-age 6s, stp-fwd-delay 4s; 8.5 s
-    ("br-rstp", False, True, 15, 20, 15, 3),  # auto-edge: forwarding after 3.2 s
-    ("br-both", True, True, 15, 20, 15, 3),  # RSTP runs (rstp/show lists vnet4, stp/show does not)
-    ("br-plain", False, False, 15, 20, 15, 0),
-    ("br-lone", False, False, 15, 20, 15, 0),
-])
+@pytest.mark.parametrize(
+    "name,stp,rstp,fd,max_age,effective,block",
+    [
+        ("br-stp", True, False, 15, 20, 15, 30),  # stp/show: stp-fwd-delay 15s; forwarding after 30.2 s
+        ("br-fd4", True, False, 4, 20, 11, 22),  # stp/show: stp-fwd-delay 11s; forwarding after 22.2 s
+        ("br-fast", True, False, 4, 6, 4, 8),  # stp/show: stp-hello-time 1s, stp-max-age 6s, stp-fwd-delay 4s; 8.5 s
+        ("br-rstp", False, True, 15, 20, 15, 3),  # auto-edge: forwarding after 3.2 s
+        ("br-both", True, True, 15, 20, 15, 3),  # RSTP runs (rstp/show lists vnet4, stp/show does not)
+        ("br-plain", False, False, 15, 20, 15, 0),
+        ("br-lone", False, False, 15, 20, 15, 0),
+    ],
+)
 def test_bridge_spanning_tree_settings(name, stp, rstp, fd, max_age, effective, block):
     b = _settled().bridge(name)
     assert (b.stp, b.rstp) == (stp, rstp)
@@ -280,30 +291,37 @@ def test_guest_tap_carries_what_libvirt_set():
     vnet0 = _port(_settled(), "br-stp", "vnet0")
     assert (vnet0.is_guest, vnet0.is_internal) == (True, False)
     (iface,) = vnet0.interfaces
-    assert iface == OvsInterface(name="vnet0", type="", vm_id=iface.vm_id, attached_mac="52:54:00:6b:00:01",
-                                 link_state="up")
+    assert iface == OvsInterface(
+        name="vnet0", type="", vm_id=iface.vm_id, attached_mac="52:54:00:6b:00:01", link_state="up"
+    )
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", iface.vm_id)
 
 
-@pytest.mark.parametrize("bridge,port,guest,internal,n_ifaces", [
-    ("br-stp", "vnet0", True, False, 1),
-    ("br-stp", "uplink0", False, False, 1),  # a veth: the host's uplink
-    ("br-stp", "br-stp", False, True, 1),  # the bridge's own internal port
-    ("br-plain", "tap7", True, False, 1),  # no external_ids, but a guest tap's name
-    ("br-plain", "bond0", False, False, 2),  # Port.interfaces is a set of two
-    ("br-lone", "br-lone", False, True, 1),  # Bridge.ports is one bare uuid
-])
+@pytest.mark.parametrize(
+    "bridge,port,guest,internal,n_ifaces",
+    [
+        ("br-stp", "vnet0", True, False, 1),
+        ("br-stp", "uplink0", False, False, 1),  # a veth: the host's uplink
+        ("br-stp", "br-stp", False, True, 1),  # the bridge's own internal port
+        ("br-plain", "tap7", True, False, 1),  # no external_ids, but a guest tap's name
+        ("br-plain", "bond0", False, False, 2),  # Port.interfaces is a set of two
+        ("br-lone", "br-lone", False, True, 1),  # Bridge.ports is one bare uuid
+    ],
+)
 def test_port_kind(bridge, port, guest, internal, n_ifaces):
     p = _port(_settled(), bridge, port)
     assert (p.is_guest, p.is_internal, len(p.interfaces)) == (guest, internal, n_ifaces)
 
 
-@pytest.mark.parametrize("bridge,port,early,settled", [
-    ("br-stp", "vnet0", "listening", "forwarding"),
-    ("br-stp", "uplink0", "listening", "forwarding"),
-    ("br-fd4", "vnet3", "listening", "forwarding"),
-    ("br-fast", "vnet5", "listening", "forwarding"),
-])
+@pytest.mark.parametrize(
+    "bridge,port,early,settled",
+    [
+        ("br-stp", "vnet0", "listening", "forwarding"),
+        ("br-stp", "uplink0", "listening", "forwarding"),
+        ("br-fd4", "vnet3", "listening", "forwarding"),
+        ("br-fast", "vnet5", "listening", "forwarding"),
+    ],
+)
 def test_stp_port_state(bridge, port, early, settled):
     assert _port(_early(), bridge, port).stp_state == early
     assert _port(_settled(), bridge, port).stp_state == settled
@@ -327,6 +345,7 @@ def test_guest_ports():
 
 # ---------------------------------------------------------------- a port libvirt added itself
 
+
 def test_port_libvirt_added_is_a_guest_of_that_domain():
     ovs = build_ovs(True, LAB_BRIDGES, LAB_PORTS, LAB_INTERFACES, 0, 0, 0)
     assert ovs.error is None
@@ -340,13 +359,17 @@ def test_port_libvirt_added_is_a_guest_of_that_domain():
 def test_ovs_guest_tap_sets_what_libvirt_sets():
     rows = {r[1]: r for r in json.loads(LAB_INTERFACES)["data"]}
     ports = {r[1]: r for r in json.loads(LAB_PORTS)["data"]}
-    assert [k for k, _ in rows["vnet9"][3][1]] == [k for k, _ in rows["vnet0"][3][1]] == [
-        "attached-mac", "iface-id", "iface-status", "vm-id"]
+    assert (
+        [k for k, _ in rows["vnet9"][3][1]]
+        == [k for k, _ in rows["vnet0"][3][1]]
+        == ["attached-mac", "iface-id", "iface-status", "vm-id"]
+    )
     assert rows["vnet9"][2] == rows["vnet0"][2] == ""
     assert ports["vnet9"][3] == ports["vnet0"][3] == ["map", []]  # libvirt 9.0 sets no Port other_config
 
 
 # ---------------------------------------------------------------- no daemon, no database, no access
+
 
 def test_empty_database_has_no_bridges():
     assert build_ovs(True, EMPTY_BRIDGES, EMPTY_PORTS, EMPTY_INTERFACES, 0, 0, 0) == Ovs(True, True, (), None)
@@ -365,22 +388,29 @@ def test_database_unreachable_is_an_error_not_no_bridges(text, running):
 
 # ---------------------------------------------------------------- empty, garbled, cut off
 
-@pytest.mark.parametrize("text,rc,why", [
-    ("", 0, "printed nothing"),
-    ("\n", 0, "printed nothing"),
-    (None, None, "was not run"),
-    (BRIDGES[:700], None, "printed no readable JSON"),  # the section was cut off (no rc line)
-    (BRIDGES[:-40], 0, "printed no readable JSON"),
-    ("Segmentation fault\n", 139, "failed (exit status 139): Segmentation fault"),
-    ("", 124, "failed (exit status 124): (no output)"),  # the collector's `timeout 20`
-    ('{"data":[]}\n', 0, "JSON without headings and data"),
-    ('[1, 2]\n', 0, "printed no readable JSON"),
-    ("[" * 100000 + "\n", 0, "printed no readable JSON"),
-    ('{"data":[],"headings":["name","ports"]}\n', 0, "no column stp_enable, rstp_enable, other_config"),
-    # an Open vSwitch older than 2.4 has no rstp_enable column
-    ('ovs-vsctl: Bridge does not contain a column whose name matches "rstp_enable"\n', 1,
-     'failed (exit status 1): ovs-vsctl: Bridge does not contain a column whose name matches "rstp_enable"'),
-])
+
+@pytest.mark.parametrize(
+    "text,rc,why",
+    [
+        ("", 0, "printed nothing"),
+        ("\n", 0, "printed nothing"),
+        (None, None, "was not run"),
+        (BRIDGES[:700], None, "printed no readable JSON"),  # the section was cut off (no rc line)
+        (BRIDGES[:-40], 0, "printed no readable JSON"),
+        ("Segmentation fault\n", 139, "failed (exit status 139): Segmentation fault"),
+        ("", 124, "failed (exit status 124): (no output)"),  # the collector's `timeout 20`
+        ('{"data":[]}\n', 0, "JSON without headings and data"),
+        ("[1, 2]\n", 0, "printed no readable JSON"),
+        ("[" * 100000 + "\n", 0, "printed no readable JSON"),
+        ('{"data":[],"headings":["name","ports"]}\n', 0, "no column stp_enable, rstp_enable, other_config"),
+        # an Open vSwitch older than 2.4 has no rstp_enable column
+        (
+            'ovs-vsctl: Bridge does not contain a column whose name matches "rstp_enable"\n',
+            1,
+            'failed (exit status 1): ovs-vsctl: Bridge does not contain a column whose name matches "rstp_enable"',
+        ),
+    ],
+)
 def test_unreadable_bridge_listing(text, rc, why):
     ovs = build_ovs(True, text, PORTS_SETTLED, INTERFACES, rc, 0, 0)
     assert ovs.bridges == ()
@@ -444,16 +474,36 @@ def test_port_added_between_two_listings():
 
 # ---------------------------------------------------------------- other_config as ovs-vswitchd reads it
 
+
 # stp-forward-delay as written, stp-max-age, and the forward delay `ovs-appctl stp/show` then printed
 # (Open vSwitch 3.1.0 here, bridge br-w set one value after the other): smap_get_ullong takes what
 # strtoull(3) takes whole, else the default; the value goes through a uint16_t of milliseconds
 # (66 s -> 464 ms) and is clamped to [max_age/2 + 1 s, 30 s]
-@pytest.mark.parametrize("value,max_age,applied", [
-    ("4", None, 11), ("4", "6", 4), ("66", None, 11), ("66", "6", 4), ("100", None, 30), ("100", "6", 30),
-    ("-4", None, 30), ("-4", "6", 30), ("abc", None, 15), ("abc", "6", 15), (" 5", None, 11), (" 5", "6", 5),
-    ("+5", None, 11), ("+5", "6", 5), ("4.5", None, 15), ("4.5", "6", 15), ("0x10", None, 15),
-    ("0x10", "6", 15), ("18446744073709551616", None, 15), ("18446744073709551616", "6", 15),
-])
+@pytest.mark.parametrize(
+    "value,max_age,applied",
+    [
+        ("4", None, 11),
+        ("4", "6", 4),
+        ("66", None, 11),
+        ("66", "6", 4),
+        ("100", None, 30),
+        ("100", "6", 30),
+        ("-4", None, 30),
+        ("-4", "6", 30),
+        ("abc", None, 15),
+        ("abc", "6", 15),
+        (" 5", None, 11),
+        (" 5", "6", 5),
+        ("+5", None, 11),
+        ("+5", "6", 5),
+        ("4.5", None, 15),
+        ("4.5", "6", 15),
+        ("0x10", None, 15),
+        ("0x10", "6", 15),
+        ("18446744073709551616", None, 15),
+        ("18446744073709551616", "6", 15),
+    ],
+)
 def test_forward_delay_as_ovs_vswitchd_applies_it(value, max_age, applied):
     config = {"stp-forward-delay": value, **({"stp-max-age": max_age} if max_age else {})}
     b = _stp_bridge(**config)
@@ -464,17 +514,27 @@ def test_forward_delay_as_ovs_vswitchd_applies_it(value, max_age, applied):
 
 def test_unreadable_setting_is_said():
     assert _stp_bridge(**{"stp-forward-delay": "abc"}).error == (
-        "other_config:stp-forward-delay 'abc' is not a whole number: Open vSwitch uses its default, 15")
+        "other_config:stp-forward-delay 'abc' is not a whole number: Open vSwitch uses its default, 15"
+    )
 
 
 # ---------------------------------------------------------------- fuzz (test_fuzz.py's settings)
 
-_JSON_ATOMS = st.one_of(st.none(), st.booleans(), st.integers(-2 ** 70, 2 ** 70), st.floats(),
-                        st.sampled_from(["uuid", "set", "map", "", "vnet0", "internal", "4", "forwarding"]),
-                        st.text(max_size=6))
-_JSON = st.recursive(_JSON_ATOMS, lambda inner: st.lists(inner, max_size=3)
-                     | st.dictionaries(st.sampled_from(["data", "headings", "x"]), inner, max_size=2),
-                     max_leaves=8)
+_JSON_ATOMS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(),
+    st.sampled_from(["uuid", "set", "map", "", "vnet0", "internal", "4", "forwarding"]),
+    st.text(max_size=6),
+)
+_JSON = st.recursive(
+    _JSON_ATOMS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["data", "headings", "x"]), inner, max_size=2)
+    ),
+    max_leaves=8,
+)
 
 
 @st.composite
@@ -502,8 +562,14 @@ def _json_edited(draw, samples):
 def _listing(*samples):
     # mostly listings that still parse, so the run gets past the JSON into the tables
     real = [s for s in samples if s.startswith("{")]
-    return st.one_of(_json_edited(real), _json_edited(real), st.sampled_from(real), st.sampled_from(real),
-                     inputs(*samples), st.none())
+    return st.one_of(
+        _json_edited(real),
+        _json_edited(real),
+        st.sampled_from(real),
+        st.sampled_from(real),
+        inputs(*samples),
+        st.none(),
+    )
 
 
 _RC = st.sampled_from([0, 0, 0, 0, 0, 0, None, 1, 124])
@@ -521,9 +587,14 @@ def _reads_as_no_rows(text) -> bool:
 
 
 @FUZZ
-@given(_listing(BRIDGES, EMPTY_BRIDGES, LAB_BRIDGES, NO_SOCKET),
-       _listing(PORTS_EARLY, PORTS_SETTLED, EMPTY_PORTS, LAB_PORTS),
-       _listing(INTERFACES, EMPTY_INTERFACES, LAB_INTERFACES, PERMISSION_DENIED), _RC, _RC, _RC)
+@given(
+    _listing(BRIDGES, EMPTY_BRIDGES, LAB_BRIDGES, NO_SOCKET),
+    _listing(PORTS_EARLY, PORTS_SETTLED, EMPTY_PORTS, LAB_PORTS),
+    _listing(INTERFACES, EMPTY_INTERFACES, LAB_INTERFACES, PERMISSION_DENIED),
+    _RC,
+    _RC,
+    _RC,
+)
 def test_build_ovs_fuzz(bridges, ports, ifaces, brc, prc, irc):
     ovs = build_ovs(True, bridges, ports, ifaces, brc, prc, irc)
     assert isinstance(ovs, Ovs) and ovs.installed and ovs.running in (True, False, None)
@@ -546,10 +617,16 @@ def test_build_ovs_fuzz(bridges, ports, ifaces, brc, prc, irc):
 
 
 @FUZZ
-@given(st.integers(-2 ** 64, 2 ** 64), st.integers(-2 ** 64, 2 ** 64), st.integers(0, 2 ** 64))
+@given(st.integers(-(2**64), 2**64), st.integers(-(2**64), 2**64), st.integers(0, 2**64))
 def test_effective_forward_delay_respects_ovs_limits(fd, max_age, hello_ms):
-    b = OvsBridge("br", stp=True, rstp=False, stp_forward_delay_s=float(fd), stp_max_age_s=float(max_age),
-                  stp_hello_time_ms=hello_ms)
+    b = OvsBridge(
+        "br",
+        stp=True,
+        rstp=False,
+        stp_forward_delay_s=float(fd),
+        stp_max_age_s=float(max_age),
+        stp_hello_time_ms=hello_ms,
+    )
     eff = b.stp_effective_forward_delay_s
     assert 4 <= eff <= 30 and b.new_port_block_s == 2 * eff
 

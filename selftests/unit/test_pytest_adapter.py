@@ -2,6 +2,7 @@
 --html whose probe plugin uses every function of the adapter on the real objects, and a check that
 the pins in pyproject.toml are the releases the adapter names. A release whose internals moved fails
 here, naming the adapter, before it breaks a report."""
+
 from __future__ import annotations
 
 import html
@@ -16,7 +17,7 @@ from kvmnetcheck import pytest_adapter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-PROBE = r'''
+PROBE = r"""
 import json
 import os
 
@@ -145,9 +146,9 @@ def pytest_unconfigure(config):
     out = os.environ["PROBE_OUT"]
     with open(out, "w") as f:
         json.dump(PROBLEMS, f)
-'''
+"""
 
-TESTS = '''
+TESTS = """
 import pytest
 
 
@@ -158,7 +159,7 @@ def test_passes():
 @pytest.mark.parametrize("name", ["<b>"])
 def test_named(name):
     pass
-'''
+"""
 
 
 def _pins() -> dict[str, str]:
@@ -172,9 +173,11 @@ def _pins() -> dict[str, str]:
 
 
 def _fail(problems: list[str]) -> str:
-    return (f"kvmnetcheck/pytest_adapter.py does not fit pytest {version('pytest')} and pytest-html "
-            f"{version('pytest-html')} (it was tested with {pytest_adapter.TESTED}): what moved:\n  "
-            + "\n  ".join(problems))
+    return (
+        f"kvmnetcheck/pytest_adapter.py does not fit pytest {version('pytest')} and pytest-html "
+        f"{version('pytest-html')} (it was tested with {pytest_adapter.TESTED}): what moved:\n  "
+        + "\n  ".join(problems)
+    )
 
 
 def test_the_adapter_fits_the_installed_pytest_and_pytest_html(tmp_path):
@@ -184,12 +187,33 @@ def test_the_adapter_fits_the_installed_pytest_and_pytest_html(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env.update(PROBE_OUT=str(out), PYTHONPATH=os.pathsep.join([str(tmp_path), ROOT]))
     p = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:kvmnetcheck", "-p", "probe_plugin",
-         "-c", os.devnull, f"--rootdir={tmp_path}", f"--html={tmp_path / 'probe.html'}", "--self-contained-html",
-         f"--junitxml={tmp_path / 'probe.xml'}", "probe_test.py"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
-    assert out.exists(), _fail([f"the probe run did not finish (exit {p.returncode}):\n{p.stdout[-3000:]}"
-                                f"{p.stderr[-3000:]}"])
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:kvmnetcheck",
+            "-p",
+            "probe_plugin",
+            "-c",
+            os.devnull,
+            f"--rootdir={tmp_path}",
+            f"--html={tmp_path / 'probe.html'}",
+            "--self-contained-html",
+            f"--junitxml={tmp_path / 'probe.xml'}",
+            "probe_test.py",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert out.exists(), _fail(
+        [f"the probe run did not finish (exit {p.returncode}):\n{p.stdout[-3000:]}{p.stderr[-3000:]}"]
+    )
     problems = json.loads(out.read_text())
     page = (tmp_path / "probe.html").read_text() if (tmp_path / "probe.html").exists() else ""
     m = re.search(r'data-jsonblob="([^"]*)"', page)
@@ -214,4 +238,5 @@ def test_pyproject_pins_the_releases_the_adapter_was_tested_with():
     for name, spec in pytest_adapter.TESTED.items():
         assert pins.get(name) == spec, (
             f"pyproject.toml pins {name}{pins.get(name)}; kvmnetcheck/pytest_adapter.py TESTED says "
-            f"{name}{spec}: keep them in step")
+            f"{name}{spec}: keep them in step"
+        )

@@ -8,6 +8,7 @@ naming each host's file, one JSON per host; kvm01 gathered by collector format 1
 sample, with the section kinds that collector printed) and read through libvirt-python (no `note`
 in its libvirt view, which later versions add), kvm02 unreachable.
 """
+
 import json
 import os
 import shutil
@@ -88,12 +89,15 @@ def test_a_host_file_in_a_format_this_version_cannot_read_is_that_hosts_error(tm
     (saved / "kvm01.example.com.json").write_text(json.dumps(host))
     kvm01, kvm02 = raw_store.load(str(saved))
     assert kvm01.host == "kvm01.example.com" and kvm01.libvirt is None
-    assert kvm01.error == (f"saved facts unreadable: {saved / 'kvm01.example.com.json'}: "
-                           "saved facts format 99; this version reads format 1")
+    assert kvm01.error == (
+        f"saved facts unreadable: {saved / 'kvm01.example.com.json'}: "
+        "saved facts format 99; this version reads format 1"
+    )
     assert kvm02.error.endswith("Connection refused")
 
 
 # ---------------------------------------------------------------- saved facts of the wrong shape
+
 
 def _saved(tmp_path, edit_host=None, edit_index=None) -> str:
     """FORMAT1 with an index as `save` writes it today (each host's error in it, so a host's file is
@@ -137,25 +141,38 @@ HOST_SHAPES = {
     "extra a string": (lambda h, _: {**h, "extra": "x"}, "extra is a string, not an object or null"),
     "networks an object": (_libvirt(networks={"default": {}}), "libvirt.networks is an object, not a list"),
     "a null network": (_libvirt(networks=[None]), "libvirt.networks[0] is null, not an object"),
-    "a network without xml": (lambda h, _: {**h, "libvirt": {**h["libvirt"], "networks": [
-        {k: v for k, v in h["libvirt"]["networks"][0].items() if k != "xml"}]}},
-        "libvirt.networks[0].xml is missing"),
+    "a network without xml": (
+        lambda h, _: {
+            **h,
+            "libvirt": {
+                **h["libvirt"],
+                "networks": [{k: v for k, v in h["libvirt"]["networks"][0].items() if k != "xml"}],
+            },
+        },
+        "libvirt.networks[0].xml is missing",
+    ),
     "a network's xml a number": (_network0(xml=5), "libvirt.networks[0].xml is a number, not a string"),
     "active a string": (_network0(active="yes"), "libvirt.networks[0].active is a string, not true or false"),
     "domains a string": (_libvirt(domains="none"), "libvirt.domains is a string, not a list"),
     "a domain a number": (_libvirt(domains=[5]), "libvirt.domains[0] is a number, not a pair [active, XML]"),
-    "a domain of three": (_libvirt(domains=[[True, "<domain/>", 1]]),
-                          "libvirt.domains[0] is not a pair [active (true or false), XML (a string)]"),
-    "no libvirt source": (lambda h, _: {**h, "libvirt": {k: v for k, v in h["libvirt"].items() if k != "source"}},
-                          "libvirt.source is missing"),
+    "a domain of three": (
+        _libvirt(domains=[[True, "<domain/>", 1]]),
+        "libvirt.domains[0] is not a pair [active (true or false), XML (a string)]",
+    ),
+    "no libvirt source": (
+        lambda h, _: {**h, "libvirt": {k: v for k, v in h["libvirt"].items() if k != "source"}},
+        "libvirt.source is missing",
+    ),
     "lib_version a string": (_libvirt(lib_version="9.0.0"), "libvirt.lib_version is a string, not a list or null"),
     "lib_version of two": (_libvirt(lib_version=[9, 0]), "libvirt.lib_version is not three whole numbers"),
     "not JSON": (lambda h, _: "{", "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
     "nested too deeply": (lambda h, _: "[" * 200_000 + "]" * 200_000, "JSON nested too deeply"),
     "not UTF-8": (lambda h, p: p.write_bytes(b'{"host": "\xff"}'), None),
     "a directory": (lambda h, p: (p.unlink(), p.mkdir()) and None, "a directory, not a regular file"),
-    "a link to /dev/zero": (lambda h, p: (p.unlink(), p.symlink_to("/dev/zero")) and None,
-                            "a character device, not a regular file"),
+    "a link to /dev/zero": (
+        lambda h, p: (p.unlink(), p.symlink_to("/dev/zero")) and None,
+        "a character device, not a regular file",
+    ),
     "missing": (lambda h, p: p.unlink(), "No such file or directory"),
 }
 
@@ -219,14 +236,20 @@ def test_at_most_one_byte_past_the_limit_is_read(tmp_path, monkeypatch):
 INDEX_SHAPES = {
     "hosts a string": (lambda i: {**i, "hosts": "kvm01"}, "hosts is a string, not a list"),
     "no hosts": (lambda i: {k: v for k, v in i.items() if k != "hosts"}, "hosts is missing"),
-    "an entry without file": (lambda i: {**i, "hosts": [{k: v for k, v in i["hosts"][0].items() if k != "file"}]},
-                              "hosts[0].file is missing"),
+    "an entry without file": (
+        lambda i: {**i, "hosts": [{k: v for k, v in i["hosts"][0].items() if k != "file"}]},
+        "hosts[0].file is missing",
+    ),
     "an empty file name": (lambda i: {**i, "hosts": [{**i["hosts"][0], "file": ""}]}, "hosts[0].file is empty"),
     "a null entry": (lambda i: {**i, "hosts": i["hosts"] + [None]}, "hosts[2] is null, not an object"),
-    "a host named by a number": (lambda i: {**i, "hosts": [{**i["hosts"][0], "host": 7}]},
-                                 "hosts[0].host is a number, not a string"),
-    "an error that is a list": (lambda i: {**i, "hosts": [{**i["hosts"][0], "error": ["x"]}]},
-                                "hosts[0].error is a list, not a string or null"),
+    "a host named by a number": (
+        lambda i: {**i, "hosts": [{**i["hosts"][0], "host": 7}]},
+        "hosts[0].host is a number, not a string",
+    ),
+    "an error that is a list": (
+        lambda i: {**i, "hosts": [{**i["hosts"][0], "error": ["x"]}]},
+        "hosts[0].error is a list, not a string or null",
+    ),
     "a list": (lambda i: [i], "a list, not a saved facts index"),
 }
 
@@ -308,13 +331,15 @@ def test_a_fifo_swapped_in_after_the_type_check_is_refused_on_the_open_descripto
     regular.write_text("{}")
     os.mkfifo(path)
     real_stat = os.stat
-    monkeypatch.setattr(raw_store.os, "stat", lambda p, *a, **k: real_stat(str(regular)) if p == path
-                        else real_stat(p, *a, **k))
+    monkeypatch.setattr(
+        raw_store.os, "stat", lambda p, *a, **k: real_stat(str(regular)) if p == path else real_stat(p, *a, **k)
+    )
     box = _within(10, lambda: raw_store.read_regular(path, 100), path)
     assert str(box.get("error")) == "a FIFO, not a regular file", box
 
 
 # ---------------------------------------------------------------- --save-facts and what is already there
+
 
 def _raws() -> list:
     return raw_store.load(FORMAT1)
@@ -360,10 +385,25 @@ def _suite(tmp_path, facts: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     out = tmp_path / "report"
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--facts={facts}",
-         f"--results-json={out}/results.json", f"--junitxml={out}/junit.xml", f"--html={out}/compliance.html",
-         "--self-contained-html"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--facts={facts}",
+            f"--results-json={out}/results.json",
+            f"--junitxml={out}/junit.xml",
+            f"--html={out}/compliance.html",
+            "--self-contained-html",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_the_suite_checks_facts_saved_in_format_1(tmp_path):
@@ -391,16 +431,16 @@ def test_a_garbled_host_file_leaves_the_other_hosts_reported(tmp_path):
     kvm03 = json.loads((saved / "kvm01.example.com.json").read_text())
     kvm03.update(host="kvm03.example.com", spec="kvm03.example.com", libvirt="libvirt-python")
     (saved / "kvm03.example.com.json").write_text(json.dumps(kvm03))
-    index["hosts"].insert(1, {"host": "kvm03.example.com", "spec": "kvm03.example.com",
-                              "file": "kvm03.example.com.json", "error": None})
+    index["hosts"].insert(
+        1, {"host": "kvm03.example.com", "spec": "kvm03.example.com", "file": "kvm03.example.com.json", "error": None}
+    )
     (saved / "index.json").write_text(json.dumps(index))
 
     clean = run_suite(str(tmp_path / "clean"), f"--facts={FORMAT1}")
     run = run_suite(str(tmp_path / "garbled"), f"--facts={saved}")
     assert run.returncode == clean.returncode, run.stdout[-2000:] + run.stderr[-2000:]
     assert "Traceback" not in run.stdout + run.stderr and "INTERNALERROR" not in run.stdout + run.stderr
-    assert [h["host"] for h in run.results["hosts"]] == ["kvm01.example.com", "kvm03.example.com",
-                                                         "kvm02.example.com"]
+    assert [h["host"] for h in run.results["hosts"]] == ["kvm01.example.com", "kvm03.example.com", "kvm02.example.com"]
     for host in ("kvm01.example.com", "kvm02.example.com"):
         assert run.for_host(host) == clean.for_host(host)
     assert len(clean.for_host("kvm01.example.com")) > 20
@@ -416,15 +456,17 @@ def test_the_suite_refuses_an_index_of_the_wrong_shape_in_one_line(tmp_path):
     assert run.returncode == 4, run.stdout[-1000:] + run.stderr[-1000:]
     assert "Traceback" not in run.stdout + run.stderr and "INTERNALERROR" not in run.stdout + run.stderr
     assert [ln for ln in run.stderr.splitlines() if ln.strip()] == [
-        f"ERROR: {saved}/index.json: hosts is a string, not a list"], run.stderr
+        f"ERROR: {saved}/index.json: hosts is a string, not a list"
+    ], run.stderr
 
 
 def test_the_suite_refuses_a_format_it_cannot_read_in_one_line(tmp_path):
     run = _suite(tmp_path, _newer(tmp_path))
     assert run.returncode == 4, run.stdout[-1000:] + run.stderr[-1000:]
     lines = [ln for ln in run.stderr.splitlines() if "format 99" in ln]
-    assert lines == [f"ERROR: {tmp_path / 'newer'} was saved by kvm-netcheck 9.0 in format 99; "
-                     "this version reads format 1"], run.stderr
+    assert lines == [
+        f"ERROR: {tmp_path / 'newer'} was saved by kvm-netcheck 9.0 in format 99; this version reads format 1"
+    ], run.stderr
 
 
 def test_saved_facts_are_readable_by_their_owner_only(tmp_path):

@@ -8,6 +8,7 @@ The collector writes each section as
     <blank line>
     @@NONCE@@ rc<TAB>STATUS
 """
+
 from kvmnetcheck.facts.parsers.sections import Section, split_sections
 
 NONCE = "5f0c9e2a71b3d846"
@@ -92,7 +93,10 @@ GARBLED = "\x00\x01@@@@ \t\n@@5f0c9e2a71b3d846@\n@@ rc\t0\nrandom noise\n"
 def test_normal_output():
     sections = split_sections(OUTPUT, NONCE)
     assert [(s.kind, s.arg) for s in sections] == [
-        ("meta", ""), ("bridge", "virbr0"), ("tc_filter", "virbr0 egress"), ("done", ""),
+        ("meta", ""),
+        ("bridge", "virbr0"),
+        ("tc_filter", "virbr0 egress"),
+        ("done", ""),
     ]
     meta, bridge, tcf, done = sections
     assert meta.text == "collector=1\nhostname=kvm01\nuid=0\nclk_tck=100"

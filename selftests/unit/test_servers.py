@@ -2,6 +2,7 @@
 
 The samples are what Debian 12's iproute2 6.1, dnsmasq 2.89 (started by libvirt 9.0), busybox 1.35
 udhcpd and ISC dhcpd 4.4.3 printed in a lab host."""
+
 import pytest
 
 from kvmnetcheck.facts.conclusions.servers import in_range, range_size, socket_serves, sockets_serving, suggest_end
@@ -16,7 +17,7 @@ SS_DHCPD_ELSEWHERE = """\
 UNCONN 0      0             0.0.0.0:67 0.0.0.0:* users:(("dhcpd",pid=570,fd=7))
 UNCONN 0      0      0.0.0.0%virbr7:67 0.0.0.0:* users:(("dnsmasq",pid=343,fd=3))
 """
-PACKET_DHCPD = "p_raw UNCONN 0      0      *:lan1 * users:((\"dhcpd\",pid=570,fd=5))\n"
+PACKET_DHCPD = 'p_raw UNCONN 0      0      *:lan1 * users:(("dhcpd",pid=570,fd=5))\n'
 SS_NO_ROOT = """\
 UNCONN 0      0      0.0.0.0%virbr7:67 0.0.0.0:*
 UNCONN 0      0                 [::]:547      [::]:*
@@ -74,10 +75,17 @@ def test_pid_file():
     assert parse_pid_file("12x") is None
 
 
-@pytest.mark.parametrize("start,end,size", [
-    ("10.98.7.10", "10.98.7.50", 41), ("10.0.0.5", "10.0.0.5", 1), ("10.0.0.9", "10.0.0.5", None),
-    ("fd00::10", "fd00::1f", 16), ("10.0.0.1", "fd00::1", None), ("x", "10.0.0.1", None),
-])
+@pytest.mark.parametrize(
+    "start,end,size",
+    [
+        ("10.98.7.10", "10.98.7.50", 41),
+        ("10.0.0.5", "10.0.0.5", 1),
+        ("10.0.0.9", "10.0.0.5", None),
+        ("fd00::10", "fd00::1f", 16),
+        ("10.0.0.1", "fd00::1", None),
+        ("x", "10.0.0.1", None),
+    ],
+)
 def test_range_size_counts_both_ends(start, end, size):
     assert range_size(start, end) == size
 
@@ -88,13 +96,16 @@ def test_in_range():
     assert not in_range("garbage", "10.98.7.10", "10.98.7.11")
 
 
-@pytest.mark.parametrize("start,end,address,prefix,others,expect", [
-    ("10.98.7.10", "10.98.7.50", "10.98.7.1", "24", [], "10.98.7.254"),
-    ("10.98.7.10", "10.98.7.50", "10.98.7.1", "255.255.255.0", [], "10.98.7.254"),
-    ("10.98.7.10", "10.98.7.50", "10.98.7.100", "24", [], "10.98.7.99"),  # never the host's own address
-    ("10.98.7.10", "10.98.7.50", "10.98.7.1", "24", [("10.98.7.60", "10.98.7.70")], "10.98.7.59"),
-    ("10.98.7.10", "10.98.7.254", "10.98.7.1", "24", [], None),  # nothing left to grow into
-    ("10.98.7.10", "10.98.7.50", "garbage", "24", [], None),
-])
+@pytest.mark.parametrize(
+    "start,end,address,prefix,others,expect",
+    [
+        ("10.98.7.10", "10.98.7.50", "10.98.7.1", "24", [], "10.98.7.254"),
+        ("10.98.7.10", "10.98.7.50", "10.98.7.1", "255.255.255.0", [], "10.98.7.254"),
+        ("10.98.7.10", "10.98.7.50", "10.98.7.100", "24", [], "10.98.7.99"),  # never the host's own address
+        ("10.98.7.10", "10.98.7.50", "10.98.7.1", "24", [("10.98.7.60", "10.98.7.70")], "10.98.7.59"),
+        ("10.98.7.10", "10.98.7.254", "10.98.7.1", "24", [], None),  # nothing left to grow into
+        ("10.98.7.10", "10.98.7.50", "garbage", "24", [], None),
+    ],
+)
 def test_suggest_end_stays_in_the_subnet(start, end, address, prefix, others, expect):
     assert suggest_end(start, end, address, prefix, others) == expect

@@ -6,6 +6,7 @@ The shards are made by the suite itself: the saved facts of samples/facts_format
 findings, kvm02 unreachable) checked as three slices (slice 1 holds kvm01, slice 2 kvm02, slice 3
 nothing), and once whole. Each test tampers with copies of them the way a person could by hand.
 """
+
 import dataclasses
 import hashlib
 import json
@@ -33,15 +34,35 @@ def _env() -> dict:
 
 
 def _suite(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _merge(dirs: list, out) -> subprocess.CompletedProcess:
     """`kvm-netcheck merge DIR... --output-dir=OUT`, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "kvmnetcheck.cli", "merge", *map(str, dirs), f"--output-dir={out}",
-                           "-p", "no:cacheprovider"], cwd=ROOT, env=_env(), capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kvmnetcheck.cli",
+            "merge",
+            *map(str, dirs),
+            f"--output-dir={out}",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +108,8 @@ def _reseal(d, results: bool = False, hosts: bool = False) -> None:
         meta["results_sha256"] = hashlib.sha256((d / "results.jsonl").read_bytes()).hexdigest()
     if hosts:
         meta["hosts_sha256"] = hashlib.sha256(
-            json.dumps(meta["hosts"], sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+            json.dumps(meta["hosts"], sort_keys=True, separators=(",", ":")).encode()
+        ).hexdigest()
     _write_meta(d, meta)
 
 
@@ -130,14 +152,17 @@ def _flip_first_failed(d) -> int:
 
 # ---------------------------------------------------------------- what a shard writes
 
+
 def test_a_shard_json_carries_digests_and_counts_that_match_its_results(shards):
     s1 = shards[0]
     meta = _meta(s1)
     assert meta["format"] == merge.SHARD_FORMAT == 2
     data = (s1 / "results.jsonl").read_bytes()
     assert meta["results_sha256"] == hashlib.sha256(data).hexdigest()
-    assert meta["hosts_sha256"] == hashlib.sha256(
-        json.dumps(meta["hosts"], sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert (
+        meta["hosts_sha256"]
+        == hashlib.sha256(json.dumps(meta["hosts"], sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    )
     [kvm01] = meta["hosts"]
     outcomes = [json.loads(ln)["outcome"] for ln in data.splitlines()]
     assert kvm01["counts"] == {o: outcomes.count(o) for o in set(outcomes)}
@@ -175,16 +200,21 @@ def test_untampered_shards_merge_to_the_whole_run(made, shards, tmp_path):
 
 # ---------------------------------------------------------------- tampered shards: each refused in one line
 
+
 def test_results_rewritten_to_all_passed_with_spans_moved_are_refused(shards):
     _all_passed(shards[0])
-    assert _refused(shards) == f"{shards[0]}/shard.json: its host list does not match its digest (changed after the shard ran)"
+    assert (
+        _refused(shards)
+        == f"{shards[0]}/shard.json: its host list does not match its digest (changed after the shard ran)"
+    )
 
 
 def test_results_rewritten_to_all_passed_are_refused_even_with_the_host_list_resealed(shards):
     _all_passed(shards[0])
     _reseal(shards[0], hosts=True)
-    assert _refused(shards) == (f"{shards[0]}/results.jsonl: does not match the digest in shard.json "
-                                "(changed after the shard ran)")
+    assert _refused(shards) == (
+        f"{shards[0]}/results.jsonl: does not match the digest in shard.json (changed after the shard ran)"
+    )
 
 
 def test_results_rewritten_to_all_passed_are_refused_by_the_counts_with_both_digests_resealed(shards):
@@ -192,14 +222,17 @@ def test_results_rewritten_to_all_passed_are_refused_by_the_counts_with_both_dig
     _all_passed(shards[0])
     _reseal(shards[0], results=True, hosts=True)
     held = ", ".join(f"{counts[o]} {o}" for o in ("failed", "waived", "error", "passed", "skipped") if counts.get(o))
-    assert _refused(shards) == (f"{shards[0]}/shard.json: host kvm01.example.com has {held} but results.jsonl "
-                                f"holds {sum(counts.values())} passed")
+    assert _refused(shards) == (
+        f"{shards[0]}/shard.json: host kvm01.example.com has {held} but results.jsonl "
+        f"holds {sum(counts.values())} passed"
+    )
 
 
 def test_a_failed_result_flipped_to_passed_in_place_is_refused(shards):
     _flip_first_failed(shards[0])
-    assert _refused(shards) == (f"{shards[0]}/results.jsonl: does not match the digest in shard.json "
-                                "(changed after the shard ran)")
+    assert _refused(shards) == (
+        f"{shards[0]}/results.jsonl: does not match the digest in shard.json (changed after the shard ran)"
+    )
 
 
 def test_a_flip_in_place_with_the_digest_resealed_is_refused_by_the_counts(shards):
@@ -212,7 +245,10 @@ def test_a_host_removed_from_shard_json_is_refused(shards):
     meta = _meta(shards[0])
     meta["hosts"] = []
     _write_meta(shards[0], meta)
-    assert _refused(shards) == f"{shards[0]}/shard.json: its host list does not match its digest (changed after the shard ran)"
+    assert (
+        _refused(shards)
+        == f"{shards[0]}/shard.json: its host list does not match its digest (changed after the shard ran)"
+    )
 
 
 def test_a_host_removed_with_the_host_list_resealed_is_refused_by_its_results(shards):
@@ -243,12 +279,15 @@ def test_a_line_missing_a_required_key_is_refused(shards, key):
     assert _refused(shards) == f"{shards[0]}/results.jsonl: line 2 is not a result: no {key}"
 
 
-@pytest.mark.parametrize("edit, reason", [
-    (lambda r: [r], "not a JSON object"),
-    (lambda r: {**r, "outcome": "fine"}, "outcome 'fine' is none of failed, waived, error, passed, skipped"),
-    (lambda r: {**r, "message": 5}, "message is a int"),
-    (lambda r: {**r, "verdict": "ok"}, "a field no result has: 'verdict'"),
-])
+@pytest.mark.parametrize(
+    "edit, reason",
+    [
+        (lambda r: [r], "not a JSON object"),
+        (lambda r: {**r, "outcome": "fine"}, "outcome 'fine' is none of failed, waived, error, passed, skipped"),
+        (lambda r: {**r, "message": 5}, "message is a int"),
+        (lambda r: {**r, "verdict": "ok"}, "a field no result has: 'verdict'"),
+    ],
+)
 def test_a_line_that_is_no_result_is_refused(shards, edit, reason):
     lines = _lines(shards[0])
     lines[0] = (json.dumps(edit(json.loads(lines[0])), separators=(",", ":")) + "\n").encode()
@@ -257,17 +296,24 @@ def test_a_line_that_is_no_result_is_refused(shards, edit, reason):
     assert _refused(shards) == f"{shards[0]}/results.jsonl: line 1 is not a result: {reason}"
 
 
-@pytest.mark.parametrize("edit, reason", [
-    (lambda m: {k: v for k, v in m.items() if k != "shard"}, "shard is not {k, n} with 1 <= k <= n"),
-    (lambda m: {k: v for k, v in m.items() if k != "results_sha256"}, "results_sha256 is missing"),
-    (lambda m: {**m, "hosts": {"kvm01.example.com": {}}}, "hosts is not a list"),
-    (lambda m: {**m, "hosts": [None]}, "hosts[0] is not a host's entry"),
-    (lambda m: {**m, "hosts": [{**m["hosts"][0], "spans": [[5, 2]]}]},
-     "hosts[0].spans is not a list of [start, end) byte spans"),
-    (lambda m: {**m, "hosts": [{k: v for k, v in m["hosts"][0].items() if k != "counts"}]},
-     "hosts[0].counts is not a count per outcome"),
-    (lambda m: [m], "shard format None; kvm-netcheck {v} merges format 2: run the shard again with this version"),
-])
+@pytest.mark.parametrize(
+    "edit, reason",
+    [
+        (lambda m: {k: v for k, v in m.items() if k != "shard"}, "shard is not {k, n} with 1 <= k <= n"),
+        (lambda m: {k: v for k, v in m.items() if k != "results_sha256"}, "results_sha256 is missing"),
+        (lambda m: {**m, "hosts": {"kvm01.example.com": {}}}, "hosts is not a list"),
+        (lambda m: {**m, "hosts": [None]}, "hosts[0] is not a host's entry"),
+        (
+            lambda m: {**m, "hosts": [{**m["hosts"][0], "spans": [[5, 2]]}]},
+            "hosts[0].spans is not a list of [start, end) byte spans",
+        ),
+        (
+            lambda m: {**m, "hosts": [{k: v for k, v in m["hosts"][0].items() if k != "counts"}]},
+            "hosts[0].counts is not a count per outcome",
+        ),
+        (lambda m: [m], "shard format None; kvm-netcheck {v} merges format 2: run the shard again with this version"),
+    ],
+)
 def test_a_shard_json_of_the_wrong_shape_is_refused(shards, edit, reason):
     from kvmnetcheck import __version__
 
@@ -291,8 +337,10 @@ def test_a_shard_of_the_previous_format_is_refused_with_what_to_do(shards):
     for key in ("results_sha256", "hosts_sha256"):
         del meta[key]
     _write_meta(shards[1], meta)
-    assert _refused(shards) == (f"{shards[1]}/shard.json: shard format 1; kvm-netcheck {__version__} merges "
-                                "format 2: run the shard again with this version")
+    assert _refused(shards) == (
+        f"{shards[1]}/shard.json: shard format 1; kvm-netcheck {__version__} merges "
+        "format 2: run the shard again with this version"
+    )
 
 
 def test_spans_that_overlap_are_refused(shards):
@@ -338,7 +386,8 @@ def test_a_tampered_shard_stops_the_merge_in_one_line_and_writes_nothing(shards,
     assert run.returncode == 4, run.stdout[-2000:] + run.stderr[-2000:]
     assert "Traceback" not in run.stdout + run.stderr and "INTERNALERROR" not in run.stdout + run.stderr
     assert [ln for ln in run.stderr.splitlines() if ln.strip()] == [
-        f"ERROR: {shards[0]}/results.jsonl: does not match the digest in shard.json (changed after the shard ran)"]
+        f"ERROR: {shards[0]}/results.jsonl: does not match the digest in shard.json (changed after the shard ran)"
+    ]
     assert not (tmp_path / "merged" / "results.json").exists()
 
 
@@ -351,4 +400,5 @@ def test_an_invalid_line_stops_the_merge_in_one_line(shards, tmp_path):
     assert run.returncode == 4, run.stdout[-2000:] + run.stderr[-2000:]
     assert "Traceback" not in run.stdout + run.stderr and "INTERNALERROR" not in run.stdout + run.stderr
     assert [ln for ln in run.stderr.splitlines() if ln.strip()] == [
-        f"ERROR: {shards[0]}/results.jsonl: line 1 is not JSON (JSONDecodeError)"]
+        f"ERROR: {shards[0]}/results.jsonl: line 1 is not JSON (JSONDecodeError)"
+    ]

@@ -1,4 +1,5 @@
 """parse_bridge: /sys/class/net/BR/bridge/* as the collector prints it."""
+
 import pytest
 
 from kvmnetcheck.facts.model import STP_KERNEL, STP_OFF, STP_USER
@@ -98,7 +99,8 @@ def test_kernel_stp_root_bridge():
     assert br.new_port_block_s == 4.0
     assert br.error is None
     assert [(p.name, p.state, p.state_name) for p in br.ports] == [
-        ("vnet0", 3, "forwarding"), ("vnet1", 1, "listening"),
+        ("vnet0", 3, "forwarding"),
+        ("vnet1", 1, "listening"),
     ]
 
 
@@ -110,7 +112,9 @@ def test_not_root_bridge():
     assert br.root_port == 1
     assert br.is_stp_root is False
     assert [(p.name, p.state_name) for p in br.ports] == [
-        ("eno1", "forwarding"), ("vnet2", "learning"), ("vnet3", "blocking"),
+        ("eno1", "forwarding"),
+        ("vnet2", "learning"),
+        ("vnet3", "blocking"),
     ]
     assert br.error is None
 
@@ -159,8 +163,10 @@ def test_uppercase_bridge_id_normalised():
     assert br.is_stp_root is True
 
 
-@pytest.mark.parametrize("bad", ["8000.525400a1b2", "8000:525400a1b2c3", "80000.525400a1b2c3",
-                                 "8000.525400a1b2c3x", "8000.52:54:00:a1:b2", ""])
+@pytest.mark.parametrize(
+    "bad",
+    ["8000.525400a1b2", "8000:525400a1b2c3", "80000.525400a1b2c3", "8000.525400a1b2c3x", "8000.52:54:00:a1:b2", ""],
+)
 def test_invalid_bridge_id_rejected(bad):
     text = VIRBR0.replace("bridge_id=8000.525400a1b2c3", f"bridge_id={bad}")
     br = parse_bridge("virbr0", text, 100)
@@ -197,7 +203,8 @@ def test_garbled_values():
     assert "bridge_id '8000.52:54:00:a1:b2:c3' is not a bridge id" in br.error
     assert "root_id 'zzzz.525400a1b2c3' is not a bridge id" in br.error
     assert [(p.name, p.state, p.state_name) for p in br.ports] == [
-        ("vnet0", None, "unknown"), ("vnet1", 9, "unknown"),
+        ("vnet0", None, "unknown"),
+        ("vnet1", 9, "unknown"),
     ]
 
 

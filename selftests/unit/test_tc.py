@@ -1,4 +1,5 @@
 """tc filters on a bridge: a csum action that fixes UDP checksums (nftables backend)."""
+
 import pytest
 
 from kvmnetcheck.facts.parsers.tc import parse_filters

@@ -1,6 +1,7 @@
 """What could not be read stays unknown: a section the collector never printed, a port list it could not
 list, a QEMU process nobody vouches for, a network whose XML was refused. Each gives the check an error
 result that says what is missing, never the pass (or the confident failure) its absence would read as."""
+
 import time
 
 import pytest
@@ -16,27 +17,42 @@ from kvmnetcheck.report.guests import host_stories
 from kvmnetcheck.report.results import Result
 
 NET_UUID = "12345678-1234-4234-8234-123456789abc"
-META5 = ("meta", "", "collector=5\nhostname=h1\nuid=0\nclk_tck=100\nkernel=6.1.0-18-amd64\nnow=1700000000\nvhost_net_dev=1\n"
-                     "have=virsh\nhave=libvirtd\nhave=iptables\nhave=iptables-save\nhave=ss")
+META5 = (
+    "meta",
+    "",
+    "collector=5\nhostname=h1\nuid=0\nclk_tck=100\nkernel=6.1.0-18-amd64\nnow=1700000000\nvhost_net_dev=1\n"
+    "have=virsh\nhave=libvirtd\nhave=iptables\nhave=iptables-save\nhave=ss",
+)
 DONE = ("done", "", "")
-UDP = ("udp_servers", "", "UNCONN 0 0 0.0.0.0%virbr5:67 0.0.0.0:* users:((\"dnsmasq\",pid=100,fd=6))")
+UDP = ("udp_servers", "", 'UNCONN 0 0 0.0.0.0%virbr5:67 0.0.0.0:* users:(("dnsmasq",pid=100,fd=6))')
 PID = ("libvirt_dnsmasq_pid", "/run/libvirt/network/lab.pid", "100")
 LEASES = ("dnsmasq_leases", "/var/lib/libvirt/dnsmasq/virbr5.status", "[]")
 DNSMASQ = "pid=100 comm=dnsmasq args=/usr/sbin/dnsmasq --conf-file=/var/lib/libvirt/dnsmasq/lab.conf"
-BRIDGE = ("bridge", "virbr5", "stp_state=0\nforward_delay=0\nbridge_id=8000.525400000005\nroot_id=8000.525400000005\n"
-                              "root_port=0\nport=vnet7 state=3")
-SAVE = ("iptables_save", "", "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\nCOMMIT\n"
-                             "*mangle\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n")
+BRIDGE = (
+    "bridge",
+    "virbr5",
+    "stp_state=0\nforward_delay=0\nbridge_id=8000.525400000005\nroot_id=8000.525400000005\n"
+    "root_port=0\nport=vnet7 state=3",
+)
+SAVE = (
+    "iptables_save",
+    "",
+    "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\nCOMMIT\n*mangle\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n",
+)
 # the live XML of a running guest, with the DAC label libvirt's security driver gives it (Debian: libvirt-qemu)
-DOM_LIVE = DOM_XML.replace("</devices>", "</devices>\n  <seclabel type='dynamic' model='dac' relabel='yes'>\n"
-                                          "    <label>+64055:+64055</label>\n  </seclabel>")
+DOM_LIVE = DOM_XML.replace(
+    "</devices>",
+    "</devices>\n  <seclabel type='dynamic' model='dac' relabel='yes'>\n"
+    "    <label>+64055:+64055</label>\n  </seclabel>",
+)
 
 
 def facts(*sections, nets=(NET_XML,), dom=DOM_LIVE):
     raw = RawLibvirt("libvirt-python", "qemu:///system", (9, 0, 0))
     for i, xml in enumerate(nets):
-        raw.networks.append(RawNetwork(NET_UUID if i == 0 else f"00000000-0000-4000-8000-00000000000{i}", True,
-                                       True, True, xml, None))
+        raw.networks.append(
+            RawNetwork(NET_UUID if i == 0 else f"00000000-0000-4000-8000-00000000000{i}", True, True, True, xml, None)
+        )
     raw.domains.append((True, dom))
     return build_host_facts("h1", "ssh://h1", collector(*sections), NONCE, raw)
 
@@ -57,21 +73,25 @@ def outcome(check, *args):
 
 def dhcp_pool(f):
     from tests_host.test_dhcp_servers import test_network_dhcp_range_has_room
+
     return outcome(test_network_dhcp_range_has_room, f, f.libvirt.network("lab"))
 
 
 def dhcp_server(f):
     from tests_host.test_dhcp_servers import test_network_dhcp_server_is_running
+
     return outcome(test_network_dhcp_server_is_running, f, f.libvirt.network("lab"))
 
 
 def nic_check(name, f):
     import tests_guest.test_guest_nics as checks
+
     (guest,) = f.libvirt.guests
     return outcome(getattr(checks, name), f, guest, guest.nics[0])
 
 
 # ------------------------------------------------------------------ 10a: a section never printed is no empty one
+
 
 def test_leases_never_listed_are_unknown_not_no_leases():
     # cut short after the DHCP sockets, before the pid and lease files were listed
@@ -92,6 +112,7 @@ def test_no_lease_file_where_the_listing_ended_is_no_leases():
 
 # ------------------------------------------------------------------ 10b: processes and ports not read
 
+
 def test_dnsmasq_with_the_processes_never_listed_is_unknown_not_dead():
     f = facts(META5, UDP, PID, LEASES)  # cut short before `processes`
     r = dhcp_server(f)
@@ -111,11 +132,16 @@ def test_pid_file_never_listed_is_unknown_not_missing():
     assert isinstance(r, Unreadable), r
 
 
-@pytest.mark.parametrize("bridge, why", [
-    (("bridge", "virbr5", BRIDGE[2].replace("port=vnet7 state=3", "brif=unreadable")),
-     "/sys/class/net/virbr5/brif could not be listed"),
-    (BRIDGE[:2] + (BRIDGE[2].replace("port=vnet7 state=3", ""), None), "cut short inside bridge virbr5's section"),
-])
+@pytest.mark.parametrize(
+    "bridge, why",
+    [
+        (
+            ("bridge", "virbr5", BRIDGE[2].replace("port=vnet7 state=3", "brif=unreadable")),
+            "/sys/class/net/virbr5/brif could not be listed",
+        ),
+        (BRIDGE[:2] + (BRIDGE[2].replace("port=vnet7 state=3", ""), None), "cut short inside bridge virbr5's section"),
+    ],
+)
 def test_guest_port_on_a_bridge_whose_ports_were_not_read_is_unknown(bridge, why):
     f = facts(META5, bridge, ("processes", "", ""), DONE)
     r = nic_check("test_guest_port_forwards", f)
@@ -144,6 +170,7 @@ def test_bridge_never_listed_is_unknown_not_missing():
 
 
 # ------------------------------------------------------------------ 10c: whose QEMU is it
+
 
 def qemu_line(pid, uid, user, fds, guest="lab-vm"):
     return f"pid={pid} comm=qemu uid={uid} euid={uid} user={user} vhost_fds={fds} name=guest={guest},debug-threads=on"
@@ -181,23 +208,30 @@ def test_two_qemus_of_libvirts_user_named_after_the_guest_are_unknown():
 
 def test_the_pid_libvirt_keeps_decides():
     pid = ("libvirt_qemu_pid", "/run/libvirt/qemu/lab-vm.pid", "4243")
-    f, r = checksum(qemu_line(4242, 64055, "libvirt-qemu", 0), qemu_line(4243, 64055, "libvirt-qemu", 3),
-                    extra=(pid,))
+    f, r = checksum(qemu_line(4242, 64055, "libvirt-qemu", 0), qemu_line(4243, 64055, "libvirt-qemu", 3), extra=(pid,))
     assert f.libvirt_qemu.pid_of("lab-vm") == 4243
     assert isinstance(r, Finding) and "QEMU pid 4243 holds 3" in r.observed["vhost-net"]
 
 
-@pytest.mark.parametrize("conf, uid, user, taken", [
-    ('user = "+107"\n', 107, "qemu", True),
-    ('user = "qemu"  # RHEL\n', 107, "qemu", True),
-    ('user = "qemu"\n', 64055, "libvirt-qemu", False),
-    ("", 64055, "libvirt-qemu", True),  # no user=: the build's default, one of libvirt's own names
-    ("", 1000, "alice", False),
-    ("", 0, "root", True),
-])
+@pytest.mark.parametrize(
+    "conf, uid, user, taken",
+    [
+        ('user = "+107"\n', 107, "qemu", True),
+        ('user = "qemu"  # RHEL\n', 107, "qemu", True),
+        ('user = "qemu"\n', 64055, "libvirt-qemu", False),
+        ("", 64055, "libvirt-qemu", True),  # no user=: the build's default, one of libvirt's own names
+        ("", 1000, "alice", False),
+        ("", 0, "root", True),
+    ],
+)
 def test_without_a_dac_label_qemu_conf_names_the_user(conf, uid, user, taken):
-    f = facts(META5, ("qemu_conf", "/etc/libvirt/qemu.conf", conf, 0 if conf else 1),
-              ("processes", "", qemu_line(4242, uid, user, 0)), DONE, dom=DOM_XML)
+    f = facts(
+        META5,
+        ("qemu_conf", "/etc/libvirt/qemu.conf", conf, 0 if conf else 1),
+        ("processes", "", qemu_line(4242, uid, user, 0)),
+        DONE,
+        dom=DOM_XML,
+    )
     (guest,) = f.libvirt.guests
     assert guest.dac_label is None and f.libvirt_qemu.conf_read
     assert (qemu_of(f, guest) is not None) is taken
@@ -212,10 +246,14 @@ def test_qemu_of_an_older_collector_names_no_owner_and_is_unknown():
 
 # ------------------------------------------------------------------ 10e: a refused network is unknown
 
-@pytest.mark.parametrize("refused, why", [
-    ('<!DOCTYPE network [<!ENTITY x "y">]><network><name>lab</name></network>', "DOCTYPE"),
-    ("<network><name>lab</name><description>" + "A" * (4 << 20) + "</description></network>", "byte limit"),
-])
+
+@pytest.mark.parametrize(
+    "refused, why",
+    [
+        ('<!DOCTYPE network [<!ENTITY x "y">]><network><name>lab</name></network>', "DOCTYPE"),
+        ("<network><name>lab</name><description>" + "A" * (4 << 20) + "</description></network>", "byte limit"),
+    ],
+)
 def test_nics_on_a_network_whose_xml_was_refused_are_unknown(refused, why):
     f = facts(META5, BRIDGE, ("processes", "", ""), DONE, nets=(refused,))
     for check in ("test_guest_port_forwards", "test_guest_nic_gets_valid_dhcp_checksums"):
@@ -234,6 +272,7 @@ def test_nics_on_a_network_whose_xml_was_refused_are_unknown(refused, why):
 
 # ------------------------------------------------------------------ 6: the alias bomb, in a host's facts
 
+
 def test_netplan_alias_bomb_on_a_host_is_an_error_for_its_bridge():
     from kvmnetcheck.catalog import Limits
     from tests_host.test_bridges import test_bridge_config_keeps_new_ports_open
@@ -244,5 +283,6 @@ def test_netplan_alias_bomb_on_a_host_is_an_error_for_its_bridge():
     (c,) = f.bridge_configs
     r = outcome(test_bridge_config_keeps_new_ports_open, f, c, Limits(4.0))
     assert isinstance(r, Unreadable), r
-    assert str(r) == ("/etc/netplan/01-br.yaml: netplan file /etc/netplan/01-br.yaml: YAML aliases expand past "
-                      "100000 nodes; not read")
+    assert str(r) == (
+        "/etc/netplan/01-br.yaml: netplan file /etc/netplan/01-br.yaml: YAML aliases expand past 100000 nodes; not read"
+    )

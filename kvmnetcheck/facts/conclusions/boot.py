@@ -1,5 +1,6 @@
 """A guest's boot path: which NICs its firmware network-boots from and what comes after them, and the boot file
 a libvirt network hands out."""
+
 from __future__ import annotations
 
 import re
@@ -25,14 +26,14 @@ def after_network_boot(guest: Guest, nic: GuestNic) -> Optional[str]:
     pxe = pxe_nics(guest)
     if nic not in pxe:
         return None
-    later = pxe[pxe.index(nic) + 1:]
+    later = pxe[pxe.index(nic) + 1 :]
     if later:
         return f"NIC {later[0].label}"
     if guest.per_device_boot:
         if any(o > (nic.boot_order or 0) for o in guest.other_boot_orders):
             return f"the device with boot order {min(o for o in guest.other_boot_orders if o > (nic.boot_order or 0))}"
         return None
-    rest = [d for d in guest.boot_devs[guest.boot_devs.index("network") + 1:] if d in ("hd", "cdrom", "fd")]
+    rest = [d for d in guest.boot_devs[guest.boot_devs.index("network") + 1 :] if d in ("hd", "cdrom", "fd")]
     return f"<boot dev='{rest[0]}'/>" if rest and guest.disks else None
 
 
@@ -79,7 +80,10 @@ def network_boot(defn: NetworkDefinition) -> Optional[NetworkBoot]:
             return NetworkBoot(fields[0], server, f"<dnsmasq:option value='{value}'/>")
         if key == "pxe-service":
             return NetworkBoot(fields[-1] if fields else "", None, f"<dnsmasq:option value='{value}'/>", menu=True)
-        if key in ("dhcp-option", "dhcp-option-force") and len(fields) >= 2 and \
-                fields[0].lower() in ("67", "option:bootfile-name"):
+        if (
+            key in ("dhcp-option", "dhcp-option-force")
+            and len(fields) >= 2
+            and fields[0].lower() in ("67", "option:bootfile-name")
+        ):
             return NetworkBoot(fields[1], None, f"<dnsmasq:option value='{value}'/>")
     return None

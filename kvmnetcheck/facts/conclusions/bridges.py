@@ -1,4 +1,5 @@
 """Conclusions about a bridge: who defines it, whether STP on it guards a loop, which guests it bridges."""
+
 from __future__ import annotations
 
 import re
@@ -45,8 +46,10 @@ def stp_guards_a_loop(h: HostFacts, bridge: str) -> Optional[str]:
     taps = {n.target_dev for g in h.libvirt.guests for n in g.nics if n.target_dev}
     uplinks = [p.name for p in b.ports if p.name not in taps and not _GUEST_TAP.fullmatch(p.name)]
     if len(uplinks) >= 2:
-        return (f"{bridge} has {len(uplinks)} ports that are not guest taps ({', '.join(uplinks[:5])}): a loop "
-                "through them is possible, and STP is what breaks it")
+        return (
+            f"{bridge} has {len(uplinks)} ports that are not guest taps ({', '.join(uplinks[:5])}): a loop "
+            "through them is possible, and STP is what breaks it"
+        )
     return None
 
 

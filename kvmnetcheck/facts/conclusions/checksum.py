@@ -1,4 +1,5 @@
 """Is there a checksum fix-up for DHCP replies on a bridge, and where libvirt keeps it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,11 +57,13 @@ def checksum_fixup(h: HostFacts, bridge: str) -> Fixup:
         return Fixup(True, f"iptables mangle rule: {rules[0].text}")
     backend, _ = firewall_backend(h)
     if backend != "nftables" and h.iptables.installed and h.iptables.rules_error:
-        raise Unreadable(f"iptables rules could not be read ({h.iptables.rules_error}); "
-                         "run as root or with --sudo")
+        raise Unreadable(f"iptables rules could not be read ({h.iptables.rules_error}); run as root or with --sudo")
     orphan = h.iptables.checksum_rules_for(bridge)
     if orphan:
-        return Fixup(False, f"a CHECKSUM rule exists in chain {orphan[0].chain}, but nothing jumps to it "
-                            "from POSTROUTING")
-    where = "no tc csum filter" if backend == "nftables" else "no CHECKSUM rule in the mangle table and no tc csum filter"
+        return Fixup(
+            False, f"a CHECKSUM rule exists in chain {orphan[0].chain}, but nothing jumps to it from POSTROUTING"
+        )
+    where = (
+        "no tc csum filter" if backend == "nftables" else "no CHECKSUM rule in the mangle table and no tc csum filter"
+    )
     return Fixup(False, f"{where} for {bridge}")

@@ -1,5 +1,6 @@
 """The host's firewall, decided: which backend libvirt uses, which firewalld zone handles an interface, and
 whether firewalld lets a service through to the host."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -39,8 +40,9 @@ def admits_to_host(fw: Firewalld, zone: FirewalldZone, service: str, port: str) 
 
     Policies towards HOST with a negative priority act before the zone, the others after it
     (firewalld.policy(5)); a CONTINUE policy passes what it does not list on."""
-    ordered = sorted((p for p in fw.policies if p.active and policy_applies(p, zone.name, "HOST")),
-                     key=lambda p: p.priority)
+    ordered = sorted(
+        (p for p in fw.policies if p.active and policy_applies(p, zone.name, "HOST")), key=lambda p: p.priority
+    )
     for phase in ([p for p in ordered if p.priority < 0], None, [p for p in ordered if p.priority >= 0]):
         if phase is None:
             if zone_allows(zone, service, port):

@@ -1,5 +1,6 @@
 """libvirt at run time: which daemon runs its networks, where a guest NIC plugs in, which QEMU process runs a
 guest."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,22 +33,29 @@ def nic_attachment(h: HostFacts, nic: GuestNic) -> NicAttachment:
         net = h.libvirt.network(nic.source_network)
         if net is None and h.libvirt.refused_networks:
             refused = h.libvirt.refused_networks
-            raise Unreadable(f"its network {nic.source_network!r} is none of the networks read, and the XML of "
-                             f"{len(refused)} network(s) was refused, so it may be one of them: "
-                             + "; ".join(refused[:3]) + (" ..." if len(refused) > 3 else ""))
+            raise Unreadable(
+                f"its network {nic.source_network!r} is none of the networks read, and the XML of "
+                f"{len(refused)} network(s) was refused, so it may be one of them: "
+                + "; ".join(refused[:3])
+                + (" ..." if len(refused) > 3 else "")
+            )
         if net is None:
             return NicAttachment(None, None, f"its network {nic.source_network!r} is not defined on this host")
         bridge = nic.source_bridge or net.bridge_name
         if not bridge:
-            return NicAttachment(None, net, f"network {net.name!r} (forward mode {net.live.forward_mode}) "
-                                            "plugs guests into no host bridge")
+            return NicAttachment(
+                None,
+                net,
+                f"network {net.name!r} (forward mode {net.live.forward_mode}) plugs guests into no host bridge",
+            )
         ovs = "openvswitch" in (nic.virtualport, net.live.virtualport)
         return NicAttachment(bridge, net, ovs=ovs)
     if nic.type == "bridge":
         if not nic.source_bridge:
             return NicAttachment(None, None, "bridge interface without a source bridge")
-        return NicAttachment(nic.source_bridge, h.libvirt.network_of_bridge(nic.source_bridge),
-                             ovs=nic.virtualport == "openvswitch")
+        return NicAttachment(
+            nic.source_bridge, h.libvirt.network_of_bridge(nic.source_bridge), ovs=nic.virtualport == "openvswitch"
+        )
     return NicAttachment(None, None, f"a type='{nic.type}' interface is not plugged into a host bridge")
 
 
@@ -59,6 +67,7 @@ DEFAULT_QEMU_USERS = frozenset({"qemu", "libvirt-qemu", "root"})
 def qemu_users(h: HostFacts, guest: Guest) -> tuple[frozenset, frozenset, str]:
     """(uids, user names, how known) libvirt runs this guest's QEMU as, root always among them: the DAC label
     of its live XML, else qemu.conf's user= (src/qemu/qemu_conf.c), else any build's default."""
+
     def ids(spec: str) -> tuple[frozenset, frozenset]:
         spec = spec.strip()
         if spec.startswith("+") and spec[1:].isdigit():
@@ -97,12 +106,16 @@ def qemu_of(h: HostFacts, guest: Guest) -> Optional[QemuProcess]:
         return None
     pids = ", ".join(str(q.pid) for q in named)
     if any(q.uid is None for q in named):
-        raise Unreadable(f"QEMU process(es) {pids} name guest {guest.name}, but who runs them was not gathered "
-                         "(facts of an older version): whether libvirt runs them is unknown; gather again")
+        raise Unreadable(
+            f"QEMU process(es) {pids} name guest {guest.name}, but who runs them was not gathered "
+            "(facts of an older version): whether libvirt runs them is unknown; gather again"
+        )
     uids, names, how = qemu_users(h, guest)
     ours = [q for q in named if runs_as(q, uids, names)]
     if len(ours) > 1:
-        raise Unreadable(f"{len(ours)} QEMU processes run as {how} and name guest {guest.name} (pids "
-                         f"{', '.join(str(q.pid) for q in ours)}): which one libvirt runs is unknown; as root "
-                         f"(--sudo), /run/libvirt/qemu/{guest.name}.pid says")
+        raise Unreadable(
+            f"{len(ours)} QEMU processes run as {how} and name guest {guest.name} (pids "
+            f"{', '.join(str(q.pid) for q in ours)}): which one libvirt runs is unknown; as root "
+            f"(--sudo), /run/libvirt/qemu/{guest.name}.pid says"
+        )
     return ours[0] if ours else None

@@ -1,5 +1,6 @@
 """DHCP servers and their pools, decided: which sockets answer requests arriving on an interface, how big a
 range is, and how far it can grow."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -45,8 +46,9 @@ def in_range(ip: str, start: str, end: str) -> bool:
     return x.version == a.version == b.version and int(a) <= int(x) <= int(b)
 
 
-def suggest_end(start: str, end: str, address: Optional[str], prefix: Optional[str],
-                others: list[tuple[str, str]]) -> Optional[str]:
+def suggest_end(
+    start: str, end: str, address: Optional[str], prefix: Optional[str], others: list[tuple[str, str]]
+) -> Optional[str]:
     """How far the range start-end can grow inside its subnet: the last address before the subnet's
     broadcast address, the network's own address or another range; None when it cannot grow."""
     try:

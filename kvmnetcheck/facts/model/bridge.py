@@ -1,5 +1,6 @@
 """Linux bridges: as the kernel runs them now (sysfs), their tc filters and VLANs, and as persistent config
 defines them. Times in seconds; the kernel's limits applied in one property each."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

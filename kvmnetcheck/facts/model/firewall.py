@@ -1,5 +1,6 @@
 """The host's firewalls as read: iptables (rules and policies), firewalld (zones and policies) and libvirt's
 nftables table."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,10 +30,7 @@ class Iptables:
     policies: tuple[tuple[str, str, str], ...] = ()  # (table, built-in chain, policy); legacy tables as "legacy:filter"
 
     def checksum_rules_for(self, bridge: str) -> tuple[IptablesRule, ...]:
-        return tuple(
-            r for r in self.rules
-            if r.table == "mangle" and r.target == "CHECKSUM" and r.out_iface == bridge
-        )
+        return tuple(r for r in self.rules if r.table == "mangle" and r.target == "CHECKSUM" and r.out_iface == bridge)
 
     def rules_mentioning(self, bridge: str) -> tuple[IptablesRule, ...]:
         return tuple(r for r in self.rules if bridge in (r.in_iface, r.out_iface))

@@ -1,4 +1,5 @@
 """One host's facts: every typed fact the checks read, and the error a check raises for a fact it lacks."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """libvirt as it was read: networks (running and saved definitions), guests and their NICs, and the view
 that holds them (which source was read, and why a better one was not)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

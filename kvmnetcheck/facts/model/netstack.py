@@ -1,4 +1,5 @@
 """Which network programs a host has and runs (the collector's `netstack` section, with the running daemons)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,5 +1,6 @@
 """Open vSwitch as its database describes it: bridges, ports, interfaces, and the STP/RSTP timers
 ovs-vswitchd applies."""
+
 from __future__ import annotations
 
 import re
@@ -68,7 +69,7 @@ class OvsBridge:
 
     @property
     def spanning_tree(self) -> Optional[str]:
-        """"rstp", "stp" or None: the protocol that really runs."""
+        """ "rstp", "stp" or None: the protocol that really runs."""
         return "rstp" if self.rstp else "stp" if self.stp else None
 
     @property

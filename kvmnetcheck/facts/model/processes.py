@@ -1,4 +1,5 @@
 """Processes: the QEMU processes guests run in, the network daemons, and what libvirt says of its QEMU."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """DHCP and TFTP servers as read: UDP sockets, packet sockets, libvirt's dnsmasq files and leases."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -8,6 +8,7 @@ The format is iproute2's bridge/vlan.c (open_vlan_port, print_range, print_vlan_
 "vlan" with "vlanEnd". This kernel has no VLAN filtering, so the sample above is built from that
 source, not captured.
 """
+
 from __future__ import annotations
 
 import json

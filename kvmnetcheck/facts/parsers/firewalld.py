@@ -1,13 +1,14 @@
 """firewalld: `firewall-cmd --state` and `firewall-cmd --list-all-zones`.
 
-    libvirt (active)
-      target: ACCEPT
-      interfaces: virbr0
-      services: dhcp dhcpv6 dns ssh tftp
-      ports:
-      rich rules:
-    	rule priority="32767" reject
+libvirt (active)
+  target: ACCEPT
+  interfaces: virbr0
+  services: dhcp dhcpv6 dns ssh tftp
+  ports:
+  rich rules:
+    rule priority="32767" reject
 """
+
 from __future__ import annotations
 
 import re
@@ -31,8 +32,7 @@ def parse_zones(text: str) -> tuple[FirewalldZone, ...]:
             if m:
                 if cur:
                     zones.append(cur)
-                cur = {"name": m.group(1), "target": None, "interfaces": [], "services": [],
-                       "ports": [], "rich": []}
+                cur = {"name": m.group(1), "target": None, "interfaces": [], "services": [], "ports": [], "rich": []}
                 in_rich = False
             continue
         if cur is None:
@@ -64,25 +64,28 @@ def parse_zones(text: str) -> tuple[FirewalldZone, ...]:
         target = z["target"]
         # libvirt's own zone accepts by target but ends in a catch-all reject rule:
         # only what it lists is really allowed.
-        if target and target.upper() == "ACCEPT" and any(
-            re.fullmatch(r'rule(?: priority="?-?\d+"?)?(?: family="?\w+"?)? (reject|drop)(?: type="?[\w-]+"?)?', r)
-            for r in z["rich"]
+        if (
+            target
+            and target.upper() == "ACCEPT"
+            and any(
+                re.fullmatch(r'rule(?: priority="?-?\d+"?)?(?: family="?\w+"?)? (reject|drop)(?: type="?[\w-]+"?)?', r)
+                for r in z["rich"]
+            )
         ):
             target = "ACCEPT+reject"
-        out.append(FirewalldZone(z["name"], target, tuple(z["interfaces"]), tuple(z["services"]),
-                                 tuple(z["ports"])))
+        out.append(FirewalldZone(z["name"], target, tuple(z["interfaces"]), tuple(z["services"]), tuple(z["ports"])))
     return tuple(out)
 
 
 def parse_policies(text: str) -> tuple[FirewalldPolicy, ...]:
     """`firewall-cmd --list-all-policies` (firewalld >= 0.9):
 
-        libvirt-to-host (active)
-          priority: -1
-          target: REJECT
-          ingress-zones: libvirt-routed
-          egress-zones: HOST
-          services: dhcp dhcpv6 dns ssh tftp
+    libvirt-to-host (active)
+      priority: -1
+      target: REJECT
+      ingress-zones: libvirt-routed
+      egress-zones: HOST
+      services: dhcp dhcpv6 dns ssh tftp
     """
     out = []
     cur: Optional[dict] = None
@@ -95,8 +98,16 @@ def parse_policies(text: str) -> tuple[FirewalldPolicy, ...]:
                 if cur:
                     out.append(cur)
                 attrs = m.group(2) or ""
-                cur = {"name": m.group(1), "priority": -1, "target": "CONTINUE", "ingress": [], "egress": [],
-                       "services": [], "ports": [], "active": "disabled" not in attrs}
+                cur = {
+                    "name": m.group(1),
+                    "priority": -1,
+                    "target": "CONTINUE",
+                    "ingress": [],
+                    "egress": [],
+                    "services": [],
+                    "ports": [],
+                    "active": "disabled" not in attrs,
+                }
             continue
         if cur is None:
             continue
@@ -121,26 +132,54 @@ def parse_policies(text: str) -> tuple[FirewalldPolicy, ...]:
             cur["active"] = value.strip() != "yes"
     if cur:
         out.append(cur)
-    return tuple(FirewalldPolicy(p["name"], p["priority"], p["target"], tuple(p["ingress"]), tuple(p["egress"]),
-                                 tuple(p["services"]), tuple(p["ports"]), p["active"]) for p in out)
+    return tuple(
+        FirewalldPolicy(
+            p["name"],
+            p["priority"],
+            p["target"],
+            tuple(p["ingress"]),
+            tuple(p["egress"]),
+            tuple(p["services"]),
+            tuple(p["ports"]),
+            p["active"],
+        )
+        for p in out
+    )
 
 
-def build_firewalld(installed: bool, state_text: Optional[str], version_text: Optional[str],
-                    zones_text: Optional[str], zones_rc: Optional[int], policies_text: Optional[str] = None,
-                    policies_rc: Optional[int] = None, default_zone_text: Optional[str] = None) -> Firewalld:
+def build_firewalld(
+    installed: bool,
+    state_text: Optional[str],
+    version_text: Optional[str],
+    zones_text: Optional[str],
+    zones_rc: Optional[int],
+    policies_text: Optional[str] = None,
+    policies_rc: Optional[int] = None,
+    default_zone_text: Optional[str] = None,
+) -> Firewalld:
     if not installed:
         return Firewalld(installed=False, running=False)
     running = (state_text or "").strip().splitlines()[-1:] == ["running"]
     if not running:
         return Firewalld(installed=True, running=False)
     if zones_text is None or zones_rc not in (0, None):
-        return Firewalld(installed=True, running=True, version=(version_text or "").strip() or None,
-                         error="firewall-cmd --list-all-zones failed: " + (zones_text or "").strip()[:200])
+        return Firewalld(
+            installed=True,
+            running=True,
+            version=(version_text or "").strip() or None,
+            error="firewall-cmd --list-all-zones failed: " + (zones_text or "").strip()[:200],
+        )
     read = policies_text is not None and policies_rc in (0, None)
     default = (default_zone_text or "").strip().splitlines()[-1:] or [None]
-    return Firewalld(installed=True, running=True, version=(version_text or "").strip() or None,
-                     zones=parse_zones(zones_text), policies=parse_policies(policies_text) if read else (),
-                     policies_read=read, default_zone=default[0] if default[0] and " " not in default[0] else None)
+    return Firewalld(
+        installed=True,
+        running=True,
+        version=(version_text or "").strip() or None,
+        zones=parse_zones(zones_text),
+        policies=parse_policies(policies_text) if read else (),
+        policies_read=read,
+        default_zone=default[0] if default[0] and " " not in default[0] else None,
+    )
 
 
 def read_firewalld(g: Gathered) -> Firewalld:

@@ -1,5 +1,6 @@
 """One host's collector output, by section kind, and what every parser shares: the collector's format,
 the running processes and network programs (parsed once), and the files refused to the checking user."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -81,11 +82,17 @@ class Gathered:
         if "_processes" not in self.__dict__:
             q = self.one("processes")
             if q is None:
-                self.__dict__["_processes"] = (None, None, "the collector's output was cut short before it listed "
-                                                           "the running processes")
+                self.__dict__["_processes"] = (
+                    None,
+                    None,
+                    "the collector's output was cut short before it listed the running processes",
+                )
             elif q.rc is None:
-                self.__dict__["_processes"] = (None, None, "the collector's output was cut short while it listed "
-                                                           "the running processes")
+                self.__dict__["_processes"] = (
+                    None,
+                    None,
+                    "the collector's output was cut short while it listed the running processes",
+                )
             else:
                 self.__dict__["_processes"] = parse_processes(q.text) + (None,)
         return self.__dict__["_processes"]
@@ -94,7 +101,8 @@ class Gathered:
         if "_netstack" not in self.__dict__:
             daemons = self.processes()[1]
             self.__dict__["_netstack"] = parse_netstack(
-                self.text("netstack"), None if daemons is None else frozenset(p.comm for p in daemons))
+                self.text("netstack"), None if daemons is None else frozenset(p.comm for p in daemons)
+            )
         return self.__dict__["_netstack"]
 
     def readable(self, s: Section) -> bool:

@@ -1,14 +1,15 @@
 """iptables: version, the CHECKSUM extension, and the rules from iptables-save.
 
-    iptables v1.8.9 (nf_tables)
-    iptables v1.4.7
+iptables v1.8.9 (nf_tables)
+iptables v1.4.7
 
-    *mangle
-    :LIBVIRT_PRT - [0:0]
-    -A POSTROUTING -j LIBVIRT_PRT
-    -A LIBVIRT_PRT -o virbr0 -p udp -m udp --dport 68 -j CHECKSUM --checksum-fill
-    COMMIT
+*mangle
+:LIBVIRT_PRT - [0:0]
+-A POSTROUTING -j LIBVIRT_PRT
+-A LIBVIRT_PRT -o virbr0 -p udp -m udp --dport 68 -j CHECKSUM --checksum-fill
+COMMIT
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -104,9 +105,14 @@ def _parse_rule(table: str, line: str) -> Optional[IptablesRule]:
     return IptablesRule(table, chain, line, opts["-i"], opts["-o"], opts["-j"])
 
 
-def build_iptables(installed: bool, version_text: Optional[str], help_text: Optional[str],
-                   save_text: Optional[str], save_rc: Optional[int],
-                   legacy_text: Optional[str] = None) -> Iptables:
+def build_iptables(
+    installed: bool,
+    version_text: Optional[str],
+    help_text: Optional[str],
+    save_text: Optional[str],
+    save_rc: Optional[int],
+    legacy_text: Optional[str] = None,
+) -> Iptables:
     if not installed:
         return Iptables(installed=False)
     version, vtext, variant = parse_version(version_text or "")

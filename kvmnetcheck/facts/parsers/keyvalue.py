@@ -1,4 +1,5 @@
 """key=value lines, as the collector prints them for meta and bridge sections."""
+
 from __future__ import annotations
 
 

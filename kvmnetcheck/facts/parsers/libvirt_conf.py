@@ -4,6 +4,7 @@ runs QEMU as), and the pid libvirt keeps for each running guest (/run/libvirt/qe
     firewall_backend = "nftables"        (network.conf, libvirt >= 10.4)
     user = "+107"                        (qemu.conf, as `grep -E '^\\s*user\\s*='` prints it)
 """
+
 from __future__ import annotations
 
 import re
@@ -46,6 +47,8 @@ def read_libvirt_qemu(g: Gathered) -> LibvirtQemu:
     conf = g.one("qemu_conf")
     conf_read = conf is not None and conf.rc in (0, 1)  # grep: 1 is no user= line
     user = parse_qemu_conf_user(conf.text) if conf_read else None
-    pids = [(s.arg.rsplit("/", 1)[-1].removesuffix(".pid"), parse_pid_file(s.text) if s.ok else None)
-            for s in g.all("libvirt_qemu_pid")]
+    pids = [
+        (s.arg.rsplit("/", 1)[-1].removesuffix(".pid"), parse_pid_file(s.text) if s.ok else None)
+        for s in g.all("libvirt_qemu_pid")
+    ]
     return LibvirtQemu(conf_user=user, conf_read=conf_read, pids=tuple(pids))

@@ -6,6 +6,7 @@ about the DHCP checksum rule, those the checking user may not read, and the warn
     unreadable=/var/log/messages
     searched=journal
 """
+
 from __future__ import annotations
 
 from .gathered import Gathered
@@ -18,9 +19,9 @@ def parse_libvirt_log(text: str) -> tuple[tuple[str, ...], tuple[str, ...], tupl
     lines, sources, unreadable = [], [], []
     for line in text.splitlines():
         if line.startswith("searched="):
-            sources.append(line[len("searched="):])
+            sources.append(line[len("searched=") :])
         elif line.startswith("unreadable="):
-            unreadable.append(line[len("unreadable="):])
+            unreadable.append(line[len("unreadable=") :])
         elif any(m in line for m in _LOG_MARKERS):
             lines.append(line.strip()[:500])
     return tuple(lines), tuple(sources), tuple(unreadable)

@@ -1,6 +1,7 @@
 """libvirt's view of a host: from the read-only connection, else from the collector's
 `virsh --readonly` output, else from libvirt's own state files; then parsed.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,16 +15,20 @@ from .keyvalue import parse_key_values
 from .sections import Section
 
 
-def libvirt_view(by_kind: dict[str, list[Section]], raw_libvirt: Optional[RawLibvirt],
-                 problems: list[str]) -> LibvirtView:
+def libvirt_view(
+    by_kind: dict[str, list[Section]], raw_libvirt: Optional[RawLibvirt], problems: list[str]
+) -> LibvirtView:
     """The view from the connection when it answered, else from what the collector printed: virsh
     --readonly, else libvirt's state files. Read any other way than through the connection, the
     view's `fallback` says why each better source was not used."""
     if raw_libvirt is not None and not raw_libvirt.error:
         return build_libvirt_view(raw_libvirt, problems, ())
-    why_not = (raw_libvirt.error if raw_libvirt is not None
-               else "not tried: these facts were gathered without a libvirt connection "
-                    "(ansible_gather reads libvirt with virsh on each host)")
+    why_not = (
+        raw_libvirt.error
+        if raw_libvirt is not None
+        else "not tried: these facts were gathered without a libvirt connection "
+        "(ansible_gather reads libvirt with virsh on each host)"
+    )
     if not why_not.startswith("libvirt-python"):
         why_not = f"libvirt-python: {why_not}"
     raw = raw_from_virsh(by_kind, problems)
@@ -94,8 +99,11 @@ def raw_from_virsh(by_kind: dict[str, list[Section]], problems: Optional[list[st
         m = re.search(r"^Autostart:\s+(\S+)", s.text, re.MULTILINE)
         p = re.search(r"^Persistent:\s+(\S+)", s.text, re.MULTILINE)
         a = re.search(r"^Active:\s+(\S+)", s.text, re.MULTILINE)
-        info[s.arg] = (m.group(1) == "yes" if m else None, p.group(1) == "yes" if p else True,
-                       a.group(1) == "yes" if a else None)
+        info[s.arg] = (
+            m.group(1) == "yes" if m else None,
+            p.group(1) == "yes" if p else True,
+            a.group(1) == "yes" if a else None,
+        )
     for s in by_kind.get("virsh_net_xml", []):
         if not s.ok:
             continue
@@ -106,8 +114,11 @@ def raw_from_virsh(by_kind: dict[str, list[Section]], problems: Optional[list[st
             if problems is not None:
                 problems.append(f"virsh net-info {s.arg} said nothing of the network's state: it is left out")
             continue
-        raw.networks.append(RawNetwork(s.arg, active, persistent, auto, s.text,
-                                       inactive_xml.get(s.arg) if active and persistent else None))
+        raw.networks.append(
+            RawNetwork(
+                s.arg, active, persistent, auto, s.text, inactive_xml.get(s.arg) if active and persistent else None
+            )
+        )
     active_doms = uuids("virsh_doms")
     for s in by_kind.get("virsh_dom_xml", []):
         if s.ok:
@@ -123,8 +134,11 @@ def _virsh_error(probe: Section, by_kind: dict[str, list[Section]]) -> str:
     if probe.rc == 124:
         meta = parse_key_values((by_kind.get("meta") or [Section("meta", "", "", 0)])[0].text)
         limit = (meta.get("command_timeout") or [""])[0]
-        within = (f"within {limit} s (the collector's limit per command; a longer host timeout raises it)"
-                  if limit else "in time (the collector's limit per command)")
+        within = (
+            f"within {limit} s (the collector's limit per command; a longer host timeout raises it)"
+            if limit
+            else "in time (the collector's limit per command)"
+        )
         return f"virsh --readonly did not answer {within}" + (f": {said}" if said else "")
     return "virsh --readonly could not connect: " + said
 
@@ -142,20 +156,31 @@ def raw_from_state_files(by_kind: dict[str, list[Section]]) -> RawLibvirt:
         except libvirt_xml.XmlError:
             return None
 
-    net_status = {name_of(s.text, libvirt_xml.parse_network): s.text
-                  for s in by_kind.get("libvirt_net_status", []) if s.ok}
-    net_config = {name_of(s.text, libvirt_xml.parse_network): s.text
-                  for s in by_kind.get("libvirt_net_config", []) if s.ok}
+    net_status = {
+        name_of(s.text, libvirt_xml.parse_network): s.text for s in by_kind.get("libvirt_net_status", []) if s.ok
+    }
+    net_config = {
+        name_of(s.text, libvirt_xml.parse_network): s.text for s in by_kind.get("libvirt_net_config", []) if s.ok
+    }
     for name in sorted(n for n in set(net_status) | set(net_config) if n):
         live = net_status.get(name) or net_config[name]
-        raw.networks.append(RawNetwork(None, name in net_status, name in net_config, None, live,
-                                       net_config.get(name) if name in net_status else None))
+        raw.networks.append(
+            RawNetwork(
+                None,
+                name in net_status,
+                name in net_config,
+                None,
+                live,
+                net_config.get(name) if name in net_status else None,
+            )
+        )
     # a file whose XML is refused is a network all the same: passed on under its path, to be refused and named
     for kind in ("libvirt_net_status", "libvirt_net_config"):
         for s in by_kind.get(kind, []):
             if s.ok and name_of(s.text, libvirt_xml.parse_network) is None:
-                raw.networks.append(RawNetwork(s.arg, kind == "libvirt_net_status", kind == "libvirt_net_config",
-                                               None, s.text, None))
+                raw.networks.append(
+                    RawNetwork(s.arg, kind == "libvirt_net_status", kind == "libvirt_net_config", None, s.text, None)
+                )
     parse_dom = lambda x: libvirt_xml.parse_domain(x, False)  # noqa: E731
     dom_status = {name_of(s.text, parse_dom): s.text for s in by_kind.get("libvirt_dom_status", []) if s.ok}
     dom_config = {name_of(s.text, parse_dom): s.text for s in by_kind.get("libvirt_dom_config", []) if s.ok}
@@ -164,11 +189,13 @@ def raw_from_state_files(by_kind: dict[str, list[Section]]) -> RawLibvirt:
     return raw
 
 
-def build_libvirt_view(raw: RawLibvirt, problems: list[str], notes: tuple[str, ...],
-                       fallback: Optional[str] = None) -> LibvirtView:
+def build_libvirt_view(
+    raw: RawLibvirt, problems: list[str], notes: tuple[str, ...], fallback: Optional[str] = None
+) -> LibvirtView:
     if raw.error:
-        return LibvirtView("none", raw.uri, raw.lib_version, raw.hypervisor_version, (), (),
-                           error=raw.error, notes=notes)
+        return LibvirtView(
+            "none", raw.uri, raw.lib_version, raw.hypervisor_version, (), (), error=raw.error, notes=notes
+        )
     if raw.note:
         notes = notes + (raw.note,)
     networks, refused = [], []
@@ -180,14 +207,21 @@ def build_libvirt_view(raw: RawLibvirt, problems: list[str], notes: tuple[str, .
             problems.append(f"network {n.uuid}: {e}")
             refused.append(f"{n.uuid}: {e}")
             continue
-        networks.append(LibvirtNetwork(live.name, live.uuid or n.uuid, n.active, n.persistent, n.autostart,
-                                       live, pers))
+        networks.append(LibvirtNetwork(live.name, live.uuid or n.uuid, n.active, n.persistent, n.autostart, live, pers))
     guests: list[Guest] = []
     for active, xml in raw.domains:
         try:
             guests.append(libvirt_xml.parse_domain(xml, active))
         except libvirt_xml.XmlError as e:
             problems.append(f"guest: {e}")
-    return LibvirtView(raw.source, raw.uri, raw.lib_version, raw.hypervisor_version,
-                       tuple(networks), tuple(guests), notes=notes, fallback=fallback,
-                       refused_networks=tuple(refused))
+    return LibvirtView(
+        raw.source,
+        raw.uri,
+        raw.lib_version,
+        raw.hypervisor_version,
+        tuple(networks),
+        tuple(guests),
+        notes=notes,
+        fallback=fallback,
+        refused_networks=tuple(refused),
+    )

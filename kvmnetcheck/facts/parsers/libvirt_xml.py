@@ -1,14 +1,15 @@
 """libvirt network and domain XML, parsed with lxml (no entities, no DTD, no network).
 
-    <network>
-      <name>default</name>
-      <forward mode='nat'/>
-      <bridge name='virbr0' stp='on' delay='0'/>
-      <ip address='192.168.122.1' netmask='255.255.255.0'>
-        <dhcp><range start='192.168.122.2' end='192.168.122.254'/></dhcp>
-      </ip>
-    </network>
+<network>
+  <name>default</name>
+  <forward mode='nat'/>
+  <bridge name='virbr0' stp='on' delay='0'/>
+  <ip address='192.168.122.1' netmask='255.255.255.0'>
+    <dhcp><range start='192.168.122.2' end='192.168.122.254'/></dhcp>
+  </ip>
+</network>
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -31,8 +32,13 @@ class XmlError(ValueError):
 _STATUS_WRAPPERS = {"networkstatus": "network", "domstatus": "domain"}
 
 _PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-    huge_tree=False, remove_comments=True, remove_pis=True,
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,
+    remove_comments=True,
+    remove_pis=True,
 )
 
 
@@ -103,18 +109,23 @@ def parse_network(text: str) -> NetworkDefinition:
             hosts = len(dhcp_el.findall("host"))
             bootp = dhcp_el.find("bootp")
             if ranges or hosts:
-                dhcp = DhcpConfig(ranges=ranges, hosts=hosts,
-                                  bootp_file=bootp.get("file") if bootp is not None else None,
-                                  host_ips=tuple(h.get("ip") for h in dhcp_el.findall("host") if h.get("ip")),
-                                  bootp_server=bootp.get("server") if bootp is not None else None)
+                dhcp = DhcpConfig(
+                    ranges=ranges,
+                    hosts=hosts,
+                    bootp_file=bootp.get("file") if bootp is not None else None,
+                    host_ips=tuple(h.get("ip") for h in dhcp_el.findall("host") if h.get("ip")),
+                    bootp_server=bootp.get("server") if bootp is not None else None,
+                )
         tftp = ip.find("tftp")
-        ips.append(NetworkIp(
-            family=ip.get("family") or "ipv4",
-            address=ip.get("address"),
-            prefix=ip.get("prefix") or ip.get("netmask"),
-            dhcp=dhcp,
-            tftp_root=tftp.get("root") if tftp is not None else None,
-        ))
+        ips.append(
+            NetworkIp(
+                family=ip.get("family") or "ipv4",
+                address=ip.get("address"),
+                prefix=ip.get("prefix") or ip.get("netmask"),
+                dhcp=dhcp,
+                tftp_root=tftp.get("root") if tftp is not None else None,
+            )
+        )
     return NetworkDefinition(
         name=name,
         uuid=_text(root, "uuid"),
@@ -128,7 +139,9 @@ def parse_network(text: str) -> NetworkDefinition:
         ips=tuple(ips),
         bridge_xml=etree.tostring(br, encoding="unicode").strip() if br is not None else None,
         virtualport=_attr(root.find("virtualport"), "type"),
-        dnsmasq_options=tuple(o.get("value") or "" for o in root.findall(f"{{{DNSMASQ_NS}}}options/{{{DNSMASQ_NS}}}option")),
+        dnsmasq_options=tuple(
+            o.get("value") or "" for o in root.findall(f"{{{DNSMASQ_NS}}}options/{{{DNSMASQ_NS}}}option")
+        ),
     )
 
 
@@ -154,25 +167,27 @@ def parse_domain(text: str, active: bool) -> Guest:
                 order = None
         itype = iface.get("type") or "unknown"
         rom = iface.find("rom")
-        nics.append(GuestNic(
-            guest=name,
-            mac=(mac.get("address") or "").lower() or None if mac is not None else None,
-            type=itype,
-            source_network=src.get("network") if src is not None and itype == "network" else None,
-            source_bridge=src.get("bridge") if src is not None else None,
-            model=model.get("type") if model is not None else None,
-            driver_name=driver.get("name") if driver is not None else None,
-            target_dev=target.get("dev") if target is not None else None,
-            boot_order=order,
-            index=i,
-            virtualport=_attr(iface.find("virtualport"), "type"),
-            rom_enabled=_tristate(_attr(rom, "enabled")),
-            rom_bar=_tristate(_attr(rom, "bar")),
-            rom_file=_attr(rom, "file"),
-            source_dev=src.get("dev") if src is not None and itype == "direct" else None,
-            source_mode=(src.get("mode") or "vepa") if src is not None and itype == "direct" else None,
-            link_down=_attr(iface.find("link"), "state") == "down",
-        ))
+        nics.append(
+            GuestNic(
+                guest=name,
+                mac=(mac.get("address") or "").lower() or None if mac is not None else None,
+                type=itype,
+                source_network=src.get("network") if src is not None and itype == "network" else None,
+                source_bridge=src.get("bridge") if src is not None else None,
+                model=model.get("type") if model is not None else None,
+                driver_name=driver.get("name") if driver is not None else None,
+                target_dev=target.get("dev") if target is not None else None,
+                boot_order=order,
+                index=i,
+                virtualport=_attr(iface.find("virtualport"), "type"),
+                rom_enabled=_tristate(_attr(rom, "enabled")),
+                rom_bar=_tristate(_attr(rom, "bar")),
+                rom_file=_attr(rom, "file"),
+                source_dev=src.get("dev") if src is not None and itype == "direct" else None,
+                source_mode=(src.get("mode") or "vepa") if src is not None and itype == "direct" else None,
+                link_down=_attr(iface.find("link"), "state") == "down",
+            )
+        )
     os_el = root.find(f"metadata/{{{LIBOSINFO_NS}}}libosinfo/{{{LIBOSINFO_NS}}}os")
     orders = []
     for dev in root.findall("devices/*"):
@@ -184,8 +199,11 @@ def parse_domain(text: str, active: bool) -> Guest:
     os_node = root.find("os")
     loader = _text(root, "os/loader") or ""
     firmware = os_node.get("firmware") if os_node is not None else None
-    uefi = True if firmware == "efi" or "OVMF" in loader.upper() or "edk2" in loader.lower() else (
-        False if firmware == "bios" else None)
+    uefi = (
+        True
+        if firmware == "efi" or "OVMF" in loader.upper() or "edk2" in loader.lower()
+        else (False if firmware == "bios" else None)
+    )
     return Guest(
         name=name,
         uuid=_text(root, "uuid"),

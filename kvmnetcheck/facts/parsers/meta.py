@@ -13,6 +13,7 @@ switches.
     vhost_net_dev=1
     libvirt_socket=/run/libvirt/libvirt-sock-ro
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -16,6 +16,7 @@ A program applies config at boot when it is installed and enabled (a `*.wants/UN
 SysV start link) or running now. Without systemd running and without SysV links, whether a
 program starts at boot cannot be told from files: such config is judged as if it applied.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -26,13 +27,21 @@ from .keyvalue import parse_key_values
 # program -> (binaries or directories that mean it is installed, its unit, its daemon's comm, SysV names)
 PROGRAMS = {
     "NetworkManager": (("/usr/sbin/NetworkManager",), "NetworkManager", "NetworkManager", ("network-manager",)),
-    "networkd": (("/usr/lib/systemd/systemd-networkd", "/lib/systemd/systemd-networkd"), "systemd-networkd",
-                 "systemd-network", ()),
+    "networkd": (
+        ("/usr/lib/systemd/systemd-networkd", "/lib/systemd/systemd-networkd"),
+        "systemd-networkd",
+        "systemd-network",
+        (),
+    ),
     "ifupdown": (("/sbin/ifup", "/usr/sbin/ifup"), "networking", None, ("networking",)),
     "initscripts": (("/etc/rc.d/init.d/network",), "network", None, ("network",)),
     "wicked": (("/usr/sbin/wicked",), "wicked", "wickedd", ()),
-    "netplan": (("/usr/sbin/netplan", "/usr/lib/systemd/system-generators/netplan",
-                 "/lib/systemd/system-generators/netplan"), None, None, ()),
+    "netplan": (
+        ("/usr/sbin/netplan", "/usr/lib/systemd/system-generators/netplan", "/lib/systemd/system-generators/netplan"),
+        None,
+        None,
+        (),
+    ),
 }
 
 
@@ -46,7 +55,8 @@ def program_boot(ns: NetStack, program: str) -> Boot:
         return Boot(None, "which network programs run at boot was not gathered (facts of an older version)")
     paths, unit, daemon, sysv_names = PROGRAMS[program]
     name = {"networkd": "systemd-networkd", "ifupdown": "ifupdown2" if ns.ifupdown2 else "ifupdown"}.get(
-        program, program)
+        program, program
+    )
     if not is_installed(ns, program):
         return Boot(False, f"{name} is not installed")
     if program == "netplan":
@@ -88,9 +98,15 @@ def parse_netstack(text: Optional[str], daemons: Optional[frozenset[str]]) -> Ne
             modes[words[2]] = (int(words[0], 8), int(words[1]))
     installed = frozenset(kv.get("installed", []))
     return NetStack(
-        known=True, systemd="1" in kv.get("systemd_running", []), installed=installed,
-        enabled=frozenset(kv.get("enabled", [])), masked=frozenset(kv.get("masked", [])),
-        sysv=tuple(kv.get("sysv", [])), running=daemons, nm_plugins=plugins,
-        nm_ifcfg_rh=bool(kv.get("nm_ifcfg_rh")), file_modes=modes,
+        known=True,
+        systemd="1" in kv.get("systemd_running", []),
+        installed=installed,
+        enabled=frozenset(kv.get("enabled", [])),
+        masked=frozenset(kv.get("masked", [])),
+        sysv=tuple(kv.get("sysv", [])),
+        running=daemons,
+        nm_plugins=plugins,
+        nm_ifcfg_rh=bool(kv.get("nm_ifcfg_rh")),
+        file_modes=modes,
         ifupdown2="/usr/share/ifupdown2" in installed,
     )

@@ -1,5 +1,6 @@
 """nftables as the collector lists it: `nft list tables`, libvirt's own tables (`table ip libvirt_network`
 and its ip6 twin, as text), and `nft -j list table` of each table with a chain at the forward hook."""
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,17 @@ def read_nft(g: Gathered) -> tuple[NftLibvirt, tuple[str, ...], Optional[str]]:
     forward_error = ("could not list nft table(s) " + ", ".join(bad)) if bad else error
     if not g.gathered_since(3):
         forward_error = "gathered by an older version, which did not read the nft forward hooks"
-    return (NftLibvirt(installed="nft" in g.commands, table_present=bool(ip), text="\n".join(s.text for s in ok),
-                       readable=readable, error=error),
-            tuple(s.text for s in forward if s.ok), forward_error)
+    return (
+        NftLibvirt(
+            installed="nft" in g.commands,
+            table_present=bool(ip),
+            text="\n".join(s.text for s in ok),
+            readable=readable,
+            error=error,
+        ),
+        tuple(s.text for s in forward if s.ok),
+        forward_error,
+    )
 
 
 def merge_nft_json(docs: tuple[str, ...]) -> Optional[str]:

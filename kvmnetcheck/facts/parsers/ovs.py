@@ -19,6 +19,7 @@ Without the database (no ovsdb-server) ovs-vsctl prints one line and exits 1:
 "(Connection refused)" when the server died and left its socket, "(Permission denied)" for a user who may
 not open the socket (root only on Debian).
 """
+
 from __future__ import annotations
 
 import json
@@ -45,12 +46,18 @@ INTERFACE_COLUMNS = ("_uuid", "name", "type", "external_ids")
 _NOT_RUNNING = re.compile(r"database connection failed \((No such file or directory|Connection refused)\)")
 # strtoull(3) as ovs-vswitchd's smap_get_ullong calls it: blanks, a sign, decimal digits, nothing after
 _ULLONG = re.compile(r"^[ \t\n\v\f\r]*([+-]?)([0-9]+)$")
-_ULLONG_MAX = 2 ** 64 - 1
+_ULLONG_MAX = 2**64 - 1
 
 
-def build_ovs(installed: bool, bridge_json: Optional[str], port_json: Optional[str], iface_json: Optional[str],
-              bridge_rc: Optional[int] = None, port_rc: Optional[int] = None,
-              iface_rc: Optional[int] = None) -> Ovs:
+def build_ovs(
+    installed: bool,
+    bridge_json: Optional[str],
+    port_json: Optional[str],
+    iface_json: Optional[str],
+    bridge_rc: Optional[int] = None,
+    port_rc: Optional[int] = None,
+    iface_rc: Optional[int] = None,
+) -> Ovs:
     """Ovs from the three listings (their text, stdout and stderr together, and exit status; None when not
     run or cut off). A listing that failed or cannot be read sets `error`: no bridges then means "unknown",
     never "none"."""
@@ -79,16 +86,19 @@ def build_ovs(installed: bool, bridge_json: Optional[str], port_json: Optional[s
     out = []
     bad_rows = 0
     for row in bridges:
-        b = _bridge(row, port_rows if ports is not None else None,
-                    iface_by_uuid if ifaces is not None else None)
+        b = _bridge(row, port_rows if ports is not None else None, iface_by_uuid if ifaces is not None else None)
         if b is None:
             bad_rows += 1
         else:
             out.append(b)
     if bad_rows:
         problems.append(f"ovs-vsctl list Bridge: {bad_rows} row(s) could not be read")
-    return Ovs(installed=True, running=True, bridges=tuple(sorted(out, key=lambda b: b.name)),
-               error="; ".join(problems) or None)
+    return Ovs(
+        installed=True,
+        running=True,
+        bridges=tuple(sorted(out, key=lambda b: b.name)),
+        error="; ".join(problems) or None,
+    )
 
 
 def _running(text: Optional[str], rc: Optional[int]) -> Optional[bool]:
@@ -99,8 +109,9 @@ def _running(text: Optional[str], rc: Optional[int]) -> Optional[bool]:
     return None
 
 
-def _table(table: str, text: Optional[str], rc: Optional[int],
-           columns: tuple[str, ...]) -> tuple[Optional[list[dict[str, Any]]], Optional[str]]:
+def _table(
+    table: str, text: Optional[str], rc: Optional[int], columns: tuple[str, ...]
+) -> tuple[Optional[list[dict[str, Any]]], Optional[str]]:
     """The rows as {heading: cell}, or None and why. A row of the wrong shape is left out, and said."""
     what = f"ovs-vsctl list {table}"
     if text is None:
@@ -195,13 +206,16 @@ def _interface(row: dict[str, Any]) -> tuple[Optional[str], Optional[OvsInterfac
     if not (uuid and isinstance(name, str) and isinstance(kind, str)):
         return None, None
     ids = _map(row.get("external_ids")) or {}
-    return uuid, OvsInterface(name=name, type=kind, vm_id=ids.get("vm-id") or None,
-                              attached_mac=ids.get("attached-mac") or None,
-                              link_state=_str(row.get("link_state")) or None)
+    return uuid, OvsInterface(
+        name=name,
+        type=kind,
+        vm_id=ids.get("vm-id") or None,
+        attached_mac=ids.get("attached-mac") or None,
+        link_state=_str(row.get("link_state")) or None,
+    )
 
 
-def _port(row: dict[str, Any], ifaces: Optional[dict[str, OvsInterface]],
-          problems: list[str]) -> Optional[OvsPort]:
+def _port(row: dict[str, Any], ifaces: Optional[dict[str, OvsInterface]], problems: list[str]) -> Optional[OvsPort]:
     name = row.get("name")
     if not isinstance(name, str):
         return None
@@ -227,10 +241,15 @@ def _port(row: dict[str, Any], ifaces: Optional[dict[str, OvsInterface]],
     )
 
 
-def _bridge(row: dict[str, Any], ports: Optional[dict[str, dict[str, Any]]],
-            ifaces: Optional[dict[str, OvsInterface]]) -> Optional[OvsBridge]:
-    name, stp, rstp, config = row.get("name"), row.get("stp_enable"), row.get("rstp_enable"), \
-        _map(row.get("other_config"))
+def _bridge(
+    row: dict[str, Any], ports: Optional[dict[str, dict[str, Any]]], ifaces: Optional[dict[str, OvsInterface]]
+) -> Optional[OvsBridge]:
+    name, stp, rstp, config = (
+        row.get("name"),
+        row.get("stp_enable"),
+        row.get("rstp_enable"),
+        _map(row.get("other_config")),
+    )
     if not (isinstance(name, str) and isinstance(stp, bool) and isinstance(rstp, bool) and config is not None):
         return None  # without these, how long its new ports wait is unknown
     problems: list[str] = []
@@ -259,17 +278,28 @@ def _bridge(row: dict[str, Any], ports: Optional[dict[str, dict[str, Any]]],
     # same ID when this bridge is the root, whose timers then apply; absent from listings without the column
     status = _map(row.get("status")) if "status" in row else None
     own, root = (status or {}).get("stp_bridge_id"), (status or {}).get("stp_designated_root")
-    return OvsBridge(name=name, stp=stp, rstp=rstp, stp_forward_delay_s=float(fd), stp_max_age_s=float(ma),
-                     ports=tuple(sorted(found, key=lambda p: p.name)), stp_hello_time_ms=ht,
-                     error="; ".join(problems) or None,
-                     stp_root=None if not (own and root) else ("self" if own == root else root))
+    return OvsBridge(
+        name=name,
+        stp=stp,
+        rstp=rstp,
+        stp_forward_delay_s=float(fd),
+        stp_max_age_s=float(ma),
+        ports=tuple(sorted(found, key=lambda p: p.name)),
+        stp_hello_time_ms=ht,
+        error="; ".join(problems) or None,
+        stp_root=None if not (own and root) else ("self" if own == root else root),
+    )
 
 
 def read_ovs(g: Gathered) -> Ovs:
     """The `ovs_bridges`, `ovs_ports` and `ovs_interfaces` sections."""
     if not g.gathered_since(3):
-        return Ovs(installed="ovs-vsctl" in g.commands, running=None,
-                   error="gathered by an older version, which did not read Open vSwitch")
+        return Ovs(
+            installed="ovs-vsctl" in g.commands,
+            running=None,
+            error="gathered by an older version, which did not read Open vSwitch",
+        )
     b, p, i = g.one("ovs_bridges"), g.one("ovs_ports"), g.one("ovs_interfaces")
-    return build_ovs("ovs-vsctl" in g.commands, b and b.text, p and p.text, i and i.text, b and b.rc, p and p.rc,
-                     i and i.rc)
+    return build_ovs(
+        "ovs-vsctl" in g.commands, b and b.text, p and p.text, i and i.text, b and b.rc, p and p.rc, i and i.rc
+    )

@@ -5,6 +5,7 @@
 
 A QEMU line's NAME is its -name argument (uid, euid and user since collector 5; no comm in format 1).
 """
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,10 @@ import re
 from ..model import Process, QemuProcess
 from .keyvalue import to_int
 
-_PROCESS = re.compile(r"pid=(\d+)(?: comm=(\S+))?(?: uid=(\d*) euid=(\d*) user=(\S*))?(?: vhost_fds=(\d+|\?))?"
-                      r"(?: name=(.*))?(?: args=(.*))?$")
+_PROCESS = re.compile(
+    r"pid=(\d+)(?: comm=(\S+))?(?: uid=(\d*) euid=(\d*) user=(\S*))?(?: vhost_fds=(\d+|\?))?"
+    r"(?: name=(.*))?(?: args=(.*))?$"
+)
 
 
 def parse_processes(text: str) -> tuple[tuple[QemuProcess, ...], tuple[Process, ...]]:
@@ -27,8 +30,16 @@ def parse_processes(text: str) -> tuple[tuple[QemuProcess, ...], tuple[Process, 
             continue
         pid, comm, uid, euid, user, fds, name, args = m.groups()
         if comm in (None, "qemu") and name is not None:
-            qemu.append(QemuProcess(int(pid), qemu_guest_name(name), None if fds in (None, "?") else int(fds),
-                                    uid=to_int(uid), euid=to_int(euid), user=user or None))
+            qemu.append(
+                QemuProcess(
+                    int(pid),
+                    qemu_guest_name(name),
+                    None if fds in (None, "?") else int(fds),
+                    uid=to_int(uid),
+                    euid=to_int(euid),
+                    user=user or None,
+                )
+            )
         elif comm:
             daemons.append(Process(int(pid), comm, (args or "").strip()))
     return tuple(qemu), tuple(daemons)
@@ -39,11 +50,11 @@ def qemu_guest_name(arg: str) -> str:
 
     QEMU option values escape a comma as `,,`; the first single comma ends the value.
     """
-    value = arg[len("guest="):] if arg.startswith("guest=") else arg
+    value = arg[len("guest=") :] if arg.startswith("guest=") else arg
     out, i = [], 0
     while i < len(value):
         if value[i] == ",":
-            if value[i + 1:i + 2] == ",":
+            if value[i + 1 : i + 2] == ",":
                 out.append(",")
                 i += 2
                 continue

@@ -11,6 +11,7 @@ hw/virtio/virtio-net-pci.c): virtio-net-pci efi-virtio.rom, e1000 efi-e1000.rom,
 machine types pc-*-1.4 and older use pxe-*.rom names instead, which are not modelled). QEMU that
 cannot find a device's ROM refuses to start the guest ("failed to find romfile").
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -21,10 +22,18 @@ from .keyvalue import parse_key_values
 
 # libvirt's <model type=...> -> the ROM QEMU 7.2 gives that device by default
 DEFAULT_ROMS = {
-    "virtio": "efi-virtio.rom", "virtio-transitional": "efi-virtio.rom", "virtio-non-transitional": "efi-virtio.rom",
-    "e1000": "efi-e1000.rom", "e1000e": "efi-e1000e.rom", "rtl8139": "efi-rtl8139.rom",
-    "ne2k_pci": "efi-ne2k_pci.rom", "pcnet": "efi-pcnet.rom", "vmxnet3": "efi-vmxnet3.rom",
-    "i82559er": "pxe-eepro100.rom", "i82557b": "pxe-eepro100.rom", "i82551": "pxe-eepro100.rom",
+    "virtio": "efi-virtio.rom",
+    "virtio-transitional": "efi-virtio.rom",
+    "virtio-non-transitional": "efi-virtio.rom",
+    "e1000": "efi-e1000.rom",
+    "e1000e": "efi-e1000e.rom",
+    "rtl8139": "efi-rtl8139.rom",
+    "ne2k_pci": "efi-ne2k_pci.rom",
+    "pcnet": "efi-pcnet.rom",
+    "vmxnet3": "efi-vmxnet3.rom",
+    "i82559er": "pxe-eepro100.rom",
+    "i82557b": "pxe-eepro100.rom",
+    "i82551": "pxe-eepro100.rom",
 }
 # libvirt's default NIC model for a KVM/QEMU x86 guest without <model> is rtl8139
 DEFAULT_MODEL = "rtl8139"

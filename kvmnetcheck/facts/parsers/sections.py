@@ -1,9 +1,10 @@
 """Split the collector's output into its sections.
 
-    @@NONCE@@ KIND<TAB>ARG
-    ...
-    @@NONCE@@ rc<TAB>STATUS
+@@NONCE@@ KIND<TAB>ARG
+...
+@@NONCE@@ rc<TAB>STATUS
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ def split_sections(output: str, nonce: str) -> list[Section]:
     body: list[str] = []
     for line in output.split("\n"):
         if line.startswith(marker):
-            head = line[len(marker):]
+            head = line[len(marker) :]
             k, _, a = head.partition("\t")
             if k == "rc":
                 if kind is not None:

@@ -10,6 +10,7 @@ not show (iproute2 misc/ss.c, from 3.14); the process list needs root. libvirt's
 a JSON list of leases with expiry-time (libvirt src/network/leaseshelper.c, src/util/virlease.c). The
 collector reads what each network's dnsmasq config (/var/lib/libvirt/dnsmasq/NETWORK.conf) says of booting.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,15 +38,22 @@ def parse_ss(text: str) -> tuple[UdpSocket, ...]:
         addr = m.group("addr").strip("[]") or "*"
         users = _USER.findall(" ".join(words[5:]))
         procs = tuple((name, int(pid)) for name, pid in users)
-        out.append(UdpSocket(address=addr, device=m.group("dev"), port=int(m.group("port")), processes=procs,
-                             users_known="users:(" in line))
+        out.append(
+            UdpSocket(
+                address=addr,
+                device=m.group("dev"),
+                port=int(m.group("port")),
+                processes=procs,
+                users_known="users:(" in line,
+            )
+        )
     return tuple(out)
 
 
 def parse_packet_sockets(text: str) -> tuple[tuple[int, str], ...]:
     """(pid, interface) of each packet socket bound to one interface, from `ss -H -0 -a -n -p`:
 
-        p_raw UNCONN 0      0      *:br9 * users:(("dhcpd",pid=29650,fd=5))
+    p_raw UNCONN 0      0      *:br9 * users:(("dhcpd",pid=29650,fd=5))
     """
     out = []
     for line in (text or "").splitlines():
@@ -80,9 +88,14 @@ def parse_leases(text: str) -> Optional[tuple[Lease, ...]]:
         if not isinstance(e, dict) or not isinstance(e.get("ip-address"), str):
             continue
         expiry = e.get("expiry-time")
-        out.append(Lease(ip=e["ip-address"], mac=str(e.get("mac-address") or ""),
-                         hostname=str(e.get("hostname") or "") or None,
-                         expiry=int(expiry) if isinstance(expiry, (int, float)) else None))
+        out.append(
+            Lease(
+                ip=e["ip-address"],
+                mac=str(e.get("mac-address") or ""),
+                hostname=str(e.get("hostname") or "") or None,
+                expiry=int(expiry) if isinstance(expiry, (int, float)) else None,
+            )
+        )
     return tuple(out)
 
 
@@ -91,15 +104,20 @@ def parse_dnsmasq_boot(network: str, text: str) -> BootFile:
     when the boot file is in the TFTP root."""
     kv = parse_key_values(text)
     exists = first(kv, "exists")
-    return BootFile(network=network, tftp_root=first(kv, "tftp_root") or None, boot=first(kv, "boot") or None,
-                    exists=None if exists is None else exists == "1")
+    return BootFile(
+        network=network,
+        tftp_root=first(kv, "tftp_root") or None,
+        boot=first(kv, "boot") or None,
+        exists=None if exists is None else exists == "1",
+    )
 
 
 def read_dhcp_servers(g: Gathered) -> DhcpServers:
     """The `udp_servers` and `packet_sockets` sections, and libvirt's dnsmasq pid, lease and config files."""
     if not g.gathered_since(3):
-        return DhcpServers(gathered=False, error="the facts were gathered by an older version, "
-                                                 "which did not read DHCP servers")
+        return DhcpServers(
+            gathered=False, error="the facts were gathered by an older version, which did not read DHCP servers"
+        )
     ss = g.one("udp_servers")
     sockets = parse_ss(ss.text) if ss is not None and ss.ok else None
     error = None
@@ -118,8 +136,9 @@ def read_dhcp_servers(g: Gathered) -> DhcpServers:
         leases.append((bridge, parse_leases(s.text) if g.readable(s) else None))
         if not g.readable(s):
             unreadable.append(s.arg)
-    files_error = next(filter(None, (g.cut_before(k) for k in ("libvirt_dnsmasq_pid", "dnsmasq_leases",
-                                                               "dnsmasq_boot"))), None)
+    files_error = next(
+        filter(None, (g.cut_before(k) for k in ("libvirt_dnsmasq_pid", "dnsmasq_leases", "dnsmasq_boot"))), None
+    )
     boots = []
     for s in g.all("dnsmasq_boot"):
         if not g.readable(s):
@@ -128,6 +147,13 @@ def read_dhcp_servers(g: Gathered) -> DhcpServers:
         boots.append(parse_dnsmasq_boot(s.arg.rsplit("/", 1)[-1].removesuffix(".conf"), s.text))
     packets = g.one("packet_sockets")
     lpf = parse_packet_sockets(packets.text) if packets is not None and packets.ok else ()
-    return DhcpServers(sockets=sockets, error=error, packet_ifaces=lpf, dnsmasq_pids=tuple(pids),
-                       leases=tuple(leases), unreadable=tuple(unreadable), boot_files=tuple(boots),
-                       files_error=files_error)
+    return DhcpServers(
+        sockets=sockets,
+        error=error,
+        packet_ifaces=lpf,
+        dnsmasq_pids=tuple(pids),
+        leases=tuple(leases),
+        unreadable=tuple(unreadable),
+        boot_files=tuple(boots),
+        files_error=files_error,
+    )

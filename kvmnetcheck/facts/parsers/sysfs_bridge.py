@@ -15,6 +15,7 @@ Sample (as the collector prints it):
 `brif=unreadable` instead of the ports: /sys/class/net/BR/brif could not be listed (collector 5).
 Timers are in USER_HZ ticks (getconf CLK_TCK): forward_delay 1500 at 100 Hz is 15 s.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -96,13 +97,17 @@ def read_bridges(g: Gathered) -> tuple[tuple[Bridge, ...], tuple[TcFilters, ...]
     for s in g.all("bridge"):
         b = parse_bridge(s.arg, s.text, g.clk_tck)
         if s.rc is None:
-            b = dataclasses.replace(b, ports=None, ports_error="the collector's output was cut short inside "
-                                                                 f"bridge {s.arg}'s section")
+            b = dataclasses.replace(
+                b, ports=None, ports_error=f"the collector's output was cut short inside bridge {s.arg}'s section"
+            )
         elif not b.ports and not g.gathered_since(5):
             # collectors before 5 printed no port alike for a bridge without ports and for a port list that
             # could not be listed
-            b = dataclasses.replace(b, ports=None, ports_error="gathered by an older version, which did not say "
-                                                               "whether the port list could be read")
+            b = dataclasses.replace(
+                b,
+                ports=None,
+                ports_error="gathered by an older version, which did not say whether the port list could be read",
+            )
         bridges.append(dataclasses.replace(b, waits_without_stp=True) if g.waits_without_stp else b)
         texts = [f.text for f in g.all("tc_filter") if f.arg.split(" ", 1)[0] == s.arg and f.ok]
         tcs.append(parse_filters(s.arg, texts))

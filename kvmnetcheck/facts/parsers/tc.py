@@ -3,8 +3,9 @@
 libvirt's nftables backend has no CHECKSUM target; newer releases attach a tc
 filter to the bridge instead. `tc filter show` prints such an action as
 
-    	action order 1: csum (iph, udp) action pass
+        action order 1: csum (iph, udp) action pass
 """
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """iptables-save's rules (nft-backed and iptables-legacy) compiled for one packet: the FORWARD chains of
 filter, mangle and security as programs for the evaluator."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -11,31 +12,101 @@ from .packets import Packet, dst_match, ifname_match, network, port_spec, ports_
 from .render import clip
 
 _IPT_TERMINAL = {"ACCEPT": ACCEPT, "DROP": DROP, "REJECT": DROP, "RETURN": "return"}
-_IPT_CONTINUE = frozenset({
-    "LOG", "NFLOG", "ULOG", "MARK", "CONNMARK", "TRACE", "CT", "CLASSIFY", "DSCP", "TOS", "TCPMSS",
-    "CHECKSUM", "SET", "AUDIT", "NOTRACK", "TEE", "IDLETIMER", "LED", "SECMARK", "CONNSECMARK", "TTL",
-    "RATEEST", "HMARK", "ECN",
-})
+_IPT_CONTINUE = frozenset(
+    {
+        "LOG",
+        "NFLOG",
+        "ULOG",
+        "MARK",
+        "CONNMARK",
+        "TRACE",
+        "CT",
+        "CLASSIFY",
+        "DSCP",
+        "TOS",
+        "TCPMSS",
+        "CHECKSUM",
+        "SET",
+        "AUDIT",
+        "NOTRACK",
+        "TEE",
+        "IDLETIMER",
+        "LED",
+        "SECMARK",
+        "CONNSECMARK",
+        "TTL",
+        "RATEEST",
+        "HMARK",
+        "ECN",
+    }
+)
 # targets whose verdict is somebody else's (a queue reader) or that the filter table cannot hold
-_IPT_OPAQUE = frozenset({"NFQUEUE", "QUEUE", "SYNPROXY", "TARPIT", "DNAT", "SNAT", "MASQUERADE", "REDIRECT",
-                         "TPROXY", "NETMAP", "DELUDE", "CHAOS"})
-_IPT_FLAGS = frozenset({"-f", "--fragment", "--physdev-is-bridged", "--physdev-is-in", "--physdev-is-out",
-                        "--syn", "--limit-iface-in", "--limit-iface-out", "--rcheck", "--update", "--set",
-                        "--remove", "--rsource", "--rdest"})
-_IPT_MODULES = frozenset({"udp", "tcp", "multiport", "physdev", "conntrack", "state", "comment", "addrtype",
-                          "limit"})
-_IPT_SHORT = {"--in-interface": "-i", "--out-interface": "-o", "--source": "-s", "--src": "-s",
-              "--destination": "-d", "--dst": "-d", "--protocol": "-p", "--jump": "-j", "--goto": "-g",
-              "--match": "-m", "--source-port": "--sport", "--destination-port": "--dport",
-              "--source-ports": "--sports", "--destination-ports": "--dports"}
+_IPT_OPAQUE = frozenset(
+    {
+        "NFQUEUE",
+        "QUEUE",
+        "SYNPROXY",
+        "TARPIT",
+        "DNAT",
+        "SNAT",
+        "MASQUERADE",
+        "REDIRECT",
+        "TPROXY",
+        "NETMAP",
+        "DELUDE",
+        "CHAOS",
+    }
+)
+_IPT_FLAGS = frozenset(
+    {
+        "-f",
+        "--fragment",
+        "--physdev-is-bridged",
+        "--physdev-is-in",
+        "--physdev-is-out",
+        "--syn",
+        "--limit-iface-in",
+        "--limit-iface-out",
+        "--rcheck",
+        "--update",
+        "--set",
+        "--remove",
+        "--rsource",
+        "--rdest",
+    }
+)
+_IPT_MODULES = frozenset({"udp", "tcp", "multiport", "physdev", "conntrack", "state", "comment", "addrtype", "limit"})
+_IPT_SHORT = {
+    "--in-interface": "-i",
+    "--out-interface": "-o",
+    "--source": "-s",
+    "--src": "-s",
+    "--destination": "-d",
+    "--dst": "-d",
+    "--protocol": "-p",
+    "--jump": "-j",
+    "--goto": "-g",
+    "--match": "-m",
+    "--source-port": "--sport",
+    "--destination-port": "--dport",
+    "--source-ports": "--sports",
+    "--destination-ports": "--dports",
+}
 
 
 def _ipt_words(text: str) -> tuple[str, ...]:
     return rule_words(text)
 
 
-def _ipt_option(opt: str, value: Optional[str], module: Optional[str], proto: Optional[str],
-                pkt: Packet, bridge: str, ports: tuple[str, ...]) -> Tri:
+def _ipt_option(
+    opt: str,
+    value: Optional[str],
+    module: Optional[str],
+    proto: Optional[str],
+    pkt: Packet,
+    bridge: str,
+    ports: tuple[str, ...],
+) -> Tri:
     if value is None and opt not in _IPT_FLAGS:
         return None  # an option cut off from its value
     if opt in ("-i", "-o"):
@@ -75,8 +146,7 @@ def _ipt_option(opt: str, value: Optional[str], module: Optional[str], proto: Op
     return None
 
 
-def _ipt_rule(rule: IptablesRule, label: str, pkt: Packet, bridge: str, ports: tuple[str, ...],
-              chains: dict) -> Rule:
+def _ipt_rule(rule: IptablesRule, label: str, pkt: Packet, bridge: str, ports: tuple[str, ...], chains: dict) -> Rule:
     words = _ipt_words(rule.text)[2:]  # past "-A CHAIN"
     conds: list[Tri] = []
     action = CONTINUE  # a rule without a target only counts packets
@@ -92,7 +162,7 @@ def _ipt_rule(rule: IptablesRule, label: str, pkt: Packet, bridge: str, ports: t
             continue
         if w in ("-j", "-g"):
             target = words[i + 1] if i + 1 < len(words) else None
-            action = _ipt_target(target, w == "-g", bool(words[i + 2:]), chains)
+            action = _ipt_target(target, w == "-g", bool(words[i + 2 :]), chains)
             if negate:
                 conds.append(None)
             break
@@ -172,7 +242,10 @@ def iptables_programs(ipt: Iptables, pkt: Packet, bridge: str, ports: tuple[str,
                 chains[name] = tuple(_ipt_rule(r, clip(prefix + r.text), pkt, bridge, ports, chains) for r in rs)
             policy = policies[-1] if policies else None
             mapped = {"ACCEPT": ACCEPT, "DROP": DROP}.get(policy or "")
-            label = (f"{tool} {table} FORWARD policy {policy}" if policy
-                     else f"{tool} {table} FORWARD: no policy in iptables-save's output")
+            label = (
+                f"{tool} {table} FORWARD policy {policy}"
+                if policy
+                else f"{tool} {table} FORWARD: no policy in iptables-save's output"
+            )
             programs.append(Program(f"{tool} {table}", "FORWARD", chains, mapped, label))
     return programs

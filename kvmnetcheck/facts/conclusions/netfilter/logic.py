@@ -1,5 +1,6 @@
 """The evaluator both kinds of rules compile to: tri-state logic (True, False, or None when the facts cannot
 tell), and the walk of one packet through one table's chains, an undecidable rule followed both ways."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -101,8 +102,7 @@ class Walk:
     def outcome(self) -> Outcome:
         o = self._run(((self.p.base, 0),), 0)
         if o.verdict == UNKNOWN and not o.by:
-            o = Outcome(UNKNOWN, (f"{self.p.desc}: the verdict depends on rules the facts cannot decide",),
-                         o.undecided)
+            o = Outcome(UNKNOWN, (f"{self.p.desc}: the verdict depends on rules the facts cannot decide",), o.undecided)
         return o
 
     def _policy(self) -> Outcome:
@@ -127,8 +127,7 @@ class Walk:
             if action.target not in self.p.chains:
                 return Outcome(UNKNOWN, (f"{label}: chain {action.target} is not in the ruleset",), (label,))
             if len(adv) >= MAX_DEPTH:
-                return Outcome(UNKNOWN, (f"{self.p.desc}: chains nested deeper than {MAX_DEPTH} (a loop?)",),
-                                (label,))
+                return Outcome(UNKNOWN, (f"{self.p.desc}: chains nested deeper than {MAX_DEPTH} (a loop?)",), (label,))
             frame = ((action.target, 0),)
             return adv + frame if k == "jump" else adv[:-1] + frame
         return Outcome(UNKNOWN, (f"{label}: {action.target or 'its effect is not modelled'}",), (label,))
@@ -164,8 +163,9 @@ class Walk:
                     break
                 self.forks += 1
                 if self.forks > MAX_FORKS or nest >= MAX_NEST:
-                    result = Outcome(UNKNOWN, (f"{self.p.desc}: too many rules the facts cannot decide",),
-                                      (rule.label,))
+                    result = Outcome(
+                        UNKNOWN, (f"{self.p.desc}: too many rules the facts cannot decide",), (rule.label,)
+                    )
                     break
                 matched = self._apply(adv, action, rule.label)
                 if not isinstance(matched, Outcome):

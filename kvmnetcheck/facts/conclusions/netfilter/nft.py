@@ -1,5 +1,6 @@
 """`nft -j list ruleset` compiled for one packet: every base chain at hook forward of family ip, inet and
 bridge as a program for the evaluator."""
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,7 @@ def nft_read(text: str) -> tuple[Optional[NftRuleset], str]:
         return None, f"not JSON ({type(e).__name__})"
     items = doc.get("nftables") if isinstance(doc, dict) else None
     if not isinstance(items, list):
-        return None, "no \"nftables\" list"
+        return None, 'no "nftables" list'
     rs = NftRuleset({}, {}, {}, {})
     for item in items:
         if not isinstance(item, dict) or len(item) != 1:
@@ -112,8 +113,21 @@ def _nft_field(left: Any, ctx: _NftCtx) -> tuple[str, Any]:
             return "none", None
         if proto == "ether" and field == "type":
             return "const", (("ip", 0x0800),)
-        if proto in ("tcp", "sctp", "dccp", "udplite", "icmp", "icmpv6", "ip6", "arp", "igmp", "ah", "esp",
-                     "comp", "gre"):
+        if proto in (
+            "tcp",
+            "sctp",
+            "dccp",
+            "udplite",
+            "icmp",
+            "icmpv6",
+            "ip6",
+            "arp",
+            "igmp",
+            "ah",
+            "esp",
+            "comp",
+            "gre",
+        ):
             return "absent", None
         return "none", None
     if kind == "ct":
@@ -330,8 +344,9 @@ def _nft_rule(expr: Optional[list], label: str, ctx: _NftCtx) -> Rule:
     return Rule(label, ())  # no verdict: the rule only counts or logs
 
 
-def nft_programs(rs: NftRuleset, pkt: Packet, bridge: str, ports: tuple[str, ...],
-                  skip_iptables_tables: bool, br_netfilter: bool) -> list[Program]:
+def nft_programs(
+    rs: NftRuleset, pkt: Packet, bridge: str, ports: tuple[str, ...], skip_iptables_tables: bool, br_netfilter: bool
+) -> list[Program]:
     families = ("ip", "inet", "bridge") if br_netfilter else ("bridge",)
     bases = []
     for (family, table, name), chain in rs.chains.items():
@@ -348,18 +363,19 @@ def nft_programs(rs: NftRuleset, pkt: Packet, bridge: str, ports: tuple[str, ...
         if (family, table) not in compiled:
             ctx = _NftCtx(family, table, bridge, ports, pkt, rs)
             chains = {}
-            for (f, t, c) in rs.chains:
+            for f, t, c in rs.chains:
                 if (f, t) == (family, table):
                     chains[c] = ()
             for (f, t, c), exprs in rs.rules.items():
                 if (f, t) == (family, table):
-                    chains[c] = tuple(_nft_rule(e, clip(f"nft {f} {t} chain {c}: {render_rule(e)}"), ctx)
-                                      for e in exprs)
+                    chains[c] = tuple(
+                        _nft_rule(e, clip(f"nft {f} {t} chain {c}: {render_rule(e)}"), ctx) for e in exprs
+                    )
             compiled[(family, table)] = chains
         policy = rs.chains[(family, table, name)].get("policy", ACCEPT)  # nft's default policy is accept
         mapped = policy if policy in (ACCEPT, DROP) else None
-        label = clip(f"nft {family} {table} chain {name} policy {policy}"
-                      + ("" if mapped else " (not a policy nft knows)"))
-        programs.append(Program(f"nft {family} {table} chain {name}", name, compiled[(family, table)],
-                                 mapped, label))
+        label = clip(
+            f"nft {family} {table} chain {name} policy {policy}" + ("" if mapped else " (not a policy nft knows)")
+        )
+        programs.append(Program(f"nft {family} {table} chain {name}", name, compiled[(family, table)], mapped, label))
     return programs

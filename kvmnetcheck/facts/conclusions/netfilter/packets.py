@@ -1,5 +1,6 @@
 """The packets of a DHCP exchange bridged by BR, and how a match on them is decided (shared by the iptables
 and the nft interpreter)."""
+
 from __future__ import annotations
 
 import ipaddress

@@ -1,4 +1,5 @@
 """Labels for a report: nft rules as nft prints them, clipped."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ MAX_LABEL = 300
 
 
 def clip(text: str) -> str:
-    return text if len(text) <= MAX_LABEL else text[:MAX_LABEL - 3] + "..."
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 3] + "..."
 
 
 def _render_value(v: Any, quote: bool, depth: int = 0) -> str:
@@ -25,8 +26,12 @@ def _render_value(v: Any, quote: bool, depth: int = 0) -> str:
     if isinstance(v, dict) and len(v) == 1:
         k, b = next(iter(v.items()))
         if k == "set" and isinstance(b, list):
-            return "{ " + ", ".join(_render_value(x, quote, depth + 1) for x in b[:8]) + (
-                ", ..." if len(b) > 8 else "") + " }"
+            return (
+                "{ "
+                + ", ".join(_render_value(x, quote, depth + 1) for x in b[:8])
+                + (", ..." if len(b) > 8 else "")
+                + " }"
+            )
         if k == "range" and isinstance(b, list) and len(b) == 2:
             return f"{_render_value(b[0], quote, depth + 1)}-{_render_value(b[1], quote, depth + 1)}"
         if k == "prefix" and isinstance(b, dict):
@@ -71,8 +76,11 @@ def _render_statement(st: Any) -> str:
         entries = data.get("set") if isinstance(data, dict) else data
         if isinstance(entries, list):
             shown = ", ".join(
-                f"{_render_value(e[0], True)} : {_render_statement(e[1])}" if isinstance(e, list) and len(e) == 2
-                else "?" for e in entries[:6])
+                f"{_render_value(e[0], True)} : {_render_statement(e[1])}"
+                if isinstance(e, list) and len(e) == 2
+                else "?"
+                for e in entries[:6]
+            )
             entries = "{ " + shown + (", ..." if len(entries) > 6 else "") + " }"
         return f"{_render_left(b.get('key'))} vmap {entries}"
     return k

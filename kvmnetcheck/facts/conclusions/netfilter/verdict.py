@@ -1,5 +1,6 @@
 """Netfilter's verdict on a DHCP exchange bridged by BR: every packet of it through every table on its path
 (the package docstring says what is modelled)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,8 +20,14 @@ class ForwardVerdict:
     undecided: tuple[str, ...] = ()  # rules whose match the facts cannot decide (the cause, or a caveat)
 
 
-def bridged_dhcp_verdict(iptables: Iptables, nft_ruleset_json: Optional[str], bridge: str,
-                         ports: tuple[str, ...] = (), *, br_netfilter: bool = True) -> ForwardVerdict:
+def bridged_dhcp_verdict(
+    iptables: Iptables,
+    nft_ruleset_json: Optional[str],
+    bridge: str,
+    ports: tuple[str, ...] = (),
+    *,
+    br_netfilter: bool = True,
+) -> ForwardVerdict:
     """What netfilter does to DHCP bridged by `bridge` between two of `ports`.
 
     br_netfilter=False (the sysctl and the bridge's nf_call_iptables both 0): bridged frames skip

@@ -20,6 +20,7 @@ program (parsers/netstack.py says which run at boot) and then read with that pro
 A renderer at the top of a netplan file, under `bridges:` (for the bridges after it) or per bridge
 decides which program builds the bridge (device > type > global > networkd, netplan src/parse.c).
 """
+
 from __future__ import annotations
 
 import os
@@ -44,10 +45,27 @@ from .networkd import parse_netdev
 from .nmconnection import parse_nmconnection
 
 __all__ = [
-    "KERNEL_DEFAULT_FD_S", "MAX_YAML_DEPTH", "MAX_YAML_NODES", "NM_DEFAULT_FD_S", "NOT_READ", "Context", "YamlRefused",
-    "compose_netplan", "ifup_style", "ifupdown2_stp_default", "load_netplan", "netplan_bridges",
-    "netplan_global_renderer", "parse_config_file", "parse_ifcfg", "parse_ifupdown", "parse_netdev",
-    "parse_netplan", "parse_nmconnection", "parse_shell_vars", "read_bridge_configs",
+    "KERNEL_DEFAULT_FD_S",
+    "MAX_YAML_DEPTH",
+    "MAX_YAML_NODES",
+    "NM_DEFAULT_FD_S",
+    "NOT_READ",
+    "Context",
+    "YamlRefused",
+    "compose_netplan",
+    "ifup_style",
+    "ifupdown2_stp_default",
+    "load_netplan",
+    "netplan_bridges",
+    "netplan_global_renderer",
+    "parse_config_file",
+    "parse_ifcfg",
+    "parse_ifupdown",
+    "parse_netdev",
+    "parse_netplan",
+    "parse_nmconnection",
+    "parse_shell_vars",
+    "read_bridge_configs",
 ]
 
 
@@ -81,11 +99,15 @@ def read_bridge_configs(g: Gathered) -> tuple[BridgeConfig, ...]:
     global_renderer = netplan_global_renderer(netplan)
     policy = [s.text for s in g.all("ifupdown2_policy") if g.readable(s)]
     ctx = Context(
-        netstack=g.netstack(), ifup_style=ifup, waits_without_stp=g.waits_without_stp,
+        netstack=g.netstack(),
+        ifup_style=ifup,
+        waits_without_stp=g.waits_without_stp,
         netplan_renderer=global_renderer,
-        netplan_networkd=any(r != "NetworkManager" for _, text in netplan
-                             for _, _, r in netplan_bridges(text, global_renderer)),
-        ifupdown2_stp_default=ifupdown2_stp_default(policy))
+        netplan_networkd=any(
+            r != "NetworkManager" for _, text in netplan for _, _, r in netplan_bridges(text, global_renderer)
+        ),
+        ifupdown2_stp_default=ifupdown2_stp_default(policy),
+    )
     configs = []
     for s in files:
         try:

@@ -1,5 +1,6 @@
 """What reading every kind of bridge config shares: the programs' defaults, their ways of reading
 booleans, numbers and time spans, and what the file depends on besides itself (Context)."""
+
 from __future__ import annotations
 
 import re
@@ -60,9 +61,25 @@ def whole(value) -> Optional[int]:
     return int(text) if re.fullmatch(r"\d{1,9}", text) else None
 
 
-SPAN_UNITS = {"us": 1e-6, "usec": 1e-6, "ms": 1e-3, "msec": 1e-3, "": 1.0, "s": 1.0, "sec": 1.0,
-               "second": 1.0, "seconds": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0, "minutes": 60.0,
-               "h": 3600.0, "hr": 3600.0, "hour": 3600.0, "hours": 3600.0}
+SPAN_UNITS = {
+    "us": 1e-6,
+    "usec": 1e-6,
+    "ms": 1e-3,
+    "msec": 1e-3,
+    "": 1.0,
+    "s": 1.0,
+    "sec": 1.0,
+    "second": 1.0,
+    "seconds": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "minute": 60.0,
+    "minutes": 60.0,
+    "h": 3600.0,
+    "hr": 3600.0,
+    "hour": 3600.0,
+    "hours": 3600.0,
+}
 
 
 def timespan(value) -> Optional[float]:

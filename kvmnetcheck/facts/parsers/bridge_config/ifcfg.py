@@ -1,4 +1,5 @@
 """RHEL and SUSE ifcfg files, as NetworkManager (ifcfg-rh), initscripts (ifup-eth) or wicked reads them."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -80,19 +81,35 @@ def _ifcfg_without_netstack(v: dict[str, str], common: dict, ctx: Context) -> Br
         style = {"ip": "ip link", "brctl": "brctl"}.get(ctx.ifup_style, "ifup-eth unreadable")
         readers.append((f"initscripts ({style})", lambda c: _ifcfg_as_initscripts(v, c, ctx.ifup_style)))
     if not readers:
-        return _ifcfg_as_initscripts(v, {**common, "program": "nothing", "applies": False,
-                                         "boot_note": "NM_CONTROLLED=no, and initscripts (ifup-eth) is not installed"},
-                                     None)
+        return _ifcfg_as_initscripts(
+            v,
+            {
+                **common,
+                "program": "nothing",
+                "applies": False,
+                "boot_note": "NM_CONTROLLED=no, and initscripts (ifup-eth) is not installed",
+            },
+            None,
+        )
     readings = [(name, read({**common, "program": name})) for name, read in readers]
     first = readings[0][1]
-    if all((r.stp, r.new_port_block_s, r.problem is None) == (first.stp, first.new_port_block_s, first.problem is None)
-           for _, r in readings):
+    if all(
+        (r.stp, r.new_port_block_s, r.problem is None) == (first.stp, first.new_port_block_s, first.problem is None)
+        for _, r in readings
+    ):
         return first
-    told = "; ".join(f"{name} would apply {'STP on' if r.stp else 'STP off'}, a new port blocked "
-                     f"{r.new_port_block_s:g} s" for name, r in readings)
-    return dataclasses.replace(first, program=" or ".join(n for n, _ in readings), unknown=(
-        "which program applies this file at boot was not gathered (facts saved by an older version), and the "
-        f"readings differ: {told}"))
+    told = "; ".join(
+        f"{name} would apply {'STP on' if r.stp else 'STP off'}, a new port blocked {r.new_port_block_s:g} s"
+        for name, r in readings
+    )
+    return dataclasses.replace(
+        first,
+        program=" or ".join(n for n, _ in readings),
+        unknown=(
+            "which program applies this file at boot was not gathered (facts saved by an older version), and the "
+            f"readings differ: {told}"
+        ),
+    )
 
 
 def parse_ifcfg(path: str, text: str, ctx) -> list[BridgeConfig]:
@@ -104,9 +121,14 @@ def parse_ifcfg(path: str, text: str, ctx) -> list[BridgeConfig]:
         return []
     name = v.get("DEVICE") or os.path.basename(path).removeprefix("ifcfg-")
     lines = lines_with(text, ["STP", "DELAY", "BRIDGING_OPTS", "TYPE", "DEVICE", "NM_CONTROLLED", "ONBOOT"])
-    common = dict(bridge=name, path=path, format="ifcfg", lines=lines,
-                  connection=v.get("UUID") or v.get("NAME") or f"System {name}",
-                  waits_without_stp=ctx.waits_without_stp)
+    common = dict(
+        bridge=name,
+        path=path,
+        format="ifcfg",
+        lines=lines,
+        connection=v.get("UUID") or v.get("NAME") or f"System {name}",
+        waits_without_stp=ctx.waits_without_stp,
+    )
     if not ctx.netstack.known:
         return [_ifcfg_without_netstack(v, {**common, "applies": None, "boot_note": ""}, ctx)]
     program, boot = _ifcfg_program(v, ctx)
@@ -127,11 +149,14 @@ def _ifcfg_as_networkmanager(v: dict[str, str], common: dict) -> BridgeConfig:
     if stp and raw is not None and raw.strip():
         d = whole(raw)
         if d is None or d > 30:
-            problem = (f"DELAY={raw} is not a whole number of seconds from 0 to 30: NetworkManager ignores it "
-                       "and uses 15 s")
+            problem = (
+                f"DELAY={raw} is not a whole number of seconds from 0 to 30: NetworkManager ignores it and uses 15 s"
+            )
         elif d < 2:
-            problem = (f"DELAY={raw} with STP on is outside NetworkManager's 2-30 s: it refuses the whole profile, "
-                       "so the bridge is not brought up from this file at all")
+            problem = (
+                f"DELAY={raw} with STP on is outside NetworkManager's 2-30 s: it refuses the whole profile, "
+                "so the bridge is not brought up from this file at all"
+            )
         else:
             delay = float(d)
     if raw_stp is not None and raw_stp.strip().lower() not in ("on", "yes", "off", "no"):
@@ -154,8 +179,10 @@ def _ifcfg_as_initscripts(v: dict[str, str], common: dict, ifup_style: Optional[
     unknown = None
     if raw is not None and raw.strip() != "":
         if ifup_style == "unreadable":
-            unknown = ("ifup-eth could not be read, so whether it applies DELAY as seconds (brctl) or "
-                       "centiseconds (ip link) is unknown")
+            unknown = (
+                "ifup-eth could not be read, so whether it applies DELAY as seconds (brctl) or "
+                "centiseconds (ip link) is unknown"
+            )
         elif ifup_style == "brctl":
             delay = to_float(raw)
             if delay is None:
@@ -163,15 +190,23 @@ def _ifcfg_as_initscripts(v: dict[str, str], common: dict, ifup_style: Optional[
         elif re.fullmatch(r"\d+", raw.strip()):
             delay = min(int(raw.strip()[:10]), 10**9) / 100.0
         else:
-            problem = (f"DELAY={raw} is not a whole number: this ifup-eth hands it to "
-                       "`ip link ... forward_delay`, which refuses it; ifup then stops, so a new bridge is not "
-                       "created (an existing one keeps the kernel's 15 s)")
+            problem = (
+                f"DELAY={raw} is not a whole number: this ifup-eth hands it to "
+                "`ip link ... forward_delay`, which refuses it; ifup then stops, so a new bridge is not "
+                "created (an existing one keeps the kernel's 15 s)"
+            )
     if "forward_delay" in opts:
         fd = to_float(opts["forward_delay"])
         if fd is not None:
             delay = fd / 100.0
-    return BridgeConfig(stp=stp, forward_delay_s=delay, default_delay_s=KERNEL_DEFAULT_FD_S,
-                        problem=problem if stp else None, unknown=unknown if stp else None, **common)
+    return BridgeConfig(
+        stp=stp,
+        forward_delay_s=delay,
+        default_delay_s=KERNEL_DEFAULT_FD_S,
+        problem=problem if stp else None,
+        unknown=unknown if stp else None,
+        **common,
+    )
 
 
 def _parse_suse_ifcfg(path: str, text: str, v: dict[str, str], ctx: Context) -> list[BridgeConfig]:
@@ -180,12 +215,20 @@ def _parse_suse_ifcfg(path: str, text: str, v: dict[str, str], ctx: Context) -> 
         return []
     name = os.path.basename(path).removeprefix("ifcfg-")
     boot = program_boot(ctx.netstack, "wicked") if ctx.netstack.known else Boot(None, "")
-    return [BridgeConfig(
-        bridge=name, path=path, format="ifcfg", stp=to_bool(v.get("BRIDGE_STP"), False),
-        forward_delay_s=to_float(v.get("BRIDGE_FORWARDDELAY")), default_delay_s=KERNEL_DEFAULT_FD_S,
-        lines=lines_with(text, ["BRIDGE", "BRIDGE_STP", "BRIDGE_FORWARDDELAY"]), program="wicked",
-        waits_without_stp=ctx.waits_without_stp, **boot_fields(boot),
-    )]
+    return [
+        BridgeConfig(
+            bridge=name,
+            path=path,
+            format="ifcfg",
+            stp=to_bool(v.get("BRIDGE_STP"), False),
+            forward_delay_s=to_float(v.get("BRIDGE_FORWARDDELAY")),
+            default_delay_s=KERNEL_DEFAULT_FD_S,
+            lines=lines_with(text, ["BRIDGE", "BRIDGE_STP", "BRIDGE_FORWARDDELAY"]),
+            program="wicked",
+            waits_without_stp=ctx.waits_without_stp,
+            **boot_fields(boot),
+        )
+    ]
 
 
 def ifup_style(ifup_eth_grep: Optional[str], readable: bool = True) -> Optional[str]:

@@ -1,4 +1,5 @@
 """Debian's /etc/network/interfaces, as ifupdown with bridge-utils or ifupdown2 reads it."""
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,11 @@ def parse_ifupdown(path: str, text: str, ctx: Context = NO_CONTEXT) -> list[Brid
         problem = None
         if two:
             # ifupdown2 addons/bridge.py: on/yes/1 is on, anything else off; unset: its policy's default
-            stp = to_bool(raw_stp, bool(ctx.ifupdown2_stp_default), {"on", "yes", "1"}, set()) \
-                if raw_stp is not None else bool(ctx.ifupdown2_stp_default)
+            stp = (
+                to_bool(raw_stp, bool(ctx.ifupdown2_stp_default), {"on", "yes", "1"}, set())
+                if raw_stp is not None
+                else bool(ctx.ifupdown2_stp_default)
+            )
             delay = whole(opts.get("bridge_fd"))
             if opts.get("bridge_fd") is not None and delay is None:
                 problem = f"bridge-fd {opts['bridge_fd']} is not a whole number: ifupdown2 does not apply it (15 s)"
@@ -60,12 +64,21 @@ def parse_ifupdown(path: str, text: str, ctx: Context = NO_CONTEXT) -> list[Brid
             # bridge-utils' brctl stp takes on/yes/1 and off/no/0; anything else changes nothing (kernel: off)
             stp = to_bool(raw_stp, False, {"on", "yes", "1"}, {"off", "no", "0"})
             delay = to_float(opts.get("bridge_fd"))
-        out.append(BridgeConfig(
-            bridge=name, path=path, format="ifupdown", stp=stp, forward_delay_s=delay,
-            default_delay_s=KERNEL_DEFAULT_FD_S, lines=tuple(stanza_lines.get(name, ())),
-            problem=problem if stp else None, program="ifupdown2" if two else "ifupdown (bridge-utils)",
-            waits_without_stp=ctx.waits_without_stp, **boot_fields(boot),
-        ))
+        out.append(
+            BridgeConfig(
+                bridge=name,
+                path=path,
+                format="ifupdown",
+                stp=stp,
+                forward_delay_s=delay,
+                default_delay_s=KERNEL_DEFAULT_FD_S,
+                lines=tuple(stanza_lines.get(name, ())),
+                problem=problem if stp else None,
+                program="ifupdown2" if two else "ifupdown (bridge-utils)",
+                waits_without_stp=ctx.waits_without_stp,
+                **boot_fields(boot),
+            )
+        )
     return out
 
 

@@ -1,5 +1,6 @@
 """netplan YAML, as netplan renders it for systemd-networkd or NetworkManager (src/parse.c, src/networkd.c,
 src/nm.c); files whose aliases expand past the bounds are not read."""
+
 from __future__ import annotations
 
 import os
@@ -126,8 +127,10 @@ def parse_netplan(path: str, text: str, ctx: Context = NO_CONTEXT) -> list[Bridg
                 # netplan copies the string into NM's keyfile; NM takes whole seconds only
                 delay = whole(raw)
                 if raw is not None and delay is None:
-                    problem = (f"forward-delay {raw!r} is no whole number of seconds: NetworkManager refuses the "
-                               "value and uses 15 s")
+                    problem = (
+                        f"forward-delay {raw!r} is no whole number of seconds: NetworkManager refuses the "
+                        "value and uses 15 s"
+                    )
                 delay = float(delay) if delay is not None else None
             else:
                 delay = timespan(raw)
@@ -142,17 +145,33 @@ def parse_netplan(path: str, text: str, ctx: Context = NO_CONTEXT) -> list[Bridg
             boot = program_boot(ns, "NetworkManager") if ns.known else Boot(None, "")
         else:
             program = "netplan -> systemd-networkd"
-            boot = (Boot(True, "netplan starts systemd-networkd at boot") if is_installed(ns, "networkd")
-                    else Boot(False, "systemd-networkd is not installed")) if ns.known else Boot(None, "")
+            boot = (
+                (
+                    Boot(True, "netplan starts systemd-networkd at boot")
+                    if is_installed(ns, "networkd")
+                    else Boot(False, "systemd-networkd is not installed")
+                )
+                if ns.known
+                else Boot(None, "")
+            )
         if ns.known and not is_installed(ns, "netplan"):
             boot = Boot(False, "netplan is not installed: nothing reads this file")
-        out.append(BridgeConfig(
-            bridge=name, path=path, format="netplan", stp=stp, forward_delay_s=delay,
-            default_delay_s=NM_DEFAULT_FD_S if nm else KERNEL_DEFAULT_FD_S, lines=tuple(lines),
-            problem=problem if stp else None, program=program + f" (renderer {renderer})",
-            connection=f"netplan-{name}" if nm else None,
-            waits_without_stp=ctx.waits_without_stp, **boot_fields(boot),
-        ))
+        out.append(
+            BridgeConfig(
+                bridge=name,
+                path=path,
+                format="netplan",
+                stp=stp,
+                forward_delay_s=delay,
+                default_delay_s=NM_DEFAULT_FD_S if nm else KERNEL_DEFAULT_FD_S,
+                lines=tuple(lines),
+                problem=problem if stp else None,
+                program=program + f" (renderer {renderer})",
+                connection=f"netplan-{name}" if nm else None,
+                waits_without_stp=ctx.waits_without_stp,
+                **boot_fields(boot),
+            )
+        )
     return out
 
 
@@ -162,18 +181,37 @@ def _refused_netplan(path: str, text: str, why: str, ns: NetStack) -> list[Bridg
     root = yaml.compose(text, Loader=yaml.SafeLoader)  # composing shares aliased nodes: no expansion
     _, net = _child(root, "network")
     _, bridges = _child(net, "bridges")
-    keys = [k for k, _ in bridges.value if isinstance(k, yaml.ScalarNode) and k.value != "renderer"] \
-        if isinstance(bridges, yaml.MappingNode) else []
+    keys = (
+        [k for k, _ in bridges.value if isinstance(k, yaml.ScalarNode) and k.value != "renderer"]
+        if isinstance(bridges, yaml.MappingNode)
+        else []
+    )
     names = list(dict.fromkeys(k.value for k in keys)) or [NOT_READ]
     src = text.splitlines()
-    boot = Boot(False, "netplan is not installed: nothing reads this file") \
-        if ns.known and not is_installed(ns, "netplan") else Boot(None, "")
-    return [BridgeConfig(
-        bridge=name, path=path, format="netplan", stp=True, forward_delay_s=None, default_delay_s=KERNEL_DEFAULT_FD_S,
-        lines=tuple(f"{k.start_mark.line + 1}: {src[k.start_mark.line].strip()}" for k in keys
-                    if k.value == name and k.start_mark.line < len(src)),
-        program="netplan", unknown=why, **boot_fields(boot),
-    ) for name in names]
+    boot = (
+        Boot(False, "netplan is not installed: nothing reads this file")
+        if ns.known and not is_installed(ns, "netplan")
+        else Boot(None, "")
+    )
+    return [
+        BridgeConfig(
+            bridge=name,
+            path=path,
+            format="netplan",
+            stp=True,
+            forward_delay_s=None,
+            default_delay_s=KERNEL_DEFAULT_FD_S,
+            lines=tuple(
+                f"{k.start_mark.line + 1}: {src[k.start_mark.line].strip()}"
+                for k in keys
+                if k.value == name and k.start_mark.line < len(src)
+            ),
+            program="netplan",
+            unknown=why,
+            **boot_fields(boot),
+        )
+        for name in names
+    ]
 
 
 def _child(node, key):

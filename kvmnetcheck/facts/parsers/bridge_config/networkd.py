@@ -1,4 +1,5 @@
 """systemd-networkd .netdev files, as systemd-networkd reads them."""
+
 from __future__ import annotations
 
 import configparser
@@ -37,10 +38,17 @@ def parse_netdev(path: str, text: str, ctx: Context = NO_CONTEXT) -> list[Bridge
         if boot.applies is False and ctx.netplan_networkd and is_installed(ns, "networkd"):
             boot = Boot(True, "netplan starts systemd-networkd at boot")
     raw = cp.get("Bridge", "ForwardDelaySec", fallback=None)
-    return [BridgeConfig(
-        bridge=name, path=path, format="networkd",
-        stp=to_bool(cp.get("Bridge", "STP", fallback=None), False, _SYSTEMD_TRUE, _SYSTEMD_FALSE),
-        forward_delay_s=timespan(raw), default_delay_s=KERNEL_DEFAULT_FD_S,
-        lines=lines_with(text, ["Name", "Kind", "STP", "ForwardDelaySec"]), program="systemd-networkd",
-        waits_without_stp=ctx.waits_without_stp, **boot_fields(boot),
-    )]
+    return [
+        BridgeConfig(
+            bridge=name,
+            path=path,
+            format="networkd",
+            stp=to_bool(cp.get("Bridge", "STP", fallback=None), False, _SYSTEMD_TRUE, _SYSTEMD_FALSE),
+            forward_delay_s=timespan(raw),
+            default_delay_s=KERNEL_DEFAULT_FD_S,
+            lines=lines_with(text, ["Name", "Kind", "STP", "ForwardDelaySec"]),
+            program="systemd-networkd",
+            waits_without_stp=ctx.waits_without_stp,
+            **boot_fields(boot),
+        )
+    ]

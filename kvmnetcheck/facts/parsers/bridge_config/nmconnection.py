@@ -1,4 +1,5 @@
 """NetworkManager keyfiles (*.nmconnection), as NetworkManager reads them."""
+
 from __future__ import annotations
 
 import configparser
@@ -22,8 +23,11 @@ def _keyfile_boot(path: str, ctx: Context) -> Boot:
         return Boot(False, "NetworkManager loads only *.nmconnection files from /usr/lib")
     mode = ns.file_modes.get(path)
     if mode is not None and (mode[0] & 0o077 or mode[1] != 0):
-        return Boot(False, f"NetworkManager refuses this keyfile (mode {mode[0]:o}, owner uid {mode[1]}): only root "
-                           "may own it and no one else may read it")
+        return Boot(
+            False,
+            f"NetworkManager refuses this keyfile (mode {mode[0]:o}, owner uid {mode[1]}): only root "
+            "may own it and no one else may read it",
+        )
     return program_boot(ns, "NetworkManager") if ns.known else Boot(None, "")
 
 
@@ -38,8 +42,11 @@ def parse_nmconnection(path: str, text: str, ctx: Context = NO_CONTEXT) -> list[
         return []
     # the older form [bridge] interface-name= names the device when [connection] has none
     # (NetworkManager nm-keyfile.c nm_keyfile_read, "deprecated group")
-    name = (cp.get("connection", "interface-name", fallback="") or cp.get("bridge", "interface-name", fallback="")
-            or cp.get("connection", "id", fallback=""))
+    name = (
+        cp.get("connection", "interface-name", fallback="")
+        or cp.get("bridge", "interface-name", fallback="")
+        or cp.get("connection", "id", fallback="")
+    )
     if not name:
         return []
     boot = _keyfile_boot(path, ctx)
@@ -59,15 +66,25 @@ def parse_nmconnection(path: str, text: str, ctx: Context = NO_CONTEXT) -> list[
         if d is None or d > 30 or d < 0:
             problem = f"forward-delay={raw} is not a whole number of seconds up to 30: NetworkManager uses 15 s"
         elif stp and d < 2:
-            problem = (f"forward-delay={raw} with STP on is outside NetworkManager's 2-30 s: it refuses the whole "
-                       "profile, so the bridge is not brought up from this file")
+            problem = (
+                f"forward-delay={raw} with STP on is outside NetworkManager's 2-30 s: it refuses the whole "
+                "profile, so the bridge is not brought up from this file"
+            )
         else:
             delay = float(d)
-    return [BridgeConfig(
-        bridge=name, path=path, format="nmconnection", stp=stp, forward_delay_s=delay,
-        default_delay_s=NM_DEFAULT_FD_S,
-        lines=lines_with(text, ["stp", "forward-delay", "interface-name", "type", "autoconnect"]),
-        problem=problem if stp else None, program="NetworkManager",
-        connection=cp.get("connection", "uuid", fallback="") or cp.get("connection", "id", fallback="") or None,
-        waits_without_stp=ctx.waits_without_stp, **boot_fields(boot),
-    )]
+    return [
+        BridgeConfig(
+            bridge=name,
+            path=path,
+            format="nmconnection",
+            stp=stp,
+            forward_delay_s=delay,
+            default_delay_s=NM_DEFAULT_FD_S,
+            lines=lines_with(text, ["stp", "forward-delay", "interface-name", "type", "autoconnect"]),
+            problem=problem if stp else None,
+            program="NetworkManager",
+            connection=cp.get("connection", "uuid", fallback="") or cp.get("connection", "id", fallback="") or None,
+            waits_without_stp=ctx.waits_without_stp,
+            **boot_fields(boot),
+        )
+    ]

@@ -1,4 +1,5 @@
 """Hold taps open as QEMU does (TUNSETIFF on /dev/net/tun), so they have carrier: tap_holder.py TAP..."""
+
 import fcntl
 import os
 import signal
