@@ -12,13 +12,21 @@ SYS_LAB := libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu
            util-linux firewalld dbus nftables chromium sudo \
            network-manager netplan.io ifupdown bridge-utils openvswitch-switch busybox isc-dhcp-server
 
-.PHONY: report test demo docs sysdeps-build sysdeps-lab clean
+.PHONY: report test lint format demo docs sysdeps-build sysdeps-lab clean
 
 report: $(VENV)/.installed
 	$(PYTEST)
 
-test: sysdeps-lab $(VENV)/.installed
+test: sysdeps-lab $(VENV)/.installed lint
 	$(PYTEST) -c selftests/pytest.ini selftests
+
+# ruff's lint and format check (pyproject.toml [tool.ruff]); `make format` applies the format
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format .
 
 demo: sysdeps-lab $(VENV)/.installed
 	$(PY) -m lab.demo

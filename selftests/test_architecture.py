@@ -271,3 +271,24 @@ def test_every_host_fact_has_exactly_one_source():
     kept_apart = {"host", "spec", "error", "parse_errors", "unreadable"}  # set by the builder itself
     fields = {f.name for f in dataclasses.fields(HostFacts)} - kept_apart
     assert set(filled) == fields, set(filled) ^ fields
+
+
+def test_every_path_architecture_names_exists():
+    """docs/ARCHITECTURE.md stays true: each file or folder it names in backticks is there, and each
+    `file.py:name` it points at is defined in that file."""
+    text = open(os.path.join(REPO, "docs", "ARCHITECTURE.md")).read()
+    missing = []
+    for ref in sorted(set(re.findall(r"`((?:kvmnetcheck|tests_host|tests_guest|selftests|lab)/[^`\s|]*)`", text))):
+        path, _, name = ref.partition(":")
+        if re.search(r"AREA|/ID/|NAME\.|CHECK/", path):  # a pattern for a reader, not a file
+            continue
+        full = os.path.join(REPO, path)
+        if not (os.path.exists(full) or glob.glob(full)):
+            missing.append(ref)
+        elif name and os.path.isfile(full):
+            attr = name.split(".")[-1]
+            if not re.search(
+                rf"^\s*(?:def|class)\s+{re.escape(attr)}\b|^{re.escape(attr)}\s*=", open(full).read(), re.M
+            ):
+                missing.append(ref)
+    assert not missing, f"docs/ARCHITECTURE.md names what is not there: {missing}"
