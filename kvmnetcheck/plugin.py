@@ -186,7 +186,6 @@ def pytest_cmdline_main(config: pytest.Config):
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "check(id): the compliance check a test implements")
-    config.addinivalue_line("markers", "subject(host, object): the host and object one result is about")
     for sev in SEVERITIES:
         config.addinivalue_line("markers", f"{sev}: a check of severity {sev} in this run (select with -m {sev})")
     _refuse_path_taken_as_rootdir(config)

@@ -68,6 +68,7 @@ FACTS_PARTS = {
     "wiring": {"model", "parsers", "raw", "text"},
 }
 MAX_MODULE_LINES = 500
+MAX_CLASS_LINES = 250
 
 
 def _module_name(path: str) -> str:
@@ -165,15 +166,20 @@ def test_the_model_is_frozen_dataclasses():
         assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, cls.__name__
 
 
-def test_facts_and_catalog_modules_stay_small():
-    """A module a reader can take in: none of facts/ or catalog/ over MAX_MODULE_LINES lines."""
+def test_modules_and_classes_stay_small():
+    """A module a reader can take in: none of kvmnetcheck/ over MAX_MODULE_LINES lines, no class over
+    MAX_CLASS_LINES (a class that grows past it is doing more than one job)."""
     big = []
     for path in _package_files():
-        if _layer(_module_name(path)) in ("facts", "catalog"):
-            with open(path) as f:
-                n = sum(1 for _ in f)
-            if n > MAX_MODULE_LINES:
-                big.append(f"{os.path.relpath(path, REPO)}: {n} lines")
+        text = open(path).read()
+        n = text.count("\n")
+        if n > MAX_MODULE_LINES:
+            big.append(f"{os.path.relpath(path, REPO)}: {n} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > MAX_CLASS_LINES:
+                big.append(
+                    f"{os.path.relpath(path, REPO)}: class {node.name} {node.end_lineno - node.lineno + 1} lines"
+                )
     assert not big, big
 
 
