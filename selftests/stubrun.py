@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import dataclass
 
 from kvmnetcheck.catalog import CHECKS
+from kvmnetcheck.report.fixscripts import logical_lines
 
 MKTEMP = "stub-mktemp.xml"  # in the run's own empty working directory
 # every tool a fix step declares, and the shell utilities the steps use around them
@@ -87,17 +88,6 @@ def run_script(script: str, hostname: str = "", timeout: float = 60) -> StubRun:
         )
 
 
-def _logical_lines(script: str) -> list[str]:
-    out, cur = [], ""
-    for ln in script.split("\n"):
-        if ln.endswith("\\"):
-            cur += ln[:-1]
-            continue
-        out.append(cur + ln)
-        cur = ""
-    return out + ([cur] if cur else [])
-
-
 _OPERATORS = ("&&", "||", ">>", "|", ";", ">", "<")
 
 
@@ -148,7 +138,7 @@ def expected_commands(steps: list[str]) -> list[list[str]]:
     runs then; a redirection's target is no argument; `f=$(mktemp)` runs mktemp; "$f" is its file)."""
     out: list[list[str]] = []
     for step in steps:
-        for line in _logical_lines(step):
+        for line in logical_lines(step):
             cmd: list[str] = []
             skip = redirect = False
             for word, op in _words(line) + [(";", True)]:

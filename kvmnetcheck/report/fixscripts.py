@@ -60,7 +60,7 @@ def _comment(body: str, lead: str = "#   ") -> list[str]:
     return out
 
 
-def _logical_lines(script: str) -> list[str]:
+def logical_lines(script: str) -> list[str]:
     """A step's lines with backslash continuations joined, as the shell reads them."""
     out, cur = [], ""
     for ln in script.split("\n"):
@@ -80,7 +80,7 @@ def stays_on_its_lines(script: str) -> bool:
     if text.unsafe(script.replace("\n", "")):
         return False
     try:
-        for ln in _logical_lines(script):
+        for ln in logical_lines(script):
             shlex.split(ln, comments=True)
     except ValueError:
         return False
