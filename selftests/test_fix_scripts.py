@@ -174,10 +174,9 @@ def test_scripts_only_for_hosts_with_failures_and_stale_ones_removed(tmp_path):
     assert sorted(os.listdir(d)) == ["kvm01.sh", "mine.sh"]
 
 
-def test_a_step_needing_a_tool_the_host_lacks_is_left_to_a_person():
-    """A fix script never stops half-way at `nmcli: command not found`: a step whose tool the host
-    lacks goes to the comments, and every other step still runs."""
-    nm = Result(
+def _nm_result() -> Result:
+    """A keyfile's fix: one nmcli step, which a host without nmcli cannot run."""
+    return Result(
         check="bridge-persistent-config",
         host="kvm01",
         object="br0@/etc/NetworkManager/x",
@@ -188,6 +187,12 @@ def test_a_step_needing_a_tool_the_host_lacks_is_left_to_a_person():
         fix_script="nmcli connection modify u1 bridge.stp no",
         fix_steps=[["persistent-config", "nmcli connection modify u1 bridge.stp no", ["nmcli"]]],
     )
+
+
+def test_a_step_needing_a_tool_the_host_lacks_is_left_to_a_person():
+    """A fix script never stops half-way at `nmcli: command not found`: a step whose tool the host
+    lacks goes to the comments, and every other step still runs."""
+    nm = _nm_result()
     live = _r("bridge-forward-delay", "br0", "ip link set dev br0 type bridge stp_state 0")
     live.fix_steps = [["live-bridge", "ip link set dev br0 type bridge stp_state 0", ["ip"]]]
     s = host_script("kvm01", "kvm01", [nm, live], "t", commands=frozenset({"ip"}))
@@ -203,17 +208,7 @@ def test_a_step_needing_a_tool_the_host_lacks_is_left_to_a_person():
 def test_a_merged_run_knows_which_tools_each_host_has(tmp_path):
     """The host's tools travel in its shard's digest (shard.json), so a merged run's fix script leaves
     a step whose tool the host lacks to a person, as the host's own run would."""
-    nm = Result(
-        check="bridge-persistent-config",
-        host="kvm01",
-        object="br0@/etc/NetworkManager/x",
-        outcome="failed",
-        severity="medium",
-        message="keyfile brings STP back",
-        remediation="nmcli ...",
-        fix_script="nmcli connection modify u1 bridge.stp no",
-        fix_steps=[["persistent-config", "nmcli connection modify u1 bridge.stp no", ["nmcli"]]],
-    )
+    nm = _nm_result()
     digest = HostDigest("kvm01", {"reachable": True}, hostname="kvm01", tools=frozenset({"ip"}))
     merged = HostDigest.from_json(json.loads(json.dumps(digest.as_json())))
     assert merged.tools == frozenset({"ip"})

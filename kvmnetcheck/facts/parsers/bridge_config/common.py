@@ -3,6 +3,7 @@ booleans, numbers and time spans, and what the file depends on besides itself (C
 
 from __future__ import annotations
 
+import configparser
 import re
 from dataclasses import dataclass, field
 from typing import Optional
@@ -28,6 +29,17 @@ class Context:
 
 
 NO_CONTEXT = Context()  # a file read on its own: nothing else of the host known
+
+
+def read_ini(text: str) -> Optional[configparser.ConfigParser]:
+    """An INI-style file (a keyfile, a .netdev) with keys as written, or None where it does not parse."""
+    cp = configparser.ConfigParser(interpolation=None, strict=False)
+    cp.optionxform = str
+    try:
+        cp.read_string(text)
+    except configparser.Error:
+        return None
+    return cp
 
 
 def unquote(value) -> str:

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import configparser
 import os
 
 from ...model import Boot, BridgeConfig
 from ..netstack import is_installed, program_boot
-from .common import KERNEL_DEFAULT_FD_S, NO_CONTEXT, Context, boot_fields, lines_with, timespan, to_bool
+from .common import KERNEL_DEFAULT_FD_S, NO_CONTEXT, Context, boot_fields, lines_with, read_ini, timespan, to_bool
 
 _SYSTEMD_TRUE = {"1", "yes", "y", "true", "t", "on"}
 _SYSTEMD_FALSE = {"0", "no", "n", "false", "f", "off"}
 
 
 def parse_netdev(path: str, text: str, ctx: Context = NO_CONTEXT) -> list[BridgeConfig]:
-    cp = configparser.ConfigParser(interpolation=None, strict=False)
-    cp.optionxform = str
-    try:
-        cp.read_string(text)
-    except configparser.Error:
+    cp = read_ini(text)
+    if cp is None:
         return []
     if cp.get("NetDev", "Kind", fallback="") != "bridge":
         return []

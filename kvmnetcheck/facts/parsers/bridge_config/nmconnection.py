@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import configparser
 import os
 
 from ...model import Boot, BridgeConfig
 from ..netstack import program_boot
-from .common import NM_DEFAULT_FD_S, NO_CONTEXT, Context, boot_fields, lines_with, to_bool
+from .common import NM_DEFAULT_FD_S, NO_CONTEXT, Context, boot_fields, lines_with, read_ini, to_bool
 
 _GLIB_TRUE = {"true", "1"}
 _GLIB_FALSE = {"false", "0"}
@@ -32,11 +31,8 @@ def _keyfile_boot(path: str, ctx: Context) -> Boot:
 
 
 def parse_nmconnection(path: str, text: str, ctx: Context = NO_CONTEXT) -> list[BridgeConfig]:
-    cp = configparser.ConfigParser(interpolation=None, strict=False)
-    cp.optionxform = str
-    try:
-        cp.read_string(text)
-    except configparser.Error:
+    cp = read_ini(text)
+    if cp is None:
         return []
     if not cp.has_section("connection") or cp.get("connection", "type", fallback="") != "bridge":
         return []
