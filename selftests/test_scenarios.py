@@ -1,6 +1,7 @@
 """Every check against real lab hosts: each scenario sets one host into a known state, the suite
 checks all of them over real SSH in one run, and each scenario's (check, object) must come out as
-its file name says (.pass, .fail, or .skip where the check must not apply)."""
+its file name says (.pass, .fail, .skip where the check must not apply, or .error where the host
+cannot tell and the check must say what is missing)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ SCENARIOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios"
 class Scenario:
     check: str
     name: str
-    expect: str  # passed | failed | skipped
+    expect: str  # passed | failed | skipped | error
     path: str
     object: str
     needs: frozenset
@@ -36,7 +37,7 @@ class Scenario:
         return f"{self.check}/{self.name}.{EXTENSIONS_BACK[self.expect]}"
 
 
-EXTENSIONS = {".pass": "passed", ".fail": "failed", ".skip": "skipped"}
+EXTENSIONS = {".pass": "passed", ".fail": "failed", ".skip": "skipped", ".error": "error"}
 EXTENSIONS_BACK = {v: k[1:] for k, v in EXTENSIONS.items()}
 
 
@@ -124,7 +125,8 @@ def test_scenario_outcome(scenario_run, scenario):
     assert scenario.message in r["message"], r["message"]
     if r["outcome"] == "failed":
         assert r["remediation"].strip(), "a failure must carry its fix"
-        assert r["message"].strip()
+    if r["outcome"] in ("failed", "error"):
+        assert r["message"].strip(), "a failure or an error must say what it found or what is missing"
     if scenario.fix == "none":
         assert r["fix_script"] == "", f"no step may be scripted here, got:\n{r['fix_script']}"
     elif scenario.fix:
@@ -140,11 +142,13 @@ def test_every_result_is_about_a_host_and_an_object(scenario_run):
 
 
 def test_suite_exit_code_reflects_failures(scenario_run):
-    run, _, _ = scenario_run
+    run, names, _ = scenario_run
     assert run.returncode == 1, run.stdout[-2000:]
-    assert not [r for r in run.results["results"] if r["outcome"] == "error"], [
-        r for r in run.results["results"] if r["outcome"] == "error"
+    expected = {(s.check, names[s.id]) for s in ALL if s.expect == "error"}
+    unexpected = [
+        r for r in run.results["results"] if r["outcome"] == "error" and (r["check"], r["host"]) not in expected
     ]
+    assert not unexpected, unexpected
 
 
 def test_every_reachable_host_costs_one_collector_session_and_one_libvirt_connection(scenario_run):
