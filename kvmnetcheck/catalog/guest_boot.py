@@ -16,8 +16,14 @@ LIBVIRT_BOOT_ORDER = (
 QEMU_ROMFILE = (
     "QEMU hw/pci/pci.c pci_add_option_rom: a NIC's romfile (virtio-net-pci efi-virtio.rom, e1000 "
     "efi-e1000.rom, ...) is looked up in the firmware path (`qemu-system-x86_64 -L help`); missing, the "
-    "device fails: 'failed to find romfile', and the guest does not start; rombar=0 passes the ROM "
-    "through fw_cfg instead of the NIC's ROM BAR"
+    "device fails: 'failed to find romfile', and the guest does not start; with rombar=0 (<rom bar='off'/>) "
+    "it calls rom_add_option instead, which passes the ROM through fw_cfg and only warns when the file is "
+    "missing ('Could not open option rom', hw/core/loader.c rom_add_file): the guest starts (the same from "
+    "QEMU 0.12 to 9.x, where rombar became on/off/auto)"
+)
+SEEN_ROMBAR_OFF = (
+    "seen here: libvirt 9.0 with QEMU 7.2 starts a guest whose e1000 NIC has <rom bar='off'/> while "
+    "efi-e1000.rom is missing, and refuses the same guest without bar='off' ('failed to find romfile')"
 )
 LIBVIRT_ROM = (
     "libvirt docs/formatdomain.rst <rom bar='on|off' file=... enabled='yes|no'/> (enabled since 4.3): "
@@ -127,9 +133,13 @@ virsh edit {guest}
         sources=(
             QEMU_ROMFILE,
             LIBVIRT_ROM,
+            SEEN_ROMBAR_OFF,
             "Debian ipxe-qemu (/usr/lib/ipxe/qemu/efi-*.rom), RHEL ipxe-roms-qemu (/usr/share/ipxe/*.rom)",
         ),
-        skipped_when=("the NIC has <rom enabled='no'/> or a ROM file of its own, or is not an emulated PCI NIC",),
+        skipped_when=(
+            "the NIC has <rom enabled='no'/> or a ROM file of its own, or is not an emulated PCI NIC",
+            "the NIC has <rom bar='off'/>: QEMU starts the guest without the file",
+        ),
         verify=(
             "virsh --readonly dumpxml GUEST | grep -E '<emulator|<model'",
             "EMULATOR -L help",
