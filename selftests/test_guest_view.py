@@ -56,6 +56,9 @@ def test_terminal_lists_the_guests_findings_in_troubleshooting_order(view):
     block = text[text.index("why guests get no address or boot file") :]
     head = next(ln for ln in block.splitlines() if ln.startswith("gv: guest "))
     assert head.startswith("gv: guest sick (NIC 52:54:00:00:0a:01: network lan, bridge virbr7)"), head
+    boot = block.splitlines()[block.splitlines().index(head) + 1]
+    # its only boot device is its NIC, whose ROM is off: SeaBIOS has nothing to boot
+    assert boot.startswith("  boots from: nothing: NIC 52:54:00:00:0a:01: its boot ROM is off (<rom bar='off'/>)"), boot
     checks = re.findall(r"^\s+\d+\. (?:FAIL|ERROR) (\S+) ", block, re.MULTILINE)
     assert checks == EXPECTED_ORDER, checks
     assert "guest well" not in block  # nothing on its path is wrong
@@ -67,6 +70,8 @@ def test_html_has_the_same_view_without_script(view):
     assert m, "no per-guest view in the HTML report"
     block = m.group(0)
     assert "data-guest='sick'" in block and "data-guest='well'" not in block
+    boot = re.search(r"<p class='kvm-guest-boot'>([^<]*)</p>", block)
+    assert boot and html.unescape(boot.group(1)).startswith("boots from: nothing: NIC 52:54:00:00:0a:01"), block
     checks = [html.unescape(c) for c in re.findall(r"<li data-check='([^']+)'>", block)]
     assert checks == EXPECTED_ORDER, checks
     assert block.count("class='kvm-guest-fix'") == len(EXPECTED_ORDER)  # each with its fix, in the page itself

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
-from kvmnetcheck.facts.conclusions.boot import after_network_boot, network_boot, pxe_boot_reason
+from kvmnetcheck.facts.conclusions.boot import boot_path, network_boot, pxe_boot_reason
 from kvmnetcheck.facts.conclusions.libvirt import nic_attachment
 from kvmnetcheck.facts.conclusions.servers import sockets_serving
 from kvmnetcheck.facts.model import Unreadable
@@ -20,6 +20,15 @@ def _network_boots(guest, nic) -> str:
     if reason is None:
         pytest.skip("the NIC does not network-boot")
     return reason
+
+
+def _boot_rests_on(host_facts, guest, nic) -> str:
+    """The guest's boot path, for the report, when its boot rests on this NIC; else a skip saying why not."""
+    path = boot_path(host_facts, guest)
+    why_not = path.rests_on(nic)
+    if why_not is not None:
+        pytest.skip(why_not)
+    return path.summary
 
 
 @check("guest-pxe-boot-file")
@@ -36,17 +45,16 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
     live = net.live
     if not live.creates_bridge or not live.serves_dhcp4:
         pytest.skip(f"network {net.name} runs no DHCPv4 server of libvirt's (forward mode {live.forward_mode})")
-    after = after_network_boot(guest, nic)
-    if after is not None:
-        pytest.skip(f"when network boot from this NIC finds nothing, the guest boots {after}")
+    path = _boot_rests_on(host_facts, guest, nic)
     boot = network_boot(live)
     servers = host_facts.dhcp_servers
     base = {"guest": guest.name, "nic": nic.label, "network boot": reason, "network": net.name}
     if boot is None:
         raise Finding(
             f"guest {guest.name} network-boots from NIC {nic.label} ({reason}) on network {net.name}, which gives it "
-            "an address but no boot file: the firmware stops there, and nothing else is in its boot order",
-            observed={**base, "<bootp file>": "none", "<tftp root>": _tftp_roots(live) or "none"},
+            "an address but no boot file: the firmware stops there, and nothing else on its boot path can boot "
+            f"(boots from: {path})",
+            observed={**base, "<bootp file>": "none", "<tftp root>": _tftp_roots(live) or "none", "boots from": path},
             limit="a boot file (<bootp file=...>) on the network, or a boot device after the NIC",
             remediation=remedy("no-file", network=net.name, guest=guest.name, bridge=net.bridge_name or "BRIDGE"),
         )
@@ -66,7 +74,7 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
         raise Finding(
             f"guest {guest.name} network-boots from NIC {nic.label} ({reason}) on network {net.name}, which names boot "
             f"file {boot.file} but has no <tftp root>, and no TFTP server listens on {bridge}: the file cannot be "
-            "fetched",
+            "fetched, and nothing after this NIC on its boot path can boot",
             observed={
                 **base,
                 "boot file": f"{boot.file} ({boot.via})",
@@ -98,7 +106,8 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
     root = seen.tftp_root or roots[0]
     raise Finding(
         f"guest {guest.name} network-boots from NIC {nic.label} ({reason}) on network {net.name}, whose boot file "
-        f"{seen.file} is not in its TFTP root {root}: the firmware gets an address and no file",
+        f"{seen.file} is not in its TFTP root {root}: the firmware gets an address and no file, and nothing after "
+        "this NIC on its boot path can boot",
         observed={**base, "boot file": f"{seen.file} ({boot.via})", "TFTP root": root, "file there": "no"},
         limit="the boot file in the TFTP root",
         remediation=remedy(
@@ -126,15 +135,17 @@ def test_guest_pxe_nic_keeps_its_boot_rom(host_facts, guest, nic):
     off = "<rom enabled='no'/>" if nic.rom_enabled is False else "<rom bar='off'/>" if nic.rom_bar is False else None
     if off is None:
         return
+    path = _boot_rests_on(host_facts, guest, nic)
     raise Finding(
         f"guest {guest.name} network-boots from NIC {nic.label} ({reason}), whose boot ROM is switched off ({off}): "
-        "SeaBIOS finds no boot device on it",
+        f"SeaBIOS finds no boot device on it, and nothing else on its boot path can boot (boots from: {path})",
         observed={
             "guest": guest.name,
             "nic": nic.label,
             "network boot": reason,
             "rom": off,
             "firmware": "BIOS (SeaBIOS)" if guest.uefi is False else "not set: BIOS (SeaBIOS), libvirt's default",
+            "boots from": path,
         },
         limit="the NIC's boot ROM on",
         remediation=remedy("rom-on", guest=guest.name, mac=nic.mac or "", element=off),
@@ -152,6 +163,11 @@ def test_guest_nic_rom_is_installed(host_facts, guest, nic):
         pytest.skip("<rom enabled='no'/>: QEMU loads no ROM for it")
     if nic.rom_file:
         pytest.skip(f"a ROM file of its own ({nic.rom_file})")
+    if nic.rom_bar is False:
+        pytest.skip(
+            "<rom bar='off'/>: QEMU hands the ROM to the firmware through fw_cfg and starts the guest even "
+            "when the file is missing (it only warns)"
+        )
     model = nic.model or DEFAULT_MODEL
     rom = DEFAULT_ROMS.get(model)
     if rom is None:

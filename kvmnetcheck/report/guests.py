@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .. import text
 from ..catalog import TROUBLESHOOTING
+from ..facts.conclusions.boot import boot_path
 from ..facts.conclusions.libvirt import nic_attachment
 from ..facts.model import HostFacts, Unreadable
 from .results import Result
@@ -21,18 +22,26 @@ class GuestStory:
     guest: str
     attached: tuple[str, ...]  # "NIC 52:54:..: network default, bridge virbr0"
     findings: tuple[Result, ...]  # in troubleshooting order
+    boots_from: str = ""  # the device its firmware will boot from, and why (conclusions/boot.py BootPath.summary)
 
     def as_json(self) -> dict:
         return {
             "host": self.host,
             "guest": self.guest,
             "attached": list(self.attached),
+            "boots_from": self.boots_from,
             "findings": [r.as_json() for r in self.findings],
         }
 
     @classmethod
     def from_json(cls, d: dict) -> "GuestStory":
-        return cls(d["host"], d["guest"], tuple(d["attached"]), tuple(Result.from_json(r) for r in d["findings"]))
+        return cls(
+            d["host"],
+            d["guest"],
+            tuple(d["attached"]),
+            tuple(Result.from_json(r) for r in d["findings"]),
+            d.get("boots_from", ""),
+        )
 
 
 def host_stories(h: HostFacts, findings: list[Result]) -> list[GuestStory]:
@@ -67,7 +76,7 @@ def host_stories(h: HostFacts, findings: list[Result]) -> list[GuestStory]:
         if not mine:
             continue
         mine.sort(key=lambda r: (_RANK.get(r.check, len(_RANK)), r.object))
-        out.append(GuestStory(h.host, g.name, tuple(attached), tuple(mine)))
+        out.append(GuestStory(h.host, g.name, tuple(attached), tuple(mine), boot_path(h, g).summary))
     return sorted(out, key=lambda s: s.guest)
 
 
@@ -75,6 +84,8 @@ def stories_lines(stories: list[GuestStory]) -> list[str]:
     lines = []
     for s in stories:
         lines.append(f"{s.host}: guest {s.guest} ({'; '.join(s.attached)})")
+        if s.boots_from:
+            lines.append(f"  boots from: {s.boots_from}")
         for i, r in enumerate(s.findings, 1):
             tag = "ERROR" if r.outcome == "error" else "FAIL"
             lines.append(f"  {i}. {tag} {r.check} {r.object}: {r.message}")
@@ -93,7 +104,9 @@ def stories_html(stories: list[GuestStory]) -> str:
     for s in stories:
         parts.append(
             f"<div class='kvm-guest' data-host='{e(s.host)}' data-guest='{e(s.guest)}'>"
-            f"<h3>{e(s.host)}: guest {e(s.guest)}</h3><p>{e('; '.join(s.attached))}</p><ol>"
+            f"<h3>{e(s.host)}: guest {e(s.guest)}</h3><p>{e('; '.join(s.attached))}</p>"
+            + (f"<p class='kvm-guest-boot'>boots from: {e(s.boots_from)}</p>" if s.boots_from else "")
+            + "<ol>"
         )
         for r in s.findings:
             parts.append(

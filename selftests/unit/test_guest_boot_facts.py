@@ -3,7 +3,7 @@ its dnsmasq configs assert), a guest's network-boot NICs and fallback, QEMU's fi
 
 import pytest
 
-from kvmnetcheck.facts.conclusions.boot import after_network_boot, network_boot, pxe_nics
+from kvmnetcheck.facts.conclusions.boot import boot_entries, network_boot, pxe_nics
 from kvmnetcheck.facts.conclusions.servers import range_size
 from kvmnetcheck.facts.model import BootFile
 from kvmnetcheck.facts.parsers.libvirt_xml import parse_domain, parse_network
@@ -99,33 +99,39 @@ def _guest(boot_xml: str, nics: str, disks: str = "") -> object:
 NIC = "<interface type='network'><mac address='52:54:00:00:00:0{n}'/><source network='n'/>{boot}</interface>"
 
 
-def test_legacy_network_boot_tries_every_nic_then_the_disk():
+def test_os_boot_dev_tries_the_first_nic_then_the_first_disk():
+    """libvirt 9.0 turns <boot dev='network'/><boot dev='hd'/> into bootindex=1 on the first NIC and
+    bootindex=2 on the first disk (seen in the QEMU command line it runs), with -boot strict=on."""
     g = _guest(
         "<boot dev='network'/><boot dev='hd'/>",
         NIC.format(n=1, boot="") + NIC.format(n=2, boot=""),
-        "<disk type='file' device='disk'><target dev='vda'/></disk>",
+        "<disk type='file' device='cdrom'><target dev='sda'/></disk>"
+        "<disk type='file' device='disk'><source file='/i/g.qcow2'/><target dev='vda'/></disk>",
     )
-    a, b = g.nics
-    assert pxe_nics(g) == (a, b)
-    assert after_network_boot(g, a) == "NIC 52:54:00:00:00:02"
-    assert after_network_boot(g, b) == "<boot dev='hd'/>"
+    a, _ = g.nics
+    assert pxe_nics(g) == (a,)
+    assert [(e.device, e.why) for e in boot_entries(g)] == [
+        ("NIC 52:54:00:00:00:01", "<boot dev='network'/>: the first NIC"),
+        ("disk vda", "<boot dev='hd'/>: the first disk"),
+    ]
+    assert g.disk_devices[0].source is None and g.disk_devices[1].source == "/i/g.qcow2"
 
 
-def test_legacy_network_boot_without_a_disk_has_nothing_after():
+def test_os_boot_dev_without_such_a_device_adds_nothing():
     g = _guest("<boot dev='network'/><boot dev='hd'/>", NIC.format(n=1, boot=""))
-    assert after_network_boot(g, g.nics[0]) is None
+    assert [e.device for e in boot_entries(g)] == ["NIC 52:54:00:00:00:01"]
 
 
-def test_per_device_boot_order_picks_the_nics_that_have_one():
+def test_per_device_boot_order_lists_every_device_with_one_in_order():
     g = _guest(
         "",
         NIC.format(n=1, boot="") + NIC.format(n=2, boot="<boot order='1'/>"),
-        "<disk type='file' device='disk'><target dev='vda'/><boot order='2'/></disk>",
+        "<disk type='file' device='disk'><target dev='vda'/><boot order='3'/></disk>"
+        "<hostdev mode='subsystem' type='usb'><boot order='2'/></hostdev>",
     )
     first, second = g.nics
     assert pxe_nics(g) == (second,)
-    assert after_network_boot(g, second) == "the device with boot order 2"
-    assert after_network_boot(g, first) is None  # it does not network-boot at all
+    assert [e.device for e in boot_entries(g)] == ["NIC 52:54:00:00:00:02", "hostdev (boot order 2)", "disk vda"]
 
 
 def test_no_network_boot():

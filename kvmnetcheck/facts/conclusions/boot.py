@@ -4,46 +4,156 @@ a libvirt network hands out."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
-from ..model import Guest, GuestNic, NetworkDefinition
+from ..model import Guest, GuestDisk, GuestNic, HostFacts, NetworkDefinition, Unreadable
+from .libvirt import nic_attachment
+
+
+@dataclass(frozen=True)
+class BootEntry:
+    """One device on a guest's boot path, in the order the firmware tries it."""
+
+    device: str  # "NIC 52:54:00:..", "disk vda", "cdrom sda", "hostdev (boot order 3)"
+    why: str  # why the firmware tries it here: "boot order 1", "<boot dev='network'/>: the first NIC"
+    nic: Optional[GuestNic] = None
+    disk: Optional[GuestDisk] = None
+    boots: Optional[bool] = None  # it can boot; False: it cannot; None: not known here
+    reason: str = ""  # why it can, cannot, or may boot
+
+
+@dataclass(frozen=True)
+class BootPath:
+    """What a guest's firmware tries, in order, and the first device that boots."""
+
+    entries: tuple[BootEntry, ...]
+
+    @property
+    def device(self) -> Optional[BootEntry]:
+        """THE device it boots from: the first that can (an earlier one not known here may come first)."""
+        return next((e for e in self.entries if e.boots), None)
+
+    def entry_of(self, nic: GuestNic) -> Optional[BootEntry]:
+        return next((e for e in self.entries if e.nic == nic), None)
+
+    def rests_on(self, nic: GuestNic) -> Optional[str]:
+        """None when the guest's boot rests on this NIC (the firmware reaches it and nothing after it can
+        boot); else why not."""
+        mine = self.entry_of(nic)
+        if mine is None:
+            return "the NIC does not network-boot"
+        i = self.entries.index(mine)
+        before = next((e for e in self.entries[:i] if e.boots), None)
+        if before is not None:
+            return f"the guest boots from {before.device} ({before.reason}) before it tries this NIC"
+        after = next((e for e in self.entries[i + 1 :] if e.boots is not False), None)
+        if after is not None:
+            return f"when network boot from this NIC finds nothing, the guest boots {after.device} ({after.reason})"
+        return None
+
+    @property
+    def summary(self) -> str:
+        """ "boots from: ..." for a person: the device, why, and what was passed over on the way."""
+        dev = self.device
+        skipped = [
+            e for e in self.entries if e is not dev and (dev is None or self.entries.index(e) < self.entries.index(dev))
+        ]
+        passed = "; ".join(f"{e.device} passed over: {e.reason}" for e in skipped if e.boots is False)
+        unknown = [e for e in skipped if e.boots is None]
+        if dev is None:
+            text = "nothing: " + ("; ".join(f"{e.device}: {e.reason}" for e in self.entries) or "no boot device")
+            return text
+        text = f"{dev.device} ({dev.why}; {dev.reason})"
+        if unknown:
+            text += " unless " + ", ".join(f"{e.device} boots first ({e.reason})" for e in unknown)
+        return text + (f" [{passed}]" if passed else "")
+
+
+def boot_entries(guest: Guest) -> tuple[BootEntry, ...]:
+    """The devices a guest's firmware tries, in order, as libvirt hands them to QEMU: per-device
+    <boot order='N'/> become bootindex=N; <os><boot dev=...> give bootindex to the FIRST device of each
+    kind, in the order given (seen with libvirt 9.0: <boot dev='network'/> sets bootindex on the first
+    <interface> only; domain_conf.h effectiveBootIndex). libvirt adds -boot strict=on, so QEMU ends its
+    bootorder fw_cfg file with HALT (softmmu/bootdevice.c get_boot_devices_list) and SeaBIOS tries only
+    the devices listed (src/boot.c: none after HALT); OVMF orders its boot options by the same file
+    (OvmfPkg QemuBootOrderLib)."""
+    if guest.per_device_boot:
+        listed: list[tuple[int, BootEntry]] = []
+        for n in guest.nics:
+            if n.boot_order is not None:
+                listed.append((n.boot_order, BootEntry(f"NIC {n.label}", f"boot order {n.boot_order}", nic=n)))
+        for d in guest.disk_devices:
+            if d.boot_order is not None:
+                listed.append((d.boot_order, BootEntry(d.label, f"boot order {d.boot_order}", disk=d)))
+        for order, tag in guest.other_boot_devices:
+            listed.append((order, BootEntry(f"{tag} (boot order {order})", f"boot order {order}", reason="not judged")))
+        return tuple(e for _, e in sorted(listed, key=lambda oe: oe[0]))
+    out = []
+    for dev in guest.boot_devs or ("hd",):
+        if dev == "network":
+            if guest.nics:
+                n = guest.nics[0]
+                out.append(BootEntry(f"NIC {n.label}", "<boot dev='network'/>: the first NIC", nic=n))
+            continue
+        kind = {"hd": "disk", "cdrom": "cdrom", "fd": "floppy"}.get(dev)
+        d = next((d for d in guest.disk_devices if d.device == kind), None)
+        if d is not None:
+            out.append(BootEntry(d.label, f"<boot dev='{dev}'/>: the first {kind}", disk=d))
+    return tuple(out)
 
 
 def pxe_nics(guest: Guest) -> tuple[GuestNic, ...]:
-    """The NICs the firmware tries to network-boot from, in the order it tries them: those with a
-    <boot order> by that order; with <os><boot dev='network'/>, every NIC in device order
-    (libvirt passes -boot order=n, and SeaBIOS tries each NIC's boot ROM in turn)."""
-    if guest.per_device_boot:
-        return tuple(sorted((n for n in guest.nics if n.boot_order is not None), key=lambda n: n.boot_order))
-    if "network" in guest.boot_devs:
-        return guest.nics
-    return ()
-
-
-def after_network_boot(guest: Guest, nic: GuestNic) -> Optional[str]:
-    """What the guest boots next when network boot from `nic` finds nothing, or None."""
-    pxe = pxe_nics(guest)
-    if nic not in pxe:
-        return None
-    later = pxe[pxe.index(nic) + 1 :]
-    if later:
-        return f"NIC {later[0].label}"
-    if guest.per_device_boot:
-        if any(o > (nic.boot_order or 0) for o in guest.other_boot_orders):
-            return f"the device with boot order {min(o for o in guest.other_boot_orders if o > (nic.boot_order or 0))}"
-        return None
-    rest = [d for d in guest.boot_devs[guest.boot_devs.index("network") + 1 :] if d in ("hd", "cdrom", "fd")]
-    return f"<boot dev='{rest[0]}'/>" if rest and guest.disks else None
+    """The NICs the firmware tries to network-boot from, in the order it tries them."""
+    return tuple(e.nic for e in boot_entries(guest) if e.nic is not None)
 
 
 def pxe_boot_reason(guest: Guest, nic: GuestNic) -> Optional[str]:
-    """Why this NIC network-boots ("boot order 1 on this NIC", "<boot dev='network'/>"), or None."""
-    if nic not in pxe_nics(guest):
-        return None
-    if nic.boot_order is not None:
-        return f"boot order {nic.boot_order} on this NIC"
-    return "<boot dev='network'/>"
+    """Why this NIC network-boots ("boot order 1", "<boot dev='network'/>: the first NIC"), or None."""
+    return next((e.why for e in boot_entries(guest) if e.nic == nic), None)
+
+
+def boot_path(h: HostFacts, guest: Guest) -> BootPath:
+    """Each device on the guest's boot path with whether it can boot: a disk with a medium is assumed
+    bootable (what is on it is not read); a NIC boots when the firmware has a driver for it (SeaBIOS: the
+    NIC's option ROM, iPXE; OVMF: its own) and its network hands out a boot file; iPXE that finds no file
+    returns to the BIOS, which tries the next device (SeaBIOS src/boot.c boot_rom / BEV entries)."""
+    return BootPath(tuple(_judged(h, guest, e) for e in boot_entries(guest)))
+
+
+def _judged(h: HostFacts, guest: Guest, e: BootEntry) -> BootEntry:
+    if e.disk is not None:
+        if e.disk.source is None:
+            return replace(e, boots=False, reason="no medium in it")
+        running = "; the guest is running" if guest.active else ""
+        return replace(e, boots=True, reason=f"assumed bootable: it has a source, {e.disk.source}{running}")
+    n = e.nic
+    if n is None:
+        return e
+    if n.link_down:
+        return replace(e, boots=False, reason="its link is down (<link state='down'/>)")
+    if not guest.uefi and n.type != "hostdev" and (n.rom_enabled is False or n.rom_bar is False):
+        off = "<rom enabled='no'/>" if n.rom_enabled is False else "<rom bar='off'/>"
+        return replace(e, boots=False, reason=f"its boot ROM is off ({off}): SeaBIOS has no driver for it")
+    if n.type != "network":
+        return replace(
+            e, boots=None, reason=f"a type='{n.type}' NIC: whether its DHCP hands out a boot file is not known here"
+        )
+    try:
+        net = nic_attachment(h, n).network
+    except Unreadable as ex:
+        return replace(e, boots=None, reason=f"its network was not read: {ex}")
+    if net is None:
+        return replace(e, boots=False, reason=f"its network {n.source_network} is not defined on this host")
+    live = net.live
+    if not live.creates_bridge or not live.serves_dhcp4:
+        return replace(
+            e, boots=None, reason=f"network {net.name} runs no DHCPv4 server of libvirt's: the LAN's decides"
+        )
+    boot = network_boot(live)
+    if boot is None:
+        return replace(e, boots=False, reason=f"network {net.name} gives an address but no boot file")
+    return replace(e, boots=True, reason=f"network {net.name} hands out boot file {boot.file}")
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,21 @@ class GuestNic:
 
 
 @dataclass(frozen=True)
+class GuestDisk:
+    """A <disk>: what the firmware could boot from it (docs/formatdomain.rst "Hard drives, floppy disks,
+    CDROMs")."""
+
+    device: str  # disk | cdrom | floppy | lun
+    target: Optional[str]  # <target dev='vda'/>
+    source: Optional[str]  # file, dev, volume or network name of its <source>; None: no medium
+    boot_order: Optional[int] = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.device} {self.target or '?'}"
+
+
+@dataclass(frozen=True)
 class Guest:
     name: str
     uuid: Optional[str]
@@ -144,6 +159,8 @@ class Guest:
     emulator: Optional[str] = None  # <devices><emulator>
     machine: Optional[str] = None  # <os><type machine=...>
     dac_label: Optional[str] = None  # <seclabel model='dac'><label>: who QEMU runs as ("+107:+107", "qemu:qemu")
+    disk_devices: tuple[GuestDisk, ...] = ()  # each <disk>, in device order
+    other_boot_devices: tuple[tuple[int, str], ...] = ()  # (boot order, element) of hostdev, redirdev, ...
 
     @property
     def per_device_boot(self) -> bool:

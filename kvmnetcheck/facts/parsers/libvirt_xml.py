@@ -16,7 +16,7 @@ from typing import Optional
 
 from lxml import etree
 
-from ..model import DhcpConfig, Guest, GuestNic, NetworkDefinition, NetworkIp
+from ..model import DhcpConfig, Guest, GuestDisk, GuestNic, NetworkDefinition, NetworkIp
 
 MAX_XML_BYTES = 4 * 1024 * 1024
 LIBOSINFO_NS = "http://libosinfo.org/xmlns/libvirt/domain/1.0"
@@ -189,13 +189,16 @@ def parse_domain(text: str, active: bool) -> Guest:
             )
         )
     os_el = root.find(f"metadata/{{{LIBOSINFO_NS}}}libosinfo/{{{LIBOSINFO_NS}}}os")
-    orders = []
+    orders, others = [], []
     for dev in root.findall("devices/*"):
         if dev.tag == "interface":
             continue
         boot = dev.find("boot")
         if boot is not None and (boot.get("order") or "").isdigit():
             orders.append(int(boot.get("order")))
+            if dev.tag != "disk":
+                others.append((int(boot.get("order")), dev.tag))
+    disks = tuple(_disk(d) for d in root.findall("devices/disk"))
     os_node = root.find("os")
     loader = _text(root, "os/loader") or ""
     firmware = os_node.get("firmware") if os_node is not None else None
@@ -221,4 +224,23 @@ def parse_domain(text: str, active: bool) -> Guest:
         # libvirt's DAC driver runs QEMU as this user:group; a running guest's live XML carries it
         # (src/security/security_dac.c: "+UID:+GID" from qemu.conf, or the domain's own static label)
         dac_label=next((_text(sl, "label") for sl in root.findall("seclabel") if sl.get("model") == "dac"), None),
+        disk_devices=disks,
+        other_boot_devices=tuple(sorted(others)),
+    )
+
+
+def _disk(el) -> GuestDisk:
+    src = el.find("source")
+    # a <source> names its medium by file, dev, dir, volume or (network disks) name; an empty cdrom has none
+    source = None
+    if src is not None:
+        source = next((src.get(a) for a in ("file", "dev", "dir", "volume", "name") if src.get(a)), None)
+        if source is None and src.get("protocol"):
+            source = src.get("protocol")
+    order = _attr(el.find("boot"), "order")
+    return GuestDisk(
+        device=el.get("device") or "disk",
+        target=_attr(el.find("target"), "dev"),
+        source=source,
+        boot_order=int(order) if order and order.isdigit() else None,
     )
