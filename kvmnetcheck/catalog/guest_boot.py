@@ -10,8 +10,16 @@ LIBVIRT_BOOTP = (
     "as they are"
 )
 LIBVIRT_BOOT_ORDER = (
-    "libvirt docs/formatdomain.rst: <os><boot dev='network'/> (QEMU -boot order=n: SeaBIOS tries "
-    "every NIC's boot ROM in turn) and per-device <boot order='N'/>, which excludes <os><boot>"
+    "libvirt docs/formatdomain.rst: <os><boot dev='network|hd|cdrom|fd'/> and per-device <boot order='N'/>, "
+    "which excludes <os><boot>; libvirt hands both to QEMU as bootindex (domain_conf.h effectiveBootIndex; seen "
+    "here with libvirt 9.0: <boot dev='network'/> gives bootindex=1 to the first <interface> only, "
+    "<boot dev='hd'/> the next index to the first disk) with -boot strict=on"
+)
+SEABIOS_BOOT = (
+    "QEMU softmmu/bootdevice.c get_boot_devices_list (the bootorder fw_cfg file, ended by HALT with strict=on) "
+    "and SeaBIOS src/boot.c (bcv_prepboot, do_boot, handle_18): SeaBIOS tries the listed devices in order, "
+    "a NIC through its option ROM's BEV entry; when iPXE finds nothing it returns, INT 18h tries the next, "
+    "and at HALT it prints 'No bootable device.'; a disk boots if its first sector is a boot sector"
 )
 QEMU_ROMFILE = (
     "QEMU hw/pci/pci.c pci_add_option_rom: a NIC's romfile (virtio-net-pci efi-virtio.rom, e1000 "
@@ -50,7 +58,10 @@ virsh net-edit {network}
 CHECKS = [
     Check(
         id="guest-pxe-boot-file",
-        fails_when="its network gives it an address but no boot file it can fetch, and nothing boots after it",
+        fails_when=(
+            "its network gives it an address but no boot file it can fetch, and nothing else on the guest's boot "
+            "path can boot"
+        ),
         severity="high",
         per="guest NIC that network-boots from a libvirt network's DHCP",
         requirement=(
@@ -65,13 +76,15 @@ CHECKS = [
         sources=(
             LIBVIRT_BOOTP,
             LIBVIRT_BOOT_ORDER,
+            SEABIOS_BOOT,
             "dnsmasq(8) --dhcp-boot, --enable-tftp, --tftp-root: without dhcp-boot the reply carries no "
             "file name; without enable-tftp nothing on the host serves TFTP",
         ),
         skipped_when=(
             "the NIC does not network-boot",
             "its DHCP does not come from a libvirt network of this host (host bridges, macvtap)",
-            "the guest boots something else after it (a later NIC, or a disk)",
+            "the guest boots from a device before it on its boot path, or has one after it that can boot (a NIC "
+            "whose network hands out a boot file, a disk or cdrom with a medium, assumed bootable)",
         ),
         verify=(
             'virsh --readonly dumpxml GUEST | grep -E "<boot|<interface|<source network"',
@@ -96,7 +109,10 @@ ls -l {path}"""),
     ),
     Check(
         id="guest-pxe-boot-rom",
-        fails_when="its boot ROM is switched off (<rom enabled='no'/> or <rom bar='off'/>) on a BIOS guest",
+        fails_when=(
+            "its boot ROM is switched off (<rom enabled='no'/> or <rom bar='off'/>) on a BIOS guest, and nothing "
+            "else on the guest's boot path can boot"
+        ),
         severity="high",
         per="guest NIC that network-boots",
         requirement="A NIC a BIOS guest network-boots from keeps its boot ROM.",
@@ -104,10 +120,11 @@ ls -l {path}"""),
             "SeaBIOS has no network driver of its own: it network-boots only through the NIC's option ROM "
             "(iPXE). With the ROM off, the guest finds no boot device on that NIC."
         ),
-        sources=(LIBVIRT_ROM, QEMU_ROMFILE, LIBVIRT_BOOT_ORDER, SEEN_SEABIOS, OVMF_NET),
+        sources=(LIBVIRT_ROM, QEMU_ROMFILE, LIBVIRT_BOOT_ORDER, SEABIOS_BOOT, SEEN_SEABIOS, OVMF_NET),
         skipped_when=(
             "the NIC does not network-boot, or is a host device (its own card's ROM)",
             "the guest boots UEFI",
+            "the guest boots from a device before it on its boot path, or has one after it that can boot",
         ),
         verify=("virsh --readonly dumpxml GUEST | grep -A8 '<interface' | grep -E '<mac|<rom|<boot'",),
         fixes={
