@@ -13,6 +13,17 @@ from .errors import LabError
 from .host import HostProcess, LabHost
 from .lab import DEFAULT_ROOT, Lab
 from .procs import find_holders
-from .pxe import PxeOutcome, pxe_boot
+from .pxe import NicsBootOutcome, PxeOutcome, nics_boot, pxe_boot
 
-__all__ = ["DEFAULT_ROOT", "HostProcess", "Lab", "LabError", "LabHost", "PxeOutcome", "find_holders", "pxe_boot"]
+__all__ = [
+    "DEFAULT_ROOT",
+    "HostProcess",
+    "Lab",
+    "LabError",
+    "LabHost",
+    "NicsBootOutcome",
+    "PxeOutcome",
+    "find_holders",
+    "nics_boot",
+    "pxe_boot",
+]

@@ -185,3 +185,65 @@ def _console(host: LabHost, path: str) -> str:
     if proc.returncode != 0:
         return ""
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1bc", "", proc.stdout.decode("utf-8", "replace"))
+
+
+@dataclass(frozen=True)
+class NicsBootOutcome:
+    """A guest with several NICs booted under SeaBIOS: which NIC got a lease when, and the console.
+
+    ``macs``: the NICs' MACs, in device order; ``lease_s``: for each, seconds from guest start until its
+    lease showed up in its network's dnsmasq status file (None: never).
+    """
+
+    macs: tuple
+    lease_s: tuple
+    console: str = ""
+
+
+def nics_boot(host: LabHost, interfaces, guest_name: str = "nics1", observe_s: float = 120, until: tuple = ()):
+    """Boot a disk-less guest with one NIC per (network, extra XML) of ``interfaces`` (the extra XML holds
+    e.g. ``<boot order='1'/>`` or ``<rom bar='off'/>``) and watch each NIC's lease and the serial console
+    until one of ``until`` shows there (or the time is up). The guest is destroyed and undefined after."""
+    if host.virsh(["dominfo", guest_name], check=False).returncode == 0:
+        raise LabError("domain %s already exists in %s" % (guest_name, host.name))
+    macs = ["52:54:00:%02x:%02x:%02x" % tuple(random.randrange(256) for _ in range(3)) for _ in interfaces]
+    bridges = [network_bridge(host, net) for net, _ in interfaces]
+    console = "/run/knc-pxe-%s.console" % guest_name
+    nics = "".join(
+        "<interface type='network'><source network=%s/><mac address='%s'/><model type='virtio'/>%s</interface>"
+        % (quoteattr(net), mac, extra)
+        for (net, extra), mac in zip(interfaces, macs)
+    )
+    xml = DOMAIN_XML.format(
+        name=escape(guest_name),
+        memory=192,
+        network=quoteattr(interfaces[0][0]),
+        mac=macs[0],
+        console=quoteattr(console),
+    ).replace("<boot dev='network'/>", "" if "<boot order" in nics else "<boot dev='network'/>")
+    xml = re.sub(r"<interface type='network'>.*?</interface>", lambda _: nics, xml, count=1, flags=re.S)
+    path = "/run/knc-pxe-%s.xml" % guest_name
+    defined = False
+    leased = [None] * len(macs)
+    text = ""
+    try:
+        host.write_file(path, xml, mode=0o600)
+        host.virsh(["define", path])
+        defined = True
+        host.virsh(["start", guest_name])
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < observe_s:
+            for i, (mac, bridge) in enumerate(zip(macs, bridges)):
+                if leased[i] is None and _leased(host, bridge, mac):
+                    leased[i] = round(time.monotonic() - t0, 2)
+            text = _console(host, console)
+            if until and any(u in text for u in until):
+                break
+            time.sleep(0.5)
+        text = _console(host, console)
+    finally:
+        if defined:
+            host.virsh(["destroy", guest_name], check=False)
+            host.virsh(["undefine", guest_name], check=False)
+        host.exec(["rm", "-f", path, console], check=False)
+    return NicsBootOutcome(tuple(macs), tuple(leased), text)
