@@ -67,7 +67,7 @@ def test_a_nic_without_rom_before_a_disk_falls_through_to_the_disk():
     assert path.device.device == "disk vda"
     assert "NIC 52:54:00:00:00:01 passed over: its boot ROM is off (<rom enabled='no'/>)" in path.summary
     _, rom = checks(f, g, 0)
-    assert rom.startswith("skipped: when network boot from this NIC finds nothing, the guest boots disk vda"), rom
+    assert rom.startswith("skipped: when network boot from this NIC finds nothing, the guest goes on to disk vda"), rom
 
 
 def test_the_only_nic_without_a_file_fails_and_says_the_guest_boots_nothing():
@@ -94,6 +94,12 @@ def test_a_nic_whose_dhcp_is_not_known_here_may_boot_first():
     path = boot_path(f, g)
     assert path.device.device == "disk vda"
     assert "unless NIC 52:54:00:00:00:03 boots first (a type='bridge' NIC" in path.summary
+
+
+def test_a_guest_whose_only_nic_is_bridged_boots_from_what_its_lan_decides():
+    bridged = "<interface type='bridge'><mac address='52:54:00:00:00:03'/><source bridge='br0'/></interface>"
+    f, g = guest_facts("<boot dev='network'/>", bridged)
+    assert boot_path(f, g).summary.startswith("not known here: NIC 52:54:00:00:00:03: a type='bridge' NIC")
 
 
 def test_an_empty_cdrom_cannot_boot():

@@ -49,21 +49,23 @@ class BootPath:
             return f"the guest boots from {before.device} ({before.reason}) before it tries this NIC"
         after = next((e for e in self.entries[i + 1 :] if e.boots is not False), None)
         if after is not None:
-            return f"when network boot from this NIC finds nothing, the guest boots {after.device} ({after.reason})"
+            can = "can" if after.boots else "may"
+            return (
+                f"when network boot from this NIC finds nothing, the guest goes on to {after.device}, which {can} "
+                f"boot ({after.reason})"
+            )
         return None
 
     @property
     def summary(self) -> str:
-        """ "boots from: ..." for a person: the device, why, and what was passed over on the way."""
+        """What the guest boots from, for a person: the device and why, and what comes before it."""
         dev = self.device
-        skipped = [
-            e for e in self.entries if e is not dev and (dev is None or self.entries.index(e) < self.entries.index(dev))
-        ]
-        passed = "; ".join(f"{e.device} passed over: {e.reason}" for e in skipped if e.boots is False)
-        unknown = [e for e in skipped if e.boots is None]
+        ahead = self.entries[: self.entries.index(dev)] if dev is not None else self.entries
+        unknown = [e for e in ahead if e.boots is None]
+        passed = "; ".join(f"{e.device} passed over: {e.reason}" for e in ahead if e.boots is False)
         if dev is None:
-            text = "nothing: " + ("; ".join(f"{e.device}: {e.reason}" for e in self.entries) or "no boot device")
-            return text
+            listed = "; ".join(f"{e.device}: {e.reason}" for e in self.entries) or "no boot device"
+            return ("not known here: " if unknown else "nothing: ") + listed
         text = f"{dev.device} ({dev.why}; {dev.reason})"
         if unknown:
             text += " unless " + ", ".join(f"{e.device} boots first ({e.reason})" for e in unknown)
