@@ -1,5 +1,5 @@
 """Each guest's findings in one place: on its NICs, the networks and bridges they plug into, and its host,
-in the order a person checks them (catalog.TROUBLESHOOTING)."""
+in the order a person checks them (catalog.TROUBLESHOOTING), with the device its firmware will boot from."""
 
 from __future__ import annotations
 
