@@ -28,6 +28,12 @@ def _boot_rests_on(host_facts, guest, nic) -> str:
     why_not = path.rests_on(nic)
     if why_not is not None:
         pytest.skip(why_not)
+    first = path.unknown_before(nic)
+    if first is not None:
+        raise Unreadable(
+            f"whether the firmware ever gets to this NIC is not known here: {first.device} comes first on the "
+            f"guest's boot path ({first.why}), and {first.reason}"
+        )
     return path.summary
 
 

@@ -120,3 +120,14 @@ def test_the_per_guest_view_says_which_device_the_guest_boots_from():
     assert GuestStory.from_json(story.as_json()) == story
     assert stories_lines([story])[1].startswith("  boots from: " + want)
     assert "<p class='kvm-guest-boot'>boots from: disk vda (&lt;boot dev=" in stories_html([story])
+
+
+def test_a_nic_behind_one_whose_lan_is_not_known_here_is_unknown_not_failed():
+    from kvmnetcheck.facts.model import Unreadable
+
+    bridged = (
+        "<interface type='bridge'><mac address='52:54:00:00:00:03'/><source bridge='br0'/><boot order='1'/></interface>"
+    )
+    f, g = guest_facts("", bridged + nic(2, "lab", "<boot order='2'/>"))
+    file_, _ = checks(f, g, 1)
+    assert isinstance(file_, Unreadable) and "NIC 52:54:00:00:00:03 comes first" in str(file_), file_

@@ -56,6 +56,12 @@ class BootPath:
             )
         return None
 
+    def unknown_before(self, nic: GuestNic) -> Optional[BootEntry]:
+        """The first device ahead of this NIC whose boot is not known here (the firmware may never get to it)."""
+        mine = self.entry_of(nic)
+        ahead = self.entries[: self.entries.index(mine)] if mine is not None else ()
+        return next((e for e in ahead if e.boots is None), None)
+
     @property
     def summary(self) -> str:
         """What the guest boots from, for a person: the device and why, and what comes before it."""
