@@ -59,6 +59,7 @@ class KvmRun:
     # ------------------------------------------------------------ start
 
     def pytest_sessionstart(self, session):
+        pytest_adapter.paths_from_rootdir(self.config)
         self.hosts.stream = self.reports.start()
         if self.is_worker:
             return
