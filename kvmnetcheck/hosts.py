@@ -181,6 +181,15 @@ class Hosts:
             libvirt_source=f.libvirt.source if f.reachable else None,
             libvirt_error=f.libvirt.error if f.reachable else None,
             libvirt_installed=bool(f.reachable and f.libvirt_installed),
+            not_kvm=bool(
+                f.reachable
+                and not f.parse_errors
+                and not f.libvirt_installed
+                and f.libvirt.source == "none"
+                and not f.bridges
+                and f.bridges_error is None
+                and not f.ovs.installed
+            ),
             parse_errors=tuple(f.parse_errors),
             stories=tuple(guests.host_stories(f, mine)),
             position=self._positions[i] if self._positions else i,

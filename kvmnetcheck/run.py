@@ -64,6 +64,7 @@ class KvmRun:
         if self.is_worker:
             return
         if self.hosts.merge_dirs:
+            pytest_adapter.drop_stats_line(self.config)
             self.hosts.load_shards(self.gate.fingerprint())
         elif self.config.getoption("--facts"):
             self.hosts.host_list()  # a directory this version cannot read stops the run here, in one line

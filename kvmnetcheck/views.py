@@ -4,11 +4,13 @@ fleet view, each guest's findings and the facts not read) and the terminal summa
 
 from __future__ import annotations
 
+import os
+
 from . import pytest_adapter
 from .catalog import CHECKS
 from .gate import Gate
 from .hosts import Hosts
-from .report import fleet, guests, terminal
+from .report import fleet, guests, terminal, trend
 from .report import html as html_report
 from .report.results import Result
 
@@ -76,6 +78,13 @@ class Views:
                 reports.fix_scripts,
             )
         )
+        out = reports.outputs
+        if out is not None and not out.results_to_stdout:  # beside the drift list: the last nights' trend
+            runs = trend.read_series(
+                os.path.dirname(os.path.abspath(out.results)),
+                (g.today.isoformat(), trend.findings_per_check([r.as_json() for r in s.findings])),
+            )
+            prefix.append(trend.trend_svg(runs))
         stories = guests.stories_html([st for d in digests for st in d.stories])
         if stories:
             prefix.append(stories)
@@ -119,6 +128,9 @@ class Views:
         terminal.waivers(tr, j.verdict.waived, j.waiver_usage)
         if self.gate.baseline_path:
             terminal.drift(tr, j.drift, self.gate.baseline_path)
+        for d in digests:
+            if d.not_kvm:  # said plainly, not left to a count of skipped items
+                tr.write_line(f"{d.host}: not a KVM host: nothing to check (no libvirt, no bridge)")
         terminal.gate(tr, j.verdict, self.gate.note(), reports.fix_scripts)
         if reports.written:  # every file the run wrote, in one line
             tr.write_line("written: " + ", ".join("standard output" if p == "-" else p for p in reports.written))

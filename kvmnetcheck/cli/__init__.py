@@ -170,7 +170,3 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 0
     sys.stdout.write(manual.man_page())
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
