@@ -13,7 +13,7 @@ from kvmnetcheck import catalog
 from kvmnetcheck.cli import main, pytest_args, suite_dirs
 from kvmnetcheck.cli import options as cli_options
 from kvmnetcheck.cli.manual import bash_completion, man_page, options_of
-from kvmnetcheck.facts.conclusions.libvirt import libvirt_start
+from kvmnetcheck.facts.conclusions.libvirt import libvirt_start, not_a_kvm_host
 from kvmnetcheck.facts.model import NetStack
 from kvmnetcheck.items import _check_ids
 from kvmnetcheck.policy import find_policy
@@ -205,3 +205,15 @@ def test_trend_chart_draws_a_line_per_check(tmp_path):
     )
     assert "bridge-forward-delay: 2 1 0" in svg and "ovs-bridge-stp: 0 0 1" in svg
     assert trend_svg(series[:1]) == ""  # one run: no movement to draw
+
+
+def test_a_host_with_no_libvirt_and_no_bridge_is_no_kvm_host():
+    from kvmnetcheck.facts.model import HostFacts, LibvirtView
+
+    bare = HostFacts(host="web1", spec="ssh://web1")
+    assert not_a_kvm_host(bare)
+    assert not not_a_kvm_host(HostFacts(host="kvm1", spec="ssh://kvm1", libvirt_installed=True))
+    assert not not_a_kvm_host(HostFacts(host="h", spec="ssh://h", error="ssh exited 255"))  # unknown: not said
+    assert not not_a_kvm_host(HostFacts(host="h", spec="ssh://h", bridges_error="cut short"))
+    files = LibvirtView("files", None, None, None, (), (), error=None)
+    assert not not_a_kvm_host(HostFacts(host="h", spec="ssh://h", libvirt=files))

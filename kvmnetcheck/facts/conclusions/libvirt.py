@@ -18,6 +18,21 @@ def network_daemon(h: HostFacts) -> str:
     return "virtnetworkd" if "virtnetworkd" in comms else "libvirtd"
 
 
+def not_a_kvm_host(h: HostFacts) -> bool:
+    """Reached and read whole, with no libvirt (no virsh, daemon or socket, nothing read of it) and no
+    Linux or Open vSwitch bridge: nothing here for a check to judge."""
+    return (
+        h.reachable
+        and not h.parse_errors
+        and not h.unreadable
+        and not h.libvirt_installed
+        and h.libvirt.source == "none"
+        and not h.bridges
+        and h.bridges_error is None
+        and not h.ovs.installed
+    )
+
+
 @dataclass(frozen=True)
 class LibvirtStart:
     """How to start the libvirt daemons this host uses: a fix variant (`libvirtd`, `modular`, `sysv`),
