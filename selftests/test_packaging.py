@@ -99,7 +99,6 @@ guest_define g1 "<interface type='network'><mac address='52:54:00:00:11:01'/><so
                 f"--hosts=ssh://{HOST}",
                 f"--ssh-config={lab.ssh_config}",
                 f"--output-dir={out}",
-                "-q",
             ],
             cwd=cwd,
             capture_output=True,
@@ -121,6 +120,13 @@ guest_define g1 "<interface type='network'><mac address='52:54:00:00:11:01'/><so
     assert (
         (out / "compliance.html").is_file() and (out / "junit.xml").is_file() and (out / "fix" / f"{HOST}.sh").is_file()
     )
+    # progress lines name the checks from the suite, not from site-packages; the end names every file
+    progress = [line for line in p.stdout.splitlines() if line.rstrip().endswith("%]")]
+    assert progress and all(line.startswith("tests_") for line in progress), progress
+    assert f"written: {out}/results.json, {out}/compliance.html, {out}/junit.xml, {out}/fix" in p.stdout
+    html = (out / "compliance.html").read_text()
+    assert "site-packages" not in html and "file://" not in html  # its links work wherever it is read
+    assert "#kvm-doc-libvirt-network-stp-delay" in html and "id='kvm-doc-libvirt-network-stp-delay'" in html
     # the installed checks ran, not a clone's: nothing of the repository was importable there
     listed = subprocess.run(
         [str(venv / "bin" / "kvm-netcheck"), "--list-checks=json"],
