@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 import pytest
 
 from .catalog import CHECKS, SEVERITIES, Limits
-from .policy import PolicyError, TeamPolicy, WaiverSet, find_policy, load_policy, load_waivers
+from .policy import PolicyError, TeamPolicy, WaiverSet, find_policy, load_policy, load_waivers, looked_for
 from .report.drift import Baseline, BaselineError, Drift, compare, load_baseline
 from .report.results import Result
 from .report.stream import ResultStream
@@ -83,6 +83,8 @@ class Gate:
         parts = [f"fail-on {self.fail_on}", "unreachable hosts " + ("allowed" if self.allow_unreachable else "fail")]
         if self.policy.path:
             parts.append(f"policy {self.policy.path}")
+        else:
+            parts.append(f"no policy file (none of {looked_for()})")
         if self.waivers.source:
             parts.append(f"waivers {self.waivers.source} ({len(self.waivers.entries)} entries)")
         if self.policy.severities:

@@ -19,6 +19,7 @@ import pytest
 from . import __version__, pytest_adapter
 from . import raw as raw_store
 from .collect.gather import GatherOptions, gather_all
+from .facts.conclusions.libvirt import not_a_kvm_host
 from .facts.host import facts_from_raw
 from .facts.model import HostFacts
 from .raw import RawHost
@@ -181,6 +182,7 @@ class Hosts:
             libvirt_source=f.libvirt.source if f.reachable else None,
             libvirt_error=f.libvirt.error if f.reachable else None,
             libvirt_installed=bool(f.reachable and f.libvirt_installed),
+            not_kvm=not_a_kvm_host(f),
             parse_errors=tuple(f.parse_errors),
             stories=tuple(guests.host_stories(f, mine)),
             position=self._positions[i] if self._positions else i,

@@ -4,20 +4,27 @@ host, so each host's facts are parsed once and let go after its last item is tor
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
 import pytest
 
 from .catalog import CHECKS
+from .catalog.docs import no_such_check
 from .evaluation import Evaluator
 from .hosts import Hosts
 from .objects import CheckItem, make_items
 
 
 def _check_ids(config, option: str) -> set[str]:
-    """--check / --skip-check values (repeatable, comma-separated), each a known check id."""
-    ids = {x.strip() for v in config.getoption(option) or () for x in v.split(",") if x.strip()}
-    unknown = sorted(ids - set(CHECKS))
-    if unknown:
-        raise pytest.UsageError(f"{option}: no check {', '.join(unknown)} (kvm-netcheck --list-checks names them)")
+    """--check / --skip-check values (repeatable, comma-separated): check ids or patterns such as
+    bridge-* (fnmatch, as in waivers), each matching at least one check; a typo gets the nearest ids."""
+    given = [x.strip() for v in config.getoption(option) or () for x in v.split(",") if x.strip()]
+    ids: set[str] = set()
+    for pattern in given:
+        matched = {c for c in CHECKS if fnmatchcase(c, pattern)}
+        if not matched:
+            raise pytest.UsageError(f"{option}: {no_such_check(pattern)}")
+        ids |= matched
     return ids
 
 

@@ -105,10 +105,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="ID[,ID]",
-        help="run only these checks (repeatable; --list-checks names them)",
+        help="run only these checks: ids or patterns such as bridge-* (repeatable; `kvm-netcheck checks` names them)",
     )
     g.addoption(
-        "--skip-check", action="append", default=[], metavar="ID[,ID]", help="do not run these checks (repeatable)"
+        "--skip-check",
+        action="append",
+        default=[],
+        metavar="ID[,ID]",
+        help="do not run these checks: ids or patterns (repeatable)",
     )
     g.addoption(
         "--list-checks",
@@ -151,8 +155,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--policy",
         default=None,
         metavar="FILE",
-        help="policy file (fail_on, allow_unreachable, max_port_block_s, severities, waivers); "
-        "default: kvmnetcheck.yaml beside --ansible-inventory or --ssh-config",
+        help="policy file (fail_on, allow_unreachable, max_port_block_s, severities, waivers); default: "
+        "kvmnetcheck.yaml beside --ansible-inventory or --ssh-config, else ./kvmnetcheck.yaml, else "
+        "/etc/kvm-netcheck/policy.yaml",
     )
     g.addoption(
         "--baseline",
@@ -165,6 +170,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="DIR",
         help="where to write HOST.sh fix scripts (default: fix/ beside results.json; 'none': do not)",
+    )
+    g.addoption(
+        "--docs-url",
+        default=None,
+        metavar="URL",
+        help="link each finding to its check's reference page under URL (URL/CHECK-ID.md, e.g. where a "
+        "team publishes docs/checks); default: the pages are embedded in the HTML report",
     )
     g.addoption(
         "--dated-copies",

@@ -52,7 +52,8 @@ def outputs_of(config, shard: Optional[tuple[int, int]]) -> Optional[Outputs]:
     if not (given_dir or config.getoption("--results-json") or _ini_true(config, "kvm_netcheck_reports")):
         return None
     out_dir = given_dir or config.getini("output_dir") or DEFAULT_OUTPUT_DIR
-    results = config.getoption("--results-json") or (
+    to_stdout = config.getoption("--results-json") == "-"  # written to standard output at the end
+    results = (None if to_stdout else config.getoption("--results-json")) or (
         os.path.join(out_dir, "results.json")
         if given_dir
         else config.getini("results_json") or os.path.join(out_dir, "results.json")
@@ -72,6 +73,7 @@ def outputs_of(config, shard: Optional[tuple[int, int]]) -> Optional[Outputs]:
         # a shard keeps its results one per line and what merging needs of its hosts
         spool=os.path.join(base, "results.jsonl") if shard else None,
         shard_meta=os.path.join(base, "shard.json") if shard else None,
+        results_to_stdout=to_stdout,
     )
 
 
@@ -91,6 +93,7 @@ class Reports:
             # pytest-html writes compliance.html (staged); JUnit is written from the results, not by pytest
             pytest_adapter.route_outputs(config, self.outputs.at(self.outputs.html))
         self.published: Optional[bool] = None  # True: reports moved into place; False: left as they were
+        self.written: list[str] = []  # the files and directories moved into place
         self.keep_reason: Optional[str] = None
         self.stream: Optional[ResultStream] = None
         self.quieted = False  # pytest's own failure lists left out at fleet size
@@ -256,7 +259,7 @@ class Reports:
             return
         self.keep_reason = self.checked_something(session)
         if self.keep_reason is None and self.judgement is not None:
-            out.publish(keep_in_dirs=lambda p: not (p.endswith(".sh") and is_ours(p)))
+            self.written = out.publish(keep_in_dirs=lambda p: not (p.endswith(".sh") and is_ours(p)))
             self.published = True
             if out.html:
                 self.views.html.written_to(out.html)

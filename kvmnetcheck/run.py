@@ -59,10 +59,12 @@ class KvmRun:
     # ------------------------------------------------------------ start
 
     def pytest_sessionstart(self, session):
+        pytest_adapter.paths_from_rootdir(self.config)
         self.hosts.stream = self.reports.start()
         if self.is_worker:
             return
         if self.hosts.merge_dirs:
+            pytest_adapter.drop_stats_line(self.config)
             self.hosts.load_shards(self.gate.fingerprint())
         elif self.config.getoption("--facts"):
             self.hosts.host_list()  # a directory this version cannot read stops the run here, in one line

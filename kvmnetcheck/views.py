@@ -4,11 +4,13 @@ fleet view, each guest's findings and the facts not read) and the terminal summa
 
 from __future__ import annotations
 
+import os
+
 from . import pytest_adapter
 from .catalog import CHECKS
 from .gate import Gate
 from .hosts import Hosts
-from .report import fleet, guests, terminal
+from .report import fleet, guests, terminal, trend
 from .report import html as html_report
 from .report.results import Result
 
@@ -20,6 +22,7 @@ class Views:
         self.gate = gate
         self.hosts = hosts
         self.html = pytest_adapter.HtmlReport(config)
+        self.docs_url = config.getoption("--docs-url", None)  # where the team keeps the reference pages
 
     def add_finding(self, r: Result) -> None:
         """A finding becomes its own row of pytest-html's table (the items' own rows are not drawn)."""
@@ -33,7 +36,7 @@ class Views:
             r.test,
             outcome,
             longrepr if outcome == "failed" else None,
-            html_report.finding_blocks(r, CHECKS.get(r.check)),
+            html_report.finding_blocks(r, CHECKS.get(r.check), self.docs_url),
             wasxfail,
             kvm_result=r,
             kvm_synthetic=True,
@@ -61,7 +64,7 @@ class Views:
             return
         s, g = reports.stream, self.gate
         digests = self.hosts.all_digests()
-        prefix.insert(0, html_report.static_findings_html(s.findings))
+        prefix.insert(0, html_report.static_findings_html(s.findings, self.docs_url))
         prefix.append(
             fleet.fleet_html(
                 s,
@@ -75,12 +78,21 @@ class Views:
                 reports.fix_scripts,
             )
         )
+        out = reports.outputs
+        if out is not None and not out.results_to_stdout:  # beside the drift list: the last nights' trend
+            runs = trend.read_series(
+                os.path.dirname(os.path.abspath(out.results)),
+                (g.today.isoformat(), trend.findings_per_check([r.as_json() for r in s.findings])),
+            )
+            prefix.append(trend.trend_svg(runs))
         stories = guests.stories_html([st for d in digests for st in d.stories])
         if stories:
             prefix.append(stories)
         unread = html_report.unread_html(digests)
         if unread:
             prefix.append(unread)
+        if not self.docs_url:  # the pages the findings link to, in the page
+            prefix.append(html_report.reference_pages_html(sorted({r.check for r in s.findings})))
         # every result's counts, not only those of the rows pytest-html drew
         c = s.counts
         self.html.set_counts(
@@ -100,9 +112,12 @@ class Views:
             return
         out, j = reports.outputs, reports.judgement
         digests = hosts.all_digests() if (j is not None or (hosts.listed and hosts.host_list())) else []
-        terminal.findings(
-            tr, s, digests, out.results if out is not None and reports.published else None, reports.quieted
+        results = (
+            ("standard output" if out.results_to_stdout else out.results)
+            if out is not None and reports.published
+            else None
         )
+        terminal.findings(tr, s, digests, results, reports.quieted)
         if out is not None and reports.published is False:
             tr.write_line(
                 f"kvm-netcheck: reports not written, the previous ones are kept: {reports.keep_reason}", yellow=True
@@ -113,4 +128,9 @@ class Views:
         terminal.waivers(tr, j.verdict.waived, j.waiver_usage)
         if self.gate.baseline_path:
             terminal.drift(tr, j.drift, self.gate.baseline_path)
+        for d in digests:
+            if d.not_kvm:  # said plainly, not left to a count of skipped items
+                tr.write_line(f"{d.host}: not a KVM host: nothing to check (no libvirt, no bridge)")
         terminal.gate(tr, j.verdict, self.gate.note(), reports.fix_scripts)
+        if reports.written:  # every file the run wrote, in one line
+            tr.write_line("written: " + ", ".join("standard output" if p == "-" else p for p in reports.written))

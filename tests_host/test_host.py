@@ -4,6 +4,7 @@ import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
 from kvmnetcheck.catalog.fixtext import reach_hint
+from kvmnetcheck.facts.conclusions.libvirt import libvirt_start
 
 
 @check("host-reachable")
@@ -48,19 +49,21 @@ def test_host_is_reachable_and_readable(target, pytestconfig):
 def test_libvirt_is_readable(host_facts):
     """libvirt on the host can be read over a read-only connection or `virsh --readonly`."""
     v = host_facts.libvirt
+    start = libvirt_start(host_facts.netstack)
+    fix = remedy(start.variant or "unknown")
     if v.source == "files":
         raise Finding(
-            f"no libvirt daemon on {host_facts.host} answered; its networks and guests were read from "
-            "libvirt's state files instead: " + "; ".join(v.notes),
+            f"no libvirt daemon on {host_facts.host} answered a read-only connection ({v.notes[0].split('; ')[0] if v.notes else v.error}); "
+            f"its networks and guests were read from libvirt's state files; to start libvirt: {start.reason}",
             observed={"source": "state files under /run/libvirt and /etc/libvirt", "notes": " | ".join(v.notes)},
-            remediation=remedy("default", host=host_facts.host),
+            remediation=fix,
         )
     if v.source != "none":
         return
     if not host_facts.libvirt_installed:
         pytest.skip("no libvirt on this host (no virsh, libvirtd or libvirt socket): nothing to check")
     raise Finding(
-        f"libvirt is installed on {host_facts.host} but could not be read: {v.error}",
+        f"libvirt is installed on {host_facts.host} but could not be read: {v.error}; to start libvirt: {start.reason}",
         observed={"uri": (v.uri or "").split("?")[0], "error": v.error},
-        remediation=remedy("default", host=host_facts.host),
+        remediation=fix,
     )

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import glob
 import json
 import os
@@ -38,6 +39,13 @@ def doc_file(check_id: str) -> Optional[str]:
     return None
 
 
+def no_such_check(pattern: str) -> str:
+    """The complaint about a check id or pattern that names no check, with the nearest ids."""
+    near = difflib.get_close_matches(pattern, list(CHECKS), n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(near)}?" if near else ""
+    return f"no check matches {pattern}{hint} (`kvm-netcheck checks` lists them)"
+
+
 def check_record(c: Check) -> dict:
     """What --list-checks, results.json and the reference pages say of a check."""
     return {
@@ -58,7 +66,7 @@ def list_checks(fmt: str = "text") -> str:
     lines = [f"{'check id':<{width}}  {'severity':<8}  one result per / requirement"]
     for r in records:
         lines.append(f"{r['id']:<{width}}  {r['severity']:<8}  {r['per']}")
-        lines.append(f"{'':<{width}}  {'':<8}  {r['requirement']}  ({r['doc']})")
+        lines.append(f"{'':<{width}}  {'':<8}  {r['requirement']}  (kvm-netcheck show {r['id']})")
     return "\n".join(lines) + "\n"
 
 

@@ -1,6 +1,6 @@
 """Catalog: can the host, and its libvirt, be read at all (tests_host/test_host.py)."""
 
-from .base import GUIDE, Check, Fix
+from .base import GUIDE, Check, Fix, Step
 
 CHECKS = [
     Check(
@@ -38,16 +38,47 @@ CHECKS = [
             "virDomainGetID (the id the listing carries, -1 for a domain that is not running); "
             "through virsh: tools/virsh-network.c cmdNetworkInfo (Active:, Persistent:, Autostart:) and "
             "docs/formatdomain.rst (a running domain's id attribute; inactive machines have none)",
+            "how the daemons are started (the fix): libvirt docs/daemons.rst (monolithic libvirtd or the modular "
+            "virtqemud and virtnetworkd; with systemd, socket activated through virtqemud.socket and "
+            "virtqemud-ro.socket; without it, each daemon started itself); src/remote/libvirtd.service.in, "
+            "src/remote/virtqemud.socket.in",
         ),
         skipped_when=("no libvirt is installed on the host (no virsh, libvirtd, virtnetworkd or libvirt socket)",),
         fixes={
-            "default": Fix("""\
-# on the host: is libvirtd (or virtqemud and virtnetworkd) running?
-virsh --readonly -c qemu:///system version
-# the read-only socket must accept the checking user:
-ls -l /run/libvirt/libvirt-sock-ro
-# to pin the URI the suite uses for this host:
-#   --libvirt-uri {host:raw}=qemu+ssh://USER@HOST/system"""),
+            "libvirtd": Fix(
+                """\
+# libvirt here is the monolithic libvirtd: start it
+systemctl start libvirtd.service
+# then this answers:
+virsh --readonly -c qemu:///system version""",
+                (Step("daemon-restart", "systemctl start libvirtd.service", ("systemctl",)),),
+            ),
+            "modular": Fix(
+                """\
+# libvirt here is the modular daemons (socket activated): start their sockets
+systemctl start virtqemud.socket virtqemud-ro.socket virtnetworkd.socket virtnetworkd-ro.socket
+# then this answers:
+virsh --readonly -c qemu:///system version""",
+                (
+                    Step(
+                        "daemon-restart",
+                        "systemctl start virtqemud.socket virtqemud-ro.socket virtnetworkd.socket virtnetworkd-ro.socket",
+                        ("systemctl",),
+                    ),
+                ),
+            ),
+            "sysv": Fix(
+                """\
+# libvirt here is libvirtd under its init script: start it
+service libvirtd start
+# then this answers:
+virsh --readonly -c qemu:///system version""",
+                (Step("daemon-restart", "service libvirtd start", ("service",)),),
+            ),
+            "unknown": Fix("""\
+# not scripted: how this host starts libvirt could not be told (the finding says why);
+# start libvirtd, or virtqemud and virtnetworkd (libvirt's docs/daemons.rst), then check:
+virsh --readonly -c qemu:///system version"""),
         },
     ),
 ]

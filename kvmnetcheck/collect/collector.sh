@@ -246,6 +246,21 @@ for u in NetworkManager systemd-networkd networking network wicked netplan-confi
     done
     [ "$(readlink "/etc/systemd/system/$u.service" 2>/dev/null)" = /dev/null ] && printf 'masked=%s\n' "$u"
 done
+# how libvirt is started here (libvirt docs/daemons.rst): monolithic libvirtd or the modular virtqemud and
+# virtnetworkd, each by its systemd units (socket activated) or an init script; files only
+printf 'libvirt_start_read=1\n'
+for u in libvirtd virtqemud virtnetworkd; do
+    for d in /usr/lib/systemd/system /lib/systemd/system /etc/systemd/system; do
+        [ -e "$d/$u.service" ] && printf 'libvirt_unit=%s\n' "$u"
+    done
+    for w in /etc/systemd/system/*.wants/"$u".service /etc/systemd/system/*.wants/"$u".socket \
+             /etc/systemd/system/*.wants/"$u"-ro.socket; do
+        [ -e "$w" ] && printf 'libvirt_enabled=%s\n' "$u"
+    done
+    for f in /etc/init.d/"$u" /etc/rc.d/init.d/"$u"; do
+        [ -e "$f" ] && printf 'libvirt_initscript=%s\n' "$u"
+    done
+done
 for w in /etc/rc.d/rc[35].d/S[0-9]*network /etc/rc[2-5].d/S[0-9]*networking /etc/rc[2-5].d/S[0-9]*network-manager; do
     [ -e "$w" ] && printf 'sysv=%s\n' "${w##*/}"
 done

@@ -4,12 +4,13 @@ Parsed once at start-up; any mistake in a policy or waiver file stops the run
 with the file and line at fault, before a single host is reached.
 """
 
-from .config import POLICY_FILE, TeamPolicy, find_policy, load_policy
+from .config import POLICY_FILE, SYSTEM_POLICY, TeamPolicy, find_policy, load_policy, looked_for
 from .source import PolicyError
 from .waivers import Match, Waiver, WaiverSet, load_waivers
 
 __all__ = [
     "POLICY_FILE",
+    "SYSTEM_POLICY",
     "Match",
     "PolicyError",
     "TeamPolicy",
@@ -18,4 +19,5 @@ __all__ = [
     "find_policy",
     "load_policy",
     "load_waivers",
+    "looked_for",
 ]

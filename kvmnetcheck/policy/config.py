@@ -22,6 +22,7 @@ from .source import Mapping, PolicyError, load
 from .waivers import WaiverSet, load_waivers, parse_entries
 
 POLICY_FILE = "kvmnetcheck.yaml"
+SYSTEM_POLICY = "/etc/kvm-netcheck/policy.yaml"  # a team's policy for every run on the machine
 KEYS = ("fail_on", "allow_unreachable", "max_port_block_s", "severities", "waivers")
 
 
@@ -35,8 +36,10 @@ class TeamPolicy:
     waivers: Optional[WaiverSet] = None
 
 
-def find_policy(beside: list[Optional[str]]) -> Optional[str]:
-    """The first kvmnetcheck.yaml next to (or, for a directory, inside) one of the given paths."""
+def find_policy(beside: list[Optional[str]], cwd: str = ".", system: str = SYSTEM_POLICY) -> Optional[str]:
+    """The policy a run uses when --policy names none, the first found of: kvmnetcheck.yaml next to
+    (or, for a directory, inside) one of the given paths (the inventory, the ssh config), then
+    ./kvmnetcheck.yaml, then the system-wide /etc/kvm-netcheck/policy.yaml."""
     for p in beside:
         if not p:
             continue
@@ -45,7 +48,15 @@ def find_policy(beside: list[Optional[str]]) -> Optional[str]:
         candidate = os.path.join(d, POLICY_FILE)
         if os.path.isfile(candidate):
             return candidate
+    for candidate in (os.path.join(cwd, POLICY_FILE), system):
+        if os.path.isfile(candidate):
+            return os.path.abspath(candidate)
     return None
+
+
+def looked_for() -> str:
+    """Where a run looks for a policy file, for the line that says it used none."""
+    return f"{POLICY_FILE} beside the inventory or ssh config, ./{POLICY_FILE}, {SYSTEM_POLICY}"
 
 
 def load_policy(path: str) -> TeamPolicy:

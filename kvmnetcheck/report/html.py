@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 from .. import text
 from ..catalog import Check
-from ..catalog.docs import doc_file, doc_path
+from ..catalog.docs import doc_file
 from .results import Result
 
 e = text.for_html
@@ -15,10 +14,10 @@ e = text.for_html
 COLUMNS = ("check", "host", "object", "severity")
 
 
-def finding_blocks(r: Result, check: Optional[Check]) -> list[str]:
+def finding_blocks(r: Result, check: Optional[Check], docs_url: Optional[str] = None) -> list[str]:
     """The HTML blocks of a finding's row: its details, and its waiver's note."""
     out = []
-    block = finding_html(r, check) if check is not None else None
+    block = finding_html(r, check, docs_url) if check is not None else None
     if block:
         out.append(block)
     w = r.waiver or {}
@@ -34,7 +33,7 @@ def finding_blocks(r: Result, check: Optional[Check]) -> list[str]:
     return out
 
 
-def finding_html(r: Result, check: Check) -> Optional[str]:
+def finding_html(r: Result, check: Check, docs_url: Optional[str] = None) -> Optional[str]:
     """The details block of a failed, errored or skipped result (observed values, limit, why, fix)."""
     if r.outcome not in ("failed", "error", "skipped"):
         return None
@@ -56,7 +55,7 @@ def finding_html(r: Result, check: Check) -> Optional[str]:
             parts.append(f"<p><b>Limit:</b> {e(r.limit)}</p>")
         parts.append(f"<p><b>Why:</b> {e(check.rationale)}</p>")
         parts.append(f"<p><b>Source:</b> {e(check.guide)}</p>")
-        parts.append(f"<p><b>Reference:</b> {doc_link(r.check)}</p>")
+        parts.append(f"<p><b>Reference:</b> {doc_link(r.check, docs_url=docs_url)}</p>")
         parts.append(f"<p><b>Fix:</b></p><pre class='kvm-remediation'>{e(r.remediation)}</pre>")
     parts.append("</div>")
     return "".join(parts)
@@ -93,14 +92,34 @@ def unread_html(hosts: list) -> str:
     )
 
 
-def doc_link(check_id: str, link_text: Optional[str] = None) -> str:
-    """A link to the check's reference page on this machine (by default its repository path as the text)."""
-    path = doc_file(check_id)
-    label = e(link_text if link_text is not None else doc_path(check_id))
-    return f"<a href='{e(Path(path).as_uri())}'>{label}</a>" if path else label
+def doc_link(check_id: str, link_text: Optional[str] = None, docs_url: Optional[str] = None) -> str:
+    """A link to the check's reference page that works wherever the report is read: under the team's
+    --docs-url, else the copy embedded in the page itself (reference_pages_html), never a file of
+    this machine."""
+    label = e(link_text if link_text is not None else f"kvm-netcheck show {check_id}")
+    href = f"{docs_url.rstrip('/')}/{check_id}.md" if docs_url else f"#kvm-doc-{check_id}"
+    return f"<a href='{e(href)}'>{label}</a>"
 
 
-def static_findings_html(results: list[Result]) -> str:
+def reference_pages_html(check_ids: list[str]) -> str:
+    """The reference page of each check with a finding, in the page (closed until opened): a report
+    mailed or kept as a CI artifact carries what its links point to."""
+    blocks = []
+    for cid in check_ids:
+        path = doc_file(cid)
+        if not path:
+            continue
+        with open(path, encoding="utf-8") as f:
+            page = f.read()
+        blocks.append(
+            f"<details class='kvm-doc' id='kvm-doc-{e(cid)}'><summary>{e(cid)}</summary><pre>{e(page)}</pre></details>"
+        )
+    if not blocks:
+        return ""
+    return "<div class='kvm-docs'><h2>Reference pages</h2>" + "".join(blocks) + "</div>"
+
+
+def static_findings_html(results: list[Result], docs_url: Optional[str] = None) -> str:
     """The report's first block: every finding (failed or error) once, readable without JavaScript
     (mail clients strip it), with the first line of its fix."""
     from .summaries import first_fix_line
@@ -112,7 +131,7 @@ def static_findings_html(results: list[Result]) -> str:
             "or did not apply.</p></div>"
         )
     rows = "".join(
-        f"<tr class='kvm-static-finding'><td>{e(r.host)}</td><td>{e(r.object)}</td><td>{doc_link(r.check, r.check)}</td>"
+        f"<tr class='kvm-static-finding'><td>{e(r.host)}</td><td>{e(r.object)}</td><td>{doc_link(r.check, r.check, docs_url)}</td>"
         f"<td>{'error' if r.outcome == 'error' else e(r.severity)}</td><td>{e(r.message)}</td>"
         f"<td><code>{e(first_fix_line(r.remediation))}</code></td></tr>"
         for r in bad

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -29,6 +30,7 @@ class Outputs:
     prom: Optional[str] = None
     spool: Optional[str] = None  # a shard's results, one JSON line each (what merge reads)
     shard_meta: Optional[str] = None  # a shard's slice, policy and host digests
+    results_to_stdout: bool = False  # --results-json=-: results.json is written to standard output, not kept
     staged: dict[str, str] = field(default_factory=dict)  # final path -> staged path
     _dirs: dict[str, str] = field(default_factory=dict)  # final directory -> its staging directory
 
@@ -71,6 +73,10 @@ class Outputs:
         the old one; files of the old one that `keep_in_dirs` says are not the suite's are carried over."""
         done = []
         for final, staged in self.staged.items():
+            if self.results_to_stdout and final == os.path.abspath(self.results):
+                _to_stdout(staged)
+                done.append("-")
+                continue
             if os.path.isdir(staged):
                 if keep_in_dirs is not None and os.path.isdir(final):
                     for name in os.listdir(final):
@@ -95,6 +101,17 @@ class Outputs:
         for tmp in self._dirs.values():
             shutil.rmtree(tmp, ignore_errors=True)
         self._dirs.clear()
+
+
+def _to_stdout(path: str) -> None:
+    """results.json on standard output (the process's own: `kvm-netcheck` sends the run's lines to stderr)."""
+    out = sys.__stdout__
+    if out is None or not os.path.exists(path):
+        return
+    out.flush()
+    with open(path, "rb") as f:
+        shutil.copyfileobj(f, out.buffer)
+    out.flush()
 
 
 def _replace_dir(new: str, final: str) -> None:

@@ -36,6 +36,7 @@ class HostDigest:
     libvirt_source: Optional[str] = None
     libvirt_error: Optional[str] = None
     libvirt_installed: bool = False
+    not_kvm: bool = False  # reached and read: no libvirt, no Linux or Open vSwitch bridge (nothing to check)
     parse_errors: tuple[str, ...] = ()
     stories: tuple = ()  # report/guests.py GuestStory entries of its guests with a finding
     position: int = 0  # its place among all hosts of the run (shards keep the unsharded order)
@@ -57,6 +58,7 @@ class HostDigest:
             "libvirt_source": self.libvirt_source,
             "libvirt_error": self.libvirt_error,
             "libvirt_installed": self.libvirt_installed,
+            "not_kvm": self.not_kvm,
             "parse_errors": list(self.parse_errors),
             "stories": [s.as_json() for s in self.stories],
             "position": self.position,
@@ -74,6 +76,7 @@ class HostDigest:
             libvirt_source=d.get("libvirt_source"),
             libvirt_error=d.get("libvirt_error"),
             libvirt_installed=bool(d.get("libvirt_installed")),
+            not_kvm=bool(d.get("not_kvm")),
             parse_errors=tuple(d.get("parse_errors", ())),
             stories=tuple(GuestStory.from_json(s) for s in d.get("stories", ())),
             position=int(d.get("position", 0)),

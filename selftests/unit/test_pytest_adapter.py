@@ -52,7 +52,7 @@ def pytest_sessionstart(session):
     need(tr is not None, "pytest's terminal reporter (plugin 'terminalreporter')")
     if tr is not None:
         need(callable(getattr(tr, "_get_teardown_reports", None)), "pytest's TerminalReporter has no _get_teardown_reports")
-        for a in ("stats", "getreports", "reportchars", "isatty", "write", "write_line"):
+        for a in ("stats", "getreports", "reportchars", "isatty", "write", "write_line", "startpath", "summary_stats"):
             need(hasattr(tr, a), f"pytest's TerminalReporter has no {a}")
         A.index_teardowns(tr)
     capman = config.pluginmanager.get_plugin("capturemanager")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..model import Guest, GuestNic, HostFacts, LibvirtNetwork, QemuProcess, Unreadable
+from ..model import Guest, GuestNic, HostFacts, LibvirtNetwork, NetStack, QemuProcess, Unreadable
 
 
 def network_daemon(h: HostFacts) -> str:
@@ -16,6 +16,63 @@ def network_daemon(h: HostFacts) -> str:
         return "virtnetworkd" if "virtnetworkd" in h.commands and "libvirtd" not in h.commands else "libvirtd"
     comms = {p.comm for p in h.daemons}
     return "virtnetworkd" if "virtnetworkd" in comms else "libvirtd"
+
+
+def not_a_kvm_host(h: HostFacts) -> bool:
+    """Reached and read whole, with no libvirt (no virsh, daemon or socket, nothing read of it) and no
+    Linux or Open vSwitch bridge: nothing here for a check to judge."""
+    return (
+        h.reachable
+        and not h.parse_errors
+        and not h.unreadable
+        and not h.libvirt_installed
+        and h.libvirt.source == "none"
+        and not h.bridges
+        and h.bridges_error is None
+        and not h.ovs.installed
+    )
+
+
+@dataclass(frozen=True)
+class LibvirtStart:
+    """How to start the libvirt daemons this host uses: a fix variant (`libvirtd`, `modular`, `sysv`),
+    or None with the reason it cannot be told."""
+
+    variant: Optional[str]
+    reason: str
+
+
+MODULAR = frozenset({"virtqemud", "virtnetworkd"})
+
+
+def libvirt_start(ns: NetStack) -> LibvirtStart:
+    """libvirt docs/daemons.rst: the monolithic libvirtd or the modular virtqemud and virtnetworkd (with
+    systemd, socket activated: virtqemud.socket, virtqemud-ro.socket...); a host uses the ones it enables,
+    else the only ones it has. Without systemd, libvirtd's init script."""
+    if ns.libvirt_units is None:
+        return LibvirtStart(
+            None, "these facts were gathered by an older kvm-netcheck that did not read how libvirt is started"
+        )
+    if ns.systemd:
+        modular_on = MODULAR <= ns.libvirt_enabled
+        if modular_on and "libvirtd" not in ns.libvirt_enabled:
+            return LibvirtStart("modular", "virtqemud and virtnetworkd are enabled")
+        if "libvirtd" in ns.libvirt_enabled and not modular_on:
+            return LibvirtStart("libvirtd", "libvirtd is enabled")
+        has_modular, has_mono = MODULAR <= ns.libvirt_units, "libvirtd" in ns.libvirt_units
+        if has_modular and not has_mono:
+            return LibvirtStart("modular", "only the modular daemons are installed")
+        if has_mono and not has_modular:
+            return LibvirtStart("libvirtd", "only libvirtd is installed")
+        if has_mono:
+            return LibvirtStart(
+                None,
+                "both libvirtd and the modular daemons are installed and the enabled ones do not tell which to use",
+            )
+        return LibvirtStart(None, "no systemd unit of libvirtd, virtqemud or virtnetworkd is installed")
+    if "libvirtd" in ns.libvirt_initscripts:
+        return LibvirtStart("sysv", "the host runs no systemd and has libvirtd's init script")
+    return LibvirtStart(None, "the host runs no systemd and has no init script of libvirtd")
 
 
 @dataclass(frozen=True)

@@ -27,3 +27,7 @@ class NetStack:
     nm_ifcfg_rh: bool = False  # the ifcfg-rh settings plugin is installed
     file_modes: dict = field(default_factory=dict)  # path -> (mode, uid) of NM keyfiles
     ifupdown2: bool = False
+    # how libvirt is started (libvirtd, virtqemud, virtnetworkd by name); None: not gathered (older facts)
+    libvirt_units: Optional[frozenset[str]] = None  # systemd unit files installed
+    libvirt_enabled: frozenset[str] = frozenset()  # enabled units (service, socket or -ro socket)
+    libvirt_initscripts: frozenset[str] = frozenset()  # SysV init scripts

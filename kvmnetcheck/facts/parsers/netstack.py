@@ -109,4 +109,7 @@ def parse_netstack(text: Optional[str], daemons: Optional[frozenset[str]]) -> Ne
         nm_ifcfg_rh=bool(kv.get("nm_ifcfg_rh")),
         file_modes=modes,
         ifupdown2="/usr/share/ifupdown2" in installed,
+        libvirt_units=frozenset(kv.get("libvirt_unit", [])) if kv.get("libvirt_start_read") else None,
+        libvirt_enabled=frozenset(kv.get("libvirt_enabled", [])),
+        libvirt_initscripts=frozenset(kv.get("libvirt_initscript", [])),
     )
