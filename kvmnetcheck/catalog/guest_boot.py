@@ -37,7 +37,8 @@ BOOT_CLIENTS = (
     "iPXE src/net/udp/dhcp.c dhcp_request_options_data: QEMU's iPXE ROM sends user class 'iPXE', option 175 "
     "and client architecture 0 (so tag:ipxe lines apply to it); edk2 NetworkPkg/UefiPxeBcDxe (OVMF) sends "
     "architecture 7 and no 175, and fetches its file by TFTP only; a client that boots one of iPXE's own builds "
-    "(undionly.kpxe, ipxe.efi, snponly.efi) is iPXE next and asks again"
+    "(undionly.kpxe, ipxe.efi, snponly.efi) is iPXE next and asks again; told the same file, it loads itself "
+    "without end (ipxe.org cfg/user-class and appnote/userclass: 'avoid an infinite loop when chainloading')"
 )
 OVMF_NET = (
     "edk2 OvmfPkg/VirtioNetDxe: UEFI (OVMF) guests have a virtio-net driver of their own, so their network "
