@@ -180,3 +180,103 @@ def test_tag_if_and_mac_tags():
     assert (tags.get("qemu"), tags.get("vm")) == (True, True)
     tags = request_tags(conf, CLIENTS["uefi-pxe"], "virbr0", "00:16:3e:12:34:56", known=False)
     assert tags.get("vm") is None or tags.get("vm") is False
+
+
+# --- the network side's verdict, for each kind of client (conclusions/boot.py network_boot_for) ---
+
+NET = """<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'>
+  <name>lan</name>
+  <bridge name='virbr7'/>
+  <ip address='10.98.7.1' netmask='255.255.255.0'>
+    {tftp}
+    <dhcp><range start='10.98.7.10' end='10.98.7.50'/>{bootp}</dhcp>
+  </ip>
+  <dnsmasq:options>{options}</dnsmasq:options>
+</network>
+"""
+ROOT = "/var/lib/libvirt/tftp"
+
+
+def _net(tftp=True, bootp="", options=()):
+    from kvmnetcheck.facts.model import LibvirtNetwork
+
+    xml = NET.format(
+        tftp=f"<tftp root='{ROOT}'/>" if tftp else "",
+        bootp=bootp,
+        options="".join(f"<dnsmasq:option value='{o}'/>" for o in options),
+    )
+    d = parse_network(xml)
+    return LibvirtNetwork("lan", None, True, True, None, d, d)
+
+
+def _servers(files=(), sockets="", addresses="", conf=True):
+    from kvmnetcheck.facts.model import DhcpServers
+    from kvmnetcheck.facts.parsers.servers import parse_dnsmasq_boot, parse_host_addresses, parse_ss
+
+    text = "lines=1\n" if conf else f"tftp_root={ROOT}\nboot=\n"
+    text += "".join(f"file={int(there)}\t{ROOT}\t{name}\n" for name, there in files)
+    return DhcpServers(
+        sockets=parse_ss(sockets),
+        boot_files=(parse_dnsmasq_boot("lan", text),),
+        addresses=parse_host_addresses(addresses),
+    )
+
+
+def _verdict(net, servers, kind="bios-ipxe"):
+    from kvmnetcheck.facts.conclusions.boot import network_boot_for
+
+    return network_boot_for(net, servers, kind, "52:54:00:00:0b:01")
+
+
+CHAIN = ("dhcp-match=set:ipxe,175", "dhcp-boot=tag:!ipxe,undionly.kpxe", "dhcp-boot=tag:ipxe,http://10.98.7.1/b.ipxe")
+
+
+def test_chainload_bios_guest_gets_the_url_and_uefi_guest_the_missing_file():
+    v = _verdict(_net(options=CHAIN), _servers(files=[("undionly.kpxe", False)]))
+    assert (v.problem, v.last.file) == (None, "http://10.98.7.1/b.ipxe")
+    v = _verdict(_net(options=CHAIN), _servers(files=[("undionly.kpxe", False)]), "uefi-pxe")
+    assert (v.problem, v.last.file, v.tftp_root) == ("missing-file", "undionly.kpxe", ROOT)
+
+
+def test_ipxe_told_itself_loops():
+    v = _verdict(_net(bootp="<bootp file='undionly.kpxe'/>"), _servers(files=[("undionly.kpxe", True)]))
+    assert (v.problem, [o.file for o in v.steps]) == ("loop", ["undionly.kpxe", "undionly.kpxe"])
+
+
+def test_uefi_pxe_cannot_fetch_a_url():
+    v = _verdict(_net(bootp="<bootp file='http://10.98.7.1/b.ipxe'/>"), _servers(), "uefi-pxe")
+    assert v.problem == "url-tftp-only"
+
+
+SS_TFTP = 'UNCONN 0 0 10.55.0.1:69 0.0.0.0:* users:(("dnsmasq",pid=9,fd=4))\n'
+ADDRS = "5: knc0    inet 10.55.0.1/24 scope global knc0\\       valid_lft forever preferred_lft forever\n"
+
+
+def test_bootp_server_on_this_host_is_judged_by_its_sockets():
+    net = _net(tftp=False, bootp="<bootp file='pxelinux.0' server='10.55.0.1'/>")
+    assert _verdict(net, _servers(addresses=ADDRS)).problem == "server-no-tftp"
+    assert _verdict(net, _servers(addresses=ADDRS, sockets=SS_TFTP)).problem is None
+
+
+def test_bootp_server_elsewhere_is_unknown():
+    net = _net(tftp=False, bootp="<bootp file='pxelinux.0' server='192.0.2.10'/>")
+    with pytest.raises(Unreadable, match="cannot see"):
+        _verdict(net, _servers(addresses=ADDRS))
+    with pytest.raises(Unreadable, match="addresses were not gathered"):
+        from kvmnetcheck.facts.model import DhcpServers
+
+        _verdict(net, DhcpServers(sockets=()))
+
+
+def test_file_in_root_is_read_from_the_config_listing():
+    net = _net(bootp="<bootp file='pxelinux.0'/>")
+    assert _verdict(net, _servers(files=[("pxelinux.0", True)])).problem is None
+    with pytest.raises(Unreadable, match="does not name it"):
+        _verdict(net, _servers(files=[]))
+
+
+def test_host_addresses_from_ip_o_addr():
+    from kvmnetcheck.facts.parsers.servers import parse_host_addresses
+
+    assert parse_host_addresses(ADDRS + "1: lo    inet6 ::1/128 scope host\n") == (("knc0", "10.55.0.1"), ("lo", "::1"))
+    assert parse_host_addresses("garbage\n") == ()
