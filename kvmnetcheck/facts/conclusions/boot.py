@@ -198,7 +198,10 @@ def _in_root(net: LibvirtNetwork, conf: DnsmasqConf, servers: DhcpServers, steps
     root = next((r[0] for r in roots if len(r) > 1 and r[1] == bridge), None)
     root = root or next((r[0] for r in reversed(roots) if len(r) == 1), None)
     if root is None:
-        return BootVerdict(steps, note="dnsmasq serves TFTP without a root here: not judged")
+        raise Unreadable(
+            f"network {net.name}'s dnsmasq serves TFTP (enable-tftp) with no tftp-root for {bridge}: where it "
+            f"looks for {file} is not judged here"
+        )
     if not servers.gathered:
         raise Unreadable(f"whether {file} is in the TFTP root {root} is unknown: {servers.error}")
     conf_path = f"/var/lib/libvirt/dnsmasq/{net.name}.conf"
