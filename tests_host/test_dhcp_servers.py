@@ -5,13 +5,12 @@ import math
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
-from kvmnetcheck.facts.conclusions.boot import network_dnsmasq_conf
+from kvmnetcheck.facts.conclusions.boot import dnsmasq_lease_max
 from kvmnetcheck.facts.conclusions.libvirt import network_daemon
 from kvmnetcheck.facts.conclusions.servers import in_range, range_size, sockets_serving, suggest_end
 from kvmnetcheck.facts.model import Unreadable
 
 FULL = 0.9  # a range 90% taken fails: warn before it is full
-DNSMASQ_LEASE_MAX = 1000  # dnsmasq src/config.h MAXLEASES, without dhcp-lease-max
 
 
 def _served_by_libvirt(network):
@@ -154,7 +153,7 @@ def test_network_dhcp_range_has_room(host_facts, network):
     taken = {ip for ip in current | reserved if any(in_range(ip, a, b) for a, b in ranges)}
     # dnsmasq counts every lease it holds against dhcp-lease-max (lease.c lease_allocate, leases_left),
     # <host> leases outside the ranges and DHCPv6 leases too; libvirt sets it to the size of the ranges
-    lease_max = network_dnsmasq_conf(network.live).lease_max or DNSMASQ_LEASE_MAX
+    lease_max, lease_max_from = dnsmasq_lease_max(network, servers)
     room = min(capacity - len(taken), lease_max - len(held))
     if capacity - room < math.ceil(FULL * capacity):
         return
@@ -186,7 +185,7 @@ def test_network_dhcp_range_has_room(host_facts, network):
             "capacity": capacity,
             "taken": len(taken),
             "leases held": len(held),
-            "dhcp-lease-max": lease_max,
+            "dhcp-lease-max": f"{lease_max} ({lease_max_from})",
             "leases file": f"/var/lib/libvirt/dnsmasq/{network.bridge_name}.status",
         },
         limit="at least 10% of the range free, in addresses and in leases dnsmasq may still give",

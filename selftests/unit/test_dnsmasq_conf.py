@@ -280,3 +280,15 @@ def test_host_addresses_from_ip_o_addr():
 
     assert parse_host_addresses(ADDRS + "1: lo    inet6 ::1/128 scope host\n") == (("knc0", "10.55.0.1"), ("lo", "::1"))
     assert parse_host_addresses("garbage\n") == ()
+
+
+def test_lease_max_from_the_config_dnsmasq_read_else_from_libvirts_rule():
+    from kvmnetcheck.facts.conclusions.boot import dnsmasq_lease_max
+    from kvmnetcheck.facts.model import DhcpServers
+    from kvmnetcheck.facts.parsers.servers import parse_dnsmasq_boot
+
+    net = _net()
+    assert dnsmasq_lease_max(net, DhcpServers())[0] == 41  # 10.98.7.10-50
+    seen = parse_dnsmasq_boot("lan", "lines=1\nconf=dhcp-lease-max=41\nconf=dhcp-lease-max=5\n")
+    assert dnsmasq_lease_max(net, DhcpServers(boot_files=(seen,))) == (5, "/var/lib/libvirt/dnsmasq/lan.conf")
+    assert dnsmasq_lease_max(_net(options=("dhcp-lease-max=7",)), DhcpServers())[0] == 7

@@ -82,6 +82,21 @@ def network_dnsmasq_conf(defn: NetworkDefinition) -> DnsmasqConf:
     return parse_dnsmasq_conf(libvirt_dnsmasq_lines(defn))
 
 
+# dnsmasq src/config.h MAXLEASES: its limit without dhcp-lease-max
+DNSMASQ_LEASE_MAX = 1000
+
+
+def dnsmasq_lease_max(net: LibvirtNetwork, servers: DhcpServers) -> tuple[int, str]:
+    """The most leases the network's dnsmasq holds, and where that was read: its config file as gathered
+    (what the running dnsmasq read), else what libvirt writes from the running definition."""
+    seen = servers.boot_file(net.name)
+    if seen is not None and seen.conf is not None:
+        got = parse_dnsmasq_conf(seen.conf).lease_max
+        return got or DNSMASQ_LEASE_MAX, f"/var/lib/libvirt/dnsmasq/{net.name}.conf"
+    got = network_dnsmasq_conf(net.live).lease_max
+    return got or DNSMASQ_LEASE_MAX, "libvirt's config for the running definition"
+
+
 def firmware_client(guest: Guest) -> str:
     """The client that asks first when the guest network-boots: a UEFI guest's own PXE (OVMF), else the
     NIC's iPXE ROM under SeaBIOS (libvirt's default firmware)."""
