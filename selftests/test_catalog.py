@@ -180,6 +180,7 @@ def test_remediation_quotes_hostile_names(cid):
         vid="10",
         dev=hostile,
         server=hostile,
+        client=hostile,
         by=hostile,
         family="inet",
         table="filter",

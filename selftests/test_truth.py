@@ -88,6 +88,62 @@ guest_define pxeguest "{GUEST_NIC}"
     assert r["outcome"] == ("passed" if booted else "failed"), (r["outcome"], r["message"])
 
 
+TAGGED_BOOT = {
+    # the iPXE chainload recipe: QEMU's ROM is iPXE (option 175), so it is told the script at once and never
+    # asks for undionly.kpxe, which the TFTP root does not even hold
+    "chainload": (
+        "dhcp-match=set:ipxe,175",
+        "dhcp-boot=tag:!ipxe,undionly.kpxe",
+        "dhcp-boot=tag:ipxe,boot.ipxe",
+    ),
+    # a file for UEFI clients (architecture 7) only: a BIOS guest's iPXE (architecture 0) is told none
+    "efi-only": ("dhcp-match=set:efi-x86_64,option:client-arch,7", "dhcp-boot=tag:efi-x86_64,boot.ipxe"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe", sorted(TAGGED_BOOT))
+def test_tagged_boot_file_verdict_matches_a_real_network_boot(lab, tmp_path, recipe):
+    """dhcp-boot lines with tags, as dnsmasq picks them for the client that asks: the suite's verdict on the
+    guest and what its iPXE ROM really boots agree."""
+    from lab import pxe_boot
+
+    name = "truthtag" + recipe.replace("-", "")[:6]
+    h = lab.add_host(name, libvirt=True)
+    options = "".join(f"<dnsmasq:option value='{o}'/>" for o in TAGGED_BOOT[recipe])
+    h.sh(
+        LIB
+        + f"""
+mkdir -p /var/lib/libvirt/tftp
+printf '{BOOT_SCRIPT.replace(chr(10), chr(92) + "n")}' > /var/lib/libvirt/tftp/boot.ipxe
+cat > "$KT/pxe.xml" <<XML
+<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'>
+  <name>pxe</name>
+  <bridge name='virbr9' stp='off'/>
+  <ip address='10.98.7.1' netmask='255.255.255.0'>
+    <tftp root='/var/lib/libvirt/tftp'/>
+    <dhcp><range start='10.98.7.10' end='10.98.7.50'/></dhcp>
+  </ip>
+  <dnsmasq:options>{options}</dnsmasq:options>
+</network>
+XML
+$V net-define "$KT/pxe.xml" >/dev/null
+$V net-start pxe >/dev/null
+guest_define pxeguest "{GUEST_NIC}"
+""",
+        timeout=240,
+    )
+    run = run_suite(str(tmp_path), f"--hosts=ssh://{name}", f"--ssh-config={lab.ssh_config}")
+    r = run.result("guest-pxe-boot-file", name, "pxeguest/52:54:00:00:09:01")
+    assert r is not None
+
+    outcome = pxe_boot(h, "pxe", guest_name="pxe1", observe_s=120, until=(BOOTED,) + NOTHING)
+    assert outcome.leased, outcome
+    booted = BOOTED in outcome.console
+    assert booted is (recipe == "chainload"), outcome.console[-2000:]
+    assert r["outcome"] == ("passed" if booted else "failed"), (r["outcome"], r["message"])
+
+
 @pytest.mark.slow
 def test_dhcp_server_verdict_matches_a_real_network_boot(lab, tmp_path):
     """A network whose dnsmasq is gone: the suite fails it, and a real guest gets no address."""

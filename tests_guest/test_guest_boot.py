@@ -6,9 +6,8 @@ import re
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
-from kvmnetcheck.facts.conclusions.boot import boot_path, network_boot, pxe_boot_reason
+from kvmnetcheck.facts.conclusions.boot import boot_path, firmware_client, network_boot_for, pxe_boot_reason
 from kvmnetcheck.facts.conclusions.libvirt import nic_attachment
-from kvmnetcheck.facts.conclusions.servers import sockets_serving
 from kvmnetcheck.facts.model import Unreadable
 from kvmnetcheck.facts.parsers.qemu_firmware import DEFAULT_MODEL, DEFAULT_ROMS
 
@@ -52,82 +51,63 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
     if not live.creates_bridge or not live.serves_dhcp4:
         pytest.skip(f"network {net.name} runs no DHCPv4 server of libvirt's (forward mode {live.forward_mode})")
     path = _boot_rests_on(host_facts, guest, nic)
-    boot = network_boot(live)
-    servers = host_facts.dhcp_servers
-    base = {"guest": guest.name, "nic": nic.label, "network boot": reason, "network": net.name}
-    if boot is None:
-        raise Finding(
-            f"guest {guest.name} network-boots from NIC {nic.label} ({reason}) on network {net.name}, which gives it "
-            "an address but no boot file: the firmware stops there, and nothing else on its boot path can boot "
-            f"(boots from: {path})",
-            observed={**base, "<bootp file>": "none", "<tftp root>": _tftp_roots(live) or "none", "boots from": path},
-            limit="a boot file (<bootp file=...>) on the network, or a boot device after the NIC",
-            remediation=remedy("no-file", network=net.name, guest=guest.name, bridge=net.bridge_name or "BRIDGE"),
-        )
-    if not boot.needs_tftp_here:
-        return  # a URL iPXE fetches itself, another TFTP server, or a PXE menu: not judged here
-    roots = _tftp_roots(live)
-    bridge = net.bridge_name or ""
-    if not roots:
-        if servers.sockets is None:
-            raise Unreadable(
-                f"network {net.name} has no <tftp>, and whether another TFTP server listens on the host "
-                f"is unknown: {servers.error}"
-            )
-        others = sockets_serving(servers, bridge, port=69)
-        if others:
-            return  # another TFTP server answers on the bridge (which files it has is its own business)
-        raise Finding(
-            f"guest {guest.name} network-boots from NIC {nic.label} ({reason}) on network {net.name}, which names boot "
-            f"file {boot.file} but has no <tftp root>, and no TFTP server listens on {bridge}: the file cannot be "
-            "fetched, and nothing after this NIC on its boot path can boot",
-            observed={
-                **base,
-                "boot file": f"{boot.file} ({boot.via})",
-                "<tftp root>": "none",
-                "UDP port 69 on the bridge": "nothing",
-            },
-            limit="a TFTP server for the boot file",
-            remediation=remedy(
-                "no-tftp", network=net.name, guest=guest.name, file=boot.file, bridge=bridge or "BRIDGE"
-            ),
-        )
-    if boot.file.startswith("/"):
-        return  # an absolute name: dnsmasq looks it up outside the root, not judged
-    if not servers.gathered:
-        raise Unreadable(f"whether {boot.file} is in the TFTP root is unknown: {servers.error}")
-    conf = f"/var/lib/libvirt/dnsmasq/{net.name}.conf"
-    if conf in servers.unreadable:
-        raise Unreadable(
-            f"{conf} could not be read, so whether {boot.file} is in the TFTP root is unknown: run as root (--sudo)"
-        )
-    seen = servers.boot_file(net.name)
-    if seen is None or seen.exists is None:
-        raise Unreadable(
-            f"whether {boot.file} is in the TFTP root {roots[0]} is unknown: {conf} names no such "
-            "boot file (the network's dnsmasq config lags its definition until it starts again)"
-        )
-    if seen.exists:
+    verdict = network_boot_for(net, host_facts.dhcp_servers, firmware_client(guest), nic.mac)
+    if verdict.problem is None:
         return
-    root = seen.tftp_root or roots[0]
-    raise Finding(
-        f"guest {guest.name} network-boots from NIC {nic.label} ({reason}) on network {net.name}, whose boot file "
-        f"{seen.file} is not in its TFTP root {root}: the firmware gets an address and no file, and nothing after "
-        "this NIC on its boot path can boot",
-        observed={**base, "boot file": f"{seen.file} ({boot.via})", "TFTP root": root, "file there": "no"},
-        limit="the boot file in the TFTP root",
-        remediation=remedy(
-            "missing-file",
-            network=net.name,
-            file=seen.file or boot.file,
-            root=root,
-            path=posixpath.join(root, seen.file or boot.file),
-        ),
-    )
-
-
-def _tftp_roots(defn) -> list[str]:
-    return [ip.tftp_root for ip in defn.ips if ip.tftp_root]
+    last = verdict.last
+    file, client = last.file or "", last.client.label
+    bridge = net.bridge_name or ""
+    told = "; then ".join(f"{o.client.label}: {o.file or 'no file'} ({o.via})" for o in verdict.steps)
+    observed = {
+        "guest": guest.name,
+        "nic": nic.label,
+        "network boot": reason,
+        "network": net.name,
+        "told": told,
+        "boots from": path,
+    }
+    head = f"guest {guest.name} network-boots from NIC {nic.label} ({reason}) on network {net.name}: {client} "
+    if verdict.problem == "no-file":
+        msg = "gets an address but no boot file: the firmware stops there, and nothing else on its boot path can boot"
+        limit, fix = (
+            "a boot file for it (<bootp file=...> or a dhcp-boot that matches it), or a boot device after the NIC",
+            remedy("no-file", network=net.name, guest=guest.name, bridge=bridge or "BRIDGE", client=client),
+        )
+    elif verdict.problem == "url-tftp-only":
+        msg = f"is told {file}, a URL, and fetches its boot file by TFTP only"
+        limit, fix = (
+            "a file its firmware can fetch by TFTP",
+            remedy("url-tftp-only", network=net.name, guest=guest.name, file=file, client=client),
+        )
+    elif verdict.problem == "loop":
+        msg = f"is told {file} again after chainloading it: iPXE loads itself over and over"
+        limit, fix = (
+            "iPXE told another file than itself (a tag:!ipxe line)",
+            remedy("loop", network=net.name, file=file),
+        )
+    elif verdict.problem == "no-tftp":
+        msg = f"is told {file}, to fetch by TFTP from this host, but the network has no <tftp root> and no TFTP server listens on {bridge}: the file cannot be fetched"
+        observed["UDP port 69 on the bridge"] = "nothing"
+        limit, fix = (
+            "a TFTP server for the boot file",
+            remedy("no-tftp", network=net.name, guest=guest.name, file=file, bridge=bridge or "BRIDGE"),
+        )
+    elif verdict.problem == "server-no-tftp":
+        msg = f"is told {file} from TFTP server {verdict.tftp_root}, an address of this host, where no TFTP server listens"
+        observed["UDP port 69 on " + (verdict.tftp_root or "")] = "nothing"
+        limit, fix = (
+            "a TFTP server on the address the network names",
+            remedy("server-no-tftp", network=net.name, guest=guest.name, file=file, server=verdict.tftp_root or ""),
+        )
+    else:
+        root = verdict.tftp_root or ""
+        msg = f"is told {file}, which is not in its TFTP root {root}: the firmware gets an address and no file"
+        observed.update({"TFTP root": root, "file there": "no"})
+        limit, fix = (
+            "the boot file in the TFTP root",
+            remedy("missing-file", network=net.name, file=file, root=root, path=posixpath.join(root, file)),
+        )
+    raise Finding(f"{head}{msg} (boots from: {path})", observed=observed, limit=limit, remediation=fix)
 
 
 @check("guest-pxe-boot-rom")

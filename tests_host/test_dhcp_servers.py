@@ -5,6 +5,7 @@ import math
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
+from kvmnetcheck.facts.conclusions.boot import dnsmasq_lease_max
 from kvmnetcheck.facts.conclusions.libvirt import network_daemon
 from kvmnetcheck.facts.conclusions.servers import in_range, range_size, sockets_serving, suggest_end
 from kvmnetcheck.facts.model import Unreadable
@@ -147,28 +148,47 @@ def test_network_dhcp_range_has_room(host_facts, network):
         raise Unreadable(
             "the host's clock was not gathered (facts of an older version): which leases are current is unknown"
         )
-    current = {le.ip for le in leases if le.expiry in (0, None) or le.expiry > host_facts.now}
+    held = [le.ip for le in leases if le.expiry in (0, None) or le.expiry > host_facts.now]
+    current = set(held)
     taken = {ip for ip in current | reserved if any(in_range(ip, a, b) for a, b in ranges)}
-    if len(taken) < math.ceil(FULL * capacity):
+    # dnsmasq counts every lease it holds against dhcp-lease-max (lease.c lease_allocate, leases_left),
+    # <host> leases outside the ranges and DHCPv6 leases too; libvirt sets it to the size of the ranges
+    lease_max, lease_max_from = dnsmasq_lease_max(network, servers)
+    room = min(capacity - len(taken), lease_max - len(held))
+    if capacity - room < math.ceil(FULL * capacity):
         return
     start, end = ranges[-1]
     ip = next(ip for ip in network.live.ips if ip.family != "ipv6" and ip.dhcp and (start, end) in ip.dhcp.ranges)
     new_end = suggest_end(start, end, ip.address, ip.prefix, [r for r in ranges if r != (start, end)])
+    by_leases = lease_max - len(held) < capacity - len(taken)
+    if by_leases:
+        said = (
+            f"network {network.name}: its dnsmasq holds {len(held)} lease(s) of the {lease_max} it may "
+            f"(dhcp-lease-max, the size of its ranges), <host> leases outside the range(s) included, while "
+            f"{capacity - len(taken)} of the {capacity} range addresses are free; "
+            + (
+                "no lease is left: a new guest is offered an address and refused it ('no leases left')"
+                if room <= 0
+                else f"{room} left, under 10%"
+            )
+        )
+    else:
+        said = (
+            f"network {network.name}: {len(taken)} of the {capacity} addresses of its DHCP range(s) are taken "
+            f"({len(current)} current lease(s), {len(reserved)} reservation(s)); "
+            + ("no address is left: a new guest gets no DHCP offer" if room <= 0 else f"{room} left, under 10%")
+        )
     raise Finding(
-        f"network {network.name}: {len(taken)} of the {capacity} addresses of its DHCP range(s) are taken "
-        f"({len(current)} current lease(s), {len(reserved)} reservation(s)); "
-        + (
-            "no address is left: a new guest gets no DHCP offer"
-            if len(taken) >= capacity
-            else f"{capacity - len(taken)} left, under 10%"
-        ),
+        said,
         observed={
             "ranges": ", ".join(f"{a}-{b}" for a, b in ranges),
             "capacity": capacity,
             "taken": len(taken),
+            "leases held": len(held),
+            "dhcp-lease-max": f"{lease_max} ({lease_max_from})",
             "leases file": f"/var/lib/libvirt/dnsmasq/{network.bridge_name}.status",
         },
-        limit="at least 10% of the range free",
+        limit="at least 10% of the range free, in addresses and in leases dnsmasq may still give",
         remediation=remedy(
             "widen",
             network=network.name,

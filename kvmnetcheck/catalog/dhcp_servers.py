@@ -74,17 +74,25 @@ ss -u -a -n -p 'sport = :67' | grep {bridge}
     ),
     Check(
         id="network-dhcp-pool",
-        fails_when="its DHCP ranges are 90% or more taken by leases and reservations",
+        fails_when="90% or more of its DHCP ranges, or of the leases its dnsmasq may give, are taken",
         severity="medium",
         per="active libvirt network with DHCP ranges",
         requirement="An active libvirt network's DHCP ranges keep at least 10% of their addresses free.",
         rationale=(
-            "When every address of the range is leased, dnsmasq ignores a new guest's DISCOVER "
-            "(dhcp-lease-max is the size of the ranges): the guest gets no address and PXE no boot file."
+            "When every address of the range is leased or reserved, dnsmasq has nothing to offer a new guest. "
+            "When it holds as many leases as dhcp-lease-max allows (libvirt sets it to the size of the ranges, "
+            "and leases of <host> addresses outside them count too), it offers an address and then refuses it "
+            "('no leases left'), although the range has free addresses: the guest gets no address and PXE no "
+            "boot file."
         ),
         sources=(
             LIBVIRT_DNSMASQ + "; networkDnsmasqConfDHCP: dhcp-range per <range>, dhcp-lease-max = the "
-            "addresses of all ranges (0.7.3)",
+            "addresses of the ranges of the first IPv4 and the first IPv6 <ip> with DHCP, <host> elements not "
+            "counted (0.7.3; tests/networkxml2confdata/dhcp6-nat-network.conf: 253 + 240 = 493); a "
+            "<dnsmasq:option value='dhcp-lease-max=N'/> comes after it and wins",
+            "dnsmasq 2.90 src/lease.c lease_init, lease_allocate (leases_left starts at dhcp-lease-max, default "
+            "1000 in src/config.h MAXLEASES, and every lease takes one, static ones included) and src/rfc2131.c "
+            "dhcp_reply (DHCPREQUEST with no lease left: DHCPNAK 'no leases left')",
             "libvirt src/network/leaseshelper.c and src/util/virlease.c (/var/lib/libvirt/dnsmasq/BRIDGE.status: "
             "ip-address, mac-address, expiry-time; 1.2.6)",
         ),

@@ -41,6 +41,19 @@ SEEN_SEABIOS = (
     "seen here: SeaBIOS 1.16.2 with QEMU 7.2 (Debian 12) prints 'No bootable device.' for a virtio NIC "
     "with <rom bar='off'/> or <rom enabled='no'/>, and runs iPXE from the same NIC without them"
 )
+DNSMASQ_BOOT = (
+    "dnsmasq 2.90 src/option.c (dhcp-boot=[tag:T,]FILE[,SNAME[,SERVER]], each new line put first; dhcp-match, "
+    "dhcp-userclass, dhcp-vendorclass, pxe-service, dhcp-option=67 with their tags) and src/rfc2131.c (tags "
+    "from dhcp-match and user classes, find_boot: matching tagged lines over untagged, the last written first; "
+    "pxe_uefi_workaround; option 67 when no dhcp-boot applies); dnsmasq(8) on tags"
+)
+BOOT_CLIENTS = (
+    "iPXE src/net/udp/dhcp.c dhcp_request_options_data: QEMU's iPXE ROM sends user class 'iPXE', option 175 "
+    "and client architecture 0 (so tag:ipxe lines apply to it); edk2 NetworkPkg/UefiPxeBcDxe (OVMF) sends "
+    "architecture 7 and no 175, and fetches its file by TFTP only; a client that boots one of iPXE's own builds "
+    "(undionly.kpxe, ipxe.efi, snponly.efi) is iPXE next and asks again; told the same file, it loads itself "
+    "without end (ipxe.org cfg/user-class and appnote/userclass: 'avoid an infinite loop when chainloading')"
+)
 OVMF_NET = (
     "edk2 OvmfPkg/VirtioNetDxe: UEFI (OVMF) guests have a virtio-net driver of their own, so their network "
     "boot does not rest on the NIC's option ROM alone"
@@ -69,9 +82,10 @@ CHECKS = [
             "network can serve, or has something else to boot."
         ),
         rationale=(
-            "libvirt's dnsmasq answers a PXE client's DHCP with an address; without a boot file (or with one "
-            "no TFTP server has) the firmware gives up after getting its address, and the guest, with "
-            "nothing after the NIC in its boot order, boots nothing."
+            "libvirt's dnsmasq answers a PXE client's DHCP with an address; without a boot file for that client "
+            "(its dhcp-boot lines may be tagged for other clients), or with one no TFTP server has, the firmware "
+            "gives up after getting its address, and the guest, with nothing after the NIC in its boot order, "
+            "boots nothing."
         ),
         sources=(
             LIBVIRT_BOOTP,
@@ -79,6 +93,11 @@ CHECKS = [
             SEABIOS_BOOT,
             "dnsmasq(8) --dhcp-boot, --enable-tftp, --tftp-root: without dhcp-boot the reply carries no "
             "file name; without enable-tftp nothing on the host serves TFTP",
+            DNSMASQ_BOOT,
+            BOOT_CLIENTS,
+            "a TFTP server the network names (<bootp server=...>, dhcp-boot's third field): on this host it is "
+            "judged by its UDP port 69 sockets (`ss`) and the host's addresses (`ip -o addr show`); on another "
+            "machine it cannot be seen, and the result says so",
         ),
         skipped_when=(
             "the NIC does not network-boot",
@@ -89,10 +108,35 @@ CHECKS = [
         verify=(
             'virsh --readonly dumpxml GUEST | grep -E "<boot|<interface|<source network"',
             "virsh --readonly net-dumpxml NETWORK | grep -E '<tftp|<bootp'",
-            "grep -E '^(tftp-root|dhcp-boot)=' /var/lib/libvirt/dnsmasq/NETWORK.conf",
+            "grep -E '^(tftp-root|dhcp-boot|dhcp-match|dhcp-userclass|pxe-service|dhcp-option)' "
+            "/var/lib/libvirt/dnsmasq/NETWORK.conf",
         ),
         fixes={
-            "no-file": Fix("# network {network} gives {guest} an address but names no boot file\n" + _BOOTP_TEXT),
+            "no-file": Fix(
+                "# network {network} gives {guest} ({client}) an address but no boot file for it\n"
+                "# (a dhcp-boot=tag:... line that matches other clients only does not count)\n" + _BOOTP_TEXT
+            ),
+            "url-tftp-only": Fix("""\
+# network {network} tells {guest} ({client}) to boot {file}, a URL; its firmware fetches by TFTP only.
+# Hand it iPXE first and the URL only to iPXE (the chainload recipe of dnsmasq(8)), e.g. in virsh net-edit {network}:
+#   <dnsmasq:options>
+#     <dnsmasq:option value='dhcp-match=set:ipxe,175'/>
+#     <dnsmasq:option value='dhcp-boot=tag:!ipxe,ipxe.efi'/>   (ipxe.efi in the network's <tftp root>)
+#     <dnsmasq:option value='dhcp-boot=tag:ipxe,{file:raw}'/>
+#   </dnsmasq:options>
+# then, at a quiet time: virsh net-destroy {network} && virsh net-start {network}"""),
+            "loop": Fix("""\
+# network {network} tells iPXE to boot {file}, iPXE itself, again after it has loaded it: it never ends.
+# Tell iPXE (which sends DHCP option 175) something else, in virsh net-edit {network}:
+#   <dnsmasq:option value='dhcp-match=set:ipxe,175'/>
+#   <dnsmasq:option value='dhcp-boot=tag:!ipxe,{file:raw}'/>
+#   <dnsmasq:option value='dhcp-boot=tag:ipxe,SCRIPT-OR-URL'/>
+# then, at a quiet time: virsh net-destroy {network} && virsh net-start {network}"""),
+            "server-no-tftp": Fix("""\
+# network {network} sends {guest} to TFTP server {server}, an address of this host, where no TFTP server
+# listens: start one there that has {file} (e.g. tftpd-hpa with TFTP_ADDRESS={server:raw}:69), or point
+# <bootp server=...> at the machine that serves it
+ss -u -a -n -p 'sport = :69'"""),
             "no-tftp": Fix(
                 """\
 # network {network} names boot file {file} for {guest}, to be fetched by TFTP from this host, where nothing

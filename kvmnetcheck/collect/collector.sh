@@ -295,6 +295,8 @@ if have ss; then
     # a server that reads packet sockets (ISC dhcpd's LPF) serves only their interfaces
     run packet_sockets "" $T ss -H -0 -a -n -p
 fi
+# the host's own addresses: is a TFTP server a network names (<bootp server=...>) this host?
+have ip && run host_addresses "" $T ip -o addr show
 # libvirt's dnsmasq per network, and the leases it has given
 for f in /run/libvirt/network/*.pid; do
     [ -f "$f" ] && [ "${f##*/}" != driver.pid ] && show libvirt_dnsmasq_pid "$f"
@@ -317,6 +319,22 @@ for f in /var/lib/libvirt/dnsmasq/*.conf; do
                 *) if [ -e "$root/$file" ]; then printf 'exists=1\n'; else printf 'exists=0\n'; fi ;;
             esac
         fi
+        # every line on booting and the pool (dnsmasq src/option.c), and which names they hand out are in
+        # which TFTP root (a pxe-service basename is fetched with the layer suffix .0)
+        grep -E '^(dhcp-(boot|match|userclass|vendorclass|mac|host|range|option|option-force|lease-max|circuitid|remoteid|subscrid|name-match)|pxe-service|tag-if|tftp-root|enable-tftp)(=|$)' "$f" \
+            | head -n 500 | sed 's/^/conf=/'
+        printf 'lines=1\n'
+        roots=$(sed -n 's/^tftp-root=\([^,]*\).*/\1/p' "$f" | head -n 20)
+        sed -n -E 's/^(dhcp-boot|pxe-service|dhcp-option|dhcp-option-force)=//p' "$f" | tr -d '"' | tr ',' '\n' \
+            | sort -u | head -n 200 | while IFS= read -r name; do
+                case $name in ''|/*|*://*|*..*|*:*) continue ;; esac
+                printf '%s\n' "$roots" | while IFS= read -r r; do
+                    [ -n "$r" ] || continue
+                    for n in "$name" "$name.0"; do
+                        if [ -e "$r/$n" ]; then printf 'file=1\t%s\t%s\n' "$r" "$n"; else printf 'file=0\t%s\t%s\n' "$r" "$n"; fi
+                    done
+                done
+            done
         end 0
     else
         show dnsmasq_boot "$f"  # "Permission denied": the file is root's

@@ -142,7 +142,14 @@ SOURCES: tuple[Source, ...] = (
     ),
     Source(("bridge_vlans",), ("port_vlans", "port_vlans_error"), _port_vlans),
     Source(
-        ("udp_servers", "packet_sockets", "libvirt_dnsmasq_pid", "dnsmasq_leases", "dnsmasq_boot"),
+        (
+            "udp_servers",
+            "packet_sockets",
+            "host_addresses",
+            "libvirt_dnsmasq_pid",
+            "dnsmasq_leases",
+            "dnsmasq_boot",
+        ),
         ("dhcp_servers",),
         _dhcp_servers,
     ),

@@ -9,7 +9,8 @@ from kvmnetcheck.facts.conclusions.boot import boot_path
 
 WITH_FILE = (
     NET_XML.replace("<name>lab</name>", "<name>pxe</name>")
-    .replace("</dhcp>", "<bootp file='pxelinux.0'/></dhcp>")
+    # a URL: QEMU's NIC ROM is iPXE, which fetches it itself (no TFTP root to judge in these facts)
+    .replace("</dhcp>", "<bootp file='http://10.98.7.1/boot.ipxe'/></dhcp>")
     .replace("virbr5", "virbr6")
     .replace("12345678-1234", "22345678-1234")
 )
@@ -47,7 +48,9 @@ def test_a_second_nic_after_one_that_boots_is_not_judged():
     f, g = guest_facts("", nic(1, "pxe", "<boot order='1'/>") + nic(2, "lab", "<boot order='2'/><rom bar='off'/>"))
     path = boot_path(f, g)
     assert path.device.device == "NIC 52:54:00:00:00:01"
-    assert path.summary.startswith("NIC 52:54:00:00:00:01 (boot order 1; network pxe hands out boot file pxelinux.0)")
+    assert path.summary.startswith(
+        "NIC 52:54:00:00:00:01 (boot order 1; network pxe hands out boot file http://10.98.7.1/boot.ipxe)"
+    )
     file_, rom = checks(f, g, 1)
     assert file_.startswith("skipped: the guest boots from NIC 52:54:00:00:00:01"), file_
     assert rom.startswith("skipped: the guest boots from NIC 52:54:00:00:00:01"), rom

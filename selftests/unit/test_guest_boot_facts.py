@@ -3,7 +3,8 @@ its dnsmasq configs assert), a guest's network-boot NICs and fallback, QEMU's fi
 
 import pytest
 
-from kvmnetcheck.facts.conclusions.boot import boot_entries, network_boot, pxe_nics
+from kvmnetcheck.facts.conclusions.boot import boot_entries, network_dnsmasq_conf, pxe_nics
+from kvmnetcheck.facts.conclusions.dnsmasq_boot import CLIENTS, boot_offer
 from kvmnetcheck.facts.conclusions.servers import range_size
 from kvmnetcheck.facts.model import BootFile
 from kvmnetcheck.facts.parsers.libvirt_xml import parse_domain, parse_network
@@ -50,42 +51,50 @@ DNSMASQ_OPTIONS = """<network xmlns:dnsmasq="http://libvirt.org/schemas/network/
 """
 
 
+def _offer(defn, kind="bios-ipxe"):
+    conf = network_dnsmasq_conf(defn)
+    return conf, boot_offer(conf, CLIENTS[kind], defn.bridge_name or "", "52:54:00:00:00:01", known=False)
+
+
 def test_netboot_network_boots_pxeboot_img_from_its_tftp_root():
     d = parse_network(NETBOOT)
-    boot = network_boot(d)
-    assert (boot.file, boot.server, boot.needs_tftp_here) == ("pxeboot.img", None, True)
-    assert [ip.tftp_root for ip in d.ips] == ["/var/lib/tftproot"]
+    conf, boot = _offer(d)
+    assert (boot.file, boot.server, conf.enable_tftp, conf.tftp_roots) == (
+        "pxeboot.img",
+        None,
+        True,
+        ("/var/lib/tftproot",),
+    )
     # dhcp-lease-max=253 in libvirt's expected config: the size of the range
-    assert range_size(*d.ips[0].dhcp.ranges[0]) == 253
+    assert conf.lease_max == 253 == range_size(*d.ips[0].dhcp.ranges[0])
 
 
 def test_netboot_proxy_network_names_another_tftp_server():
-    boot = network_boot(parse_network(NETBOOT_PROXY))
-    assert (boot.file, boot.server, boot.needs_tftp_here) == ("pxeboot.img", "10.20.30.40", False)
+    conf, boot = _offer(parse_network(NETBOOT_PROXY))
+    assert (boot.file, boot.server, conf.enable_tftp) == ("pxeboot.img", "10.20.30.40", False)
     assert BootFile("netboot", None, "pxeboot.img,,10.20.30.40", None).file == "pxeboot.img"
 
 
 def test_dnsmasq_options_that_name_no_boot_file():
     d = parse_network(DNSMASQ_OPTIONS)
     assert d.dnsmasq_options == ("foo=bar", "cname=*.cloudapps.example.com,master.example.com")
-    assert network_boot(d) is None
+    assert _offer(d)[1].file is None
 
 
 @pytest.mark.parametrize(
-    "option, file, server, tftp_here",
+    "option, file, server",
     [
-        ("dhcp-boot=undionly.kpxe", "undionly.kpxe", None, True),
-        ("dhcp-boot=tag:ipxe,http://10.0.0.1/boot.ipxe", "http://10.0.0.1/boot.ipxe", None, False),
-        ("dhcp-boot=pxelinux.0,boothost,10.0.0.5", "pxelinux.0", "boothost", False),
-        ("dhcp-option=67,grubx64.efi", "grubx64.efi", None, True),
-        ("dhcp-option-force=option:bootfile-name,ipxe.efi", "ipxe.efi", None, True),
-        ('pxe-service=x86PC,"Install Linux",pxelinux', "pxelinux", None, False),
+        ("dhcp-boot=undionly.kpxe", "undionly.kpxe", None),
+        ("dhcp-boot=tag:ipxe,http://10.0.0.1/boot.ipxe", None, None),  # no dhcp-match sets ipxe
+        ("dhcp-boot=pxelinux.0,boothost,10.0.0.5", "pxelinux.0", "10.0.0.5"),
+        ("dhcp-option=67,grubx64.efi", "grubx64.efi", None),
+        ("dhcp-option-force=option:bootfile-name,ipxe.efi", "ipxe.efi", None),
     ],
 )
-def test_boot_file_from_dnsmasq_options(option, file, server, tftp_here):
+def test_boot_file_from_dnsmasq_options(option, file, server):
     xml = DNSMASQ_OPTIONS.replace('value="foo=bar"', f"value='{option}'")
-    boot = network_boot(parse_network(xml))
-    assert (boot.file, boot.server, boot.needs_tftp_here) == (file, server, tftp_here)
+    boot = _offer(parse_network(xml))[1]
+    assert (boot.file, boot.server) == (file, server)
 
 
 def _guest(boot_xml: str, nics: str, disks: str = "") -> object:

@@ -23,6 +23,7 @@ from .bridge import (
     PortVlans,
     TcFilters,
 )
+from .dnsmasq import BootOption, DhcpBoot, DnsmasqConf, PxeService, TagIf, TagSetter
 from .firewall import Firewalld, FirewalldPolicy, FirewalldZone, Iptables, IptablesRule, NftLibvirt
 from .host_facts import HostFacts, Unreadable, kernel_version
 from .libvirt import (
@@ -54,6 +55,12 @@ from .processes import LibvirtQemu, Process, QemuProcess
 from .servers import BootFile, DhcpServers, Lease, UdpSocket
 
 __all__ = [
+    "BootOption",
+    "DhcpBoot",
+    "DnsmasqConf",
+    "PxeService",
+    "TagIf",
+    "TagSetter",
     "BRIDGE_CREATING_MODES",
     "MAX_FORWARD_DELAY_S",
     "MIN_FORWARD_DELAY_S",

@@ -19,6 +19,7 @@ class DhcpConfig:
     bootp_file: Optional[str] = None
     host_ips: tuple[str, ...] = ()  # addresses <host> elements reserve
     bootp_server: Optional[str] = None
+    host_macs: tuple[str, ...] = ()  # MAC addresses <host> elements name (dnsmasq's "known" clients)
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,16 @@ class BootFile:
     tftp_root: Optional[str]
     boot: Optional[str]  # dhcp-boot=FILE[,,SERVER]
     exists: Optional[bool]  # FILE is in the TFTP root; None: not a file there to look for
+    conf: Optional[tuple[tuple[str, str], ...]] = None  # (option, value) of its boot and pool lines; None: not read
+    files: tuple[tuple[str, str, bool], ...] = ()  # (TFTP root, name, there) for each name its boot lines give
 
     @property
     def file(self) -> Optional[str]:
         return self.boot.split(",", 1)[0] if self.boot else None
+
+    def in_root(self, root: str, name: str) -> Optional[bool]:
+        """Is `name` in the TFTP root? None: not looked for."""
+        return next((there for r, n, there in self.files if r == root and n == name), None)
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class DhcpServers:
     boot_files: tuple["BootFile", ...] = ()  # what each network's dnsmasq config says of booting
     leases: tuple[tuple[str, Optional[tuple[Lease, ...]]], ...] = ()  # (bridge, leases or None if garbled)
     files_error: Optional[str] = None  # why libvirt's pid, lease and dnsmasq config files were not all listed
+    addresses: Optional[tuple[tuple[str, str], ...]] = None  # (interface, address) the host owns; None: not read
 
     def on_port(self, port: int) -> tuple[UdpSocket, ...]:
         return tuple(s for s in (self.sockets or ()) if s.port == port)

@@ -115,6 +115,7 @@ def parse_network(text: str) -> NetworkDefinition:
                     bootp_file=bootp.get("file") if bootp is not None else None,
                     host_ips=tuple(h.get("ip") for h in dhcp_el.findall("host") if h.get("ip")),
                     bootp_server=bootp.get("server") if bootp is not None else None,
+                    host_macs=tuple(h.get("mac").lower() for h in dhcp_el.findall("host") if h.get("mac")),
                 )
         tftp = ip.find("tftp")
         ips.append(

@@ -104,12 +104,36 @@ def parse_dnsmasq_boot(network: str, text: str) -> BootFile:
     when the boot file is in the TFTP root."""
     kv = parse_key_values(text)
     exists = first(kv, "exists")
+    conf, files = [], []
+    for line in (text or "").splitlines():
+        if line.startswith("conf="):
+            key, _, value = line[5:].partition("=")
+            conf.append((key.strip(), value.strip()))
+        elif line.startswith("file=") and line.count("\t") == 2:
+            there, root, name = line[5:].split("\t")
+            files.append((root, name, there == "1"))
     return BootFile(
         network=network,
         tftp_root=first(kv, "tftp_root") or None,
         boot=first(kv, "boot") or None,
         exists=None if exists is None else exists == "1",
+        # an older collector printed only tftp_root= and boot=, not the config's lines
+        conf=tuple(conf) if first(kv, "lines") == "1" else None,
+        files=tuple(files),
     )
+
+
+def parse_host_addresses(text: str) -> tuple[tuple[str, str], ...]:
+    """(interface, address) from `ip -o addr show`:
+
+    2: eth0    inet 10.0.0.5/24 brd 10.0.0.255 scope global eth0\\       valid_lft forever ...
+    """
+    out = []
+    for line in (text or "").splitlines():
+        words = line.split()
+        if len(words) >= 4 and words[2] in ("inet", "inet6"):
+            out.append((words[1].split("@", 1)[0], words[3].split("/", 1)[0]))
+    return tuple(out)
 
 
 def read_dhcp_servers(g: Gathered) -> DhcpServers:
@@ -145,6 +169,8 @@ def read_dhcp_servers(g: Gathered) -> DhcpServers:
             unreadable.append(s.arg)
             continue
         boots.append(parse_dnsmasq_boot(s.arg.rsplit("/", 1)[-1].removesuffix(".conf"), s.text))
+    addrs = g.one("host_addresses")
+    addresses = parse_host_addresses(addrs.text) if addrs is not None and addrs.ok else None
     packets = g.one("packet_sockets")
     lpf = parse_packet_sockets(packets.text) if packets is not None and packets.ok else ()
     return DhcpServers(
@@ -156,4 +182,5 @@ def read_dhcp_servers(g: Gathered) -> DhcpServers:
         unreadable=tuple(unreadable),
         boot_files=tuple(boots),
         files_error=files_error,
+        addresses=addresses,
     )
