@@ -49,11 +49,14 @@ from .ovs import (
     OvsInterface,
     OvsPort,
 )
+from .probe import IPXE_DISCOVERS, IPXE_GIVES_UP_S, BridgeProbe, ProbeOffer, ProbeRun, ProbeTftp
 from .processes import LibvirtQemu, Process, QemuProcess
 from .servers import BootFile, DhcpServers, Lease, UdpSocket
 
 __all__ = [
     "BRIDGE_CREATING_MODES",
+    "IPXE_DISCOVERS",
+    "IPXE_GIVES_UP_S",
     "MAX_FORWARD_DELAY_S",
     "MIN_FORWARD_DELAY_S",
     "OVS_GUEST_TAP",
@@ -72,6 +75,7 @@ __all__ = [
     "BootFile",
     "Bridge",
     "BridgeConfig",
+    "BridgeProbe",
     "BridgePort",
     "DhcpConfig",
     "DhcpServers",
@@ -96,6 +100,9 @@ __all__ = [
     "OvsInterface",
     "OvsPort",
     "PortVlans",
+    "ProbeOffer",
+    "ProbeRun",
+    "ProbeTftp",
     "Process",
     "QemuFirmware",
     "QemuProcess",
