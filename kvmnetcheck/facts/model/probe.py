@@ -28,6 +28,7 @@ class ProbeOffer:
     bootfile_option: str  # option 67
     tp_status: int  # tpacket_auxdata.tp_status as the probe's AF_PACKET socket got it
     csum_notready: bool  # TP_STATUS_CSUMNOTREADY: the checksum was left to hardware that never filled it
+    udp_checksum: int  # the UDP checksum field as received
     checksum_verifies: Optional[bool]  # None: UDP checksum 0 (none given)
 
     @property

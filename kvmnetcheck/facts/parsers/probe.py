@@ -36,8 +36,8 @@ def _opt_str(v: Any) -> Optional[str]:
 
 
 def parse_offer(d: dict) -> Optional[ProbeOffer]:
-    at, discover, status = _num(d.get("at_s")), d.get("discover"), d.get("tp_status")
-    if at is None or not isinstance(discover, int) or not isinstance(status, int):
+    at, discover, status, csum = _num(d.get("at_s")), d.get("discover"), d.get("tp_status"), d.get("udp_checksum")
+    if at is None or not all(isinstance(v, int) for v in (discover, status, csum)):
         return None
     verifies = d.get("checksum_verifies")
     return ProbeOffer(
@@ -54,6 +54,7 @@ def parse_offer(d: dict) -> Optional[ProbeOffer]:
         bootfile_option=_str(d.get("opt_bootfile")),
         tp_status=status,
         csum_notready=bool(d.get("csum_notready")),
+        udp_checksum=csum,
         checksum_verifies=verifies if isinstance(verifies, bool) else None,
     )
 
