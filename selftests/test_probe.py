@@ -189,6 +189,11 @@ def test_probe_run_changes_nothing_else(lab, tmp_path):
     assert appeared and all(n.startswith("kncp") for n in appeared), appeared
     wait_sessions_closed(h)
     after = snapshot(h)
+    # the one trace a port leaves on a bridge that never had one: the kernel sets the bridge's tso_max_size
+    # from its ports (net/bridge/br_if.c br_set_gso_limits, TSO_MAX_SIZE with none left), where a new
+    # device starts at 65536; nothing can set it back from user space
+    before["links"], n = re.subn(r"(virbr7: .*?tso_max_size) 65536 ", r"\1 524280 ", before["links"])
+    assert n == 1, before["links"]
     for key in before:
         assert before[key] == after[key], f"{key} changed:\n--- before\n{before[key]}\n--- after\n{after[key]}"
 
