@@ -183,6 +183,10 @@ def test_remediation_quotes_hostile_names(cid):
         by=hostile,
         family="inet",
         table="filter",
+        limit="15",
+        forwarding="30 s",
+        servers=hostile,
+        detail=hostile,
     )
     for variant in CHECKS[cid].fixes:
         with running(cid):
