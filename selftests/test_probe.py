@@ -206,3 +206,90 @@ def _names(listing: str) -> list[str]:
         if m:
             out.append(m.group(1))
     return out
+
+
+def _dhcp_packets(tcpdump_out: str, mac: str) -> list[tuple[float, str]]:
+    """(time, Discover|Offer|Request|ACK) of each DHCP packet to or from `mac` in `tcpdump -tt -e -v` output."""
+    out, head = [], None
+    for line in tcpdump_out.splitlines():
+        m = re.match(r"(\d+\.\d+) (\S+) > (\S+),", line)
+        if m:
+            head = (float(m.group(1)), mac in (m.group(2).lower(), m.group(3).lower()))
+            continue
+        m = re.search(r"DHCP-Message \(53\), length 1: (\w+)", line)
+        if m and head and head[1]:
+            out.append((head[0], m.group(1)))
+    return out
+
+
+def _port_times(watch_out: str) -> tuple[float, float]:
+    """When a guest tap (vnet*) first showed on the bridge, and when it first forwarded (host clock)."""
+    seen = fwd = None
+    for line in watch_out.splitlines():
+        fields = line.split()
+        if len(fields) != 3:  # the port went away between listing and reading its state
+            continue
+        t, port, state = fields
+        if port.startswith("vnet"):
+            seen = seen or float(t)
+            if state == "3":
+                fwd = fwd or float(t)
+    return seen, fwd
+
+
+@pytest.mark.slow
+def test_probe_agrees_with_a_real_pxe_guest(lab):
+    """On the same network, the probe's port-forwarding time and the delay from the first DISCOVER that got
+    through to the OFFER are within 1 s of a real PXE guest's (QEMU under TCG, its iPXE ROM, libvirt's dnsmasq)."""
+    from lab import pxe_boot
+
+    h = lab.add_host("truthp", libvirt=True)
+    h.sh(LIB + "\nnet_define pxe \"name='virbr9' stp='on' delay='2'\"", timeout=240)
+    ports = h.spawn(
+        [
+            "sh",
+            "-c",
+            'while :; do for p in /sys/class/net/virbr9/brif/*; do [ -e "$p" ] && '
+            'echo "$(date +%s.%N) ${p##*/} $(cat "$p/state")"; done; sleep 0.05; done',
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    dump = h.spawn(
+        ["tcpdump", "-l", "-tt", "-n", "-e", "-v", "-i", "virbr9", "udp and (port 67 or port 68)"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    time.sleep(2)
+    try:
+        guest = pxe_boot(h, "pxe", guest_name="pxe1", observe_s=50)
+    finally:
+        watched, _ = ports.stop(signal.SIGTERM, timeout=10)
+        dumped, _ = dump.stop(signal.SIGINT, timeout=10)
+    assert guest.leased, guest
+    seen, fwd = _port_times(watched)
+    packets = _dhcp_packets(dumped, guest.mac)
+    offer = next(t for t, kind in packets if kind == "Offer")
+    # the first DISCOVER the bridge let through (a blocked port drops them before the bridge sees them)
+    answered = min(t for t, kind in packets if kind == "Discover")
+    guest_forward, guest_latency = fwd - seen, offer - answered
+
+    out = h.sh('python3 -c "$(cat)" N2 tr01 90 virbr9', input=PROGRAM, timeout=120).stdout
+    found = json.loads(out.split("probe_bridge\tvirbr9\n", 1)[1].split("\n", 1)[0])
+    first = found["offers"][0]
+    through = min(t for t in found["discovers_at_s"] if t >= found["forwarding_after_s"])
+    probe_latency = first["at_s"] - through
+    figures = {
+        "guest_forward_s": guest_forward,
+        "probe_forward_s": found["forwarding_after_s"],
+        "guest_offer_after_discover_s": guest_latency,
+        "probe_offer_after_discover_s": probe_latency,
+        "guest_first_packet_s": guest.first_packet_s,
+        "probe_first_offer_s": first["at_s"],
+    }
+    if os.environ.get("KNC_PROBE_FIGURES"):
+        with open(os.environ["KNC_PROBE_FIGURES"] + ".truth", "w") as f:
+            json.dump(figures, f, indent=1)
+    assert abs(guest_forward - found["forwarding_after_s"]) <= 1.0, figures
+    assert abs(guest_latency - probe_latency) <= 1.0, figures
