@@ -4,8 +4,10 @@ it prints (facts/parsers/probe.py), on output a lab host printed, empty and garb
 from __future__ import annotations
 
 import os
+import shutil
 import struct
 import subprocess
+import sys
 
 import pytest
 
@@ -140,3 +142,29 @@ def test_program_runs_under_python_36():
     assert r.stdout.strip() == "ok", r.stderr
     cmd, args = command_args("N9", "ab12", 30, ["br0"])
     assert args[:4] == [PROGRAM, "N9", "ab12", "30"] and cmd.count("%s") == len(args)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv to drop it")
+def test_probe_refuses_without_root_and_says_so():
+    """Run as an unprivileged user, the probe touches nothing and its first section says why."""
+    r = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            PROGRAM,
+            "N7",
+            "ab12",
+            "30",
+            "br0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    run = read_probe(_gathered(r.stdout.replace("@@N7@@", "@@N1@@")))
+    assert run is not None and run.error and "needs root" in run.error, (r.stdout, r.stderr)
+    assert run.bridges == () and "probe_bridge" not in r.stdout
