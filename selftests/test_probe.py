@@ -135,8 +135,8 @@ def test_probe_stopped_midway_removes_its_port(lab, sig):
     h = lab.add_host(f"int{int(sig)}", libvirt=True)
     h.sh(LIB + "\nnet_define lan \"name='virbr7' stp='on' delay='15'\"", timeout=240)
     p = _probe(h, "ab12", "120", "virbr7")
-    mid = _wait_for(h, r"kncp-ab12-0")
-    assert "master virbr7" in mid, mid
+    mid = _wait_for(h, r"kncpab12h0@\S+ <[^>]*\bUP\b[^>]*> .* master virbr7")  # the port is up on the bridge
+    assert "kncp-ab12-0" in mid, mid
     time.sleep(1)
     out, err = p.stop(sig, timeout=20)
     assert "probe_stopped" in out.decode(), (out, err)
