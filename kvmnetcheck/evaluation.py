@@ -48,7 +48,9 @@ class Evaluator:
                 args.update(zip(KIND_ARGS[item.kind], values))
             try:
                 with running(item.check_id):
-                    item.call(args)
+                    figures = item.call(args)
+                if isinstance(figures, dict):  # a pass that carries what was measured (the probe's checks)
+                    r.observed = figures
             except Finding as f:
                 r.outcome = "failed"
                 r.message, r.remediation, r.observed, r.limit = f.message, f.remediation, f.observed, f.limit

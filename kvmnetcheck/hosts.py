@@ -20,6 +20,7 @@ from . import __version__, pytest_adapter
 from . import raw as raw_store
 from .collect.gather import GatherOptions, gather_all
 from .facts.conclusions.libvirt import not_a_kvm_host
+from .facts.conclusions.probe import probe_targets
 from .facts.host import facts_from_raw
 from .facts.model import HostFacts
 from .raw import RawHost
@@ -165,6 +166,7 @@ class Hosts:
             workers=config.getoption("--gather-workers"),
             host_timeout=config.getoption("--host-timeout"),
             shard=self.shard,
+            probe_targets=_probe_targets if config.getoption("--probe") else None,
         )
 
     def digest(self, i: int) -> HostDigest:
@@ -221,3 +223,9 @@ class Hosts:
     def remove_worker_copy(self) -> None:
         if self._worker_dir:
             shutil.rmtree(self._worker_dir, ignore_errors=True)
+
+
+def _probe_targets(raw: RawHost) -> list[str]:
+    """--probe: the bridges to probe on a host, from what its collector printed."""
+    h = facts_from_raw(raw)
+    return probe_targets(h) if h.reachable else []

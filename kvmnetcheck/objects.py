@@ -140,8 +140,9 @@ class CheckItem(pytest.Item):
         if not outcomes:
             pytest.skip(f"no {self.kind.replace('_', ' ') if self.kind else 'object'} on this host")
 
-    def call(self, values: dict[str, Any]) -> None:
-        self.fn(**{a: values[a] for a in self.args})
+    def call(self, values: dict[str, Any]) -> Any:
+        """The check's own return: None, or on a pass the figures it measured (a dict, kept as `observed`)."""
+        return self.fn(**{a: values[a] for a in self.args})
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, CheckFailed):

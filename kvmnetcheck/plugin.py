@@ -47,6 +47,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="HOST=URI",
         help="libvirt URI to read HOST through (repeatable); URI 'none' uses virsh on the host only",
     )
+    g.addoption(
+        "--probe",
+        action="store_true",
+        default=False,
+        help="also PROBE each bridge guests use (needs root on the host): a throwaway port joins it for "
+        "up to a minute and asks for a DHCP offer and the first block of the boot file, as a PXE guest "
+        "would (README: what the probe does to a host)",
+    )
     g.addoption("--gather-workers", type=int, default=16, metavar="N", help="hosts gathered at once (default 16)")
     g.addoption(
         "--host-timeout",

@@ -16,6 +16,7 @@ from kvmnetcheck.facts.sources import LEGACY_KINDS, LISTED_BEFORE, SOURCES
 
 PACKAGE = os.path.join(REPO, "kvmnetcheck")
 COLLECTOR = os.path.join(PACKAGE, "collect", "collector.sh")
+PROBE = os.path.join(PACKAGE, "collect", "probe.py")
 
 # layer -> the layers it may import (a layer is a top-level module or sub-package of kvmnetcheck;
 # "kvmnetcheck" is the package root, which holds only the version)
@@ -243,11 +244,13 @@ def collector_kinds() -> set[str]:
     text = open(COLLECTOR).read()
     # comments start at a # that begins a word (not ${f##*/})
     code = "\n".join(re.sub(r"(^|\s)#.*$", "", line) for line in text.splitlines())
-    return set(
+    printed = set(
         re.findall(
             r"(?:^|;|&&|\|\||\bthen|\bdo|\belse|\))\s*(?:sec|run|show|capture) ([a-z][a-z0-9_]*)\b", code, re.MULTILINE
         )
     )
+    # and the probe's (collect/probe.py, --probe), printed by its section(nonce, "KIND", ...)
+    return printed | set(re.findall(r'section\(nonce, "([a-z][a-z0-9_]*)"', open(PROBE).read()))
 
 
 def test_every_section_the_collector_prints_is_parsed_and_every_parsed_one_printed():

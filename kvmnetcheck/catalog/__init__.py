@@ -14,7 +14,7 @@ from typing import Optional
 
 import pytest
 
-from . import bridges, checksum, dhcp_servers, guest_boot, guest_nics, host, networks, ovs
+from . import bridges, checksum, dhcp_servers, guest_boot, guest_nics, host, networks, ovs, probe
 from .base import (
     GUIDE,
     PHASES,
@@ -32,7 +32,7 @@ from .base import (
 
 CHECKS: dict[str, Check] = {
     c.id: c
-    for module in (host, networks, dhcp_servers, bridges, ovs, checksum, guest_nics, guest_boot)
+    for module in (host, networks, dhcp_servers, bridges, ovs, checksum, guest_nics, guest_boot, probe)
     for c in module.CHECKS
 }
 
@@ -63,6 +63,11 @@ TROUBLESHOOTING = (
     "libvirt-checksum-warning",
     "guest-pxe-boot-rom",
     "guest-pxe-boot-file",
+    # measured, not inferred (--probe): what a new port on the bridge really got, and where that contradicts
+    # the inferences above
+    "probe-dhcp-offer",
+    "probe-pxe-boot-file",
+    "probe-inference-agrees",
 )
 
 __all__ = [

@@ -7,6 +7,7 @@ way becomes a RawHost with `error` set; it never stops the others.
 from __future__ import annotations
 
 import datetime
+import json
 import math
 import os
 import queue
@@ -24,6 +25,7 @@ import testinfra
 
 from ..raw import RawHost, RawLibvirt, in_shard
 from .libvirt_conn import SshWrappers, read_libvirt, ssh_connect_timeout, uri_for_backend
+from .probe import command_args as probe_command
 
 COLLECTOR = resources.files(__package__).joinpath("collector.sh").read_text()
 
@@ -42,6 +44,8 @@ class GatherOptions:
     workers: int = 16
     host_timeout: float = 300.0
     shard: Optional[tuple[int, int]] = None  # --shard=K/N: only the hosts of slice K
+    # --probe: the bridges to probe on a host, from what its collector printed (None: no probe)
+    probe_targets: Optional[Callable[[RawHost], list[str]]] = None
 
 
 def expand_hosts(specs: list[Optional[str]], opts: GatherOptions) -> list[tuple[str, object]]:
@@ -132,7 +136,33 @@ def collect_raw(
             gathered_at=now,
             error=f"cannot run the collector on {spec} (exit {result.rc}): " + " | ".join(why)[:500],
         )
-    return RawHost(host=name, spec=spec, nonce=nonce, output=out, libvirt=raw, gathered_at=now)
+    gathered = RawHost(host=name, spec=spec, nonce=nonce, output=out, libvirt=raw, gathered_at=now)
+    if opts.probe_targets is not None:
+        gathered.output += run_probe(host, gathered, opts.probe_targets, deadline)
+    return gathered
+
+
+def run_probe(host, gathered: RawHost, targets_of: Callable[[RawHost], list[str]], deadline: float) -> str:
+    """The probe's sections (collect/probe.py), in the collector's framing, or one that says why it could
+    not run; bounded by what is left of the host's time."""
+    nonce = gathered.nonce
+    left = deadline - time.monotonic() - 5
+
+    def failed(why: str) -> str:
+        return f"@@{nonce}@@ probe_meta\t\n" + json.dumps({"error": why}) + f"\n\n@@{nonce}@@ rc\t0\n"
+
+    if left < 20:
+        return failed(f"too little of the host's time left to probe ({left:.0f} s; raise --host-timeout)")
+    cmd, args = probe_command(nonce, secrets.token_hex(2), left, targets_of(gathered))
+    try:
+        result = host.run(cmd, *args)
+    except Exception as e:
+        return failed(f"the probe could not be run: {_connection_error(e)}")
+    out = result.stdout_bytes.decode("utf-8", "replace")
+    if f"@@{nonce}@@ probe_meta" not in out:
+        why = (result.stderr_bytes.decode("utf-8", "replace") or out).strip().splitlines()[-3:]
+        return failed(f"the probe printed nothing (exit {result.rc}): " + " | ".join(why)[:500])
+    return out
 
 
 def libvirt_of(name: str, spec: str, host, opts: GatherOptions, wrappers: SshWrappers) -> RawLibvirt:

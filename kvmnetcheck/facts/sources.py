@@ -23,6 +23,7 @@ from .parsers import (
     meta,
     nft,
     ovs,
+    probe,
     qemu_firmware,
     servers,
     sysfs_bridge,
@@ -63,6 +64,10 @@ def _dhcp_servers(g: Gathered) -> dict[str, Any]:
 
 def _qemu_firmware(g: Gathered) -> dict[str, Any]:
     return {"qemu_firmware": qemu_firmware.read_qemu_firmware(g)}
+
+
+def _probe(g: Gathered) -> dict[str, Any]:
+    return {"probe": probe.read_probe(g)}
 
 
 def _ovs(g: Gathered) -> dict[str, Any]:
@@ -190,6 +195,8 @@ SOURCES: tuple[Source, ...] = (
         ("libvirt",),
         _libvirt,
     ),
+    # printed by the probe (collect/probe.py), run after the collector only with --probe
+    Source(("probe_meta", "probe_bridge", "probe_stopped", "probe_done"), ("probe",), _probe),
     Source(("done",), (), _done),
 )
 

@@ -238,3 +238,23 @@ host_bridge_with_guest() {
     ip link set lan1 master br0
     guest_define nf1 "<interface type='bridge'><mac address='52:54:00:00:0e:01'/><source bridge='br0'/><model type='virtio'/></interface>" "<boot dev='hd'/>"
 }
+
+# far_dhcp_server IFACE ADDRESS FIRST LAST: a DHCP server (dnsmasq) in a network namespace of its own, on IFACE
+# (moved there; or, when IFACE is a bridge, on a new veth port of it), serving FIRST-LAST
+far_dhcp_server() {
+    ns=far-$1
+    ip netns add "$ns"
+    if [ -d "/sys/class/net/$1/bridge" ]; then
+        ip link add "$ns" type veth peer name srv
+        ip link set "$ns" master "$1" up
+        ip link set srv netns "$ns"
+        dev=srv
+    else
+        ip link set "$1" netns "$ns"
+        dev=$1
+    fi
+    ip -n "$ns" addr add "$2/24" dev "$dev"
+    ip -n "$ns" link set "$dev" up
+    ip netns exec "$ns" dnsmasq --conf-file=/dev/null --port=0 --bind-interfaces --interface="$dev" \
+        --dhcp-range="$3,$4,12h" --dhcp-leasefile="/run/$ns.leases" --pid-file="/run/$ns.pid"
+}

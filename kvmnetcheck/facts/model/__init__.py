@@ -51,6 +51,7 @@ from .ovs import (
     OvsInterface,
     OvsPort,
 )
+from .probe import IPXE_DISCOVERS, IPXE_GIVES_UP_S, BridgeProbe, ProbeOffer, ProbeRun, ProbeTftp
 from .processes import LibvirtQemu, Process, QemuProcess
 from .servers import BootFile, DhcpServers, Lease, UdpSocket
 
@@ -62,6 +63,8 @@ __all__ = [
     "TagIf",
     "TagSetter",
     "BRIDGE_CREATING_MODES",
+    "IPXE_DISCOVERS",
+    "IPXE_GIVES_UP_S",
     "MAX_FORWARD_DELAY_S",
     "MIN_FORWARD_DELAY_S",
     "OVS_GUEST_TAP",
@@ -80,6 +83,7 @@ __all__ = [
     "BootFile",
     "Bridge",
     "BridgeConfig",
+    "BridgeProbe",
     "BridgePort",
     "DhcpConfig",
     "DhcpServers",
@@ -105,6 +109,9 @@ __all__ = [
     "OvsInterface",
     "OvsPort",
     "PortVlans",
+    "ProbeOffer",
+    "ProbeRun",
+    "ProbeTftp",
     "Process",
     "QemuFirmware",
     "QemuProcess",

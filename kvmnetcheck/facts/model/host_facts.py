@@ -11,6 +11,7 @@ from .firewall import Firewalld, Iptables, NftLibvirt
 from .libvirt import LibvirtView, QemuFirmware
 from .netstack import NetStack
 from .ovs import Ovs
+from .probe import ProbeRun
 from .processes import LibvirtQemu, Process, QemuProcess
 from .servers import DhcpServers
 
@@ -61,6 +62,7 @@ class HostFacts:
     libvirt: LibvirtView = field(
         default_factory=lambda: LibvirtView("none", None, None, None, (), (), error="not gathered")
     )
+    probe: Optional[ProbeRun] = None  # None: the probe did not run (no --probe)
     parse_errors: tuple[str, ...] = ()
     unreadable: tuple[str, ...] = ()  # files the checking user was not allowed to read
 
