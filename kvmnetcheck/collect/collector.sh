@@ -13,7 +13,7 @@
 # `for` loop; nothing read from the host is evaluated.
 # Only commands that read state are used: cat, getconf, iptables -S/-save,
 # nft list (as JSON for a table name nft's command line cannot spell),
-# tc ... show, firewall-cmd --state/--list-*, virsh --readonly.
+# tc ... show, firewall-cmd --state/--list-*, virsh --readonly, ip ... show, od (a command line as hex).
 
 N=$1
 WANT_VIRSH=$2
@@ -369,6 +369,77 @@ for p in /proc/[0-9]*; do
     esac
 done
 end 0
+
+# Which interfaces each dnsmasq answers DHCP on (src/dhcp.c dhcp_packet, network.c iface_check): its whole
+# command line, and the config files it reads (src/option.c read_opts: the --conf-file/-C it names, else
+# /etc/dnsmasq.conf; conf-file= and conf-dir= inside them), at most 64 of them; and whether its mount
+# namespace is the collector's (if not, its paths name other files).
+confs=
+for p in /proc/[0-9]*; do
+    [ "$(cat "$p/comm" 2>/dev/null)" = dnsmasq ] || continue
+    sec dnsmasq_cmdline "${p##*/}"
+    theirs=$(readlink "$p/ns/mnt" 2>/dev/null)
+    if [ -z "$theirs" ]; then printf 'mnt=unknown\n'
+    elif [ "$theirs" = "$(readlink /proc/self/ns/mnt 2>/dev/null)" ]; then printf 'mnt=same\n'
+    else printf 'mnt=other\n'; fi
+    printf 'cmdline=%s\n' "$(head -c 65536 "$p/cmdline" 2>/dev/null | od -An -v -tx1 | tr -d ' \n')"
+    end 0
+    confs="$confs/etc/dnsmasq.conf
+$(tr '\000' '\n' < "$p/cmdline" 2>/dev/null | awk 'w { print; w = 0; next }
+    /^--conf-(file|dir)=/ { sub(/^--conf-(file|dir)=/, ""); print; next }
+    /^--conf-dir$/ || /^-[C7]$/ { w = 1; next }
+    /^-[C7]./ { print substr($0, 3) }')
+"
+done
+seen='
+'
+n=0
+while [ -n "$confs" ] && [ "$n" -lt 64 ]; do
+    more=
+    while IFS= read -r f; do
+        f=${f%%,*}
+        case $f in /*) ;; *) continue ;; esac
+        case $seen in *"
+$f
+"*) continue ;; esac
+        [ "$n" -lt 64 ] || break
+        seen="$seen$f
+"
+        n=$((n+1))
+        if [ -d "$f" ]; then
+            sec dnsmasq_conf_dir "$f"
+            for e in "$f"/*; do
+                [ -f "$e" ] || continue
+                printf '%s\n' "${e##*/}"
+                more="$more$e
+"
+            done
+            if [ -r "$f" ] && [ -x "$f" ]; then end 0; else end 1; fi
+        elif [ -e "$f" ]; then
+            show dnsmasq_conf "$f"
+            more="$more$(sed -n -e 's/^[[:space:]]*conf-file[[:space:]]*=[[:space:]]*//p' \
+                -e 's/^[[:space:]]*conf-dir[[:space:]]*=[[:space:]]*//p' "$f" 2>/dev/null | head -n 32)
+"
+        else
+            sec dnsmasq_conf "$f"; printf 'absent\n'; end 2
+        fi
+    done <<EOF
+$confs
+EOF
+    confs=$more
+done
+# every interface's IPv4 addresses: dnsmasq serves DHCP only on an interface with one, and listen-address=
+# names addresses (printed after the dnsmasq listings, always: it closes them)
+sec ipv4_addresses ""
+if have ip; then
+    out=$($T ip -j -4 addr show 2>&1)
+    rc=$?
+    printf '%s\n' "$out" | head -c "$MAX"
+else
+    printf 'ip (iproute2) is not installed\n'
+    rc=127
+fi
+end "$rc"
 
 # Fallback libvirt view when the control node could not open a connection.
 if [ "$WANT_VIRSH" = 1 ] && have virsh; then

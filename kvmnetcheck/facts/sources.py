@@ -39,6 +39,9 @@ LISTED_BEFORE = {
     "dnsmasq_leases": "processes",
     "dnsmasq_boot": "processes",
     "libvirt_qemu_pid": "processes",
+    "dnsmasq_cmdline": "ipv4_addresses",
+    "dnsmasq_conf": "ipv4_addresses",
+    "dnsmasq_conf_dir": "ipv4_addresses",
 }
 
 
@@ -142,7 +145,17 @@ SOURCES: tuple[Source, ...] = (
     ),
     Source(("bridge_vlans",), ("port_vlans", "port_vlans_error"), _port_vlans),
     Source(
-        ("udp_servers", "packet_sockets", "libvirt_dnsmasq_pid", "dnsmasq_leases", "dnsmasq_boot"),
+        (
+            "udp_servers",
+            "packet_sockets",
+            "libvirt_dnsmasq_pid",
+            "dnsmasq_leases",
+            "dnsmasq_boot",
+            "dnsmasq_cmdline",
+            "dnsmasq_conf",
+            "dnsmasq_conf_dir",
+            "ipv4_addresses",
+        ),
         ("dhcp_servers",),
         _dhcp_servers,
     ),

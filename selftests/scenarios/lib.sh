@@ -238,3 +238,16 @@ host_bridge_with_guest() {
     ip link set lan1 master br0
     guest_define nf1 "<interface type='bridge'><mac address='52:54:00:00:0e:01'/><source bridge='br0'/><model type='virtio'/></interface>" "<boot dev='hd'/>"
 }
+
+# dnsmasq_nm_shared IFACE ADDRESS/24: a dnsmasq started as NetworkManager's shared mode starts it
+# (src/core/dnsmasq/nm-dnsmasq-manager.c create_dm_cmd_line; NM keeps it in the foreground as its child)
+dnsmasq_nm_shared() {
+    ip addr add "$2/24" dev "$1"
+    a=${2%.*}
+    dnsmasq --conf-file=/dev/null --no-hosts --keep-in-foreground --bind-interfaces --except-interface=lo \
+        --clear-on-reload --strict-order --listen-address="$2" --dhcp-range="$a.10,$a.254,60m" \
+        --dhcp-option=option:router,"$2" --dhcp-leasefile="/run/dnsmasq-$1.leases" \
+        --pid-file="/run/nm-dnsmasq-$1.pid" </dev/null >/dev/null 2>&1 &
+    i=0
+    until [ -s "/run/nm-dnsmasq-$1.pid" ]; do i=$((i+1)); [ $i -lt 100 ] || return 1; sleep 0.1; done
+}

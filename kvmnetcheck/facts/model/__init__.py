@@ -50,7 +50,7 @@ from .ovs import (
     OvsPort,
 )
 from .processes import LibvirtQemu, Process, QemuProcess
-from .servers import BootFile, DhcpServers, Lease, UdpSocket
+from .servers import BootFile, DhcpServers, Lease, ServerScope, UdpSocket
 
 __all__ = [
     "BRIDGE_CREATING_MODES",
@@ -75,6 +75,7 @@ __all__ = [
     "BridgePort",
     "DhcpConfig",
     "DhcpServers",
+    "ServerScope",
     "Firewalld",
     "FirewalldPolicy",
     "FirewalldZone",
