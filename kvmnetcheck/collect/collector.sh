@@ -158,11 +158,12 @@ if have nft; then
             *"table $fam libvirt_network"*) run nft_libvirt "$fam" $T nft list table "$fam" libvirt_network ;;
         esac
     done
-    # the tables whose chains sit on the forward path, which bridged frames cross under br_netfilter:
+    # the tables whose chains sit on the forward path, which bridged frames cross under br_netfilter, or on
+    # the input and output paths, which DHCP to and from a server on the host itself takes:
     # FAMILY:NAME per line, the name as nft prints it after `table FAMILY ` (it may hold spaces or a `*`)
     tables=$($T nft list chains 2>/dev/null \
              | awk '$1 == "table" {t = $0; sub(/^table [^ ]+ /, "", t); sub(/ \{$/, "", t); t = $2 ":" t}
-                    /hook forward/ {print t}' | sort -u | head -n 16)
+                    /hook (forward|input|output)/ {print t}' | sort -u | head -n 16)
     set -f
     printf '%s\n' "$tables" | while IFS= read -r t; do
         [ -n "$t" ] || continue
