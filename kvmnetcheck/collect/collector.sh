@@ -380,11 +380,14 @@ for p in /proc/[0-9]*; do
     [ "$(cat "$p/comm" 2>/dev/null)" = dnsmasq ] || continue
     sec dnsmasq_cmdline "${p##*/}"
     theirs=$(readlink "$p/ns/mnt" 2>/dev/null)
-    if [ -z "$theirs" ]; then printf 'mnt=unknown\n'
-    elif [ "$theirs" = "$(readlink /proc/self/ns/mnt 2>/dev/null)" ]; then printf 'mnt=same\n'
-    else printf 'mnt=other\n'; fi
+    mnt=other
+    if [ -z "$theirs" ]; then mnt=unknown
+    elif [ "$theirs" = "$(readlink /proc/self/ns/mnt 2>/dev/null)" ]; then mnt=same; fi
+    printf 'mnt=%s\n' "$mnt"
     printf 'cmdline=%s\n' "$(head -c 65536 "$p/cmdline" 2>/dev/null | od -An -v -tx1 | tr -d ' \n')"
     end 0
+    # its paths name the collector's files only in the collector's mount namespace
+    [ "$mnt" = same ] || continue
     confs="$confs/etc/dnsmasq.conf
 $(tr '\000' '\n' < "$p/cmdline" 2>/dev/null | awk 'w { print; w = 0; next }
     /^--conf-(file|dir)=/ { sub(/^--conf-(file|dir)=/, ""); print; next }
@@ -408,19 +411,28 @@ $f
 "
         n=$((n+1))
         if [ -d "$f" ]; then
+            # its regular files (dnsmasq reads no other kind), at most 256 of them
             sec dnsmasq_conf_dir "$f"
+            k=0
             for e in "$f"/*; do
                 [ -f "$e" ] || continue
+                k=$((k+1))
+                if [ "$k" -gt 256 ]; then printf 'more than 256 files\n'; break; fi
                 printf '%s\n' "${e##*/}"
                 more="$more$e
 "
             done
-            if [ -r "$f" ] && [ -x "$f" ]; then end 0; else end 1; fi
-        elif [ -e "$f" ]; then
+            if [ "$k" -gt 256 ]; then end 3; elif [ -r "$f" ] && [ -x "$f" ]; then end 0; else end 1; fi
+        elif [ -f "$f" ]; then
             show dnsmasq_conf "$f"
             more="$more$(sed -n -e 's/^[[:space:]]*conf-file[[:space:]]*=[[:space:]]*//p' \
                 -e 's/^[[:space:]]*conf-dir[[:space:]]*=[[:space:]]*//p' "$f" 2>/dev/null | head -n 32)
 "
+        elif [ "$f" = /dev/null ]; then
+            sec dnsmasq_conf "$f"; end 0
+        elif [ -e "$f" ]; then
+            # a FIFO or a device is never read: it could block or never end
+            sec dnsmasq_conf "$f"; printf 'not a regular file\n'; end 1
         else
             sec dnsmasq_conf "$f"; printf 'absent\n'; end 2
         fi

@@ -219,13 +219,16 @@ def read_scopes(g: Gathered):
         if s.rc == 2 and s.text.strip() == "absent":
             return None
         if not g.readable(s):
-            raise Unknown(f"config file {path} could not be read: run as root (--sudo)")
+            why = " ".join(s.text.split())[-120:] or f"status {s.rc}"
+            raise Unknown(f"config file {path} could not be read ({why}): run as root (--sudo) if it is root's")
         return s.text
 
     def list_dir(path: str) -> Optional[tuple[str, ...]]:
         s = dirs.get(path)
         if s is None:
             raise Unknown(f"conf-dir {path} was not gathered")
+        if s.rc == 3:
+            raise Unknown(f"conf-dir {path} holds more than 256 files, more than the collector lists")
         if not s.ok:
             raise Unknown(f"conf-dir {path} could not be listed: run as root (--sudo)")
         return tuple(line for line in s.text.split("\n") if line)
