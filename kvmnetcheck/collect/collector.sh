@@ -377,7 +377,9 @@ end 0
 # namespace is the collector's (if not, its paths name other files).
 confs=
 for p in /proc/[0-9]*; do
-    [ "$(cat "$p/comm" 2>/dev/null)" = dnsmasq ] || continue
+    c=
+    { read -r c < "$p/comm"; } 2>/dev/null  # a builtin: no process per process
+    [ "$c" = dnsmasq ] || continue
     sec dnsmasq_cmdline "${p##*/}"
     theirs=$(readlink "$p/ns/mnt" 2>/dev/null)
     mnt=other
