@@ -270,3 +270,54 @@ def test_an_unbound_server_that_cannot_be_read_is_a_maybe():
         DhcpServers(sockets=parse_ss(SS_TWO_DNSMASQ.replace('"dnsmasq",pid=512', '"kea-dhcp4",pid=512'))), "virbr7"
     )
     assert "kea-dhcp4" in dhcpd.maybe[0][1]
+
+
+def _host(*extra):
+    from test_host_facts import NONCE, collector
+    from test_unknown_facts import DONE, META5
+
+    from kvmnetcheck.facts.host import build_host_facts
+
+    ss = (
+        "udp_servers",
+        "",
+        'UNCONN 0 0 0.0.0.0%virbr7:67 0.0.0.0:* users:(("dnsmasq",pid=343,fd=3))\n'
+        'UNCONN 0 0 0.0.0.0:67 0.0.0.0:* users:(("dnsmasq",pid=512,fd=4))',
+    )
+    return build_host_facts("h1", "ssh://h1", collector(META5, ss, *extra, DONE), NONCE, None).dhcp_servers
+
+
+ARGV = b"/usr/sbin/dnsmasq\0--bind-interfaces\0--listen-address=10.42.0.1\0--conf-dir=/etc/dnsmasq.d,*.conf\0"
+ADDRESSES = (
+    '[{"ifname":"virbr7","addr_info":[{"family":"inet","local":"10.98.7.1","prefixlen":24}]},'
+    '{"ifname":"lan1","addr_info":[{"family":"inet","local":"10.42.0.1","prefixlen":24}]}]'
+)
+
+
+def test_collector_sections_to_who_answers():
+    """What collector.sh prints (a dnsmasq's command line as hex, its config files and conf-dir listing, the
+    addresses), read into who answers on each interface."""
+    sections = (
+        ("dnsmasq_cmdline", "512", f"mnt=same\ncmdline={ARGV.hex()}"),
+        ("dnsmasq_conf", "/etc/dnsmasq.conf", "absent", 2),
+        ("dnsmasq_conf_dir", "/etc/dnsmasq.d", "lab.conf\nold.conf.dpkg-old"),
+        ("dnsmasq_conf", "/etc/dnsmasq.d/lab.conf", "interface=lan2"),
+        ("ipv4_addresses", "", ADDRESSES),
+    )
+    servers = _host(*sections)
+    assert servers.scope_of(512).describe() == "interface=lan2; listen-address=10.42.0.1"
+    assert [p for s in dhcp_answering(servers, "virbr7").sockets for _, p in s.processes] == [343]
+    assert [p for s in dhcp_answering(servers, "lan1").sockets for _, p in s.processes] == [512]
+    # a conf-dir file the collector did not print, or a file it could not read: unknown, never a pass
+    unread = _host(*sections[:3], ("ipv4_addresses", "", ADDRESSES))
+    assert "not gathered" in dhcp_answering(unread, "virbr7").maybe[0][1]
+    refused = _host(*sections[:3], ("dnsmasq_conf", "/etc/dnsmasq.d/lab.conf", "Permission denied", 1), sections[4])
+    assert "could not be read" in dhcp_answering(refused, "virbr7").maybe[0][1]
+    other = _host(("dnsmasq_cmdline", "512", f"mnt=other\ncmdline={ARGV.hex()}"), sections[4])
+    assert "another mount namespace" in dhcp_answering(other, "virbr7").maybe[0][1]
+
+
+def test_facts_without_the_new_sections_leave_the_set_unknown():
+    servers = _host()
+    assert servers.scopes is None
+    assert "older version" in dhcp_answering(servers, "virbr7").maybe[0][1]
