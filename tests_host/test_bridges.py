@@ -202,7 +202,7 @@ def test_bridged_dhcp_passes_the_host_firewall(host_facts, bridge):
     if h.nft_forward:
         nft = merge_nft_json(h.nft_forward)
         if nft is None:
-            raise Unreadable("the nft tables at the forward hook could not be read as JSON")
+            raise Unreadable("the nft tables at the forward, input and output hooks could not be read as JSON")
     if bridge.ports is None:
         raise Unreadable(
             f"the ports of {bridge.name}, which the firewall's rules may name, could not be read: {bridge.ports_error}"
@@ -214,7 +214,7 @@ def test_bridged_dhcp_passes_the_host_firewall(host_facts, bridge):
         verdict = bridged_dhcp_verdict(h.iptables, nft, bridge.name, ports, br_netfilter=through_iptables)
     if verdict.verdict != "drop" and h.nft.installed and h.nft_forward_error:
         raise Unreadable(
-            f"the nft rules at the forward hook could not be read: {h.nft_forward_error} "
+            f"the nft rules at the forward, input and output hooks could not be read: {h.nft_forward_error} "
             "(nft needs root: run with --sudo)"
         )
     if verdict.verdict == "accept":
