@@ -213,6 +213,40 @@ guest_define nf1 "<interface type='bridge'><mac address='52:54:00:00:0e:01'/><so
     assert r["outcome"] == ("passed" if leased else "failed"), (r["outcome"], r["message"])
 
 
+@pytest.mark.parametrize(
+    "rules, leased",
+    [
+        ("iptables -P FORWARD DROP", True),
+        ("iptables -A INPUT -i br0 -p udp --dport 67 -j DROP", False),
+        ("iptables -A OUTPUT -o br0 -p udp --sport 67 -j DROP", False),
+    ],
+    ids=["forward-drop", "input-drop", "output-drop"],
+)
+def test_host_served_bridge_verdict_matches_a_real_dhcp_client(lab, tmp_path, rules, leased):
+    """A host-only bridge whose DHCP server is the host's own dnsmasq: the exchange goes up to INPUT and back
+    through OUTPUT, so FORWARD's DROP does not cut it and INPUT's or OUTPUT's does; the suite's verdict
+    must match what a real client on a port of the bridge gets."""
+    name = "truthho" + str(abs(hash(rules)) % 1000)
+    h = lab.add_host(name, libvirt=True)
+    h.sh(
+        LIB
+        + """
+bridge br0 0 0
+sysctl -q -w net.bridge.bridge-nf-call-iptables=1
+dnsmasq_nm_shared br0 10.77.0.1
+guest_define nf1 "<interface type='bridge'><mac address='52:54:00:00:0e:01'/><source bridge='br0'/><model type='virtio'/></interface>" "<boot dev='hd'/>"
+"""
+        + rules,
+        timeout=240,
+    )
+    run = run_suite(str(tmp_path), f"--hosts=ssh://{name}", f"--ssh-config={lab.ssh_config}")
+    r = run.result("bridge-netfilter-dhcp", name, "br0")
+    assert r is not None
+    got = h.sh(LIB + "dhcp_client c1 br0 52:54:00:00:0e:09 20", check=False, timeout=60)
+    assert (got.returncode == 0) is leased, (got.stdout, got.stderr)
+    assert r["outcome"] == ("passed" if leased else "failed"), (r["outcome"], r["message"])
+
+
 @pytest.mark.parametrize("server_on_host", [True, False], ids=["server-on-host", "server-on-lan"])
 def test_macvtap_verdict_matches_a_real_dhcp_client(lab, tmp_path, server_on_host):
     """A DHCP client on a macvlan of lan1 (macvtap's own driver) never reaches a server on its host's lan1,

@@ -10,7 +10,7 @@ from kvmnetcheck.facts.conclusions.boot import pxe_boot_reason
 from kvmnetcheck.facts.conclusions.bridges import bridge_owner, stp_guards_a_loop
 from kvmnetcheck.facts.conclusions.checksum import checksum_fixup
 from kvmnetcheck.facts.conclusions.libvirt import nic_attachment, qemu_of
-from kvmnetcheck.facts.conclusions.servers import sockets_serving
+from kvmnetcheck.facts.conclusions.servers import dhcp_answering
 from kvmnetcheck.facts.model import PORT_BLOCKING, PORT_STATES, STP_USER, Unreadable
 
 MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
@@ -242,7 +242,10 @@ def test_guest_macvtap_dhcp_is_not_on_its_own_host(host_facts, guest, nic):
     servers = host_facts.dhcp_servers
     if not servers.gathered or servers.sockets is None:
         raise Unreadable(f"which DHCP servers listen on the host is unknown: {servers.error}")
-    serving = sockets_serving(servers, dev)
+    answering = dhcp_answering(servers, dev)
+    serving = answering.sockets
+    if not serving and answering.maybe:
+        raise Unreadable(f"whether a DHCP server on this host answers on {dev} cannot be told: {answering.maybe[0][1]}")
     if not serving:
         return
     bound = [s for s in serving if s.device == dev]

@@ -8,7 +8,8 @@ from kvmnetcheck.catalog import Finding, check, remedy
 from kvmnetcheck.catalog.fixtext import config_hint, nm_selector, where_defined
 from kvmnetcheck.facts.conclusions.bridges import bridge_owner, guests_bridged_by, stp_guards_a_loop
 from kvmnetcheck.facts.conclusions.firewall import effective_zone
-from kvmnetcheck.facts.conclusions.netfilter import bridged_dhcp_verdict
+from kvmnetcheck.facts.conclusions.netfilter import bridged_dhcp_verdict, host_dhcp_verdict
+from kvmnetcheck.facts.conclusions.servers import dhcp_answering
 from kvmnetcheck.facts.model import STP_OFF, STP_USER, Unreadable
 from kvmnetcheck.facts.parsers.nft import merge_nft_json
 
@@ -186,7 +187,7 @@ _NFT_CHAIN = re.compile(r"^nft (\S+) (.+?) chain (\S+?):?\s")  # a table name ma
 
 @check("bridge-netfilter-dhcp")
 def test_bridged_dhcp_passes_the_host_firewall(host_facts, bridge):
-    """DHCP bridged between the ports of a bridge guests use passes the host firewall, where bridge netfilter hands bridged frames to it."""
+    """DHCP between the guests of a bridge and their server passes the host firewall on the path it takes: FORWARD where bridge netfilter hands it bridged frames, INPUT and OUTPUT where the server runs on the host."""
     guests = guests_bridged_by(host_facts, bridge.name)
     if not guests:
         pytest.skip("no guest uses this bridge (or it is a libvirt network's own, whose DHCP is the host's)")
@@ -196,54 +197,118 @@ def test_bridged_dhcp_passes_the_host_firewall(host_facts, bridge):
     if h.br_netfilter and h.bridge_nf_call_iptables is None:
         raise Unreadable("net.bridge.bridge-nf-call-iptables could not be read")
     through_iptables = bool(h.br_netfilter and (h.bridge_nf_call_iptables or bridge.nf_call_iptables))
+    local = _host_server(h, bridge.name)
     nft = None
     if h.nft_forward:
         nft = merge_nft_json(h.nft_forward)
         if nft is None:
-            raise Unreadable("the nft tables at the forward hook could not be read as JSON")
+            raise Unreadable("the nft tables at the forward, input and output hooks could not be read as JSON")
     if bridge.ports is None:
         raise Unreadable(
             f"the ports of {bridge.name}, which the firewall's rules may name, could not be read: {bridge.ports_error}"
         )
     ports = tuple(p.name for p in bridge.ports)
-    verdict = bridged_dhcp_verdict(h.iptables, nft, bridge.name, ports, br_netfilter=through_iptables)
+    if local:
+        verdict = host_dhcp_verdict(h.iptables, nft, bridge.name, ports, br_netfilter=through_iptables)
+    else:
+        verdict = bridged_dhcp_verdict(h.iptables, nft, bridge.name, ports, br_netfilter=through_iptables)
     if verdict.verdict != "drop" and h.nft.installed and h.nft_forward_error:
         raise Unreadable(
-            f"the nft rules at the forward hook could not be read: {h.nft_forward_error} "
+            f"the nft rules at the forward, input and output hooks could not be read: {h.nft_forward_error} "
             "(nft needs root: run with --sudo)"
         )
     if verdict.verdict == "accept":
         return
+    path = f"to and from {local} on this host" if local else f"bridged by {bridge.name}"
     if verdict.verdict != "drop":
         raise Unreadable(
-            f"what the firewall does to DHCP bridged by {bridge.name} could not be decided: {verdict.by}"
+            f"what the firewall does to DHCP {path} could not be decided: {verdict.by}"
             + (f"; rules: {'; '.join(verdict.undecided[:3])}" if verdict.undecided else "")
         )
     by = verdict.by
     m = _NFT_CHAIN.match(by)
-    if m and m.group(2) == "firewalld" and h.firewalld.running:
-        zone = effective_zone(h.firewalld, bridge.name)
-        fix = remedy("firewalld", bridge=bridge.name, zone=zone.name if zone else "ZONE")
+    zone = effective_zone(h.firewalld, bridge.name) if m and m.group(2) == "firewalld" and h.firewalld.running else None
+    if zone is not None or (m and m.group(2) == "firewalld" and h.firewalld.running):
+        zone_name = zone.name if zone else "ZONE"
+        if local:
+            fix = remedy("host-firewalld", bridge=bridge.name, zone=zone_name, server=local)
+        else:
+            fix = remedy("firewalld", bridge=bridge.name, zone=zone_name)
+    elif m and local:
+        fix = remedy(
+            "host-nft", bridge=bridge.name, by=by, family=m.group(1), table=m.group(2), chain=m.group(3), server=local
+        )
     elif m:
         fix = remedy("nft", bridge=bridge.name, by=by, family=m.group(1), table=m.group(2), chain=m.group(3))
+    elif local and by.startswith("iptables-legacy"):
+        fix = remedy("host-iptables-legacy", bridge=bridge.name, server=local)
+    elif local:
+        fix = remedy("host-iptables", bridge=bridge.name, server=local)
     elif by.startswith("iptables-legacy"):
         fix = remedy("iptables-legacy", bridge=bridge.name)
     elif any(r.target == "DOCKER-USER" for r in h.iptables.rules if r.chain == "FORWARD"):
         fix = remedy("docker", bridge=bridge.name)
     else:
         fix = remedy("iptables", bridge=bridge.name)
+    observed = {
+        "bridge": bridge.name,
+        "DHCP server": f"{local} on this host (INPUT, OUTPUT)" if local else "beyond a port (FORWARD)",
+        "br_netfilter loaded": h.br_netfilter,
+        "net.bridge.bridge-nf-call-iptables": h.bridge_nf_call_iptables,
+        "bridge nf_call_iptables": bridge.nf_call_iptables,
+        "dropped by": verdict.by,
+        "also undecided": "; ".join(verdict.undecided[:3]) or "nothing",
+    }
+    if local:
+        raise Finding(
+            f"bridge {bridge.name} (used by {', '.join(guests[:5])}): {local} serves its DHCP from this host, and "
+            f"the host firewall drops the exchange on its way up to it or back ({verdict.by}): its guests get "
+            "no address",
+            observed=observed,
+            limit="DHCP to and from the host's server accepted on INPUT and OUTPUT",
+            remediation=fix,
+        )
     raise Finding(
         f"bridge {bridge.name} (used by {', '.join(guests[:5])}): "
         + ("bridge netfilter hands its bridged frames to iptables and nftables, and " if through_iptables else "")
-        + f"the host firewall drops DHCP bridged between its ports ({by}): its guests get no address from the LAN",
-        observed={
-            "bridge": bridge.name,
-            "br_netfilter loaded": h.br_netfilter,
-            "net.bridge.bridge-nf-call-iptables": h.bridge_nf_call_iptables,
-            "bridge nf_call_iptables": bridge.nf_call_iptables,
-            "dropped by": by,
-            "also undecided": "; ".join(verdict.undecided[:3]) or "nothing",
-        },
+        + f"the host firewall drops DHCP bridged between its ports ({verdict.by}): its guests get no address from the LAN",
+        observed=observed,
         limit="bridged DHCP accepted",
         remediation=fix,
     )
+
+
+def _host_server(h, bridge: str) -> str:
+    """The DHCP server on this host that answers on `bridge` ("" for none: the guests' server is beyond a
+    port). Only dnsmasq's path is modelled (its UDP socket meets INPUT and OUTPUT); a server that reads or
+    writes packet sockets bypasses them in part."""
+    servers = h.dhcp_servers
+    if not servers.gathered or servers.sockets is None:
+        raise Unreadable(
+            f"whether a DHCP server on this host serves {bridge} (its DHCP then meets INPUT and OUTPUT, not FORWARD) "
+            f"is unknown: {servers.error}"
+        )
+    answering = dhcp_answering(servers, bridge)
+    known = [s for s in answering.sockets if s.processes]
+    if not known and answering.maybe:
+        raise Unreadable(f"whether a DHCP server on this host serves {bridge} cannot be told: {answering.maybe[0][1]}")
+    if not known and answering.sockets:
+        raise Unreadable(
+            f"a process listens for DHCP on {bridge}, but which one (and so the path its packets take) needs root: "
+            "run with --sudo"
+        )
+    if not known:
+        return ""
+    names = "; ".join(s.names() for s in known)
+    if servers.scopes is None:
+        raise Unreadable(
+            f"{names} serves {bridge}, but the nft tables on the input and output paths were not gathered "
+            "(facts of an older version): gather them again"
+        )
+    lpf = {p for p, i in servers.packet_ifaces}
+    if any(n != "dnsmasq" or p in lpf for s in known for n, p in s.processes):
+        raise Unreadable(
+            f"{names} serves DHCP on {bridge} from this host through packet sockets or as a program whose path "
+            "through the firewall is not modelled (only dnsmasq's is)"
+        )
+    return names

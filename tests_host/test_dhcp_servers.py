@@ -7,7 +7,7 @@ import pytest
 from kvmnetcheck.catalog import Finding, check, remedy
 from kvmnetcheck.facts.conclusions.boot import dnsmasq_lease_max
 from kvmnetcheck.facts.conclusions.libvirt import network_daemon
-from kvmnetcheck.facts.conclusions.servers import in_range, range_size, sockets_serving, suggest_end
+from kvmnetcheck.facts.conclusions.servers import dhcp_answering, in_range, range_size, suggest_end
 from kvmnetcheck.facts.model import Unreadable
 
 FULL = 0.9  # a range 90% taken fails: warn before it is full
@@ -63,7 +63,7 @@ def test_network_dhcp_server_is_running(host_facts, network):
         why = f"/run/libvirt/network/{network.name}.pid holds no pid"
     else:
         why = f"its pid file names pid {pid}, which is not a running dnsmasq"
-    listening = sockets_serving(servers, bridge)
+    listening = dhcp_answering(servers, bridge).sockets
     raise Finding(
         f"network {network.name} serves DHCP on {bridge}, but its dnsmasq is not running ({why}): guests on it "
         "get no address" + (f"; {listening[0].names()} listens on port 67 there instead" if listening else ""),
@@ -90,7 +90,8 @@ def test_network_dhcp_server_is_alone_on_its_bridge(host_facts, network):
         raise Unreadable(f"which processes listen on UDP port 67 could not be read: {servers.error}")
     bridge = network.bridge_name
     pid, proc = _dnsmasq(host_facts, network)
-    serving = sockets_serving(servers, bridge)
+    answering = dhcp_answering(servers, bridge)
+    serving = answering.sockets
     if any(not s.processes for s in serving):
         if len(serving) > 1:
             raise Unreadable(
@@ -100,10 +101,13 @@ def test_network_dhcp_server_is_alone_on_its_bridge(host_facts, network):
         if proc is not None:
             return  # its dnsmasq runs, so the one socket there is is its own
     others = [s for s in serving if not any(p == pid for _, p in s.processes)]
+    maybe = [(s, why) for s, why in answering.maybe if not any(p == pid for _, p in s.processes)]
+    if not others and maybe:
+        raise Unreadable(f"whether another DHCP server answers on {bridge} cannot be told: {maybe[0][1]}")
     if not others:
         return
     other = others[0]
-    scope = f"bound to {bridge}" if other.device == bridge else "listening on all interfaces"
+    scope = _scope_text(servers, other, bridge)
     raise Finding(
         f"network {network.name}: "
         + (f"besides its dnsmasq (pid {pid}), " if proc else "")
@@ -119,6 +123,17 @@ def test_network_dhcp_server_is_alone_on_its_bridge(host_facts, network):
         limit="one DHCP server on the bridge: the network's dnsmasq",
         remediation=remedy("other-server", process=other.names(), bridge=bridge, network=network.name),
     )
+
+
+def _scope_text(servers, s, iface):
+    if s.device == iface:
+        return f"bound to {iface}"
+    conf = next((servers.scope_of(p) for _, p in s.processes if servers.scope_of(p)), None)
+    if conf is not None:
+        return f"on all addresses, and its options serve {iface}: {conf.describe()}"
+    if any(p == q for _, p in s.processes for q, _ in servers.packet_ifaces):
+        return f"reading {iface} through a packet socket"
+    return "listening on all interfaces"
 
 
 @check("network-dhcp-pool")

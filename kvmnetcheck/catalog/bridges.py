@@ -1,7 +1,7 @@
 """Catalog: Linux bridges, live and in persistent config (tests_host/test_bridges.py)."""
 
 from .base import GUIDE, Check, Fix, Step
-from .shared import LIVE_STP_OFF, NET_STP_OFF_XML
+from .shared import DNSMASQ_INTERFACES, LIVE_STP_OFF, NET_STP_OFF_XML
 
 KERNEL_STP = (
     "Linux net/bridge/br_stp.c br_make_forwarding: a new port of a kernel-STP bridge passes listening "
@@ -53,6 +53,23 @@ def _forward_accept(cmd: str) -> Fix:
 """
         + _SYSCTL_NOTE,
         (Step("firewall", line, (cmd,)),),
+    )
+
+
+def _host_accept(cmd: str) -> Fix:
+    accept_both = (
+        f"{cmd} -C INPUT -i {{bridge}} -p udp --dport 67 -j ACCEPT 2>/dev/null || "
+        f"{cmd} -I INPUT -i {{bridge}} -p udp --dport 67 -j ACCEPT\n"
+        f"{cmd} -C OUTPUT -o {{bridge}} -p udp --sport 67 -j ACCEPT 2>/dev/null || "
+        f"{cmd} -I OUTPUT -o {{bridge}} -p udp --sport 67 -j ACCEPT"
+    )
+    return Fix(
+        f"""\
+# {{server:raw}} serves DHCP on {{bridge}} from this host: let its requests in and its replies out ({cmd}'s
+# INPUT or OUTPUT drops them):
+{accept_both}
+# and keep them across reboots where your rules are saved (netfilter-persistent save, service iptables save)""",
+        (Step("firewall", accept_both, (cmd,)),),
     )
 
 
@@ -251,20 +268,35 @@ nmcli connection modify {conn_by:raw} {connection} bridge.stp no
     ),
     Check(
         id="bridge-netfilter-dhcp",
-        fails_when="bridge netfilter sends its bridged frames through a firewall that drops DHCP",
+        fails_when=(
+            "the host firewall drops DHCP on the path it takes: bridged frames (FORWARD, under bridge netfilter), "
+            "or to and from a DHCP server on the host (INPUT, OUTPUT)"
+        ),
         severity="high",
         per="Linux bridge guests use (not a libvirt network's own bridge)",
         requirement=(
-            "DHCP bridged between the ports of a bridge guests use passes the host firewall, where bridge "
-            "netfilter hands bridged frames to it."
+            "DHCP between the guests of a bridge and their server passes the host firewall on the path it takes: "
+            "FORWARD where bridge netfilter hands it bridged frames, INPUT and OUTPUT where the server runs on "
+            "the host."
         ),
         rationale=(
             "With br_netfilter loaded and net.bridge.bridge-nf-call-iptables = 1 (Docker and Kubernetes "
             "set both), frames bridged between a guest's tap and the uplink cross iptables' and nftables' "
             "FORWARD hooks with in = out = the bridge; a FORWARD chain that drops what it does not accept "
-            "(Docker sets FORWARD's policy to DROP) drops the guest's DHCP and PXE."
+            "(Docker sets FORWARD's policy to DROP) drops the guest's DHCP and PXE. A DHCP server on the host "
+            "itself (a host-only bridge) is another path: the request goes up to INPUT and the reply leaves "
+            "through OUTPUT, and FORWARD never sees them."
         ),
         sources=(
+            "Linux net/bridge/br_input.c br_handle_frame_finish (a broadcast or locally addressed frame is "
+            "passed up, br_pass_frame_up: the bridge family's input hook, then the IP stack's INPUT with in = "
+            "the bridge) and net/bridge/br_netfilter_hooks.c (br_nf_local_in only tidies up; what the host "
+            "sends gets no bridge-netfilter hook, br_nf_post_routing: no nf_bridge info); "
+            "net/netfilter/xt_physdev.c physdev_mt (no bridge info: physdev matches fail)",
+            DNSMASQ_INTERFACES,
+            "who serves the bridge from the host: the sockets on UDP 67 and each dnsmasq's interface set "
+            "(kvmnetcheck/facts/conclusions/servers.py dhcp_answering); a server there that reads packet "
+            "sockets (ISC dhcpd's LPF, busybox udhcpd's raw replies) is not modelled: an error",
             "Linux net/bridge/br_netfilter_hooks.c br_nf_forward_ip (bridged IPv4 to NF_INET_FORWARD, "
             "unless brnf_call_iptables and the bridge's own nf_call_iptables are both off; per network "
             "namespace since 5.3) and Documentation/networking/ip-sysctl.rst bridge-nf-call-iptables",
@@ -314,6 +346,27 @@ firewall-cmd --permanent --zone={zone} --add-forward""",
 #   nft insert rule {family:raw} {table:raw} {chain:raw} iifname {bridge} oifname {bridge} accept
 #   (in a bridge family chain: meta ibrname {bridge} accept)
 # and add it to the file the ruleset is loaded from (e.g. /etc/nftables.conf)"""),
+            "host-iptables": _host_accept("iptables"),
+            "host-iptables-legacy": _host_accept("iptables-legacy"),
+            "host-nft": Fix("""# {by:raw}
+# {server:raw} serves DHCP on {bridge} from this host: let its requests in and its replies out of that
+# chain, before the rule that drops them:
+#   nft insert rule {family:raw} {table:raw} {chain:raw} iifname {bridge} udp dport 67 accept   (an input chain)
+#   nft insert rule {family:raw} {table:raw} {chain:raw} oifname {bridge} udp sport 67 accept   (an output chain)
+# and add it to the file the ruleset is loaded from (e.g. /etc/nftables.conf)"""),
+            "host-firewalld": Fix(
+                """# {server:raw} serves DHCP on {bridge} from this host; let zone {zone} admit it:
+firewall-cmd --zone={zone} --add-service=dhcp
+firewall-cmd --permanent --zone={zone} --add-service=dhcp""",
+                (
+                    Step(
+                        "firewall",
+                        "firewall-cmd --zone={zone} --add-service=dhcp\n"
+                        "firewall-cmd --permanent --zone={zone} --add-service=dhcp",
+                        ("firewall-cmd",),
+                    ),
+                ),
+            ),
         },
     ),
 ]

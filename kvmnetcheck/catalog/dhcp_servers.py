@@ -1,7 +1,7 @@
 """Catalog: the DHCP server each libvirt network depends on (tests_host/test_dhcp_servers.py)."""
 
 from .base import GUIDE, Check, Fix
-from .shared import DAEMON_RESTART
+from .shared import DAEMON_RESTART, DNSMASQ_INTERFACES, DNSMASQ_OPTIONS
 
 LIBVIRT_DNSMASQ = (
     "libvirt src/network/bridge_driver.c networkStartDhcpDaemon (dnsmasq with --conf-file="
@@ -59,6 +59,12 @@ ss -u -a -n -p 'sport = :67' | grep {bridge}
             SS,
             "ISC dhcpd: listens through LPF packet sockets on its interfaces and keeps a UDP socket on "
             "0.0.0.0:67 (seen with ss on Debian 12's isc-dhcp-server 4.4.3)",
+            DNSMASQ_INTERFACES,
+            DNSMASQ_OPTIONS,
+            "NetworkManager src/core/dnsmasq/nm-dnsmasq-manager.c create_dm_cmd_line (shared mode: "
+            "--bind-interfaces --listen-address=ADDRESS, --conf-file=/dev/null)",
+            "another server on 0.0.0.0:67 that reads no packet socket (kea, dhcpd without LPF): which "
+            "interfaces it answers is not read, so the result is an error, never a pass",
         ),
         skipped_when=("the network serves no IPv4 DHCP, is not running, or makes no bridge of its own",),
         verify=("ss -u -a -n -p 'sport = :67'", "ss -0 -a -n -p"),

@@ -3,7 +3,15 @@
 from .base import GUIDE, Check, Fix, Step
 from .bridges import KERNEL_STP
 from .checksum import LIBVIRT_IPTABLES_CHECKSUM, LIBVIRT_NFTABLES_CHECKSUM, QEMU_WORKAROUND
-from .shared import COLD_START, LIVE_STP_OFF, NET_STP_OFF_DEFINE, NET_STP_OFF_XML, RESTART_NOTE
+from .shared import (
+    COLD_START,
+    DNSMASQ_INTERFACES,
+    DNSMASQ_OPTIONS,
+    LIVE_STP_OFF,
+    NET_STP_OFF_DEFINE,
+    NET_STP_OFF_XML,
+    RESTART_NOTE,
+)
 
 _DRIVER_QEMU_TEXT = (
     """\
@@ -200,6 +208,8 @@ ip link set dev {tap} up
             "Linux drivers/net/macvlan.c macvlan_queue_xmit: a macvlan's frames go to its sibling macvlans "
             "(bridge mode) or out of the lower device, never up its host's stack",
             "iproute2 misc/ss.c (the device a socket is bound to)",
+            DNSMASQ_INTERFACES,
+            DNSMASQ_OPTIONS,
         ),
         skipped_when=("the NIC is not type='direct'",),
         verify=("virsh --readonly dumpxml GUEST | grep -A4 \"type='direct'\"", "ss -u -a -n -p 'sport = :67'"),

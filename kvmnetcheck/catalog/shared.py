@@ -39,3 +39,18 @@ COLD_START = """\
 # it applies at the next cold start:
 virsh shutdown {guest}    # wait until it is shut off, then:
 virsh start {guest}"""
+
+# Who answers DHCP on an interface, as several checks decide it (conclusions/servers.py dhcp_answering)
+DNSMASQ_INTERFACES = (
+    "dnsmasq 2.90 src/dhcp.c dhcp_packet (a request on an interface without an IPv4 address, or named by "
+    "no-dhcp-interface, is dropped) and src/network.c iface_check (interface=, with util.c wildcard_match; "
+    "listen-address= on the interface; neither: every interface; except-interface=): its DHCP socket is on "
+    "0.0.0.0:67 whatever --bind-interfaces, --bind-dynamic or the default say, bound to a device only when it "
+    "serves one interface (src/dhcp-common.c whichdevice)"
+)
+DNSMASQ_OPTIONS = (
+    "dnsmasq 2.90 src/option.c read_opts (the command line, then the first --conf-file, else /etc/dnsmasq.conf; "
+    "an empty --conf-file= still reads it, seen with 2.90), one_file and read_file (conf-file=, conf-dir= with "
+    "its suffix rules; conf-script= and bridge-interface= cannot be told from files), as the collector reads "
+    "them from /proc/PID/cmdline and the files they name"
+)

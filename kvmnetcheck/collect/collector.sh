@@ -13,7 +13,7 @@
 # `for` loop; nothing read from the host is evaluated.
 # Only commands that read state are used: cat, getconf, iptables -S/-save,
 # nft list (as JSON for a table name nft's command line cannot spell),
-# tc ... show, firewall-cmd --state/--list-*, virsh --readonly.
+# tc ... show, firewall-cmd --state/--list-*, virsh --readonly, ip ... show, od (a command line as hex).
 
 N=$1
 WANT_VIRSH=$2
@@ -158,11 +158,12 @@ if have nft; then
             *"table $fam libvirt_network"*) run nft_libvirt "$fam" $T nft list table "$fam" libvirt_network ;;
         esac
     done
-    # the tables whose chains sit on the forward path, which bridged frames cross under br_netfilter:
+    # the tables whose chains sit on the forward path, which bridged frames cross under br_netfilter, or on
+    # the input and output paths, which DHCP to and from a server on the host itself takes:
     # FAMILY:NAME per line, the name as nft prints it after `table FAMILY ` (it may hold spaces or a `*`)
     tables=$($T nft list chains 2>/dev/null \
              | awk '$1 == "table" {t = $0; sub(/^table [^ ]+ /, "", t); sub(/ \{$/, "", t); t = $2 ":" t}
-                    /hook forward/ {print t}' | sort -u | head -n 16)
+                    /hook (forward|input|output)/ {print t}' | sort -u | head -n 16)
     set -f
     printf '%s\n' "$tables" | while IFS= read -r t; do
         [ -n "$t" ] || continue
@@ -295,8 +296,6 @@ if have ss; then
     # a server that reads packet sockets (ISC dhcpd's LPF) serves only their interfaces
     run packet_sockets "" $T ss -H -0 -a -n -p
 fi
-# the host's own addresses: is a TFTP server a network names (<bootp server=...>) this host?
-have ip && run host_addresses "" $T ip -o addr show
 # libvirt's dnsmasq per network, and the leases it has given
 for f in /run/libvirt/network/*.pid; do
     [ -f "$f" ] && [ "${f##*/}" != driver.pid ] && show libvirt_dnsmasq_pid "$f"
@@ -402,6 +401,91 @@ for p in /proc/[0-9]*; do
     esac
 done
 end 0
+
+# Which interfaces each dnsmasq answers DHCP on (src/dhcp.c dhcp_packet, network.c iface_check): its whole
+# command line, and the config files it reads (src/option.c read_opts: the --conf-file/-C it names, else
+# /etc/dnsmasq.conf; conf-file= and conf-dir= inside them), at most 64 of them; and whether its mount
+# namespace is the collector's (if not, its paths name other files).
+confs=
+for p in /proc/[0-9]*; do
+    c=
+    { read -r c < "$p/comm"; } 2>/dev/null  # a builtin: no process per process
+    [ "$c" = dnsmasq ] || continue
+    sec dnsmasq_cmdline "${p##*/}"
+    theirs=$(readlink "$p/ns/mnt" 2>/dev/null)
+    mnt=other
+    if [ -z "$theirs" ]; then mnt=unknown
+    elif [ "$theirs" = "$(readlink /proc/self/ns/mnt 2>/dev/null)" ]; then mnt=same; fi
+    printf 'mnt=%s\n' "$mnt"
+    printf 'cmdline=%s\n' "$(head -c 65536 "$p/cmdline" 2>/dev/null | od -An -v -tx1 | tr -d ' \n')"
+    end 0
+    # its paths name the collector's files only in the collector's mount namespace
+    [ "$mnt" = same ] || continue
+    confs="$confs/etc/dnsmasq.conf
+$(tr '\000' '\n' < "$p/cmdline" 2>/dev/null | awk 'w { print; w = 0; next }
+    /^--conf-(file|dir)=/ { sub(/^--conf-(file|dir)=/, ""); print; next }
+    /^--conf-dir$/ || /^-[C7]$/ { w = 1; next }
+    /^-[C7]./ { print substr($0, 3) }')
+"
+done
+seen='
+'
+n=0
+while [ -n "$confs" ] && [ "$n" -lt 64 ]; do
+    more=
+    while IFS= read -r f; do
+        f=${f%%,*}
+        case $f in /*) ;; *) continue ;; esac
+        case $seen in *"
+$f
+"*) continue ;; esac
+        [ "$n" -lt 64 ] || break
+        seen="$seen$f
+"
+        n=$((n+1))
+        if [ -d "$f" ]; then
+            # its regular files (dnsmasq reads no other kind), at most 256 of them
+            sec dnsmasq_conf_dir "$f"
+            k=0
+            for e in "$f"/*; do
+                [ -f "$e" ] || continue
+                k=$((k+1))
+                if [ "$k" -gt 256 ]; then printf 'more than 256 files\n'; break; fi
+                printf '%s\n' "${e##*/}"
+                more="$more$e
+"
+            done
+            if [ "$k" -gt 256 ]; then end 3; elif [ -r "$f" ] && [ -x "$f" ]; then end 0; else end 1; fi
+        elif [ -f "$f" ]; then
+            show dnsmasq_conf "$f"
+            more="$more$(sed -n -e 's/^[[:space:]]*conf-file[[:space:]]*=[[:space:]]*//p' \
+                -e 's/^[[:space:]]*conf-dir[[:space:]]*=[[:space:]]*//p' "$f" 2>/dev/null | head -n 32)
+"
+        elif [ "$f" = /dev/null ]; then
+            sec dnsmasq_conf "$f"; end 0
+        elif [ -e "$f" ]; then
+            # a FIFO or a device is never read: it could block or never end
+            sec dnsmasq_conf "$f"; printf 'not a regular file\n'; end 1
+        else
+            sec dnsmasq_conf "$f"; printf 'absent\n'; end 2
+        fi
+    done <<EOF
+$confs
+EOF
+    confs=$more
+done
+# every interface's IPv4 addresses: dnsmasq serves DHCP only on an interface with one, listen-address=
+# names addresses, and a TFTP server a network names (<bootp server=...>) may be this host (printed after the dnsmasq listings, always: it closes them)
+sec ipv4_addresses ""
+if have ip; then
+    out=$($T ip -j -4 addr show 2>&1)
+    rc=$?
+    printf '%s\n' "$out" | head -c "$MAX"
+else
+    printf 'ip (iproute2) is not installed\n'
+    rc=127
+fi
+end "$rc"
 
 # Fallback libvirt view when the control node could not open a connection.
 if [ "$WANT_VIRSH" = 1 ] && have virsh; then

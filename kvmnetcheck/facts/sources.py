@@ -40,6 +40,9 @@ LISTED_BEFORE = {
     "dnsmasq_leases": "processes",
     "dnsmasq_boot": "processes",
     "libvirt_qemu_pid": "processes",
+    "dnsmasq_cmdline": "ipv4_addresses",
+    "dnsmasq_conf": "ipv4_addresses",
+    "dnsmasq_conf_dir": "ipv4_addresses",
 }
 
 
@@ -150,10 +153,13 @@ SOURCES: tuple[Source, ...] = (
         (
             "udp_servers",
             "packet_sockets",
-            "host_addresses",
             "libvirt_dnsmasq_pid",
             "dnsmasq_leases",
             "dnsmasq_boot",
+            "dnsmasq_cmdline",
+            "dnsmasq_conf",
+            "dnsmasq_conf_dir",
+            "ipv4_addresses",
         ),
         ("dhcp_servers",),
         _dhcp_servers,

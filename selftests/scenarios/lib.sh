@@ -258,3 +258,16 @@ far_dhcp_server() {
     ip netns exec "$ns" dnsmasq --conf-file=/dev/null --port=0 --bind-interfaces --interface="$dev" \
         --dhcp-range="$3,$4,12h" --dhcp-leasefile="/run/$ns.leases" --pid-file="/run/$ns.pid"
 }
+
+# dnsmasq_nm_shared IFACE ADDRESS/24: a dnsmasq started as NetworkManager's shared mode starts it
+# (src/core/dnsmasq/nm-dnsmasq-manager.c create_dm_cmd_line; NM keeps it in the foreground as its child)
+dnsmasq_nm_shared() {
+    ip addr add "$2/24" dev "$1"
+    a=${2%.*}
+    dnsmasq --conf-file=/dev/null --no-hosts --keep-in-foreground --bind-interfaces --except-interface=lo \
+        --clear-on-reload --strict-order --listen-address="$2" --dhcp-range="$a.10,$a.254,60m" \
+        --dhcp-option=option:router,"$2" --dhcp-leasefile="/run/dnsmasq-$1.leases" \
+        --pid-file="/run/nm-dnsmasq-$1.pid" </dev/null >/dev/null 2>&1 &
+    i=0
+    until [ -s "/run/nm-dnsmasq-$1.pid" ]; do i=$((i+1)); [ $i -lt 100 ] || return 1; sleep 0.1; done
+}

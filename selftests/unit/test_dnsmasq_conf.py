@@ -209,16 +209,16 @@ def _net(tftp=True, bootp="", options=()):
     return LibvirtNetwork("lan", None, True, True, None, d, d)
 
 
-def _servers(files=(), sockets="", addresses="", conf=True):
+def _servers(files=(), sockets="", addresses="[]", conf=True):
     from kvmnetcheck.facts.model import DhcpServers
-    from kvmnetcheck.facts.parsers.servers import parse_dnsmasq_boot, parse_host_addresses, parse_ss
+    from kvmnetcheck.facts.parsers.servers import parse_dnsmasq_boot, parse_ipv4_addresses, parse_ss
 
     text = "lines=1\n" if conf else f"tftp_root={ROOT}\nboot=\n"
     text += "".join(f"file={int(there)}\t{ROOT}\t{name}\n" for name, there in files)
     return DhcpServers(
         sockets=parse_ss(sockets),
         boot_files=(parse_dnsmasq_boot("lan", text),),
-        addresses=parse_host_addresses(addresses),
+        ipv4_addresses=parse_ipv4_addresses(addresses),
     )
 
 
@@ -249,7 +249,8 @@ def test_uefi_pxe_cannot_fetch_a_url():
 
 
 SS_TFTP = 'UNCONN 0 0 10.55.0.1:69 0.0.0.0:* users:(("dnsmasq",pid=9,fd=4))\n'
-ADDRS = "5: knc0    inet 10.55.0.1/24 scope global knc0\\       valid_lft forever preferred_lft forever\n"
+# `ip -j -4 addr show` (iproute2 6.1)
+ADDRS = '[{"ifindex":5,"ifname":"knc0","addr_info":[{"family":"inet","local":"10.55.0.1","prefixlen":24}]}]'
 
 
 def test_bootp_server_on_this_host_is_judged_by_its_sockets():
@@ -273,13 +274,6 @@ def test_file_in_root_is_read_from_the_config_listing():
     assert _verdict(net, _servers(files=[("pxelinux.0", True)])).problem is None
     with pytest.raises(Unreadable, match="does not name it"):
         _verdict(net, _servers(files=[]))
-
-
-def test_host_addresses_from_ip_o_addr():
-    from kvmnetcheck.facts.parsers.servers import parse_host_addresses
-
-    assert parse_host_addresses(ADDRS + "1: lo    inet6 ::1/128 scope host\n") == (("knc0", "10.55.0.1"), ("lo", "::1"))
-    assert parse_host_addresses("garbage\n") == ()
 
 
 def test_lease_max_from_the_config_dnsmasq_read_else_from_libvirts_rule():

@@ -311,12 +311,12 @@ def _elsewhere(steps: tuple, servers: DhcpServers, server: str) -> BootVerdict:
             f"the network names TFTP server {server} (a name dnsmasq looks up in /etc/hosts) for {file}: "
             "whether it serves the file cannot be seen from this host"
         ) from None
-    if servers.addresses is None:
+    if servers.ipv4_addresses is None:
         raise Unreadable(
             f"the network names TFTP server {addr} for {file}, and this host's own addresses were not gathered "
             "(facts of an older version, or `ip` is missing): whether it is this host is unknown"
         )
-    ifaces = {i for i, a in servers.addresses if a == addr}
+    ifaces = {i for i, a in servers.ipv4_addresses if a == addr}
     if not ifaces:
         raise Unreadable(
             f"the network names TFTP server {addr} for {file}, another machine: the suite cannot see whether it "

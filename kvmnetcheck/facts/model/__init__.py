@@ -53,7 +53,7 @@ from .ovs import (
 )
 from .probe import IPXE_DISCOVERS, IPXE_GIVES_UP_S, BridgeProbe, ProbeOffer, ProbeRun, ProbeTftp
 from .processes import LibvirtQemu, Process, QemuProcess
-from .servers import BootFile, DhcpServers, Lease, UdpSocket
+from .servers import BootFile, DhcpServers, Lease, ServerScope, UdpSocket
 
 __all__ = [
     "BootOption",
@@ -87,6 +87,7 @@ __all__ = [
     "BridgePort",
     "DhcpConfig",
     "DhcpServers",
+    "ServerScope",
     "Firewalld",
     "FirewalldPolicy",
     "FirewalldZone",

@@ -53,6 +53,38 @@ class Lease:
 
 
 @dataclass(frozen=True)
+class ServerScope:
+    """The interfaces a DHCP server process answers on, as its command line and config files say (dnsmasq:
+    interface=, listen-address=, except-interface=, no-dhcp-interface=)."""
+
+    pid: int
+    program: str
+    interfaces: Optional[tuple[str, ...]] = None  # interface= names (a trailing * is a wildcard); None: none given
+    addresses: tuple[str, ...] = ()  # IPv4 listen-address=
+    excluded: tuple[str, ...] = ()  # except-interface=
+    no_dhcp: tuple[str, ...] = ()  # no-dhcp-interface=, no-dhcpv4-interface=
+    localhost_only: bool = False  # local-service=host and no interface option: loopback only
+    unknown: Optional[str] = None  # why the set cannot be told
+    files: tuple[str, ...] = ()  # the config files it reads
+
+    def describe(self) -> str:
+        if self.unknown:
+            return f"cannot be told: {self.unknown}"
+        parts = []
+        if self.interfaces is not None:
+            parts.append("interface=" + ",".join(self.interfaces))
+        if self.addresses:
+            parts.append("listen-address=" + ",".join(self.addresses))
+        if self.excluded:
+            parts.append("except-interface=" + ",".join(self.excluded))
+        if self.no_dhcp:
+            parts.append("no-dhcp-interface=" + ",".join(self.no_dhcp))
+        if self.localhost_only:
+            parts.append("local-service=host")
+        return "; ".join(parts) or "every interface (no interface option)"
+
+
+@dataclass(frozen=True)
 class DhcpServers:
     """What the host's DHCP servers look like, as far as could be read."""
 
@@ -65,7 +97,17 @@ class DhcpServers:
     boot_files: tuple["BootFile", ...] = ()  # what each network's dnsmasq config says of booting
     leases: tuple[tuple[str, Optional[tuple[Lease, ...]]], ...] = ()  # (bridge, leases or None if garbled)
     files_error: Optional[str] = None  # why libvirt's pid, lease and dnsmasq config files were not all listed
-    addresses: Optional[tuple[tuple[str, str], ...]] = None  # (interface, address) the host owns; None: not read
+    scopes: Optional[tuple["ServerScope", ...]] = None  # each dnsmasq's interface set; None: not gathered
+    ipv4_addresses: Optional[tuple[tuple[str, str], ...]] = None  # (interface, address); None: not read
+    addresses_error: Optional[str] = None
+
+    def scope_of(self, pid: int) -> Optional["ServerScope"]:
+        return next((s for s in self.scopes or () if s.pid == pid), None)
+
+    def addresses_of(self, iface: str) -> Optional[tuple[str, ...]]:
+        if self.ipv4_addresses is None:
+            return None
+        return tuple(a for i, a in self.ipv4_addresses if i == iface)
 
     def on_port(self, port: int) -> tuple[UdpSocket, ...]:
         return tuple(s for s in (self.sockets or ()) if s.port == port)

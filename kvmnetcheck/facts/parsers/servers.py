@@ -8,7 +8,9 @@
 not show (iproute2 misc/ss.c, from 3.14); the process list needs root. libvirt's dnsmasq writes
 /run/libvirt/network/NETWORK.pid and libvirt_leaseshelper /var/lib/libvirt/dnsmasq/BRIDGE.status,
 a JSON list of leases with expiry-time (libvirt src/network/leaseshelper.c, src/util/virlease.c). The
-collector reads what each network's dnsmasq config (/var/lib/libvirt/dnsmasq/NETWORK.conf) says of booting.
+collector reads what each network's dnsmasq config (/var/lib/libvirt/dnsmasq/NETWORK.conf) says of booting,
+and each dnsmasq's command line and config files (read by `dnsmasq_options`), and the interfaces' IPv4 addresses
+(`ip -j -4 addr show`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import json
 import re
 from typing import Optional
 
-from ..model import BootFile, DhcpServers, Lease, UdpSocket
+from ..model import BootFile, DhcpServers, Lease, ServerScope, UdpSocket
+from .dnsmasq_options import Unknown, dnsmasq_scope
 from .gathered import Gathered
 from .keyvalue import first, parse_key_values
 
@@ -123,19 +126,6 @@ def parse_dnsmasq_boot(network: str, text: str) -> BootFile:
     )
 
 
-def parse_host_addresses(text: str) -> tuple[tuple[str, str], ...]:
-    """(interface, address) from `ip -o addr show`:
-
-    2: eth0    inet 10.0.0.5/24 brd 10.0.0.255 scope global eth0\\       valid_lft forever ...
-    """
-    out = []
-    for line in (text or "").splitlines():
-        words = line.split()
-        if len(words) >= 4 and words[2] in ("inet", "inet6"):
-            out.append((words[1].split("@", 1)[0], words[3].split("/", 1)[0]))
-    return tuple(out)
-
-
 def read_dhcp_servers(g: Gathered) -> DhcpServers:
     """The `udp_servers` and `packet_sockets` sections, and libvirt's dnsmasq pid, lease and config files."""
     if not g.gathered_since(3):
@@ -169,8 +159,7 @@ def read_dhcp_servers(g: Gathered) -> DhcpServers:
             unreadable.append(s.arg)
             continue
         boots.append(parse_dnsmasq_boot(s.arg.rsplit("/", 1)[-1].removesuffix(".conf"), s.text))
-    addrs = g.one("host_addresses")
-    addresses = parse_host_addresses(addrs.text) if addrs is not None and addrs.ok else None
+    scopes, addresses, addresses_error = read_scopes(g)
     packets = g.one("packet_sockets")
     lpf = parse_packet_sockets(packets.text) if packets is not None and packets.ok else ()
     return DhcpServers(
@@ -182,5 +171,92 @@ def read_dhcp_servers(g: Gathered) -> DhcpServers:
         unreadable=tuple(unreadable),
         boot_files=tuple(boots),
         files_error=files_error,
-        addresses=addresses,
+        scopes=scopes,
+        ipv4_addresses=addresses,
+        addresses_error=addresses_error,
     )
+
+
+def parse_ipv4_addresses(text: str) -> Optional[tuple[tuple[str, str], ...]]:
+    """(interface, address) from `ip -j -4 addr show`; None when it is not that JSON."""
+    try:
+        doc = json.loads(text or "")
+    except ValueError:
+        return None
+    if not isinstance(doc, list):
+        return None
+    out = []
+    for link in doc:
+        if not isinstance(link, dict) or not isinstance(link.get("ifname"), str):
+            continue
+        for a in link.get("addr_info") or ():
+            if isinstance(a, dict) and a.get("family") == "inet" and isinstance(a.get("local"), str):
+                out.append((link["ifname"], a["local"]))
+    return tuple(out)
+
+
+def parse_cmdline(text: str) -> tuple[Optional[str], Optional[list[str]]]:
+    """(mnt, argv) from a `dnsmasq_cmdline` section: `mnt=same|other|unknown`, `cmdline=HEX` (the bytes of
+    /proc/PID/cmdline, NUL between arguments)."""
+    kv = parse_key_values(text)
+    mnt, hexed = first(kv, "mnt"), first(kv, "cmdline")
+    try:
+        raw = bytes.fromhex(hexed or "")
+    except ValueError:
+        return mnt, None
+    if not raw:
+        return mnt, None
+    return mnt, raw.rstrip(b"\0").decode("utf-8", "replace").split("\0")
+
+
+def read_scopes(g: Gathered):
+    """Each dnsmasq's interface set, the IPv4 addresses, and why those could not be read; (None, None, why) for
+    facts of a collector that did not gather them."""
+    addr = g.one("ipv4_addresses")
+    if addr is None:
+        why = g.cut_before("dnsmasq_cmdline") or "the facts were gathered by an older version, which did not read them"
+        return None, None, why
+    addresses = parse_ipv4_addresses(addr.text) if addr.ok else None
+    addresses_error = (
+        None if addresses is not None else "`ip -j -4 addr show` failed: " + " ".join(addr.text.split())[-200:]
+    )
+    files = {s.arg: s for s in g.all("dnsmasq_conf")}
+    dirs = {s.arg: s for s in g.all("dnsmasq_conf_dir")}
+
+    def read_file(path: str) -> Optional[str]:
+        s = files.get(path)
+        if s is None:
+            raise Unknown(f"config file {path} was not gathered (the collector reads at most 64)")
+        if s.rc == 2 and s.text.strip() == "absent":
+            return None
+        if not g.readable(s):
+            why = " ".join(s.text.split())[-120:] or f"status {s.rc}"
+            raise Unknown(f"config file {path} could not be read ({why}): run as root (--sudo) if it is root's")
+        return s.text
+
+    def list_dir(path: str) -> Optional[tuple[str, ...]]:
+        s = dirs.get(path)
+        if s is None:
+            raise Unknown(f"conf-dir {path} was not gathered")
+        if s.rc == 3:
+            raise Unknown(f"conf-dir {path} holds more than 256 files, more than the collector lists")
+        if not s.ok:
+            raise Unknown(f"conf-dir {path} could not be listed: run as root (--sudo)")
+        return tuple(line for line in s.text.split("\n") if line)
+
+    scopes = []
+    for s in g.all("dnsmasq_cmdline"):
+        if not s.arg.isdigit():
+            continue
+        pid = int(s.arg)
+        mnt, argv = parse_cmdline(s.text)
+        if argv is None:
+            scopes.append(ServerScope(pid, "dnsmasq", unknown="its command line could not be read"))
+        elif mnt != "same":
+            why = "it runs in another mount namespace (a container?), whose files are not the host's"
+            if mnt != "other":
+                why = "whether it sees the host's files (its mount namespace) needs root: run with --sudo"
+            scopes.append(ServerScope(pid, "dnsmasq", unknown=why))
+        else:
+            scopes.append(dnsmasq_scope(pid, argv, read_file, list_dir))
+    return tuple(scopes), addresses, addresses_error

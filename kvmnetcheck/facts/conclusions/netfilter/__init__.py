@@ -1,4 +1,5 @@
-"""Netfilter's verdict on a DHCP exchange bridged by BR: accepted, dropped, or cannot be decided.
+"""Netfilter's verdict on a DHCP exchange bridged by BR, or between BR's guests and a server on the host:
+accepted, dropped, or cannot be decided.
 
 With br_netfilter on (net.bridge.bridge-nf-call-iptables = 1, or the bridge's own
 /sys/class/net/BR/bridge/nf_call_iptables = 1), IPv4 frames bridged between two ports of BR pass
@@ -38,12 +39,18 @@ Not modelled:
   iptables nat and raw; ebtables-legacy.
   Assumed of the packets: untagged frames, not DNAT'ed (ct status empty), under any rate limit.
 
+A DHCP server on the host itself (a host-only bridge) is another path (host_dhcp_verdict): the request goes
+up to the host (br_input.c br_handle_frame_finish, br_pass_frame_up: the bridge family's input hook, then
+INPUT with in = BR, the port known to physdev only under br_netfilter) and the replies leave through OUTPUT
+(out = BR, no port known to physdev), then the bridge family's output hook (out = the port). FORWARD never
+sees them, with or without br_netfilter.
+
 Its modules: `logic` (tri-state logic and the walk of one packet through one table), `packets` (the
 packets and the matches both interpreters share), `iptables` and `nft` (each kind of rule compiled for
 that walk), `render` (rules as labels for a report), `verdict` (every packet through every table).
 """
 
 from .logic import ACCEPT, DROP, UNKNOWN
-from .verdict import ForwardVerdict, bridged_dhcp_verdict
+from .verdict import ForwardVerdict, bridged_dhcp_verdict, host_dhcp_verdict
 
-__all__ = ["ACCEPT", "DROP", "UNKNOWN", "ForwardVerdict", "bridged_dhcp_verdict"]
+__all__ = ["ACCEPT", "DROP", "UNKNOWN", "ForwardVerdict", "bridged_dhcp_verdict", "host_dhcp_verdict"]

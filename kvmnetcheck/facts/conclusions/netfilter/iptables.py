@@ -8,7 +8,7 @@ from typing import Optional
 from ...model import Iptables, IptablesRule
 from ...parsers.iptables import rule_words
 from .logic import ACCEPT, CONTINUE, DROP, UNKNOWN, Action, Program, Rule, Tri, tri_and, tri_any, tri_not
-from .packets import Packet, dst_match, ifname_match, network, port_spec, ports_match
+from .packets import Packet, Path, dst_match, forward_path, ifname_match, network, port_spec, ports_match
 from .render import clip
 
 _IPT_TERMINAL = {"ACCEPT": ACCEPT, "DROP": DROP, "REJECT": DROP, "RETURN": "return"}
@@ -104,13 +104,12 @@ def _ipt_option(
     module: Optional[str],
     proto: Optional[str],
     pkt: Packet,
-    bridge: str,
-    ports: tuple[str, ...],
+    path: Path,
 ) -> Tri:
     if value is None and opt not in _IPT_FLAGS:
         return None  # an option cut off from its value
     if opt in ("-i", "-o"):
-        return ifname_match(value, bridge, "+")
+        return ifname_match(value, path.iif if opt == "-i" else path.oif, "+")
     if opt == "-p":
         p = value.lower()
         return p in ("udp", "17", "all", "0")
@@ -131,10 +130,13 @@ def _ipt_option(
             return tri_any((port_spec(value, pkt.sport), port_spec(value, pkt.dport)))
         return port_spec(value, pkt.sport if opt == "--sports" else pkt.dport)
     if mod == "physdev":
-        if opt in ("--physdev-is-bridged", "--physdev-is-in", "--physdev-is-out"):
-            return True
+        if opt == "--physdev-is-in":
+            return path.port_in is not None
+        if opt in ("--physdev-is-bridged", "--physdev-is-out"):
+            return path.port_out is not None
         if opt in ("--physdev-in", "--physdev-out"):
-            return ports_match(value, ports, "+")
+            ports = path.port_in if opt == "--physdev-in" else path.port_out
+            return False if ports is None else ports_match(value, ports, "+")
     if (mod == "conntrack" and opt == "--ctstate") or (mod == "state" and opt == "--state"):
         return "NEW" in value.upper().split(",")
     if mod == "comment" and opt == "--comment":
@@ -146,7 +148,7 @@ def _ipt_option(
     return None
 
 
-def _ipt_rule(rule: IptablesRule, label: str, pkt: Packet, bridge: str, ports: tuple[str, ...], chains: dict) -> Rule:
+def _ipt_rule(rule: IptablesRule, label: str, pkt: Packet, path: Path, chains: dict) -> Rule:
     words = _ipt_words(rule.text)[2:]  # past "-A CHAIN"
     conds: list[Tri] = []
     action = CONTINUE  # a rule without a target only counts packets
@@ -191,7 +193,7 @@ def _ipt_rule(rule: IptablesRule, label: str, pkt: Packet, bridge: str, ports: t
                 i += 1
         if w == "-p" and value is not None:
             proto = value.lower()
-        c = _ipt_option(w, value, module, proto, pkt, bridge, ports)
+        c = _ipt_option(w, value, module, proto, pkt, path)
         conds.append(tri_not(c) if negate else c)
         negate = False
     return Rule(label, ((tri_and(conds), action),))
@@ -217,35 +219,40 @@ def _ipt_target(target: Optional[str], goto: bool, has_options: bool, chains: di
 _IPT_FORWARD_TABLES = ("filter", "mangle", "security")
 
 
-def iptables_programs(ipt: Iptables, pkt: Packet, bridge: str, ports: tuple[str, ...]) -> list[Program]:
+def iptables_programs(
+    ipt: Iptables, pkt: Packet, bridge: str, ports: tuple[str, ...], path: Optional[Path] = None
+) -> list[Program]:
+    """The tables whose chain at the path's hook (FORWARD, INPUT or OUTPUT) the packet meets."""
+    path = path or forward_path(bridge, ports)
+    hook = path.hook.upper()
     programs = []
     for legacy in (False, True):
         tool = "iptables-legacy" if legacy else "iptables"
         for table in _IPT_FORWARD_TABLES:
             key = f"legacy:{table}" if legacy else table
             rules = [r for r in ipt.rules if r.legacy == legacy and r.table == table]
-            policies = [p for t, c, p in ipt.policies if t == key and c == "FORWARD"]
+            policies = [p for t, c, p in ipt.policies if t == key and c == hook]
             present = bool(rules) or any(t == key for t, _, _ in ipt.policies)
             if not present:
                 continue  # no such table: nothing registered on the hook
             if table != "filter":
                 # mangle and security rarely drop; they count only when they could
-                if not any(r.chain == "FORWARD" for r in rules) and policies[-1:] in ([], ["ACCEPT"]):
+                if not any(r.chain == hook for r in rules) and policies[-1:] in ([], ["ACCEPT"]):
                     continue
             grouped: dict[str, list[IptablesRule]] = {}
             for r in rules:
                 grouped.setdefault(r.chain, []).append(r)
             chains: dict = {name: () for name in grouped}
-            chains.setdefault("FORWARD", ())
+            chains.setdefault(hook, ())
             prefix = f"{tool} rule " if table == "filter" else f"{tool} -t {table} rule "
             for name, rs in grouped.items():
-                chains[name] = tuple(_ipt_rule(r, clip(prefix + r.text), pkt, bridge, ports, chains) for r in rs)
+                chains[name] = tuple(_ipt_rule(r, clip(prefix + r.text), pkt, path, chains) for r in rs)
             policy = policies[-1] if policies else None
             mapped = {"ACCEPT": ACCEPT, "DROP": DROP}.get(policy or "")
             label = (
-                f"{tool} {table} FORWARD policy {policy}"
+                f"{tool} {table} {hook} policy {policy}"
                 if policy
-                else f"{tool} {table} FORWARD: no policy in iptables-save's output"
+                else f"{tool} {table} {hook}: no policy in iptables-save's output"
             )
-            programs.append(Program(f"{tool} {table}", "FORWARD", chains, mapped, label))
+            programs.append(Program(f"{tool} {table}", hook, chains, mapped, label))
     return programs

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from .logic import ACCEPT, DROP, UNKNOWN, Action, Program, Rule, Tri, tri_and, tri_any, tri_not
-from .packets import BROADCAST, Packet, dst_match, ifname_match, network, port_number
+from .packets import BROADCAST, Packet, Path, dst_match, forward_path, ifname_match, network, port_number
 from .render import clip, render_rule
 
 # tables that iptables-nft makes and that iptables-save already shows
@@ -62,8 +62,7 @@ def nft_read(text: str) -> tuple[Optional[NftRuleset], str]:
 class _NftCtx:
     family: str
     table: str
-    bridge: str
-    ports: tuple[str, ...]
+    path: Path
     pkt: Packet
     rs: NftRuleset
 
@@ -83,11 +82,19 @@ def _nft_field(left: Any, ctx: _NftCtx) -> tuple[str, Any]:
     bridged = ctx.family == "bridge"
     if kind == "meta":
         key = body.get("key")
+        path = ctx.path
         if key in ("iifname", "oifname", "iif", "oif"):
-            # in family bridge these are the ports; in ip and inet the bridge (br_netfilter)
-            return ("name", ctx.ports) if bridged else ("name", (ctx.bridge,))
+            # in family bridge these are the ports; in ip and inet the bridge (br_netfilter) or none
+            incoming = key.startswith("i")
+            if not bridged:
+                return "name", ((path.iif if incoming else path.oif),)
+            ports = path.frame_in if incoming else path.frame_out
+            return "name", ports if ports is not None else ("",)
         if key in ("ibrname", "obrname", "ibridgename", "obridgename"):
-            return ("name", (ctx.bridge,)) if bridged else ("none", None)
+            if not bridged:
+                return "none", None
+            through = path.hook in ("forward", "input") if key.startswith("i") else path.hook in ("forward", "output")
+            return "name", ((path.bridge if through else ""),)
         if key == "l4proto":
             return "const", (_L4,)
         if key == "nfproto":
@@ -345,12 +352,21 @@ def _nft_rule(expr: Optional[list], label: str, ctx: _NftCtx) -> Rule:
 
 
 def nft_programs(
-    rs: NftRuleset, pkt: Packet, bridge: str, ports: tuple[str, ...], skip_iptables_tables: bool, br_netfilter: bool
+    rs: NftRuleset,
+    pkt: Packet,
+    bridge: str,
+    ports: tuple[str, ...],
+    skip_iptables_tables: bool,
+    br_netfilter: bool,
+    path: Optional[Path] = None,
 ) -> list[Program]:
-    families = ("ip", "inet", "bridge") if br_netfilter else ("bridge",)
+    """Every base chain at the path's hook: ip and inet (bridged frames only with br_netfilter) and bridge
+    (its own hooks: forward, input for frames passed up, output for frames the host sends)."""
+    path = path or forward_path(bridge, ports)
+    families = ("ip", "inet", "bridge") if br_netfilter or path.hook != "forward" else ("bridge",)
     bases = []
     for (family, table, name), chain in rs.chains.items():
-        if chain.get("hook") != "forward" or family not in families:
+        if chain.get("hook") != path.hook or family not in families:
             continue
         if skip_iptables_tables and family == "ip" and table in _IPTABLES_NFT_TABLES:
             continue
@@ -361,7 +377,7 @@ def nft_programs(
     compiled: dict = {}
     for _, family, table, name in bases:
         if (family, table) not in compiled:
-            ctx = _NftCtx(family, table, bridge, ports, pkt, rs)
+            ctx = _NftCtx(family, table, path, pkt, rs)
             chains = {}
             for f, t, c in rs.chains:
                 if (f, t) == (family, table):

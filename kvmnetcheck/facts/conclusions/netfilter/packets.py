@@ -20,6 +20,39 @@ class Packet:
     broadcast: bool  # destination 255.255.255.255; else a unicast address we do not know
 
 
+@dataclass(frozen=True)
+class Path:
+    """Where netfilter meets a packet: the hook, the IP-level devices, and the bridge ports br_netfilter
+    recorded (None: no bridge information on the packet, so physdev matches fail, xt_physdev.c physdev_mt)."""
+
+    hook: str  # "forward" | "input" | "output"
+    bridge: str
+    iif: str  # "" for none (a packet the host sends)
+    oif: str  # "" for none (a packet delivered to the host)
+    port_in: Optional[tuple[str, ...]]  # physdev: the ports br_netfilter recorded
+    port_out: Optional[tuple[str, ...]]
+    frame_in: Optional[tuple[str, ...]] = None  # the ports the bridge family's own hooks see (None: none)
+    frame_out: Optional[tuple[str, ...]] = None
+
+
+def forward_path(bridge: str, ports: tuple[str, ...]) -> Path:
+    """Bridged between two ports of BR, handed to the FORWARD hook with in = out = BR (br_nf_forward_ip)."""
+    return Path("forward", bridge, bridge, bridge, ports, ports, ports, ports)
+
+
+def input_path(bridge: str, ports: tuple[str, ...], br_netfilter: bool) -> Path:
+    """Delivered up to the host from a port of BR (br_input.c br_pass_frame_up, then the IP stack's INPUT
+    with in = BR); the port is recorded only when br_netfilter saw the frame (br_nf_pre_routing)."""
+    return Path("input", bridge, bridge, "", ports if br_netfilter else None, None, ports, None)
+
+
+def output_path(bridge: str, ports: tuple[str, ...]) -> Path:
+    """Sent by the host out of BR (OUTPUT with out = BR): the port is chosen later, so physdev knows none,
+    and br_netfilter adds no hook for what the host itself sends (br_nf_post_routing: no nf_bridge info);
+    the bridge family's output hook sees the port it leaves by (br_forward.c, NF_BR_LOCAL_OUT)."""
+    return Path("output", bridge, "", bridge, None, None, None, ports)
+
+
 PACKETS = (
     Packet("the client's request, udp 68 -> 67 to 255.255.255.255", 68, 67, True),
     Packet("the server's broadcast reply, udp 67 -> 68", 67, 68, True),
