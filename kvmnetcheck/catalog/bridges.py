@@ -171,6 +171,10 @@ ip link set dev {bridge} type bridge forward_delay 0
             "source_config (NM_CONTROLLED: hand-off to NetworkManager)",
             "netplan src/parse.c (renderer: device > type > global), src/networkd.c and src/nm.c "
             "write_bridge_params (no parameters: no STP key written)",
+            "netplan src/parse.c process_mapping, handle_network_type and handle_bridge (0.106-1.2: a key given "
+            "twice is read each time, so two `bridges:` blocks define the bridges of both, a bridge given again "
+            "amends its first definition, and each `parameters:` turns STP on before its own keys; "
+            "tests/integration/scenarios.py test_mix_vlan_on_bridge_on_bond)",
             "systemd src/network/netdev/bridge.c and man systemd.netdev (STP unset: kernel default; an existing "
             "netdev is not changed on reload before v257)",
             "Debian bridge-utils /lib/bridge-utils/ifupdown.sh and brctl; ifupdown2 addons/bridge.py",
