@@ -274,7 +274,7 @@ def test_a_step_needing_a_daemon_runs_only_where_it_runs():
         assert "nmcli" not in runs and "\nip link set dev br0 type bridge stp_state 0" in runs
         assert (
             "# [medium] bridge-persistent-config br0@/etc/NetworkManager/system-connections/br0.nmconnection: "
-            "whether NetworkManager runs on this host could not be told (its processes were not read); "
+            "whether NetworkManager runs on this host could not be told (its processes were not read, or not as root); "
             "by other means:" in whole
         )
         assert "#   nmcli connection modify uuid u1 bridge.stp no" in whole
@@ -362,3 +362,26 @@ def test_fix_script_on_a_host_where_networkmanager_is_enabled_but_not_running(tm
         assert seen == "no", seen
         second = run_suite(str(tmp_path / "run2"), "--hosts=ssh://gnm", f"--ssh-config={lab.ssh_config}")
         assert second.result("bridge-persistent-config", "gnm", "br0@" + KEYFILE)["outcome"] == "passed"
+
+
+def test_daemon_states_trust_what_was_seen():
+    """A daemon seen running runs; one not seen is stopped only where the collector ran as root (hidepid
+    hides root's processes from others); libvirt also runs where it answered the suite's connection."""
+    from dataclasses import replace
+
+    from kvmnetcheck.facts.model import HostFacts, NetStack, Process
+    from kvmnetcheck.report.fixscripts import daemon_states
+
+    base = HostFacts(host="kvm01", spec="ssh://kvm01")
+    seen = (Process(1, "NetworkManager"), Process(2, "virtqemud"))
+    root = replace(base, uid=0, daemons=seen, netstack=NetStack(known=True, systemd=False))
+    assert daemon_states(root) == {
+        "NetworkManager": True,
+        "libvirt": True,
+        "firewalld": False,
+        "ovsdb-server": False,
+        "systemd": False,
+    }
+    assert daemon_states(replace(root, uid=1000)) == {"NetworkManager": True, "libvirt": True, "systemd": False}
+    unread = replace(base, uid=0, daemons=None, libvirt=replace(base.libvirt, source="libvirt-python"))
+    assert daemon_states(unread) == {"libvirt": True}

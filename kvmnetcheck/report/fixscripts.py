@@ -98,11 +98,16 @@ SERVED_BY = {
 
 def daemon_states(f) -> dict[str, bool]:
     """Which of catalog.DAEMONS run on a host (its HostFacts), as far as its facts tell; one left out
-    is unknown (its processes were not read)."""
+    is unknown. A daemon not seen is taken as stopped only where the collector ran as root: /proc
+    mounted with hidepid hides other users' processes from anyone else."""
     out: dict[str, bool] = {}
     if f.daemons is not None:
         running = {p.comm for p in f.daemons}
-        out.update({d: bool(running.intersection(comms)) for d, comms in SERVED_BY.items()})
+        out.update(
+            {d: True if running.intersection(comms) else False for d, comms in SERVED_BY.items()}
+            if f.uid == 0
+            else {d: True for d, comms in SERVED_BY.items() if running.intersection(comms)}
+        )
     # libvirt's sockets answer with no daemon running (systemd socket activation, libvirtd --timeout):
     # the suite's own connection, answered, says libvirt does
     if f.libvirt.source in ("libvirt-python", "virsh"):
@@ -123,7 +128,9 @@ def _unmet(need: str, commands: Optional[frozenset], daemons: Optional[dict]) ->
             if state is wanted:
                 return None
             if state is None:
-                return f"whether {what} runs on this host could not be told (its processes were not read)"
+                return (
+                    f"whether {what} runs on this host could not be told (its processes were not read, or not as root)"
+                )
             return f"{what} is not running on this host" if wanted else f"{what} runs on this host"
     if commands is not None and need not in commands:
         return f"this host has no {need}"
