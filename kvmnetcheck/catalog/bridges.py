@@ -202,6 +202,10 @@ ip link set dev {bridge} type bridge forward_delay 0
             "source_config (NM_CONTROLLED: hand-off to NetworkManager)",
             "netplan src/parse.c (renderer: device > type > global), src/networkd.c and src/nm.c "
             "write_bridge_params (no parameters: no STP key written)",
+            "NetworkManager man nmcli(1) --offline and NEWS 1.40 (connection modify reads a keyfile on stdin and "
+            "prints it, no daemon; 1.42.4 checked here) and libnm-core-impl/nm-keyfile-utils.c "
+            "nm_keyfile_utils_ignore_filename (a file whose name starts with '.' is never loaded); without the "
+            "daemon `nmcli connection modify` fails with 'Could not create NMClient object'",
             "netplan src/parse.c process_mapping, handle_network_type and handle_bridge (0.106-1.2: a key given "
             "twice is read each time, so two `bridges:` blocks define the bridges of both, a bridge given again "
             "amends its first definition, and each `parameters:` turns STP on before its own keys; "
