@@ -25,6 +25,7 @@ from .facts.host import facts_from_raw
 from .facts.model import HostFacts
 from .raw import RawHost
 from .report import guests
+from .report.fixscripts import daemon_states
 from .report.merge import MergeError, Shards, load_shards
 from .report.results import host_summary
 from .report.stream import HostDigest, ResultStream
@@ -181,6 +182,7 @@ class Hosts:
             summary=host_summary(f),
             hostname=f.hostname if f.reachable else None,
             tools=(f.commands if f.netstack.known else None) if f.reachable else None,
+            daemons=daemon_states(f) if f.reachable else None,
             libvirt_source=f.libvirt.source if f.reachable else None,
             libvirt_error=f.libvirt.error if f.reachable else None,
             libvirt_installed=bool(f.reachable and f.libvirt_installed),

@@ -26,7 +26,7 @@ MKTEMP = "stub-mktemp.xml"  # in the run's own empty working directory
 # every tool a fix step declares, and the shell utilities the steps use around them
 TOOLS = sorted(
     {t for c in CHECKS.values() for f in c.fixes.values() for s in f.steps for t in s.needs}
-    | {"mktemp", "rm", "cat", "grep", "sed"}
+    | {"mktemp", "rm", "cat", "grep", "sed", "mv"}
 )
 
 # a stub: one record per call, its argv separated by \036 and ended by \035 and a line break
@@ -133,23 +133,35 @@ def _words(line: str) -> list[tuple[str, bool]]:
     return out
 
 
+_KEYWORDS = ("if", "then", "else", "fi", "!")
+
+
 def expected_commands(steps: list[str]) -> list[list[str]]:
     """The argv a shell runs for these steps when every command succeeds (what follows `||` never
-    runs then; a redirection's target is no argument; `f=$(mktemp)` runs mktemp; "$f" is its file)."""
+    runs then; a redirection's target is no argument; `f=$(mktemp)` runs mktemp, and a line
+    `f=$(mktemp ARGS)` mktemp with its ARGS;
+    "$f" is its file; `if`, `then`, `else`, `fi` are no commands, and `else` is never taken)."""
     out: list[list[str]] = []
     for step in steps:
+        in_else = False  # every command succeeds, so an `if` takes its `then` branch
         for line in logical_lines(step):
             cmd: list[str] = []
             skip = redirect = False
+            m = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=\$\((mktemp(?: .*)?)\)", line.strip())
+            if m:  # a line of its own: f=$(mktemp ARGS)
+                out.append([w for w, _ in _words(m.group(1))])
+                continue
             for word, op in _words(line) + [(";", True)]:
                 if op and word in (">", ">>", "<"):
                     redirect = True
                 elif op:
-                    if cmd and not skip:
+                    if cmd and not skip and not in_else:
                         out.append(cmd)
                     skip, cmd = word == "||", []
                 elif redirect:
                     redirect = False
+                elif not cmd and word in _KEYWORDS:
+                    in_else = word == "else" or (in_else and word != "fi")
                 elif not cmd and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", word):
                     if word.endswith("=$(mktemp)") and not skip:
                         out.append(["mktemp"])

@@ -150,6 +150,7 @@ def test_remediation_quotes_hostile_names(cid):
         network=hostile,
         guest=hostile,
         path="/etc/x " + hostile,
+        keyfile_dir="/etc/d " + hostile,
         zone=hostile,
         service="dhcp",
         mac="52:54:00:00:00:01",

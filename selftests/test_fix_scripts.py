@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import time
 
 import pytest
 from gate_lab import shared_gate_lab
@@ -216,3 +217,171 @@ def test_a_merged_run_knows_which_tools_each_host_has(tmp_path):
     script = open(written["kvm01"]).read()
     assert "\nnmcli" not in script.split("# --- Not scripted")[0]
     assert "this host has no nmcli" in script
+
+
+KEYFILE = "/etc/NetworkManager/system-connections/br0.nmconnection"
+
+
+def _keyfile_result() -> Result:
+    """bridge-persistent-config's real fix of a keyfile bridge, as the check renders it."""
+    from kvmnetcheck.catalog import CHECKS, render_fix
+
+    fix = render_fix(
+        CHECKS["bridge-persistent-config"],
+        "nmconnection",
+        path=KEYFILE,
+        keyfile_dir=os.path.dirname(KEYFILE),
+        bridge="br0",
+        connection="u1",
+        conn_by="uuid",
+        loop="",
+    )
+    return Result(
+        check="bridge-persistent-config",
+        host="kvm01",
+        object="br0@" + KEYFILE,
+        outcome="failed",
+        severity="medium",
+        message="keyfile brings STP back",
+        remediation=fix.text,
+        fix_script=fix.script,
+        fix_steps=[list(st) for st in fix.steps],
+    )
+
+
+def test_a_step_needing_a_daemon_runs_only_where_it_runs():
+    """nmcli connection modify needs NetworkManager running: where it runs, that step; where it is
+    known not to run, NetworkManager's offline writer instead; where nobody can tell, neither, and a
+    person is told why. Every other step still runs."""
+    tools = frozenset({"ip", "nmcli", "sed"})
+    live = _r("bridge-forward-delay", "br0", "ip link set dev br0 type bridge stp_state 0")
+    live.fix_steps = [["live-bridge", "ip link set dev br0 type bridge stp_state 0", ["ip"]]]
+    online = "\nnmcli connection modify uuid u1 bridge.stp no"
+    offline = "nmcli --offline connection modify bridge.stp no"
+
+    def script(daemons):
+        s = host_script("kvm01", "kvm01", [_keyfile_result(), live], "t", commands=tools, daemons=daemons)
+        return s.split("# --- Not scripted")[0], s
+
+    runs, whole = script({"NetworkManager": True})
+    assert online in runs and offline not in whole and "# --- Not scripted" not in whole
+    runs, whole = script({"NetworkManager": False})
+    assert offline in runs and online not in runs and "nmcli connection modify uuid" not in whole
+    assert runs.index(offline) < runs.index("\nip link set dev br0 type bridge stp_state 0")
+    assert "# --- Not scripted" not in whole
+    for daemons in (None, {}):
+        runs, whole = script(daemons)
+        assert "nmcli" not in runs and "\nip link set dev br0 type bridge stp_state 0" in runs
+        assert (
+            "# [medium] bridge-persistent-config br0@/etc/NetworkManager/system-connections/br0.nmconnection: "
+            "whether NetworkManager runs on this host could not be told (its processes were not read, or not as root); "
+            "by other means:" in whole
+        )
+        assert "#   nmcli connection modify uuid u1 bridge.stp no" in whole
+
+
+def test_every_daemon_a_step_needs_is_told_by_name():
+    """firewall-cmd (even --permanent) needs firewalld, virsh libvirt, ovs-vsctl ovsdb-server: a step
+    of theirs on a host where the daemon does not run is left to a person with that reason."""
+    from kvmnetcheck.catalog import CHECKS, render_fix
+
+    fw = render_fix(CHECKS["bridge-netfilter-dhcp"], "firewalld", bridge="br0", zone="public")
+    r = _r("bridge-netfilter-dhcp", "br0", fw.script)
+    r.fix_steps = [list(st) for st in fw.steps]
+    s = host_script("kvm01", "kvm01", [r], "t", commands=frozenset({"firewall-cmd"}), daemons={"firewalld": False})
+    assert "\nfirewall-cmd" not in s.split("# --- Not scripted")[0]
+    assert "# [high] bridge-netfilter-dhcp br0: firewalld is not running on this host; by other means:" in s
+    ran = host_script("kvm01", "kvm01", [r], "t", commands=frozenset({"firewall-cmd"}), daemons={"firewalld": True})
+    assert "\nfirewall-cmd --permanent --zone=public --add-forward" in ran.split("# --- Not scripted")[0]
+    for cid, variant, daemon in (
+        ("libvirt-network-stp-delay", "saved", "libvirt"),
+        ("guest-nic-dhcp-checksum", "default", "libvirt"),
+        ("ovs-bridge-stp", "stp-off", "ovsdb-server"),
+        ("firewalld-libvirt-conflict", "zone", "firewalld"),
+        ("firewalld-libvirt-conflict", "rules", "systemd"),
+    ):
+        assert all("running:" + daemon in st.conditions for st in CHECKS[cid].fixes[variant].steps), (cid, variant)
+
+
+def test_a_merged_run_knows_which_daemons_each_host_runs(tmp_path):
+    digest = HostDigest("kvm01", {"reachable": True}, hostname="kvm01", tools=frozenset({"nmcli"}))
+    digest.daemons = {"NetworkManager": False, "libvirt": True}
+    merged = HostDigest.from_json(json.loads(json.dumps(digest.as_json())))
+    assert merged.daemons == {"NetworkManager": False, "libvirt": True}
+    written = write_fix_scripts(str(tmp_path), [_keyfile_result()], [merged], "t")
+    assert "nmcli --offline connection modify bridge.stp no" in open(written["kvm01"]).read()
+
+
+def test_fix_script_on_a_host_where_networkmanager_is_enabled_but_not_running(tmp_path):
+    """A real lab host with NetworkManager installed and enabled but not running, a keyfile bridge and
+    its live bridge with STP on: the script does not stop at `nmcli connection modify` ("Could not
+    create NMClient object"); it rewrites the keyfile with NetworkManager's own offline writer and goes
+    on to the live fix, and NetworkManager, started afterwards, reads STP off from the file."""
+    from gate_lab import LIB
+    from support import run_suite
+
+    from lab import Lab
+
+    with Lab(str(tmp_path / "lab")) as lab:
+        h = lab.add_host("gnm")
+        h.write_file(
+            KEYFILE,
+            "[connection]\nid=br0\nuuid=0f1e2d3c-4b5a-4697-8877-665544332211\ntype=bridge\n"
+            "interface-name=br0\n\n[ipv4]\nmethod=disabled\n",
+            mode=0o600,
+        )
+        h.sh(LIB + "\nenable_unit NetworkManager\nbridge br0 1 1500")
+        first = run_suite(str(tmp_path / "run1"), "--hosts=ssh://gnm", f"--ssh-config={lab.ssh_config}")
+        assert first.result("bridge-persistent-config", "gnm", "br0@" + KEYFILE)["outcome"] == "failed"
+        script = open(first.results["fix_scripts"]["gnm"]).read()
+        run = subprocess.run(
+            ["ssh", "-F", lab.ssh_config, "gnm", "sh", "-s"], input=script, capture_output=True, text=True, timeout=120
+        )
+        assert run.returncode == 0 and "kvm-netcheck fixes done" in run.stdout, (run.stdout, run.stderr, script)
+        assert "nmcli connection modify" not in script.split("# --- Not scripted")[0], script
+        assert "nmcli --offline connection modify bridge.stp no" in script
+        assert h.sh(f"cat {KEYFILE}").stdout.count("stp=false") == 1
+        assert h.sh(f"stat -c %a:%u {KEYFILE} && ls -A {os.path.dirname(KEYFILE)}").stdout.split() == [
+            "600:0",
+            "br0.nmconnection",
+        ]
+        assert h.sh("cat /sys/class/net/br0/bridge/stp_state").stdout.strip() == "0"
+        # NetworkManager itself, started now, reads the profile with STP off
+        h.sh(
+            "mkdir -p /run/dbus && mount -t tmpfs tmpfs /var/lib/NetworkManager && rm -f /etc/NetworkManager/conf.d/* "
+            "&& printf '[main]\\nplugins=keyfile\\n' > /etc/NetworkManager/NetworkManager.conf "
+            "&& dbus-daemon --system --fork --nopidfile"
+        )
+        h.spawn(["NetworkManager", "--no-daemon"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        seen = ""
+        for _ in range(100):
+            seen = h.sh("nmcli -g bridge.stp connection show br0", check=False).stdout.strip()
+            if seen:
+                break
+            time.sleep(0.2)
+        assert seen == "no", seen
+        second = run_suite(str(tmp_path / "run2"), "--hosts=ssh://gnm", f"--ssh-config={lab.ssh_config}")
+        assert second.result("bridge-persistent-config", "gnm", "br0@" + KEYFILE)["outcome"] == "passed"
+
+
+def test_daemon_states_trust_what_was_seen():
+    """A daemon seen running runs; one not seen is stopped only where the collector ran as root (hidepid
+    hides root's processes from others); libvirt also runs where it answered the suite's connection."""
+    from dataclasses import replace
+
+    from kvmnetcheck.facts.model import HostFacts, NetStack, Process
+    from kvmnetcheck.report.fixscripts import daemon_states
+
+    base = HostFacts(host="kvm01", spec="ssh://kvm01")
+    seen = (Process(1, "NetworkManager"), Process(2, "virtqemud"))
+    root = replace(base, uid=0, daemons=seen, netstack=NetStack(known=True, systemd=False))
+    assert daemon_states(root) == {
+        "NetworkManager": True,
+        "libvirt": True,
+        "firewalld": False,
+        "ovsdb-server": False,
+        "systemd": False,
+    }
+    assert daemon_states(replace(root, uid=1000)) == {"NetworkManager": True, "libvirt": True, "systemd": False}
+    unread = replace(base, uid=0, daemons=None, libvirt=replace(base.libvirt, source="libvirt-python"))
+    assert daemon_states(unread) == {"libvirt": True}

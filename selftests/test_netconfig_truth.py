@@ -47,6 +47,19 @@ IFUPDOWN2 = NetStack(
 )
 
 
+# the first block's type-level renderer holds for npk, first defined there; the second block amends it
+NETPLAN_TWICE_NM = (
+    "network:\n  version: 2\n  bridges:\n    renderer: NetworkManager\n    npj:\n      parameters:\n"
+    "        stp: false\n    npk: {}\n  bridges:\n    npk:\n      dhcp4: false\n"
+)
+# npi's second parameters: turns STP on again and keeps nothing of the first's stp
+NETPLAN_TWICE_NETWORKD = (
+    "network:\n  version: 2\n  bridges:\n    npg:\n      parameters:\n        stp: true\n"
+    "        forward-delay: 4\n  bridges:\n    nph: {}\n    npi:\n      parameters: {stp: false, forward-delay: 3}\n"
+    "  bridges:\n    npi:\n      parameters: {forward-delay: 5}\n"
+)
+
+
 @dataclass(frozen=True)
 class Case:
     host: str  # nm | networkd | ifupdown | ifupdown2
@@ -115,6 +128,9 @@ CASES = [
         "/etc/netplan/22-npf.yaml",
         "network:\n  version: 2\n  bridges:\n    npf:\n      parameters:\n        forward-delay: 500ms\n",
     ),
+    # netplan with a key given twice (NP-INT-2, src/parse.c process_mapping): every block is read
+    *(Case("nm", b, "/etc/netplan/13-npjk.yaml", NETPLAN_TWICE_NM) for b in ("npj", "npk")),
+    *(Case("networkd", b, "/etc/netplan/23-npghi.yaml", NETPLAN_TWICE_NETWORKD) for b in ("npg", "nph", "npi")),
     # systemd-networkd .netdev (SD-1, X-21)
     Case("networkd", "nda", "/etc/systemd/network/30-nda.netdev", "[NetDev]\nName=nda\nKind=bridge\n", 0o644),
     Case(

@@ -151,6 +151,7 @@ def test_bridge_config_keeps_new_ports_open(host_facts, bridge_config, limits):
         fix = remedy(
             _config_variant(c),
             path=c.path,
+            keyfile_dir=c.path.rpartition("/")[0] or "/",
             bridge=c.bridge,
             connection=c.connection or c.bridge,
             conn_by=nm_selector(c.connection or c.bridge),

@@ -16,7 +16,10 @@ import pytest
 
 from . import bridges, checksum, dhcp_servers, guest_boot, guest_nics, host, networks, ovs, probe
 from .base import (
+    DAEMONS,
     GUIDE,
+    NEEDS_RUNNING,
+    NEEDS_STOPPED,
     PHASES,
     SEVERITIES,
     Check,
@@ -72,6 +75,9 @@ TROUBLESHOOTING = (
 
 __all__ = [
     "CHECKS",
+    "DAEMONS",
+    "NEEDS_RUNNING",
+    "NEEDS_STOPPED",
     "TROUBLESHOOTING",
     "GUIDE",
     "PHASES",

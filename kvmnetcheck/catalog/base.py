@@ -36,20 +36,49 @@ PHASES = (
 )
 
 
+# The daemons a step's tool may need running, not only installed: nmcli asks NetworkManager over D-Bus
+# ("Could not create NMClient object"), virsh asks libvirt's daemon, firewall-cmd firewalld (even with
+# --permanent), ovs-vsctl ovsdb-server, systemctl systemd as PID 1. Each name: what a person is told.
+DAEMONS = {
+    "NetworkManager": "NetworkManager",
+    "libvirt": "libvirt's daemon (libvirtd, or virtqemud and virtnetworkd)",
+    "firewalld": "firewalld",
+    "ovsdb-server": "Open vSwitch's database server (ovsdb-server)",
+    "systemd": "systemd (as the init system)",
+}
+# how a rendered step (Remedy.steps, results.json fix_steps) carries them among the tools it needs
+NEEDS_RUNNING, NEEDS_STOPPED = "running:", "not-running:"
+
+
 @dataclass(frozen=True)
 class Step:
     """One non-interactive command (or a few lines) of a fix, run in its phase of a fix script.
 
     `needs` names the tools it calls that a host may lack: a fix script never calls one the host
-    does not have (the step is left to a person instead)."""
+    does not have (the step is left to a person instead). `daemons` names what must run for them to
+    work (DAEMONS): the step is scripted only where the host's facts show it running. `without` marks
+    the way that works with the daemon stopped: scripted only where it is known not to run, in place
+    of the step that needs it."""
 
     phase: str
     script: str
     needs: tuple[str, ...] = ()
+    daemons: tuple[str, ...] = ()
+    without: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.phase not in PHASES:
             raise ValueError(f"unknown fix phase {self.phase!r} (known: {', '.join(PHASES)})")
+        unknown = [d for d in self.daemons + self.without if d not in DAEMONS]
+        if unknown:
+            raise ValueError(f"unknown daemon {unknown[0]!r} (known: {', '.join(DAEMONS)})")
+
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        """What it needs of the host as a rendered step carries it: tools, then running:D / not-running:D."""
+        return (
+            self.needs + tuple(NEEDS_RUNNING + d for d in self.daemons) + tuple(NEEDS_STOPPED + d for d in self.without)
+        )
 
 
 @dataclass(frozen=True)
@@ -98,7 +127,7 @@ class Remedy:
     """A fix for one object, rendered: the text a person reads, and the script steps (phase, commands)."""
 
     text: str
-    steps: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (phase, commands, tools they need)
+    steps: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (phase, commands, Step.conditions)
 
     @property
     def script(self) -> str:
@@ -151,7 +180,7 @@ def render_fix(check: Check, variant: str, **values) -> Remedy:
     fix = check.fixes[variant]
     refused: list[str] = []
     body = _render(fix.text, values, False, refused).strip("\n")
-    steps = tuple((s.phase, _render(s.script, values, True, refused).strip("\n"), s.needs) for s in fix.steps)
+    steps = tuple((s.phase, _render(s.script, values, True, refused).strip("\n"), s.conditions) for s in fix.steps)
     if not refused:
         return Remedy(body, steps)
     why = []

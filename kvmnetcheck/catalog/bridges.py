@@ -22,8 +22,39 @@ _STP_OFF_NOW = (
     + "\n"
 )
 
-# NetworkManager's profile with STP off (ifcfg-rh and keyfile profiles alike)
-_NM_STP_OFF = Step("persistent-config", "nmcli connection modify {conn_by:raw} {connection} bridge.stp no", ("nmcli",))
+# NetworkManager's profile with STP off (ifcfg-rh and keyfile profiles alike): nmcli asks the running
+# NetworkManager, and without it stops at "Could not create NMClient object"
+_NM_STP_OFF = Step(
+    "persistent-config",
+    "nmcli connection modify {conn_by:raw} {connection} bridge.stp no",
+    ("nmcli",),
+    daemons=("NetworkManager",),
+)
+# the same where NetworkManager does not run: its own keyfile reader and writer, `nmcli --offline` (NM >= 1.40:
+# the profile on stdin, the modified one on stdout), into a file beside it whose name starts with '.', which
+# NetworkManager never loads (nm_keyfile_utils_ignore_filename), then renamed over it; NetworkManager reads
+# it when it starts. An older nmcli refuses --offline: the file is left as it was and the script goes on.
+_NM_KEYFILE_STP_OFF_OFFLINE = Step(
+    "persistent-config",
+    """\
+f=$(mktemp -p {keyfile_dir} .kvm-netcheck.XXXXXX)
+if cat -- {path} | nmcli --offline connection modify bridge.stp no > "$f" && grep -q '^\\[connection\\]' "$f"
+then mv -f -- "$f" {path}
+else rm -f -- "$f"; echo 'nmcli --offline (NetworkManager >= 1.40) could not rewrite the profile: set stp=false in its [bridge] group by hand' >&2
+fi""",
+    ("nmcli",),
+    without=("NetworkManager",),
+)
+# an ifcfg file NetworkManager reads at boot, where it does not run now: STP=no (nms-ifcfg-rh-reader.c: off
+# unless on/yes)
+_NM_IFCFG_STP_OFF_OFFLINE = Step(
+    "persistent-config",
+    """\
+sed -i -e 's/^STP=.*/STP=no/' -- {path}
+grep -q -e '^STP=' -- {path} || echo STP=no >> {path}""",
+    ("sed",),
+    without=("NetworkManager",),
+)
 
 # STP is doing its job: a person chooses, no script turns it off
 _KEEP_STP = """\
@@ -188,6 +219,14 @@ ip link set dev {bridge} type bridge forward_delay 0
             "source_config (NM_CONTROLLED: hand-off to NetworkManager)",
             "netplan src/parse.c (renderer: device > type > global), src/networkd.c and src/nm.c "
             "write_bridge_params (no parameters: no STP key written)",
+            "NetworkManager man nmcli(1) --offline and NEWS 1.40 (connection modify reads a keyfile on stdin and "
+            "prints it, no daemon; 1.42.4 checked here) and libnm-core-impl/nm-keyfile-utils.c "
+            "nm_keyfile_utils_ignore_filename (a file whose name starts with '.' is never loaded); without the "
+            "daemon `nmcli connection modify` fails with 'Could not create NMClient object'",
+            "netplan src/parse.c process_mapping, handle_network_type and handle_bridge (0.106-1.2: a key given "
+            "twice is read each time, so two `bridges:` blocks define the bridges of both, a bridge given again "
+            "amends its first definition, and each `parameters:` turns STP on before its own keys; "
+            "tests/integration/scenarios.py test_mix_vlan_on_bridge_on_bond)",
             "systemd src/network/netdev/bridge.c and man systemd.netdev (STP unset: kernel default; an existing "
             "netdev is not changed on reload before v257)",
             "Debian bridge-utils /lib/bridge-utils/ifupdown.sh and brctl; ifupdown2 addons/bridge.py",
@@ -224,10 +263,11 @@ grep -q -e '^STP=' -- {path} || echo STP=off >> {path}""",
                 """\
 # NetworkManager applies {path} through its ifcfg-rh plugin: turn STP off in the profile
 nmcli connection modify {conn_by:raw} {connection} bridge.stp no
-# (or set STP=no in the file, then: nmcli connection load {path})
+# (or set STP=no in the file, then: nmcli connection load {path}; where NetworkManager does not run,
+# the file alone: it reads it when it starts)
 # it applies at the profile's next activation (boot, or `nmcli connection up`, which takes the
 # bridge down for a moment); the live bridge is fixed by bridge-forward-delay's step at once""",
-                (_NM_STP_OFF,),
+                (_NM_STP_OFF, _NM_IFCFG_STP_OFF_OFFLINE),
             ),
             "ifcfg-wicked": Fix("""\
 # in {path}:
@@ -238,8 +278,10 @@ nmcli connection modify {conn_by:raw} {connection} bridge.stp no
 nmcli connection modify {conn_by:raw} {connection} bridge.stp no
 # or keep STP with the minimum delay:  nmcli connection modify {conn_by:raw} {connection} bridge.stp yes bridge.forward-delay 2
 # it applies at the profile's next activation (boot, or `nmcli connection up {conn_by:raw} {connection}`, which
-# takes the bridge down for a moment); the live bridge is fixed by bridge-forward-delay's step""",
-                (_NM_STP_OFF,),
+# takes the bridge down for a moment); the live bridge is fixed by bridge-forward-delay's step
+# where NetworkManager does not run, nmcli needs --offline (NetworkManager >= 1.40), with the file on stdin:
+#   nmcli --offline connection modify bridge.stp no < {path}   (prints the profile to write back, mode 0600)""",
+                (_NM_STP_OFF, _NM_KEYFILE_STP_OFF_OFFLINE),
             ),
             "ifupdown": Fix("""\
 # in {path}, in the "iface {bridge:raw}" stanza:
@@ -338,6 +380,7 @@ firewall-cmd --permanent --zone={zone} --add-forward""",
                         "firewall-cmd --zone={zone} --add-forward\n"
                         "firewall-cmd --permanent --zone={zone} --add-forward",
                         ("firewall-cmd",),
+                        daemons=("firewalld",),
                     ),
                 ),
             ),

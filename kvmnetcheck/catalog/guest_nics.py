@@ -128,6 +128,7 @@ f=$(mktemp) && virsh dumpxml --inactive -- {guest} \\
   && virsh define "$f" && rm -f "$f"
 # takes effect at the guest's next cold start: virsh shutdown {guest}, then virsh start {guest}""",
                         ("virsh", "sed"),
+                        daemons=("libvirt",),
                     ),
                 ),
             ),

@@ -113,8 +113,8 @@ virsh net-edit {network}
             "nft list table ip libvirt_network",
         ),
         fixes={
-            "zone": Fix(_FW_ZONE, (Step("firewall", _FW_ZONE, ("firewall-cmd",)),)),
-            "service": Fix(_FW_SERVICE, (Step("firewall", _FW_SERVICE, ("firewall-cmd",)),)),
+            "zone": Fix(_FW_ZONE, (Step("firewall", _FW_ZONE, ("firewall-cmd",), daemons=("firewalld",)),)),
+            "service": Fix(_FW_SERVICE, (Step("firewall", _FW_SERVICE, ("firewall-cmd",), daemons=("firewalld",)),)),
             "rules": Fix(
                 """\
 # libvirt's rules for {bridge} are gone (a firewalld reload while libvirt's network daemon was not
@@ -140,6 +140,7 @@ firewall-cmd --permanent --zone=libvirt --change-interface={bridge}
 firewall-cmd --zone=libvirt --change-interface={bridge}
 firewall-cmd --permanent --zone=libvirt --change-interface={bridge}""",
                         ("firewall-cmd",),
+                        daemons=("firewalld",),
                     ),
                 ),
             ),

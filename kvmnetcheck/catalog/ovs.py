@@ -43,7 +43,14 @@ CHECKS = [
 ovs-vsctl set Bridge {bridge} stp_enable=false
 # if a network config sets it at boot (ifupdown ovs_extra, netplan openvswitch, NetworkManager ovs-bridge),
 # change it there too""",
-                (Step("live-bridge", "ovs-vsctl set Bridge {bridge} stp_enable=false", ("ovs-vsctl",)),),
+                (
+                    Step(
+                        "live-bridge",
+                        "ovs-vsctl set Bridge {bridge} stp_enable=false",
+                        ("ovs-vsctl",),
+                        daemons=("ovsdb-server",),
+                    ),
+                ),
             ),
             "rstp": Fix("""\
 # do NOT turn STP off on {bridge}: {loop:raw}

@@ -11,7 +11,7 @@ LIVE_STP_OFF = Step("live-bridge", "ip link set dev {bridge} type bridge stp_sta
 
 # libvirt's network daemon (libvirtd or virtnetworkd, as the check found it) re-adds its rules,
 # filters and dnsmasq when it starts; running guests keep their links
-DAEMON_RESTART = Step("daemon-restart", "systemctl restart {daemon}", ("systemctl",))
+DAEMON_RESTART = Step("daemon-restart", "systemctl restart {daemon}", ("systemctl",), daemons=("systemd",))
 
 # a libvirt network's saved definition with STP off, without an editor; changes nothing that runs
 NET_STP_OFF_DEFINE = Step(
@@ -21,6 +21,7 @@ f=$(mktemp) && virsh net-dumpxml --inactive -- {network} \\
   | sed -e "/<bridge /{{s/ stp='[^']*'//; s/ delay='[^']*'//; s/<bridge /<bridge stp='off' /}}" > "$f" \\
   && virsh net-define "$f" && rm -f "$f\"""",
     ("virsh", "sed"),
+    daemons=("libvirt",),
 )
 
 # what to write in a libvirt network's definition (virsh net-edit) to turn its bridge's STP off

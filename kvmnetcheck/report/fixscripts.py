@@ -14,7 +14,7 @@ import shlex
 from typing import Optional
 
 from .. import text
-from ..catalog import CHECKS, PHASES
+from ..catalog import CHECKS, DAEMONS, NEEDS_RUNNING, NEEDS_STOPPED, PHASES
 from .results import Result
 from .verdict import RANK, UNREACHABLE_CHECK
 
@@ -87,6 +87,68 @@ def stays_on_its_lines(script: str) -> bool:
     return True
 
 
+# the processes (their comm, as the collector lists them) that serve each of catalog.DAEMONS
+SERVED_BY = {
+    "NetworkManager": ("NetworkManager",),
+    "libvirt": ("libvirtd", "virtqemud", "virtnetworkd"),
+    "firewalld": ("firewalld",),
+    "ovsdb-server": ("ovsdb-server",),
+}
+
+
+def daemon_states(f) -> dict[str, bool]:
+    """Which of catalog.DAEMONS run on a host (its HostFacts), as far as its facts tell; one left out
+    is unknown. A daemon not seen is taken as stopped only where the collector ran as root: /proc
+    mounted with hidepid hides other users' processes from anyone else."""
+    out: dict[str, bool] = {}
+    if f.daemons is not None:
+        running = {p.comm for p in f.daemons}
+        out.update(
+            {d: True if running.intersection(comms) else False for d, comms in SERVED_BY.items()}
+            if f.uid == 0
+            else {d: True for d, comms in SERVED_BY.items() if running.intersection(comms)}
+        )
+    # libvirt's sockets answer with no daemon running (systemd socket activation, libvirtd --timeout):
+    # the suite's own connection, answered, says libvirt does
+    if f.libvirt.source in ("libvirt-python", "virsh"):
+        out["libvirt"] = True
+    if f.netstack.known:
+        out["systemd"] = f.netstack.systemd
+    return out
+
+
+def _unmet(need: str, commands: Optional[frozenset], daemons: Optional[dict]) -> Optional[str]:
+    """Why a host does not meet one of a step's needs (catalog Step.conditions); None: it does (or,
+    for a tool, the host's tools are not known: older facts)."""
+    for prefix, wanted in ((NEEDS_RUNNING, True), (NEEDS_STOPPED, False)):
+        if need.startswith(prefix):
+            name = need[len(prefix) :]
+            what = DAEMONS.get(name, name)
+            state = (daemons or {}).get(name)
+            if state is wanted:
+                return None
+            if state is None:
+                return (
+                    f"whether {what} runs on this host could not be told (its processes were not read, or not as root)"
+                )
+            return f"{what} is not running on this host" if wanted else f"{what} runs on this host"
+    if commands is not None and need not in commands:
+        return f"this host has no {need}"
+    return None
+
+
+def _reasons(whys) -> str:
+    """Why steps were left to a person, each reason once, the tools a host lacks as one phrase."""
+    tools, others = [], []
+    for why in (w for ws in whys for w in ws):
+        if why.startswith("this host has no "):
+            tools.append(why[len("this host has no ") :])
+        else:
+            others.append(why)
+    parts = ([f"this host has no {', '.join(sorted(set(tools)))}"] if tools else []) + list(dict.fromkeys(others))
+    return "; ".join(parts)
+
+
 def host_script(
     host: str,
     hostname: Optional[str],
@@ -94,20 +156,43 @@ def host_script(
     made_from: str,
     commands: Optional[frozenset] = None,
     name: Optional[str] = None,
+    daemons: Optional[dict] = None,
 ) -> str:
     """The fix script for one host's failed (and, as comments, waived) results.
 
     `commands` are the tools the host has (None: not known): a step needing one it lacks is left
-    to a person, so the script never stops half-way at "command not found"."""
+    to a person, so the script never stops half-way at "command not found". `daemons` says which
+    daemons run (daemon_states; one not in it, or all with None, unknown): a step whose tool needs
+    one not known to run is left to a person too, with the reason, unless the fix's way for that
+    daemon stopped (catalog Step.without) runs in its place."""
     failed = sorted((r for r in results if r.outcome == "failed"), key=_order)
     waived = sorted((r for r in results if r.outcome == "waived"), key=_order)
 
+    def why_not(step) -> list[str]:
+        return [w for w in (_unmet(n, commands, daemons) for n in step[2]) if w]
+
     def runnable(step) -> bool:
-        return stays_on_its_lines(step[1]) and (commands is None or all(tool in commands for tool in step[2]))
+        return stays_on_its_lines(step[1]) and not why_not(step)
+
+    def replaced(step, steps) -> bool:
+        """Whether another step of the fix stands in for this one: the way for a stopped daemon where
+        it runs; the one that needs it where the way for it stopped runs."""
+        for need in step[2]:
+            name = need.partition(":")[2]
+            if need.startswith(NEEDS_STOPPED) and (daemons or {}).get(name) is True:
+                return True
+            if need.startswith(NEEDS_RUNNING) and any(NEEDS_STOPPED + name in o[2] and runnable(o) for o in steps):
+                return True
+        return False
+
+    def left(r) -> list:
+        """The steps of a result's fix left to a person."""
+        steps = steps_of(r)
+        return [st for st in steps if not runnable(st) and not replaced(st, steps)]
 
     scripted = [r for r in failed if any(runnable(st) for st in steps_of(r))]
     manual = [r for r in failed if r not in scripted]
-    lacking = [(r, st) for r in scripted for st in steps_of(r) if not runnable(st)]
+    lacking = [(r, st) for r in scripted for st in left(r)]
     restarts = any(st[0] == "daemon-restart" for r in scripted for st in steps_of(r) if runnable(st))
     out = [
         "#!/bin/sh",
@@ -162,19 +247,15 @@ def host_script(
     if manual or lacking:
         out += ["", "# --- Not scripted: these fixes need a person (edit, restart or upgrade by hand)"]
         for r in manual:
-            missing = sorted({t for st in steps_of(r) for t in st[2] if commands is not None and t not in commands})
-            lack = f": this host has no {', '.join(missing)}; by other means:" if missing else ""
+            why = _reasons(why_not(st) for st in left(r))
+            lack = f": {why}; by other means:" if why else ""
             out += ["", *_comment(f"# [{r.severity}] {r.check} {r.object}{lack}")] + _comment(r.message, "# ")
-            out += _comment(r.remediation) + [ln for st in steps_of(r) for ln in _comment(st[1])]
-        for r, (_phase, script, needs) in lacking:
-            missing = ", ".join(t for t in needs if commands is not None and t not in commands)
-            why = (
-                f"this host has no {missing}; by other means"
-                if missing
-                else "a name in it cannot be scripted safely; by hand"
-            )
+            out += _comment(r.remediation) + [ln for st in left(r) for ln in _comment(st[1])]
+        for r, step in lacking:
+            why = _reasons([why_not(step)])
+            why = f"{why}; by other means" if why else "a name in it cannot be scripted safely; by hand"
             out += ["", *_comment(f"# [{r.severity}] {r.check} {r.object}: {why}:")]
-            out += _comment(script)
+            out += _comment(step[1])
     if waived:
         out += ["", "# --- Waived findings: not fixed here"]
         for r in waived:
@@ -198,6 +279,7 @@ def write_fix_scripts(directory: str, results: list[Result], hosts: list, made_f
     names = {h.host: h.hostname for h in hosts if h.reachable}
     # the tools each host has (facts of the first collector did not list all of them: unknown)
     tools = {h.host: h.tools for h in hosts if h.reachable}
+    daemons = {h.host: h.daemons for h in hosts if h.reachable}
     os.makedirs(directory, exist_ok=True)
     written = {}
     taken: set[str] = set()
@@ -212,7 +294,9 @@ def write_fix_scripts(directory: str, results: list[Result], hosts: list, made_f
         taken.add(name.lower())
         path = os.path.join(directory, name)
         with open(path, "w", encoding="utf-8") as f:
-            f.write(host_script(host, names.get(host), by_host[host], made_from, tools.get(host), name))
+            f.write(
+                host_script(host, names.get(host), by_host[host], made_from, tools.get(host), name, daemons.get(host))
+            )
         written[host] = path
     keep = {os.path.basename(p) for p in written.values()}
     for name in os.listdir(directory):

@@ -33,6 +33,7 @@ class HostDigest:
     summary: dict[str, Any]  # results.json's entry for the host (report/results.py host_summary)
     hostname: Optional[str] = None
     tools: Optional[frozenset[str]] = None  # commands the host has; None: not known (old facts)
+    daemons: Optional[dict[str, bool]] = None  # which fix steps' daemons run (fixscripts.daemon_states)
     libvirt_source: Optional[str] = None
     libvirt_error: Optional[str] = None
     libvirt_installed: bool = False
@@ -55,6 +56,7 @@ class HostDigest:
             "summary": self.summary,
             "hostname": self.hostname,
             "tools": sorted(self.tools) if self.tools is not None else None,
+            "daemons": dict(self.daemons) if self.daemons is not None else None,
             "libvirt_source": self.libvirt_source,
             "libvirt_error": self.libvirt_error,
             "libvirt_installed": self.libvirt_installed,
@@ -73,6 +75,9 @@ class HostDigest:
             summary=d["summary"],
             hostname=d.get("hostname"),
             tools=frozenset(d["tools"]) if d.get("tools") is not None else None,
+            daemons={str(k): v for k, v in d["daemons"].items() if isinstance(v, bool)}
+            if isinstance(d.get("daemons"), dict)
+            else None,
             libvirt_source=d.get("libvirt_source"),
             libvirt_error=d.get("libvirt_error"),
             libvirt_installed=bool(d.get("libvirt_installed")),

@@ -620,15 +620,15 @@ def test_netplan_aliases_within_the_bound_are_read():
     assert c.unknown is None and c.stp is True
 
 
-def test_netplan_key_given_twice_keeps_the_last_value_and_the_first_line():
-    # as before the bound: values as yaml.safe_load reads them, report lines from the first key
+def test_netplan_key_given_twice_keeps_the_last_value_and_its_line():
+    # netplan's process_mapping calls the handler of each repeated key in turn: the last value stays
     text = (
         "network:\n  bridges:\n    br0:\n      parameters:\n        stp: false\n        stp: true\n"
         "        forward-delay: 15\n"
     )
     (c,) = parse_netplan(NETPLAN_PATH, text)
     assert (c.stp, c.forward_delay_s) == (True, 15.0)
-    assert c.lines == ("3: br0:", "5: stp: false", "7: forward-delay: 15")
+    assert c.lines == ("3: br0:", "6: stp: true", "7: forward-delay: 15")
 
 
 # ------------------------------------------------------------------ dispatch by path

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from stubrun import expected_commands, run_script
 
-from kvmnetcheck.catalog import CHECKS, placeholders, remedy, running
+from kvmnetcheck.catalog import CHECKS, DAEMONS, NEEDS_RUNNING, NEEDS_STOPPED, placeholders, remedy, running
 from kvmnetcheck.catalog.fixtext import nm_selector
 from kvmnetcheck.report.fixscripts import file_name, host_script, stays_on_its_lines, write_fix_scripts
 from kvmnetcheck.report.results import Result
@@ -107,12 +107,27 @@ def _assert_only_meant(run, scripted_steps: list[str], names: list[str]) -> None
                     assert arg == name or arg.endswith("=" + name), (arg, name)
 
 
+# every daemon a step may need running, or none of them: each step runs under one of the two
+DAEMONS_UP = {d: True for d in DAEMONS}
+DAEMONS_DOWN = {d: False for d in DAEMONS}
+
+
+def _runs_with(needs, daemons: dict) -> bool:
+    """Whether a step's daemon conditions hold under `daemons` (every tool taken as there)."""
+    return all(
+        daemons[n[len(NEEDS_RUNNING) :]] if n.startswith(NEEDS_RUNNING) else not daemons[n[len(NEEDS_STOPPED) :]]
+        for n in needs
+        if n.startswith((NEEDS_RUNNING, NEEDS_STOPPED))
+    )
+
+
+@pytest.mark.parametrize("daemons", [DAEMONS_UP, DAEMONS_DOWN], ids=["daemons-up", "daemons-down"])
 @pytest.mark.parametrize("check_id,variant,fix", list(_variants()), ids=lambda v: v if isinstance(v, str) else "")
 @pytest.mark.parametrize("name", NEWLINE_NAMES + QUOTED_NAMES + DASH_NAMES)
-def test_every_fix_runs_only_what_it_meant(check_id, variant, fix, name):
+def test_every_fix_runs_only_what_it_meant(check_id, variant, fix, name, daemons):
     rem, values = _render(check_id, variant, fix, name)
     r = _result(check_id, name, rem)
-    script = host_script("kvm01", "kvm01", [r], "test")
+    script = host_script("kvm01", "kvm01", [r], "test", daemons=daemons)
     # nothing from the name spans a line: every line of the script is a comment, a fixed line of the
     # script's own, or a line of a step that parses on its own
     for line in script.split("\n"):
@@ -122,7 +137,7 @@ def test_every_fix_runs_only_what_it_meant(check_id, variant, fix, name):
     if unsafe(name) and in_steps:
         assert rem.steps == () and run.ran() == [], (rem, run)
         assert "not scripted" in rem.text
-    _assert_only_meant(run, [s for _, s, _ in rem.steps], [name])
+    _assert_only_meant(run, [s for _, s, needs in rem.steps if _runs_with(needs, daemons)], [name])
 
 
 def test_a_network_named_with_a_newline_runs_nothing():
@@ -186,6 +201,7 @@ def test_names_that_look_like_options_come_after_double_dash():
         connection="--temporary",
         conn_by=nm_selector("--temporary"),
         path="/etc/x.nmconnection",
+        keyfile_dir="/etc",
         bridge="br0",
         loop="",
     )
@@ -197,10 +213,11 @@ def test_names_that_look_like_options_come_after_double_dash():
         connection=uuid,
         conn_by=nm_selector(uuid),
         path="/etc/x.nmconnection",
+        keyfile_dir="/etc",
         bridge="br0",
         loop="",
     )
-    assert nm.script == f"nmcli connection modify uuid {uuid} bridge.stp no"
+    assert nm.steps[0][1] == f"nmcli connection modify uuid {uuid} bridge.stp no"
     # an Open vSwitch bridge named like an option: ovs-vsctl has no `--` for a record, so no script
     ovs = _fix("ovs-bridge-stp", "stp-off", bridge="--help")
     assert ovs.steps == ()
@@ -240,7 +257,8 @@ def test_fuzzed_names_never_run_anything_unmeant(name, which):
     variants = list(_variants())
     check_id, variant, fix = variants[which % len(variants)]
     rem, _ = _render(check_id, variant, fix, name)
-    script = host_script(name, name, [_result(check_id, name, rem, host=name)], name)
+    daemons = DAEMONS_UP if which // len(variants) % 2 else DAEMONS_DOWN
+    script = host_script(name, name, [_result(check_id, name, rem, host=name)], name, daemons=daemons)
     run = run_script(script, hostname=name)
     assert "not found" not in run.stderr and run.created == [], (script, run)
     if run.returncode == 2:  # the guard: a name it cannot compare as it is never matches
@@ -248,4 +266,5 @@ def test_fuzzed_names_never_run_anything_unmeant(name, which):
         assert unsafe(name)
     else:
         assert run.returncode == 0, run
-        assert sorted(run.ran()) == sorted(expected_commands([s for _, s, _ in rem.steps])), run
+        meant = [s for _, s, needs in rem.steps if _runs_with(needs, daemons)]
+        assert sorted(run.ran()) == sorted(expected_commands(meant)), run

@@ -259,6 +259,81 @@ def test_netplan_derived_suffix_and_order():
     assert ("networkd" in b["br0"].program, "NetworkManager" in b["br1"].program) == (True, True)
 
 
+# tests/integration/scenarios.py _CommonTests.test_mix_vlan_on_bridge_on_bond, its YAML as the test writes it
+# (%(ec)s and %(e2c)s are the test's two client NICs)
+NP_MIX_VLAN_ON_BRIDGE_ON_BOND = """\
+network:
+  renderer: %(r)s
+  version: 2
+  vlans:
+    vlan1:
+      link: 'br0'
+      id: 1
+      addresses: [ '10.10.10.1/24' ]
+  bridges:
+    br0:
+      interfaces: ['bond0', 'vlan2']
+      parameters:
+        stp: false
+        path-cost:
+          bond0: 1000
+          vlan2: 2000
+  bonds:
+    bond0:
+      interfaces: ['br1']
+      parameters:
+        mode: balance-rr
+  bridges:
+    br1:
+      interfaces: ['ethb2']
+  vlans:
+    vlan2:
+      link: ethbn
+      id: 2
+  ethernets:
+    ethbn:
+      match: {name: %(ec)s}
+    ethb2:
+      match: {name: %(e2c)s}
+"""
+
+
+@pytest.mark.parametrize("renderer, stack", [("networkd", NETPLAN_NETWORKD), ("NetworkManager", NETPLAN_NM)])
+def test_np_int_2_mix_vlan_on_bridge_on_bond_both_bridges_blocks(renderer, stack):
+    """NP-INT-2 test_mix_vlan_on_bridge_on_bond: the file gives `bridges:` twice and the test asserts
+    bond0 and vlan2 in br0 (the first block) and ethb2 in br1 (the second): process_mapping
+    (src/parse.c) calls handle_network_type for each. br0 keeps `stp: false`; br1 has no parameters."""
+    text = NP_MIX_VLAN_ON_BRIDGE_ON_BOND % {"r": renderer, "ec": "eth42", "e2c": "eth43"}
+    bridges = netplan(text, stack)
+    assert list(bridges) == ["br0", "br1"]
+    br0, br1 = bridges["br0"], bridges["br1"]
+    assert (br0.stp, br0.new_port_block_s, renderer in br0.program) == (False, 0.0, True)
+    assert br0.lines == ("10: br0:", "13: stp: false")
+    assert (br1.stp, br1.new_port_block_s) == ((False, 0.0) if renderer == "networkd" else (True, 30.0))
+
+
+def test_netplan_derived_repeated_keys_merge_as_netplan_reads_them():
+    """Derived, src/parse.c: every `network:` and `bridges:` is read; a bridge given again amends the
+    same definition (handle_network_type: parsed_defs); each `parameters:` turns STP on before its keys
+    (handle_bridge); a type-level renderer holds to the end of its `bridges:` block and a bridge keeps the
+    one in force where it was first defined."""
+    b = netplan(
+        "network:\n  bridges:\n    renderer: NetworkManager\n    br0:\n      parameters: {stp: false, forward-delay: 4}\n"
+        "network:\n  bridges:\n    br1: {}\n    br0:\n      parameters: {forward-delay: 6}\n",
+        NETPLAN_NM,
+    )
+    assert list(b) == ["br0", "br1"]
+    assert ("NetworkManager" in b["br0"].program, b["br0"].stp, b["br0"].forward_delay_s) == (True, True, 6.0)
+    assert b["br0"].lines == ("4: br0:", "9: br0:", "10: parameters: {forward-delay: 6}")
+    assert ("networkd" in b["br1"].program, b["br1"].stp) == (True, False)
+    # a later parameters: without forward-delay keeps the earlier one; its stp decides
+    c = netplan(
+        "network:\n  bridges:\n    br0:\n      parameters: {forward-delay: 4}\n"
+        "  bridges:\n    br0:\n      parameters: {stp: false}\n"
+    )["br0"]
+    assert (c.stp, c.forward_delay_s) == (False, 4.0)
+
+
 def test_netplan_renderer_needs_its_program():
     stack = NetStack(
         known=True, systemd=True, installed=frozenset({"/usr/sbin/netplan", "/lib/systemd/systemd-networkd"})

@@ -36,7 +36,6 @@ from .netplan import (
     NOT_READ,
     YamlRefused,
     compose_netplan,
-    load_netplan,
     netplan_bridges,
     netplan_global_renderer,
     parse_netplan,
@@ -55,7 +54,6 @@ __all__ = [
     "compose_netplan",
     "ifup_style",
     "ifupdown2_stp_default",
-    "load_netplan",
     "netplan_bridges",
     "netplan_global_renderer",
     "parse_config_file",
@@ -104,7 +102,7 @@ def read_bridge_configs(g: Gathered) -> tuple[BridgeConfig, ...]:
         waits_without_stp=g.waits_without_stp,
         netplan_renderer=global_renderer,
         netplan_networkd=any(
-            r != "NetworkManager" for _, text in netplan for _, _, r in netplan_bridges(text, global_renderer)
+            b.renderer != "NetworkManager" for _, text in netplan for b in netplan_bridges(text, global_renderer)
         ),
         ifupdown2_stp_default=ifupdown2_stp_default(policy),
     )

@@ -4,6 +4,7 @@ src/nm.c); files whose aliases expand past the bounds are not read."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Optional
 
 import yaml
@@ -57,11 +58,96 @@ def compose_netplan(text: str):
     return root
 
 
-def load_netplan(text: str):
-    """yaml.safe_load of a netplan file (the same values: a key given twice keeps its last value), refused
-    past the bounds before any value is built."""
-    root = compose_netplan(text)
-    return None if root is None else yaml.SafeLoader("").construct_document(root)
+# netplan's own words for a boolean (src/parse.c handle_generic_bool); anything else fails its file
+NETPLAN_TRUE = {"true", "on", "yes", "y"}
+NETPLAN_FALSE = {"false", "off", "no", "n"}
+
+
+@dataclass(frozen=True)
+class NetplanBridge:
+    """One bridge of a netplan file as netplan builds it from every place the file defines it."""
+
+    name: str
+    renderer: str
+    parameters: bool  # a `parameters:` mapping was given (netplan then writes the bridge's keys)
+    stp: Optional[str]  # the raw value in effect; None: none given since the last `parameters:` (STP on)
+    forward_delay: Optional[str]  # the raw value of the last `forward-delay`
+    key_lines: tuple[int, ...]  # 0-based lines of the bridge's id, each place it is defined
+    stp_line: Optional[int]
+    forward_delay_line: Optional[int]
+
+
+def _pairs(node, key: Optional[str] = None):
+    """(key node, key, value node) of a mapping node in file order, every repeated key kept: libyaml keeps
+    them all and netplan's process_mapping (src/parse.c) calls the key's handler for each, in turn."""
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and (key is None or k.value == key):
+                yield k, k.value, v
+
+
+def _scalar(node) -> Optional[str]:
+    return node.value if isinstance(node, yaml.ScalarNode) else None
+
+
+def _networks(root):
+    """Each `network:` mapping of the file, in order (netplan reads them all)."""
+    return [v for _, _, v in _pairs(root, "network")]
+
+
+def _file_renderer(root) -> Optional[str]:
+    """The last `network.renderer` of the file (handle_network_renderer sets the global backend each time)."""
+    renderer = None
+    for net in _networks(root):
+        for _, _, v in _pairs(net, "renderer"):
+            renderer = _scalar(v) or renderer
+    return renderer
+
+
+def _read_bridges(root, global_renderer: Optional[str]) -> list[NetplanBridge]:
+    """Every bridge of the file, merged as netplan's parser merges them (src/parse.c): each `network:`
+    and each `bridges:` in it is read (process_mapping has no check for a repeated key); a bridge id
+    seen before amends the same definition (handle_network_type finds it in parsed_defs), whose renderer
+    is the type-level `renderer:` in force where it was first defined (the type-level one holds to the
+    end of its `bridges:` block) unless the bridge sets its own (the last wins); each `parameters:`
+    turns STP on again before its own keys (handle_bridge), and within it the last value of a key wins."""
+    file_renderer = _file_renderer(root)
+    found: dict[str, dict] = {}
+    for net in _networks(root):
+        for _, _, block in _pairs(net, "bridges"):
+            type_renderer = None
+            for key, name, conf in _pairs(block):
+                if name == "renderer":
+                    type_renderer = _scalar(conf) or None
+                    continue
+                b = found.setdefault(
+                    name,
+                    dict(renderer=type_renderer, params=False, stp=None, fd=None, keys=[], stp_at=None, fd_at=None),
+                )
+                b["keys"].append(key.start_mark.line)
+                for _, field, value in _pairs(conf):
+                    if field == "renderer":
+                        b["renderer"] = _scalar(value) or b["renderer"]
+                    elif field == "parameters" and isinstance(value, yaml.MappingNode):
+                        b.update(params=True, stp=None, stp_at=None)
+                        for pk, param, pv in _pairs(value):
+                            if param == "stp":
+                                b.update(stp=_scalar(pv), stp_at=pk.start_mark.line)
+                            elif param == "forward-delay":
+                                b.update(fd=_scalar(pv), fd_at=pk.start_mark.line)
+    return [
+        NetplanBridge(
+            name=name,
+            renderer=str(b["renderer"] or global_renderer or file_renderer or "networkd"),
+            parameters=b["params"],
+            stp=b["stp"],
+            forward_delay=b["fd"],
+            key_lines=tuple(b["keys"]),
+            stp_line=b["stp_at"],
+            forward_delay_line=b["fd_at"],
+        )
+        for name, b in found.items()
+    ]
 
 
 def netplan_global_renderer(files: list[tuple[str, str]]) -> Optional[str]:
@@ -69,60 +155,40 @@ def netplan_global_renderer(files: list[tuple[str, str]]) -> Optional[str]:
     renderer = None
     for _path, text in sorted(files, key=lambda f: os.path.basename(f[0])):
         try:
-            doc = load_netplan(text)
+            root = compose_netplan(text)
         except Exception:  # a refused file is reported by parse_netplan
             continue
-        net = doc.get("network") if isinstance(doc, dict) else None
-        if isinstance(net, dict) and net.get("renderer"):
-            renderer = str(net["renderer"])
+        renderer = _file_renderer(root) or renderer
     return renderer
 
 
-def netplan_bridges(text: str, global_renderer: Optional[str]) -> list[tuple[str, dict, str]]:
-    """(name, definition, renderer) of each bridge, in file order. A `renderer` key under `bridges:`
-    is no bridge: it sets the renderer of the bridges defined after it (netplan src/parse.c)."""
+def netplan_bridges(text: str, global_renderer: Optional[str]) -> list[NetplanBridge]:
+    """Each bridge of the file, in the order netplan first meets it. A `renderer` key under `bridges:`
+    is no bridge: it sets the renderer of the bridges defined after it in that block (netplan src/parse.c)."""
     try:
-        doc = load_netplan(text)
-    except Exception:  # YAMLError, YamlRefused, and constructor errors such as a bad date or !!int
+        root = compose_netplan(text)
+    except Exception:  # YAMLError, YamlRefused
         return []
-    return _bridges_in(doc, global_renderer)
-
-
-def _bridges_in(doc, global_renderer: Optional[str]) -> list[tuple[str, dict, str]]:
-    net = doc.get("network") if isinstance(doc, dict) else None
-    bridges = net.get("bridges") if isinstance(net, dict) else None
-    if not isinstance(bridges, dict):
-        return []
-    file_renderer = net.get("renderer")
-    type_renderer = None
-    out = []
-    for name, conf in bridges.items():
-        if name == "renderer":
-            type_renderer = str(conf) if conf else None
-            continue
-        conf = conf if isinstance(conf, dict) else {}
-        renderer = str(conf.get("renderer") or type_renderer or global_renderer or file_renderer or "networkd")
-        out.append((str(name), conf, renderer))
-    return out
+    return _read_bridges(root, global_renderer)
 
 
 def parse_netplan(path: str, text: str, ctx: Context = NO_CONTEXT) -> list[BridgeConfig]:
     ns = ctx.netstack
     try:
         root = compose_netplan(text)
-        doc = None if root is None else yaml.SafeLoader("").construct_document(root)
     except YamlRefused as e:
         return _refused_netplan(path, text, f"netplan file {path}: {e}; not read", ns)
-    except Exception:  # YAMLError, and constructor errors such as a bad date or !!int
+    except Exception:  # YAMLError
         return []
+    src = text.splitlines()
     out = []
-    for name, conf, renderer in _bridges_in(doc, ctx.netplan_renderer):
+    for b in _read_bridges(root, ctx.netplan_renderer):
+        name, renderer = b.name, b.renderer
         nm = renderer == "NetworkManager"
-        params = conf.get("parameters")
         problem = None
-        if isinstance(params, dict):
-            stp = to_bool(str(params.get("stp")) if "stp" in params else None, True)
-            raw = params.get("forward-delay")
+        if b.parameters:
+            stp = to_bool(b.stp, True, NETPLAN_TRUE, NETPLAN_FALSE)
+            raw = b.forward_delay
             if nm:
                 # netplan copies the string into NM's keyfile; NM takes whole seconds only
                 delay = whole(raw)
@@ -134,12 +200,15 @@ def parse_netplan(path: str, text: str, ctx: Context = NO_CONTEXT) -> list[Bridg
                 delay = float(delay) if delay is not None else None
             else:
                 delay = timespan(raw)
-            lines = _netplan_lines(root, text, name, ("stp", "forward-delay"))
+            marks = [*b.key_lines, b.stp_line, b.forward_delay_line]
         else:
             # no parameters: netplan writes no bridge keys, so the renderer's own defaults apply
             stp = nm
             delay = None
-            lines = _netplan_lines(root, text, name, ()) or [f"bridges.{name}: no parameters (renderer {renderer})"]
+            marks = list(b.key_lines)
+        lines = [f"{n + 1}: {src[n].strip()}" for n in sorted(m for m in marks if m is not None) if n < len(src)]
+        if not b.parameters and not lines:
+            lines = [f"bridges.{name}: no parameters (renderer {renderer})"]
         if nm:
             program = "netplan -> NetworkManager"
             boot = program_boot(ns, "NetworkManager") if ns.known else Boot(None, "")
@@ -179,13 +248,13 @@ def _refused_netplan(path: str, text: str, why: str, ns: NetStack) -> list[Bridg
     """Each bridge a refused file names (its keys under network.bridges, found without following the
     aliases any further), unknown; one that names none it could be read for stands for them all."""
     root = yaml.compose(text, Loader=yaml.SafeLoader)  # composing shares aliased nodes: no expansion
-    _, net = _child(root, "network")
-    _, bridges = _child(net, "bridges")
-    keys = (
-        [k for k, _ in bridges.value if isinstance(k, yaml.ScalarNode) and k.value != "renderer"]
-        if isinstance(bridges, yaml.MappingNode)
-        else []
-    )
+    keys = [
+        k
+        for net in _networks(root)
+        for _, _, block in _pairs(net, "bridges")
+        for k, name, _ in _pairs(block)
+        if name != "renderer"
+    ]
     names = list(dict.fromkeys(k.value for k in keys)) or [NOT_READ]
     src = text.splitlines()
     boot = (
@@ -212,30 +281,3 @@ def _refused_netplan(path: str, text: str, why: str, ns: NetStack) -> list[Bridg
         )
         for name in names
     ]
-
-
-def _child(node, key):
-    """The first (key node, value node) of `key` in a mapping node; (None, None) if none."""
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == key:
-                return k, v
-    return None, None
-
-
-def _netplan_lines(root, text: str, bridge: str, keys: tuple[str, ...]) -> list[str]:
-    """The file's own lines (numbered) that define `bridge` and set the given parameters: where a key
-    is given twice, the first (the values are the last's, as yaml.safe_load reads them)."""
-    src = text.splitlines()
-    _, net = _child(root, "network")
-    _, bridges = _child(net, "bridges")
-    key_node, conf = _child(bridges, bridge)
-    if key_node is None:
-        return []
-    marks = [key_node.start_mark.line]
-    _, params = _child(conf, "parameters")
-    for k in keys:
-        kn, _ = _child(params, k)
-        if kn is not None:
-            marks.append(kn.start_mark.line)
-    return [f"{n + 1}: {src[n].strip()}" for n in marks if n < len(src)]
