@@ -306,3 +306,34 @@ def test_fix_text_of_several_modules_is_written_once():
                 run = tuple(lines[i : i + 3])
                 if all(run):
                     assert runs.setdefault(run, name) == name, f"{name} and {runs[run]} both write: {run}"
+
+
+# a tool that fails without its daemon (nmcli: "Could not create NMClient object"; firewall-cmd, also
+# with --permanent: "FirewallD is not running"; virsh; ovs-vsctl: "database connection failed"; systemctl
+# where systemd is not init) and the daemon a step calling it must name
+_TOOL_DAEMON = {
+    "nmcli": "NetworkManager",
+    "firewall-cmd": "firewalld",
+    "virsh": "libvirt",
+    "ovs-vsctl": "ovsdb-server",
+    "systemctl": "systemd",
+}
+
+
+def test_every_step_whose_tool_needs_a_daemon_names_it():
+    """A step is scripted only where what it needs runs: so each step that calls such a tool says which
+    (or is the way that works with that daemon stopped, like `nmcli --offline`)."""
+    seen = 0
+    for cid, c in CHECKS.items():
+        for variant, fix in c.fixes.items():
+            for step in fix.steps:
+                for tool, daemon in _TOOL_DAEMON.items():
+                    if not re.search(rf"(^|[\s;|&(]){re.escape(tool)}\s", step.script):
+                        continue
+                    seen += 1
+                    offline = daemon in step.without and "--offline" in step.script
+                    assert daemon in step.daemons or offline, (
+                        f"{cid} fix {variant!r}: its step calls {tool} but does not name {daemon} in daemons=:\n"
+                        + step.script
+                    )
+    assert seen >= 8, seen

@@ -407,6 +407,7 @@ firewall-cmd --permanent --zone={zone} --add-service=dhcp""",
                         "firewall-cmd --zone={zone} --add-service=dhcp\n"
                         "firewall-cmd --permanent --zone={zone} --add-service=dhcp",
                         ("firewall-cmd",),
+                        daemons=("firewalld",),
                     ),
                 ),
             ),

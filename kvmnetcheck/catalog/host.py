@@ -51,7 +51,7 @@ CHECKS = [
 systemctl start libvirtd.service
 # then this answers:
 virsh --readonly -c qemu:///system version""",
-                (Step("daemon-restart", "systemctl start libvirtd.service", ("systemctl",)),),
+                (Step("daemon-restart", "systemctl start libvirtd.service", ("systemctl",), daemons=("systemd",)),),
             ),
             "modular": Fix(
                 """\
@@ -64,6 +64,7 @@ virsh --readonly -c qemu:///system version""",
                         "daemon-restart",
                         "systemctl start virtqemud.socket virtqemud-ro.socket virtnetworkd.socket virtnetworkd-ro.socket",
                         ("systemctl",),
+                        daemons=("systemd",),
                     ),
                 ),
             ),

@@ -71,7 +71,7 @@ nft_list_table() {
 }
 
 sec meta ""
-printf 'collector=5\n'
+printf 'collector=6\n'
 printf 'hostname=%s\n' "$(cat /proc/sys/kernel/hostname 2>/dev/null)"
 printf 'uid=%s\n' "$(id -u 2>/dev/null)"
 printf 'clk_tck=%s\n' "$(getconf CLK_TCK 2>/dev/null)"

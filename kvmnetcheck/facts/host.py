@@ -13,10 +13,12 @@ from .parsers.meta import parse_meta
 from .parsers.sections import Section, split_sections
 from .sources import LEGACY_KINDS, LISTED_BEFORE, SOURCES
 
-# the collector formats these parsers read: 1 to 4 (saved by earlier versions) and 5 (collector.sh now:
-# who runs each QEMU, qemu.conf's user=, libvirt's QEMU pid files, a bridge port list that could not be
-# listed); what an older format did not gather is unknown (None), never a default
-COLLECTOR_FORMATS = ("1", "2", "3", "4", "5")
+# the collector formats these parsers read: 1 to 5 (saved by earlier versions; 5: who runs each QEMU,
+# qemu.conf's user=, libvirt's QEMU pid files, a bridge port list that could not be listed) and 6
+# (collector.sh now: each dnsmasq's command line and config files, the host's IPv4 addresses, the boot and
+# pool lines of libvirt's dnsmasq configs, nft input and output chains, how libvirt's daemons are started);
+# what an older format did not gather is unknown (None), never a default
+COLLECTOR_FORMATS = ("1", "2", "3", "4", "5", "6")
 
 
 def build_host_facts(host: str, spec: str, output: str, nonce: str, raw_libvirt: Optional[RawLibvirt]) -> HostFacts:

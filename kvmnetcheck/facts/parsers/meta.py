@@ -1,7 +1,7 @@
 """The collector's `meta` section: who and what the host is, which tools it has, and the bridge netfilter
 switches.
 
-    collector=5
+    collector=6
     hostname=kvm01
     uid=0
     clk_tck=100
