@@ -65,6 +65,7 @@ CHECKS = [
         skipped_when=(
             "the NIC does not network-boot",
             "its DHCP does not come from a libvirt network of this host (host bridges, macvtap)",
+            "the network is not running (libvirt-network-inactive says why)",
             "the guest boots something else after it (a later NIC, or a disk)",
         ),
         verify=(

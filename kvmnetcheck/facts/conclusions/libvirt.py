@@ -3,6 +3,7 @@ guest."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -119,3 +120,39 @@ def qemu_of(h: HostFacts, guest: Guest) -> Optional[QemuProcess]:
             f"(--sudo), /run/libvirt/qemu/{guest.name}.pid says"
         )
     return ours[0] if ours else None
+
+
+def network_start_error(h: HostFacts, network: LibvirtNetwork) -> Optional[str]:
+    """The error libvirt's daemon logged when the network last failed to start, as it logged it: of the
+    lines that name the network ('NAME') or its bridge (libvirt's messages name one or the other, e.g.
+    "Failed to apply firewall command 'tc filter add dev BRIDGE ...'"), the first of the last attempt,
+    i.e. of the same second as the last one: the cause, which libvirt reports first and keeps as the
+    error it returns; what follows is its undoing (e.g. "error destroying network device BRIDGE").
+    None when the log kept none the host let us read."""
+    words = [f"'{network.name}'", f"network {network.name}"]
+    bridge = network.live.bridge_name or (network.persistent_def.bridge_name if network.persistent_def else None)
+    pattern = re.compile(r"(?<![\w.-])" + re.escape(bridge) + r"(?![\w.-])") if bridge else None
+    named = [
+        line
+        for line in h.libvirt_log_errors
+        if any(w in line for w in words) or (pattern is not None and pattern.search(line))
+    ]
+    if not named:
+        return None
+    second = _second_of(named[-1])
+    attempt = [line for line in named if second is not None and _second_of(line) == second] or named[-1:]
+    return _message_of(attempt[0])
+
+
+_SECOND = re.compile(r"^(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)")
+
+
+def _second_of(line: str) -> Optional[str]:
+    m = _SECOND.match(line)
+    return m.group(1) if m else None
+
+
+def _message_of(line: str) -> str:
+    """A log line's message: after libvirt's "error : FUNCTION:LINE : " or the journal's "IDENT[PID]: "."""
+    m = re.search(r": error : \S+ : (.*)$", line) or re.search(r"\]: (.*)$", line)
+    return (m.group(1) if m else line).strip()
