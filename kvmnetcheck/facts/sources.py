@@ -93,6 +93,13 @@ def _network_conf(g: Gathered) -> dict[str, Any]:
 
 def _libvirt_log(g: Gathered) -> dict[str, Any]:
     lines, searched, unreadable = libvirt_log.read_libvirt_log(g)
+    if g.counts_unreadable_as_zero and g.one("libvirt_log") is not None and not unreadable:
+        # that collector skipped the log files it could not read without a word, and a user's journal
+        # holds only that user's lines: which of libvirt's logs were read is unknown
+        unreadable = (
+            f"libvirt's log files and the system journal (collector format {g.collector}, run as a user other "
+            "than root, did not say which it could read)",
+        )
     return {
         "libvirt_log_lines": lines,
         "libvirt_log_sources": searched,
