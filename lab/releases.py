@@ -45,6 +45,7 @@ PACKAGES: Tuple[str, ...] = (
     "netcat-openbsd",
     "procps",
     "kmod",
+    "tcpdump",  # lab.pxe_boot watches DHCP on the bridge with it
     "python3",
 )
 
