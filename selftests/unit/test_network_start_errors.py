@@ -14,7 +14,9 @@ TRIXIE_LOG = """\
 searched=/var/log/libvirt/libvirtd.log
 error=2026-12-07 19:05:20.101+0000: 38: error : udevGetDMIData:1936 : internal error: Failed to get udev device for syspath '/sys/devices/virtual/dmi/id'
 error=2026-12-07 19:05:22.702+0000: 25: error : virFirewallCmdNftablesApply:747 : internal error: Failed to apply firewall command 'tc filter add dev virbr9 prio 2 protocol ip parent 1: u32 match ip dport 68 ffff action csum ip and udp': Error: Failed to load TC action module.
-error=2026-12-07 19:05:22.731+0000: 25: error : virNetDevBridgeDelete:555 : error destroying network device virbr9: No such device
+error=2026-12-07 19:05:23.045+0000: 25: error : virNetDevSetIFFlag:601 : Cannot get interface flags on 'virbr9': No such device
+error=2026-12-07 19:05:23.126+0000: 25: error : virNetlinkDelLink:688 : error destroying network device virbr9: No such device
+error=2026-12-07 19:05:23.130+0000: 25: error : udevGetDMIData:2086 : internal error: Failed to get udev device for syspath '/sys/devices/virtual/dmi/id'
 searched=journal
 """
 
@@ -43,13 +45,24 @@ def _facts(text):
 def test_error_lines_are_kept_apart_from_the_checksum_warning():
     assert parse_libvirt_log(TRIXIE_LOG) == ((), ("/var/log/libvirt/libvirtd.log", "journal"), ())
     errors = parse_libvirt_errors(TRIXIE_LOG)
-    assert len(errors) == 3 and errors[1].startswith("2026-12-07 19:05:22.702+0000: 25: error : virFirewall")
+    assert len(errors) == 5 and errors[1].startswith("2026-12-07 19:05:22.702+0000: 25: error : virFirewall")
 
 
 def test_the_cause_of_the_last_attempt_not_its_undoing():
     reason = network_start_error(_facts(TRIXIE_LOG), _net("natnet", "virbr9"))
     assert reason.startswith("internal error: Failed to apply firewall command 'tc filter add dev virbr9")
     assert reason.endswith("Failed to load TC action module.")
+
+
+def test_an_earlier_attempt_is_not_the_last_ones_cause():
+    # a bridge name taken at boot, then (minutes later) the network started by hand and failed otherwise
+    log = BOOKWORM_LOG + (
+        "error=2026-12-07 19:30:00.100+0000: 23: error : virNetDevBridgeCreate:444 : error creating bridge "
+        "interface virbr7: Operation not permitted\n"
+    )
+    assert network_start_error(_facts(log), _net("lan", "virbr7")) == (
+        "error creating bridge interface virbr7: Operation not permitted"
+    )
 
 
 def test_a_line_naming_the_network_or_its_bridge_and_no_other():
