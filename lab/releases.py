@@ -49,10 +49,13 @@ PACKAGES: Tuple[str, ...] = (
     "python3",
 )
 
+# The programs that apply persistent bridge config (selftests/test_netconfig_truth.py runs them).
+NETCONFIG: Tuple[str, ...] = ("network-manager", "netplan.io", "ifupdown", "bridge-utils", "dbus")
+
 # Releases the registry serves besides the machine's own (DOMAIN: bullseye 11, trixie 13).
 RELEASES: Dict[str, Tuple[str, ...]] = {
-    "bullseye": PACKAGES,
-    "trixie": PACKAGES,
+    "bullseye": PACKAGES + NETCONFIG,
+    "trixie": PACKAGES + NETCONFIG,
 }
 
 
