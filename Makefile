@@ -6,11 +6,13 @@ PYTEST := $(VENV)/bin/pytest
 
 # what libvirt-python needs to build, and a venv
 SYS_BUILD := python3-venv python3-dev gcc pkg-config libvirt-dev
-# what the lab of real hosts needs (make test, make demo)
+# what the lab of real hosts needs (make test, make demo); mmdebstrap builds the roots of lab hosts of
+# other Debian releases (lab/releases.py), once, in /var/cache/kvm-netcheck-lab/roots
 SYS_LAB := libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 \
            ipxe-qemu dnsmasq-base iptables openssh-server openssh-client iproute2 tcpdump procps \
            util-linux firewalld dbus nftables chromium sudo \
-           network-manager netplan.io ifupdown bridge-utils openvswitch-switch busybox isc-dhcp-server
+           network-manager netplan.io ifupdown bridge-utils openvswitch-switch busybox isc-dhcp-server \
+           mmdebstrap
 
 .PHONY: report test lint format demo docs sysdeps-build sysdeps-lab clean
 

@@ -5,6 +5,7 @@
 - lab.procs: finding and ending a lab's processes
 - lab.configs: the files a lab writes, as pure functions
 - lab.holder: PID 1 of each host; lab.pxe: a real PXE boot
+- lab.releases: roots of other Debian releases (bullseye, trixie) for hosts that run them
 
 ``python -m lab up|down|status`` drives a lab from the shell.
 """

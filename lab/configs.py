@@ -31,7 +31,8 @@ $name") ;;
   *) echo "knc-lab: host $name is down" >&2; exit 255 ;;
 esac
 echo "$(date +%%s.%%N) $$" >> "$dir/sessions"
-exec nsenter -t "$pid" -n -m -u -p -- /usr/sbin/sshd -i -f "$dir/sshd_config" -E "$dir/sshd.log" 2>>"$dir/sshd.log"
+# -r -w: the holder's root, which is another release's root on a host of that release
+exec nsenter -t "$pid" -n -m -u -p -r -w -- /usr/sbin/sshd -i -f "$dir/sshd_config" -E "$dir/sshd.log" 2>>"$dir/sshd.log"
 """ % {"root": shlex.quote(root), "marker": marker}
 
 
@@ -108,6 +109,10 @@ LIBVIRT_PACKAGES = (
     "libvirt-daemon-driver-lxc",
     "libvirt-daemon-driver-xen",
     "libvirt-daemon-driver-vbox",
+    # where later releases (trixie) split them: network.conf, libvirt.conf, virtlogd.conf
+    "libvirt-daemon-driver-network",
+    "libvirt-common",
+    "libvirt-daemon-log",
 )
 
 

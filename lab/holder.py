@@ -50,16 +50,17 @@ def run(*argv):
         raise RuntimeError("%s -> rc=%d: %s" % (" ".join(argv), proc.returncode, proc.stdout.strip()))
 
 
-def make_private_dev():
-    """Replace /dev with a small tmpfs so /dev can differ per host.
+def make_private_dev(dev="/dev", kvm_gid=None):
+    """Replace /dev (or mount at ``dev``, a release root's /dev) a small tmpfs so /dev can differ per host.
 
     Needed so a test can add e.g. /dev/vhost-net to one host only.  Node
     metadata is read from the real /dev before it is covered.
     """
-    try:
-        kvm_gid = grp.getgrnam("kvm").gr_gid
-    except KeyError:
-        kvm_gid = None
+    if kvm_gid is None:
+        try:
+            kvm_gid = grp.getgrnam("kvm").gr_gid
+        except KeyError:
+            kvm_gid = None
     nodes = {}
     for name in DEV_NODES:
         try:
@@ -68,11 +69,12 @@ def make_private_dev():
             continue
         if stat.S_ISCHR(st.st_mode):
             nodes[name] = st
-    # Drop the real /dev and its submounts (devpts, shm) from this namespace.
-    run("umount", "--recursive", "--lazy", "/dev")
-    run("mount", "-t", "tmpfs", "-o", "mode=0755,nosuid,size=4m", "knc-dev", "/dev")
+    if dev == "/dev":  # drop the real /dev and its submounts (devpts, shm) from this namespace
+        run("umount", "--recursive", "--lazy", "/dev")
+    os.makedirs(dev, exist_ok=True)
+    run("mount", "-t", "tmpfs", "-o", "mode=0755,nosuid,size=4m", "knc-dev", dev)
     for name, st in nodes.items():
-        path = "/dev/" + name
+        path = dev + "/" + name
         mode, uid, gid = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
         if name == "kvm" and kvm_gid is not None:
             # As udev sets it on a Debian KVM host.  With the real node's
@@ -83,16 +85,61 @@ def make_private_dev():
         os.mknod(path, stat.S_IFCHR | mode, st.st_rdev)
         os.chown(path, uid, gid)
         os.chmod(path, mode)
-    os.makedirs("/dev/pts", exist_ok=True)
+    os.makedirs(dev + "/pts", exist_ok=True)
     # A new devpts instance: ptys allocated in this host stay in this host.
-    run("mount", "-t", "devpts", "-o", "newinstance,ptmxmode=0666,mode=0620,gid=5", "devpts", "/dev/pts")
-    os.symlink("pts/ptmx", "/dev/ptmx")
-    os.makedirs("/dev/shm", exist_ok=True)
-    run("mount", "-t", "tmpfs", "-o", "mode=1777,nosuid,nodev,size=64m", "shm", "/dev/shm")
-    os.makedirs("/dev/mqueue", exist_ok=True)
+    run("mount", "-t", "devpts", "-o", "newinstance,ptmxmode=0666,mode=0620,gid=5", "devpts", dev + "/pts")
+    os.symlink("pts/ptmx", dev + "/ptmx")
+    os.makedirs(dev + "/shm", exist_ok=True)
+    run("mount", "-t", "tmpfs", "-o", "mode=1777,nosuid,nodev,size=64m", "shm", dev + "/shm")
+    os.makedirs(dev + "/mqueue", exist_ok=True)
     for fd, name in enumerate(("stdin", "stdout", "stderr")):
-        os.symlink("/proc/self/fd/%d" % fd, "/dev/" + name)
-    os.symlink("/proc/self/fd", "/dev/fd")
+        os.symlink("/proc/self/fd/%d" % fd, dev + "/" + name)
+    os.symlink("/proc/self/fd", dev + "/fd")
+
+
+def _group_gid(group_file, name):
+    try:
+        with open(group_file) as f:
+            for line in f:
+                fields = line.split(":")
+                if fields[0] == name and len(fields) > 2:
+                    return int(fields[2])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def enter_release_root(root, hostdir, cfg):
+    """Make the host run another release: chroot into a copy-on-write view of its root.
+
+    The release's root (built by lab.releases, shared read-only by all hosts of that release)
+    is the lower dir of an overlay whose upper dir is ROOT/NAME/root-upper, so a host's changes
+    (its /etc included) stay its own.  /proc, a fresh /sys, a private /run and /dev, the host's
+    private libvirt dirs and the lab's state dir (ssh keys, sshd_config) are mounted inside it;
+    then this process chroots, and `nsenter -r -w` puts every command of the host there too.
+    """
+    new = os.path.join(hostdir, "rootfs")
+    for d in (new, os.path.join(hostdir, "root-upper"), os.path.join(hostdir, "root-work")):
+        os.makedirs(d, exist_ok=True)
+    run(
+        "mount",
+        "-t",
+        "overlay",
+        "-o",
+        "lowerdir=%s,upperdir=%s,workdir=%s"
+        % (cfg["rootfs"], os.path.join(hostdir, "root-upper"), os.path.join(hostdir, "root-work")),
+        "knc-root",
+        new,
+    )
+    run("mount", "-t", "proc", "-o", "nosuid,nodev,noexec", "proc", new + "/proc")
+    run("mount", "-t", "sysfs", "-o", "nosuid,nodev,noexec", "sysfs", new + "/sys")
+    run("mount", "-t", "tmpfs", "-o", "mode=0755,nosuid,nodev,size=64m", "knc-run", new + "/run")
+    make_private_dev(new + "/dev", _group_gid(new + "/etc/group", "kvm"))
+    for target, src in list(cfg.get("binds", {}).items()) + [(root, root)]:
+        os.makedirs(new + target, exist_ok=True)
+        run("mount", "--bind", src, new + target)
+    os.chroot(new)
+    os.chdir("/")
 
 
 def setup(root, name):
@@ -100,7 +147,20 @@ def setup(root, name):
     hostdir = os.path.join(root, name)
     with open(os.path.join(hostdir, "holder.json")) as f:
         cfg = json.load(f)
+    if cfg.get("rootfs"):
+        enter_release_root(root, hostdir, cfg)
+    else:
+        setup_machine_root(hostdir, cfg)
+    for d, mode in (("sshd", 0o755), ("libvirt", 0o755), ("lock", 0o1777), ("user", 0o755)):
+        os.makedirs("/run/" + d, exist_ok=True)
+        os.chmod("/run/" + d, mode)
+    forget_machine_network_config(name)
+    socket.sethostname(name)
+    run("ip", "link", "set", "lo", "up")
 
+
+def setup_machine_root(hostdir, cfg):
+    """A host of the machine's own release: the machine's root with private /sys, /run, /etc, /dev."""
     # Fresh sysfs: /sys/class/net then lists only this netns' interfaces.
     # The real /sys and its cgroup submounts are dropped first so nothing
     # here (libvirtd in particular) sees or touches the real cgroups.
@@ -109,9 +169,6 @@ def setup(root, name):
 
     # Private /run: sockets and pid files of this host's daemons.
     run("mount", "-t", "tmpfs", "-o", "mode=0755,nosuid,nodev,size=64m", "knc-run", "/run")
-    for d, mode in (("sshd", 0o755), ("libvirt", 0o755), ("lock", 0o1777), ("user", 0o755)):
-        os.makedirs("/run/" + d, exist_ok=True)
-        os.chmod("/run/" + d, mode)
 
     # Copy-on-write /etc: scenario files are created in ROOT/NAME/etc-upper.
     run(
@@ -124,6 +181,20 @@ def setup(root, name):
         "knc-etc",
         "/etc",
     )
+    # Private libvirt configuration (libvirt's packaged one, written by the lab), state, caches
+    # and logs. A target missing on the machine is made in the host's /etc overlay.
+    for target, src in cfg.get("binds", {}).items():
+        if not os.path.isdir(target) and target.startswith("/etc/"):
+            os.makedirs(target)
+        if os.path.isdir(target):
+            run("mount", "--bind", src, target)
+
+    if cfg.get("private_dev", True):
+        make_private_dev()
+
+
+def forget_machine_network_config(name):
+    """The host's /etc (an overlay either way) without the machine's network services and config."""
     # A host starts with no network service enabled, whatever the machine enables: a scenario
     # enables the ones it models (removing the links here leaves whiteouts in the overlay only)
     for pattern in (
@@ -158,20 +229,6 @@ def setup(root, name):
     if not any(name in line.split()[1:] for line in hosts.splitlines() if not line.startswith("#")):
         with open("/etc/hosts", "a") as f:
             f.write("%s127.0.1.1\t%s\n" % ("" if hosts.endswith("\n") or not hosts else "\n", name))
-
-    # Private libvirt configuration (libvirt's packaged one, written by the lab), state, caches
-    # and logs. A target missing on the machine is made in the host's /etc overlay.
-    for target, src in cfg.get("binds", {}).items():
-        if not os.path.isdir(target) and target.startswith("/etc/"):
-            os.makedirs(target)
-        if os.path.isdir(target):
-            run("mount", "--bind", src, target)
-
-    if cfg.get("private_dev", True):
-        make_private_dev()
-
-    socket.sethostname(name)
-    run("ip", "link", "set", "lo", "up")
 
 
 def reap_forever():

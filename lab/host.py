@@ -39,8 +39,10 @@ class LabHost:
         libvirt: bool = False,
         launcher: Optional[subprocess.Popen] = None,
         pidfd: Optional[int] = None,
+        release: Optional[str] = None,
     ):
         self.lab = lab
+        self.release = release  # None: the machine's own release; else its root's (lab.releases)
         self.name = name
         self.pid = pid
         self.libvirt = libvirt
@@ -70,6 +72,8 @@ class LabHost:
         argv = ["nsenter", "-t", str(self.pid), "-n", "-m", "-u"]
         if pid_ns:
             argv.append("-p")
+        if self.release:  # the holder's root and cwd: the release's root (lab.holder.enter_release_root)
+            argv += ["-r", "-w"]
         return argv + ["--"]
 
     def exec(

@@ -28,7 +28,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from . import configs
+from . import configs, releases
 from .errors import LabError
 from .host import LabHost, _s
 from .procs import MARKER, _all_pids, _ppid, find_holders, kill_holder, open_holder
@@ -77,7 +77,7 @@ class Lab:
         self._links: List[dict] = []
         self._link_seq = 0
         self._lock = threading.RLock()
-        self._conffiles: Optional[Dict[str, str]] = None
+        self._conffiles: Dict[str, Dict[str, str]] = {}  # per root ("" the machine's)
         if not _attach:
             live = find_holders(self.root)
             if live:
@@ -143,11 +143,20 @@ class Lab:
     def _host(self, host: HostRef) -> LabHost:
         return host if isinstance(host, LabHost) else self.get(host)
 
-    def add_host(self, name: str, libvirt: bool = False, default_network: bool = False, timeout: float = 30) -> LabHost:
+    def add_host(
+        self,
+        name: str,
+        libvirt: bool = False,
+        default_network: bool = False,
+        timeout: float = 30,
+        release: Optional[str] = None,
+    ) -> LabHost:
         """Build host ``name`` (and start its libvirt daemons if ``libvirt``).
 
         ``default_network=True`` keeps libvirt's ``default`` network defined
         (never autostarted); otherwise the host has no network defined.
+        ``release`` (e.g. "trixie", "bullseye"): the host runs that Debian release's programs from
+        its root (lab.releases; built once and cached); None or the machine's own: the machine's.
         """
         if not _NAME_RE.match(name):
             raise LabError("bad host name %r (want [a-z][a-z0-9-]*)" % name)
@@ -156,7 +165,7 @@ class Lab:
                 raise LabError("host %r already exists" % name)
             self._hosts[name] = None  # reserve the name
         try:
-            host = self._spawn(name, default_network, timeout)
+            host = self._spawn(name, default_network, timeout, releases.ensure_root(release) if release else None)
         except BaseException:
             with self._lock:
                 self._hosts.pop(name, None)
@@ -188,7 +197,7 @@ class Lab:
             raise errors[0]
         return hosts
 
-    def _spawn(self, name: str, default_network: bool, timeout: float) -> LabHost:
+    def _spawn(self, name: str, default_network: bool, timeout: float, rootfs: Optional[str] = None) -> LabHost:
         hdir = os.path.join(self.root, name)
         if os.path.exists(hdir):
             _rmtree(hdir)
@@ -196,17 +205,18 @@ class Lab:
         os.makedirs(os.path.join(hdir, "etc-upper"))
         os.makedirs(os.path.join(hdir, "etc-work"))
         binds = {}
+        base = rootfs or ""
         for real in PRIVATE_DIRS:
-            if not os.path.isdir(real):
+            if not os.path.isdir(base + real):
                 continue
             private = os.path.join(hdir, real.strip("/").replace("/", "-"))
-            _copy_dir_skeleton(real, private)
+            _copy_dir_skeleton(base + real, private)
             binds[real] = private
         # libvirt's packaged configuration, not the machine's own networks and guests
         binds["/etc/libvirt"] = os.path.join(hdir, "etc-libvirt")
-        self._libvirt_etc(binds["/etc/libvirt"], default_network)
+        self._libvirt_etc(binds["/etc/libvirt"], default_network, rootfs)
         with open(os.path.join(hdir, "holder.json"), "w") as f:
-            json.dump({"binds": binds, "private_dev": True}, f)
+            json.dump({"binds": binds, "private_dev": True, "rootfs": rootfs}, f)
         self._write_sshd_config(name)
         log = open(os.path.join(hdir, "holder.log"), "wb")
         try:
@@ -265,7 +275,8 @@ class Lab:
             raise LabError("host %s: holder %d vanished" % (name, pid), stderr=_read(os.path.join(hdir, "holder.log")))
         with open(os.path.join(hdir, "pid"), "w") as f:
             f.write("%d\n" % pid)
-        return LabHost(self, name, pid, libvirt=False, launcher=launcher, pidfd=pidfd)
+        release = os.path.basename(rootfs).rsplit("-", 1)[0] if rootfs else None
+        return LabHost(self, name, pid, libvirt=False, launcher=launcher, pidfd=pidfd, release=release)
 
     def remove_host(self, name: HostRef) -> None:
         """Kill a host (all its processes, interfaces, mounts) and delete its files."""
@@ -388,7 +399,9 @@ class Lab:
             pidfd = open_holder(pid, lab.root, name)
             if pidfd is None:
                 continue
-            lab._hosts[name] = LabHost(lab, name, pid, libvirt=info.get("libvirt", False), pidfd=pidfd)
+            lab._hosts[name] = LabHost(
+                lab, name, pid, libvirt=info.get("libvirt", False), pidfd=pidfd, release=info.get("release")
+            )
         lab._links = [ln for ln in state.get("links", []) if ln["host1"] in lab._hosts and ln["host2"] in lab._hosts]
         lab._link_seq = state.get("link_seq", 0)
         lab._write_configs()
@@ -412,7 +425,11 @@ class Lab:
                 "ssh_config": self.ssh_config,
                 "inventory": self.inventory,
                 "ssh_wrapper": self.ssh_wrapper,
-                "hosts": {n: {"pid": h.pid, "libvirt": h.libvirt} for n, h in self._hosts.items() if h is not None},
+                "hosts": {
+                    n: {"pid": h.pid, "libvirt": h.libvirt, "release": h.release}
+                    for n, h in self._hosts.items()
+                    if h is not None
+                },
                 "links": self._links,
                 "link_seq": self._link_seq,
             }
@@ -466,17 +483,27 @@ class Lab:
                     f.write(text)
                 os.rename(tmp, path)
 
-    def _libvirt_etc(self, target: str, default_network: bool) -> None:
-        """Write a host's /etc/libvirt at `target`: libvirt's packaged configuration (lab.configs)."""
-        if self._conffiles is None:
+    def _libvirt_etc(self, target: str, default_network: bool, rootfs: Optional[str] = None) -> None:
+        """Write a host's /etc/libvirt at `target`: libvirt's packaged configuration (lab.configs), the
+        machine's or, for a host of another release, that release's root's."""
+        base = rootfs or ""
+        if base not in self._conffiles:
+            admindir = ["--admindir=" + base + "/var/lib/dpkg"] if rootfs else []
             try:
                 out = subprocess.run(
-                    ["dpkg-query", "-W", "-f=${Conffiles}\n", *configs.LIBVIRT_PACKAGES], capture_output=True, text=True
+                    ["dpkg-query", *admindir, "-W", "-f=${Conffiles}\n", *configs.LIBVIRT_PACKAGES],
+                    capture_output=True,
+                    text=True,
                 ).stdout
             except OSError:  # not a Debian machine: libvirt's built-in defaults
                 out = ""
-            self._conffiles = configs.parse_conffiles(out)
-        files = configs.libvirt_etc(self._conffiles, _read_bytes, default_network, _read_bytes(DEFAULT_NETWORK_XML))
+            self._conffiles[base] = configs.parse_conffiles(out)
+        files = configs.libvirt_etc(
+            self._conffiles[base],
+            lambda p: _read_bytes(base + p),
+            default_network,
+            _read_bytes(base + DEFAULT_NETWORK_XML),
+        )
         os.makedirs(target, mode=0o755)
         for d in configs.conffile_dirs(files):
             os.makedirs(os.path.join(target, d), mode=0o755, exist_ok=True)

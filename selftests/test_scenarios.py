@@ -31,6 +31,7 @@ class Scenario:
     body: str
     message: str  # a phrase the result's message must contain, if any
     fix: str  # a phrase the result's fix script must contain; "none": it must have no script at all
+    release: str = ""  # the Debian release the host runs (lab.releases); "": the machine's own
 
     @property
     def id(self) -> str:
@@ -45,7 +46,7 @@ def load_scenarios() -> list[Scenario]:
     out = []
     for path in sorted(p for ext in EXTENSIONS for p in glob.glob(os.path.join(SCENARIOS, "*", "*" + ext))):
         body = open(path).read()
-        head = dict(re.findall(r"^# (object|needs|state|message|fix): (.*)$", body, re.MULTILINE))
+        head = dict(re.findall(r"^# (object|needs|state|message|fix|release): (.*)$", body, re.MULTILINE))
         base, ext = os.path.splitext(os.path.basename(path))
         out.append(
             Scenario(
@@ -59,6 +60,7 @@ def load_scenarios() -> list[Scenario]:
                 body=body,
                 message=head.get("message", "").strip(),
                 fix=head.get("fix", "").strip(),
+                release=head.get("release", "").strip(),
             )
         )
     return sorted(out, key=lambda s: s.id)
@@ -89,7 +91,7 @@ def scenario_run(tmp_path_factory):
         def build(s: Scenario):
             name = names[s.id]
             firewalld = "firewalld" in s.needs
-            h = lab.add_host(name, libvirt="libvirt" in s.needs and not firewalld)
+            h = lab.add_host(name, libvirt="libvirt" in s.needs and not firewalld, release=s.release or None)
             if "vhost-net" in s.needs:
                 h.add_vhost_net_standin()
             if firewalld:  # libvirtd must find firewalld on the bus when it starts

@@ -9,6 +9,9 @@ import pytest
 from support import REPO, run_suite
 
 LIB = open(os.path.join(REPO, "selftests", "scenarios", "lib.sh")).read()
+# KNC_TRUTH_RELEASES=trixie,bullseye also runs the PXE truth tests on lab hosts of those Debian releases
+# (their own libvirt, dnsmasq, QEMU, SeaBIOS and iPXE; lab/releases.py); by default only on the machine's
+RELEASES = [None] + [r for r in os.environ.get("KNC_TRUTH_RELEASES", "").split(",") if r.strip()]
 GUEST_NIC = "<interface type='network'><mac address='52:54:00:00:09:01'/><source network='pxe'/><model type='virtio'/></interface>"
 
 
@@ -20,13 +23,18 @@ def lab(tmp_path_factory):
         yield lab
 
 
+def _host_name(base: str, release) -> str:
+    return f"{base}-{release}" if release else base
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("release", RELEASES, ids=lambda r: r or "machine")
 @pytest.mark.parametrize("delay, boots", [(0, True), (15, False)], ids=["delay-0", "delay-15"])
-def test_verdict_matches_a_real_pxe_boot(lab, tmp_path, delay, boots):
+def test_verdict_matches_a_real_pxe_boot(lab, tmp_path, delay, boots, release):
     from lab import pxe_boot
 
-    name = f"truth{delay}"
-    h = lab.add_host(name, libvirt=True)
+    name = _host_name(f"truth{delay}", release)
+    h = lab.add_host(name, libvirt=True, release=release)
     h.sh(
         LIB
         + f"""
@@ -59,13 +67,14 @@ NOTHING = ("Nothing to boot", "No more network devices", "No bootable device")
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("release", RELEASES, ids=lambda r: r or "machine")
 @pytest.mark.parametrize("boot_file", [True, False], ids=["boot-file", "no-boot-file"])
-def test_boot_file_verdict_matches_a_real_network_boot(lab, tmp_path, boot_file):
+def test_boot_file_verdict_matches_a_real_network_boot(lab, tmp_path, boot_file, release):
     """A guest on a network with no boot file gets an address and boots nothing; with one, iPXE runs it."""
     from lab import pxe_boot
 
-    name = "truthfile" + ("1" if boot_file else "0")
-    h = lab.add_host(name, libvirt=True)
+    name = _host_name("truthfile" + ("1" if boot_file else "0"), release)
+    h = lab.add_host(name, libvirt=True, release=release)
     bootp = "<bootp file='boot.ipxe'/>" if boot_file else ""
     h.sh(
         LIB

@@ -50,6 +50,11 @@ def test_guest_pxe_boot_file_is_served(host_facts, guest, nic):
     live = net.live
     if not live.creates_bridge or not live.serves_dhcp4:
         pytest.skip(f"network {net.name} runs no DHCPv4 server of libvirt's (forward mode {live.forward_mode})")
+    if not net.active:
+        pytest.skip(
+            f"network {net.name} is not running: it gives the guest no address and no boot file at all "
+            "(see libvirt-network-inactive)"
+        )
     path = _boot_rests_on(host_facts, guest, nic)
     verdict = network_boot_for(net, host_facts.dhcp_servers, firmware_client(guest), nic.mac)
     if verdict.problem is None:

@@ -5,7 +5,7 @@ import pytest
 from kvmnetcheck.catalog import Finding, check, remedy, xml_attr
 from kvmnetcheck.facts.conclusions.bridges import stp_guards_a_loop
 from kvmnetcheck.facts.conclusions.firewall import admits_to_host, effective_zone, firewall_backend
-from kvmnetcheck.facts.conclusions.libvirt import network_daemon
+from kvmnetcheck.facts.conclusions.libvirt import network_daemon, network_start_error
 from kvmnetcheck.facts.model import Unreadable
 
 
@@ -14,6 +14,42 @@ def _suggested_bridge(name, limits):
     if limits.max_port_block_s >= 4:
         return f"<bridge name={xml_attr(name or 'virbrN')} stp='on' delay='0'/>  (or stp='off')"
     return f"<bridge name={xml_attr(name or 'virbrN')} stp='off'/>"
+
+
+@check("libvirt-network-inactive")
+def test_autostart_network_is_running(host_facts, network):
+    """A libvirt network marked autostart is running."""
+    if network.active:
+        return
+    if network.autostart is None:
+        raise Unreadable(
+            f"network {network.name} is not running, and whether libvirt should start it (autostart) is "
+            "unknown: virsh net-info said nothing of it; gather the host's facts again"
+        )
+    if not network.autostart:
+        pytest.skip("the network is not running and not marked autostart: it is stopped on purpose")
+    reason = network_start_error(host_facts, network)
+    head = f"network {network.name} is marked autostart but is not running"
+    bridge = network.live.bridge_name or "virbrN"
+    observed = {"active": "no", "autostart": "yes", "libvirt's reason": reason or "not found in the logs read"}
+    limit = "an autostart network is running"
+    if reason and "csum" in reason and ("TC action" in reason or "tc filter" in reason):
+        version = ".".join(map(str, host_facts.libvirt.libvirt_version or ())) or "(version unknown)"
+        fix = remedy(
+            "act-csum", network=network.name, bridge=bridge, version=version, daemon=network_daemon(host_facts)
+        )
+        raise Finding(f"{head}: libvirt could not start it: {reason}", remediation=fix, observed=observed, limit=limit)
+    if reason:
+        fix = remedy("reason", network=network.name)
+        raise Finding(f"{head}: libvirt could not start it: {reason}", remediation=fix, observed=observed, limit=limit)
+    searched = ", ".join(host_facts.libvirt_log_sources) or "none"
+    raise Finding(
+        f"{head}; libvirt's reason is not in the logs read (searched: {searched}): "
+        f"`virsh net-start {network.name}` prints it",
+        remediation=remedy("unknown", network=network.name),
+        observed=observed,
+        limit=limit,
+    )
 
 
 @check("libvirt-network-stp-delay")

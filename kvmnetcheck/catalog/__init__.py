@@ -46,6 +46,7 @@ CHECKS: dict[str, Check] = {
 TROUBLESHOOTING = (
     "host-reachable",
     "libvirt-readable",
+    "libvirt-network-inactive",
     "guest-nic-rom-file",
     "guest-port-forwarding",
     "guest-macvtap-host-dhcp",

@@ -102,6 +102,7 @@ CHECKS = [
         skipped_when=(
             "the NIC does not network-boot",
             "its DHCP does not come from a libvirt network of this host (host bridges, macvtap)",
+            "the network is not running (libvirt-network-inactive says why)",
             "the guest boots from a device before it on its boot path, or has one after it that can boot (a NIC "
             "whose network hands out a boot file, a disk or cdrom with a medium, assumed bootable)",
         ),

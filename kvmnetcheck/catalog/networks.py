@@ -2,6 +2,7 @@
 
 from .base import GUIDE, Check, Fix, Step
 from .bridges import KERNEL_CLAMP, KERNEL_STP
+from .checksum import LIBVIRT_NFTABLES_CHECKSUM
 from .shared import DAEMON_RESTART, LIVE_STP_OFF, NET_STP_OFF_DEFINE, RESTART_NOTE
 
 # the same commands serve a person and a fix script
@@ -18,7 +19,62 @@ LIBVIRT_FIREWALLD = (
     "src/network/libvirt.zone, libvirt-routed.zone, libvirt-to-host.policy (libvirt 5.1.0, 8.10.0)"
 )
 
+_WHY_NOT = """\
+# libvirt says why when asked to start it (the network's bridge, DHCP and DNS come up with it):
+virsh net-start {network}
+# libvirt's daemon also logged it: /var/log/libvirt/libvirtd.log when it logs to a file, else
+#   journalctl -t libvirtd -t virtnetworkd -p err"""
+
 CHECKS = [
+    Check(
+        id="libvirt-network-inactive",
+        fails_when="it is marked autostart but is not running (libvirt could not start it)",
+        severity="critical",
+        per="libvirt network",
+        requirement="A libvirt network marked autostart is running.",
+        rationale=(
+            "libvirt starts an autostart network when its daemon starts; when that fails, the network has no "
+            "bridge, no DHCP and no TFTP server, so its guests cannot start or get no address and no boot file."
+        ),
+        sources=(
+            GUIDE + " (the default network must be active and autostarted)",
+            "libvirt src/network/bridge_driver.c networkAutostartConfigs / networkAutostartConfig (each "
+            "autostart network not active is started at daemon start, once per boot since 9.x: "
+            "virDriverShouldAutostart) and networkStartNetwork (an error leaves it inactive; the reason is "
+            "reported with virReportError, i.e. logged at level error)",
+            LIBVIRT_NFTABLES_CHECKSUM,
+            "libvirt src/util/virfirewall.c virFirewallCmdNftablesApply ('Failed to apply firewall command ...'); "
+            "Linux net/sched/act_csum.c (CONFIG_NET_ACT_CSUM; tc reports 'Failed to load TC action module' "
+            "without it)",
+            "libvirt src/util/virlog.c (log line format: 'error : FUNCTION:LINE : MESSAGE')",
+        ),
+        skipped_when=("the network is not running and not marked autostart (stopped on purpose)",),
+        verify=(
+            "virsh --readonly net-list --all",
+            "virsh net-start NETWORK",
+            "grep -F ': error : ' /var/log/libvirt/libvirtd.log | tail",
+            "journalctl -t libvirtd -t virtnetworkd -p err",
+        ),
+        fixes={
+            "reason": Fix(
+                """\
+# remove the cause libvirt gave (above), then start the network:
+virsh net-start {network}"""
+            ),
+            "unknown": Fix(_WHY_NOT + "\n# remove that cause, then start it again."),
+            "act-csum": Fix(
+                """\
+# libvirt {version:raw} with its nftables backend puts a tc 'action csum' filter on {bridge} for DHCP
+# replies, and this kernel cannot load act_csum, so the network cannot start at all. Either
+# give the kernel the module (act_csum, CONFIG_NET_ACT_CSUM=m or y) and check:
+modprobe act_csum && lsmod | grep act_csum
+# or use libvirt's iptables backend: in /etc/libvirt/network.conf set
+#   firewall_backend = "iptables"
+# then restart libvirt's network daemon ({daemon}); either way, then:
+virsh net-start {network}"""
+            ),
+        },
+    ),
     Check(
         id="libvirt-network-stp-delay",
         fails_when="its running or saved `<bridge>` keeps STP on with a delay that blocks a new port past the limit",

@@ -196,12 +196,17 @@ fi
 
 [ -f /etc/libvirt/network.conf ] && show libvirt_network_conf /etc/libvirt/network.conf
 
-# libvirtd's warning about the DHCP checksum rule (older libvirt logs it).
+# libvirtd's warning about the DHCP checksum rule (older libvirt logs it), and the last errors the
+# daemon logged (error=...: why a network did not start, e.g. a firewall command that failed).
 sec libvirt_log ""
 for f in /var/log/libvirt/libvirtd.log /var/log/libvirt/virtnetworkd.log /var/log/messages /var/log/syslog; do
     if [ -r "$f" ]; then
         printf 'searched=%s\n' "$f"
         grep -F -h -m 20 -e 'fixup DHCP response checksums' -e 'to support CHECKSUM rule' -- "$f" 2>/dev/null | head -c 8192
+        case $f in
+            /var/log/libvirt/*)
+                grep -F -h -e ': error : ' -- "$f" 2>/dev/null | tail -n 30 | cut -c 1-600 | sed 's/^/error=/' ;;
+        esac
     elif [ -e "$f" ]; then
         printf 'unreadable=%s\n' "$f"
     fi
@@ -210,6 +215,8 @@ if have journalctl; then
     printf 'searched=journal\n'
     $T journalctl -q --no-pager -o short-iso -t libvirtd -t virtnetworkd --since=-90d 2>/dev/null \
         | grep -F -m 20 -e 'fixup DHCP response checksums' -e 'to support CHECKSUM rule' | head -c 8192
+    $T journalctl -q --no-pager -o short-iso -p err -t libvirtd -t virtnetworkd --since=-90d 2>/dev/null \
+        | tail -n 30 | cut -c 1-600 | sed 's/^/error=/'
 fi
 end 0
 

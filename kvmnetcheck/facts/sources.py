@@ -101,7 +101,19 @@ def _network_conf(g: Gathered) -> dict[str, Any]:
 
 def _libvirt_log(g: Gathered) -> dict[str, Any]:
     lines, searched, unreadable = libvirt_log.read_libvirt_log(g)
-    return {"libvirt_log_lines": lines, "libvirt_log_sources": searched, "libvirt_log_unreadable": unreadable}
+    if g.counts_unreadable_as_zero and g.one("libvirt_log") is not None and not unreadable:
+        # that collector skipped the log files it could not read without a word, and a user's journal
+        # holds only that user's lines: which of libvirt's logs were read is unknown
+        unreadable = (
+            f"libvirt's log files and the system journal (collector format {g.collector}, run as a user other "
+            "than root, did not say which it could read)",
+        )
+    return {
+        "libvirt_log_lines": lines,
+        "libvirt_log_sources": searched,
+        "libvirt_log_unreadable": unreadable,
+        "libvirt_log_errors": libvirt_log.read_libvirt_errors(g),
+    }
 
 
 def _bridge_configs(g: Gathered) -> dict[str, Any]:
@@ -179,7 +191,11 @@ SOURCES: tuple[Source, ...] = (
         _firewalld,
     ),
     Source(("libvirt_network_conf",), ("firewall_backend_config",), _network_conf),
-    Source(("libvirt_log",), ("libvirt_log_lines", "libvirt_log_sources", "libvirt_log_unreadable"), _libvirt_log),
+    Source(
+        ("libvirt_log",),
+        ("libvirt_log_lines", "libvirt_log_sources", "libvirt_log_unreadable", "libvirt_log_errors"),
+        _libvirt_log,
+    ),
     Source(("netconfig", "ifup_eth", "ifupdown2_policy"), ("bridge_configs",), _bridge_configs),
     Source(("netstack",), ("netstack",), _netstack),
     Source(("processes",), ("qemu", "daemons", "processes_error"), _processes),

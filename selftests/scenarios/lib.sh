@@ -23,6 +23,38 @@ XML
     $V net-start "$1" >/dev/null
 }
 
+# net_autostart_only NAME BRIDGE_ATTRS [FORWARD_XML]: define a DHCP network and mark it autostart, without starting it
+net_autostart_only() {
+    cat > "$KT/net-$1.xml" <<XML
+<network>
+  <name>$1</name>
+  ${3:-}
+  <bridge $2/>
+  <ip address='10.98.7.1' netmask='255.255.255.0'>
+    <dhcp><range start='10.98.7.10' end='10.98.7.50'/></dhcp>
+  </ip>
+</network>
+XML
+    $V net-define "$KT/net-$1.xml" >/dev/null
+    $V net-autostart "$1" >/dev/null
+}
+
+# restart_libvirtd: stop the host's libvirtd and start it as the host's boot would, so that it reads its
+# configuration again and autostarts its networks (libvirt does that once per boot: the marker file
+# /run/libvirt/network/autostarted, virDriverShouldAutostart, is removed as a reboot would)
+restart_libvirtd() {
+    pid=$(cat /run/libvirtd.pid)
+    kill "$pid"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    rm -f /run/libvirtd.pid /run/libvirt/network/autostarted
+    LIBVIRT_LOG_OUTPUTS="3:file:/var/log/libvirt/libvirtd.log" libvirtd -d -p /run/libvirtd.pid </dev/null >/dev/null 2>&1
+    i=0
+    until $V version >/dev/null 2>&1; do
+        i=$((i+1)); [ $i -lt 300 ] || { echo "libvirtd did not answer" >&2; return 1; }
+        sleep 0.2
+    done
+}
+
 # guest_define NAME INTERFACE_XML [OS_BOOT_XML] [DOMAIN_TYPE]: define (not start) a diskless guest
 # (type qemu by default; kvm for a guest that would use vhost-net)
 guest_define() {

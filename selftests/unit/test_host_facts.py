@@ -586,10 +586,14 @@ def test_qemu_files_that_cannot_be_listed_are_unknown():
     f = build_host_facts("h1", "local://", collector(META2, procs, DONE), NONCE, None)
     assert {q.guest: q.vhost_fds for q in f.qemu} == {"g1": None, "g2": 2}
     assert [(p.pid, p.comm) for p in f.daemons] == [(7, "virtnetworkd")]
-    # the first collector printed qemu_procs lines without comm=: still read as QEMU
-    old = ("qemu_procs", "", "pid=43 vhost_fds=0 name=guest=g3")
+    # the first collector printed qemu_procs lines without comm=: still read as QEMU; and it counted the fds
+    # it could not list as 0, so from a run that was not root's (META: uid=1000) a 0 is unknown, not "none"
+    old = ("qemu_procs", "", "pid=43 vhost_fds=0 name=guest=g3\npid=44 vhost_fds=1 name=guest=g4")
     f = build_host_facts("h1", "local://", collector(META, old, DONE), NONCE, None)
-    assert [(q.guest, q.vhost_fds) for q in f.qemu] == [("g3", 0)]
+    assert [(q.guest, q.vhost_fds) for q in f.qemu] == [("g3", None), ("g4", 1)]
+    as_root = ("meta", "", META[2].replace("uid=1000", "uid=0"))
+    f = build_host_facts("h1", "local://", collector(as_root, old, DONE), NONCE, None)
+    assert [(q.guest, q.vhost_fds) for q in f.qemu] == [("g3", 0), ("g4", 1)]
 
 
 def test_both_of_libvirts_nft_tables_are_read():

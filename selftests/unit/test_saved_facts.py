@@ -9,8 +9,10 @@ sample, with the section kinds that collector printed) and read through libvirt-
 in its libvirt view, which later versions add), kvm02 unreachable.
 """
 
+import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +22,7 @@ import pytest
 
 from kvmnetcheck import raw as raw_store
 from kvmnetcheck.facts.host import facts_from_raw
+from kvmnetcheck.facts.model import LibvirtQemu, Unreadable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FORMAT1 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples", "facts_format1")
@@ -478,3 +481,65 @@ def test_saved_facts_are_readable_by_their_owner_only(tmp_path):
     save(str(tmp_path), [RawHost(host="kvm01", spec="ssh://kvm01", output="psk=secret")], "test")
     for name in os.listdir(tmp_path):
         assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600, name
+
+
+# ------------------------------------------------------- held out: what an old collector could not tell apart
+
+
+def _format1_kvm01(uid: str, fds: dict):
+    """kvm01 of the format-1 sample as a run by user `uid` would have saved it, with the QEMU fd counts that
+    collector printed (it counted the fds of a process it could not list as 0)."""
+    (kvm01, _) = raw_store.load(FORMAT1)
+    out = kvm01.output.replace("\nuid=0\n", f"\nuid={uid}\n")
+    for pid, n in fds.items():
+        out = re.sub(rf"pid={pid} vhost_fds=\d+", f"pid={pid} vhost_fds={n}", out)
+    return facts_from_raw(dataclasses.replace(kvm01, output=out))
+
+
+def _outcome(check, *args):
+    from test_unknown_facts import outcome
+
+    return outcome(check, *args)
+
+
+def test_format_1_from_a_user_run_never_passes_guest_nic_dhcp_checksum():
+    """The first collector, run as a user, printed vhost_fds=0 for a QEMU whose fds it could not list: that 0
+    is unknown, so no running virtio KVM NIC passes, even where libvirt's pid file vouches for its QEMU."""
+    from tests_guest.test_guest_nics import test_guest_nic_gets_valid_dhcp_checksums as check
+
+    user = _format1_kvm01("1000", {4242: 0, 4317: 0})
+    assert user.uid == 1000 and user.vhost_net
+    assert [(q.guest, q.vhost_fds) for q in user.qemu] == [("pxe-client", None), ("web01", None)]
+    vouched = dataclasses.replace(
+        user, libvirt_qemu=LibvirtQemu(pids=(("pxe-client", 4242), ("web01", 4317)))
+    )  # as if the pid files had been read
+    for f in (user, vouched):
+        for guest in f.libvirt.guests:
+            if not guest.active:
+                continue
+            for nic in guest.nics:
+                r = _outcome(check, f, guest, nic)
+                assert isinstance(r, Unreadable), (guest.name, nic.label, r)
+    assert "could not be read" in str(_outcome(check, vouched, *_guest_nic(vouched, "web01")))
+    # root's run of the same collector listed the fds: its counts stand (a 0 there is a 0)
+    root = _format1_kvm01("0", {4242: 1, 4317: 0})
+    assert [(q.guest, q.vhost_fds) for q in root.qemu] == [("pxe-client", 1), ("web01", 0)]
+    vouched = dataclasses.replace(root, libvirt_qemu=LibvirtQemu(pids=(("pxe-client", 4242), ("web01", 4317))))
+    assert _outcome(check, vouched, *_guest_nic(vouched, "web01")) == "passed"
+
+
+def test_format_1_from_a_user_run_never_passes_libvirt_checksum_warning():
+    """That collector also skipped the log files it could not read without a word (and a user's journal has
+    only that user's lines): no warning found is no proof there was none."""
+    from tests_host.test_checksum import test_libvirtd_log_has_no_checksum_warning as check
+
+    user = _format1_kvm01("1000", {})
+    clean = dataclasses.replace(user, libvirt_log_lines=())
+    r = _outcome(check, clean)
+    assert isinstance(r, Unreadable) and "collector format 1" in str(r), r
+    assert _outcome(check, dataclasses.replace(_format1_kvm01("0", {}), libvirt_log_lines=())) == "passed"
+
+
+def _guest_nic(f, name):
+    guest = next(g for g in f.libvirt.guests if g.name == name)
+    return guest, guest.nics[0]

@@ -167,6 +167,8 @@ def _judged(h: HostFacts, guest: Guest, e: BootEntry) -> BootEntry:
         return replace(e, boots=None, reason=f"its network was not read: {ex}")
     if net is None:
         return replace(e, boots=False, reason=f"its network {n.source_network} is not defined on this host")
+    if not net.active:
+        return replace(e, boots=False, reason=f"its network {net.name} is not running: no address, no boot file")
     live = net.live
     if not live.creates_bridge or not live.serves_dhcp4:
         return replace(

@@ -3,6 +3,7 @@ guest."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -176,3 +177,45 @@ def qemu_of(h: HostFacts, guest: Guest) -> Optional[QemuProcess]:
             f"(--sudo), /run/libvirt/qemu/{guest.name}.pid says"
         )
     return ours[0] if ours else None
+
+
+def network_start_error(h: HostFacts, network: LibvirtNetwork) -> Optional[str]:
+    """The error libvirt's daemon logged when the network last failed to start, as it logged it: of the
+    lines that name the network ('NAME') or its bridge (libvirt's messages name one or the other, e.g.
+    "Failed to apply firewall command 'tc filter add dev BRIDGE ...'"), the first of the last attempt
+    (lines of one thread, each within 2 s of the one before): the cause, which libvirt reports first and
+    returns to the caller; what follows is its undoing ("Cannot get interface flags on 'BRIDGE'", "error
+    destroying network device BRIDGE"). None when the log kept none the host let us read."""
+    words = [f"'{network.name}'", f"network {network.name}"]
+    bridge = network.live.bridge_name or (network.persistent_def.bridge_name if network.persistent_def else None)
+    pattern = re.compile(r"(?<![\w.-])" + re.escape(bridge) + r"(?![\w.-])") if bridge else None
+    named = [
+        line
+        for line in h.libvirt_log_errors
+        if any(w in line for w in words) or (pattern is not None and pattern.search(line))
+    ]
+    if not named:
+        return None
+    first = len(named) - 1
+    while first > 0 and _same_attempt(named[first - 1], named[first]):
+        first -= 1
+    return _message_of(named[first])
+
+
+# libvirt's log file: "2026-12-07 19:05:22.702+0000: 25: error : ..." (time, thread); the journal (short-iso):
+# "2026-12-07T19:05:22+0000 HOST libvirtd[812]: ..." (time to the second, process)
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d)[ T](\d\d):(\d\d):(\d\d(?:\.\d+)?)\S*?:? (\d+:|\S+ \S+\[\d+\]:)")
+
+
+def _same_attempt(earlier: str, later: str) -> bool:
+    a, b = _STAMP.match(earlier), _STAMP.match(later)
+    if a is None or b is None or a.group(1) != b.group(1) or a.group(5) != b.group(5):
+        return False
+    seconds = [int(m.group(2)) * 3600 + int(m.group(3)) * 60 + float(m.group(4)) for m in (a, b)]
+    return 0 <= seconds[1] - seconds[0] <= 2.0
+
+
+def _message_of(line: str) -> str:
+    """A log line's message: after libvirt's "error : FUNCTION:LINE : " or the journal's "IDENT[PID]: "."""
+    m = re.search(r": error : \S+ : (.*)$", line) or re.search(r"\]: (.*)$", line)
+    return (m.group(1) if m else line).strip()

@@ -42,6 +42,7 @@ class HostFacts:
     libvirt_log_lines: tuple[str, ...] = ()
     libvirt_log_sources: tuple[str, ...] = ()
     libvirt_log_unreadable: tuple[str, ...] = ()  # log files there that the checking user may not read
+    libvirt_log_errors: tuple[str, ...] = ()  # the last errors libvirt's daemon logged (file and journal)
     bridge_configs: tuple[BridgeConfig, ...] = ()
     netstack: NetStack = field(default_factory=NetStack)
     qemu: Optional[tuple[QemuProcess, ...]] = ()  # None: the processes could not be read (processes_error)

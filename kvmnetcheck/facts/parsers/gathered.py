@@ -3,7 +3,7 @@ the running processes and network programs (parsed once), and the files refused 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from ...raw import RawLibvirt
@@ -94,8 +94,18 @@ class Gathered:
                     "the collector's output was cut short while it listed the running processes",
                 )
             else:
-                self.__dict__["_processes"] = parse_processes(q.text) + (None,)
+                qemu, daemons = parse_processes(q.text)
+                if self.counts_unreadable_as_zero:
+                    # an unlisted fd directory counted as 0 vhost fds: a 0 is "unknown" here, a count above 0 was seen
+                    qemu = tuple(replace(p, vhost_fds=None) if p.vhost_fds == 0 else p for p in qemu)
+                self.__dict__["_processes"] = (qemu, daemons, None)
         return self.__dict__["_processes"]
+
+    @property
+    def counts_unreadable_as_zero(self) -> bool:
+        """Facts of collector formats 1 and 2 (before it printed `vhost_fds=?` and `unreadable=`) from a run
+        that was not root's: what that user could not read came out as nothing found (0 vhost fds, no log)."""
+        return not self.gathered_since(3) and to_int(first(self.meta, "uid")) != 0
 
     def netstack(self) -> NetStack:
         if "_netstack" not in self.__dict__:

@@ -1,0 +1,164 @@
+"""Root filesystems of other Debian releases, for lab hosts that run that release's programs.
+
+A lab host of release R (``Lab.add_host(name, release="trixie")``) runs R's libvirtd, dnsmasq,
+iptables, nftables, sshd and shell from a root built once with mmdebstrap from the same package
+registry the machine's apt uses; the machine's own release ("bookworm" here) needs no root.
+
+Roots are cached outside the repository, one directory per release and package list::
+
+    /var/cache/kvm-netcheck-lab/roots/trixie-<hash of the package list and mirror>
+
+(``KNC_LAB_ROOTS`` chooses another cache dir).  A root is built at most once: concurrent builders
+wait on a file lock, and a root is only used once its build finished (``.knc-root-complete``).
+A changed package list gives another hash, hence a new build.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import time
+from typing import Dict, Optional, Tuple
+
+from .errors import LabError
+
+CACHE_DIR = "/var/cache/kvm-netcheck-lab/roots"
+COMPLETE = ".knc-root-complete"
+
+# What a lab host of another release runs: libvirt's daemon and network driver with its helpers,
+# the firewall tools, sshd for the suite's SSH sessions, and what the collector reads with.
+PACKAGES: Tuple[str, ...] = (
+    "libvirt-daemon-system",
+    "libvirt-daemon-driver-qemu",
+    "libvirt-clients",
+    "qemu-system-x86",  # libvirt 7.0 answers `virsh version` only with an emulator; PXE boots need one
+    "ipxe-qemu",
+    "dnsmasq-base",
+    "iptables",
+    "nftables",
+    "iproute2",
+    "openssh-server",
+    "netcat-openbsd",
+    "procps",
+    "kmod",
+    "tcpdump",  # lab.pxe_boot watches DHCP on the bridge with it
+    "python3",
+)
+
+# The programs that apply persistent bridge config (selftests/test_netconfig_truth.py runs them).
+NETCONFIG: Tuple[str, ...] = ("network-manager", "netplan.io", "ifupdown", "bridge-utils", "dbus")
+
+# Releases the registry serves besides the machine's own (DOMAIN: bullseye 11, trixie 13).
+RELEASES: Dict[str, Tuple[str, ...]] = {
+    "bullseye": PACKAGES + NETCONFIG,
+    "trixie": PACKAGES + NETCONFIG,
+}
+
+
+def machine_release() -> str:
+    """The machine's own Debian codename (its programs need no root of their own)."""
+    try:
+        with open("/etc/os-release") as f:
+            m = re.search(r"^VERSION_CODENAME=(\S+)", f.read(), re.MULTILINE)
+    except OSError:
+        m = None
+    return m.group(1).strip('"') if m else "bookworm"
+
+
+def mirror(sources_dirs: Tuple[str, ...] = ("/etc/apt/sources.list", "/etc/apt/sources.list.d")) -> str:
+    """The Debian archive the machine's apt uses (first `deb.debian.org`-like main archive)."""
+    files = []
+    for p in sources_dirs:
+        if os.path.isdir(p):
+            files += [os.path.join(p, n) for n in sorted(os.listdir(p)) if n.endswith((".list", ".sources"))]
+        elif os.path.isfile(p):
+            files.append(p)
+    for path in files:
+        try:
+            text = open(path).read()
+        except OSError:
+            continue
+        for uri in re.findall(r"^(?:URIs:\s*|deb\s+(?:\[[^\]]*\]\s+)?)(\S+)", text, re.MULTILINE):
+            if uri.rstrip("/").endswith("/debian"):
+                return uri
+    return "http://deb.debian.org/debian"
+
+
+def root_key(release: str, packages: Tuple[str, ...], archive: str) -> str:
+    """The cache key of a root: its release and a hash of what it is built from."""
+    h = hashlib.sha256(("\n".join([release, archive, "minbase"] + sorted(packages))).encode()).hexdigest()
+    return "%s-%s" % (release, h[:12])
+
+
+def root_path(release: str, cache: Optional[str] = None) -> Optional[str]:
+    """Where release's root is (or will be) cached; None for the machine's own release."""
+    if release in (None, "", machine_release()):
+        return None
+    if release not in RELEASES:
+        raise LabError("no lab root for release %r (have: %s)" % (release, ", ".join(sorted(RELEASES))))
+    cache = cache or os.environ.get("KNC_LAB_ROOTS") or CACHE_DIR
+    return os.path.join(cache, root_key(release, RELEASES[release], mirror()))
+
+
+def ensure_root(release: str, cache: Optional[str] = None, timeout: float = 1800) -> Optional[str]:
+    """Build release's root once (mmdebstrap, under a file lock) and return its path.
+
+    None for the machine's own release.  A finished root is reused as is; a half-built one (a
+    build that died) is removed and built again.
+    """
+    path = root_path(release, cache)
+    if path is None:
+        return None
+    if os.path.exists(os.path.join(path, COMPLETE)):
+        return path
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".lock", "w") as lock:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LabError("timed out waiting for the build of %s" % path) from None
+                time.sleep(1)
+        if os.path.exists(os.path.join(path, COMPLETE)):
+            return path
+        _build(release, path)
+    return path
+
+
+def _build(release: str, path: str) -> None:
+    if shutil.which("mmdebstrap") is None:
+        raise LabError("building a %s lab root needs mmdebstrap (apt-get install mmdebstrap)" % release)
+    tmp = path + ".tmp"
+    if os.path.exists(tmp):
+        shutil.rmtree(tmp)
+    if os.path.exists(path):
+        shutil.rmtree(path)
+    argv = [
+        "mmdebstrap",
+        "--mode=root",
+        "--variant=minbase",
+        "--include=" + ",".join(RELEASES[release]),
+        # no service starts inside the build; no docs or manuals to save space
+        "--dpkgopt=path-exclude=/usr/share/man/*",
+        "--dpkgopt=path-exclude=/usr/share/doc/*",
+        "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+        "--dpkgopt=path-exclude=/usr/share/locale/*",
+        release,
+        tmp,
+        mirror(),
+    ]
+    start = time.monotonic()
+    proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise LabError("mmdebstrap of %s failed" % release, stdout=proc.stdout, stderr=proc.stderr[-4000:])
+    with open(os.path.join(tmp, COMPLETE), "w") as f:
+        f.write("%s built in %.0f s by: %s\n" % (release, time.monotonic() - start, " ".join(argv)))
+    os.rename(tmp, path)
