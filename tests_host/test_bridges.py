@@ -7,11 +7,9 @@ import pytest
 from kvmnetcheck.catalog import Finding, check, remedy
 from kvmnetcheck.catalog.fixtext import config_hint, nm_selector, where_defined
 from kvmnetcheck.facts.conclusions.bridges import bridge_owner, guests_bridged_by, stp_guards_a_loop
+from kvmnetcheck.facts.conclusions.dhcp_path import dhcp_path
 from kvmnetcheck.facts.conclusions.firewall import effective_zone
-from kvmnetcheck.facts.conclusions.netfilter import bridged_dhcp_verdict, host_dhcp_verdict
-from kvmnetcheck.facts.conclusions.servers import dhcp_answering
 from kvmnetcheck.facts.model import STP_OFF, STP_USER, Unreadable
-from kvmnetcheck.facts.parsers.nft import merge_nft_json
 
 USER_STP = (
     "user-space STP (stp_state 2, e.g. mstpd): the daemon, not the kernel, decides when a new port "
@@ -193,31 +191,8 @@ def test_bridged_dhcp_passes_the_host_firewall(host_facts, bridge):
     if not guests:
         pytest.skip("no guest uses this bridge (or it is a libvirt network's own, whose DHCP is the host's)")
     h = host_facts
-    if h.br_netfilter is None:
-        raise Unreadable("whether bridge netfilter is loaded was not gathered (facts of an older version)")
-    if h.br_netfilter and h.bridge_nf_call_iptables is None:
-        raise Unreadable("net.bridge.bridge-nf-call-iptables could not be read")
-    through_iptables = bool(h.br_netfilter and (h.bridge_nf_call_iptables or bridge.nf_call_iptables))
-    local = _host_server(h, bridge.name)
-    nft = None
-    if h.nft_forward:
-        nft = merge_nft_json(h.nft_forward)
-        if nft is None:
-            raise Unreadable("the nft tables at the forward, input and output hooks could not be read as JSON")
-    if bridge.ports is None:
-        raise Unreadable(
-            f"the ports of {bridge.name}, which the firewall's rules may name, could not be read: {bridge.ports_error}"
-        )
-    ports = tuple(p.name for p in bridge.ports)
-    if local:
-        verdict = host_dhcp_verdict(h.iptables, nft, bridge.name, ports, br_netfilter=through_iptables)
-    else:
-        verdict = bridged_dhcp_verdict(h.iptables, nft, bridge.name, ports, br_netfilter=through_iptables)
-    if verdict.verdict != "drop" and h.nft.installed and h.nft_forward_error:
-        raise Unreadable(
-            f"the nft rules at the forward, input and output hooks could not be read: {h.nft_forward_error} "
-            "(nft needs root: run with --sudo)"
-        )
+    found = dhcp_path(h, bridge)
+    verdict, local, through_iptables = found.verdict, found.local, found.through_iptables
     if verdict.verdict == "accept":
         return
     path = f"to and from {local} on this host" if local else f"bridged by {bridge.name}"
@@ -277,39 +252,3 @@ def test_bridged_dhcp_passes_the_host_firewall(host_facts, bridge):
         limit="bridged DHCP accepted",
         remediation=fix,
     )
-
-
-def _host_server(h, bridge: str) -> str:
-    """The DHCP server on this host that answers on `bridge` ("" for none: the guests' server is beyond a
-    port). Only dnsmasq's path is modelled (its UDP socket meets INPUT and OUTPUT); a server that reads or
-    writes packet sockets bypasses them in part."""
-    servers = h.dhcp_servers
-    if not servers.gathered or servers.sockets is None:
-        raise Unreadable(
-            f"whether a DHCP server on this host serves {bridge} (its DHCP then meets INPUT and OUTPUT, not FORWARD) "
-            f"is unknown: {servers.error}"
-        )
-    answering = dhcp_answering(servers, bridge)
-    known = [s for s in answering.sockets if s.processes]
-    if not known and answering.maybe:
-        raise Unreadable(f"whether a DHCP server on this host serves {bridge} cannot be told: {answering.maybe[0][1]}")
-    if not known and answering.sockets:
-        raise Unreadable(
-            f"a process listens for DHCP on {bridge}, but which one (and so the path its packets take) needs root: "
-            "run with --sudo"
-        )
-    if not known:
-        return ""
-    names = "; ".join(s.names() for s in known)
-    if servers.scopes is None:
-        raise Unreadable(
-            f"{names} serves {bridge}, but the nft tables on the input and output paths were not gathered "
-            "(facts of an older version): gather them again"
-        )
-    lpf = {p for p, i in servers.packet_ifaces}
-    if any(n != "dnsmasq" or p in lpf for s in known for n, p in s.processes):
-        raise Unreadable(
-            f"{names} serves DHCP on {bridge} from this host through packet sockets or as a program whose path "
-            "through the firewall is not modelled (only dnsmasq's is)"
-        )
-    return names

@@ -51,7 +51,7 @@ from .ovs import (
     OvsInterface,
     OvsPort,
 )
-from .probe import IPXE_DISCOVERS, IPXE_GIVES_UP_S, BridgeProbe, ProbeOffer, ProbeRun, ProbeTftp
+from .probe import IPXE_DISCOVERS, IPXE_GIVES_UP_S, IPXE_LAST_DISCOVER_S, BridgeProbe, ProbeOffer, ProbeRun, ProbeTftp
 from .processes import LibvirtQemu, Process, QemuProcess
 from .servers import BootFile, DhcpServers, Lease, ServerScope, UdpSocket
 
@@ -65,6 +65,7 @@ __all__ = [
     "BRIDGE_CREATING_MODES",
     "IPXE_DISCOVERS",
     "IPXE_GIVES_UP_S",
+    "IPXE_LAST_DISCOVER_S",
     "MAX_FORWARD_DELAY_S",
     "MIN_FORWARD_DELAY_S",
     "OVS_GUEST_TAP",

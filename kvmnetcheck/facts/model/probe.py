@@ -11,6 +11,7 @@ from typing import Optional
 # timer_expired): DISCOVERs at 0, 1, 3 and 7 s, given up at 15 s, the PXE client of QEMU's NICs
 IPXE_GIVES_UP_S = 15.0
 IPXE_DISCOVERS = 4
+IPXE_LAST_DISCOVER_S = 7.0
 
 
 @dataclass(frozen=True)
