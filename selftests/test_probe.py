@@ -135,8 +135,8 @@ def test_probe_stopped_midway_removes_its_port(lab, sig):
     h = lab.add_host(f"int{int(sig)}", libvirt=True)
     h.sh(LIB + "\nnet_define lan \"name='virbr7' stp='on' delay='15'\"", timeout=240)
     p = _probe(h, "ab12", "120", "virbr7")
-    mid = _wait_for(h, r"kncpab12h0@\S+ <[^>]*\bUP\b[^>]*> .* master virbr7")  # the port is up on the bridge
-    assert "kncp-ab12-0" in mid, mid
+    mid = _wait_for(h, r"kncp\d+h0@\S+ <[^>]*\bUP\b[^>]*> .* master virbr7")  # the port is up on the bridge
+    assert re.search(r"kncp-\d+-ab12-0", mid), mid
     time.sleep(1)
     out, err = p.stop(sig, timeout=20)
     assert "probe_stopped" in out.decode(), (out, err)
@@ -149,12 +149,32 @@ def test_probe_killed_outright_is_cleaned_by_the_next(lab):
     h = lab.add_host("kill9", libvirt=True)
     h.sh(LIB + "\nnet_define lan \"name='virbr7' stp='on' delay='15'\"", timeout=240)
     p = _probe(h, "cd34", "120", "virbr7")
-    _wait_for(h, r"kncp-cd34-0")
+    ns = re.search(r"kncp-\d+-cd34-0", _wait_for(h, r"kncp-\d+-cd34-0")).group(0)
     p.stop(signal.SIGKILL, timeout=20)
     time.sleep(0.5)
     assert "kncp" in h.sh(LEFTOVERS, check=False).stdout  # what a killed probe leaves
     out = h.sh('python3 -c "$(cat)" N1 ef56 30', input=PROGRAM, check=False).stdout
-    assert '"leftovers_removed": ["kncp-cd34-0"' in out, out
+    assert f'"leftovers_removed": ["{ns}"' in out, out
+    assert "kncp" not in h.sh(LEFTOVERS, check=False).stdout
+
+
+def test_two_probes_at_once_leave_each_other_alone(lab):
+    """A second probe started while the first waits on its port removes nothing of the first's (its pid
+    still runs the probe), and each ends having removed its own objects only."""
+    h = lab.add_host("twice", libvirt=True)
+    h.sh(LIB + "\nnet_define lan \"name='virbr7' stp='on' delay='15'\"", timeout=240)
+    first = _probe(h, "aa11", "120", "virbr7")
+    mine = re.search(r"kncp-(\d+)-aa11-0", _wait_for(h, r"kncp-\d+-aa11-0"))
+    second = _probe(h, "bb22", "120", "virbr7")
+    both = _wait_for(h, r"kncp-\d+-bb22-0")
+    assert mine.group(0) in both and f"kncp{mine.group(1)}h0" in both, both  # the first's, still there
+    out2, err2 = second.stop(signal.SIGTERM, timeout=20)
+    assert '"leftovers_removed": []' in out2.decode(), (out2, err2)
+    assert '"left_behind": []' in out2.decode(), out2
+    left = h.sh(LEFTOVERS, check=False).stdout
+    assert mine.group(0) in left and "bb22" not in left, left
+    out1, err1 = first.stop(signal.SIGTERM, timeout=20)
+    assert '"left_behind": []' in out1.decode() and "cleanup_error" not in out1.decode(), (out1, err1)
     assert "kncp" not in h.sh(LEFTOVERS, check=False).stdout
 
 

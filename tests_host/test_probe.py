@@ -13,11 +13,19 @@ RUN_WITH_PROBE = (
 )
 
 
-def _probed(host_facts, bridge):
+FACTS_HOLD_NO_PROBE = (
+    "the probe runs only over the suite's own connection to the host (ssh://, ansible:// and the other "
+    "--hosts it gathers itself); these facts were read from a directory (--facts, such as "
+    "kvmnetcheck.collect.ansible_gather writes) and hold no probe: run kvm-netcheck --probe --hosts=... "
+    "(or --ansible-inventory) against the host instead"
+)
+
+
+def _probed(host_facts, bridge, config):
     """The probe's answer for this bridge; skips where it was not asked, errors where it could not run."""
     p = host_facts.probe
     if p is None:
-        pytest.skip(RUN_WITH_PROBE)
+        pytest.skip(FACTS_HOLD_NO_PROBE if config.getoption("--probe") else RUN_WITH_PROBE)
     if p.error:
         raise Unreadable(f"the probe could not run on {host_facts.host}: {p.error}")
     if bridge.name not in p.targets:
@@ -59,9 +67,9 @@ def _figures(b) -> dict:
 
 
 @check("probe-dhcp-offer")
-def test_probe_gets_one_dhcp_offer_in_time(host_facts, bridge):
+def test_probe_gets_one_dhcp_offer_in_time(host_facts, bridge, pytestconfig):
     """A new port on the bridge gets one DHCP OFFER within iPXE's timeout, with its UDP checksum filled in where vhost-net guests use the bridge."""
-    b = _probed(host_facts, bridge)
+    b = _probed(host_facts, bridge, pytestconfig)
     figures = _figures(b)
     o = b.first_offer
     forwarding = f"{b.forwarding_after_s:g} s" if b.forwarding_after_s is not None else f"never within {b.window_s} s"
@@ -96,9 +104,9 @@ def test_probe_gets_one_dhcp_offer_in_time(host_facts, bridge):
 
 
 @check("probe-pxe-boot-file")
-def test_probe_boot_file_is_served(host_facts, bridge):
+def test_probe_boot_file_is_served(host_facts, bridge, pytestconfig):
     """The boot file the bridge's DHCP OFFER names is served over TFTP by the server it names."""
-    b = _probed(host_facts, bridge)
+    b = _probed(host_facts, bridge, pytestconfig)
     o = b.first_offer
     if o is None:
         pytest.skip("no OFFER came (see probe-dhcp-offer)")
@@ -122,9 +130,9 @@ def test_probe_boot_file_is_served(host_facts, bridge):
 
 
 @check("probe-inference-agrees")
-def test_probe_agrees_with_the_suites_inference(host_facts, bridge):
+def test_probe_agrees_with_the_suites_inference(host_facts, bridge, pytestconfig):
     """The probe's measured port-forwarding time and OFFER agree with what the suite infers for a guest on the bridge."""
-    b = _probed(host_facts, bridge)
+    b = _probed(host_facts, bridge, pytestconfig)
     inferred = bridge.new_port_block_s
     guess = inferred_dhcp(host_facts, bridge)
     measured = b.forwarding_after_s

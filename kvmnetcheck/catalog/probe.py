@@ -18,6 +18,8 @@ BRIDGE_STATE = (
 )
 NOT_PROBED = (
     "the run was made without --probe",
+    "the facts were read from a directory (--facts, such as kvmnetcheck.collect.ansible_gather writes) that holds "
+    "no probe: the probe runs only over the suite's own connection to the host",
     "no active libvirt network serves IPv4 DHCP on the bridge and no guest NIC uses it",
 )
 

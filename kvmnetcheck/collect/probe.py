@@ -3,12 +3,13 @@ block of the boot file it names. It runs on the host, sent over the collector's 
 `python3 -c PROGRAM` (Python 3.6 and later, standard library only), and prints its findings in the
 collector's section framing (facts/parsers/sections.py), one JSON object per section.
 
-What it does to a host, and nothing else: for each bridge, a network namespace and a veth pair
-named `kncp<run><n>` whose host end joins the bridge as a guest's tap would, for as long as the
-probe waits; DHCPDISCOVERs and, where an OFFER names a boot file, one TFTP read request aborted
+What it does to a host, and nothing else: for each bridge, a network namespace `kncp-<pid>-<run>-<n>`
+and a veth pair `kncp<pid>h<n>`/`kncp<pid>g<n>` whose host end joins the bridge as a guest's tap would,
+for as long as the probe waits; DHCPDISCOVERs and, where an OFFER names a boot file, one TFTP read request aborted
 after its first block. No DHCPREQUEST is sent, so no lease is taken. The namespace and the veth
 are removed in a `finally`, on SIGTERM, SIGINT and SIGHUP too; a probe killed outright leaves them
-to the next probe, which removes every `kncp` leftover before it starts.
+to the next probe, which removes before it starts every `kncp` leftover whose probe (the pid in its
+name) no longer runs, and never those of a probe running at the same time.
 
 The retry schedule is iPXE's (src/config/dhcp.h DHCP_DISC_START_TIMEOUT_SEC 1,
 DHCP_DISC_END_TIMEOUT_SEC 10; src/net/retry.c timer_expired doubles the timeout and gives up once
@@ -20,6 +21,7 @@ PROGRAM = r'''
 import json, os, random, select, signal, socket, struct, subprocess, sys, time
 
 PREFIX = "kncp"
+MARK = b"KNC-PROBE-PROGRAM"  # in its command line: how a probe tells a running probe
 IPXE_SENDS = (0.0, 1.0, 3.0, 7.0)
 IPXE_GIVES_UP = 15.0
 SOL_PACKET = 263
@@ -64,10 +66,38 @@ def netns_names():
         return []
 
 
-def leftovers():
+def owner_of(name):
+    """The pid of the probe that made a namespace `kncp-PID-RUN-N` or a veth end `kncpPIDhN`/`kncpPIDgN`;
+    None for a name of an older probe, which carried no pid."""
+    digits = ""
+    for c in name[len(PREFIX):].lstrip("-"):
+        if not c.isdigit():
+            break
+        digits += c
+    return int(digits) if digits else None
+
+
+def alive(pid):
+    """Is `pid` a running probe (a pid the kernel gave since to another program is not)?"""
+    if pid is None or pid == os.getpid():
+        return False  # this probe has made nothing yet: what carries its pid is of a dead one before it
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return MARK in f.read()
+    except OSError:
+        return False
+
+
+def leftovers(mine=False):
+    """The probe's namespaces and links on the host: this probe's own (mine), or those of probes that are
+    gone, never those of another probe still running."""
     names = [n for n in netns_names() if n.startswith(PREFIX)]
     links = [n for n in os.listdir("/sys/class/net") if n.startswith(PREFIX)]
-    return names, links
+
+    def keep(n):
+        return owner_of(n) == os.getpid() if mine else not alive(owner_of(n))
+
+    return [n for n in names if keep(n)], [n for n in links if keep(n)]
 
 
 def remove_leftovers():
@@ -75,7 +105,8 @@ def remove_leftovers():
     for n in names:
         ip("netns", "del", n)
     for l in links:
-        ip("link", "del", l)
+        if os.path.exists("/sys/class/net/" + l):  # the namespace took its veth peer with it
+            ip("link", "del", l)
     return names + links
 
 
@@ -309,7 +340,10 @@ def probe_bridge(run, n, bridge, deadline):
         out["error"] = "too little of the host's time left (--host-timeout) to wait %g s" % IPXE_GIVES_UP
         return out
     out["window_s"] = round(window, 1)
-    ns, host_end, guest_end = "%s-%s-%d" % (PREFIX, run, n), "%s%sh%d" % (PREFIX, run, n), "%s%sg%d" % (PREFIX, run, n)
+    # the pid in each name tells another probe whether its owner still runs (leftovers); IFNAMSIZ allows 15
+    pid = os.getpid()
+    ns = "%s-%d-%s-%d" % (PREFIX, pid, run, n)
+    host_end, guest_end = "%s%dh%d" % (PREFIX, pid, n), "%s%dg%d" % (PREFIX, pid, n)
     mac = "02" + os.urandom(5).hex()
     try:
         for args in (("netns", "add", ns),
@@ -398,7 +432,7 @@ def main(argv):
     except Stop as e:
         section(nonce, "probe_stopped", "", {"why": str(e)})
     finally:
-        names, links = leftovers()
+        names, links = leftovers(mine=True)
         section(nonce, "probe_done", "", {"left_behind": names + links})
     return 0
 

@@ -8,6 +8,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -131,6 +132,31 @@ PY36 = "/root/.pyenv/versions/3.6.15/bin/python3.6"
 
 
 @pytest.mark.skipif(not os.access(PY36, os.X_OK), reason="no Python 3.6 on this machine")
+def test_leftovers_are_told_by_the_pid_of_their_probe():
+    """A leftover's name carries the pid of the probe that made it: it is removed only once that pid no longer
+    runs the probe (a pid reused by another program, or by this very probe, is no owner); names of older
+    probes, without a pid, are removed."""
+    g = _program()
+    assert [g["owner_of"](n) for n in ("kncp-4194304-ab12-0", "kncp4194304h0", "kncp12g3", "kncp-ab12-0")] == [
+        4194304,
+        4194304,
+        12,
+        None,
+    ]
+    assert len("kncp4194304h99") <= 15  # IFNAMSIZ
+    other = subprocess.Popen([sys.executable, "-c", PROGRAM + "\nimport time\ntime.sleep(60)", "N0"])
+    try:
+        deadline = time.monotonic() + 10
+        while not g["alive"](other.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)  # its command line is there once it has exec'd
+        assert g["alive"](other.pid)
+    finally:
+        other.kill()
+        other.wait()
+    assert not g["alive"](other.pid)
+    assert not g["alive"](os.getpid()) and not g["alive"](os.getppid()) and not g["alive"](None)
+
+
 def test_program_runs_under_python_36():
     """RHEL 8's platform-python is 3.6: the program loads there and its packet code runs."""
     check = (

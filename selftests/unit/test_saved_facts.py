@@ -384,7 +384,7 @@ def test_a_save_that_fails_leaves_no_temporary_file(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["kvm01.example.com.json"]
 
 
-def _suite(tmp_path, facts: str) -> subprocess.CompletedProcess:
+def _suite(tmp_path, facts: str, *more: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     out = tmp_path / "report"
     return subprocess.run(
@@ -400,6 +400,7 @@ def _suite(tmp_path, facts: str) -> subprocess.CompletedProcess:
             f"--junitxml={out}/junit.xml",
             f"--html={out}/compliance.html",
             "--self-contained-html",
+            *more,
         ],
         cwd=ROOT,
         env=env,
@@ -543,3 +544,21 @@ def test_format_1_from_a_user_run_never_passes_libvirt_checksum_warning():
 def _guest_nic(f, name):
     guest = next(g for g in f.libvirt.guests if g.name == name)
     return guest, guest.nics[0]
+
+
+@pytest.mark.parametrize("probe", [False, True])
+def test_probe_checks_on_saved_facts_say_where_the_probe_runs(tmp_path, probe):
+    """Saved facts (as kvmnetcheck.collect.ansible_gather writes them) hold no probe: with --probe the probe's
+    checks say it runs only over the suite's own connection, not to run with --probe; without it, to run with it."""
+    run = _suite(tmp_path, FORMAT1, "--check=probe-dhcp-offer", *(["--probe"] if probe else []))
+    assert run.returncode in (0, 1, 5), run.stdout[-2000:] + run.stderr[-2000:]
+    results = json.loads((tmp_path / "report" / "results.json").read_text())
+    mine = [r for r in results["results"] if r["check"] == "probe-dhcp-offer" and r["host"] == "kvm01.example.com"]
+    assert {r["object"] for r in mine} == {"br0", "virbr0"}, mine
+    for r in mine:
+        assert r["outcome"] == "skipped", r
+        said = r["message"]
+        if probe:
+            assert "runs only over the suite's own connection" in said and "run with --probe" not in said, said
+        else:
+            assert said.startswith("run with --probe"), said
