@@ -14,10 +14,9 @@ RUN_WITH_PROBE = (
 
 
 FACTS_HOLD_NO_PROBE = (
-    "the probe runs only over the suite's own connection to the host (ssh://, ansible:// and the other "
-    "--hosts it gathers itself); these facts were read from a directory (--facts, such as "
-    "kvmnetcheck.collect.ansible_gather writes) and hold no probe: run kvm-netcheck --probe --hosts=... "
-    "(or --ansible-inventory) against the host instead"
+    "the probe runs only over the suite's own connection to the host (the hosts of --hosts, which it gathers "
+    "itself); these facts were read from a directory (--facts, such as kvmnetcheck.collect.ansible_gather "
+    "writes) and hold no probe: run kvm-netcheck --probe --hosts=... against the host instead"
 )
 
 
