@@ -25,7 +25,7 @@ from .raw import RawHost
 from .report import guests
 from .report.merge import MergeError, Shards, load_shards
 from .report.results import host_summary
-from .report.stream import HostDigest, ResultStream
+from .report.stream import HostDigest, ResultStream, story_refs
 
 WORKER_FACTS_DIR = "kvmnetcheck_facts_dir"
 TOOL = f"kvm-netcheck {__version__}"
@@ -182,7 +182,7 @@ class Hosts:
             libvirt_error=f.libvirt.error if f.reachable else None,
             libvirt_installed=bool(f.reachable and f.libvirt_installed),
             parse_errors=tuple(f.parse_errors),
-            stories=tuple(guests.host_stories(f, mine)),
+            stories=story_refs(guests.host_stories(f, mine)),
             position=self._positions[i] if self._positions else i,
         )
         self.digests[i] = d

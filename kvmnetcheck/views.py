@@ -8,9 +8,26 @@ from . import pytest_adapter
 from .catalog import CHECKS
 from .gate import Gate
 from .hosts import Hosts
-from .report import fleet, guests, terminal
+from .report import fleet, guests, pages, terminal
 from .report import html as html_report
 from .report.results import Result
+from .report.stream import stories_of
+
+STORIES = 20  # guests whose view is on the first page; each host's page has all of its own
+
+
+def first_stories(stream, digests: list, limit: int = STORIES) -> list:
+    """The first `limit` guests' views (report/guests.py GuestStory), their findings read back."""
+    out: list = []
+    for d in digests:
+        if len(out) >= limit:
+            break
+        if d.stories:
+            out += stories_of(d, stream.findings_of(d.host))[: limit - len(out)]
+    return out
+
+
+ROWS = 200  # findings that get a row of pytest-html's table of their own
 
 
 class Views:
@@ -21,9 +38,11 @@ class Views:
         self.hosts = hosts
         self.html = pytest_adapter.HtmlReport(config)
 
-    def add_finding(self, r: Result) -> None:
-        """A finding becomes its own row of pytest-html's table (the items' own rows are not drawn)."""
-        if not self.html.active:
+    def add_finding(self, r: Result, n: int) -> None:
+        """The run's first ROWS findings (`n`: this one's number) become rows of pytest-html's table
+        (the items' own rows are not drawn); a fleet's findings are in the groups at the top and on
+        each host's page (report/pages.py), so the page does not grow with them."""
+        if n > ROWS or not self.html.active:
             return
         outcome = {"failed": "failed", "error": "failed", "waived": "skipped"}[r.outcome]
         # the row's log is one line: the finding in full is its HTML above it (a fleet's page stays small)
@@ -61,7 +80,7 @@ class Views:
             return
         s, g = reports.stream, self.gate
         digests = self.hosts.all_digests()
-        prefix.insert(0, html_report.static_findings_html(s.findings))
+        prefix.insert(0, pages.groups_html(s.groups) + pages.hosts_index_html(s.findings.hosts(), s.cells))
         prefix.append(
             fleet.fleet_html(
                 s,
@@ -73,9 +92,10 @@ class Views:
                 j.drift,
                 g.baseline_path if g.baseline_path and j.drift is None else None,
                 reports.fix_scripts,
+                ROWS,
             )
         )
-        stories = guests.stories_html([st for d in digests for st in d.stories])
+        stories = guests.stories_html(first_stories(s, digests))
         if stories:
             prefix.append(stories)
         unread = html_report.unread_html(digests)
@@ -100,17 +120,21 @@ class Views:
             return
         out, j = reports.outputs, reports.judgement
         digests = hosts.all_digests() if (j is not None or (hosts.listed and hosts.host_list())) else []
+        published = out is not None and reports.published
+        fleet = terminal.bad_count(s) > terminal.FULL
+        named = terminal.NAMED if fleet else terminal.LISTED
         terminal.findings(
-            tr, s, digests, out.results if out is not None and reports.published else None, reports.quieted
+            tr, s, digests, out.results if published else None, reports.quieted, out.html if published else ""
         )
         if out is not None and reports.published is False:
             tr.write_line(
                 f"kvm-netcheck: reports not written, the previous ones are kept: {reports.keep_reason}", yellow=True
             )
-        terminal.guests(tr, [st for d in digests for st in d.stories])
+        terminal.guests(tr, first_stories(s, digests, terminal.LISTED), sum(len(d.stories) for d in digests), fleet)
         if j is None:
             return
-        terminal.waivers(tr, j.verdict.waived, j.waiver_usage)
+        terminal.waivers(tr, j.verdict.waived, j.waiver_usage, named)
         if self.gate.baseline_path:
-            terminal.drift(tr, j.drift, self.gate.baseline_path)
+            terminal.drift(tr, j.drift, self.gate.baseline_path, named)
         terminal.gate(tr, j.verdict, self.gate.note(), reports.fix_scripts)
+        pytest_adapter.closing_line(tr, *terminal.closing_line(s, j.verdict, reports.items_run))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Optional
 
 from .. import text
-from ..catalog import Check
+from ..catalog import CHECKS, Check
 from ..catalog.docs import doc_file, doc_path
 from .results import Result
 
@@ -54,12 +55,20 @@ def finding_html(r: Result, check: Check) -> Optional[str]:
             )
         if r.limit:
             parts.append(f"<p><b>Limit:</b> {e(r.limit)}</p>")
-        parts.append(f"<p><b>Why:</b> {e(check.rationale)}</p>")
-        parts.append(f"<p><b>Source:</b> {e(check.guide)}</p>")
-        parts.append(f"<p><b>Reference:</b> {doc_link(r.check)}</p>")
+        parts.append(_why(check.id))
         parts.append(f"<p><b>Fix:</b></p><pre class='kvm-remediation'>{e(r.remediation)}</pre>")
     parts.append("</div>")
     return "".join(parts)
+
+
+@functools.lru_cache(maxsize=256)
+def _why(check_id: str) -> str:
+    """A check's why, source and reference page: the same for each of its findings."""
+    check = CHECKS[check_id]
+    return (
+        f"<p><b>Why:</b> {e(check.rationale)}</p><p><b>Source:</b> {e(check.guide)}</p>"
+        f"<p><b>Reference:</b> {doc_link(check.id)}</p>"
+    )
 
 
 def waiver_html(text: str) -> str:
@@ -93,32 +102,9 @@ def unread_html(hosts: list) -> str:
     )
 
 
+@functools.lru_cache(maxsize=256)
 def doc_link(check_id: str, link_text: Optional[str] = None) -> str:
     """A link to the check's reference page on this machine (by default its repository path as the text)."""
     path = doc_file(check_id)
     label = e(link_text if link_text is not None else doc_path(check_id))
     return f"<a href='{e(Path(path).as_uri())}'>{label}</a>" if path else label
-
-
-def static_findings_html(results: list[Result]) -> str:
-    """The report's first block: every finding (failed or error) once, readable without JavaScript
-    (mail clients strip it), with the first line of its fix."""
-    from .summaries import first_fix_line
-
-    bad = [r for r in results if r.outcome in ("failed", "error")]
-    if not bad:
-        return (
-            "<div class='kvm-static-findings'><h2>Findings</h2><p>No finding: every check that ran passed "
-            "or did not apply.</p></div>"
-        )
-    rows = "".join(
-        f"<tr class='kvm-static-finding'><td>{e(r.host)}</td><td>{e(r.object)}</td><td>{doc_link(r.check, r.check)}</td>"
-        f"<td>{'error' if r.outcome == 'error' else e(r.severity)}</td><td>{e(r.message)}</td>"
-        f"<td><code>{e(first_fix_line(r.remediation))}</code></td></tr>"
-        for r in bad
-    )
-    return (
-        f"<div class='kvm-static-findings'><h2>Findings ({len(bad)})</h2>"
-        "<table><tr><th>host</th><th>object</th><th>check</th><th>severity</th><th>finding</th>"
-        f"<th>first line of the fix</th></tr>{rows}</table></div>"
-    )
