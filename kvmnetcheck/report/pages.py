@@ -129,7 +129,7 @@ def hosts_index_html(hosts: list[str], cells: dict) -> str:
 PAGE_CSS = """
 body { font-family: sans-serif; margin: 16px; }
 .kvm-finding { border: 1px solid #ddd; padding: 6px 10px; margin: 8px 0; }
-.kvm-finding:target { border: 2px solid #c0392b; }
+section:target { outline: 2px solid #c0392b; }
 pre { background: #f6f6f6; padding: 6px; white-space: pre-wrap; }
 """
 
