@@ -97,6 +97,14 @@ def ran_in(path: str) -> _Ran:
     return ran
 
 
+def failure_lists_at_default(config) -> bool:
+    """Whether the user left --tb and -r at their defaults (so pytest's failure lists can be left out)."""
+    from _pytest.terminal import _REPORTCHARS_DEFAULT
+
+    o = config.option
+    return getattr(o, "tbstyle", "auto") == "auto" and getattr(o, "reportchars", "") == _REPORTCHARS_DEFAULT
+
+
 def quiet_failure_lists(config) -> bool:
     """Leave out pytest's own failure list and short summary of failures and errors, when the user
     did not ask for them (--tb and -r at their defaults). True if they were left out."""

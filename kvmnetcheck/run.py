@@ -48,7 +48,9 @@ class KvmRun:
         self.is_worker = hasattr(config, "workerinput")
         self.views = Views(config, self.gate, self.hosts)
         self.reports = Reports(config, self.gate, self.hosts, self.views)
-        self.evaluator = Evaluator(self.gate, self.hosts.facts_at, config)
+        self.evaluator = Evaluator(
+            self.gate, self.hosts.facts_at, config, pytest_adapter.failure_lists_at_default(config)
+        )
         self.items = Items(self.hosts, self.evaluator, self.gate.severity)
         config.stash[LIMITS] = self.gate.limits
 

@@ -27,12 +27,12 @@ def _names(r: Result) -> list[tuple[str, str]]:
     """(value, placeholder) of the names a result's text carries: its object's parts and its host."""
     out = []
     obj = r.object
-    if "/" in obj and r.object != r.host:
-        guest, _, nic = obj.partition("/")
-        out += [(obj, "OBJECT"), (guest, "GUEST"), (nic, "NIC")]
-    elif "@" in obj:
+    if "@" in obj:  # a bridge's config file: BRIDGE@PATH (objects.py)
         bridge, _, path = obj.partition("@")
         out += [(obj, "OBJECT"), (path, "PATH"), (bridge, "BRIDGE")]
+    elif "/" in obj and obj != r.host:  # a guest's NIC: GUEST/NIC
+        guest, _, nic = obj.partition("/")
+        out += [(obj, "OBJECT"), (guest, "GUEST"), (nic, "NIC")]
     elif obj and obj != r.host:
         out.append((obj, "OBJECT"))
     if r.host:

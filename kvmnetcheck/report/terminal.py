@@ -72,7 +72,8 @@ def libvirt_sources(hosts: list, named: int = LISTED) -> list[str]:
 
 
 FULL = 20  # findings printed one by one, with their fixes; past it, a line per check and cause
-GROUPS = 12  # groups printed at fleet size (two lines each)
+GROUPS = 8  # groups printed at fleet size (three lines each)
+ERRORS = 3  # of which, at most, groups of errors (one cause each)
 
 
 def bad_count(stream) -> int:
@@ -134,19 +135,26 @@ def _fleet_findings(tr, stream, total: int, where: str) -> None:
     ):
         tr.write_line(ln, bold=True)
     w = width() - 1
-    for g in groups[:GROUPS]:
+    fails, errors = stream.groups.ordered(("failed",)), stream.groups.ordered(("error",))
+    # every cause that stopped checks is said (up to ERRORS), whatever the number of failure groups
+    shown = fails[: max(GROUPS - len(errors), GROUPS - ERRORS)] + errors[:ERRORS]
+    for g in shown:
         names, more = host_list(g.hosts, 2)
         hosts = ", ".join(names) + (f" and {more} more" if more else "")
         if g.outcome == "error":
-            checks = ", ".join(sorted(g.checks))
-            head = f"  ERROR ({len(g.checks)} check(s): {checks}) on {len(g.hosts)} host(s) ({hosts}): "
+            head = f"  ERROR: {g.count} on {len(g.hosts)} host(s) ({hosts}): {g.message}"
         else:
-            head = f"  [{g.severity}] {g.check}: {g.count} on {len(g.hosts)} host(s) ({hosts}): "
-        tr.write_line(_cut(head + g.message, w), red=True)
-        if g.fix:
+            head = f"  [{g.severity}] {g.check}: {g.count} on {len(g.hosts)} host(s) ({hosts}): {g.message}"
+        lines = wrapped(head, "      ")
+        rest = "      " + " ".join(ln.strip() for ln in lines[1:])
+        for ln in lines[:1] + [_cut(rest, w)] if len(lines) > 1 else lines:
+            tr.write_line(ln, red=True)
+        if g.outcome == "error":
+            tr.write_line(_cut(f"      could not run: {', '.join(sorted(g.checks))}", w))
+        elif g.fix:
             tr.write_line(_cut("      fix: " + first_fix_line(g.fix), w))
-    if len(groups) > GROUPS:
-        tr.write_line(f"  ... and {len(groups) - GROUPS} more group(s): the HTML report lists each")
+    if len(groups) > len(shown):
+        tr.write_line(f"  ... and {len(groups) - len(shown)} more group(s): the HTML report lists each")
     worst = sorted(hosts_with, key=lambda h: (-_bad(stream.cells[h]), h))
     tr.write_line(
         _cut(
