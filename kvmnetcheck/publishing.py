@@ -1,9 +1,10 @@
 """A run's reports, from its first Result to the files in place.
 
-Each Result goes into the run's stream (report/stream.py) as it is made, and each finding becomes a
-row of pytest-html's table of its own (views.py). At the end of the run (`Reports.finish`, read top to bottom
+Each Result goes into the run's stream (report/stream.py) as it is made, and each of the first
+findings becomes a row of pytest-html's table of its own (views.py). At the end of the run (`Reports.finish`, read top to bottom
 in the order it happens): the hosts not yet digested, the gate's judgement, fix scripts, the exit
-status, results.json, JUnit, the Markdown summary, the Prometheus textfile and a shard's meta. Every
+status, results.json, JUnit, the Markdown summary, the Prometheus textfile, a shard's meta, and with
+the fix scripts each host's page. Every
 file is written into a staging directory (report/publish.py); after pytest-html has written its
 own, a run that checked something and ended on its own moves them all into place
 (`publish_or_keep`), any other discards them; `--dated-copies` keeps a copy in YYYY-MM-DD/.
@@ -102,7 +103,7 @@ class Reports:
         self.config = config
         self.gate = gate
         self.hosts = hosts
-        self.views = views  # the HTML page: a row for each finding as it is recorded
+        self.views = views  # the HTML page: a row for each of the first findings
         self.is_worker = hasattr(config, "workerinput")
         # where the reports go; staged until the run has checked something and ended on its own
         self.outputs = None if self.is_worker else outputs_of(config, hosts.shard)

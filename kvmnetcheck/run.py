@@ -8,7 +8,7 @@ hands its work to the part of the run that does it:
 | `items.py` `Items`           | check items made, selected, ordered host by host, counted down      |
 | `evaluation.py` `Evaluator`  | a check on each object: Results, waivers, failure text             |
 | `publishing.py` `Reports`    | the stream of Results, every report written, published or kept, dated copies |
-| `views.py` `Views`           | pytest-html's page (a row per finding, the top of the page), the terminal summary |
+| `views.py` `Views`           | pytest-html's page (its frame, the top of the page), the terminal summary |
 | `pytest_adapter.py`          | every contact with pytest's and pytest-html's internals            |
 
 A run over a fleet stays flat in memory: pytest holds one item per check and host (objects.py), a

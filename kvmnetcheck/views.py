@@ -1,6 +1,7 @@
-"""What a person sees of a run besides its files: pytest-html's page (a row of its own for each
-finding, the run's Status/Check/Host/Object/Severity cells, and at the top the findings list, the
-fleet view, each guest's findings and the facts not read) and the terminal summary."""
+"""What a person sees of a run besides its files: pytest-html's page (its frame, a row for each of the
+first findings with the run's Status/Check/Host/Object/Severity cells, and at the top the findings'
+groups and each host's page, the fleet view, the first guests' findings and the facts not read) and
+the terminal summary."""
 
 from __future__ import annotations
 
