@@ -97,6 +97,16 @@ def ran_in(path: str) -> _Ran:
     return ran
 
 
+def progress_by_host(config) -> bool:
+    """pytest's progress (a character per item, a file name each time the file changes) is left out, so
+    a fleet's run can say its progress host by host; not when the user asked for -v. True if so."""
+    tr = terminal_reporter(config)
+    if tr is None or tr.verbosity > 0:
+        return False
+    tr.showfspath = False
+    return True
+
+
 def failure_lists_at_default(config) -> bool:
     """Whether the user left --tb and -r at their defaults (so pytest's failure lists can be left out)."""
     from _pytest.terminal import _REPORTCHARS_DEFAULT
