@@ -316,7 +316,7 @@ def test_merged_shards_equal_one_whole_run(fleet, tmp_path):
 
     def findings(path):
         data = html_report_data(path)
-        rows = re.findall(r"<tr class='kvm-static-finding kvm-group'.*?</tr>", open(path).read())
+        rows = re.findall(r"<tr class='kvm-static-finding kvm-group'.*?</tr>", open(path).read(), re.S)
         pages = {
             name: _ssh_words((path.parent / "hosts" / name).read_text().split("<h1>", 1)[1])
             for name in os.listdir(path.parent / "hosts")
