@@ -182,7 +182,7 @@ class Hosts:
             libvirt_error=f.libvirt.error if f.reachable else None,
             libvirt_installed=bool(f.reachable and f.libvirt_installed),
             parse_errors=tuple(f.parse_errors),
-            stories=story_refs(guests.host_stories(f, mine)),
+            stories_packed=story_refs(guests.host_stories(f, mine)),
             position=self._positions[i] if self._positions else i,
         )
         self.digests[i] = d

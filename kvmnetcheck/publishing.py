@@ -89,7 +89,7 @@ def page_writer(out: Outputs, digests: list):
 
     def page(host: str, found: list, script) -> None:
         d = by_host.get(host)
-        stories = stories_html(stories_of(d, found)) if d is not None and d.stories else ""
+        stories = stories_html(stories_of(d, found)) if d is not None and d.stories_packed else ""
         rel = os.path.relpath(out.final_of(script), final) if script else None
         write_host_page(where, host, found, stories, rel, front)
 

@@ -23,7 +23,7 @@ def first_stories(stream, digests: list, limit: int = STORIES) -> list:
     for d in digests:
         if len(out) >= limit:
             break
-        if d.stories:
+        if d.stories_packed:
             out += stories_of(d, stream.findings_of(d.host))[: limit - len(out)]
     return out
 

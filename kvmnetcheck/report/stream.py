@@ -43,9 +43,14 @@ class HostDigest:
     libvirt_installed: bool = False
     parse_errors: tuple[str, ...] = ()
     # its guests with a finding: (guest, what its NICs attach to, ((check, object), ...)): what
-    # report/guests.py GuestStory holds, the findings themselves left in the findings spool
-    stories: tuple = ()
+    # report/guests.py GuestStory holds, the findings themselves left in the findings spool; kept as
+    # one JSON string per host (a merge holds every host's digest at once)
+    stories_packed: str = ""
     position: int = 0  # its place among all hosts of the run (shards keep the unsharded order)
+
+    @property
+    def stories(self) -> tuple:
+        return _unpack(self.stories_packed)
 
     @property
     def reachable(self) -> bool:
@@ -82,14 +87,25 @@ class HostDigest:
             libvirt_error=d.get("libvirt_error"),
             libvirt_installed=bool(d.get("libvirt_installed")),
             parse_errors=tuple(d.get("parse_errors", ())),
-            stories=tuple(_story_ref(s) for s in d.get("stories", ())),
+            stories_packed=pack_stories(_story_ref(s) for s in d.get("stories", ())),
             position=int(d.get("position", 0)),
         )
 
 
-def story_refs(stories: Iterable) -> tuple:
+def story_refs(stories: Iterable) -> str:
     """GuestStory entries (report/guests.py) as a digest keeps them: the findings by their key."""
-    return tuple((s.guest, tuple(s.attached), tuple((r.check, r.object) for r in s.findings)) for s in stories)
+    return pack_stories((s.guest, tuple(s.attached), tuple((r.check, r.object) for r in s.findings)) for s in stories)
+
+
+def pack_stories(refs: Iterable) -> str:
+    refs = [[g, list(a), [list(k) for k in ks]] for g, a, ks in refs]
+    return json.dumps(refs, separators=(",", ":")) if refs else ""
+
+
+def _unpack(packed: str) -> tuple:
+    if not packed:
+        return ()
+    return tuple((g, tuple(a), tuple(tuple(k) for k in ks)) for g, a, ks in json.loads(packed))
 
 
 def _story_ref(d: dict) -> tuple:
