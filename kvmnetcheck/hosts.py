@@ -25,7 +25,7 @@ from .raw import RawHost
 from .report import guests
 from .report.merge import MergeError, Shards, load_shards
 from .report.results import host_summary
-from .report.stream import HostDigest, ResultStream, story_refs
+from .report.stream import HostDigest, ResultStream, shared_tools, story_refs
 
 WORKER_FACTS_DIR = "kvmnetcheck_facts_dir"
 TOOL = f"kvm-netcheck {__version__}"
@@ -177,7 +177,7 @@ class Hosts:
             host=f.host,
             summary=host_summary(f),
             hostname=f.hostname if f.reachable else None,
-            tools=(f.commands if f.netstack.known else None) if f.reachable else None,
+            tools=(shared_tools(f.commands) if f.netstack.known else None) if f.reachable else None,
             libvirt_source=f.libvirt.source if f.reachable else None,
             libvirt_error=f.libvirt.error if f.reachable else None,
             libvirt_installed=bool(f.reachable and f.libvirt_installed),

@@ -82,7 +82,7 @@ class HostDigest:
             host=d["host"],
             summary=d["summary"],
             hostname=d.get("hostname"),
-            tools=frozenset(d["tools"]) if d.get("tools") is not None else None,
+            tools=shared_tools(d["tools"]) if d.get("tools") is not None else None,
             libvirt_source=d.get("libvirt_source"),
             libvirt_error=d.get("libvirt_error"),
             libvirt_installed=bool(d.get("libvirt_installed")),
@@ -90,6 +90,16 @@ class HostDigest:
             stories_packed=pack_stories(_story_ref(s) for s in d.get("stories", ())),
             position=int(d.get("position", 0)),
         )
+
+
+_TOOLSETS: dict[frozenset, frozenset] = {}
+
+
+def shared_tools(tools: Iterable[str]) -> frozenset:
+    """A host's set of commands, one object for every host that has the same set (a merge holds every
+    host's digest at once, and a fleet's hosts mostly have the same tools)."""
+    fs = frozenset(tools)
+    return _TOOLSETS.setdefault(fs, fs)
 
 
 def story_refs(stories: Iterable) -> str:
