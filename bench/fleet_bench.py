@@ -11,7 +11,10 @@
    - the naive testinfra suite in bench/naive (one `host.run`/`host.file` per check and object);
    - with --ansible, gathering the same hosts through Ansible (kvmnetcheck.collect.ansible_gather).
 2. From the saved facts cloned to FLEET hosts: one process, every report written, then headless
-   chromium opening the HTML report (--dump-dom: load, scripts and layout).
+   chromium opening the HTML report (--dump-dom: load, scripts and layout). Once per shape: the lab's
+   hosts (one finding each), a lab host with 24 guests and about 25 findings, one with about 50
+   (bench/fleetlab.py SHAPES: what a first run on a real fleet finds), and the first saved-facts
+   format (selftests/unit/samples/facts_format1: an error per fact that format did not hold).
 3. Cloned to BIG_FLEET hosts: SHARDS `--shard=K/N` runs one after another, then `kvm-netcheck merge`.
 
 Each run's wall time, CPU time and peak RSS (of the largest process it waited for) are printed,
@@ -38,7 +41,12 @@ REPO = os.path.dirname(BENCH)
 sys.path[:0] = [REPO, BENCH]
 
 from clone_facts import clone_facts  # noqa: E402
-from fleetlab import build_fleet  # noqa: E402
+from fleetlab import SHAPES, build_fleet  # noqa: E402
+
+FORMAT1 = os.path.join(REPO, "selftests", "unit", "samples", "facts_format1")
+DENSE_GUESTS = 24
+# what one process over FLEET saved hosts is held to, whatever their shape
+TARGET = {"wall_s": 30, "peak_rss_mib": 512, "html_mb": 15, "chromium_s": 5}
 
 # Runs a command and reports its wall time, CPU time and peak RSS (the largest process it waited for).
 MEASURE = r"""
@@ -101,7 +109,11 @@ def sizes(out_dir: str) -> dict:
         return os.path.getsize(p) if os.path.exists(p) else 0
 
     fix = os.path.join(out_dir, "fix")
+    pages = os.path.join(out_dir, "hosts")
     return {
+        "host_pages_mb": sum(os.path.getsize(os.path.join(pages, n)) for n in os.listdir(pages)) / MIB
+        if os.path.isdir(pages)
+        else 0,
         "html_mb": size("compliance.html") / MIB,
         "results_json_mb": size("results.json") / MIB,
         "junit_mb": size("junit.xml") / MIB,
@@ -201,6 +213,23 @@ def live(a, work: str, figures: dict) -> str:
             figures["naive_over_suite"] = naive["wall_s"] / run["wall_s"]
             print(f"naive: {naive}", flush=True)
 
+        for shape in a.shapes:
+            if shape == 1:
+                continue
+            name = f"bd{shape}"
+            build_fleet(lab, [name], DENSE_GUESTS, workers=1, findings=shape)
+            saved = os.path.join(work, f"facts-shape{shape}")
+            measure(
+                suite(
+                    f"--hosts=ssh://{name}",
+                    f"--ssh-config={lab.ssh_config}",
+                    f"--save-facts={saved}",
+                    f"--output-dir={os.path.join(work, name)}",
+                ),
+                os.path.join(work, f"{name}.log"),
+            )
+            figures.setdefault("shape_facts", {})[shape] = saved
+
         if a.ansible:
             out = os.path.join(work, "ansible-facts")
             env = dict(pytest_env(), PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
@@ -261,15 +290,21 @@ def browse(html: str) -> float | None:
     return took
 
 
-def one_process(facts: str, count: int, work: str) -> dict:
-    big = os.path.join(work, f"facts-{count}")
+def one_process(facts: str, count: int, work: str, label: str = "") -> dict:
+    big = os.path.join(work, f"facts-{count}{label}")
     clone_facts(facts, big, count)
-    rep = os.path.join(work, f"fleet-{count}")
-    run = measure(suite(f"--facts={big}", f"--output-dir={rep}"), os.path.join(work, f"fleet-{count}.log"))
-    run.update(hosts=count, results=results_count(rep), **sizes(rep))
+    rep = os.path.join(work, f"fleet-{count}{label}")
+    run = measure(suite(f"--facts={big}", f"--output-dir={rep}"), os.path.join(work, f"fleet-{count}{label}.log"))
+    run.update(hosts=count, results=results_count(rep), findings=findings_count(rep), **sizes(rep))
     run["chromium_s"] = browse(os.path.join(rep, "compliance.html"))
-    print(f"one process, {count} saved hosts: {run}", flush=True)
+    print(f"one process, {count} saved hosts{label}: {run}", flush=True)
+    shutil.rmtree(big, ignore_errors=True)
     return run
+
+
+def findings_count(out_dir: str) -> int:
+    with open(os.path.join(out_dir, "results.json")) as f:
+        return sum(1 for r in json.load(f)["results"] if r["outcome"] in ("failed", "error"))
 
 
 # ---------------------------------------------------------------- 3. shards and their merge
@@ -309,6 +344,7 @@ def sharded(facts: str, count: int, shards: int, work: str) -> dict:
         "shard_wall_s": max(r["wall_s"] for r in runs),
         "merge": merge,
         "peak_rss_mib": max([r["peak_rss_mib"] for r in runs] + [merge["peak_rss_mib"]]),
+        "cpu_s": sum(r["cpu_s"] for r in runs) + merge["cpu_s"],
         "results": results_count(merged),
         **sizes(merged),
     }
@@ -350,13 +386,13 @@ def table(f: dict) -> str:
             )
         if "ansible_gather" in f:
             row("gathering the same hosts through Ansible (forks 50)", f["ansible_gather"])
-    fl = f.get("fleet")
-    if fl:
+    for label, m in f.get("shapes", {}).items():
         row(
-            f"one process, {fl['hosts']:,} saved hosts ({fl['results']:,} results, every report)",
-            fl,
-            "30 s, 512 MiB",
-            fl["wall_s"] <= 30 and fl["peak_rss_mib"] <= 512,
+            f"one process, {m['hosts']:,} saved hosts, {label} ({m['results']:,} results, {m['findings']:,} "
+            "findings, every report)",
+            m,
+            f"{TARGET['wall_s']} s, {TARGET['peak_rss_mib']} MiB",
+            m["wall_s"] <= TARGET["wall_s"] and m["peak_rss_mib"] <= TARGET["peak_rss_mib"],
         )
     if "big" in f:
         b = f["big"]
@@ -365,33 +401,34 @@ def table(f: dict) -> str:
                 f"{b['hosts']:,} saved hosts: {b['shards']} shards one after another, then merge "
                 f"({b['results']:,} results)",
                 f"{b['wall_s']:.1f} s",
-                "",
+                f"{b['cpu_s']:.1f} s",
                 f"{b['peak_rss_mib']:.0f} MiB",
                 "600 s, 512 MiB",
                 "met" if b["wall_s"] <= 600 and b["peak_rss_mib"] <= 512 else "MISSED",
             )
         )
-        row("  of which the merge", b["merge"])
+        row("  of which the merge", b["merge"], "512 MiB", b["merge"]["peak_rss_mib"] <= 512)
     lines = ["| " + " | ".join(r) + " |" for r in rows]
     lines.insert(1, "|" + "---|" * len(rows[0]))
     out = [f"Machine: {f['machine']}", "", *lines, ""]
-    if fl:
-        out.append(
-            f"HTML report at {fl['hosts']:,} hosts: {fl['html_mb']:.1f} MB (target 15 MB: "
-            f"{'met' if fl['html_mb'] <= 15 else 'MISSED'}); results.json {fl['results_json_mb']:.1f} MB, "
-            f"junit.xml {fl['junit_mb']:.1f} MB, {fl['fix_scripts']} fix scripts"
+    for label, m in f.get("shapes", {}).items():
+        drawn = (
+            f"chromium draws it in {m['chromium_s']:.1f} s (target {TARGET['chromium_s']} s: "
+            f"{'met' if m['chromium_s'] <= TARGET['chromium_s'] else 'MISSED'})"
+            if m.get("chromium_s") is not None
+            else "chromium not installed, not timed"
         )
-        if fl.get("chromium_s") is not None:
-            out.append(
-                f"headless chromium opens and draws it in {fl['chromium_s']:.1f} s (target 5 s: "
-                f"{'met' if fl['chromium_s'] <= 5 else 'MISSED'})"
-            )
-        else:
-            out.append("headless chromium: not installed, not timed")
+        out.append(
+            f"{label}: compliance.html {m['html_mb']:.1f} MB (target {TARGET['html_mb']} MB: "
+            f"{'met' if m['html_mb'] <= TARGET['html_mb'] else 'MISSED'}), {drawn}; host pages "
+            f"{m['host_pages_mb']:.0f} MB, results.json {m['results_json_mb']:.1f} MB, junit.xml "
+            f"{m['junit_mb']:.1f} MB, {m['fix_scripts']} fix scripts"
+        )
     if "big" in f:
         b = f["big"]
         out.append(
-            f"merged report at {b['hosts']:,} hosts: HTML {b['html_mb']:.1f} MB, results.json "
+            f"merged report at {b['hosts']:,} hosts: HTML {b['html_mb']:.1f} MB (target 50 MB: "
+            f"{'met' if b['html_mb'] <= 50 else 'MISSED'}), host pages {b['host_pages_mb']:.0f} MB, results.json "
             f"{b['results_json_mb']:.1f} MB, junit.xml {b['junit_mb']:.1f} MB, {b['fix_scripts']} fix scripts"
         )
     if "gather_over_plain_ssh" in f:
@@ -415,6 +452,18 @@ def main() -> int:
     ap.add_argument("--fleet", type=int, default=1000, help="saved hosts checked in one process (0: skip)")
     ap.add_argument("--big-fleet", type=int, default=10000, help="saved hosts checked in shards (0: skip)")
     ap.add_argument("--shards", type=int, default=10)
+    ap.add_argument(
+        "--shapes",
+        default=",".join(map(str, SHAPES)),
+        help="findings per host of the fleets checked in one process (1: the lab's hosts; 25, 50: a dense lab host)",
+    )
+    ap.add_argument("--no-old-format", action="store_true", help="skip the fleet of the first saved-facts format")
+    ap.add_argument(
+        "--shape-facts", action="append", default=[], metavar="N=DIR", help="saved facts of shape N (no lab for it)"
+    )
+    ap.add_argument(
+        "--big-shape", type=int, default=50, help="the shape cloned to BIG_FLEET hosts for shards and merge"
+    )
     ap.add_argument("--build-workers", type=int, default=8)
     ap.add_argument("--gather-workers", type=int, default=16, help="as the suite's --gather-workers default")
     ap.add_argument("--ansible", action="store_true", help="also gather the lab through Ansible")
@@ -429,12 +478,22 @@ def main() -> int:
     work = tempfile.mkdtemp(prefix=f"knc-fleet-bench-{os.getpid()}-", dir="/tmp")
     figures: dict = {"machine": machine(), "hosts": a.hosts, "guests_per_host": a.guests}
     print(f"machine: {figures['machine']}", flush=True)
+    a.shapes = [int(x) for x in a.shapes.split(",") if x]
     try:
         facts = a.facts or live(a, work, figures)
+        shape_facts = {1: facts, **figures.pop("shape_facts", {})}
+        for item in a.shape_facts:
+            n, _, d = item.partition("=")
+            shape_facts[int(n)] = d
         if a.fleet:
-            figures["fleet"] = one_process(facts, a.fleet, work)
+            shapes = figures.setdefault("shapes", {})
+            for n in a.shapes:
+                if n in shape_facts:
+                    shapes[f"{n} finding(s) per host"] = one_process(shape_facts[n], a.fleet, work, f"-shape{n}")
+            if not a.no_old_format:
+                shapes["first facts format"] = one_process(FORMAT1, a.fleet, work, "-format1")
         if a.big_fleet:
-            figures["big"] = sharded(facts, a.big_fleet, a.shards, work)
+            figures["big"] = sharded(shape_facts.get(a.big_shape, facts), a.big_fleet, a.shards, work)
     finally:
         if a.keep:
             print(f"work directory kept: {work}")

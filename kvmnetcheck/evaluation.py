@@ -20,10 +20,14 @@ from .report.results import Result
 class Evaluator:
     """Turns one item's check into its Results."""
 
-    def __init__(self, gate: Gate, facts_at: Callable[[int], HostFacts], config):
+    def __init__(self, gate: Gate, facts_at: Callable[[int], HostFacts], config, brief: bool = False):
         self.gate = gate
         self.facts_at = facts_at  # host index -> its facts (parsed when first asked for)
         self.config = config
+        # pytest's failure list is left out when a run has findings and the user did not ask for it
+        # (publishing.Reports.quiet_failure_lists): then an item's failure text is never shown, and
+        # a short one saves making it for every failing item (and keeping it in its report)
+        self.brief = brief
 
     def evaluate(self, item: CheckItem) -> list[Result]:
         """The check of `item` on every object of its kind on its host: one result each."""
@@ -71,9 +75,12 @@ class Evaluator:
             out.append(r)
         return out
 
-    @staticmethod
-    def failure_text(results: list[Result]) -> str:
-        """What the terminal shows for an item with findings: each finding's own text, no traceback."""
+    def failure_text(self, results: list[Result]) -> str:
+        """What the terminal shows for an item with findings: each finding's own text, no traceback
+        (where pytest's failure list is shown), else where they are."""
+        if self.brief:
+            bad = sum(1 for r in results if r.outcome in ("failed", "error"))
+            return f"{bad} finding(s): see kvm-netcheck findings"
         parts = []
         for r in results:
             if r.outcome == "failed":

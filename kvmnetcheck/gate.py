@@ -117,12 +117,15 @@ class Gate:
     ) -> Judgement:
         """The verdict on the run's findings, the waivers used, and drift against the baseline (of the
         hosts `only` keeps: a shard's)."""
-        verdict = decide(stream.findings, self.fail_on, self.allow_unreachable, other_failures)
-        matched: dict[str, int] = {}
-        for r in stream.findings:
-            if r.waiver:
-                matched[r.waiver["where"]] = matched.get(r.waiver["where"], 0) + 1
-        usage = self.waivers.usage(matched, self.today)
+        verdict = decide(
+            stream.tally,
+            stream.waived,
+            len(stream.unchecked_hosts),
+            self.fail_on,
+            self.allow_unreachable,
+            other_failures,
+        )
+        usage = self.waivers.usage(dict(stream.waiver_matched), self.today)
         drift = (
             compare(self.baseline, stream.findings, stream.now, digests, only=only)
             if self.baseline is not None

@@ -28,7 +28,7 @@ from .report import guests
 from .report.fixscripts import daemon_states
 from .report.merge import MergeError, Shards, load_shards
 from .report.results import host_summary
-from .report.stream import HostDigest, ResultStream
+from .report.stream import HostDigest, ResultStream, shared_tools, story_refs
 
 WORKER_FACTS_DIR = "kvmnetcheck_facts_dir"
 TOOL = f"kvm-netcheck {__version__}"
@@ -181,14 +181,14 @@ class Hosts:
             host=f.host,
             summary=host_summary(f),
             hostname=f.hostname if f.reachable else None,
-            tools=(f.commands if f.netstack.known else None) if f.reachable else None,
+            tools=(shared_tools(f.commands) if f.netstack.known else None) if f.reachable else None,
             daemons=daemon_states(f) if f.reachable else None,
             libvirt_source=f.libvirt.source if f.reachable else None,
             libvirt_error=f.libvirt.error if f.reachable else None,
             libvirt_installed=bool(f.reachable and f.libvirt_installed),
             not_kvm=not_a_kvm_host(f),
             parse_errors=tuple(f.parse_errors),
-            stories=tuple(guests.host_stories(f, mine)),
+            stories_packed=story_refs(guests.host_stories(f, mine)),
             position=self._positions[i] if self._positions else i,
         )
         self.digests[i] = d

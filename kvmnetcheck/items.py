@@ -56,11 +56,13 @@ class Items:
         order = {id(it): n for n, it in enumerate(items)}
         items.sort(key=lambda it: (it.host_index if isinstance(it, CheckItem) else -1, order[id(it)]))
 
-    def count(self, items: list) -> None:
+    def count(self, items: list) -> int:
+        """Each host's items, counted down as they are torn down; how many hosts have any."""
         self._left = {}
         for it in items:
             if isinstance(it, CheckItem):
                 self._left[it.host_index] = self._left.get(it.host_index, 0) + 1
+        return len(self._left)
 
     @staticmethod
     def label_report(item, rep) -> None:
@@ -71,12 +73,15 @@ class Items:
             if rep.when == "call":
                 rep.kvm_results = item.kvm_results
 
-    def torn_down(self, report) -> None:
-        """One of a host's items is done; after its last, the host is digested and its facts let go."""
+    def torn_down(self, report) -> bool:
+        """One of a host's items is done; after its last, the host is digested and its facts let go
+        (True then)."""
         i = getattr(report, "kvm_host_index", None)
         if i is None or i not in self._left:
-            return
+            return False
         self._left[i] -= 1
         if self._left[i] == 0:
             del self._left[i]
             self.hosts.digest(i)
+            return True
+        return False

@@ -1,9 +1,10 @@
 """A run's reports, from its first Result to the files in place.
 
-Each Result goes into the run's stream (report/stream.py) as it is made, and each finding becomes a
-row of pytest-html's table of its own (views.py). At the end of the run (`Reports.finish`, read top to bottom
+Each Result goes into the run's stream (report/stream.py) as it is made, and each of the first
+findings becomes a row of pytest-html's table of its own (views.py). At the end of the run (`Reports.finish`, read top to bottom
 in the order it happens): the hosts not yet digested, the gate's judgement, fix scripts, the exit
-status, results.json, JUnit, the Markdown summary, the Prometheus textfile and a shard's meta. Every
+status, results.json, JUnit, the Markdown summary, the Prometheus textfile, a shard's meta, and with
+the fix scripts each host's page. Every
 file is written into a staging directory (report/publish.py); after pytest-html has written its
 own, a run that checked something and ended on its own moves them all into place
 (`publish_or_keep`), any other discards them; `--dated-copies` keeps a copy in YYYY-MM-DD/.
@@ -15,6 +16,7 @@ import datetime
 import json
 import os
 import shutil
+import tempfile
 import time
 from typing import Any, Optional
 
@@ -25,13 +27,14 @@ from .catalog import CHECKS
 from .catalog.docs import check_record
 from .gate import Gate, Judgement
 from .hosts import Hosts
-from .report import terminal
 from .report.fixscripts import is_ours, write_fix_scripts
+from .report.guests import stories_html
 from .report.junit import write_junit
 from .report.merge import shard_meta
+from .report.pages import PAGES_DIR, write_host_page
 from .report.publish import DEFAULT_OUTPUT_DIR, Outputs
 from .report.results import write_results
-from .report.stream import FINDING, ResultStream, result_from_line
+from .report.stream import FINDING, ResultStream, result_from_line, stories_of
 from .report.summaries import write_prom_textfile, write_summary_md
 from .report.verdict import PYTEST_CODES_KEPT
 from .views import Views
@@ -63,9 +66,10 @@ def outputs_of(config, shard: Optional[tuple[int, int]]) -> Optional[Outputs]:
         fix_dir = os.path.join(os.path.dirname(results) or ".", "fix")
     html, junit = pytest_adapter.given_output_paths(config)
     base = os.path.dirname(results) or "."
+    html = html or os.path.join(out_dir, "compliance.html")
     return Outputs(
         results=results,
-        html=html or os.path.join(out_dir, "compliance.html"),
+        html=html,
         junit=junit or os.path.join(out_dir, "junit.xml"),
         fix_dir=None if fix_dir == "none" else fix_dir,
         summary_md=config.getoption("--summary-md"),
@@ -74,7 +78,24 @@ def outputs_of(config, shard: Optional[tuple[int, int]]) -> Optional[Outputs]:
         spool=os.path.join(base, "results.jsonl") if shard else None,
         shard_meta=os.path.join(base, "shard.json") if shard else None,
         results_to_stdout=to_stdout,
+        pages=os.path.join(os.path.dirname(html) or ".", PAGES_DIR),
     )
+
+
+def page_writer(out: Outputs, digests: list, docs_url: Optional[str] = None):
+    """What writes hosts/HOST.html for a host with a finding: every finding with its own fix, its
+    guests (report/pages.py), and a link to its fix script."""
+    where, final = out.at(out.pages), os.path.abspath(out.pages)
+    front = os.path.basename(out.html)
+    by_host = {d.host: d for d in digests}
+
+    def page(host: str, found: list, script) -> None:
+        d = by_host.get(host)
+        stories = stories_html(stories_of(d, found)) if d is not None and d.stories_packed else ""
+        rel = os.path.relpath(out.final_of(script), final) if script else None
+        write_host_page(where, host, found, stories, rel, front, docs_url)
+
+    return page
 
 
 class Reports:
@@ -84,7 +105,7 @@ class Reports:
         self.config = config
         self.gate = gate
         self.hosts = hosts
-        self.views = views  # the HTML page: a row for each finding as it is recorded
+        self.views = views  # the HTML page: a row for each of the first findings
         self.is_worker = hasattr(config, "workerinput")
         # where the reports go; staged until the run has checked something and ended on its own
         self.outputs = None if self.is_worker else outputs_of(config, hosts.shard)
@@ -98,6 +119,7 @@ class Reports:
         self.stream: Optional[ResultStream] = None
         self.quieted = False  # pytest's own failure lists left out at fleet size
         self.other_failures = 0  # failed tests that are no check: nothing vouches for them
+        self.items_run = 0  # check items (a check on a host) that ran
         self.judgement: Optional[Judgement] = None
         self.fix_scripts: dict[str, str] = {}
         self.exit_code: Optional[int] = None  # what the process returns (results.json's gate.exit_code)
@@ -122,12 +144,18 @@ class Reports:
         keys = (
             frozenset(k for k, r in baseline.outcomes.items() if r["outcome"] in FINDING) if baseline else frozenset()
         )
-        spool = None
+        spool = findings = None
         if out is not None:
             spool = (
                 out.at(out.spool) if out.spool else os.path.join(os.path.dirname(self.results_path), ".results.jsonl")
             )
-        self.stream = ResultStream(spool, keys)
+            # findings are read back after the reports are in place (the terminal summary): beside
+            # them, not in the staging directory; removed when the run ends
+            fd, findings = tempfile.mkstemp(
+                prefix=".kvm-netcheck-findings-", suffix=".jsonl", dir=os.path.dirname(os.path.abspath(out.results))
+            )
+            os.close(fd)
+        self.stream = ResultStream(spool, keys, findings)
         return self.stream
 
     # ------------------------------------------------------------ each result
@@ -140,12 +168,14 @@ class Reports:
             for r in results:
                 self.stream.add(r)
                 if r.outcome in FINDING:
-                    self.views.add_finding(r)
+                    self.views.add_finding(r, len(self.stream.findings))
             report.kvm_results = []  # the stream has them; the report is kept by pytest to the end
         elif report.failed and not getattr(report, "kvm_synthetic", False):
             self.other_failures += 1
         if report.when == "teardown":
             self.views.html.forget(report.nodeid)
+            if getattr(report, "kvm_check_item", False):
+                self.items_run += 1
 
     def _replay_shards(self) -> None:
         """The shards' results, host by host in the order one run over all of them would have made."""
@@ -153,7 +183,7 @@ class Reports:
             r = result_from_line(line)
             self.stream.add(r, line)
             if r.outcome in FINDING:
-                self.views.add_finding(r)
+                self.views.add_finding(r, len(self.stream.findings))
 
     # ------------------------------------------------------------ end of the run
 
@@ -171,14 +201,19 @@ class Reports:
         digests = hosts.all_digests()
         self.judgement = g.judge(s, digests, self.other_failures, hosts.in_my_shard())
         out = self.outputs
+        page = page_writer(out, digests, self.views.docs_url) if out is not None and out.html and out.pages else None
         if out is not None and out.fix_dir:
             staged = write_fix_scripts(
                 out.at(out.fix_dir),
                 s.findings,
                 digests,
                 f"the run of {datetime.datetime.now().isoformat(timespec='seconds')}",
+                page,
             )
             self.fix_scripts = {h: out.final_of(p) for h, p in staged.items()}
+        elif page is not None:
+            for host in s.findings.hosts():
+                page(host, s.findings_of(host), None)
         # a run cut short (-x, --maxfail) did not check everything: pytest's own code stands
         if (
             hosts.shards is not None
@@ -225,8 +260,8 @@ class Reports:
         """At fleet size pytest's own failure list (one traceback-style block per failed check and host)
         and its short summary say again, thousands of lines long, what the findings section says."""
         if self.stream is not None and not self.is_worker:
-            bad = sum(1 for r in self.stream.findings if r.outcome in ("failed", "error"))
-            self.quieted = bad > terminal.FULL and pytest_adapter.quiet_failure_lists(self.config)
+            bad = sum(n for (outcome, _, _), n in self.stream.tally.items() if outcome in ("failed", "error"))
+            self.quieted = bad > 0 and pytest_adapter.quiet_failure_lists(self.config)
 
     def checked_something(self, session) -> Optional[str]:
         """None for a run whose reports should replace the last ones; else why not."""
@@ -278,6 +313,8 @@ class Reports:
                 "severities": dict(g.policy.severities),
             },
             "counts": {o: s.counts.get(o, 0) for o in ("failed", "waived", "error", "passed", "skipped")},
+            # ahead of the results: a nightly trend reads this much of each dated copy, not the whole file
+            "findings_per_check": s.findings_per_check(),
             "waivers": {"file": g.waivers.source or None, "entries": j.waiver_usage},
             "fix_scripts": self.fix_scripts,
             # each check that has a result: its record and reference page (docs/checks/ID.md)
@@ -296,27 +333,31 @@ class Reports:
         return out
 
     def unconfigure(self) -> None:
+        if self.stream is not None:
+            self.stream.discard()
         if self.outputs is not None and self.published is None:
             self.outputs.discard()  # the session never finished (a usage error, a crash)
             self.published = False
         if self.gate.dated_copies and self.published:
-            self._copy_dated()
+            copy_dated(self.outputs, self.gate.today, self.fix_scripts)
 
-    def _copy_dated(self) -> None:
-        """Keep this run's reports in YYYY-MM-DD/ beside results.json (written last: HTML and JUnit are done)."""
-        out = self.outputs
-        dest = os.path.join(os.path.dirname(os.path.abspath(out.results)), self.gate.today.isoformat())
-        os.makedirs(dest, exist_ok=True)
-        for path in (out.results, out.html, out.junit, out.summary_md):
-            if path and os.path.isfile(path):
-                shutil.copy2(path, dest)
-        assets = os.path.join(os.path.dirname(os.path.abspath(out.html)), "assets") if out.html else None
-        if assets and os.path.isdir(assets):
-            shutil.copytree(assets, os.path.join(dest, "assets"), dirs_exist_ok=True)
-        if self.fix_scripts:
-            fix_dest = os.path.join(dest, "fix")
-            if os.path.isdir(fix_dest):
-                shutil.rmtree(fix_dest)
-            os.makedirs(fix_dest)
-            for p in self.fix_scripts.values():
-                shutil.copy2(p, fix_dest)
+
+def copy_dated(out: Outputs, today: datetime.date, fix_scripts: dict[str, str]) -> None:
+    """Keep this run's reports in YYYY-MM-DD/ beside results.json (written last: HTML and JUnit are done)."""
+    dest = os.path.join(os.path.dirname(os.path.abspath(out.results)), today.isoformat())
+    os.makedirs(dest, exist_ok=True)
+    for path in (out.results, out.html, out.junit, out.summary_md):
+        if path and os.path.isfile(path):
+            shutil.copy2(path, dest)
+    if out.pages and os.path.isdir(out.pages):
+        shutil.copytree(out.pages, os.path.join(dest, os.path.basename(out.pages)), dirs_exist_ok=True)
+    assets = os.path.join(os.path.dirname(os.path.abspath(out.html)), "assets") if out.html else None
+    if assets and os.path.isdir(assets):
+        shutil.copytree(assets, os.path.join(dest, "assets"), dirs_exist_ok=True)
+    if fix_scripts:
+        fix_dest = os.path.join(dest, "fix")
+        if os.path.isdir(fix_dest):
+            shutil.rmtree(fix_dest)
+        os.makedirs(fix_dest)
+        for p in fix_scripts.values():
+            shutil.copy2(p, fix_dest)

@@ -114,6 +114,24 @@ def ran_in(path: str) -> _Ran:
     return ran
 
 
+def progress_by_host(config) -> bool:
+    """pytest's progress (a character per item, a file name each time the file changes) is left out, so
+    a fleet's run can say its progress host by host; not when the user asked for -v. True if so."""
+    tr = terminal_reporter(config)
+    if tr is None or tr.verbosity > 0:
+        return False
+    tr.showfspath = False
+    return True
+
+
+def failure_lists_at_default(config) -> bool:
+    """Whether the user left --tb and -r at their defaults (so pytest's failure lists can be left out)."""
+    from _pytest.terminal import _REPORTCHARS_DEFAULT
+
+    o = config.option
+    return getattr(o, "tbstyle", "auto") == "auto" and getattr(o, "reportchars", "") == _REPORTCHARS_DEFAULT
+
+
 def quiet_failure_lists(config) -> bool:
     """Leave out pytest's own failure list and short summary of failures and errors, when the user
     did not ask for them (--tb and -r at their defaults). True if they were left out."""
@@ -126,6 +144,13 @@ def quiet_failure_lists(config) -> bool:
     o.tbstyle = "no"
     tr.reportchars = tr.reportchars.replace("f", "").replace("E", "")
     return True
+
+
+def closing_line(tr, parts: list[tuple[str, dict]], colour: str) -> None:
+    """pytest's last line ("1 failed, 4 passed in 0.5s") counts items, coloured by them: the suite's
+    parts and colour instead (its duration stays)."""
+    if tr is not None and callable(getattr(tr, "build_summary_stats_line", None)):
+        tr.build_summary_stats_line = lambda: (parts, colour)
 
 
 def report_attr_to_wire(data: Optional[dict], name: str, encode: Callable[[Any], Any]) -> None:

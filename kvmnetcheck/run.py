@@ -8,7 +8,7 @@ hands its work to the part of the run that does it:
 | `items.py` `Items`           | check items made, selected, ordered host by host, counted down      |
 | `evaluation.py` `Evaluator`  | a check on each object: Results, waivers, failure text             |
 | `publishing.py` `Reports`    | the stream of Results, every report written, published or kept, dated copies |
-| `views.py` `Views`           | pytest-html's page (a row per finding, the top of the page), the terminal summary |
+| `views.py` `Views`           | pytest-html's page (its frame, the top of the page), the terminal summary |
 | `pytest_adapter.py`          | every contact with pytest's and pytest-html's internals            |
 
 A run over a fleet stays flat in memory: pytest holds one item per check and host (objects.py), a
@@ -35,6 +35,7 @@ from .publishing import Reports
 from .report.results import Result
 from .views import Views
 
+PROGRESS_HOSTS = 20  # past this many hosts, progress is a line each tenth of them, not pytest's characters
 _RESULTS = "kvm_results"  # a check item's call report: its Results (report attribute)
 
 
@@ -48,9 +49,12 @@ class KvmRun:
         self.is_worker = hasattr(config, "workerinput")
         self.views = Views(config, self.gate, self.hosts)
         self.reports = Reports(config, self.gate, self.hosts, self.views)
-        self.evaluator = Evaluator(self.gate, self.hosts.facts_at, config)
+        self.evaluator = Evaluator(
+            self.gate, self.hosts.facts_at, config, pytest_adapter.failure_lists_at_default(config)
+        )
         self.items = Items(self.hosts, self.evaluator, self.gate.severity)
         config.stash[LIMITS] = self.gate.limits
+        self.progress = None  # [hosts checked, hosts]: a fleet's progress, said host by host
 
     @property
     def limits(self) -> Limits:
@@ -85,7 +89,9 @@ class KvmRun:
         self.items.select_and_order(config, items)
 
     def pytest_collection_finish(self, session):
-        self.items.count(session.items)
+        hosts = self.items.count(session.items)
+        if hosts > PROGRESS_HOSTS and not self.is_worker and pytest_adapter.progress_by_host(self.config):
+            self.progress = [0, hosts]
 
     # ------------------------------------------------------------ each check on each host
 
@@ -96,14 +102,31 @@ class KvmRun:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(self, report, config):
-        return waived_status(report)
+        status = waived_status(report)
+        if self.progress is not None and getattr(report, "kvm_check_item", False):
+            # counted as pytest counts it, shown by no character: the progress is said host by host
+            category = status[0] if status else ("" if report.when != "call" and report.passed else report.outcome)
+            return category, "", ""
+        return status
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_logreport(self, report):
         yield
         self.reports.record(report)
-        if report.when == "teardown" and not self.is_worker:
-            self.items.torn_down(report)
+        if report.when == "teardown" and not self.is_worker and self.items.torn_down(report):
+            self._host_done()
+
+    def _host_done(self) -> None:
+        """A fleet's progress: a line each tenth of its hosts."""
+        if self.progress is None:
+            return
+        self.progress[0] += 1
+        done, total = self.progress
+        if done * 10 // total != (done - 1) * 10 // total or done == total:
+            tr = pytest_adapter.terminal_reporter(self.config)
+            if tr is not None:
+                s = self.reports.stream
+                tr.write_line(f"kvm-netcheck: {done}/{total} hosts checked, {len(s.findings)} finding(s) so far")
 
     @pytest.hookimpl(wrapper=True)
     def pytest_report_to_serializable(self, config, report):

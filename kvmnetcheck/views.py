@@ -1,6 +1,7 @@
-"""What a person sees of a run besides its files: pytest-html's page (a row of its own for each
-finding, the run's Status/Check/Host/Object/Severity cells, and at the top the findings list, the
-fleet view, each guest's findings and the facts not read) and the terminal summary."""
+"""What a person sees of a run besides its files: pytest-html's page (its frame, a row for each of the
+first findings with the run's Status/Check/Host/Object/Severity cells, and at the top the findings'
+groups and each host's page, the fleet view, the first guests' findings and the facts not read) and
+the terminal summary."""
 
 from __future__ import annotations
 
@@ -10,9 +11,26 @@ from . import pytest_adapter
 from .catalog import CHECKS
 from .gate import Gate
 from .hosts import Hosts
-from .report import fleet, guests, terminal, trend
+from .report import fleet, guests, pages, terminal, trend
 from .report import html as html_report
 from .report.results import Result
+from .report.stream import stories_of
+
+STORIES = 20  # guests whose view is on the first page; each host's page has all of its own
+
+
+def first_stories(stream, digests: list, limit: int = STORIES) -> list:
+    """The first `limit` guests' views (report/guests.py GuestStory), their findings read back."""
+    out: list = []
+    for d in digests:
+        if len(out) >= limit:
+            break
+        if d.stories_packed:
+            out += stories_of(d, stream.findings_of(d.host))[: limit - len(out)]
+    return out
+
+
+ROWS = 200  # findings that get a row of pytest-html's table of their own
 
 
 class Views:
@@ -24,9 +42,11 @@ class Views:
         self.html = pytest_adapter.HtmlReport(config)
         self.docs_url = config.getoption("--docs-url", None)  # where the team keeps the reference pages
 
-    def add_finding(self, r: Result) -> None:
-        """A finding becomes its own row of pytest-html's table (the items' own rows are not drawn)."""
-        if not self.html.active:
+    def add_finding(self, r: Result, n: int) -> None:
+        """The run's first ROWS findings (`n`: this one's number) become rows of pytest-html's table
+        (the items' own rows are not drawn); a fleet's findings are in the groups at the top and on
+        each host's page (report/pages.py), so the page does not grow with them."""
+        if n > ROWS or not self.html.active:
             return
         outcome = {"failed": "failed", "error": "failed", "waived": "skipped"}[r.outcome]
         # the row's log is one line: the finding in full is its HTML above it (a fleet's page stays small)
@@ -64,7 +84,9 @@ class Views:
             return
         s, g = reports.stream, self.gate
         digests = self.hosts.all_digests()
-        prefix.insert(0, html_report.static_findings_html(s.findings, self.docs_url))
+        prefix.insert(
+            0, pages.groups_html(s.groups, self.docs_url) + pages.hosts_index_html(s.findings.hosts(), s.cells)
+        )
         prefix.append(
             fleet.fleet_html(
                 s,
@@ -76,23 +98,23 @@ class Views:
                 j.drift,
                 g.baseline_path if g.baseline_path and j.drift is None else None,
                 reports.fix_scripts,
+                ROWS,
             )
         )
         out = reports.outputs
         if out is not None and not out.results_to_stdout:  # beside the drift list: the last nights' trend
             runs = trend.read_series(
-                os.path.dirname(os.path.abspath(out.results)),
-                (g.today.isoformat(), trend.findings_per_check([r.as_json() for r in s.findings])),
+                os.path.dirname(os.path.abspath(out.results)), (g.today.isoformat(), s.findings_per_check())
             )
             prefix.append(trend.trend_svg(runs))
-        stories = guests.stories_html([st for d in digests for st in d.stories])
+        stories = guests.stories_html(first_stories(s, digests))
         if stories:
             prefix.append(stories)
         unread = html_report.unread_html(digests)
         if unread:
             prefix.append(unread)
         if not self.docs_url:  # the pages the findings link to, in the page
-            prefix.append(html_report.reference_pages_html(sorted({r.check for r in s.findings})))
+            prefix.append(html_report.reference_pages_html(sorted(s.findings_per_check())))
         # every result's counts, not only those of the rows pytest-html drew
         c = s.counts
         self.html.set_counts(
@@ -112,25 +134,25 @@ class Views:
             return
         out, j = reports.outputs, reports.judgement
         digests = hosts.all_digests() if (j is not None or (hosts.listed and hosts.host_list())) else []
-        results = (
-            ("standard output" if out.results_to_stdout else out.results)
-            if out is not None and reports.published
-            else None
-        )
-        terminal.findings(tr, s, digests, results, reports.quieted)
+        published = out is not None and reports.published
+        fleet = terminal.bad_count(s) > terminal.FULL
+        named = terminal.NAMED if fleet else terminal.LISTED
+        results = ("standard output" if out.results_to_stdout else out.results) if published else None
+        terminal.findings(tr, s, digests, results, reports.quieted, out.html if published else "")
         if out is not None and reports.published is False:
             tr.write_line(
                 f"kvm-netcheck: reports not written, the previous ones are kept: {reports.keep_reason}", yellow=True
             )
-        terminal.guests(tr, [st for d in digests for st in d.stories])
+        terminal.guests(tr, first_stories(s, digests, terminal.LISTED), sum(len(d.stories) for d in digests), fleet)
         if j is None:
             return
-        terminal.waivers(tr, j.verdict.waived, j.waiver_usage)
+        terminal.waivers(tr, j.verdict.waived, j.waiver_usage, named)
         if self.gate.baseline_path:
-            terminal.drift(tr, j.drift, self.gate.baseline_path)
+            terminal.drift(tr, j.drift, self.gate.baseline_path, named)
         for d in digests:
             if d.not_kvm:  # said plainly, not left to a count of skipped items
                 tr.write_line(f"{d.host}: not a KVM host: nothing to check (no libvirt, no bridge)")
         terminal.gate(tr, j.verdict, self.gate.note(), reports.fix_scripts)
         if reports.written:  # every file the run wrote, in one line
             tr.write_line("written: " + ", ".join("standard output" if p == "-" else p for p in reports.written))
+        pytest_adapter.closing_line(tr, *terminal.closing_line(s, j.verdict, reports.items_run))

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from support import REPO, html_report_data, run_suite
@@ -315,11 +316,16 @@ def test_merged_shards_equal_one_whole_run(fleet, tmp_path):
 
     def findings(path):
         data = html_report_data(path)
-        return sorted(data["tests"]), [
-            _ssh_words(row) for row in re.findall(r"<tr class='kvm-static-finding'>.*?</tr>", open(path).read())
-        ]
+        rows = re.findall(r"<tr class='kvm-static-finding kvm-group'.*?</tr>", open(path).read(), re.S)
+        pages = {
+            name: _ssh_words((path.parent / "hosts" / name).read_text().split("<h1>", 1)[1])
+            for name in os.listdir(path.parent / "hosts")
+        }
+        return sorted(data["tests"]), [_ssh_words(row) for row in rows], pages
 
-    assert findings(merged_dir / "compliance.html") == findings(whole.html_path)
+    whole_findings = findings(Path(whole.html_path))
+    assert whole_findings[1] and whole_findings[2]
+    assert findings(merged_dir / "compliance.html") == whole_findings
     assert "gate FAILED (exit 1)" in merge.stdout
 
 
@@ -366,14 +372,31 @@ print(json.dumps({"rc": rc, "peak_kib": resource.getrusage(resource.RUSAGE_CHILD
 """
 
 
-def test_memory_stays_flat_when_the_saved_hosts_double(serial_run, tmp_path):
-    """The lab's saved facts cloned to 100 and then 200 hosts (20 guests each, every report
-    written): the second run's peak RSS stays within 1.3 times the first's. Results stream to disk
-    and items are let go once they ran; a run that kept every result (as this suite once did,
-    3 MiB per host) needs nearly twice the memory for twice the hosts."""
+@pytest.fixture(scope="module")
+def dense_facts(fleet, tmp_path_factory):
+    """A lab host as a first run on a real fleet finds it (bench/fleetlab.py, shape 50): 24 guests,
+    about 50 findings, saved."""
+    build_fleet(fleet, ["fl-dense"], 24, workers=1, findings=50)
+    saved = tmp_path_factory.mktemp("dense") / "facts"
+    run = run_suite(
+        str(tmp_path_factory.mktemp("dense-run")),
+        "--hosts=ssh://fl-dense",
+        f"--ssh-config={fleet.ssh_config}",
+        f"--save-facts={saved}",
+    )
+    bad = [r for r in run.results["results"] if r["outcome"] == "failed"]
+    assert len(bad) >= 50, run.stdout[-3000:]
+    return saved, len(bad)
+
+
+def test_memory_stays_flat_when_the_saved_hosts_double(dense_facts, tmp_path):
+    """A host with about 50 findings cloned to 100 and then 200 hosts (24 guests each, every report
+    written): the second run's peak RSS stays within 1.3 times the first's. Results and findings
+    stream to disk, items are let go once they ran, and a host's guests keep only which findings
+    are theirs; a run that kept every finding (as this suite once did) grows with each."""
     from clone_facts import clone_facts
 
-    _, _, saved = serial_run
+    saved, per_host = dense_facts
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     peaks, counts = {}, {}
     for n in (100, 200):
@@ -400,9 +423,12 @@ def test_memory_stays_flat_when_the_saved_hosts_double(serial_run, tmp_path):
             timeout=600,
         )
         measured = json.loads(p.stdout)
-        assert measured["rc"] == 1, p.stdout + p.stderr  # every host has its finding (br1)
+        assert measured["rc"] == 1, p.stdout + p.stderr
         results = json.loads((out / "results.json").read_text())
         assert len(results["hosts"]) == n and (out / "compliance.html").stat().st_size > 0
+        failed = sum(1 for r in results["results"] if r["outcome"] == "failed")
+        assert failed == n * per_host
+        assert len(os.listdir(out / "hosts")) == n  # every host's findings on its page
         peaks[n], counts[n] = measured["peak_kib"], len(results["results"])
     assert counts[200] == 2 * counts[100]
     assert peaks[200] < 1.3 * peaks[100], {n: f"{kib / 1024:.0f} MiB" for n, kib in peaks.items()}

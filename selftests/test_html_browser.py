@@ -1,5 +1,6 @@
 """The HTML report in a real headless browser (Debian's chromium): the fleet view renders at the
-top, pytest-html draws each failure with its remediation, and the host/check filter hides rows."""
+top, pytest-html draws each failure with its remediation, the host/check filter hides rows, the
+grouped findings read without script, and a click leads from a group to one object's fix."""
 
 from __future__ import annotations
 
@@ -132,24 +133,80 @@ def test_screenshot_of_the_report(report, tmp_path):
     assert len(data) > 50_000  # a page with content, not a blank one
 
 
-def test_findings_are_listed_first_without_javascript(report, tmp_path):
-    """As a mail client shows it (scripts stripped): the static findings list comes first, each finding
-    once with the first line of its fix; pytest-html's script-drawn tables are not needed for it."""
+def _no_script(path: str, dest) -> str:
     import re
 
-    raw = open(report.html_path).read()
-    stripped = tmp_path / "no-script.html"
-    stripped.write_text(re.sub(r"<script\b.*?</script>", "", raw, flags=re.S | re.I))
-    dom, doc = rendered(stripped.as_uri())
+    dest.write_text(re.sub(r"<script\b.*?</script>", "", open(path).read(), flags=re.S | re.I))
+    return dest.as_uri()
+
+
+def test_findings_are_listed_first_without_javascript(report, tmp_path):
+    """As a mail client shows it (scripts stripped): the static findings list comes first, each group
+    of findings (one check, one cause) once with the first line of its fix and how many objects on
+    how many hosts it covers, every failure and error counted in one group; each host with a finding
+    has its page linked, and that page, also without script, holds each of the host's findings with
+    its own fix."""
+    import os
+
+    from kvmnetcheck.report.pages import anchor
+
+    dom, doc = rendered(_no_script(report.html_path, tmp_path / "no-script.html"))
     assert "<script" not in dom.lower()
     block = doc.xpath("//div[@class='kvm-static-findings']")
     assert len(block) == 1
     assert dom.index("kvm-static-findings") < dom.index('id="kvm-fleet"')
-    rows = block[0].xpath(".//tr[@class='kvm-static-finding']")
-    want = sorted(
-        (r["host"], r["object"], r["check"]) for r in report.results["results"] if r["outcome"] in ("failed", "error")
-    )
-    got = sorted((_text(tr[0]), _text(tr[1]), _text(tr[2])) for tr in rows)
-    assert got == want and len(set(got)) == len(got)
-    assert all(_text(tr[5]) for tr in rows)  # a fix line for each
+    rows = block[0].xpath(".//tr[contains(@class, 'kvm-group')]")
+    bad = [r for r in report.results["results"] if r["outcome"] in ("failed", "error")]
+    counts = [int(_text(tr[3]).split(" on ")[0]) for tr in rows]
+    assert sum(counts) == len(bad) > 0 and all(counts)
+    failed_checks = {r["check"] for r in bad if r["outcome"] == "failed"}
+    assert {tr.get("data-check") for tr in rows if tr.get("data-outcome") == "failed"} == failed_checks
+    assert all(_text(tr[5]) for tr in rows if tr.get("data-outcome") == "failed")  # a fix line for each
     assert block[0].xpath(".//a[contains(@href, 'bridge-forward-delay.md')]")
+    pages = {a.text_content(): a.get("href") for a in doc.xpath("//details[@class='kvm-host-pages']//a")}
+    findings = [r for r in report.results["results"] if r["outcome"] in ("failed", "error", "waived")]
+    assert set(pages) == {r["host"] for r in findings}
+    base = os.path.dirname(report.html_path)
+    for host, href in pages.items():
+        _, page = rendered(_no_script(os.path.join(base, href), tmp_path / "host.html"))
+        for r in (r for r in findings if r["host"] == host):
+            (section,) = page.xpath(f"//section[@id='{anchor(r['check'], r['object'])}']")
+            assert section.get("data-check") == r["check"] and section.get("data-object") == r["object"]
+            if r["outcome"] == "failed":
+                fix = section.xpath(".//pre[@class='kvm-remediation']")
+                assert fix and _text(fix[0]) == " ".join(r["remediation"].split()), r["test"]
+
+
+# a user's click on the first object a group of findings names as an example
+CLICK_GROUP = """<script>window.addEventListener('load', function () {
+  document.querySelector('tr.kvm-group[data-outcome="failed"] a.kvm-object').click();
+});</script>"""
+
+
+def test_a_click_from_a_group_leads_to_one_objects_fix(report, tmp_path):
+    """From a group of findings on the first page, a click on one of its objects opens that host's
+    page at that object's finding, with its own fix (the report is a folder: no server, no fetch)."""
+    import os
+    import shutil
+
+    import lxml.html
+
+    folder = tmp_path / "report"
+    shutil.copytree(os.path.dirname(report.html_path), folder)
+    front = folder / os.path.basename(report.html_path)
+    first = lxml.html.fromstring(front.read_text())
+    link = first.xpath("//tr[contains(@class, 'kvm-group')][@data-outcome='failed']//a[@class='kvm-object']")[0]
+    href, _, fragment = link.get("href").partition("#")
+    host = os.path.basename(href)[: -len(".html")]  # the gate lab's host names are their page's name
+    page = folder / "click.html"
+    page.write_text(front.read_text().replace("</body>", CLICK_GROUP + "</body>"))
+    dom, doc = rendered(page.as_uri())
+    assert doc.xpath("//title")[0].text_content() == f"kvm-netcheck: {host}"
+    (section,) = doc.xpath(f"//section[@id='{fragment}']")
+    r = next(
+        r
+        for r in report.results["results"]
+        if (r["host"], r["check"], r["object"]) == (host, section.get("data-check"), section.get("data-object"))
+    )
+    assert r["outcome"] == "failed" and _text(link).endswith(r["object"])
+    assert _text(section.xpath(".//pre[@class='kvm-remediation']")[0]) == " ".join(r["remediation"].split())

@@ -85,6 +85,15 @@ def test_a_real_run_writes_every_report_and_returns_its_gate_exit_code(real_run)
     assert results["fix_scripts"][HOST] == os.path.join(d, "fix", f"{HOST}.sh")  # the final place, not staging
     assert f"results: {d}/results.json" in p.stdout
     assert f"Generated html report: file://{d}/compliance.html" in p.stdout
+    assert {f"{HOST}.html"} <= set(os.listdir(os.path.join(d, "hosts")))  # its findings, each with its fix
+    # one count story: pytest's closing line is the gate's, then every result by outcome, then its items
+    c = results["counts"]
+    last = p.stdout.strip().splitlines()[-1]
+    assert "gate FAILED (exit 1)" in last and f"{sum(c.values())} results: {c['failed']} failed" in last, last
+    assert "pytest items" in last and "FAILED tests_" not in p.stdout  # no second list of the same findings
+    for r in results["results"]:
+        if r["outcome"] == "failed":
+            assert p.stdout.count(r["remediation"].splitlines()[0]) >= 1  # each finding with its fix
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 from stubrun import assert_fix_scripts_run_only_their_steps
-from support import html_report_data, run_suite
+from support import run_suite
 
 SCENARIOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios")
 
@@ -169,17 +169,27 @@ def test_every_reachable_host_costs_one_collector_session_and_one_libvirt_connec
 
 
 def test_report_shows_every_failure_with_its_fix(scenario_run):
+    """Every failure is reachable from the first page: its host's page is linked there and holds the
+    failure's own block (its check, why, and its fix); and JUnit names each failing check."""
+    import lxml.html
+
+    from kvmnetcheck.report.pages import anchor
+
     run, names, _ = scenario_run
-    data = html_report_data(run.html_path)
-    extras = {
-        test_id: " ".join(e["content"] for rep in reps for e in rep.get("extras", []))
-        for test_id, reps in data["tests"].items()
-    }
+    front = lxml.html.parse(run.html_path).getroot()
+    pages = {a.text_content(): a.get("href") for a in front.xpath("//details[@class='kvm-host-pages']//a")}
+    base = os.path.dirname(run.html_path)
+    seen = {}
     for r in run.results["results"]:
         if r["outcome"] == "failed":
-            block = extras.get(r["test"], "")
+            assert r["host"] in pages, r["test"]
+            if r["host"] not in seen:
+                seen[r["host"]] = lxml.html.parse(os.path.join(base, pages[r["host"]])).getroot()
+            (section,) = seen[r["host"]].xpath(f"//section[@id='{anchor(r['check'], r['object'])}']")
+            block = lxml.html.tostring(section, encoding="unicode")
             assert f'data-check="{r["check"]}"' in block, r["test"]
             assert "kvm-remediation" in block and "Why:" in block, r["test"]
+    assert seen
     junit = open(run.junit_path).read()
     failed = {r["check"] for r in run.results["results"] if r["outcome"] == "failed"}
     assert failed and all(f'name="check" value="{c}"' in junit for c in failed)

@@ -8,6 +8,7 @@ host was checked this time and the object now passes, no longer applies
 
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -33,7 +34,7 @@ class Baseline:
 def load_baseline(path: str) -> Optional[Baseline]:
     """The previous run's results, or None when there is no such file yet (a first nightly run)."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with gzip.open(path, "rt", encoding="utf-8") if path.endswith(".gz") else open(path, encoding="utf-8") as f:
             doc = json.load(f)
     except FileNotFoundError:
         return None

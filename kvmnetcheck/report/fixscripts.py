@@ -7,11 +7,12 @@ scripted safely (and waived findings) appear as comments for a person to read.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
 import shlex
-from typing import Optional
+from typing import Callable, Optional
 
 from .. import text
 from ..catalog import CHECKS, DAEMONS, NEEDS_RUNNING, NEEDS_STOPPED, PHASES
@@ -72,6 +73,7 @@ def logical_lines(script: str) -> list[str]:
     return out + ([cur] if cur else [])
 
 
+@functools.lru_cache(maxsize=4096)  # a host's script asks of each step several times
 def stays_on_its_lines(script: str) -> bool:
     """Whether a step can go into a script as it is: no character a line cannot carry, and each
     logical line a complete shell line on its own (no quote left open, so no value spans a line
@@ -81,7 +83,8 @@ def stays_on_its_lines(script: str) -> bool:
         return False
     try:
         for ln in logical_lines(script):
-            shlex.split(ln, comments=True)
+            if "'" in ln or '"' in ln or "\\" in ln:  # only a quote or an escape can leave a line open
+                shlex.split(ln, comments=True)
     except ValueError:
         return False
     return True
@@ -268,13 +271,25 @@ def host_script(
     return "\n".join(out)
 
 
-def write_fix_scripts(directory: str, results: list[Result], hosts: list, made_from: str) -> dict[str, str]:
-    """Write HOST.sh for each host with a failure; drop scripts of an earlier run that no longer apply."""
-    by_host: dict[str, list[Result]] = {}
-    for r in results:
+def write_fix_scripts(
+    directory: str, results, hosts: list, made_from: str, each: Optional[Callable] = None
+) -> dict[str, str]:
+    """Write HOST.sh for each host with a failure; drop scripts of an earlier run that no longer apply.
+    `results`: the run's findings, a list or the stream's findings spool (read back host by host);
+    `each(host, its findings, its script or None)` is called for every host with a finding, so that
+    what else is made of them (its page) reads them once."""
+    if hasattr(results, "of_host"):
+        host_names, of_host = results.hosts(), results.of_host
+    else:
+        listed: dict[str, list[Result]] = {}
+        for r in results:
+            listed.setdefault(r.host, []).append(r)
+        host_names, of_host = list(listed), listed.__getitem__
+
+    def mine(found: list[Result]) -> list[Result]:
         # reaching a host is fixed from the control node, not on the host
-        if r.host and r.outcome in ("failed", "waived") and r.check != UNREACHABLE_CHECK:
-            by_host.setdefault(r.host, []).append(r)
+        return [r for r in found if r.outcome in ("failed", "waived") and r.check != UNREACHABLE_CHECK]
+
     # `hosts`: the run's host digests (report/stream.py HostDigest)
     names = {h.host: h.hostname for h in hosts if h.reachable}
     # the tools each host has (facts of the first collector did not list all of them: unknown)
@@ -283,8 +298,12 @@ def write_fix_scripts(directory: str, results: list[Result], hosts: list, made_f
     os.makedirs(directory, exist_ok=True)
     written = {}
     taken: set[str] = set()
-    for host in sorted(by_host):
-        if not any(r.outcome == "failed" for r in by_host[host]):
+    for host in sorted(h for h in host_names if h):
+        every = of_host(host)
+        found = mine(every)
+        if not any(r.outcome == "failed" for r in found):
+            if each is not None:
+                each(host, every, None)
             continue
         name = file_name(host)
         n = 1
@@ -294,10 +313,10 @@ def write_fix_scripts(directory: str, results: list[Result], hosts: list, made_f
         taken.add(name.lower())
         path = os.path.join(directory, name)
         with open(path, "w", encoding="utf-8") as f:
-            f.write(
-                host_script(host, names.get(host), by_host[host], made_from, tools.get(host), name, daemons.get(host))
-            )
+            f.write(host_script(host, names.get(host), found, made_from, tools.get(host), name, daemons.get(host)))
         written[host] = path
+        if each is not None:
+            each(host, every, path)
     keep = {os.path.basename(p) for p in written.values()}
     for name in os.listdir(directory):
         p = os.path.join(directory, name)

@@ -10,7 +10,7 @@ module adds to each row: it keeps working across redraws without touching pytest
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from .. import text
 from ..catalog import CHECKS
@@ -51,14 +51,16 @@ def status_cell(r: Optional[Result], fail_on: str, allow_unreachable: bool) -> s
     return f'<td class="col-status kvm-st-{cls}" data-host="{e(r.host)}" data-check="{e(r.check)}">{e(text)}</td>'
 
 
-def not_checked(findings: list[Result], hosts: list) -> list[tuple[str, str, str]]:
+def not_checked(findings_of, unreached: Iterable[str], hosts: list) -> list[tuple[str, str, str]]:
     """(host, why, note) for each host that could not be checked, or only partly; each host once.
-    `findings`: the run's failed, error and waived results; `hosts`: its host digests."""
+    `findings_of`: a host's failed, error and waived results; `unreached`: hosts with a finding of
+    host-reachable; `hosts`: the run's host digests."""
     out: dict[str, tuple[str, str, str]] = {}
     for h in hosts:
         if not h.reachable:
             out.setdefault(h.host, (h.host, h.error or "unreachable", ""))
-    for r in findings:
+    mine = [r for h in sorted(set(unreached)) for r in findings_of(h)]
+    for r in mine:
         if r.host and r.check == UNREACHABLE_CHECK and r.outcome in ("failed", "waived", "error"):
             note = f"waived until {r.waiver['expires']}: {r.waiver['reason']}" if r.outcome == "waived" else ""
             prev = out.get(r.host)
@@ -233,9 +235,10 @@ def fleet_html(
     drift: Optional[Drift],
     missing_baseline: Optional[str],
     fix_scripts: dict[str, str],
+    rows_limit: int = 200,
 ) -> str:
     """The fleet block; `stream`: the run's ResultStream (counts and findings), `hosts`: its host digests."""
-    down = not_checked(stream.findings, hosts)
+    down = not_checked(stream.findings_of, stream.unreached, hosts)
     down_html = (
         '<div id="kvm-unchecked"><h3>Hosts that could not be checked ({})</h3><ul>{}</ul></div>'.format(
             len(down),
@@ -264,10 +267,16 @@ def fleet_html(
     hosts_opts = "".join(f'<option value="{e(h)}">{e(h)}</option>' for h in host_names)
     check_opts = "".join(f'<option value="{e(c)}">{e(c)}</option>' for c in checks)
     passes = stream.counts.get("passed", 0) + stream.counts.get("skipped", 0)
+    n = len(stream.findings)
+    rows = (
+        f"a row for each of the {n} finding(s)"
+        if n <= rows_limit
+        else f"a row for the first {rows_limit} of the {n} findings (every one is in the groups at the top and "
+        "on its host's page)"
+    )
     first_view = (
-        f'<p id="kvm-passes-counted">{stream.total} results: the table below has a row for each of the '
-        f"{len(stream.findings)} finding(s); the {passes} passed and skipped ones are counted in the "
-        "matrix above, and listed one by one in results.json.</p>"
+        f'<p id="kvm-passes-counted">{stream.total} results: the table below has {rows}; the {passes} passed '
+        "and skipped ones are counted in the matrix above, and listed one by one in results.json.</p>"
     )
     return (
         f'<section id="kvm-fleet"><h2>Fleet</h2>'
@@ -281,7 +290,7 @@ def fleet_html(
         '<button class="kvm-group" data-column="host">group by host</button> '
         '<button class="kvm-group" data-column="check">group by check</button> '
         f'<span id="kvm-filter-status"></span></div>{first_view}'
-        f"{waivers_html(usage, [r for r in stream.findings if r.outcome == 'waived'], waiver_source)}"
+        f"{waivers_html(usage, stream.waived, waiver_source)}"
         f"{drift_html(drift, missing_baseline)}{fixes}</section><style>{CSS}</style><script>{JS}</script>"
     )
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 from .. import text
-from ..catalog import Check
+from ..catalog import CHECKS, Check
 from ..catalog.docs import doc_file
 from .results import Result
 
@@ -14,10 +15,11 @@ e = text.for_html
 COLUMNS = ("check", "host", "object", "severity")
 
 
-def finding_blocks(r: Result, check: Optional[Check], docs_url: Optional[str] = None) -> list[str]:
-    """The HTML blocks of a finding's row: its details, and its waiver's note."""
+def finding_blocks(r: Result, check: Optional[Check], docs_url: Optional[str] = None, front: str = "") -> list[str]:
+    """The HTML blocks of a finding's row: its details, and its waiver's note (`front`: the front page's
+    path, from a host page)."""
     out = []
-    block = finding_html(r, check, docs_url) if check is not None else None
+    block = finding_html(r, check, docs_url, front) if check is not None else None
     if block:
         out.append(block)
     w = r.waiver or {}
@@ -33,7 +35,7 @@ def finding_blocks(r: Result, check: Optional[Check], docs_url: Optional[str] = 
     return out
 
 
-def finding_html(r: Result, check: Check, docs_url: Optional[str] = None) -> Optional[str]:
+def finding_html(r: Result, check: Check, docs_url: Optional[str] = None, front: str = "") -> Optional[str]:
     """The details block of a failed, errored or skipped result (observed values, limit, why, fix)."""
     if r.outcome not in ("failed", "error", "skipped"):
         return None
@@ -53,12 +55,20 @@ def finding_html(r: Result, check: Check, docs_url: Optional[str] = None) -> Opt
             )
         if r.limit:
             parts.append(f"<p><b>Limit:</b> {e(r.limit)}</p>")
-        parts.append(f"<p><b>Why:</b> {e(check.rationale)}</p>")
-        parts.append(f"<p><b>Source:</b> {e(check.guide)}</p>")
-        parts.append(f"<p><b>Reference:</b> {doc_link(r.check, docs_url=docs_url)}</p>")
+        parts.append(_why(check.id, docs_url, front))
         parts.append(f"<p><b>Fix:</b></p><pre class='kvm-remediation'>{e(r.remediation)}</pre>")
     parts.append("</div>")
     return "".join(parts)
+
+
+@functools.lru_cache(maxsize=1024)
+def _why(check_id: str, docs_url: Optional[str] = None, front: str = "") -> str:
+    """A check's why, source and reference page: the same for each of its findings."""
+    check = CHECKS[check_id]
+    return (
+        f"<p><b>Why:</b> {e(check.rationale)}</p><p><b>Source:</b> {e(check.guide)}</p>"
+        f"<p><b>Reference:</b> {doc_link(check.id, docs_url=docs_url, front=front)}</p>"
+    )
 
 
 def waiver_html(text: str) -> str:
@@ -92,12 +102,13 @@ def unread_html(hosts: list) -> str:
     )
 
 
-def doc_link(check_id: str, link_text: Optional[str] = None, docs_url: Optional[str] = None) -> str:
+@functools.lru_cache(maxsize=1024)
+def doc_link(check_id: str, link_text: Optional[str] = None, docs_url: Optional[str] = None, front: str = "") -> str:
     """A link to the check's reference page that works wherever the report is read: under the team's
-    --docs-url, else the copy embedded in the page itself (reference_pages_html), never a file of
-    this machine."""
+    --docs-url, else the copy embedded in the front page (reference_pages_html; `front`: that page's
+    path from a host page), never a file of this machine."""
     label = e(link_text if link_text is not None else f"kvm-netcheck show {check_id}")
-    href = f"{docs_url.rstrip('/')}/{check_id}.md" if docs_url else f"#kvm-doc-{check_id}"
+    href = f"{docs_url.rstrip('/')}/{check_id}.md" if docs_url else f"{front}#kvm-doc-{check_id}"
     return f"<a href='{e(href)}'>{label}</a>"
 
 
@@ -117,27 +128,3 @@ def reference_pages_html(check_ids: list[str]) -> str:
     if not blocks:
         return ""
     return "<div class='kvm-docs'><h2>Reference pages</h2>" + "".join(blocks) + "</div>"
-
-
-def static_findings_html(results: list[Result], docs_url: Optional[str] = None) -> str:
-    """The report's first block: every finding (failed or error) once, readable without JavaScript
-    (mail clients strip it), with the first line of its fix."""
-    from .summaries import first_fix_line
-
-    bad = [r for r in results if r.outcome in ("failed", "error")]
-    if not bad:
-        return (
-            "<div class='kvm-static-findings'><h2>Findings</h2><p>No finding: every check that ran passed "
-            "or did not apply.</p></div>"
-        )
-    rows = "".join(
-        f"<tr class='kvm-static-finding'><td>{e(r.host)}</td><td>{e(r.object)}</td><td>{doc_link(r.check, r.check, docs_url)}</td>"
-        f"<td>{'error' if r.outcome == 'error' else e(r.severity)}</td><td>{e(r.message)}</td>"
-        f"<td><code>{e(first_fix_line(r.remediation))}</code></td></tr>"
-        for r in bad
-    )
-    return (
-        f"<div class='kvm-static-findings'><h2>Findings ({len(bad)})</h2>"
-        "<table><tr><th>host</th><th>object</th><th>check</th><th>severity</th><th>finding</th>"
-        f"<th>first line of the fix</th></tr>{rows}</table></div>"
-    )

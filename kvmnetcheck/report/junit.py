@@ -12,6 +12,7 @@ from typing import Optional
 
 from ..catalog import CHECKS
 from ..text import for_xml
+from .results import open_text
 from .stream import ResultStream
 from .terminal import finding_text
 
@@ -74,7 +75,7 @@ def write_junit(
     skipped = c.get("skipped", 0) + c.get("waived", 0)
     stamp = timestamp or datetime.datetime.now().isoformat(timespec="microseconds")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
+    with open_text(path, path.endswith(".gz")) as f:
         f.write(
             '<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests">'
             f'<testsuite name="pytest" errors="0" failures="{failures}" skipped="{skipped}" '

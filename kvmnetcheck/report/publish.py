@@ -31,6 +31,7 @@ class Outputs:
     spool: Optional[str] = None  # a shard's results, one JSON line each (what merge reads)
     shard_meta: Optional[str] = None  # a shard's slice, policy and host digests
     results_to_stdout: bool = False  # --results-json=-: results.json is written to standard output, not kept
+    pages: Optional[str] = None  # hosts/ beside the HTML: a page per host with a finding
     staged: dict[str, str] = field(default_factory=dict)  # final path -> staged path
     _dirs: dict[str, str] = field(default_factory=dict)  # final directory -> its staging directory
 
@@ -46,6 +47,7 @@ class Outputs:
             self.prom,
             self.spool,
             self.shard_meta,
+            self.pages,
         ):
             if final:
                 final = os.path.abspath(final)

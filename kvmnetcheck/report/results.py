@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gzip
 import json
 import os
 from dataclasses import dataclass, field
@@ -68,6 +69,13 @@ def host_summary(f: HostFacts) -> dict[str, Any]:
     }
 
 
+def open_text(path: str, gz: bool):
+    """A text file to write; gzip-compressed when the user named a .gz file (--results-json=FILE.gz)."""
+    if gz:
+        return gzip.open(path, "wt", encoding="utf-8", compresslevel=6)
+    return open(path, "w", encoding="utf-8")
+
+
 def write_results(
     path: str,
     hosts: Iterable[dict[str, Any]],
@@ -87,7 +95,7 @@ def write_results(
         "hosts": list(hosts),
     }
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    with open_text(tmp, path.endswith(".gz")) as f:
         text = json.dumps(head, indent=1, default=str)
         f.write(text[:-2] + ',\n "results": [')  # the object's closing "\n}" comes after the results
         first = True

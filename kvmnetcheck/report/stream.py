@@ -1,11 +1,14 @@
 """Results as a stream: each Result is written to a spool file (one JSON line) the moment it is made,
-and only what the end of the run needs is kept in memory: findings (failed, error, waived), counts
-per outcome, per host and check, and per host, check, severity and outcome, and, for a baseline, the
-outcome now of each key the baseline had as a finding. A host's digest (its summary for results.json,
-what its fix script needs, its guests' findings) replaces its facts once its checks are done.
+and each finding (failed, error, waived) to a second spool of findings only, with where each host's
+findings are in it. What is kept in memory does not grow with the number of results nor of findings:
+counts per outcome, per host and check, and per host, check, severity and outcome; the findings'
+groups (report/groups.py: one per check and cause); the tally the gate needs (outcome, check and
+severity counts, the hosts not fully checked, waived findings); and, for a baseline, the outcome now
+of each key the baseline had as a finding. A host's digest (its summary for results.json, what its
+fix script needs, which findings each guest's path holds) replaces its facts once its checks are done.
 
-results.json, JUnit and the HTML are written from the spool and these, so memory does not grow
-with the number of passed results; `kvm-netcheck merge` reads shards' spools the same way.
+results.json, JUnit, fix scripts and the HTML pages are written from the spools and these;
+`kvm-netcheck merge` reads shards' spools the same way.
 """
 
 from __future__ import annotations
@@ -15,14 +18,16 @@ import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
+from .groups import Groups
 from .results import Result
 
 FINDING = ("failed", "error", "waived")
 BUCKETS = ("failed", "waived", "error", "passed", "skipped")
 _BUCKET = {b: i for i, b in enumerate(BUCKETS)}
 _ERROR = _BUCKET["error"]
+UNREACHABLE = "host-reachable"  # (report/verdict.py UNREACHABLE_CHECK)
 
 
 @dataclass
@@ -39,8 +44,15 @@ class HostDigest:
     libvirt_installed: bool = False
     not_kvm: bool = False  # reached and read: no libvirt, no Linux or Open vSwitch bridge (nothing to check)
     parse_errors: tuple[str, ...] = ()
-    stories: tuple = ()  # report/guests.py GuestStory entries of its guests with a finding
+    # its guests with a finding: (guest, what its NICs attach to, ((check, object), ...)): what
+    # report/guests.py GuestStory holds, the findings themselves left in the findings spool; kept as
+    # one JSON string per host (a merge holds every host's digest at once)
+    stories_packed: str = ""
     position: int = 0  # its place among all hosts of the run (shards keep the unsharded order)
+
+    @property
+    def stories(self) -> tuple:
+        return _unpack(self.stories_packed)
 
     @property
     def reachable(self) -> bool:
@@ -62,19 +74,19 @@ class HostDigest:
             "libvirt_installed": self.libvirt_installed,
             "not_kvm": self.not_kvm,
             "parse_errors": list(self.parse_errors),
-            "stories": [s.as_json() for s in self.stories],
+            "stories": [
+                {"guest": g, "attached": list(a), "findings": [list(k) for k in ks]} for g, a, ks in self.stories
+            ],
             "position": self.position,
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "HostDigest":
-        from .guests import GuestStory
-
         return cls(
             host=d["host"],
             summary=d["summary"],
             hostname=d.get("hostname"),
-            tools=frozenset(d["tools"]) if d.get("tools") is not None else None,
+            tools=shared_tools(d["tools"]) if d.get("tools") is not None else None,
             daemons={str(k): v for k, v in d["daemons"].items() if isinstance(v, bool)}
             if isinstance(d.get("daemons"), dict)
             else None,
@@ -83,26 +95,150 @@ class HostDigest:
             libvirt_installed=bool(d.get("libvirt_installed")),
             not_kvm=bool(d.get("not_kvm")),
             parse_errors=tuple(d.get("parse_errors", ())),
-            stories=tuple(GuestStory.from_json(s) for s in d.get("stories", ())),
+            stories_packed=pack_stories(_story_ref(s) for s in d.get("stories", ())),
             position=int(d.get("position", 0)),
         )
 
 
+_TOOLSETS: dict[frozenset, frozenset] = {}
+
+
+def shared_tools(tools: Iterable[str]) -> frozenset:
+    """A host's set of commands, one object for every host that has the same set (a merge holds every
+    host's digest at once, and a fleet's hosts mostly have the same tools)."""
+    fs = frozenset(tools)
+    return _TOOLSETS.setdefault(fs, fs)
+
+
+def story_refs(stories: Iterable) -> str:
+    """GuestStory entries (report/guests.py) as a digest keeps them: the findings by their key."""
+    return pack_stories((s.guest, tuple(s.attached), tuple((r.check, r.object) for r in s.findings)) for s in stories)
+
+
+def pack_stories(refs: Iterable) -> str:
+    refs = [[g, list(a), [list(k) for k in ks]] for g, a, ks in refs]
+    return json.dumps(refs, separators=(",", ":")) if refs else ""
+
+
+def _unpack(packed: str) -> tuple:
+    if not packed:
+        return ()
+    return tuple((g, tuple(a), tuple(tuple(k) for k in ks)) for g, a, ks in json.loads(packed))
+
+
+def _story_ref(d: dict) -> tuple:
+    keys = tuple((f["check"], f["object"]) if isinstance(f, dict) else tuple(f) for f in d.get("findings", ()))
+    return (d["guest"], tuple(d["attached"]), keys)
+
+
+def stories_of(digest: HostDigest, findings: list[Result]) -> list:
+    """The digest's guests as report/guests.py GuestStory entries, with their findings (the host's, from
+    the findings spool) in place."""
+    from .guests import GuestStory
+
+    by_key = {(r.check, r.object): r for r in findings}
+    return [
+        GuestStory(digest.host, g, attached, tuple(by_key[k] for k in keys if k in by_key))
+        for g, attached, keys in digest.stories
+    ]
+
+
+_LINE = json.JSONEncoder(default=str, separators=(",", ":"), check_circular=False)
+
+
 def result_line(r: Result) -> str:
-    return json.dumps(r.as_json(), default=str, separators=(",", ":"))
+    return _LINE.encode(r.as_json())
 
 
 def result_from_line(line: str) -> Result:
     return Result.from_json(json.loads(line))
 
 
+class Findings:
+    """The run's findings (failed, error, waived) in a spool of their own, one JSON line each, with
+    the byte spans of each host's; read back whenever a writer needs them. Without a file (a run
+    that writes no report) they are kept in memory."""
+
+    def __init__(self, path: Optional[str] = None):
+        self.path = path
+        self._kept: Optional[list[Result]] = None if path else []
+        self._out = open(path, "wb") if path else None
+        self._pos = 0
+        self.count = 0
+        self.spans: dict[str, list[list[int]]] = {}  # host -> [start, end) byte spans
+
+    def add(self, r: Result, line: Optional[str]) -> None:
+        self.count += 1
+        if self._kept is not None:
+            self._kept.append(r)
+            return
+        data = ((line if line is not None else result_line(r)).rstrip("\n") + "\n").encode("utf-8")
+        self._out.write(data)
+        spans = self.spans.setdefault(r.host, [])
+        if spans and spans[-1][1] == self._pos:
+            spans[-1][1] += len(data)
+        else:
+            spans.append([self._pos, self._pos + len(data)])
+        self._pos += len(data)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def _flush(self) -> None:
+        if self._out is not None:
+            self._out.flush()
+
+    def __iter__(self) -> Iterator[Result]:
+        if self._kept is not None:
+            yield from list(self._kept)
+            return
+        self._flush()
+        with open(self.path, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    yield result_from_line(line)
+
+    def hosts(self) -> list[str]:
+        """Hosts with a finding, in the order their first finding came."""
+        if self._kept is not None:
+            return list(dict.fromkeys(r.host for r in self._kept))
+        return list(self.spans)
+
+    def of_host(self, host: str) -> list[Result]:
+        if self._kept is not None:
+            return [r for r in self._kept if r.host == host]
+        spans = self.spans.get(host)
+        if not spans:
+            return []
+        self._flush()
+        out = []
+        with open(self.path, "rb") as f:
+            for start, end in spans:
+                f.seek(start)
+                out += [result_from_line(ln.decode("utf-8")) for ln in f.read(end - start).splitlines() if ln.strip()]
+        return out
+
+    def close(self, remove: bool = False) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        if remove and self.path:
+            try:
+                os.remove(self.path)
+            except OSError:
+                pass
+
+
 @dataclass
 class ResultStream:
-    """The run's results: spooled, counted, findings kept."""
+    """The run's results: spooled, counted, findings spooled apart and grouped."""
 
     spool_path: Optional[str] = None
     baseline_keys: frozenset = frozenset()  # (check, host, object) the baseline had as a finding
-    findings: list[Result] = field(default_factory=list)
+    findings_path: Optional[str] = None  # where findings are spooled (None: kept in memory)
     counts: Counter = field(default_factory=Counter)
     # host -> check -> counts per outcome, in BUCKETS order (lists: a fleet has a cell per host and check)
     cells: dict[str, dict[str, list[int]]] = field(default_factory=dict)
@@ -111,8 +247,15 @@ class ResultStream:
     now: dict[tuple, str] = field(default_factory=dict)  # a baseline finding's key -> its outcome now
     checks: set = field(default_factory=set)
     total: int = 0
-    _by_host: dict[str, list[Result]] = field(default_factory=dict)
     spans: dict[str, list[list[int]]] = field(default_factory=dict)  # host -> [start, end) byte spans in the spool
+    groups: Groups = field(default_factory=Groups)
+    # what the gate needs of the findings: (outcome, check, severity) -> n, hosts with an error or not
+    # reached, the waived findings, and how many findings each waiver entry matched
+    tally: Counter = field(default_factory=Counter)
+    unchecked_hosts: dict[str, None] = field(default_factory=dict)
+    unreached: dict[str, None] = field(default_factory=dict)  # hosts with a finding of host-reachable
+    waived: list[Result] = field(default_factory=list)
+    waiver_matched: Counter = field(default_factory=Counter)
 
     def __post_init__(self):
         self._out = None
@@ -121,6 +264,9 @@ class ResultStream:
         if self.spool_path:
             os.makedirs(os.path.dirname(os.path.abspath(self.spool_path)), exist_ok=True)
             self._out = open(self.spool_path, "wb")
+            if self.findings_path is None:
+                self.findings_path = self.spool_path + ".findings"
+        self.findings = Findings(self.findings_path)
 
     def add(self, r: Result, line: Optional[str] = None) -> None:
         """Count and keep what matters of one result, and spool it (`line`: its JSON as read from a shard)."""
@@ -137,14 +283,25 @@ class ResultStream:
             c[_BUCKET.get(r.outcome, _ERROR)] += 1
         if self.severity_of.setdefault(r.check, r.severity) != r.severity:
             self.odd_severity[(r.host, r.check, r.severity, r.outcome)] += 1
+        if line is None and (self._out is not None or r.outcome in FINDING):
+            line = result_line(r)
         if r.outcome in FINDING:
-            self.findings.append(r)
-            self._by_host.setdefault(r.host, []).append(r)
+            self.findings.add(r, line)
+            self.groups.add(r)
+            self.tally[(r.outcome, r.check, r.severity)] += 1
+            if r.outcome == "error" or (r.outcome == "failed" and r.check == UNREACHABLE):
+                self.unchecked_hosts[r.host] = None
+            if r.check == UNREACHABLE:
+                self.unreached[r.host] = None
+            if r.outcome == "waived":
+                self.waived.append(r)
+            if r.waiver:
+                self.waiver_matched[r.waiver["where"]] += 1
         key = (r.check, r.host, r.object)
         if key in self.baseline_keys:
             self.now[key] = r.outcome
         if self._out is not None:
-            data = ((line if line is not None else result_line(r)).rstrip("\n") + "\n").encode("utf-8")
+            data = (line.rstrip("\n") + "\n").encode("utf-8")
             self._out.write(data)
             self._sha.update(data)
             spans = self.spans.setdefault(r.host, [])
@@ -195,5 +352,17 @@ class ResultStream:
             out[(host, check, sev, outcome)] += n
         return +out
 
+    def findings_per_check(self) -> dict[str, int]:
+        """Failed and errored results per check (results.json's findings_per_check; the nightly trend)."""
+        out: dict[str, int] = {}
+        for (outcome, check, _), n in self.tally.items():
+            if outcome in ("failed", "error") and n:
+                out[check] = out.get(check, 0) + n
+        return dict(sorted(out.items()))
+
     def findings_of(self, host: str) -> list[Result]:
-        return self._by_host.get(host, [])
+        return self.findings.of_host(host)
+
+    def discard(self) -> None:
+        """The findings spool is the run's own scratch: gone once every report is written."""
+        self.findings.close(remove=True)

@@ -111,7 +111,7 @@ def prom_textfile(
         f"kvm_netcheck_exit_code {exit_code}",
         "# HELP kvm_netcheck_failing_findings Findings that fail the gate in the last run.",
         "# TYPE kvm_netcheck_failing_findings gauge",
-        f"kvm_netcheck_failing_findings {len(verdict.failing)}",
+        f"kvm_netcheck_failing_findings {verdict.failing}",
         "# HELP kvm_netcheck_run_duration_seconds How long the last run took.",
         "# TYPE kvm_netcheck_run_duration_seconds gauge",
         f"kvm_netcheck_run_duration_seconds {duration_s:.3f}",

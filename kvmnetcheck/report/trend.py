@@ -16,7 +16,11 @@ from .. import text
 
 DATED = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_RUNS = 14
-MAX_BYTES = 256 * 1024 * 1024  # a dated results.json larger than this is not read (a trend is not worth it)
+HEAD_BYTES = 4 * 1024 * 1024  # results.json's sections ahead of its hosts' summaries and results
+# where report/results.py:write_results (json indent=1) starts the hosts' summaries, then the results:
+# the sections before them are read, the rest of the file is not
+CUT_AT = ('\n "hosts": [', '\n "results": [')
+OLD_COPY_BYTES = 32 * 1024 * 1024  # a copy without findings_per_check is read whole only up to this size
 FINDINGS = ("failed", "error")
 # one colour per line (checks past the tenth share them; the legend names each)
 COLOURS = ("#c0392b", "#2980b9", "#27ae60", "#8e44ad", "#d35400", "#16a085", "#7f8c8d", "#f39c12", "#2c3e50", "#e84393")
@@ -40,20 +44,39 @@ def read_series(
     except OSError:
         days = []
     series = []
-    for day in days:
-        path = os.path.join(results_dir, day, "results.json")
-        try:
-            if not os.path.isfile(path) or os.path.getsize(path) > MAX_BYTES:
-                continue
-            with open(path, encoding="utf-8") as f:
-                doc = json.load(f)
-        except (OSError, ValueError):
-            continue  # a copy that cannot be read has no point on the chart
-        if isinstance(doc, dict) and isinstance(doc.get("results"), list):
-            series.append((day, findings_per_check([r for r in doc["results"] if isinstance(r, dict)])))
+    for day in days[-MAX_RUNS:]:
+        counts = _day_counts(os.path.join(results_dir, day, "results.json"))
+        if counts is not None:
+            series.append((day, counts))
     if today is not None:
         series = [s for s in series if s[0] != today[0]] + [today]
     return series[-MAX_RUNS:]
+
+
+def _day_counts(path: str) -> Optional[dict[str, int]]:
+    """One dated copy's findings per check: from its `findings_per_check`, which results.json writes
+    ahead of its results, so only its head is read (a fleet's results.json weighs hundreds of MB); a
+    copy written before that section existed is read whole only when small. None: no point for it."""
+    try:
+        if not os.path.isfile(path):
+            return None
+        with open(path, encoding="utf-8") as f:
+            head = f.read(HEAD_BYTES)
+            at = min((i for i in (head.find(k) for k in CUT_AT) if i >= 0), default=-1)
+            if at >= 0:
+                doc = json.loads(head[:at].rstrip().rstrip(",") + "\n}")
+                got = doc.get("findings_per_check") if isinstance(doc, dict) else None
+                if isinstance(got, dict):
+                    return {str(k): v for k, v in got.items() if isinstance(v, int) and not isinstance(v, bool)}
+            if os.path.getsize(path) > OLD_COPY_BYTES:
+                return None
+            f.seek(0)
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return None  # a copy that cannot be read has no point on the chart
+    if isinstance(doc, dict) and isinstance(doc.get("results"), list):
+        return findings_per_check([r for r in doc["results"] if isinstance(r, dict)])
+    return None
 
 
 def trend_svg(series: list[tuple[str, dict[str, int]]], width: int = 480, height: int = 160) -> str:

@@ -20,7 +20,7 @@ cut short by -x or --maxfail checked only part of the fleet and keeps pytest's 1
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 from ..catalog import SEVERITIES
 from .results import Result
@@ -61,10 +61,11 @@ class Verdict:
     exit_code: int
     fail_on: str
     allow_unreachable: bool
-    failing: tuple[Result, ...]  # findings that fail the gate
-    below: tuple[Result, ...]  # findings under --fail-on: reported only
+    failing: int  # findings that fail the gate
+    below: int  # findings under --fail-on: reported only
     waived: tuple[Result, ...]
-    unchecked: tuple[Result, ...]  # unreachable hosts and checks that could not run
+    unchecked: int  # results of unreachable hosts and of checks that could not run
+    unchecked_hosts: int = 0
     other_failures: int = 0  # failed tests that are no check
 
     @property
@@ -72,15 +73,14 @@ class Verdict:
         return {EXIT_PASSED: "passed", EXIT_FINDINGS: "failed", EXIT_INCOMPLETE: "incomplete"}[self.exit_code]
 
     def summary(self) -> str:
-        parts = [f"{len(self.failing)} finding(s) at or above {self.fail_on}"]
+        parts = [f"{self.failing} finding(s) at or above {self.fail_on}"]
         if self.below:
-            parts.append(f"{len(self.below)} below it (reported only)")
+            parts.append(f"{self.below} below it (reported only)")
         if self.waived:
             parts.append(f"{len(self.waived)} waived")
         if self.unchecked:
-            hosts = {r.host for r in self.unchecked}
             parts.append(
-                f"{len(hosts)} host(s) not fully checked"
+                f"{self.unchecked_hosts} host(s) not fully checked"
                 + (" (allowed by --allow-unreachable)" if self.allow_unreachable else "")
             )
         if self.other_failures:
@@ -94,22 +94,30 @@ class Verdict:
             "fail_on": self.fail_on,
             "allow_unreachable": self.allow_unreachable,
             "counts": {
-                "failing": len(self.failing),
-                "below_fail_on": len(self.below),
+                "failing": self.failing,
+                "below_fail_on": self.below,
                 "waived": len(self.waived),
-                "unchecked": len(self.unchecked),
+                "unchecked": self.unchecked,
                 "other_failures": self.other_failures,
             },
             "summary": self.summary(),
         }
 
 
-def decide(results: list[Result], fail_on: str, allow_unreachable: bool, other_failures: int = 0) -> Verdict:
-    groups: dict[str, list[Result]] = {"fails": [], "below": [], "waived": [], "unchecked": [], "allowed": []}
-    for r in results:
-        g = gate_status(r, fail_on, allow_unreachable)
+def decide(
+    tally: Mapping[tuple[str, str, str], int],
+    waived: Iterable[Result],
+    unchecked_hosts: int,
+    fail_on: str,
+    allow_unreachable: bool,
+    other_failures: int = 0,
+) -> Verdict:
+    """The verdict from the findings' tally: (outcome, check, severity) -> how many."""
+    groups = {"fails": 0, "below": 0, "unchecked": 0, "allowed": 0}
+    for (outcome, check, severity), n in tally.items():
+        g = gate_status(Result(check, "", "", outcome, severity), fail_on, allow_unreachable)
         if g in groups:
-            groups[g].append(r)
+            groups[g] += n
     if groups["fails"] or other_failures:
         code = EXIT_FINDINGS
     elif groups["unchecked"]:
@@ -120,9 +128,10 @@ def decide(results: list[Result], fail_on: str, allow_unreachable: bool, other_f
         code,
         fail_on,
         allow_unreachable,
-        tuple(groups["fails"]),
-        tuple(groups["below"]),
-        tuple(groups["waived"]),
-        tuple(groups["unchecked"] + groups["allowed"]),
+        groups["fails"],
+        groups["below"],
+        tuple(waived),
+        groups["unchecked"] + groups["allowed"],
+        unchecked_hosts,
         other_failures,
     )

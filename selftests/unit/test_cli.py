@@ -217,3 +217,25 @@ def test_a_host_with_no_libvirt_and_no_bridge_is_no_kvm_host():
     assert not not_a_kvm_host(HostFacts(host="h", spec="ssh://h", bridges_error="cut short"))
     files = LibvirtView("files", None, None, None, (), (), error=None)
     assert not not_a_kvm_host(HostFacts(host="h", spec="ssh://h", libvirt=files))
+
+
+def test_trend_reads_only_the_head_of_a_dated_results_json(tmp_path):
+    """A fleet's dated results.json weighs hundreds of MB: the trend takes findings_per_check from the
+    sections ahead of the hosts and results, and never parses the rest (here it is not even JSON)."""
+    from kvmnetcheck.report import trend
+    from kvmnetcheck.report.results import write_results
+
+    day = tmp_path / "2026-12-01"
+    day.mkdir()
+    path = str(day / "results.json")
+    write_results(path, [{"host": "a"}], ['{"check": "x", "outcome": "failed"}'], {}, {"findings_per_check": {"x": 7}})
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("not json" * 1000)  # anything past the head is never read
+    old = tmp_path / "2026-12-02"
+    old.mkdir()  # a copy from before findings_per_check: read whole, as it is small
+    write_results(str(old / "results.json"), [], ['{"check": "y", "outcome": "error"}'], {}, {})
+    assert trend.read_series(str(tmp_path), ("2026-12-03", {"x": 1})) == [
+        ("2026-12-01", {"x": 7}),
+        ("2026-12-02", {"y": 1}),
+        ("2026-12-03", {"x": 1}),
+    ]
