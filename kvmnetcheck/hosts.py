@@ -177,9 +177,12 @@ class Hosts:
             return d
         f = self.facts_at(i)
         mine = self.stream.findings_of(f.host) if self.stream is not None else []
+        summary = host_summary(f)
+        if f.reachable:
+            summary["guests_boot"] = guests.guest_boots(f)
         d = HostDigest(
             host=f.host,
-            summary=host_summary(f),
+            summary=summary,
             hostname=f.hostname if f.reachable else None,
             tools=(shared_tools(f.commands) if f.netstack.known else None) if f.reachable else None,
             daemons=daemon_states(f) if f.reachable else None,

@@ -28,7 +28,7 @@ from .catalog.docs import check_record
 from .gate import Gate, Judgement
 from .hosts import Hosts
 from .report.fixscripts import is_ours, write_fix_scripts
-from .report.guests import stories_html
+from .report.guests import boots_html, stories_html
 from .report.junit import write_junit
 from .report.merge import shard_meta
 from .report.pages import PAGES_DIR, write_host_page
@@ -92,6 +92,8 @@ def page_writer(out: Outputs, digests: list, docs_url: Optional[str] = None):
     def page(host: str, found: list, script) -> None:
         d = by_host.get(host)
         stories = stories_html(stories_of(d, found)) if d is not None and d.stories_packed else ""
+        if d is not None:
+            stories += boots_html(d.summary.get("guests_boot") or [])
         rel = os.path.relpath(out.final_of(script), final) if script else None
         write_host_page(where, host, found, stories, rel, front, docs_url)
 

@@ -168,7 +168,8 @@ def test_select_by_check_id_and_severity(lab, tmp_path):
     got = _checks(d)
     assert got and all(CHECKS[c].severity == "critical" for c in got), got
     d = str(tmp_path / "check")
-    suite(lab, f"--output-dir={d}", "--check=bridge-forward-delay,libvirt-network-stp-delay")
+    p = suite(lab, f"--output-dir={d}", "--check=bridge-forward-delay,libvirt-network-stp-delay")
+    assert os.path.exists(os.path.join(d, "results.json")), p.stdout[-3000:] + p.stderr[-2000:]
     assert _checks(d) == {"bridge-forward-delay", "libvirt-network-stp-delay"}
     d = str(tmp_path / "skip")
     suite(lab, f"--output-dir={d}", "--skip-check=bridge-forward-delay", "--skip-check=host-reachable")

@@ -80,6 +80,29 @@ def host_stories(h: HostFacts, findings: list[Result]) -> list[GuestStory]:
     return sorted(out, key=lambda s: s.guest)
 
 
+def guest_boots(h: HostFacts) -> list[dict]:
+    """Every guest of a host and the device its firmware will boot from, with why (results.json's
+    guests_boot, the host's page)."""
+    if not h.reachable:
+        return []
+    return [{"guest": g.name, "boots_from": boot_path(h, g).summary} for g in h.libvirt.guests]
+
+
+def boots_html(boots: list) -> str:
+    """A static table: each guest of the host and what its firmware boots from."""
+    if not boots:
+        return ""
+    rows = "".join(
+        f"<tr><td>{e(str(b.get('guest', '')))}</td><td>{e(str(b.get('boots_from', '')))}</td></tr>"
+        for b in boots
+        if isinstance(b, dict)
+    )
+    return (
+        "<div class='kvm-guest-boots'><h2>What each guest boots from</h2>"
+        f"<table><tr><th>guest</th><th>boots from (and why)</th></tr>{rows}</table></div>"
+    )
+
+
 def stories_lines(stories: list[GuestStory]) -> list[str]:
     lines = []
     for s in stories:

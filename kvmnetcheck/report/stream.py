@@ -137,8 +137,11 @@ def stories_of(digest: HostDigest, findings: list[Result]) -> list:
     from .guests import GuestStory
 
     by_key = {(r.check, r.object): r for r in findings}
+    boots = {
+        b.get("guest"): b.get("boots_from", "") for b in digest.summary.get("guests_boot") or () if isinstance(b, dict)
+    }
     return [
-        GuestStory(digest.host, g, attached, tuple(by_key[k] for k in keys if k in by_key))
+        GuestStory(digest.host, g, attached, tuple(by_key[k] for k in keys if k in by_key), boots.get(g, ""))
         for g, attached, keys in digest.stories
     ]
 
