@@ -75,3 +75,18 @@ def test_html_has_the_same_view_without_script(view):
     checks = [html.unescape(c) for c in re.findall(r"<li data-check='([^']+)'>", block)]
     assert checks == EXPECTED_ORDER, checks
     assert block.count("class='kvm-guest-fix'") == len(EXPECTED_ORDER)  # each with its fix, in the page itself
+
+
+def test_every_guest_says_which_device_it_boots_from(view):
+    """Not only the guests with a finding: results.json and the host's page say, for each guest, the device
+    its firmware will boot from and why (the healthy guest boots its disk-less <boot dev='hd'/>: nothing)."""
+    (host,) = [h for h in view.results["hosts"] if h["host"] == "gv"]
+    boots = {b["guest"]: b["boots_from"] for b in host["guests_boot"]}
+    assert set(boots) == {"sick", "well"}, boots
+    assert boots["sick"].startswith("nothing: NIC 52:54:00:00:0a:01: its boot ROM is off"), boots
+    assert boots["well"] and "52:54:00:00:0a:01" not in boots["well"], boots
+    pages = os.path.join(os.path.dirname(view.html_path), "hosts")
+    (page,) = [os.path.join(pages, p) for p in os.listdir(pages) if p.endswith(".html")]
+    text = html.unescape(open(page, encoding="utf-8").read())
+    assert "What each guest boots from" in text
+    assert f"<td>well</td><td>{boots['well']}</td>" in text and f"<td>sick</td><td>{boots['sick']}</td>" in text
