@@ -58,10 +58,13 @@ NETCONFIG: Tuple[str, ...] = ("network-manager", "netplan.io", "ifupdown", "brid
 # roots above are not rebuilt for it (selftests/test_packaging.py installs the wheel in it).
 CONTROL_NODE: Tuple[str, ...] = ("python3", "python3-venv", "python3-dev", "gcc", "pkg-config", "libvirt-dev")
 
+# firewalld with its zones and policies (libvirt's own zone file comes with libvirt's network driver).
+FIREWALL: Tuple[str, ...] = ("firewalld",)
+
 # Releases the registry serves besides the machine's own (DOMAIN: bullseye 11, trixie 13).
 RELEASES: Dict[str, Tuple[str, ...]] = {
-    "bullseye": PACKAGES + NETCONFIG,
-    "trixie": PACKAGES + NETCONFIG,
+    "bullseye": PACKAGES + NETCONFIG + FIREWALL,
+    "trixie": PACKAGES + NETCONFIG + FIREWALL,
 }
 
 
