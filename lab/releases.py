@@ -47,6 +47,7 @@ PACKAGES: Tuple[str, ...] = (
     "procps",
     "kmod",
     "tcpdump",  # lab.pxe_boot watches DHCP on the bridge with it
+    "busybox",  # the DHCP client and LAN-side server of the real-client truth tests (udhcpc, udhcpd)
     "python3",
 )
 
