@@ -19,6 +19,7 @@ import fcntl
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -46,16 +47,25 @@ PACKAGES: Tuple[str, ...] = (
     "procps",
     "kmod",
     "tcpdump",  # lab.pxe_boot watches DHCP on the bridge with it
+    "busybox",  # the DHCP client and LAN-side server of the real-client truth tests (udhcpc, udhcpd)
     "python3",
 )
 
 # The programs that apply persistent bridge config (selftests/test_netconfig_truth.py runs them).
 NETCONFIG: Tuple[str, ...] = ("network-manager", "netplan.io", "ifupdown", "bridge-utils", "dbus")
 
+# A control node of that release: its own Python with venv and pip (python3-venv), and what
+# libvirt-python (published on PyPI as source only) builds with.  A root of its own, so the lab
+# roots above are not rebuilt for it (selftests/test_packaging.py installs the wheel in it).
+CONTROL_NODE: Tuple[str, ...] = ("python3", "python3-venv", "python3-dev", "gcc", "pkg-config", "libvirt-dev")
+
+# firewalld with its zones and policies (libvirt's own zone file comes with libvirt's network driver).
+FIREWALL: Tuple[str, ...] = ("firewalld",)
+
 # Releases the registry serves besides the machine's own (DOMAIN: bullseye 11, trixie 13).
 RELEASES: Dict[str, Tuple[str, ...]] = {
-    "bullseye": PACKAGES + NETCONFIG,
-    "trixie": PACKAGES + NETCONFIG,
+    "bullseye": PACKAGES + NETCONFIG + FIREWALL,
+    "trixie": PACKAGES + NETCONFIG + FIREWALL,
 }
 
 
@@ -94,23 +104,28 @@ def root_key(release: str, packages: Tuple[str, ...], archive: str) -> str:
     return "%s-%s" % (release, h[:12])
 
 
-def root_path(release: str, cache: Optional[str] = None) -> Optional[str]:
-    """Where release's root is (or will be) cached; None for the machine's own release."""
+def root_path(release: str, cache: Optional[str] = None, packages: Optional[Tuple[str, ...]] = None) -> Optional[str]:
+    """Where release's root is (or will be) cached; None for the machine's own release.
+
+    ``packages`` (default: the lab host's list) chooses another root of the same release.
+    """
     if release in (None, "", machine_release()):
         return None
     if release not in RELEASES:
         raise LabError("no lab root for release %r (have: %s)" % (release, ", ".join(sorted(RELEASES))))
     cache = cache or os.environ.get("KNC_LAB_ROOTS") or CACHE_DIR
-    return os.path.join(cache, root_key(release, RELEASES[release], mirror()))
+    return os.path.join(cache, root_key(release, packages or RELEASES[release], mirror()))
 
 
-def ensure_root(release: str, cache: Optional[str] = None, timeout: float = 1800) -> Optional[str]:
+def ensure_root(
+    release: str, cache: Optional[str] = None, timeout: float = 1800, packages: Optional[Tuple[str, ...]] = None
+) -> Optional[str]:
     """Build release's root once (mmdebstrap, under a file lock) and return its path.
 
     None for the machine's own release.  A finished root is reused as is; a half-built one (a
     build that died) is removed and built again.
     """
-    path = root_path(release, cache)
+    path = root_path(release, cache, packages)
     if path is None:
         return None
     if os.path.exists(os.path.join(path, COMPLETE)):
@@ -128,11 +143,11 @@ def ensure_root(release: str, cache: Optional[str] = None, timeout: float = 1800
                 time.sleep(1)
         if os.path.exists(os.path.join(path, COMPLETE)):
             return path
-        _build(release, path)
+        _build(release, path, packages or RELEASES[release])
     return path
 
 
-def _build(release: str, path: str) -> None:
+def _build(release: str, path: str, packages: Tuple[str, ...]) -> None:
     if shutil.which("mmdebstrap") is None:
         raise LabError("building a %s lab root needs mmdebstrap (apt-get install mmdebstrap)" % release)
     tmp = path + ".tmp"
@@ -144,7 +159,7 @@ def _build(release: str, path: str) -> None:
         "mmdebstrap",
         "--mode=root",
         "--variant=minbase",
-        "--include=" + ",".join(RELEASES[release]),
+        "--include=" + ",".join(packages),
         # no service starts inside the build; no docs or manuals to save space
         "--dpkgopt=path-exclude=/usr/share/man/*",
         "--dpkgopt=path-exclude=/usr/share/doc/*",
@@ -162,3 +177,53 @@ def _build(release: str, path: str) -> None:
     with open(os.path.join(tmp, COMPLETE), "w") as f:
         f.write("%s built in %.0f s by: %s\n" % (release, time.monotonic() - start, " ".join(argv)))
     os.rename(tmp, path)
+
+
+def overlay_run(
+    root: str,
+    state: str,
+    script: str,
+    binds: Tuple[Tuple[str, str], ...] = (),
+    env: Optional[Dict[str, str]] = None,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess:
+    """Run ``script`` (sh) as root in a throwaway overlay of a cached root.
+
+    What the script writes is kept in ``state`` (the overlay's upper dir), so calls with the same
+    state see each other's work and the cached root stays as built.  ``binds`` are (machine path,
+    path inside) pairs; the machine's resolv.conf and CA bundle are copied in, so the release's
+    pip reaches the registry the machine's pip does.  A private mount namespace ends every mount
+    with the call.
+    """
+    upper, work, merged = (os.path.join(state, d) for d in ("upper", "work", "merged"))
+    for d in (upper, work, merged):
+        os.makedirs(d, exist_ok=True)
+    q = shlex.quote
+    lines = [
+        "set -e",
+        "mount -t overlay overlay -o lowerdir=%s,upperdir=%s,workdir=%s %s" % (q(root), q(upper), q(work), q(merged)),
+        "mount -t proc proc %s/proc" % q(merged),
+        "mount --rbind /dev %s/dev" % q(merged),
+        "cp /etc/resolv.conf %s/etc/resolv.conf" % q(merged),
+        "mkdir -p %s/etc/ssl/certs" % q(merged),
+        "cp /etc/ssl/certs/ca-certificates.crt %s/etc/ssl/certs/knc-machine-ca.crt" % q(merged),
+    ]
+    for src, dst in binds:
+        inside = q(merged + "/" + dst.lstrip("/"))
+        lines += ["mkdir -p %s" % inside, "mount --bind %s %s" % (q(src), inside)]
+    lines.append("exec chroot %s /bin/sh -c %s" % (q(merged), q(script)))
+    full_env = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": "/root",
+        "LANG": "C.UTF-8",
+    }
+    full_env["PIP_CERT"] = "/etc/ssl/certs/knc-machine-ca.crt"
+    full_env.update(env or {})
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", "\n".join(lines)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+    )

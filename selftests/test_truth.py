@@ -9,8 +9,9 @@ import pytest
 from support import REPO, run_suite
 
 LIB = open(os.path.join(REPO, "selftests", "scenarios", "lib.sh")).read()
-# KNC_TRUTH_RELEASES=trixie,bullseye also runs the PXE truth tests on lab hosts of those Debian releases
-# (their own libvirt, dnsmasq, QEMU, SeaBIOS and iPXE; lab/releases.py); by default only on the machine's
+# KNC_TRUTH_RELEASES=trixie,bullseye also runs the PXE and real-DHCP-client truth tests on lab hosts of
+# those Debian releases (their own libvirt, dnsmasq, QEMU, SeaBIOS, iPXE, iptables and busybox DHCP
+# client; lab/releases.py); by default only on the machine's
 RELEASES = [None] + [r for r in os.environ.get("KNC_TRUTH_RELEASES", "").split(",") if r.strip()]
 GUEST_NIC = "<interface type='network'><mac address='52:54:00:00:09:01'/><source network='pxe'/><model type='virtio'/></interface>"
 
@@ -198,11 +199,12 @@ ip netns exec srv busybox udhcpd /run/udhcpd-srv.conf
     ],
     ids=["forward-drop", "forward-drop-bridge-accepted", "forward-accept"],
 )
-def test_bridge_netfilter_verdict_matches_a_real_dhcp_client(lab, tmp_path, rules, leased):
+@pytest.mark.parametrize("release", RELEASES, ids=lambda r: r or "machine")
+def test_bridge_netfilter_verdict_matches_a_real_dhcp_client(lab, tmp_path, rules, leased, release):
     """A DHCP client behind a tap-like veth on host bridge br0, its server on the LAN side: with bridge
     netfilter on, FORWARD's verdict decides whether it gets an address, and so must the suite's."""
-    name = "truthnf" + str(abs(hash(rules)) % 1000)
-    h = lab.add_host(name, libvirt=True)
+    name = _host_name("truthnf" + str(abs(hash(rules)) % 1000), release)
+    h = lab.add_host(name, libvirt=True, release=release)
     h.sh(
         LIB
         + LAN_SERVER
@@ -231,12 +233,13 @@ guest_define nf1 "<interface type='bridge'><mac address='52:54:00:00:0e:01'/><so
     ],
     ids=["forward-drop", "input-drop", "output-drop"],
 )
-def test_host_served_bridge_verdict_matches_a_real_dhcp_client(lab, tmp_path, rules, leased):
+@pytest.mark.parametrize("release", RELEASES, ids=lambda r: r or "machine")
+def test_host_served_bridge_verdict_matches_a_real_dhcp_client(lab, tmp_path, rules, leased, release):
     """A host-only bridge whose DHCP server is the host's own dnsmasq: the exchange goes up to INPUT and back
     through OUTPUT, so FORWARD's DROP does not cut it and INPUT's or OUTPUT's does; the suite's verdict
     must match what a real client on a port of the bridge gets."""
-    name = "truthho" + str(abs(hash(rules)) % 1000)
-    h = lab.add_host(name, libvirt=True)
+    name = _host_name("truthho" + str(abs(hash(rules)) % 1000), release)
+    h = lab.add_host(name, libvirt=True, release=release)
     h.sh(
         LIB
         + """

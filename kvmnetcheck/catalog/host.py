@@ -42,6 +42,11 @@ CHECKS = [
             "virtqemud and virtnetworkd; with systemd, socket activated through virtqemud.socket and "
             "virtqemud-ro.socket; without it, each daemon started itself); src/remote/libvirtd.service.in, "
             "src/remote/virtqemud.socket.in",
+            "which daemon a read-only qemu:///system reaches: libvirt src/remote/remote_sockets.c "
+            "remoteGetUNIXSocket (mode auto: /run/libvirt/virtqemud-sock-ro when it exists, else libvirtd's or "
+            "virtproxyd's libvirt-sock-ro); over qemu+ssh, src/rpc/virnetclient.c virNetClientSSHHelperCommand "
+            "(proxy auto: the host's virt-ssh-helper opens qemu:///system there, choosing the same way; "
+            "only without it does nc reach libvirt-sock-ro)",
         ),
         skipped_when=("no libvirt is installed on the host (no virsh, libvirtd, virtnetworkd or libvirt socket)",),
         fixes={

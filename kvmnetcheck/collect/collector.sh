@@ -91,7 +91,9 @@ for b in virsh libvirtd virtnetworkd virtqemud iptables iptables-save iptables-l
 done
 [ -c /dev/vhost-net ] && printf 'vhost_net_dev=1\n'
 [ -d /sys/module/vhost_net ] && printf 'vhost_net_module=1\n'
-for s in /run/libvirt/libvirt-sock-ro /var/run/libvirt/libvirt-sock-ro /run/libvirt/virtnetworkd-sock-ro; do
+# libvirtd's (or virtproxyd's) read-only socket, or the modular daemons' (libvirt docs/daemons.rst)
+for s in /run/libvirt/libvirt-sock-ro /var/run/libvirt/libvirt-sock-ro /run/libvirt/virtqemud-sock-ro \
+         /run/libvirt/virtnetworkd-sock-ro; do
     [ -S "$s" ] && printf 'libvirt_socket=%s\n' "$s"
 done
 end 0

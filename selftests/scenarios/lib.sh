@@ -303,3 +303,15 @@ dnsmasq_nm_shared() {
     i=0
     until [ -s "/run/nm-dnsmasq-$1.pid" ]; do i=$((i+1)); [ $i -lt 100 ] || return 1; sleep 0.1; done
 }
+
+# as_modular_sockets: STAND-IN for a host where only the modular daemons listen (Debian ships no
+# virtqemud/virtnetworkd): libvirtd's sockets move to the paths virtqemud and virtnetworkd listen on
+# (libvirt docs/daemons.rst), and /run/libvirt/libvirt-sock* is gone. A client's qemu:///system then
+# finds virtqemud-sock-ro first (libvirt src/remote/remote_sockets.c remoteGetUNIXSocket, mode auto).
+as_modular_sockets() {
+    mv /run/libvirt/libvirt-sock /run/libvirt/virtqemud-sock
+    mv /run/libvirt/libvirt-sock-ro /run/libvirt/virtqemud-sock-ro
+    ln /run/libvirt/virtqemud-sock-ro /run/libvirt/virtnetworkd-sock-ro
+    rm -f /run/libvirt/libvirt-admin-sock
+    ! [ -e /run/libvirt/libvirt-sock-ro ] && virsh -r -c qemu:///system net-list --name >/dev/null
+}
