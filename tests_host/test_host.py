@@ -1,5 +1,7 @@
 """Host-level checks: can the host be read at all, and can its libvirt be read."""
 
+import re
+
 import pytest
 
 from kvmnetcheck.catalog import Finding, check, remedy
@@ -45,6 +47,11 @@ def test_host_is_reachable_and_readable(target, pytestconfig):
         )
 
 
+# libvirt's client when the daemon's socket is there and will not take this user (EACCES on connect,
+# src/rpc/virnetsocket.c virNetSocketNewConnectUNIX; polkit or SASL refusing it: src/remote/remote_driver.c)
+REFUSED = re.compile(r"Permission denied|authentication (?:failed|unavailable)|access denied", re.IGNORECASE)
+
+
 @check("libvirt-readable")
 def test_libvirt_is_readable(host_facts):
     """libvirt on the host can be read over a read-only connection or `virsh --readonly`."""
@@ -62,6 +69,12 @@ def test_libvirt_is_readable(host_facts):
         return
     if not host_facts.libvirt_installed:
         pytest.skip("no libvirt on this host (no virsh, libvirtd or libvirt socket): nothing to check")
+    if REFUSED.search(v.error or ""):  # the daemon answered and refused this user: starting it is not the fix
+        raise Finding(
+            f"libvirt on {host_facts.host} refuses the checking user its read-only socket: {v.error}",
+            observed={"uri": (v.uri or "").split("?")[0], "error": v.error},
+            remediation=remedy("access"),
+        )
     raise Finding(
         f"libvirt is installed on {host_facts.host} but could not be read: {v.error}; to start libvirt: {start.reason}",
         observed={"uri": (v.uri or "").split("?")[0], "error": v.error},

@@ -81,6 +81,14 @@ service libvirtd start
 virsh --readonly -c qemu:///system version""",
                 (Step("daemon-restart", "service libvirtd start", ("service",)),),
             ),
+            "access": Fix("""\
+# libvirt's daemon answers, but its read-only socket refuses the user the suite logs in as:
+ls -l /run/libvirt/libvirt-sock-ro /run/libvirt/virtqemud-sock-ro
+# let that user connect: add it to the group that owns the socket (libvirt on Debian and RHEL, see
+# unix_sock_ro_perms and unix_sock_group in /etc/libvirt/libvirtd.conf or virtqemud.conf), e.g.
+#   usermod -a -G libvirt USER      (then log in again)
+# or run the suite with --sudo; then this answers:
+virsh --readonly -c qemu:///system version"""),
             "unknown": Fix("""\
 # not scripted: how this host starts libvirt could not be told (the finding says why);
 # start libvirtd, or virtqemud and virtnetworkd (libvirt's docs/daemons.rst), then check:
