@@ -21,6 +21,8 @@ def test_autostart_network_is_running(host_facts, network):
     """A libvirt network marked autostart is running."""
     if network.active:
         return
+    if host_facts.libvirt.source == "files":
+        pytest.skip("no libvirt daemon answered (libvirt-readable says how to start it): no network runs until it does")
     if network.autostart is None:
         raise Unreadable(
             f"network {network.name} is not running, and whether libvirt should start it (autostart) is "
