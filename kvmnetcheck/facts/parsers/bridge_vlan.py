@@ -11,25 +11,20 @@ source, not captured.
 
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 from ..model import PortVlans
 from .gathered import Gathered
+from .keyvalue import named_json_entries
 
 
 def parse_bridge_vlans(text: str) -> Optional[tuple[PortVlans, ...]]:
     """Each port's VLANs; None when the output is not that JSON (e.g. cut off: `[` alone)."""
-    try:
-        doc = json.loads(text or "")
-    except ValueError:
-        return None
-    if not isinstance(doc, list):
+    entries = named_json_entries(text)
+    if entries is None:
         return None
     out = []
-    for entry in doc:
-        if not isinstance(entry, dict) or not isinstance(entry.get("ifname"), str):
-            continue
+    for entry in entries:
         vids, pvid, untagged = [], None, []
         for v in entry.get("vlans") or ():
             if not isinstance(v, dict) or not isinstance(v.get("vlan"), int):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 
 def parse_key_values(text: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
@@ -24,3 +26,15 @@ def to_int(value, base: int = 10):
         return int(str(value).strip(), base)
     except ValueError:
         return None
+
+
+def named_json_entries(text: str, name: str = "ifname"):
+    """iproute2's `-j` output (`ip -j addr`, `bridge -j vlan`): its entries that are objects with a string
+    `name`; None when the text is not a JSON list (a command cut off, an error message)."""
+    try:
+        doc = json.loads(text or "")
+    except ValueError:
+        return None
+    if not isinstance(doc, list):
+        return None
+    return [e for e in doc if isinstance(e, dict) and isinstance(e.get(name), str)]

@@ -22,7 +22,7 @@ from typing import Optional
 from ..model import BootFile, DhcpServers, Lease, ServerScope, UdpSocket
 from .dnsmasq_options import Unknown, dnsmasq_scope
 from .gathered import Gathered
-from .keyvalue import first, parse_key_values
+from .keyvalue import first, named_json_entries, parse_key_values
 
 _ADDR = re.compile(r"^(?P<addr>\[[^\]]*\]|[^\s%]*?)(?:%(?P<dev>[^:\s\]]+))?:(?P<port>\d+)$")
 _USER = re.compile(r'\("((?:[^"\\]|\\.)*)",pid=(\d+),fd=\d+\)')
@@ -179,16 +179,11 @@ def read_dhcp_servers(g: Gathered) -> DhcpServers:
 
 def parse_ipv4_addresses(text: str) -> Optional[tuple[tuple[str, str], ...]]:
     """(interface, address) from `ip -j -4 addr show`; None when it is not that JSON."""
-    try:
-        doc = json.loads(text or "")
-    except ValueError:
-        return None
-    if not isinstance(doc, list):
+    links = named_json_entries(text)
+    if links is None:
         return None
     out = []
-    for link in doc:
-        if not isinstance(link, dict) or not isinstance(link.get("ifname"), str):
-            continue
+    for link in links:
         for a in link.get("addr_info") or ():
             if isinstance(a, dict) and a.get("family") == "inet" and isinstance(a.get("local"), str):
                 out.append((link["ifname"], a["local"]))
