@@ -38,42 +38,46 @@ class Evaluator:
         subjects = [(h.host, ())] if item.kind is None else objects_of(item.kind, h)
         out = []
         sev = self.gate.severity[item.check_id]
-        for label, values in subjects:
-            r = Result(
-                check=item.check_id,
-                host=h.host,
-                object=label,
-                outcome="passed",
-                severity=sev,
-                test=result_test_id(item, label),
-            )
-            args = dict(common)
-            if item.kind:
-                args.update(zip(KIND_ARGS[item.kind], values))
-            try:
-                with running(item.check_id):
-                    figures = item.call(args)
-                if isinstance(figures, dict):  # a pass that carries what was measured (the probe's checks)
-                    r.observed = figures
-            except Finding as f:
-                r.outcome = "failed"
-                r.message, r.remediation, r.observed, r.limit = f.message, f.remediation, f.observed, f.limit
-                r.fix_script = f.script
-                r.fix_steps = [list(s) for s in f.steps]
-            except pytest.skip.Exception as s:
-                r.outcome = "skipped"
-                r.message = str(s.msg)
-            except AssertionError as e:
-                r.outcome = "failed"
-                r.message = str(e).split("\nassert ")[0].strip()
-            except (KeyboardInterrupt, SystemExit, pytest.exit.Exception):
-                raise
-            except Exception as e:  # an Unreadable fact, or a bug in the check: that object's error
-                r.outcome = "error"
-                r.message = f"the check could not run: {type(e).__name__}: {' '.join(str(e).split())[:2000]}"
-            self.gate.apply_waiver(r)
-            out.append(r)
+        with running(item.check_id):
+            for label, values in subjects:
+                out.append(self._result(item, h, common, sev, label, values))
         return out
+
+    def _result(self, item: CheckItem, h: HostFacts, common: dict, sev: str, label: str, values: tuple) -> Result:
+        """The check of `item` on one object (its catalog entry running): its Result."""
+        r = Result(
+            check=item.check_id,
+            host=h.host,
+            object=label,
+            outcome="passed",
+            severity=sev,
+            test=result_test_id(item, label),
+        )
+        args = dict(common)
+        if item.kind:
+            args.update(zip(KIND_ARGS[item.kind], values))
+        try:
+            figures = item.call(args)
+            if isinstance(figures, dict):  # a pass that carries what was measured (the probe's checks)
+                r.observed = figures
+        except Finding as f:
+            r.outcome = "failed"
+            r.message, r.remediation, r.observed, r.limit = f.message, f.remediation, f.observed, f.limit
+            r.fix_script = f.script
+            r.fix_steps = [list(s) for s in f.steps]
+        except pytest.skip.Exception as s:
+            r.outcome = "skipped"
+            r.message = str(s.msg)
+        except AssertionError as e:
+            r.outcome = "failed"
+            r.message = str(e).split("\nassert ")[0].strip()
+        except (KeyboardInterrupt, SystemExit, pytest.exit.Exception):
+            raise
+        except Exception as e:  # an Unreadable fact, or a bug in the check: that object's error
+            r.outcome = "error"
+            r.message = f"the check could not run: {type(e).__name__}: {' '.join(str(e).split())[:2000]}"
+        self.gate.apply_waiver(r)
+        return r
 
     def failure_text(self, results: list[Result]) -> str:
         """What the terminal shows for an item with findings: each finding's own text, no traceback

@@ -111,6 +111,8 @@ class CheckItem(pytest.Item):
         kind: Optional[str],
         wants_target: bool,
         evaluator: Evaluator,
+        args: tuple[str, ...],
+        marks: tuple,
         **kw,
     ):
         super().__init__(**kw)
@@ -121,24 +123,35 @@ class CheckItem(pytest.Item):
         self.host = host
         self.kind = kind
         self.wants_target = wants_target
-        self.args = tuple(inspect.signature(fn).parameters)
+        self.args = args  # the function's argument names
         self.kvm_results: list = []  # its Results, once it has run
         self.obj = fn  # pytest-html and others look for the function here
-        for m in getattr(fn, "pytestmark", []):
-            self.add_marker(getattr(pytest.mark, m.name)(*m.args, **m.kwargs))
+        for m in marks:  # the function's own marks (MarkDecorators, made once per function)
+            self.add_marker(m)
 
-    def runtest(self) -> None:
-        """Passes, fails with the findings, or skips (every object skipped, or none), by its Results."""
+    def verdict(self) -> tuple[str, Optional[str]]:
+        """Evaluates the check on its objects (keeping their Results): ("passed", None), ("failed", the
+        findings' text), or ("skipped", why: every object skipped, or none). A check that cannot run on
+        this host at all raises pytest's skip."""
         self.kvm_results = self.evaluator.evaluate(self)
         outcomes = [r.outcome for r in self.kvm_results]
         if "failed" in outcomes or "error" in outcomes:
-            raise CheckFailed(self.check_id)
+            return "failed", self.evaluator.failure_text(self.kvm_results)
         if outcomes and all(o in ("skipped", "waived") for o in outcomes) and "skipped" in outcomes:
-            pytest.skip(
-                self.kvm_results[0].message if len(outcomes) == 1 else f"{outcomes.count('skipped')} object(s) skipped"
-            )
+            n = outcomes.count("skipped")
+            return "skipped", self.kvm_results[0].message if len(outcomes) == 1 else f"{n} object(s) skipped"
         if not outcomes:
-            pytest.skip(f"no {self.kind.replace('_', ' ') if self.kind else 'object'} on this host")
+            return "skipped", f"no {self.kind.replace('_', ' ') if self.kind else 'object'} on this host"
+        return "passed", None
+
+    def runtest(self) -> None:
+        """Passes, fails with the findings, or skips, by its verdict (pytest's own protocol: see
+        pytest_adapter.run_item_lean for the one a run normally uses)."""
+        outcome, why = self.verdict()
+        if outcome == "failed":
+            raise CheckFailed(why)
+        if outcome == "skipped":
+            pytest.skip(why)
 
     def call(self, values: dict[str, Any]) -> Any:
         """The check's own return: None, or on a pass the figures it measured (a dict, kept as `observed`)."""
@@ -146,7 +159,7 @@ class CheckItem(pytest.Item):
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, CheckFailed):
-            return self.evaluator.failure_text(self.kvm_results)
+            return str(excinfo.value)
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
@@ -182,7 +195,9 @@ def make_items(
         return None
     cid = marker.args[0]
     kind = kind_of(obj)
-    wants_target = "target" in inspect.signature(obj).parameters
+    args = tuple(inspect.signature(obj).parameters)
+    wants_target = "target" in args
+    marks = tuple(getattr(pytest.mark, m.name)(*m.args, **m.kwargs) for m in getattr(obj, "pytestmark", []))
     items = []
     for i, h in enumerate(host_list()):
         if not wants_target and h.error:
@@ -198,6 +213,8 @@ def make_items(
                 kind=kind,
                 wants_target=wants_target,
                 evaluator=evaluator,
+                args=args,
+                marks=marks,
             )
         )
     return items

@@ -93,6 +93,59 @@ def release_item(item) -> None:
     item.keywords.node = None
 
 
+def lean_protocol_allowed(config) -> bool:
+    """Whether check items may run by `run_item_lean`: not when the user asked pytest to stop in a
+    debugger, show or only run the setup of fixtures, which need pytest's own phases."""
+    o = config.option
+    return not any(getattr(o, name, False) for name in ("usepdb", "trace", "setuponly", "setupshow", "setupplan"))
+
+
+def run_item_lean(item, verdict: Callable[[], tuple[str, Optional[str]]], label: Callable[[Any, Any], None]) -> None:
+    """pytest's run of one item, for an item that uses no fixture and prints nothing: its start, a
+    report for each of setup, call and teardown through `pytest_runtest_logreport` (what every
+    reader of reports sees: the terminal, pytest-html, xdist, the session's failure count, -x), its
+    finish. What it leaves out is pytest's per-phase machinery (the setup/call/teardown hooks with
+    output capture, log capture and fixture setup, the report built from a traceback), which over a
+    fleet's tens of thousands of items took more time than the checks themselves.
+
+    `verdict()` runs the item: ("passed"|"failed"|"skipped", its text); pytest's skip raised in it
+    skips the item, any other exception fails it with its traceback. `label(item, report)` marks each
+    report before it is logged (as a pytest_runtest_makereport wrapper would)."""
+    import time
+    import traceback
+
+    import pytest
+    from _pytest.reports import TestReport
+
+    ihook, nodeid, location = item.ihook, item.nodeid, item.location
+    ihook.pytest_runtest_logstart(nodeid=nodeid, location=location)
+    start, t0 = time.time(), time.perf_counter()
+    try:
+        outcome, why = verdict()
+    except pytest.skip.Exception as e:
+        outcome, why = "skipped", str(e.msg)
+    except (KeyboardInterrupt, pytest.exit.Exception):
+        raise
+    except BaseException:
+        outcome, why = "failed", traceback.format_exc()
+    duration = time.perf_counter() - t0
+    if outcome == "skipped":
+        path, line = item.reportinfo()[:2]
+        longrepr: Any = (os.fspath(path), (line or 0) + 1, f"Skipped: {why}")
+    else:
+        longrepr = why
+    stop = start + duration
+    for when, rep_outcome, rep_longrepr, took in (
+        ("setup", "passed", None, 0.0),
+        ("call", outcome, longrepr, duration),
+        ("teardown", "passed", None, 0.0),
+    ):
+        report = TestReport(nodeid, location, {}, rep_outcome, rep_longrepr, when, [], took, start, stop)
+        label(item, report)
+        ihook.pytest_runtest_logreport(report=report)
+    ihook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
+
+
 class _Ran:
     """Where check items that have run were in session.items: their file (pytest's progress display
     counts a module's items by location), nothing else; one per file."""

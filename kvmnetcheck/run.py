@@ -30,7 +30,7 @@ from .evaluation import Evaluator, waived_status
 from .gate import Gate
 from .hosts import Hosts
 from .items import Items
-from .objects import LIMITS
+from .objects import LIMITS, CheckItem
 from .publishing import Reports
 from .report.results import Result
 from .views import Views
@@ -55,6 +55,7 @@ class KvmRun:
         self.items = Items(self.hosts, self.evaluator, self.gate.severity)
         config.stash[LIMITS] = self.gate.limits
         self.progress = None  # [hosts checked, hosts]: a fleet's progress, said host by host
+        self.lean = pytest_adapter.lean_protocol_allowed(config)  # check items run without pytest's phases
 
     @property
     def limits(self) -> Limits:
@@ -94,6 +95,13 @@ class KvmRun:
             self.progress = [0, hosts]
 
     # ------------------------------------------------------------ each check on each host
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        if isinstance(item, CheckItem) and self.lean:
+            pytest_adapter.run_item_lean(item, item.verdict, self.items.label_report)
+            return True
+        return None
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):

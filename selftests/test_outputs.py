@@ -177,6 +177,30 @@ def test_select_by_check_id_and_severity(lab, tmp_path):
     assert "bridge-forward-delay" not in got and "host-reachable" not in got and "bridge-stp-root" in got
 
 
+def test_pytest_options_still_act_on_check_items(lab, real_run, tmp_path):
+    """Check items run without pytest's per-phase machinery (pytest_adapter.run_item_lean): what a
+    user asks of pytest itself still acts on them, and pytest's own phases give the same results."""
+    d, _ = real_run
+    # -v names each item with its outcome (the suite() command has -q), -rs each skipped item's reason
+    out = suite(lab, f"--output-dir={tmp_path / 'v'}", "-vv", "-rs").stdout
+    assert "test_bridge_forwards_new_ports_within_limit[bridge-forward-delay:out1] FAILED" in out, out[-3000:]
+    assert "test_host_is_reachable_and_readable[host-reachable:out1] PASSED" in out, out[-3000:]
+    assert "SKIPPED [1] tests_host/test_ovs.py:9: no ovs bridge on this host" in out, out[-3000:]
+    # -x: pytest stops at the first item with a finding, says so, and the run keeps no report
+    p = suite(lab, f"--output-dir={tmp_path / 'x'}", "-x")
+    assert p.returncode == 1 and "stopping after 1 failures" in p.stdout, p.stdout[-3000:]
+    assert "cut short" in p.stdout and not os.path.exists(tmp_path / "x" / "results.json"), p.stdout[-3000:]
+    # --setup-show needs pytest's own phases: the items run by them, with the same results
+    p = suite(lab, f"--output-dir={tmp_path / 'phases'}", "--setup-show", "--check=bridge-forward-delay,host-*")
+
+    def results(where):
+        with open(os.path.join(where, "results.json")) as f:
+            return [r for r in json.load(f)["results"] if r["check"] in ("bridge-forward-delay", "host-reachable")]
+
+    assert "test_bridge_forwards_new_ports_within_limit[bridge-forward-delay:out1]" in p.stdout, p.stdout[-3000:]
+    assert results(str(tmp_path / "phases")) == results(d) != []
+
+
 def test_results_json_matches_its_shipped_schema(real_run):
     import jsonschema
 

@@ -194,7 +194,8 @@ def host_script(
         return [st for st in steps if not runnable(st) and not replaced(st, steps)]
 
     scripted = [r for r in failed if any(runnable(st) for st in steps_of(r))]
-    manual = [r for r in failed if r not in scripted]
+    in_script = set(map(id, scripted))
+    manual = [r for r in failed if id(r) not in in_script]
     lacking = [(r, st) for r in scripted for st in left(r)]
     restarts = any(st[0] == "daemon-restart" for r in scripted for st in steps_of(r) if runnable(st))
     out = [

@@ -16,12 +16,7 @@ from .results import open_text
 from .stream import ResultStream
 from .terminal import finding_text
 
-# what XML 1.0 cannot carry (text.for_xml shows it escaped), then the markup characters
-_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-_ATTR = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
-)
-# most strings need nothing, and are returned as they are
+# most strings need nothing (no markup character, nothing XML 1.0 cannot carry), and are returned as they are
 _PLAIN_TEXT = re.compile(r"[^\x00-\x1f&<>\ud800-\udfff\ufffe\uffff]*\Z")
 _PLAIN_ATTR = re.compile(r'[^\x00-\x1f&<>"\ud800-\udfff\ufffe\uffff]*\Z')
 
@@ -29,13 +24,19 @@ _PLAIN_ATTR = re.compile(r'[^\x00-\x1f&<>"\ud800-\udfff\ufffe\uffff]*\Z')
 def escape(value) -> str:
     """Element text."""
     value = str(value)
-    return value if _PLAIN_TEXT.match(value) else for_xml(value).translate(_TEXT)
+    if _PLAIN_TEXT.match(value):
+        return value
+    # (str.replace: a finding's text is long, and str.translate looks up every character)
+    return for_xml(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _attr(value) -> str:
     """A double-quoted attribute value (line breaks kept as character references)."""
     value = str(value)
-    return '"' + (value if _PLAIN_ATTR.match(value) else for_xml(value).translate(_ATTR)) + '"'
+    if _PLAIN_ATTR.match(value):
+        return '"' + value + '"'
+    value = for_xml(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return '"' + value.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;") + '"'
 
 
 def names(test_id: str) -> tuple[str, str]:
