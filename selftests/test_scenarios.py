@@ -31,6 +31,7 @@ class Scenario:
     body: str
     message: str  # a phrase the result's message must contain, if any
     fix: str  # a phrase the result's fix script must contain; "none": it must have no script at all
+    remedy: str = ""  # a phrase the fix's text must contain (its comment lines joined into one)
     release: str = ""  # the Debian release the host runs (lab.releases); "": the machine's own
 
     @property
@@ -46,7 +47,7 @@ def load_scenarios() -> list[Scenario]:
     out = []
     for path in sorted(p for ext in EXTENSIONS for p in glob.glob(os.path.join(SCENARIOS, "*", "*" + ext))):
         body = open(path).read()
-        head = dict(re.findall(r"^# (object|needs|state|message|fix|release): (.*)$", body, re.MULTILINE))
+        head = dict(re.findall(r"^# (object|needs|state|message|fix|remedy|release): (.*)$", body, re.MULTILINE))
         base, ext = os.path.splitext(os.path.basename(path))
         out.append(
             Scenario(
@@ -61,6 +62,7 @@ def load_scenarios() -> list[Scenario]:
                 message=head.get("message", "").strip(),
                 fix=head.get("fix", "").strip(),
                 release=head.get("release", "").strip(),
+                remedy=head.get("remedy", "").strip(),
             )
         )
     return sorted(out, key=lambda s: s.id)
@@ -138,6 +140,9 @@ def test_scenario_outcome(scenario_run, scenario):
         assert r["fix_script"] == "", f"no step may be scripted here, got:\n{r['fix_script']}"
     elif scenario.fix:
         assert scenario.fix in r["fix_script"], r["fix_script"]
+    if scenario.remedy:
+        said = " ".join(line.strip().lstrip("#").strip() for line in r["remediation"].splitlines())
+        assert scenario.remedy in said, r["remediation"]
 
 
 def test_every_result_is_about_a_host_and_an_object(scenario_run):

@@ -227,8 +227,13 @@ ip link set dev {bridge} type bridge forward_delay 0
             "twice is read each time, so two `bridges:` blocks define the bridges of both, a bridge given again "
             "amends its first definition, and each `parameters:` turns STP on before its own keys; "
             "tests/integration/scenarios.py test_mix_vlan_on_bridge_on_bond)",
-            "systemd src/network/netdev/bridge.c and man systemd.netdev (STP unset: kernel default; an existing "
-            "netdev is not changed on reload before v257)",
+            "systemd src/network/netdev/bridge.c and man systemd.netdev (STP unset: kernel default); before v257 "
+            "netdev_load on reload only creates the netdevs that do not exist; v257 (NEWS 257, pull request #34909 "
+            "'network: support reconfiguring netdev') src/network/netdev/netdev.c netdev_reload keeps the ifindex "
+            "of an updated .netdev, independent_netdev_create sends RTM_NEWLINK to it and netdev_enter_ready runs "
+            "bridge.c netdev_bridge_post_create, which sends the [Bridge] settings that are set",
+            "Linux net/bridge/br_netlink.c br_changelink (IFLA_BR_FORWARD_DELAY before IFLA_BR_STP_STATE, stops at "
+            "the first error) and br_stp.c br_set_forward_delay (-ERANGE outside 2-30 s while STP is on)",
             "Debian bridge-utils /lib/bridge-utils/ifupdown.sh and brctl; ifupdown2 addons/bridge.py",
         ),
         skipped_when=(
@@ -292,8 +297,11 @@ nmcli connection modify {conn_by:raw} {connection} bridge.stp no
                 """\
 # in {path}, section [Bridge]:
 #   STP=no
-# systemd-networkd does not change a bridge that already exists when it reloads (before systemd 257):
-# the file applies at the next boot; the live bridge is fixed by bridge-forward-delay's step""",
+# systemd 257 and later apply it at `networkctl reload` to the bridge as it is (not re-created),
+# earlier ones at the next boot: their networkd leaves a bridge that exists as it is on reload or
+# restart; the live bridge is fixed by bridge-forward-delay's step at once either way
+# (ForwardDelaySec=0 only once STP is off live: 257 sends the delay first, and the kernel refuses
+# 0 s while STP is on, and then nothing of the file applies)""",
                 (Step("persistent-config", "sed -i -e 's/^STP=.*/STP=no/' -- {path}", ("sed",)),),
             ),
             "netplan": Fix("""\

@@ -10,7 +10,10 @@ CONFIG_HINTS = {
     "ifcfg": "set STP=off (or STP=on with DELAY=0) there, then: ifdown BR && ifup BR",
     "nmconnection": "nmcli connection modify CONN bridge.stp no && nmcli connection up CONN",
     "ifupdown": "set bridge_stp off (and bridge_fd 0) in its iface stanza, then: ifdown BR && ifup BR",
-    "networkd": "set STP=no (and ForwardDelaySec=0) in its [Bridge] section, then: networkctl reload",
+    "networkd": (
+        "set STP=no (and ForwardDelaySec=0) in its [Bridge] section; systemd 257 and later apply it at "
+        "`networkctl reload` (once STP is off live), earlier ones at the next boot"
+    ),
     "netplan": "set parameters: stp: false (and forward-delay: 0) for it, then: netplan apply",
 }
 
