@@ -29,7 +29,7 @@ from .gate import Gate, Judgement
 from .hosts import Hosts
 from .report.fixscripts import is_ours, write_fix_scripts
 from .report.guests import boots_html, stories_html
-from .report.junit import write_junit
+from .report.junit import testcase, write_junit
 from .report.merge import shard_meta
 from .report.pages import PAGES_DIR, write_host_page
 from .report.publish import DEFAULT_OUTPUT_DIR, Outputs
@@ -157,7 +157,9 @@ class Reports:
                 prefix=".kvm-netcheck-findings-", suffix=".jsonl", dir=os.path.dirname(os.path.abspath(out.results))
             )
             os.close(fd)
-        self.stream = ResultStream(spool, keys, findings)
+        # JUnit's testcases are written as the results come, beside the spool (and staged with it)
+        cases = spool + ".junit" if out is not None and out.junit else None
+        self.stream = ResultStream(spool, keys, findings, cases_path=cases, case_of=testcase)
         return self.stream
 
     # ------------------------------------------------------------ each result

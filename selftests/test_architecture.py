@@ -195,6 +195,18 @@ def test_checks_import_only_the_catalog_and_facts():
     assert not wrong, "\n".join(wrong)
 
 
+def test_checks_raise_findings_not_asserts():
+    """The suite runs with --assert=plain (pyproject.toml, kvmnetcheck/suite/pytest.ini): a check says
+    what it found by raising a Finding with its fix, never by `assert`."""
+    found = [
+        f"{os.path.relpath(path, REPO)}:{node.lineno}"
+        for path in glob.glob(os.path.join(REPO, "tests_*", "*.py"))
+        for node in ast.walk(ast.parse(open(path).read()))
+        if isinstance(node, ast.Assert)
+    ]
+    assert not found, found
+
+
 def test_no_import_circles():
     graph = {_module_name(p): {m for m in _imports(p) if _exists(m)} for p in _package_files()}
     # a package's __init__ that gathers its own modules is not a circle with them

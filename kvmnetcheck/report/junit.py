@@ -85,6 +85,7 @@ def write_junit(
             + "".join(f"<property name={_attr(k)} value={_attr(v)}/>" for k, v in properties.items())
             + "</properties>"
         )
-        for r in stream.results():
-            f.write(testcase(r))
+        cases = stream.cases()  # written as the results came (publishing.Reports.start), else made now
+        for chunk in cases if cases is not None else map(testcase, stream.results()):
+            f.write(chunk)
         f.write("</testsuite></testsuites>")

@@ -18,7 +18,8 @@ import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Optional
+from json.encoder import encode_basestring_ascii
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from .groups import Groups
 from .results import Result
@@ -147,10 +148,22 @@ def stories_of(digest: HostDigest, findings: list[Result]) -> list:
 
 
 _LINE = json.JSONEncoder(default=str, separators=(",", ":"), check_circular=False)
+_S = encode_basestring_ascii  # a JSON string, as _LINE writes one (ensure_ascii)
 
 
 def result_line(r: Result) -> str:
-    return _LINE.encode(r.as_json())
+    """A result as its spool's JSON line. Most results (passes, skips) carry no fix, figures or waiver:
+    theirs is put together from its strings, as the encoder would write it."""
+    if r.remediation or r.fix_script or r.fix_steps or r.observed or r.limit is not None or r.waiver is not None:
+        return _LINE.encode(r.as_json())
+    try:
+        return (
+            f'{{"check":{_S(r.check)},"host":{_S(r.host)},"object":{_S(r.object)},"outcome":{_S(r.outcome)},'
+            f'"severity":{_S(r.severity)},"message":{_S(r.message)},"remediation":"","fix_script":"",'
+            f'"fix_steps":[],"observed":{{}},"limit":null,"test":{_S(r.test)},"waiver":null}}'
+        )
+    except TypeError:  # a value that is not a string: the encoder's way
+        return _LINE.encode(r.as_json())
 
 
 def result_from_line(line: str) -> Result:
@@ -259,9 +272,14 @@ class ResultStream:
     unreached: dict[str, None] = field(default_factory=dict)  # hosts with a finding of host-reachable
     waived: list[Result] = field(default_factory=list)
     waiver_matched: Counter = field(default_factory=Counter)
+    # another text each result is written as, as it comes (JUnit's testcase: report/junit.py), to its
+    # own spool, so its writer does not read every result back
+    cases_path: Optional[str] = None
+    case_of: Optional[Callable[[Result], str]] = None
 
     def __post_init__(self):
         self._out = None
+        self._cases = open(self.cases_path, "w", encoding="utf-8") if self.cases_path and self.case_of else None
         self._pos = 0
         self._sha = hashlib.sha256()  # of the spool's bytes as written (a shard's results.jsonl)
         if self.spool_path:
@@ -303,6 +321,8 @@ class ResultStream:
         key = (r.check, r.host, r.object)
         if key in self.baseline_keys:
             self.now[key] = r.outcome
+        if self._cases is not None:
+            self._cases.write(self.case_of(r))
         if self._out is not None:
             data = (line.rstrip("\n") + "\n").encode("utf-8")
             self._out.write(data)
@@ -327,6 +347,22 @@ class ResultStream:
         if self._out is not None:
             self._out.close()
             self._out = None
+        if self._cases is not None:
+            self._cases.close()
+            self._cases = None
+
+    def cases(self) -> Optional[Iterator[str]]:
+        """The results as `case_of` wrote them, in the order they were made, in chunks; None if not spooled."""
+        if not (self.cases_path and self.case_of):
+            return None
+        self.close()
+
+        def chunks() -> Iterator[str]:
+            with open(self.cases_path, encoding="utf-8") as f:
+                while chunk := f.read(1 << 20):
+                    yield chunk
+
+        return chunks()
 
     def lines(self) -> Iterator[str]:
         """Every result's JSON line, in the order they were made."""
