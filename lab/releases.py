@@ -48,6 +48,7 @@ PACKAGES: Tuple[str, ...] = (
     "kmod",
     "tcpdump",  # lab.pxe_boot watches DHCP on the bridge with it
     "busybox",  # the DHCP client and LAN-side server of the real-client truth tests (udhcpc, udhcpd)
+    "isc-dhcp-server",  # dhcpd on its LPF packet socket: the macvtap truth test's server on the host's own NIC
     "python3",
 )
 

@@ -112,14 +112,15 @@ TAGGED_BOOT = {
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("release", RELEASES, ids=lambda r: r or "machine")
 @pytest.mark.parametrize("recipe", sorted(TAGGED_BOOT))
-def test_tagged_boot_file_verdict_matches_a_real_network_boot(lab, tmp_path, recipe):
+def test_tagged_boot_file_verdict_matches_a_real_network_boot(lab, tmp_path, recipe, release):
     """dhcp-boot lines with tags, as dnsmasq picks them for the client that asks: the suite's verdict on the
     guest and what its iPXE ROM really boots agree."""
     from lab import pxe_boot
 
-    name = "truthtag" + recipe.replace("-", "")[:6]
-    h = lab.add_host(name, libvirt=True)
+    name = _host_name("truthtag" + recipe.replace("-", "")[:6], release)
+    h = lab.add_host(name, libvirt=True, release=release)
     options = "".join(f"<dnsmasq:option value='{o}'/>" for o in TAGGED_BOOT[recipe])
     h.sh(
         LIB
@@ -155,12 +156,13 @@ guest_define pxeguest "{GUEST_NIC}"
 
 
 @pytest.mark.slow
-def test_dhcp_server_verdict_matches_a_real_network_boot(lab, tmp_path):
+@pytest.mark.parametrize("release", RELEASES, ids=lambda r: r or "machine")
+def test_dhcp_server_verdict_matches_a_real_network_boot(lab, tmp_path, release):
     """A network whose dnsmasq is gone: the suite fails it, and a real guest gets no address."""
     from lab import pxe_boot
 
-    name = "truthdns"
-    h = lab.add_host(name, libvirt=True)
+    name = _host_name("truthdns", release)
+    h = lab.add_host(name, libvirt=True, release=release)
     h.sh(
         LIB
         + """
@@ -260,11 +262,12 @@ guest_define nf1 "<interface type='bridge'><mac address='52:54:00:00:0e:01'/><so
 
 
 @pytest.mark.parametrize("server_on_host", [True, False], ids=["server-on-host", "server-on-lan"])
-def test_macvtap_verdict_matches_a_real_dhcp_client(lab, tmp_path, server_on_host):
+@pytest.mark.parametrize("release", RELEASES, ids=lambda r: r or "machine")
+def test_macvtap_verdict_matches_a_real_dhcp_client(lab, tmp_path, server_on_host, release):
     """A DHCP client on a macvlan of lan1 (macvtap's own driver) never reaches a server on its host's lan1,
     and does reach one on the LAN behind it."""
-    name = "truthmv" + ("h" if server_on_host else "l")
-    h = lab.add_host(name, libvirt=True)
+    name = _host_name("truthmv" + ("h" if server_on_host else "l"), release)
+    h = lab.add_host(name, libvirt=True, release=release)
     server = "veth lan1 10.58.0.1/24\ndhcpd_on lan1 10.58.0\n" if server_on_host else LAN_SERVER
     h.sh(
         LIB
@@ -291,4 +294,12 @@ ip netns exec cm timeout 20 busybox udhcpc -i mvc -n -q -f -s /bin/true -t 5 -T 
     )
     leased = got.returncode == 0
     assert leased is (not server_on_host), (got.stdout, got.stderr)
+    if server_on_host:  # the server was there and serving: a client on the wire behind lan1 gets an address
+        wire = h.sh(
+            "ip netns add cw\nip link set lan1p netns cw\nip netns exec cw ip link set lan1p up\n"
+            "ip netns exec cw timeout 20 busybox udhcpc -i lan1p -n -q -f -s /bin/true -t 5 -T 2 2>&1 | grep 'lease of'",
+            check=False,
+            timeout=60,
+        )
+        assert wire.returncode == 0, (wire.stdout, wire.stderr)
     assert r["outcome"] == ("passed" if leased else "failed"), (r["outcome"], r["message"])
