@@ -678,3 +678,22 @@ def test_build_host_facts(text, raw):
     assert all(isinstance(p, str) for p in f.parse_errors)
     backend, evidence = firewall_backend(f)
     assert backend in ("iptables", "nftables", None) and evidence
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(), min_size=7, max_size=7),
+    st.sampled_from(["passed", "skipped", "failed", "error"]),
+    st.sampled_from([{}, {"remediation": "ip link set dev br0 type bridge stp_state 0"}, {"observed": {"a": (1, 2)}}]),
+)
+def test_result_line_is_what_the_encoder_writes(strings, outcome, extra):
+    """The spool's line of a result (report/stream.py result_line: put together from its strings when
+    it carries no fix, figures or waiver) is the encoder's own, byte for byte, and reads back."""
+    from kvmnetcheck.report.results import Result
+    from kvmnetcheck.report.stream import _LINE, result_from_line, result_line
+
+    check, host, obj, severity, message, test, _ = strings
+    r = Result(check, host, obj, outcome, severity, message=message, test=test, **extra)
+    assert result_line(r) == _LINE.encode(r.as_json())
+    back = result_from_line(result_line(r))
+    assert (back.check, back.host, back.object, back.message, back.test) == (check, host, obj, message, test)
