@@ -5,6 +5,7 @@ pass over the spool, whatever the number of results."""
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import platform
 import re
@@ -47,13 +48,23 @@ def names(test_id: str) -> tuple[str, str]:
     return classname, rest or test_id
 
 
+@functools.lru_cache(maxsize=4096)
+def _attr_of_many(value: str) -> str:
+    """_attr of a value many results share (a file's class name, a check, a host, a severity)."""
+    return _attr(value)
+
+
 def testcase(r) -> str:
     classname, name = names(r.test)
-    props = "".join(
-        f"<property name={_attr(k)} value={_attr(v)}/>"
-        for k, v in (("check", r.check), ("host", r.host), ("object", r.object), ("severity", r.severity))
+    props = (
+        f'<property name="check" value={_attr_of_many(r.check)}/><property name="host" value={_attr_of_many(r.host)}/>'
+        f'<property name="object" value={_attr(r.object)}/>'
+        f'<property name="severity" value={_attr_of_many(r.severity)}/>'
     )
-    out = f'<testcase classname={_attr(classname)} name={_attr(name)} time="0.000"><properties>{props}</properties>'
+    out = (
+        f"<testcase classname={_attr_of_many(classname)} name={_attr(name)} "
+        f'time="0.000"><properties>{props}</properties>'
+    )
     if r.outcome == "failed":
         c = CHECKS.get(r.check)
         text = finding_text(r, c.rationale, c.guide) if c else r.message
