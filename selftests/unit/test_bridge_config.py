@@ -587,15 +587,15 @@ def test_netplan_alias_bomb_is_refused_at_once_with_an_error_for_its_bridge():
     # some 500 bytes, 8 levels of 10: expanded by reading the values, such a file took 18 s and 1 GB
     text = alias_bomb(8)
     assert len(text) < 600
-    started = time.monotonic()
+    started = time.process_time()
     (c,) = parse_netplan(NETPLAN_PATH, text)
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert c.bridge == "br0" and c.lines == ("13: br0:",)
     assert c.unknown == f"netplan file {NETPLAN_PATH}: YAML aliases expand past {MAX_YAML_NODES} nodes; not read"
     # the file's other readers pass over it too, at once
-    started = time.monotonic()
+    started = time.process_time()
     assert netplan_bridges(text, None) == [] and netplan_global_renderer([(NETPLAN_PATH, text)]) is None
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - started < 1.0
 
 
 def test_netplan_alias_bomb_that_hides_its_bridges_is_one_error_for_the_file():

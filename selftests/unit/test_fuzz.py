@@ -630,9 +630,9 @@ def alias_bombs(draw):
 @given(alias_bombs())
 def test_parse_netplan_alias_bombs_return_at_once(bomb):
     text, nodes = bomb
-    started = time.monotonic()
+    started = time.process_time()
     configs = parse_netplan(S_CFG.NETPLAN_PATH, text)
-    assert time.monotonic() - started < 1.0, (len(text), nodes)
+    assert time.process_time() - started < 1.0, (len(text), nodes)
     _check_configs(configs, "netplan")
     if nodes > MAX_YAML_NODES:  # refused: every bridge of the file is unknown, the file never a pass
         assert configs and all(c.unknown and "not read" in c.unknown for c in configs), configs

@@ -276,10 +276,10 @@ def resolver():
 def test_billion_laughs_rejected_quickly():
     import time
 
-    t = time.monotonic()
+    t = time.process_time()
     with pytest.raises(XmlError):
         parse_network(BILLION_LAUGHS)
-    assert time.monotonic() - t < 2.0
+    assert time.process_time() - t < 2.0
 
 
 def test_internal_entity_rejected():

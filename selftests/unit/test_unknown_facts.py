@@ -277,9 +277,9 @@ def test_netplan_alias_bomb_on_a_host_is_an_error_for_its_bridge():
     from kvmnetcheck.catalog import Limits
     from tests_host.test_bridges import test_bridge_config_keeps_new_ports_open
 
-    started = time.monotonic()
+    started = time.process_time()
     f = facts(META5, ("netconfig", "/etc/netplan/01-br.yaml", alias_bomb(8)), DONE)
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - started < 1.0
     (c,) = f.bridge_configs
     r = outcome(test_bridge_config_keeps_new_ports_open, f, c, Limits(4.0))
     assert isinstance(r, Unreadable), r
