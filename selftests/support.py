@@ -34,6 +34,14 @@ class SuiteRun:
         return [r for r in self.results.get("results", []) if r["host"] == host]
 
 
+def truth_releases() -> list:
+    """The Debian releases the real-program truth tests run on: the machine's own (None) and, by default,
+    trixie and bullseye (lab hosts of those releases, their roots built once by lab/releases.py).
+    KNC_TRUTH_RELEASES narrows the others: KNC_TRUTH_RELEASES=trixie, or =none for the machine's only."""
+    value = os.environ.get("KNC_TRUTH_RELEASES", "trixie,bullseye")
+    return [None] + [r.strip() for r in value.split(",") if r.strip() and r.strip() != "none"]
+
+
 def run_suite(out_dir: str, *args: str, timeout: float = 900) -> SuiteRun:
     """Run the compliance suite from the repository root, as `pytest` with the given options."""
     os.makedirs(out_dir, exist_ok=True)
