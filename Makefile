@@ -19,8 +19,12 @@ SYS_LAB := libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu
 report: $(VENV)/.installed
 	$(PYTEST)
 
+# SELFTEST_ARGS='-n 2 --dist loadgroup' runs the tests on two pytest-xdist workers: a test module stays on
+# one of them (its lab and suite run are made once), the truth tests spread (selftests/conftest.py).
+# KNC_TRUTH_RELEASES=none: the truth tests on this machine's release only (selftests/support.py)
+SELFTEST_ARGS ?=
 test: sysdeps-lab $(VENV)/.installed lint
-	$(PYTEST) -c selftests/pytest.ini selftests
+	$(PYTEST) -c selftests/pytest.ini $(SELFTEST_ARGS) selftests
 
 # ruff's lint and format check (pyproject.toml [tool.ruff]); `make format` applies the format
 lint: $(VENV)/.installed

@@ -34,6 +34,14 @@ class SuiteRun:
         return [r for r in self.results.get("results", []) if r["host"] == host]
 
 
+def truth_releases(default: str = "") -> list:
+    """The Debian releases a real-program truth test runs on: the machine's own (None) and the others
+    KNC_TRUTH_RELEASES names (lab hosts of those releases, their roots built once by lab/releases.py),
+    else `default`: KNC_TRUTH_RELEASES=trixie,bullseye, or =none for the machine's only."""
+    value = os.environ.get("KNC_TRUTH_RELEASES", default)
+    return [None] + [r.strip() for r in value.split(",") if r.strip() and r.strip() != "none"]
+
+
 def run_suite(out_dir: str, *args: str, timeout: float = 900) -> SuiteRun:
     """Run the compliance suite from the repository root, as `pytest` with the given options."""
     os.makedirs(out_dir, exist_ok=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 import pytest
+from support import truth_releases
 
 from kvmnetcheck.facts.model import NetStack
 from kvmnetcheck.facts.parsers.bridge_config import Context, parse_config_file
@@ -212,10 +213,12 @@ def _ifupdown2_tree(tmp) -> str:
     return tree
 
 
-# KNC_TRUTH_RELEASES=trixie,bullseye also applies the files with those Debian releases' programs (lab hosts
-# of those releases, lab/releases.py: NetworkManager, netplan, systemd-networkd, ifupdown of each); ifupdown2
-# runs from the machine's own .deb only. By default only the machine's programs.
-RELEASES = [None] + [r for r in os.environ.get("KNC_TRUTH_RELEASES", "").split(",") if r.strip()]
+# the files are applied by the machine's programs and by those of trixie and bullseye (lab hosts of those
+# releases, lab/releases.py: NetworkManager, netplan, systemd-networkd, ifupdown of each); ifupdown2 runs
+# from the machine's own .deb only. KNC_TRUTH_RELEASES=trixie (or =none) narrows it (support.truth_releases)
+RELEASES = truth_releases(default="trixie,bullseye")
+# one lab per release (the `applied` fixture, parametrized by it): under pytest-xdist a release's cases stay on one worker
+XDIST_GROUP_BY = "applied"
 
 
 @pytest.fixture(scope="module", params=RELEASES, ids=lambda r: r or "machine")

@@ -123,7 +123,10 @@ def test_an_interrupted_run_leaves_the_reports_byte_identical(lab, real_run, tmp
     d, _ = real_run
     before = tree(d)
     cfg = tmp_path / "ssh_config"
-    cfg.write_text(open(lab.ssh_config).read() + "\nHost hangs\n  ProxyCommand sh -c 'exec sleep 60'\n")
+    tries = tmp_path / "hung-tries"  # the pid of each ProxyCommand this test starts
+    cfg.write_text(
+        open(lab.ssh_config).read() + f"\nHost hangs\n  ProxyCommand sh -c 'echo $$ >> {tries}; exec sleep 60'\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     proc = subprocess.Popen(
         [
@@ -142,10 +145,18 @@ def test_an_interrupted_run_leaves_the_reports_byte_identical(lab, real_run, tmp
         text=True,
         env=env,
     )
-    time.sleep(6)
+    deadline = time.monotonic() + 60
+    while not (tries.exists() and tries.read_text().strip()):  # until the run is waiting on the hung host
+        assert proc.poll() is None and time.monotonic() < deadline, "the run never tried the hung host"
+        time.sleep(0.1)
+    time.sleep(1)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=120)
-    subprocess.run(["pkill", "-f", "exec sleep 60"], check=False)
+    for pid in tries.read_text().split():  # its ProxyCommands only, should any still sleep
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
     assert proc.returncode == 2, out[-2000:]
     assert tree(d) == before
     assert not glob.glob(os.path.join(d, ".kvm-netcheck-*"))

@@ -34,20 +34,6 @@ def test_installed_ini_is_the_clones():
     assert installed == clone
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-    out = tmp_path_factory.mktemp("wheel")
-    p = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), REPO],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert p.returncode == 0, p.stderr[-3000:]
-    (path,) = out.glob("kvm_netcheck-*.whl")
-    return str(path)
-
-
 def test_wheel_carries_the_checks_inside_the_package(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/", 1)[0] for n in names}

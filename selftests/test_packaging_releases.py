@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 
 import pytest
@@ -29,20 +28,6 @@ def test_pyproject_declares_the_tested_pythons():
     assert declared == tested, declared
     lo, hi = tested[0], tested[-1].split(".")
     assert 'requires-python = ">=%s,<3.%d"' % (lo, int(hi[1]) + 1) in text
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-    out = tmp_path_factory.mktemp("wheel")
-    p = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), REPO],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert p.returncode == 0, p.stderr[-3000:]
-    (path,) = out.glob("kvm_netcheck-*.whl")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 
 import pytest
-from support import REPO, run_suite
+from support import REPO, run_suite, truth_releases
 
 LIB = open(os.path.join(REPO, "selftests", "scenarios", "lib.sh")).read()
-# KNC_TRUTH_RELEASES=trixie,bullseye also runs the PXE and real-DHCP-client truth tests on lab hosts of
-# those Debian releases (their own libvirt, dnsmasq, QEMU, SeaBIOS, iPXE, iptables and busybox DHCP
-# client; lab/releases.py); by default only on the machine's
-RELEASES = [None] + [r for r in os.environ.get("KNC_TRUTH_RELEASES", "").split(",") if r.strip()]
+# the PXE and real-DHCP-client truth tests run on the machine's release; KNC_TRUTH_RELEASES=trixie,bullseye
+# also runs them on lab hosts of those releases (their own libvirt, dnsmasq, QEMU, SeaBIOS, iPXE, iptables
+# and busybox DHCP client; lab/releases.py): about 13 minutes more, so not by default (support.truth_releases)
+RELEASES = truth_releases()
+# each test builds its own host: under pytest-xdist they spread over the workers (selftests/conftest.py)
+XDIST_SPREAD = True
 GUEST_NIC = "<interface type='network'><mac address='52:54:00:00:09:01'/><source network='pxe'/><model type='virtio'/></interface>"
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from support import REPO, run_suite
+from support import REPO, run_suite, truth_releases
 
 LIB = open(os.path.join(REPO, "selftests", "scenarios", "lib.sh")).read()
 BOOTED = "KNC-BOOTED-FROM-THE-NETWORK"
@@ -28,7 +28,7 @@ $V net-start pxe >/dev/null
 MACS = ("52:54:00:00:0c:01", "52:54:00:00:0c:02")
 # KNC_TRUTH_RELEASES=trixie,bullseye also boots on lab hosts of those Debian releases (their own libvirt,
 # dnsmasq, QEMU, SeaBIOS and iPXE; lab/releases.py); by default only on the machine's
-RELEASES = [None] + [r for r in os.environ.get("KNC_TRUTH_RELEASES", "").split(",") if r.strip()]
+RELEASES = truth_releases()
 
 
 @pytest.fixture(scope="module")
