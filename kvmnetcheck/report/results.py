@@ -96,8 +96,18 @@ def write_results(
     }
     tmp = path + ".tmp"
     with open_text(tmp, path.endswith(".gz")) as f:
-        text = json.dumps(head, indent=1, default=str)
-        f.write(text[:-2] + ',\n "results": [')  # the object's closing "\n}" comes after the results
+        # the head streamed as it is encoded (a fleet's host summaries made into one string, and the
+        # encoder's list of pieces before it, were the largest thing a merge held); the object's
+        # closing "\n}" is held back: it comes after the results
+        held = ""
+        for piece in json.JSONEncoder(indent=1, default=str).iterencode(head):
+            held += piece
+            if len(held) > 1 << 16:
+                f.write(held[:-8])
+                held = held[-8:]
+        if not held.endswith("\n}"):
+            raise ValueError("results.json's head did not end as a JSON object does")
+        f.write(held[:-2] + ',\n "results": [')
         first = True
         for line in result_lines:
             f.write(("\n  " if first else ",\n  ") + line)
